@@ -1,0 +1,182 @@
+"""The one canonical msgpack encoding of everything that is hashed, signed or sent.
+
+Values are built from int (signed 64-bit range), bytes, str, bool, None, lists and maps with str keys.
+Floats and extension types are refused. Maps are encoded with their keys sorted by UTF-8 bytes; every
+integer and length takes msgpack's shortest form. Decoding checks the size first, then refuses unknown
+types, trailing bytes and any input that does not re-encode to exactly the same bytes, so one value has
+exactly one byte string and one hash. This module alone imports msgpack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, TypeAlias
+
+import msgpack
+
+from chainnode.errors import (
+    InputTooLarge,
+    InvalidField,
+    MalformedEncoding,
+    NonCanonicalEncoding,
+    TrailingBytes,
+    UnknownTag,
+    UnsupportedVersion,
+)
+
+Value: TypeAlias = Any
+"""A decoded canonical value: int, bytes, str, bool, None, list[Value] or dict[str, Value]."""
+
+INT_MIN: Final = -(2**63)
+INT_MAX: Final = 2**64 - 1
+MAX_DEPTH: Final = 32
+
+
+def _normalise(value: Value, depth: int = 0) -> Value:
+    if depth > MAX_DEPTH:
+        raise InvalidField(f"value nested deeper than {MAX_DEPTH} levels")
+    kind = type(value)
+    if kind is bytes or kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if not INT_MIN <= value <= INT_MAX:
+            raise InvalidField(f"integer {value} outside the 64-bit range")
+        return value
+    if kind is list or kind is tuple:
+        return [_normalise(item, depth + 1) for item in value]
+    if kind is dict:
+        items = []
+        for key, item in value.items():
+            if type(key) is not str:
+                raise InvalidField(f"map key {key!r} is not a string")
+            items.append((key.encode(), key, _normalise(item, depth + 1)))
+        items.sort()
+        return {key: item for _, key, item in items}
+    if kind is bytearray or kind is memoryview:
+        return bytes(value)
+    raise InvalidField(f"type {kind.__name__} cannot be encoded canonically")
+
+
+def encode(value: Value) -> bytes:
+    """Return the canonical encoding of `value`.
+
+    Raises InvalidField for floats, non-string map keys, out-of-range integers and unknown types.
+    """
+    return msgpack.packb(_normalise(value), use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _reject_ext(code: int, data: bytes) -> None:
+    raise MalformedEncoding(f"msgpack extension type {code} is not allowed")
+
+
+def _check_types(value: Value, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise MalformedEncoding(f"value nested deeper than {MAX_DEPTH} levels")
+    kind = type(value)
+    if kind is list:
+        for item in value:
+            _check_types(item, depth + 1)
+    elif kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise MalformedEncoding("map keys must be strings")
+            _check_types(item, depth + 1)
+    elif kind is float:
+        raise MalformedEncoding("floats are not allowed")
+    elif not (kind is int or kind is bytes or kind is str or kind is bool or value is None):
+        raise MalformedEncoding(f"type {kind.__name__} is not allowed")
+
+
+def decode(data: bytes, *, max_size: int) -> Value:
+    """Decode one canonical value from `data`, which must hold exactly that value.
+
+    Raises InputTooLarge, MalformedEncoding, TrailingBytes or NonCanonicalEncoding.
+    """
+    if len(data) > max_size:
+        raise InputTooLarge(f"{len(data)} bytes exceed the limit of {max_size}")
+    if not data:
+        raise MalformedEncoding("empty input")
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_reject_ext,
+        )
+    except msgpack.ExtraData as exc:
+        raise TrailingBytes(f"{len(exc.extra)} trailing bytes after the value") from exc
+    except MalformedEncoding:
+        raise
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
+        raise MalformedEncoding(f"not valid msgpack: {exc}") from exc
+    _check_types(value)
+    try:
+        again = encode(value)
+    except InvalidField as exc:
+        raise MalformedEncoding(exc.message) from exc
+    if again != data:
+        raise NonCanonicalEncoding("input is not in canonical form (key order, int width or duplicate keys)")
+    return value
+
+
+# --- tagged objects ----------------------------------------------------------------------------------
+
+
+def encode_object(tag: int, version: int, fields: Sequence[Value]) -> bytes:
+    """Encode a tagged, versioned object as the array [tag, version, *fields]."""
+    return encode([tag, version, *fields])
+
+
+def decode_object(data: bytes, *, tag: int, version: int, n_fields: int, max_size: int, what: str) -> list[Value]:
+    """Decode a tagged object and return its fields (without tag and version).
+
+    Raises the errors of `decode`, plus UnknownTag, UnsupportedVersion and MalformedEncoding for an array
+    of the wrong length.
+    """
+    value = decode(data, max_size=max_size)
+    return check_object(value, tag=tag, version=version, n_fields=n_fields, what=what)
+
+
+def check_object(value: Value, *, tag: int, version: int, n_fields: int, what: str) -> list[Value]:
+    """Check an already decoded [tag, version, *fields] array and return the fields."""
+    if type(value) is not list or len(value) < 2:
+        raise MalformedEncoding(f"{what}: expected an array [tag, version, ...]")
+    if value[0] != tag or type(value[0]) is not int:
+        raise UnknownTag(f"{what}: expected tag {tag}, got {value[0]!r}")
+    if value[1] != version or type(value[1]) is not int:
+        raise UnsupportedVersion(f"{what}: version {value[1]!r} is not supported (expected {version})")
+    if len(value) != 2 + n_fields:
+        raise MalformedEncoding(f"{what}: expected {n_fields} fields, got {len(value) - 2}")
+    return value[2:]
+
+
+# --- field checks for decoders -----------------------------------------------------------------------
+
+
+def want_int(value: Value, field: str, *, lo: int = 0, hi: int = INT_MAX) -> int:
+    if type(value) is not int or not lo <= value <= hi:
+        raise InvalidField(f"{field} must be an integer in [{lo}, {hi}]", field=field)
+    return int(value)
+
+
+def want_bytes(value: Value, field: str, *, size: int | None = None, max_size: int = 1 << 20) -> bytes:
+    if type(value) is not bytes:
+        raise InvalidField(f"{field} must be bytes", field=field)
+    if size is not None and len(value) != size:
+        raise InvalidField(f"{field} must be {size} bytes, got {len(value)}", field=field)
+    if len(value) > max_size:
+        raise InvalidField(f"{field} is longer than {max_size} bytes", field=field)
+    return bytes(value)
+
+
+def want_str(value: Value, field: str, *, max_len: int = 256, min_len: int = 0) -> str:
+    if type(value) is not str or not min_len <= len(value) <= max_len:
+        raise InvalidField(f"{field} must be a string of {min_len}..{max_len} characters", field=field)
+    return str(value)
+
+
+def want_list(value: Value, field: str, *, max_len: int) -> list[Value]:
+    if type(value) is not list or len(value) > max_len:
+        raise InvalidField(f"{field} must be an array of at most {max_len} items", field=field)
+    return list(value)

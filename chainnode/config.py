@@ -1,0 +1,153 @@
+"""Per-node settings from HOME/config.toml, and the layout of a node home directory.
+
+Network-wide rules live in genesis; this file holds what each operator may tune: addresses, block
+production pace, mempool and request limits. Unknown keys are errors, so a typo is never silently
+ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from chainnode.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeConfig:
+    moniker: str = "node"
+    api_listen: str = "127.0.0.1:8700"
+    p2p_listen: str = "127.0.0.1:26656"
+    peers: tuple[str, ...] = ()
+    block_interval_ms: int = 200
+    """How long the producer waits to fill a block after the first pending transaction."""
+    max_block_txs: int = 5_000
+    max_block_bytes: int = 8 * 1024 * 1024
+    create_empty_blocks: bool = False
+    empty_block_interval_ms: int = 10_000
+    mempool_max_txs: int = 100_000
+    mempool_max_bytes: int = 256 * 1024 * 1024
+    max_request_bytes: int = 32 * 1024 * 1024
+    max_batch_txs: int = 10_000
+    verify_threads: int = 2
+    log_level: str = "info"
+
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "node": ("moniker", "log_level"),
+    "api": ("api_listen", "max_request_bytes", "max_batch_txs"),
+    "p2p": ("p2p_listen", "peers"),
+    "producer": ("block_interval_ms", "max_block_txs", "max_block_bytes", "create_empty_blocks", "empty_block_interval_ms"),
+    "mempool": ("mempool_max_txs", "mempool_max_bytes", "verify_threads"),
+}
+TOML_NAMES = {"api_listen": "listen", "p2p_listen": "listen", "mempool_max_txs": "max_txs", "mempool_max_bytes": "max_bytes"}
+
+
+def parse_listen(value: str, *, field: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{field} must be HOST:PORT, got {value!r}", field=field)
+    return host.strip("[]"), int(port)
+
+
+def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false", field=where)
+    elif isinstance(default, int):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where} must be a non-negative integer", field=where)
+    elif isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings", field=where)
+        return tuple(value)
+    elif not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string", field=where)
+    return value
+
+
+def load_config(path: Path) -> NodeConfig:
+    """Read config.toml. Raises ConfigError for a missing file, bad TOML, unknown keys or wrong types."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist; create a home with `chainnode init`") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    defaults = NodeConfig()
+    values: dict[str, Any] = {}
+    for section, table in document.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise ConfigError(f"{path}: unknown section [{section}]", field=section)
+        known = {TOML_NAMES.get(name, name): name for name in SECTIONS[section]}
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown key {key!r} in [{section}]", field=f"{section}.{key}")
+            name = known[key]
+            values[name] = _coerce(name, value, getattr(defaults, name), f"{section}.{key}")
+    config = NodeConfig(**values)
+    parse_listen(config.api_listen, field="api.listen")
+    parse_listen(config.p2p_listen, field="p2p.listen")
+    if config.verify_threads < 1 or config.max_block_txs < 1:
+        raise ConfigError("mempool.verify_threads and producer.max_block_txs must be at least 1")
+    return config
+
+
+def render_config(config: NodeConfig) -> str:
+    """Return config.toml text for `config`, with every setting written out."""
+    lines = ["# chainnode node settings. Network-wide rules are in genesis.json.", ""]
+    for section, names in SECTIONS.items():
+        lines.append(f"[{section}]")
+        for name in names:
+            value = getattr(config, name)
+            key = TOML_NAMES.get(name, name)
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, int):
+                text = str(value)
+            elif isinstance(value, tuple):
+                text = "[" + ", ".join(f'"{v}"' for v in value) + "]"
+            else:
+                text = f'"{value}"'
+            lines.append(f"{key} = {text}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def config_fields() -> list[str]:
+    return [f.name for f in fields(NodeConfig)]
+
+
+@dataclass(frozen=True, slots=True)
+class HomeLayout:
+    """Where things live in a node home."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def genesis(self) -> Path:
+        return self.root / "genesis.json"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def node_key(self) -> Path:
+        return self.root / "keys" / "node.key"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def wal(self) -> Path:
+        return self.root / "wal"

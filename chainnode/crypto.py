@@ -1,0 +1,183 @@
+"""Hashing with domain separation, Ed25519 signatures and key files.
+
+Every hash of a protocol object is `SHA-256(domain || 0x00 || bytes)` with a domain tag per object kind,
+so a transaction hash can never be confused with a block hash. Every signature covers
+`encode([domain, chain_id, payload])`, so a vote can never be replayed as a transaction or on another
+chain. Merkle trees use the RFC 9162 prefixes instead (see merkle.py). This module alone imports nacl.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+
+from chainnode import codec
+from chainnode.errors import (
+    InvalidField,
+    InvalidSignature,
+    KeyFileInsecure,
+    KeyFileMalformed,
+    KeyFileMissing,
+    KeyFileUnreadable,
+)
+
+PUBLIC_KEY_SIZE: Final = 32
+SIGNATURE_SIZE: Final = 64
+SEED_SIZE: Final = 32
+HASH_SIZE: Final = 32
+
+# Hash domains. Each is ASCII without NUL, so the 0x00 separator makes the tagged input unambiguous.
+DOMAIN_TX: Final = b"chainnode/v1/tx"
+DOMAIN_BLOCK: Final = b"chainnode/v1/block"
+DOMAIN_COMMIT: Final = b"chainnode/v1/commit"
+DOMAIN_VALSET: Final = b"chainnode/v1/validator-set"
+DOMAIN_GENESIS: Final = b"chainnode/v1/genesis"
+DOMAIN_STATE_KEY: Final = b"chainnode/v1/state-key"
+DOMAIN_STATE_VALUE: Final = b"chainnode/v1/state-value"
+DOMAIN_CONTENT: Final = b"chainnode/v1/content"
+
+# Signature domains.
+SIGN_TX: Final = b"chainnode/v1/sign/tx"
+SIGN_VOTE: Final = b"chainnode/v1/sign/vote"
+SIGN_PROPOSAL: Final = b"chainnode/v1/sign/proposal"
+SIGN_HANDSHAKE: Final = b"chainnode/v1/sign/handshake"
+
+KEY_FILE_KIND: Final = "chainnode-ed25519-key"
+
+
+def compute_hash(domain: bytes, data: bytes) -> bytes:
+    """Return SHA-256(domain || 0x00 || data)."""
+    return hashlib.sha256(domain + b"\x00" + data).digest()
+
+
+def sha256(data: bytes) -> bytes:
+    """Plain SHA-256, for file contents and the RFC 9162 trees."""
+    return hashlib.sha256(data).digest()
+
+
+def compute_signing_bytes(domain: bytes, chain_id: str, payload: bytes) -> bytes:
+    """Return the bytes a signature covers: the canonical array [domain, chain_id, payload]."""
+    return codec.encode([domain, chain_id, payload])
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Return whether `signature` is a valid Ed25519 signature of `message` by `public_key`.
+
+    Uses libsodium's strict verification (canonical S, no small-order keys). Releases the GIL, so it
+    scales across a thread pool.
+    """
+    if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, nacl.exceptions.TypeError):
+        return False
+    return True
+
+
+def validate_signature(public_key: bytes, message: bytes, signature: bytes, *, what: str) -> None:
+    """Raise InvalidSignature unless the signature is valid."""
+    if not verify_signature(public_key, message, signature):
+        raise InvalidSignature(f"{what}: signature does not verify", field="signature")
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateKey:
+    """An Ed25519 signing key, built from its 32-byte seed. Its repr never shows the seed."""
+
+    seed: bytes = field(repr=False)
+    public_key: bytes = field(init=False)
+    _signer: nacl.signing.SigningKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.seed) != SEED_SIZE:
+            raise InvalidField(f"a seed is {SEED_SIZE} bytes, got {len(self.seed)}", field="seed")
+        signer = nacl.signing.SigningKey(self.seed)
+        object.__setattr__(self, "_signer", signer)
+        object.__setattr__(self, "public_key", bytes(signer.verify_key))
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        return cls(os.urandom(SEED_SIZE))
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._signer.sign(message).signature)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFile:
+    """What a key file holds: the key and the labels written beside it."""
+
+    key: PrivateKey
+    label: str = ""
+
+
+def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: bool = False) -> None:
+    """Write `key` to `path` as JSON, readable by the owner only (0600).
+
+    Raises FileExistsError if the file exists and `overwrite` is false.
+    """
+    document = {
+        "kind": KEY_FILE_KIND,
+        "label": label,
+        "public_key": key.public_key.hex(),
+        "seed": key.seed.hex(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+    os.chmod(path, 0o600)
+
+
+def load_key_file(path: Path) -> KeyFile:
+    """Read a key file written by `write_key_file`.
+
+    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure (readable by group or others) or
+    KeyFileMalformed (not JSON, wrong kind, bad hex, or a public key that does not match the seed).
+    """
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise KeyFileMissing(f"key file {path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise KeyFileUnreadable(f"key file {path} is a directory") from exc
+    except (PermissionError, UnicodeDecodeError, OSError) as exc:
+        raise KeyFileUnreadable(f"key file {path} cannot be read: {exc}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileInsecure(
+            f"key file {path} is accessible by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
+        )
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KeyFileMalformed(f"key file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+    if not isinstance(document, dict) or document.get("kind") != KEY_FILE_KIND:
+        raise KeyFileMalformed(f"key file {path} is not a chainnode key (expected kind {KEY_FILE_KIND!r})")
+    try:
+        seed = bytes.fromhex(str(document["seed"]))
+        public_key = bytes.fromhex(str(document["public_key"]))
+        key = PrivateKey(seed)
+    except (KeyError, ValueError, InvalidField) as exc:
+        raise KeyFileMalformed(f"key file {path} has a missing or malformed seed or public_key") from exc
+    if key.public_key != public_key:
+        raise KeyFileMalformed(f"key file {path}: public_key does not belong to the seed")
+    label = document.get("label", "")
+    return KeyFile(key=key, label=label if isinstance(label, str) else "")
+
+
+def compute_content_hash(data: bytes) -> bytes:
+    """Plain SHA-256 of a file's bytes: what is anchored, so anyone can recompute it with sha256sum."""
+    return sha256(data)

@@ -1,0 +1,205 @@
+"""The error tree of the node.
+
+Every error raised on purpose derives from `ChainError` and carries a stable `code` string that the API
+(as problem+json) and the CLI show, a human message, and where it applies the `field` at fault.
+`InvalidInput` and its subclasses are the other side's fault (a client or a peer): reject and keep running.
+`InvariantViolation` is our own bug: it is never caught and stops the node loudly.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ChainError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    http_status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_problem(self) -> dict[str, object]:
+        """Return the RFC 9457 problem document for this error."""
+        problem: dict[str, object] = {
+            "type": f"urn:chainnode:error:{self.code}",
+            "title": self.code.replace("_", " "),
+            "status": self.http_status,
+            "code": self.code,
+            "detail": self.message,
+        }
+        if self.field is not None:
+            problem["field"] = self.field
+        return problem
+
+
+# --- the other side's fault -------------------------------------------------------------------------
+
+
+class InvalidInput(ChainError):
+    code = "invalid_input"
+
+
+class MalformedEncoding(InvalidInput):
+    code = "malformed_encoding"
+
+
+class NonCanonicalEncoding(InvalidInput):
+    code = "non_canonical_encoding"
+
+
+class TrailingBytes(InvalidInput):
+    code = "trailing_bytes"
+
+
+class UnknownTag(InvalidInput):
+    code = "unknown_tag"
+
+
+class UnsupportedVersion(InvalidInput):
+    code = "unsupported_version"
+
+
+class InputTooLarge(InvalidInput):
+    code = "too_large"
+    http_status = 413
+
+
+class InvalidField(InvalidInput):
+    """A field has the wrong type, length or range."""
+
+    code = "invalid_field"
+
+
+class InvalidJson(InvalidInput):
+    code = "malformed_json"
+
+
+class InvalidSignature(InvalidInput):
+    code = "invalid_signature"
+
+
+class WrongChain(InvalidInput):
+    code = "wrong_chain_id"
+
+
+class TxExpired(InvalidInput):
+    code = "tx_expired"
+
+
+class TxExpiryTooFar(InvalidInput):
+    code = "tx_expiry_too_far"
+
+
+class TxAlreadyCommitted(InvalidInput):
+    code = "tx_already_committed"
+    http_status = 409
+
+
+class TxAlreadyPending(InvalidInput):
+    code = "tx_already_pending"
+    http_status = 409
+
+
+class UnknownContract(InvalidInput):
+    code = "unknown_contract"
+
+
+class UnknownMethod(InvalidInput):
+    code = "unknown_method"
+
+
+class InvalidArguments(InvalidInput):
+    code = "invalid_arguments"
+
+
+class InvalidBlock(InvalidInput):
+    """A block, header or commit breaks a protocol rule."""
+
+    code = "invalid_block"
+
+
+class InvalidCommit(InvalidBlock):
+    code = "invalid_commit"
+
+
+class InvalidProof(InvalidInput):
+    code = "invalid_proof"
+
+
+# --- not the input's fault, but cannot be served now ------------------------------------------------
+
+
+class NotFound(ChainError):
+    code = "not_found"
+    http_status = 404
+
+
+class MempoolFull(ChainError):
+    code = "mempool_full"
+    http_status = 503
+
+
+class NodeUnavailable(ChainError):
+    code = "node_unavailable"
+    http_status = 503
+
+
+# --- local files and configuration ------------------------------------------------------------------
+
+
+class KeyFileError(ChainError):
+    code = "key_file_invalid"
+
+
+class KeyFileMissing(KeyFileError):
+    code = "key_file_missing"
+
+
+class KeyFileUnreadable(KeyFileError):
+    code = "key_file_unreadable"
+
+
+class KeyFileMalformed(KeyFileError):
+    code = "key_file_malformed"
+
+
+class KeyFileInsecure(KeyFileError):
+    code = "key_file_insecure"
+
+
+class ConfigError(ChainError):
+    code = "config_invalid"
+
+
+class GenesisError(ConfigError):
+    code = "genesis_invalid"
+
+
+class StoreError(ChainError):
+    code = "store_error"
+    http_status = 500
+
+
+class StoreLocked(StoreError):
+    code = "store_locked"
+
+
+class CorruptStore(StoreError):
+    code = "store_corrupt"
+
+
+class ClientError(ChainError):
+    """The client could not talk to a node (down, wrong URL, unexpected answer)."""
+
+    code = "node_unreachable"
+
+
+# --- our own bug -------------------------------------------------------------------------------------
+
+
+class InvariantViolation(Exception):
+    """An internal invariant does not hold: a bug. Never caught; the node stops loudly."""

@@ -1,0 +1,124 @@
+"""Execution: apply a block's transactions to the state through the contract registry, deterministically.
+
+Each transaction runs in its own child overlay: a refused call leaves no write behind, and its error
+code and message become its result. The whole block's writes are returned as one change set, which the
+store writes in the same atomic batch as the block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from chainnode.codec import Value
+from chainnode.errors import InvalidArguments, UnknownContract, UnknownMethod
+from chainnode.genesis import Genesis
+from chainnode.results import CODE_OK, TxResult
+from chainnode.tx import Transaction
+from contracts import governance
+from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader
+from contracts.registry import REGISTRY
+
+log = logging.getLogger(__name__)
+
+Registry = Mapping[str, Mapping[str, Method]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockContext:
+    chain_id: str
+    height: int
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockExecution:
+    results: tuple[TxResult, ...]
+    result_bytes: tuple[bytes, ...]
+    entities: tuple[tuple[str, ...], ...]
+    """Per transaction, the entity IDs it touched (always including its signer)."""
+    changes: dict[bytes, bytes | None]
+    """Every state write of the block: key -> new value, or None for a deletion."""
+
+
+def get_method(tx_contract: str, tx_method: str, registry: Registry = REGISTRY) -> Method:
+    """Raises UnknownContract or UnknownMethod naming what exists."""
+    contract = registry.get(tx_contract)
+    if contract is None:
+        raise UnknownContract(
+            f"unknown contract {tx_contract!r}; known: {', '.join(sorted(registry))}", field="contract"
+        )
+    method = contract.get(tx_method)
+    if method is None:
+        raise UnknownMethod(
+            f"contract {tx_contract!r} has no method {tx_method!r}; known: {', '.join(sorted(contract))}",
+            field="method",
+        )
+    return method
+
+
+def validate_call(tx: Transaction, registry: Registry = REGISTRY) -> None:
+    """The stateless admission check of a call: known contract and method, well-formed arguments.
+
+    Raises UnknownContract, UnknownMethod or InvalidArguments.
+    """
+    method = get_method(tx.body.contract, tx.body.method, registry)
+    try:
+        method.parse(tx.body.args)
+    except ContractError as exc:
+        raise InvalidArguments(exc.message, field=exc.field or "args") from exc
+
+
+def execute_transaction(
+    block_overlay: StateOverlay, tx: Transaction, ctx: BlockContext, registry: Registry = REGISTRY
+) -> tuple[TxResult, tuple[str, ...]]:
+    signer_entity = f"signer:{tx.signer.hex()}"
+    call = CallContext(
+        chain_id=ctx.chain_id, height=ctx.height, block_time_ms=ctx.time_ms, signer=tx.signer, tx_id=tx.tx_id
+    )
+    overlay = block_overlay.child()
+    try:
+        method = get_method(tx.body.contract, tx.body.method, registry)
+        args: Value = method.parse(tx.body.args)
+        outcome: Outcome = method.handler(overlay, args, call)
+    except (ContractError, UnknownContract, UnknownMethod) as exc:
+        return TxResult(tx_id=tx.tx_id, code=exc.code, message=exc.message), (signer_entity,)
+    except Exception:  # a contract bug: the same on every node, so record it rather than halt the chain
+        log.exception("contract %s.%s failed on tx %s", tx.body.contract, tx.body.method, tx.tx_id.hex())
+        return TxResult(tx_id=tx.tx_id, code="contract_fault", message="the contract failed; see node logs"), (
+            signer_entity,
+        )
+    overlay.merge_into_parent()
+    entities = (signer_entity, *(e for e in outcome.entities if e != signer_entity))
+    return TxResult(tx_id=tx.tx_id, code=CODE_OK, message="", events=outcome.events), entities
+
+
+def execute_block(
+    base: StateReader, txs: Sequence[Transaction], ctx: BlockContext, registry: Registry = REGISTRY
+) -> BlockExecution:
+    """Run every transaction of a block in order on top of `base`; `base` is not changed."""
+    overlay = StateOverlay(base)
+    results = []
+    entities = []
+    for tx in txs:
+        result, touched = execute_transaction(overlay, tx, ctx, registry)
+        results.append(result)
+        entities.append(touched)
+    return BlockExecution(
+        results=tuple(results),
+        result_bytes=tuple(r.encode() for r in results),
+        entities=tuple(entities),
+        changes=dict(overlay.writes),
+    )
+
+
+def compute_genesis_changes(base: StateReader, genesis: Genesis) -> dict[bytes, bytes | None]:
+    """The state the network starts from: the departments and members listed in genesis."""
+    overlay = StateOverlay(base)
+    governance.apply_genesis(overlay, genesis)
+    return dict(overlay.writes)
+
+
+def is_ok(result: TxResult) -> bool:
+    return result.code == CODE_OK

@@ -1,0 +1,189 @@
+"""The genesis document: the departments, their keys and voting power, and the network's parameters.
+
+Genesis is a JSON file shared by all nodes. Its hash (over the canonical encoding of the parsed JSON)
+pins the network: it is the `prev_hash` of block 1 and is checked in every node-to-node handshake, and a
+verifier trusts nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from chainnode import codec, crypto
+from chainnode.errors import GenesisError, InvalidField
+from chainnode.validators import Validator, ValidatorSet
+
+DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
+KNOWN_ROLES: Final = frozenset({"admin", "clerk", "reviewer", "approver", "issuer", "document_officer", "auditor"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Params:
+    """Consensus-relevant limits, the same on every node."""
+
+    max_tx_bytes: int = 64 * 1024
+    max_block_txs: int = 5_000
+    max_block_bytes: int = 8 * 1024 * 1024
+    max_tx_ttl: int = 100_000
+    """How far ahead of the current height a transaction's expiry may lie."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    public_key: bytes
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Department:
+    code: str
+    name: str
+    node_key: bytes
+    power: int
+    address: str
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Genesis:
+    chain_id: str
+    genesis_time_ms: int
+    params: Params
+    departments: tuple[Department, ...]
+    document: dict[str, Any]
+    hash: bytes
+
+    def validator_set(self) -> ValidatorSet:
+        return ValidatorSet.of(
+            Validator(department=d.code, public_key=d.node_key, power=d.power) for d in self.departments if d.power > 0
+        )
+
+    def department(self, code: str) -> Department | None:
+        return next((d for d in self.departments if d.code == code), None)
+
+
+def compute_genesis_hash(document: dict[str, Any]) -> bytes:
+    return crypto.compute_hash(crypto.DOMAIN_GENESIS, codec.encode(document))
+
+
+def _hex_key(value: object, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(str(value))
+    except ValueError as exc:
+        raise GenesisError(f"{where} is not hex", field=where) from exc
+    if len(key) != crypto.PUBLIC_KEY_SIZE:
+        raise GenesisError(f"{where} must be a 32-byte Ed25519 public key in hex", field=where)
+    return key
+
+
+def _want(doc: dict[str, Any], name: str, kind: type, where: str) -> Any:
+    if name not in doc:
+        raise GenesisError(f"{where}.{name} is missing", field=f"{where}.{name}")
+    value = doc[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise GenesisError(f"{where}.{name} must be {kind.__name__}", field=f"{where}.{name}")
+    return value
+
+
+def parse_genesis(document: Any) -> Genesis:
+    """Check a parsed genesis JSON document. Raises GenesisError naming the field at fault."""
+    if not isinstance(document, dict):
+        raise GenesisError("genesis must be a JSON object")
+    chain_id = _want(document, "chain_id", str, "genesis")
+    if not 1 <= len(chain_id) <= 64:
+        raise GenesisError("genesis.chain_id must be 1 to 64 characters", field="genesis.chain_id")
+    time_ms = _want(document, "genesis_time_ms", int, "genesis")
+    raw_params = document.get("params", {})
+    if not isinstance(raw_params, dict):
+        raise GenesisError("genesis.params must be an object", field="genesis.params")
+    defaults = Params()
+    values = {}
+    for name in Params.__dataclass_fields__:
+        value = raw_params.get(name, getattr(defaults, name))
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise GenesisError(f"genesis.params.{name} must be a positive integer", field=f"genesis.params.{name}")
+        values[name] = value
+    unknown = set(raw_params) - set(Params.__dataclass_fields__)
+    if unknown:
+        raise GenesisError(f"genesis.params has unknown fields: {', '.join(sorted(unknown))}", field="genesis.params")
+    departments = []
+    seen_codes: set[str] = set()
+    seen_keys: set[bytes] = set()
+    for i, raw in enumerate(_want(document, "departments", list, "genesis")):
+        where = f"genesis.departments[{i}]"
+        if not isinstance(raw, dict):
+            raise GenesisError(f"{where} must be an object", field=where)
+        code = _want(raw, "code", str, where)
+        if not DEPARTMENT_CODE.match(code):
+            raise GenesisError(f"{where}.code {code!r} must be 2-32 uppercase letters, digits or '_'", field=where)
+        if code in seen_codes:
+            raise GenesisError(f"department code {code} appears twice", field=where)
+        seen_codes.add(code)
+        node_key = _hex_key(_want(raw, "node_key", str, where), f"{where}.node_key")
+        power = _want(raw, "power", int, where)
+        if power < 0:
+            raise GenesisError(f"{where}.power must be >= 0", field=f"{where}.power")
+        members = []
+        for j, m in enumerate(raw.get("members", [])):
+            mwhere = f"{where}.members[{j}]"
+            if not isinstance(m, dict):
+                raise GenesisError(f"{mwhere} must be an object", field=mwhere)
+            public_key = _hex_key(_want(m, "public_key", str, mwhere), f"{mwhere}.public_key")
+            if public_key in seen_keys:
+                raise GenesisError(f"{mwhere}.public_key is registered twice", field=mwhere)
+            seen_keys.add(public_key)
+            roles = _want(m, "roles", list, mwhere)
+            bad = [r for r in roles if r not in KNOWN_ROLES]
+            if bad or not roles:
+                raise GenesisError(
+                    f"{mwhere}.roles must be a non-empty list of {sorted(KNOWN_ROLES)}; unknown: {bad}", field=mwhere
+                )
+            members.append(Member(public_key=public_key, name=str(m.get("name", "")), roles=tuple(sorted(set(roles)))))
+        departments.append(Department(
+            code=code, name=_want(raw, "name", str, where), node_key=node_key, power=power,
+            address=str(raw.get("address", "")), members=tuple(members),
+        ))
+    if not any(d.power > 0 for d in departments):
+        raise GenesisError("genesis needs at least one department with voting power > 0", field="genesis.departments")
+    try:
+        digest = compute_genesis_hash(document)
+    except InvalidField as exc:
+        raise GenesisError(f"genesis cannot be encoded canonically: {exc.message}") from exc
+    genesis = Genesis(
+        chain_id=chain_id, genesis_time_ms=time_ms, params=Params(**values),
+        departments=tuple(departments), document=document, hash=digest,
+    )
+    try:
+        genesis.validator_set()
+    except InvalidField as exc:
+        raise GenesisError(f"genesis validator set is invalid: {exc.message}") from exc
+    return genesis
+
+
+def load_genesis(path: Path) -> Genesis:
+    """Read and check a genesis file. Raises GenesisError (missing, unreadable, not JSON, invalid)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise GenesisError(f"genesis file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GenesisError(f"genesis file {path} cannot be read: {exc}") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenesisError(f"genesis file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+    try:
+        return parse_genesis(document)
+    except GenesisError as exc:
+        raise GenesisError(f"genesis file {path}: {exc.message}", field=exc.field) from exc
+
+
+def write_genesis(path: Path, document: dict[str, Any]) -> Genesis:
+    genesis = parse_genesis(document)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return genesis

@@ -1,0 +1,98 @@
+"""Creating node homes: keys, genesis and config for a new network or a new node.
+
+`init_home` makes a single-validator home (one department that runs the node, with an officer key);
+`init_network` makes several homes that share one genesis, for a local multi-department network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chainnode import crypto
+from chainnode.config import HomeLayout, NodeConfig, render_config
+from chainnode.errors import ConfigError
+from chainnode.genesis import Genesis, write_genesis
+
+DEFAULT_OFFICER_ROLES = ("admin", "clerk", "reviewer", "approver", "issuer", "document_officer", "auditor")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DepartmentSpec:
+    code: str
+    name: str
+    power: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatedHome:
+    home: Path
+    department: str
+    node_key: Path
+    officer_key: Path
+    api_url: str
+
+
+def _fresh_home(home: Path) -> HomeLayout:
+    layout = HomeLayout(home)
+    if layout.config.exists() or layout.genesis.exists() or layout.data.exists():
+        raise ConfigError(f"{home} already holds a node home; choose another directory or remove it first")
+    layout.keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return layout
+
+
+def init_network(
+    homes: list[Path], *, chain_id: str, departments: list[DepartmentSpec], api_ports: list[int],
+    p2p_ports: list[int], config_overrides: dict[str, Any] | None = None, host: str = "127.0.0.1",
+) -> tuple[Genesis, list[CreatedHome]]:
+    """Create one home per department, all with the same genesis. Raises ConfigError if a home exists."""
+    if not (len(homes) == len(departments) == len(api_ports) == len(p2p_ports)):
+        raise ConfigError("one home, API port and P2P port per department")
+    layouts = [_fresh_home(h) for h in homes]
+    node_keys = [crypto.PrivateKey.generate() for _ in departments]
+    officer_keys = [crypto.PrivateKey.generate() for _ in departments]
+    document: dict[str, Any] = {
+        "chain_id": chain_id,
+        "genesis_time_ms": time.time_ns() // 1_000_000,
+        "params": {},
+        "departments": [
+            {
+                "code": spec.code, "name": spec.name, "node_key": nk.public_key.hex(), "power": spec.power,
+                "address": f"{host}:{p2p}",
+                "members": [{"public_key": ok.public_key.hex(), "name": f"{spec.code} officer",
+                             "roles": list(DEFAULT_OFFICER_ROLES)}],
+            }
+            for spec, nk, ok, p2p in zip(departments, node_keys, officer_keys, p2p_ports, strict=True)
+        ],
+    }
+    created = []
+    genesis: Genesis | None = None
+    for layout, spec, nk, ok, api, p2p in zip(layouts, departments, node_keys, officer_keys, api_ports, p2p_ports, strict=True):
+        genesis = write_genesis(layout.genesis, document)
+        crypto.write_key_file(layout.node_key, nk, label=f"{spec.code} node")
+        officer_path = layout.keys / "officer.key"
+        crypto.write_key_file(officer_path, ok, label=f"{spec.code} officer")
+        peers = tuple(f"{host}:{p}" for p in p2p_ports if p != p2p)
+        config = NodeConfig(moniker=spec.code.lower(), api_listen=f"{host}:{api}", p2p_listen=f"{host}:{p2p}", peers=peers)
+        if config_overrides:
+            config = dataclasses.replace(config, **config_overrides)
+        layout.config.write_text(render_config(config), encoding="utf-8")
+        created.append(CreatedHome(home=layout.root, department=spec.code, node_key=layout.node_key,
+                                   officer_key=officer_path, api_url=f"http://{host}:{api}"))
+    if genesis is None:
+        raise ConfigError("a network needs at least one department")
+    return genesis, created
+
+
+def init_home(
+    home: Path, *, chain_id: str, department: str, name: str, api_port: int = 8700, p2p_port: int = 26656,
+    config_overrides: dict[str, Any] | None = None,
+) -> tuple[Genesis, CreatedHome]:
+    genesis, created = init_network(
+        [home], chain_id=chain_id, departments=[DepartmentSpec(code=department, name=name)],
+        api_ports=[api_port], p2p_ports=[p2p_port], config_overrides=config_overrides,
+    )
+    return genesis, created[0]

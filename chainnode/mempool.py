@@ -1,0 +1,188 @@
+"""The mempool: admission of submitted transactions, and the pending queue the proposer draws from.
+
+Admission runs in two halves around the signature check, which the node runs on a thread pool:
+`screen` decodes and checks everything that needs no signature (size, canonical form, chain ID, expiry,
+already committed or pending, known contract and method, argument shapes); `admit` inserts the
+candidates whose signatures held. Every verdict is cached by transaction ID, so no signature is checked
+twice and a client can ask why a transaction was rejected.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from chainnode.errors import (
+    ChainError,
+    InputTooLarge,
+    InvalidInput,
+    InvalidSignature,
+    MempoolFull,
+    TxAlreadyCommitted,
+    TxAlreadyPending,
+    TxExpired,
+    TxExpiryTooFar,
+    WrongChain,
+)
+from chainnode.execution import validate_call
+from chainnode.tx import Transaction, decode_transaction
+
+REJECTED_CACHE: Final = 100_000
+VERIFIED_CACHE: Final = 200_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admission:
+    """The verdict on one submitted transaction."""
+
+    tx_id: bytes | None
+    error: ChainError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    code: str
+    message: str
+
+
+class Mempool:
+    """Pending transactions in arrival order, bounded by count and bytes."""
+
+    def __init__(
+        self, *, chain_id: str, max_txs: int, max_bytes: int, max_tx_bytes: int, max_ttl: int,
+        is_committed: Callable[[bytes], bool],
+    ) -> None:
+        self.chain_id = chain_id
+        self.max_txs = max_txs
+        self.max_bytes = max_bytes
+        self.max_tx_bytes = max_tx_bytes
+        self.max_ttl = max_ttl
+        self._is_committed = is_committed
+        self._pending: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._bytes = 0
+        self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
+        self._verified: OrderedDict[bytes, bool] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def is_pending(self, tx_id: bytes) -> bool:
+        return tx_id in self._pending
+
+    def get_rejection(self, tx_id: bytes) -> Rejection | None:
+        return self._rejected.get(tx_id)
+
+    # --- admission ---------------------------------------------------------------------------------
+
+    def screen(self, raw: bytes, *, next_height: int) -> Transaction:
+        """Every admission check except the signature. Raises the InvalidInput subclass that applies."""
+        if len(raw) > self.max_tx_bytes:
+            raise InputTooLarge(f"transaction of {len(raw)} bytes exceeds the limit of {self.max_tx_bytes}")
+        tx = decode_transaction(raw, max_size=self.max_tx_bytes)
+        try:
+            self.validate_stateless(tx, next_height=next_height)
+        except InvalidInput as exc:
+            self._remember_rejection(tx.tx_id, exc)
+            raise
+        if tx.tx_id in self._pending:
+            raise TxAlreadyPending(f"transaction {tx.tx_id.hex()} is already pending", field="tx")
+        if self._is_committed(tx.tx_id):
+            raise TxAlreadyCommitted(f"transaction {tx.tx_id.hex()} is already committed", field="tx")
+        return tx
+
+    def validate_stateless(self, tx: Transaction, *, next_height: int) -> None:
+        """Chain ID, expiry window and call shape. Raises WrongChain, TxExpired, TxExpiryTooFar, ..."""
+        body = tx.body
+        if body.chain_id != self.chain_id:
+            raise WrongChain(f"transaction is for chain {body.chain_id!r}, this is {self.chain_id!r}", field="chain_id")
+        if body.expiry_height < next_height:
+            raise TxExpired(
+                f"transaction expired at height {body.expiry_height}; the next block is {next_height}",
+                field="expiry_height",
+            )
+        if body.expiry_height > next_height + self.max_ttl:
+            raise TxExpiryTooFar(
+                f"expiry height {body.expiry_height} is more than {self.max_ttl} blocks ahead of {next_height}",
+                field="expiry_height",
+            )
+        validate_call(tx)
+
+    def cached_signature_verdict(self, tx: Transaction) -> bool | None:
+        return self._verified.get(self._verdict_key(tx))
+
+    def record_signature_verdict(self, tx: Transaction, valid: bool) -> None:
+        self._verified[self._verdict_key(tx)] = valid
+        if len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        if not valid:
+            self._remember_rejection(tx.tx_id, InvalidSignature("signature does not verify", field="signature"))
+
+    @staticmethod
+    def _verdict_key(tx: Transaction) -> bytes:
+        return tx.tx_id + tx.signature
+
+    def admit(self, tx: Transaction) -> None:
+        """Add a screened transaction whose signature held. Raises MempoolFull, TxAlreadyPending/Committed."""
+        if tx.tx_id in self._pending:
+            raise TxAlreadyPending(f"transaction {tx.tx_id.hex()} is already pending", field="tx")
+        if self._is_committed(tx.tx_id):
+            raise TxAlreadyCommitted(f"transaction {tx.tx_id.hex()} is already committed", field="tx")
+        if len(self._pending) >= self.max_txs or self._bytes + len(tx.raw) > self.max_bytes:
+            raise MempoolFull(
+                f"the mempool is full ({len(self._pending)} transactions, {self._bytes} bytes); retry later"
+            )
+        self._pending[tx.tx_id] = tx
+        self._bytes += len(tx.raw)
+        self._rejected.pop(tx.tx_id, None)
+
+    def _remember_rejection(self, tx_id: bytes, error: ChainError) -> None:
+        self._rejected[tx_id] = Rejection(code=error.code, message=error.message)
+        if len(self._rejected) > REJECTED_CACHE:
+            self._rejected.popitem(last=False)
+
+    # --- the proposer's side -------------------------------------------------------------------------
+
+    def take(self, *, max_txs: int, max_bytes: int, next_height: int) -> list[Transaction]:
+        """Up to `max_txs` / `max_bytes` of the oldest pending transactions, dropping expired ones.
+
+        The transactions stay pending until `remove` is called after their block commits.
+        """
+        chosen: list[Transaction] = []
+        size = 0
+        expired: list[Transaction] = []
+        for tx in self._pending.values():
+            if tx.body.expiry_height < next_height:
+                expired.append(tx)
+                continue
+            if len(chosen) >= max_txs or size + len(tx.raw) > max_bytes:
+                break
+            chosen.append(tx)
+            size += len(tx.raw)
+        for tx in expired:
+            self._drop(tx.tx_id)
+            self._remember_rejection(
+                tx.tx_id, TxExpired(f"transaction expired at height {tx.body.expiry_height} before inclusion")
+            )
+        return chosen
+
+    def remove(self, tx_ids: Iterable[bytes]) -> None:
+        for tx_id in tx_ids:
+            self._drop(tx_id)
+
+    def _drop(self, tx_id: bytes) -> None:
+        tx = self._pending.pop(tx_id, None)
+        if tx is not None:
+            self._bytes -= len(tx.raw)
+
+    def pending(self) -> Sequence[Transaction]:
+        return list(self._pending.values())

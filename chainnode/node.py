@@ -1,0 +1,385 @@
+"""The node driver: the one place where the ledger meets the world (store, threads, clock, tasks).
+
+It opens the home, initialises the store from genesis on first start, admits transactions (signature
+checks on a thread pool), produces and commits blocks, and answers the queries the API serves. Block
+building and committing run in a worker thread so the API stays responsive; one lock orders a commit
+against readers that need the state tree and the store to agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from chainnode import crypto, merkle
+from chainnode.block import Block, Commit
+from chainnode.config import HomeLayout, NodeConfig, load_config
+from chainnode.errors import ChainError, CorruptStore, InvalidInput, NotFound, StoreError
+from chainnode.execution import compute_genesis_changes
+from chainnode.genesis import Genesis, load_genesis
+from chainnode.light import StateValueBundle, TxBundle
+from chainnode.mempool import Admission, Mempool
+from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
+from chainnode.results import decode_result
+from chainnode.state import compute_state_update
+from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, compute_state_proof
+from chainnode.store import BlockWrite, Store
+from chainnode.tx import Transaction
+from contracts import anchor
+
+log = logging.getLogger("chainnode.node")
+
+VERIFY_CHUNK = 256
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TxStatus:
+    tx_id: bytes
+    status: str
+    """"pending", "committed", "rejected" or "unknown"."""
+    height: int | None = None
+    index: int | None = None
+    code: str | None = None
+    message: str | None = None
+    result: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"tx_id": self.tx_id.hex(), "status": self.status}
+        for name in ("height", "index", "code", "message", "result"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+def _verify_chunk(txs: Sequence[Transaction]) -> list[bool]:
+    return [tx.is_signature_valid() for tx in txs]
+
+
+def open_store(layout: HomeLayout, genesis: Genesis) -> Store:
+    """Open the home's store, initialising it from genesis on first use.
+
+    Raises StoreLocked, CorruptStore or StoreError, including when the store belongs to another genesis.
+    """
+    store = Store(layout.data)
+    try:
+        stored = store.genesis_hash()
+        if stored is None:
+            changes = compute_genesis_changes(store, genesis)
+            update = compute_state_update(StateTree.empty(), changes, store.load_bucket)
+            store.initialise(genesis.hash, changes, update)
+        elif stored != genesis.hash:
+            raise StoreError(
+                f"the store in {layout.data} belongs to another network (genesis {stored.hex()[:16]}…, "
+                f"this genesis.json is {genesis.hash.hex()[:16]}…)"
+            )
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+class Node:
+    """One department's node with a single-validator block producer."""
+
+    def __init__(
+        self, *, layout: HomeLayout, config: NodeConfig, genesis: Genesis, node_key: crypto.PrivateKey,
+        clock: Clock | None = None,
+    ) -> None:
+        self.layout = layout
+        self.config = config
+        self.genesis = genesis
+        self.node_key = node_key
+        self.clock = clock or SystemClock()
+        self.validators = genesis.validator_set()
+        self.store = open_store(layout, genesis)
+        self._commit_lock = threading.RLock()
+        self.tree = self.store.load_tree()
+        self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
+        self.tip = self._load_tip()
+        self._validate_tip_state()
+        self.mempool = Mempool(
+            chain_id=genesis.chain_id, max_txs=config.mempool_max_txs, max_bytes=config.mempool_max_bytes,
+            max_tx_bytes=genesis.params.max_tx_bytes, max_ttl=genesis.params.max_tx_ttl, is_committed=self.store.has_tx,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
+        self._work = asyncio.Event()
+        self._new_head = asyncio.Condition()
+        self._stopping = False
+        self.started_ms = self.clock.now_ms()
+        self.is_producer = self.validators.index_of(node_key.public_key) is not None
+
+    @classmethod
+    def from_home(cls, home: Path, *, clock: Clock | None = None) -> Node:
+        layout = HomeLayout(home)
+        config = load_config(layout.config)
+        genesis = load_genesis(layout.genesis)
+        key = crypto.load_key_file(layout.node_key).key
+        return cls(layout=layout, config=config, genesis=genesis, node_key=key, clock=clock)
+
+    def _load_tip(self) -> ChainTip:
+        head = self.store.head_height()
+        if head <= 0:
+            return ChainTip(chain_id=self.genesis.chain_id, height=0, block_hash=self.genesis.hash,
+                            time_ms=self.genesis.genesis_time_ms, last_commit=None)
+        header = self.store.get_header(head)
+        commit = self.store.get_commit(head)
+        if header is None or commit is None:
+            raise CorruptStore(f"the store's head is {head} but block or commit {head} is missing")
+        return ChainTip(chain_id=self.genesis.chain_id, height=head, block_hash=header.compute_hash(),
+                        time_ms=header.time_ms, last_commit=commit)
+
+    def _validate_tip_state(self) -> None:
+        if self.tip.height == 0:
+            return
+        header = self.store.get_header(self.tip.height)
+        if header is not None and header.state_root != self.tree.root():
+            raise CorruptStore(
+                f"the stored state does not match block {self.tip.height}'s state root; run `chainnode check`"
+            )
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def run_producer(self) -> None:
+        """Produce blocks until `stop` is called; finishes the block in hand before returning."""
+        if not self.is_producer:
+            log.info("this node's key is not a validator: it will not produce blocks")
+            return
+        interval = self.config.block_interval_ms / 1000
+        while not self._stopping:
+            if not self.mempool and not self.config.create_empty_blocks:
+                self._work.clear()
+                await self._work.wait()
+                if self._stopping:
+                    break
+                if len(self.mempool) < self.config.max_block_txs:
+                    await asyncio.sleep(interval)
+            elif not self.mempool:
+                try:
+                    await asyncio.wait_for(self._work.wait(), self.config.empty_block_interval_ms / 1000)
+                except TimeoutError:
+                    pass
+                self._work.clear()
+            await self.produce_block()
+
+    async def produce_block(self) -> ProposedBlock | None:
+        txs = self.mempool.take(
+            max_txs=min(self.config.max_block_txs, self.genesis.params.max_block_txs),
+            max_bytes=min(self.config.max_block_bytes, self.genesis.params.max_block_bytes),
+            next_height=self.tip.height + 1,
+        )
+        if not txs and not self.config.create_empty_blocks:
+            return None
+        proposed = await asyncio.to_thread(self._build_and_commit, txs)
+        self.mempool.remove(tx.tx_id for tx in txs)
+        async with self._new_head:
+            self._new_head.notify_all()
+        return proposed
+
+    def _build_and_commit(self, txs: list[Transaction]) -> ProposedBlock:
+        with self._commit_lock:
+            proposed = build_block(
+                tip=self.tip, txs=txs, now_ms=self.clock.now_ms(), state=self.store, tree=self.tree,
+                load_bucket=self.store.load_bucket, validators=self.validators, next_validators=self.validators,
+                proposer=self.node_key.public_key,
+            )
+            commit = commit_alone(self.node_key, proposed, self.validators)
+            self._commit(proposed, commit)
+            return proposed
+
+    def _commit(self, proposed: ProposedBlock, commit: Commit) -> None:
+        self.store.commit_block(BlockWrite(
+            block=proposed.block, block_bytes=proposed.block_bytes, block_hash=proposed.block_hash, commit=commit,
+            tx_ids=[tx.tx_id for tx in proposed.txs], result_bytes=proposed.execution.result_bytes,
+            entities=proposed.execution.entities, changes=proposed.execution.changes, update=proposed.update,
+        ))
+        self.tree = proposed.update.tree
+        header = proposed.block.header
+        self.tip = ChainTip(chain_id=header.chain_id, height=header.height, block_hash=proposed.block_hash,
+                            time_ms=header.time_ms, last_commit=commit)
+        failed = sum(1 for r in proposed.execution.results if not r.ok)
+        log.info("committed block %d hash=%s txs=%d failed=%d", header.height, proposed.block_hash.hex()[:16],
+                 len(proposed.txs), failed)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._work.set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._commit_lock:
+            self.store.close()
+
+    # --- admission ---------------------------------------------------------------------------------
+
+    async def submit(self, raws: Sequence[bytes]) -> list[Admission]:
+        """Admit a batch of encoded transactions; one verdict per input, in order."""
+        outcomes: list[Admission | None] = [None] * len(raws)
+        to_verify: list[tuple[int, Transaction]] = []
+        next_height = self.tip.height + 1
+        for i, raw in enumerate(raws):
+            try:
+                tx = self.mempool.screen(raw, next_height=next_height)
+            except InvalidInput as exc:
+                outcomes[i] = Admission(tx_id=None, error=exc)
+                continue
+            verdict = self.mempool.cached_signature_verdict(tx)
+            if verdict is None:
+                to_verify.append((i, tx))
+            else:
+                outcomes[i] = self._admit(tx, verdict)
+        if to_verify:
+            loop = asyncio.get_running_loop()
+            chunks = [to_verify[k:k + VERIFY_CHUNK] for k in range(0, len(to_verify), VERIFY_CHUNK)]
+            verdicts = await asyncio.gather(
+                *(loop.run_in_executor(self._pool, _verify_chunk, [tx for _, tx in chunk]) for chunk in chunks)
+            )
+            for chunk, chunk_verdicts in zip(chunks, verdicts, strict=True):
+                for (i, tx), valid in zip(chunk, chunk_verdicts, strict=True):
+                    self.mempool.record_signature_verdict(tx, valid)
+                    outcomes[i] = self._admit(tx, valid)
+        if len(self.mempool):
+            self._work.set()
+        return [o if o is not None else Admission(tx_id=None) for o in outcomes]
+
+    def _admit(self, tx: Transaction, valid: bool) -> Admission:
+        if not valid:
+            from chainnode.errors import InvalidSignature
+
+            return Admission(tx_id=tx.tx_id, error=InvalidSignature("signature does not verify", field="signature"))
+        try:
+            self.mempool.admit(tx)
+        except ChainError as exc:
+            return Admission(tx_id=tx.tx_id, error=exc)
+        return Admission(tx_id=tx.tx_id)
+
+    # --- queries -----------------------------------------------------------------------------------
+
+    def head_height(self) -> int:
+        return self.tip.height
+
+    async def wait_for_height(self, height: int, timeout_s: float) -> bool:
+        async with self._new_head:
+            try:
+                await asyncio.wait_for(self._new_head.wait_for(lambda: self.tip.height >= height), timeout_s)
+            except TimeoutError:
+                return False
+        return True
+
+    def tx_status(self, tx_id: bytes) -> TxStatus:
+        location = self.store.get_tx_location(tx_id)
+        if location is not None:
+            results = self.store.get_result_bytes(location.height) or []
+            result = decode_result(results[location.index]).to_json() if location.index < len(results) else None
+            return TxStatus(tx_id, "committed", height=location.height, index=location.index, result=result)
+        if self.mempool.is_pending(tx_id):
+            return TxStatus(tx_id, "pending")
+        rejection = self.mempool.get_rejection(tx_id)
+        if rejection is not None:
+            return TxStatus(tx_id, "rejected", code=rejection.code, message=rejection.message)
+        return TxStatus(tx_id, "unknown")
+
+    def get_block(self, height: int) -> tuple[Block, Commit]:
+        """Raises NotFound."""
+        block = self.store.get_block(height)
+        commit = self.store.get_commit(height)
+        if block is None or commit is None:
+            raise NotFound(f"no block at height {height}; the head is {self.tip.height}")
+        return block, commit
+
+    def _tree_at(self, height: int) -> StateTree:
+        tree = self._tree_cache.get(height)
+        if tree is None:
+            tree = self.store.tree_at(height)
+            self._tree_cache[height] = tree
+            if len(self._tree_cache) > 4:
+                self._tree_cache.popitem(last=False)
+        return tree
+
+    def state_bundle(self, key: bytes, height: int | None = None) -> StateValueBundle:
+        """Value of `key` after block `height` (default: the head) with its proof. Raises NotFound."""
+        with self._commit_lock:
+            head = self.tip.height
+            if head < 1:
+                raise NotFound("no block has been committed yet")
+            at = head if height is None else height
+            if not 1 <= at <= head:
+                raise NotFound(f"height {at} is not between 1 and the head {head}")
+            bucket = compute_bucket(compute_key_hash(key))
+            if at == head:
+                tree, value, bucket_bytes = self.tree, self.store.get(key), self.store.load_bucket(bucket)
+            else:
+                tree, value, bucket_bytes = self._tree_at(at), self.store.value_at(key, at), self.store.bucket_at(bucket, at)
+            header, commit = self.get_block(at)[0].header, self.store.get_commit(at)
+        if commit is None:
+            raise NotFound(f"no commit for height {at}")
+        proof = compute_state_proof(tree, key, value, bucket_bytes)
+        return StateValueBundle(header=header, commit=commit, proof=proof)
+
+    def tx_bundle(self, tx_id: bytes) -> TxBundle:
+        """Inclusion and result proof of a committed transaction. Raises NotFound."""
+        location = self.store.get_tx_location(tx_id)
+        if location is None:
+            raise NotFound(f"transaction {tx_id.hex()} is not committed")
+        block, commit = self.get_block(location.height)
+        results = self.store.get_result_bytes(location.height) or []
+        tx_leaves = [merkle.leaf_hash(t) for t in block.txs]
+        result_leaves = [merkle.leaf_hash(r) for r in results]
+        return TxBundle(
+            header=block.header, commit=commit, index=location.index, tx_bytes=block.txs[location.index],
+            tx_path=tuple(merkle.compute_inclusion_proof(tx_leaves, location.index)),
+            result_bytes=results[location.index],
+            result_path=tuple(merkle.compute_inclusion_proof(result_leaves, location.index)),
+        )
+
+    def anchor_bundles(self, content_hash: bytes) -> list[StateValueBundle]:
+        """A proof for every department's anchor of `content_hash` at the head."""
+        keys = [key for key, _ in self.store.iter_prefix(anchor.anchors_prefix(content_hash))]
+        return [self.state_bundle(key) for key in keys]
+
+    def entity_history(self, entity: str, *, limit: int) -> list[dict[str, Any]]:
+        out = []
+        for height, index, tx_id in self.store.iter_entity(entity):
+            results = self.store.get_result_bytes(height) or []
+            result = decode_result(results[index]) if index < len(results) else None
+            out.append({
+                "height": height, "index": index, "tx_id": tx_id.hex(),
+                "code": None if result is None else result.code,
+            })
+            if len(out) >= limit:
+                break
+        return out
+
+    def status(self) -> dict[str, Any]:
+        head = self.tip
+        return {
+            "chain_id": self.genesis.chain_id,
+            "genesis_hash": self.genesis.hash.hex(),
+            "node_key": self.node_key.public_key.hex(),
+            "moniker": self.config.moniker,
+            "height": head.height,
+            "block_hash": head.block_hash.hex() if head.height else None,
+            "block_time_ms": head.time_ms if head.height else None,
+            "state_root": self.tree.root().hex(),
+            "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
+            "validator": self.is_producer,
+            "validators": len(self.validators),
+            "version": "0.1.0",
+        }

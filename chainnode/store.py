@@ -1,0 +1,347 @@
+"""The node's LevelDB store: one database per node home, one key prefix per column.
+
+Every write of a committed block (block, commit, results, transaction index, state, state history,
+bucket and leaf hashes, entity index, head) goes into ONE write batch written with sync=True, so a crash
+at any instant leaves the old or the new height, never half a block. This module alone imports plyvel.
+The column layout is documented in docs/storage.md.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import plyvel
+
+from chainnode import codec
+from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit
+from chainnode.errors import CorruptStore, InvalidInput, StoreError, StoreLocked
+from chainnode.state import StateUpdate
+from chainnode.state_tree import N_BUCKETS, StateTree, compute_bucket_bytes, compute_key_hash, compute_value_hash
+
+FORMAT_VERSION: Final = b"chainnode-store/1"
+
+META_FORMAT: Final = b"m/format"
+META_GENESIS: Final = b"m/genesis"
+META_HEAD: Final = b"m/head"
+COL_BLOCK: Final = b"b"
+COL_BLOCK_HASH: Final = b"H"
+COL_COMMIT: Final = b"c"
+COL_RESULTS: Final = b"r"
+COL_TX: Final = b"t"
+COL_STATE: Final = b"s"
+COL_ENTRY: Final = b"k"
+COL_LEAF: Final = b"l"
+COL_LEAF_VERSION: Final = b"v"
+COL_HISTORY: Final = b"y"
+COL_ENTITY: Final = b"e"
+
+U64: Final = struct.Struct(">Q")
+U32: Final = struct.Struct(">I")
+INV_MAX: Final = 2**64 - 1
+MAX_STORED_VALUE: Final = 128 * 1024 * 1024
+BUCKET_CACHE_LIMIT: Final = 16_384
+
+
+def h8(height: int) -> bytes:
+    return U64.pack(height)
+
+
+def inv8(height: int) -> bytes:
+    return U64.pack(INV_MAX - height)
+
+
+def bucket2(bucket: int) -> bytes:
+    return bucket.to_bytes(2, "big")
+
+
+def entity_prefix(entity: str) -> bytes:
+    return COL_ENTITY + entity.encode() + b"\x00"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TxLocation:
+    height: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockWrite:
+    """Everything one committed block adds to the store."""
+
+    block: Block
+    block_bytes: bytes
+    block_hash: bytes
+    commit: Commit
+    tx_ids: Sequence[bytes]
+    result_bytes: Sequence[bytes]
+    entities: Sequence[Sequence[str]]
+    changes: Mapping[bytes, bytes | None]
+    update: StateUpdate
+
+
+class Store:
+    """A node's LevelDB store. Reads are safe from any thread; writes come from the one committer."""
+
+    def __init__(self, path: Path, *, header_cache: int = 1024) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = plyvel.DB(str(path), create_if_missing=True, paranoid_checks=True)
+        except plyvel.IOError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"the store {path} is in use by another process (is a node already running with this home?)"
+                ) from exc
+            raise StoreError(f"cannot open the store {path}: {exc}") from exc
+        except plyvel.CorruptionError as exc:
+            raise CorruptStore(f"the store {path} is corrupt: {exc}") from exc
+        self.path = path
+        self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
+        self._header_cache = header_cache
+        self._bucket_cache: dict[int, bytes] = {}
+        fmt = self._db.get(META_FORMAT)
+        if fmt is not None and fmt != FORMAT_VERSION:
+            self._db.close()
+            raise StoreError(f"the store {path} has format {fmt!r}; this node reads {FORMAT_VERSION!r}")
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    # --- meta ------------------------------------------------------------------------------------------
+
+    def genesis_hash(self) -> bytes | None:
+        return self._db.get(META_GENESIS)
+
+    def head_height(self) -> int:
+        """The last committed height; 0 when only genesis state exists; -1 before initialisation."""
+        raw = self._db.get(META_HEAD)
+        if raw is None:
+            return -1
+        if len(raw) != 8:
+            raise CorruptStore("the head marker is damaged")
+        return int(U64.unpack(raw)[0])
+
+    def initialise(self, genesis_hash: bytes, changes: Mapping[bytes, bytes | None], update: StateUpdate) -> None:
+        """Write the genesis state at height 0, in one batch."""
+        batch = self._db.write_batch(transaction=True, sync=True)
+        batch.put(META_FORMAT, FORMAT_VERSION)
+        batch.put(META_GENESIS, genesis_hash)
+        self._put_state(batch, 0, changes, update)
+        batch.put(META_HEAD, h8(0))
+        batch.write()
+        self._remember_buckets(update.buckets)
+
+    # --- blocks ----------------------------------------------------------------------------------------
+
+    def get_block_bytes(self, height: int) -> bytes | None:
+        return self._db.get(COL_BLOCK + h8(height))
+
+    def get_block(self, height: int) -> Block | None:
+        raw = self.get_block_bytes(height)
+        if raw is None:
+            return None
+        try:
+            return decode_block(raw)
+        except InvalidInput as exc:
+            raise CorruptStore(f"block {height} in the store cannot be decoded: {exc.message}") from exc
+
+    def get_header(self, height: int) -> BlockHeader | None:
+        header = self._headers.get(height)
+        if header is not None:
+            return header
+        block = self.get_block(height)
+        if block is None:
+            return None
+        self._headers[height] = block.header
+        if len(self._headers) > self._header_cache:
+            self._headers.popitem(last=False)
+        return block.header
+
+    def get_height_of(self, block_hash: bytes) -> int | None:
+        raw = self._db.get(COL_BLOCK_HASH + block_hash)
+        return None if raw is None else int(U64.unpack(raw)[0])
+
+    def get_commit_bytes(self, height: int) -> bytes | None:
+        return self._db.get(COL_COMMIT + h8(height))
+
+    def get_commit(self, height: int) -> Commit | None:
+        raw = self.get_commit_bytes(height)
+        if raw is None:
+            return None
+        try:
+            return decode_commit(raw)
+        except InvalidInput as exc:
+            raise CorruptStore(f"commit {height} in the store cannot be decoded: {exc.message}") from exc
+
+    def get_result_bytes(self, height: int) -> list[bytes] | None:
+        raw = self._db.get(COL_RESULTS + h8(height))
+        if raw is None:
+            return None
+        try:
+            value = codec.decode(raw, max_size=MAX_STORED_VALUE)
+        except InvalidInput as exc:
+            raise CorruptStore(f"results of block {height} cannot be decoded: {exc.message}") from exc
+        if type(value) is not list or not all(type(v) is bytes for v in value):
+            raise CorruptStore(f"results of block {height} are damaged")
+        return value
+
+    def get_tx_location(self, tx_id: bytes) -> TxLocation | None:
+        raw = self._db.get(COL_TX + tx_id)
+        if raw is None:
+            return None
+        if len(raw) != 12:
+            raise CorruptStore(f"transaction index entry of {tx_id.hex()} is damaged")
+        return TxLocation(height=int(U64.unpack(raw[:8])[0]), index=int(U32.unpack(raw[8:])[0]))
+
+    def has_tx(self, tx_id: bytes) -> bool:
+        return self._db.get(COL_TX + tx_id) is not None
+
+    # --- state -----------------------------------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(COL_STATE + key)
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        cut = len(COL_STATE)
+        for key, value in self._db.iterator(prefix=COL_STATE + prefix):
+            yield key[cut:], value
+
+    def load_bucket(self, bucket: int) -> bytes:
+        cached = self._bucket_cache.get(bucket)
+        if cached is not None:
+            return cached
+        return b"".join(k[1:] + v for k, v in self._db.iterator(prefix=COL_ENTRY + bucket2(bucket)))
+
+    def load_tree(self) -> StateTree:
+        hashes = [b""] * N_BUCKETS
+        tree = StateTree.empty()
+        empty = tree.leaf_hash(0)
+        for key, value in self._db.iterator(prefix=COL_LEAF):
+            hashes[int.from_bytes(key[1:3], "big")] = value
+        return StateTree.from_leaf_hashes([h or empty for h in hashes])
+
+    def value_at(self, key: bytes, height: int) -> bytes | None:
+        """The value of `key` after block `height` (None if absent then), from the state history."""
+        key_hash = compute_key_hash(key)
+        found = self._history_at(key_hash, height)
+        return None if found is None else found[1]
+
+    def _history_at(self, key_hash: bytes, height: int) -> tuple[bytes, bytes | None] | None:
+        prefix = COL_HISTORY + key_hash
+        with self._db.iterator(start=prefix, stop=prefix + h8(height + 1), reverse=True) as it:
+            for _, raw in it:
+                return self._decode_history(raw, key_hash)
+        return None
+
+    @staticmethod
+    def _decode_history(raw: bytes, key_hash: bytes) -> tuple[bytes, bytes | None]:
+        try:
+            key, value = codec.decode(raw, max_size=MAX_STORED_VALUE)
+        except (InvalidInput, ValueError, TypeError) as exc:
+            raise CorruptStore(f"state history of key hash {key_hash.hex()} is damaged") from exc
+        return key, value
+
+    def bucket_at(self, bucket: int, height: int) -> bytes:
+        """A bucket's leaf data after block `height`, rebuilt from the state history."""
+        latest: dict[bytes, tuple[int, bytes | None]] = {}
+        for key, raw in self._db.iterator(prefix=COL_HISTORY + bucket2(bucket)):
+            key_hash, version = key[1:33], int(U64.unpack(key[33:41])[0])
+            if version <= height:
+                latest[key_hash] = (version, self._decode_history(raw, key_hash)[1])
+        return compute_bucket_bytes(
+            (kh, compute_value_hash(value)) for kh, (_, value) in latest.items() if value is not None
+        )
+
+    def tree_at(self, height: int) -> StateTree:
+        """The state tree after block `height`, from the versioned leaf hashes (65,536 seeks)."""
+        empty = StateTree.empty().leaf_hash(0)
+        hashes = []
+        for bucket in range(N_BUCKETS):
+            prefix = COL_LEAF_VERSION + bucket2(bucket)
+            found = empty
+            with self._db.iterator(start=prefix + inv8(height), stop=prefix + b"\xff" * 8 + b"\xff") as it:
+                for _, value in it:
+                    found = value
+                    break
+            hashes.append(found)
+        return StateTree.from_leaf_hashes(hashes)
+
+    # --- history ---------------------------------------------------------------------------------------
+
+    def iter_entity(self, entity: str, *, start: tuple[int, int] = (0, 0)) -> Iterator[tuple[int, int, bytes]]:
+        """(height, index, tx_id) of every transaction that touched `entity`, in chain order."""
+        prefix = entity_prefix(entity)
+        cut = len(prefix)
+        begin = prefix + h8(start[0]) + U32.pack(start[1])
+        for key, tx_id in self._db.iterator(start=begin, stop=prefix + b"\xff" * 13):
+            height, index = U64.unpack(key[cut:cut + 8])[0], U32.unpack(key[cut + 8:cut + 12])[0]
+            yield int(height), int(index), tx_id
+
+    def iter_state_history(self, key: bytes) -> Iterator[tuple[int, bytes | None]]:
+        key_hash = compute_key_hash(key)
+        for k, raw in self._db.iterator(prefix=COL_HISTORY + key_hash):
+            yield int(U64.unpack(k[33:41])[0]), self._decode_history(raw, key_hash)[1]
+
+    def iter_column(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        yield from self._db.iterator(prefix=prefix)
+
+    # --- the one write per block -----------------------------------------------------------------------
+
+    def commit_block(self, write: BlockWrite) -> None:
+        """Write a committed block and all that follows from it in one synced batch.
+
+        Raises StoreError if the block does not extend the head (a bug in the caller).
+        """
+        height = write.block.height
+        head = self.head_height()
+        if height != head + 1:
+            raise StoreError(f"block {height} does not extend the stored head {head}")
+        batch = self._db.write_batch(transaction=True, sync=True)
+        hb = h8(height)
+        batch.put(COL_BLOCK + hb, write.block_bytes)
+        batch.put(COL_BLOCK_HASH + write.block_hash, hb)
+        batch.put(COL_COMMIT + hb, write.commit.encode())
+        batch.put(COL_RESULTS + hb, codec.encode(list(write.result_bytes)))
+        for index, (tx_id, entities) in enumerate(zip(write.tx_ids, write.entities, strict=True)):
+            position = hb + U32.pack(index)
+            batch.put(COL_TX + tx_id, position)
+            for entity in entities:
+                batch.put(entity_prefix(entity) + position, tx_id)
+        self._put_state(batch, height, write.changes, write.update)
+        batch.put(META_HEAD, hb)
+        batch.write()
+        self._headers[height] = write.block.header
+        self._remember_buckets(write.update.buckets)
+
+    def replace_commit(self, height: int, commit: Commit) -> None:
+        self._db.put(COL_COMMIT + h8(height), commit.encode(), sync=True)
+
+    def _put_state(
+        self, batch: plyvel.WriteBatch, height: int, changes: Mapping[bytes, bytes | None], update: StateUpdate
+    ) -> None:
+        hb = h8(height)
+        for key, value in changes.items():
+            key_hash = update.key_hashes[key]
+            if value is None:
+                batch.delete(COL_STATE + key)
+            else:
+                batch.put(COL_STATE + key, value)
+            batch.put(COL_HISTORY + key_hash + hb, codec.encode([key, value]))
+        for key_hash, value_hash in update.entry_changes.items():
+            if value_hash is None:
+                batch.delete(COL_ENTRY + key_hash)
+            else:
+                batch.put(COL_ENTRY + key_hash, value_hash)
+        for bucket, leaf in update.leaf_hashes.items():
+            batch.put(COL_LEAF + bucket2(bucket), leaf)
+            batch.put(COL_LEAF_VERSION + bucket2(bucket) + inv8(height), leaf)
+
+    def _remember_buckets(self, buckets: Mapping[int, bytes]) -> None:
+        if len(self._bucket_cache) + len(buckets) > BUCKET_CACHE_LIMIT:
+            self._bucket_cache.clear()
+        self._bucket_cache.update(buckets)

@@ -1,0 +1,84 @@
+"""Validator sets: who votes, with what power, and what a quorum is.
+
+A validator set is ordered by public key, so its hash and each validator's index are the same on every
+node. A commit names its signers by index into the set of its height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from chainnode import codec, crypto
+from chainnode.errors import InvalidField
+
+MAX_VALIDATORS: Final = 256
+MAX_POWER: Final = 2**40
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Validator:
+    department: str
+    public_key: bytes
+    power: int
+
+    def fields(self) -> list[codec.Value]:
+        return [self.department, self.public_key, self.power]
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorSet:
+    validators: tuple[Validator, ...]
+    total_power: int = field(init=False)
+    _index: dict[bytes, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        validate_validators(self.validators)
+        object.__setattr__(self, "total_power", sum(v.power for v in self.validators))
+        object.__setattr__(self, "_index", {v.public_key: i for i, v in enumerate(self.validators)})
+
+    @classmethod
+    def of(cls, validators: Iterable[Validator]) -> ValidatorSet:
+        return cls(tuple(sorted(validators, key=lambda v: v.public_key)))
+
+    def compute_hash(self) -> bytes:
+        return crypto.compute_hash(crypto.DOMAIN_VALSET, self.encode())
+
+    def encode(self) -> bytes:
+        return codec.encode([v.fields() for v in self.validators])
+
+    def index_of(self, public_key: bytes) -> int | None:
+        return self._index.get(public_key)
+
+    def __len__(self) -> int:
+        return len(self.validators)
+
+    def is_quorum(self, power: int) -> bool:
+        """More than two thirds of the total voting power."""
+        return 3 * power > 2 * self.total_power
+
+
+def validate_validators(validators: Sequence[Validator]) -> None:
+    """Raises InvalidField unless the set is non-empty, sorted by key, unique, with positive powers."""
+    if not 1 <= len(validators) <= MAX_VALIDATORS:
+        raise InvalidField(f"a validator set has 1 to {MAX_VALIDATORS} validators", field="validators")
+    previous = b""
+    for v in validators:
+        codec.want_bytes(v.public_key, "validator.public_key", size=crypto.PUBLIC_KEY_SIZE)
+        codec.want_int(v.power, "validator.power", lo=1, hi=MAX_POWER)
+        codec.want_str(v.department, "validator.department", min_len=1, max_len=64)
+        if v.public_key <= previous:
+            raise InvalidField("validators must be sorted by public key and unique", field="validators")
+        previous = v.public_key
+
+
+def decode_validator_set(value: codec.Value) -> ValidatorSet:
+    items = codec.want_list(value, "validators", max_len=MAX_VALIDATORS)
+    validators = []
+    for item in items:
+        entry = codec.want_list(item, "validator", max_len=3)
+        if len(entry) != 3:
+            raise InvalidField("a validator is [department, public_key, power]", field="validator")
+        validators.append(Validator(department=entry[0], public_key=entry[1], power=entry[2]))
+    return ValidatorSet(tuple(validators))

@@ -1,0 +1,19 @@
+"""The contract registry: every callable contract method, by contract and method name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from contracts import anchor
+from contracts.base import Method
+
+REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
+    "anchor": {
+        "put": Method(
+            parse=anchor.parse_put, handler=anchor.put,
+            description="Record a SHA-256 content hash with a kind and metadata for the signer's department.",
+            example={"content_hash": "<32 bytes>", "kind": "contract", "metadata": {"title": "..."}},
+        ),
+    },
+}
