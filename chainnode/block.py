@@ -62,9 +62,18 @@ class BlockHeader:
 
     def fields(self) -> list[Value]:
         return [
-            self.chain_id, self.height, self.time_ms, self.prev_hash, self.tx_count, self.tx_root,
-            self.results_root, self.state_root, self.last_commit_hash, self.validators_hash,
-            self.next_validators_hash, self.proposer,
+            self.chain_id,
+            self.height,
+            self.time_ms,
+            self.prev_hash,
+            self.tx_count,
+            self.tx_root,
+            self.results_root,
+            self.state_root,
+            self.last_commit_hash,
+            self.validators_hash,
+            self.next_validators_hash,
+            self.proposer,
         ]
 
     def encode(self) -> bytes:
@@ -75,11 +84,18 @@ class BlockHeader:
 
     def to_json(self) -> dict[str, Value]:
         return {
-            "chain_id": self.chain_id, "height": self.height, "time_ms": self.time_ms,
-            "prev_hash": self.prev_hash.hex(), "tx_count": self.tx_count, "tx_root": self.tx_root.hex(),
-            "results_root": self.results_root.hex(), "state_root": self.state_root.hex(),
-            "last_commit_hash": self.last_commit_hash.hex(), "validators_hash": self.validators_hash.hex(),
-            "next_validators_hash": self.next_validators_hash.hex(), "proposer": self.proposer.hex(),
+            "chain_id": self.chain_id,
+            "height": self.height,
+            "time_ms": self.time_ms,
+            "prev_hash": self.prev_hash.hex(),
+            "tx_count": self.tx_count,
+            "tx_root": self.tx_root.hex(),
+            "results_root": self.results_root.hex(),
+            "state_root": self.state_root.hex(),
+            "last_commit_hash": self.last_commit_hash.hex(),
+            "validators_hash": self.validators_hash.hex(),
+            "next_validators_hash": self.next_validators_hash.hex(),
+            "proposer": self.proposer.hex(),
         }
 
 
@@ -151,8 +167,12 @@ class Commit:
 
     def to_json(self) -> dict[str, Value]:
         return {
-            "height": self.height, "round": self.round, "block_hash": self.block_hash.hex(),
-            "signatures": [{"validator_index": s.validator_index, "signature": s.signature.hex()} for s in self.signatures],
+            "height": self.height,
+            "round": self.round,
+            "block_hash": self.block_hash.hex(),
+            "signatures": [
+                {"validator_index": s.validator_index, "signature": s.signature.hex()} for s in self.signatures
+            ],
         }
 
 
@@ -163,10 +183,12 @@ def commit_from_fields(value: Value) -> Commit:
         pair = codec.want_list(item, "signature", max_len=2)
         if len(pair) != 2:
             raise InvalidField("a commit signature is [validator_index, signature]", field="signatures")
-        signatures.append(CommitSignature(
-            validator_index=codec.want_int(pair[0], "validator_index", hi=1023),
-            signature=codec.want_bytes(pair[1], "signature", size=crypto.SIGNATURE_SIZE),
-        ))
+        signatures.append(
+            CommitSignature(
+                validator_index=codec.want_int(pair[0], "validator_index", hi=1023),
+                signature=codec.want_bytes(pair[1], "signature", size=crypto.SIGNATURE_SIZE),
+            )
+        )
     return Commit(
         height=codec.want_int(f[0], "height", lo=1, hi=2**63 - 1),
         round=codec.want_int(f[1], "round", hi=2**31),
@@ -227,7 +249,9 @@ class Block:
 
     def encode(self) -> bytes:
         last = None if self.last_commit is None else [TAG_COMMIT, VERSION, *self.last_commit.fields()]
-        return codec.encode_object(TAG_BLOCK, VERSION, [[TAG_HEADER, VERSION, *self.header.fields()], list(self.txs), last])
+        return codec.encode_object(
+            TAG_BLOCK, VERSION, [[TAG_HEADER, VERSION, *self.header.fields()], list(self.txs), last]
+        )
 
     @property
     def height(self) -> int:

@@ -32,26 +32,41 @@ INT_MAX: Final = 2**64 - 1
 MAX_DEPTH: Final = 32
 
 
+_SCALARS: Final = frozenset({bytes, str, bool, type(None)})
+
+
 def _normalise(value: Value, depth: int = 0) -> Value:
+    """Return `value` with maps key-sorted and tuples as lists; refuse what cannot be encoded.
+
+    Scalars inside containers are checked inline: this runs for every hashed object, so it avoids a
+    call per element.
+    """
     if depth > MAX_DEPTH:
         raise InvalidField(f"value nested deeper than {MAX_DEPTH} levels")
     kind = type(value)
-    if kind is bytes or kind is str or kind is bool or value is None:
-        return value
-    if kind is int:
-        if not INT_MIN <= value <= INT_MAX:
-            raise InvalidField(f"integer {value} outside the 64-bit range")
-        return value
     if kind is list or kind is tuple:
-        return [_normalise(item, depth + 1) for item in value]
+        out = []
+        for item in value:
+            item_kind = type(item)
+            if item_kind in _SCALARS or (item_kind is int and INT_MIN <= item <= INT_MAX):
+                out.append(item)
+            else:
+                out.append(_normalise(item, depth + 1))
+        return out
     if kind is dict:
         items = []
         for key, item in value.items():
             if type(key) is not str:
                 raise InvalidField(f"map key {key!r} is not a string")
-            items.append((key.encode(), key, _normalise(item, depth + 1)))
+            items.append((key.encode(), key, item if type(item) in _SCALARS else _normalise(item, depth + 1)))
         items.sort()
         return {key: item for _, key, item in items}
+    if kind in _SCALARS:
+        return value
+    if kind is int:
+        if not INT_MIN <= value <= INT_MAX:
+            raise InvalidField(f"integer {value} outside the 64-bit range")
+        return value
     if kind is bytearray or kind is memoryview:
         return bytes(value)
     raise InvalidField(f"type {kind.__name__} cannot be encoded canonically")
@@ -70,21 +85,34 @@ def _reject_ext(code: int, data: bytes) -> None:
 
 
 def _check_types(value: Value, depth: int = 0) -> None:
+    """Refuse floats and non-string keys, and maps whose keys are not strictly sorted by UTF-8 bytes."""
     if depth > MAX_DEPTH:
         raise MalformedEncoding(f"value nested deeper than {MAX_DEPTH} levels")
     kind = type(value)
     if kind is list:
         for item in value:
-            _check_types(item, depth + 1)
+            item_kind = type(item)
+            if item_kind is list or item_kind is dict:
+                _check_types(item, depth + 1)
+            elif item_kind is float:
+                raise MalformedEncoding("floats are not allowed")
     elif kind is dict:
+        previous = b""
+        first = True
         for key, item in value.items():
             if type(key) is not str:
                 raise MalformedEncoding("map keys must be strings")
-            _check_types(item, depth + 1)
+            encoded = key.encode()
+            if not first and encoded <= previous:
+                raise NonCanonicalEncoding("map keys are not in canonical (sorted, unique) order")
+            previous, first = encoded, False
+            item_kind = type(item)
+            if item_kind is list or item_kind is dict:
+                _check_types(item, depth + 1)
+            elif item_kind is float:
+                raise MalformedEncoding("floats are not allowed")
     elif kind is float:
         raise MalformedEncoding("floats are not allowed")
-    elif not (kind is int or kind is bytes or kind is str or kind is bool or value is None):
-        raise MalformedEncoding(f"type {kind.__name__} is not allowed")
 
 
 def decode(data: bytes, *, max_size: int) -> Value:
@@ -111,10 +139,8 @@ def decode(data: bytes, *, max_size: int) -> Value:
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
         raise MalformedEncoding(f"not valid msgpack: {exc}") from exc
     _check_types(value)
-    try:
-        again = encode(value)
-    except InvalidField as exc:
-        raise MalformedEncoding(exc.message) from exc
+    # Maps are known to be sorted now, so packing the decoded value as it is gives the canonical bytes.
+    again = msgpack.packb(value, use_bin_type=True)
     if again != data:
         raise NonCanonicalEncoding("input is not in canonical form (key order, int width or duplicate keys)")
     return value

@@ -39,10 +39,21 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "node": ("moniker", "log_level"),
     "api": ("api_listen", "max_request_bytes", "max_batch_txs"),
     "p2p": ("p2p_listen", "peers"),
-    "producer": ("block_interval_ms", "max_block_txs", "max_block_bytes", "create_empty_blocks", "empty_block_interval_ms"),
+    "producer": (
+        "block_interval_ms",
+        "max_block_txs",
+        "max_block_bytes",
+        "create_empty_blocks",
+        "empty_block_interval_ms",
+    ),
     "mempool": ("mempool_max_txs", "mempool_max_bytes", "verify_threads"),
 }
-TOML_NAMES = {"api_listen": "listen", "p2p_listen": "listen", "mempool_max_txs": "max_txs", "mempool_max_bytes": "max_bytes"}
+TOML_NAMES = {
+    "api_listen": "listen",
+    "p2p_listen": "listen",
+    "mempool_max_txs": "max_txs",
+    "mempool_max_bytes": "max_bytes",
+}
 
 
 def parse_listen(value: str, *, field: str) -> tuple[str, int]:

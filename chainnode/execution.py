@@ -8,7 +8,7 @@ store writes in the same atomic batch as the block.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from chainnode.codec import Value
@@ -94,11 +94,29 @@ def execute_transaction(
     return TxResult(tx_id=tx.tx_id, code=CODE_OK, message="", events=outcome.events), entities
 
 
+class CachedReader:
+    """Remembers what a block read from the committed state, which does not change during the block."""
+
+    def __init__(self, base: StateReader) -> None:
+        self._base = base
+        self._cache: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = self._base.get(key)
+            return value
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return self._base.iter_prefix(prefix)
+
+
 def execute_block(
     base: StateReader, txs: Sequence[Transaction], ctx: BlockContext, registry: Registry = REGISTRY
 ) -> BlockExecution:
     """Run every transaction of a block in order on top of `base`; `base` is not changed."""
-    overlay = StateOverlay(base)
+    overlay = StateOverlay(CachedReader(base))
     results = []
     entities = []
     for tx in txs:

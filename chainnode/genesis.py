@@ -144,10 +144,16 @@ def parse_genesis(document: Any) -> Genesis:
                     f"{mwhere}.roles must be a non-empty list of {sorted(KNOWN_ROLES)}; unknown: {bad}", field=mwhere
                 )
             members.append(Member(public_key=public_key, name=str(m.get("name", "")), roles=tuple(sorted(set(roles)))))
-        departments.append(Department(
-            code=code, name=_want(raw, "name", str, where), node_key=node_key, power=power,
-            address=str(raw.get("address", "")), members=tuple(members),
-        ))
+        departments.append(
+            Department(
+                code=code,
+                name=_want(raw, "name", str, where),
+                node_key=node_key,
+                power=power,
+                address=str(raw.get("address", "")),
+                members=tuple(members),
+            )
+        )
     if not any(d.power > 0 for d in departments):
         raise GenesisError("genesis needs at least one department with voting power > 0", field="genesis.departments")
     try:
@@ -155,8 +161,12 @@ def parse_genesis(document: Any) -> Genesis:
     except InvalidField as exc:
         raise GenesisError(f"genesis cannot be encoded canonically: {exc.message}") from exc
     genesis = Genesis(
-        chain_id=chain_id, genesis_time_ms=time_ms, params=Params(**values),
-        departments=tuple(departments), document=document, hash=digest,
+        chain_id=chain_id,
+        genesis_time_ms=time_ms,
+        params=Params(**values),
+        departments=tuple(departments),
+        document=document,
+        hash=digest,
     )
     try:
         genesis.validator_set()

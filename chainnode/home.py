@@ -45,8 +45,14 @@ def _fresh_home(home: Path) -> HomeLayout:
 
 
 def init_network(
-    homes: list[Path], *, chain_id: str, departments: list[DepartmentSpec], api_ports: list[int],
-    p2p_ports: list[int], config_overrides: dict[str, Any] | None = None, host: str = "127.0.0.1",
+    homes: list[Path],
+    *,
+    chain_id: str,
+    departments: list[DepartmentSpec],
+    api_ports: list[int],
+    p2p_ports: list[int],
+    config_overrides: dict[str, Any] | None = None,
+    host: str = "127.0.0.1",
 ) -> tuple[Genesis, list[CreatedHome]]:
     """Create one home per department, all with the same genesis. Raises ConfigError if a home exists."""
     if not (len(homes) == len(departments) == len(api_ports) == len(p2p_ports)):
@@ -60,39 +66,68 @@ def init_network(
         "params": {},
         "departments": [
             {
-                "code": spec.code, "name": spec.name, "node_key": nk.public_key.hex(), "power": spec.power,
+                "code": spec.code,
+                "name": spec.name,
+                "node_key": nk.public_key.hex(),
+                "power": spec.power,
                 "address": f"{host}:{p2p}",
-                "members": [{"public_key": ok.public_key.hex(), "name": f"{spec.code} officer",
-                             "roles": list(DEFAULT_OFFICER_ROLES)}],
+                "members": [
+                    {
+                        "public_key": ok.public_key.hex(),
+                        "name": f"{spec.code} officer",
+                        "roles": list(DEFAULT_OFFICER_ROLES),
+                    }
+                ],
             }
             for spec, nk, ok, p2p in zip(departments, node_keys, officer_keys, p2p_ports, strict=True)
         ],
     }
     created = []
     genesis: Genesis | None = None
-    for layout, spec, nk, ok, api, p2p in zip(layouts, departments, node_keys, officer_keys, api_ports, p2p_ports, strict=True):
+    for layout, spec, nk, ok, api, p2p in zip(
+        layouts, departments, node_keys, officer_keys, api_ports, p2p_ports, strict=True
+    ):
         genesis = write_genesis(layout.genesis, document)
         crypto.write_key_file(layout.node_key, nk, label=f"{spec.code} node")
         officer_path = layout.keys / "officer.key"
         crypto.write_key_file(officer_path, ok, label=f"{spec.code} officer")
         peers = tuple(f"{host}:{p}" for p in p2p_ports if p != p2p)
-        config = NodeConfig(moniker=spec.code.lower(), api_listen=f"{host}:{api}", p2p_listen=f"{host}:{p2p}", peers=peers)
+        config = NodeConfig(
+            moniker=spec.code.lower(), api_listen=f"{host}:{api}", p2p_listen=f"{host}:{p2p}", peers=peers
+        )
         if config_overrides:
             config = dataclasses.replace(config, **config_overrides)
         layout.config.write_text(render_config(config), encoding="utf-8")
-        created.append(CreatedHome(home=layout.root, department=spec.code, node_key=layout.node_key,
-                                   officer_key=officer_path, api_url=f"http://{host}:{api}"))
+        created.append(
+            CreatedHome(
+                home=layout.root,
+                department=spec.code,
+                node_key=layout.node_key,
+                officer_key=officer_path,
+                api_url=f"http://{host}:{api}",
+            )
+        )
     if genesis is None:
         raise ConfigError("a network needs at least one department")
     return genesis, created
 
 
 def init_home(
-    home: Path, *, chain_id: str, department: str, name: str, api_port: int = 8700, p2p_port: int = 26656,
+    home: Path,
+    *,
+    chain_id: str,
+    department: str,
+    name: str,
+    api_port: int = 8700,
+    p2p_port: int = 26656,
     config_overrides: dict[str, Any] | None = None,
 ) -> tuple[Genesis, CreatedHome]:
     genesis, created = init_network(
-        [home], chain_id=chain_id, departments=[DepartmentSpec(code=department, name=name)],
-        api_ports=[api_port], p2p_ports=[p2p_port], config_overrides=config_overrides,
+        [home],
+        chain_id=chain_id,
+        departments=[DepartmentSpec(code=department, name=name)],
+        api_ports=[api_port],
+        p2p_ports=[p2p_port],
+        config_overrides=config_overrides,
     )
     return genesis, created[0]

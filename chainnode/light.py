@@ -40,9 +40,15 @@ class StateValueBundle:
     proof: StateProof
 
     def encode(self) -> bytes:
-        return codec.encode_object(TAG_STATE_BUNDLE, BUNDLE_VERSION, [
-            [2, 1, *self.header.fields()], [4, 1, *self.commit.fields()], codec.decode(self.proof.encode(), max_size=MAX_BUNDLE_BYTES),
-        ])
+        return codec.encode_object(
+            TAG_STATE_BUNDLE,
+            BUNDLE_VERSION,
+            [
+                [2, 1, *self.header.fields()],
+                [4, 1, *self.commit.fields()],
+                codec.decode(self.proof.encode(), max_size=MAX_BUNDLE_BYTES),
+            ],
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,10 +64,19 @@ class TxBundle:
     result_path: tuple[bytes, ...]
 
     def encode(self) -> bytes:
-        return codec.encode_object(TAG_TX_BUNDLE, BUNDLE_VERSION, [
-            [2, 1, *self.header.fields()], [4, 1, *self.commit.fields()], self.index,
-            self.tx_bytes, list(self.tx_path), self.result_bytes, list(self.result_path),
-        ])
+        return codec.encode_object(
+            TAG_TX_BUNDLE,
+            BUNDLE_VERSION,
+            [
+                [2, 1, *self.header.fields()],
+                [4, 1, *self.commit.fields()],
+                self.index,
+                self.tx_bytes,
+                list(self.tx_path),
+                self.result_bytes,
+                list(self.result_path),
+            ],
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,16 +109,24 @@ def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
         if type(value) is not list or len(value) < 2:
             raise InvalidField("a proof bundle is an array [tag, version, ...]")
         if value[0] == TAG_STATE_BUNDLE:
-            header, commit, proof = codec.check_object(value, tag=TAG_STATE_BUNDLE, version=BUNDLE_VERSION, n_fields=3, what="state proof bundle")
+            header, commit, proof = codec.check_object(
+                value, tag=TAG_STATE_BUNDLE, version=BUNDLE_VERSION, n_fields=3, what="state proof bundle"
+            )
             return StateValueBundle(
-                header=header_from_fields(header), commit=commit_from_fields(commit),
+                header=header_from_fields(header),
+                commit=commit_from_fields(commit),
                 proof=StateProof.decode(codec.encode(proof), max_size=MAX_BUNDLE_BYTES),
             )
-        fields = codec.check_object(value, tag=TAG_TX_BUNDLE, version=BUNDLE_VERSION, n_fields=7, what="transaction proof bundle")
+        fields = codec.check_object(
+            value, tag=TAG_TX_BUNDLE, version=BUNDLE_VERSION, n_fields=7, what="transaction proof bundle"
+        )
         return TxBundle(
-            header=header_from_fields(fields[0]), commit=commit_from_fields(fields[1]),
-            index=codec.want_int(fields[2], "index", hi=10**6), tx_bytes=codec.want_bytes(fields[3], "tx_bytes"),
-            tx_path=_hashes(fields[4], "tx_path"), result_bytes=codec.want_bytes(fields[5], "result_bytes"),
+            header=header_from_fields(fields[0]),
+            commit=commit_from_fields(fields[1]),
+            index=codec.want_int(fields[2], "index", hi=10**6),
+            tx_bytes=codec.want_bytes(fields[3], "tx_bytes"),
+            tx_path=_hashes(fields[4], "tx_path"),
+            result_bytes=codec.want_bytes(fields[5], "result_bytes"),
             result_path=_hashes(fields[6], "result_path"),
         )
     except InvalidProof:
@@ -128,7 +151,9 @@ def verify_header(genesis: Genesis, header: BlockHeader, commit: Commit) -> byte
         )
     block_hash = header.compute_hash()
     try:
-        validate_commit(commit, chain_id=header.chain_id, height=header.height, block_hash=block_hash, validators=validators)
+        validate_commit(
+            commit, chain_id=header.chain_id, height=header.height, block_hash=block_hash, validators=validators
+        )
     except InvalidCommit as exc:
         raise InvalidProof(f"the commit does not finalise this block: {exc.message}") from exc
     return block_hash
@@ -139,8 +164,11 @@ def verify_state_bundle(genesis: Genesis, bundle: StateValueBundle) -> VerifiedS
     block_hash = verify_header(genesis, bundle.header, bundle.commit)
     verify_state_proof(bundle.header.state_root, bundle.proof)
     return VerifiedState(
-        height=bundle.header.height, time_ms=bundle.header.time_ms, block_hash=block_hash,
-        key=bundle.proof.key, value=bundle.proof.value,
+        height=bundle.header.height,
+        time_ms=bundle.header.time_ms,
+        block_hash=block_hash,
+        key=bundle.proof.key,
+        value=bundle.proof.value,
     )
 
 
@@ -157,7 +185,9 @@ def verify_tx_bundle(genesis: Genesis, bundle: TxBundle) -> VerifiedTx:
         raise InvalidProof(f"malformed transaction or result: {exc.message}") from exc
     if not tx.is_signature_valid():
         raise InvalidProof("the transaction's signature does not verify")
-    if not merkle.verify_inclusion(merkle.leaf_hash(bundle.tx_bytes), bundle.index, header.tx_count, bundle.tx_path, header.tx_root):
+    if not merkle.verify_inclusion(
+        merkle.leaf_hash(bundle.tx_bytes), bundle.index, header.tx_count, bundle.tx_path, header.tx_root
+    ):
         raise InvalidProof("the transaction is not in the block's tx_root at that index", field="tx_path")
     if result.tx_id != tx.tx_id:
         raise InvalidProof("the result belongs to another transaction", field="result_bytes")
@@ -165,4 +195,6 @@ def verify_tx_bundle(genesis: Genesis, bundle: TxBundle) -> VerifiedTx:
         merkle.leaf_hash(bundle.result_bytes), bundle.index, header.tx_count, bundle.result_path, header.results_root
     ):
         raise InvalidProof("the result is not in the block's results_root at that index", field="result_path")
-    return VerifiedTx(height=header.height, time_ms=header.time_ms, block_hash=block_hash, index=bundle.index, tx=tx, result=result)
+    return VerifiedTx(
+        height=header.height, time_ms=header.time_ms, block_hash=block_hash, index=bundle.index, tx=tx, result=result
+    )

@@ -55,7 +55,13 @@ class Mempool:
     """Pending transactions in arrival order, bounded by count and bytes."""
 
     def __init__(
-        self, *, chain_id: str, max_txs: int, max_bytes: int, max_tx_bytes: int, max_ttl: int,
+        self,
+        *,
+        chain_id: str,
+        max_txs: int,
+        max_bytes: int,
+        max_tx_bytes: int,
+        max_ttl: int,
         is_committed: Callable[[bytes], bool],
     ) -> None:
         self.chain_id = chain_id

@@ -9,6 +9,7 @@ against readers that need the state tree and the store to agree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 from chainnode import crypto, merkle
 from chainnode.block import Block, Commit
 from chainnode.config import HomeLayout, NodeConfig, load_config
-from chainnode.errors import ChainError, CorruptStore, InvalidInput, NotFound, StoreError
+from chainnode.errors import ChainError, CorruptStore, InvalidInput, InvalidSignature, NotFound, StoreError
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.light import StateValueBundle, TxBundle
@@ -100,7 +101,12 @@ class Node:
     """One department's node with a single-validator block producer."""
 
     def __init__(
-        self, *, layout: HomeLayout, config: NodeConfig, genesis: Genesis, node_key: crypto.PrivateKey,
+        self,
+        *,
+        layout: HomeLayout,
+        config: NodeConfig,
+        genesis: Genesis,
+        node_key: crypto.PrivateKey,
         clock: Clock | None = None,
     ) -> None:
         self.layout = layout
@@ -116,8 +122,12 @@ class Node:
         self.tip = self._load_tip()
         self._validate_tip_state()
         self.mempool = Mempool(
-            chain_id=genesis.chain_id, max_txs=config.mempool_max_txs, max_bytes=config.mempool_max_bytes,
-            max_tx_bytes=genesis.params.max_tx_bytes, max_ttl=genesis.params.max_tx_ttl, is_committed=self.store.has_tx,
+            chain_id=genesis.chain_id,
+            max_txs=config.mempool_max_txs,
+            max_bytes=config.mempool_max_bytes,
+            max_tx_bytes=genesis.params.max_tx_bytes,
+            max_ttl=genesis.params.max_tx_ttl,
+            is_committed=self.store.has_tx,
         )
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
         self._work = asyncio.Event()
@@ -137,14 +147,24 @@ class Node:
     def _load_tip(self) -> ChainTip:
         head = self.store.head_height()
         if head <= 0:
-            return ChainTip(chain_id=self.genesis.chain_id, height=0, block_hash=self.genesis.hash,
-                            time_ms=self.genesis.genesis_time_ms, last_commit=None)
+            return ChainTip(
+                chain_id=self.genesis.chain_id,
+                height=0,
+                block_hash=self.genesis.hash,
+                time_ms=self.genesis.genesis_time_ms,
+                last_commit=None,
+            )
         header = self.store.get_header(head)
         commit = self.store.get_commit(head)
         if header is None or commit is None:
             raise CorruptStore(f"the store's head is {head} but block or commit {head} is missing")
-        return ChainTip(chain_id=self.genesis.chain_id, height=head, block_hash=header.compute_hash(),
-                        time_ms=header.time_ms, last_commit=commit)
+        return ChainTip(
+            chain_id=self.genesis.chain_id,
+            height=head,
+            block_hash=header.compute_hash(),
+            time_ms=header.time_ms,
+            last_commit=commit,
+        )
 
     def _validate_tip_state(self) -> None:
         if self.tip.height == 0:
@@ -172,10 +192,8 @@ class Node:
                 if len(self.mempool) < self.config.max_block_txs:
                     await asyncio.sleep(interval)
             elif not self.mempool:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._work.wait(), self.config.empty_block_interval_ms / 1000)
-                except TimeoutError:
-                    pass
                 self._work.clear()
             await self.produce_block()
 
@@ -196,8 +214,14 @@ class Node:
     def _build_and_commit(self, txs: list[Transaction]) -> ProposedBlock:
         with self._commit_lock:
             proposed = build_block(
-                tip=self.tip, txs=txs, now_ms=self.clock.now_ms(), state=self.store, tree=self.tree,
-                load_bucket=self.store.load_bucket, validators=self.validators, next_validators=self.validators,
+                tip=self.tip,
+                txs=txs,
+                now_ms=self.clock.now_ms(),
+                state=self.store,
+                tree=self.tree,
+                load_bucket=self.store.load_bucket,
+                validators=self.validators,
+                next_validators=self.validators,
                 proposer=self.node_key.public_key,
             )
             commit = commit_alone(self.node_key, proposed, self.validators)
@@ -205,18 +229,36 @@ class Node:
             return proposed
 
     def _commit(self, proposed: ProposedBlock, commit: Commit) -> None:
-        self.store.commit_block(BlockWrite(
-            block=proposed.block, block_bytes=proposed.block_bytes, block_hash=proposed.block_hash, commit=commit,
-            tx_ids=[tx.tx_id for tx in proposed.txs], result_bytes=proposed.execution.result_bytes,
-            entities=proposed.execution.entities, changes=proposed.execution.changes, update=proposed.update,
-        ))
+        self.store.commit_block(
+            BlockWrite(
+                block=proposed.block,
+                block_bytes=proposed.block_bytes,
+                block_hash=proposed.block_hash,
+                commit=commit,
+                tx_ids=[tx.tx_id for tx in proposed.txs],
+                result_bytes=proposed.execution.result_bytes,
+                entities=proposed.execution.entities,
+                changes=proposed.execution.changes,
+                update=proposed.update,
+            )
+        )
         self.tree = proposed.update.tree
         header = proposed.block.header
-        self.tip = ChainTip(chain_id=header.chain_id, height=header.height, block_hash=proposed.block_hash,
-                            time_ms=header.time_ms, last_commit=commit)
+        self.tip = ChainTip(
+            chain_id=header.chain_id,
+            height=header.height,
+            block_hash=proposed.block_hash,
+            time_ms=header.time_ms,
+            last_commit=commit,
+        )
         failed = sum(1 for r in proposed.execution.results if not r.ok)
-        log.info("committed block %d hash=%s txs=%d failed=%d", header.height, proposed.block_hash.hex()[:16],
-                 len(proposed.txs), failed)
+        log.info(
+            "committed block %d hash=%s txs=%d failed=%d",
+            header.height,
+            proposed.block_hash.hex()[:16],
+            len(proposed.txs),
+            failed,
+        )
 
     async def stop(self) -> None:
         self._stopping = True
@@ -230,9 +272,15 @@ class Node:
     # --- admission ---------------------------------------------------------------------------------
 
     async def submit(self, raws: Sequence[bytes]) -> list[Admission]:
-        """Admit a batch of encoded transactions; one verdict per input, in order."""
+        """Admit a batch of encoded transactions; one verdict per input, in order.
+
+        Screening (decode and stateless checks) runs here; each chunk of screened transactions goes to
+        the verification pool at once, so signature checks on the pool overlap with screening.
+        """
         outcomes: list[Admission | None] = [None] * len(raws)
-        to_verify: list[tuple[int, Transaction]] = []
+        loop = asyncio.get_running_loop()
+        pending: list[tuple[list[tuple[int, Transaction]], asyncio.Future[list[bool]]]] = []
+        chunk: list[tuple[int, Transaction]] = []
         next_height = self.tip.height + 1
         for i, raw in enumerate(raws):
             try:
@@ -241,28 +289,25 @@ class Node:
                 outcomes[i] = Admission(tx_id=None, error=exc)
                 continue
             verdict = self.mempool.cached_signature_verdict(tx)
-            if verdict is None:
-                to_verify.append((i, tx))
-            else:
+            if verdict is not None:
                 outcomes[i] = self._admit(tx, verdict)
-        if to_verify:
-            loop = asyncio.get_running_loop()
-            chunks = [to_verify[k:k + VERIFY_CHUNK] for k in range(0, len(to_verify), VERIFY_CHUNK)]
-            verdicts = await asyncio.gather(
-                *(loop.run_in_executor(self._pool, _verify_chunk, [tx for _, tx in chunk]) for chunk in chunks)
-            )
-            for chunk, chunk_verdicts in zip(chunks, verdicts, strict=True):
-                for (i, tx), valid in zip(chunk, chunk_verdicts, strict=True):
-                    self.mempool.record_signature_verdict(tx, valid)
-                    outcomes[i] = self._admit(tx, valid)
+                continue
+            chunk.append((i, tx))
+            if len(chunk) >= VERIFY_CHUNK:
+                pending.append((chunk, loop.run_in_executor(self._pool, _verify_chunk, [t for _, t in chunk])))
+                chunk = []
+        if chunk:
+            pending.append((chunk, loop.run_in_executor(self._pool, _verify_chunk, [t for _, t in chunk])))
+        for items, future in pending:
+            for (i, tx), valid in zip(items, await future, strict=True):
+                self.mempool.record_signature_verdict(tx, valid)
+                outcomes[i] = self._admit(tx, valid)
         if len(self.mempool):
             self._work.set()
         return [o if o is not None else Admission(tx_id=None) for o in outcomes]
 
     def _admit(self, tx: Transaction, valid: bool) -> Admission:
         if not valid:
-            from chainnode.errors import InvalidSignature
-
             return Admission(tx_id=tx.tx_id, error=InvalidSignature("signature does not verify", field="signature"))
         try:
             self.mempool.admit(tx)
@@ -326,7 +371,11 @@ class Node:
             if at == head:
                 tree, value, bucket_bytes = self.tree, self.store.get(key), self.store.load_bucket(bucket)
             else:
-                tree, value, bucket_bytes = self._tree_at(at), self.store.value_at(key, at), self.store.bucket_at(bucket, at)
+                tree, value, bucket_bytes = (
+                    self._tree_at(at),
+                    self.store.value_at(key, at),
+                    self.store.bucket_at(bucket, at),
+                )
             header, commit = self.get_block(at)[0].header, self.store.get_commit(at)
         if commit is None:
             raise NotFound(f"no commit for height {at}")
@@ -343,7 +392,10 @@ class Node:
         tx_leaves = [merkle.leaf_hash(t) for t in block.txs]
         result_leaves = [merkle.leaf_hash(r) for r in results]
         return TxBundle(
-            header=block.header, commit=commit, index=location.index, tx_bytes=block.txs[location.index],
+            header=block.header,
+            commit=commit,
+            index=location.index,
+            tx_bytes=block.txs[location.index],
             tx_path=tuple(merkle.compute_inclusion_proof(tx_leaves, location.index)),
             result_bytes=results[location.index],
             result_path=tuple(merkle.compute_inclusion_proof(result_leaves, location.index)),
@@ -359,10 +411,14 @@ class Node:
         for height, index, tx_id in self.store.iter_entity(entity):
             results = self.store.get_result_bytes(height) or []
             result = decode_result(results[index]) if index < len(results) else None
-            out.append({
-                "height": height, "index": index, "tx_id": tx_id.hex(),
-                "code": None if result is None else result.code,
-            })
+            out.append(
+                {
+                    "height": height,
+                    "index": index,
+                    "tx_id": tx_id.hex(),
+                    "code": None if result is None else result.code,
+                }
+            )
             if len(out) >= limit:
                 break
         return out

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from chainnode import crypto
 from chainnode.block import (
+    VOTE_PRECOMMIT,
     ZERO_HASH,
     Block,
     BlockHeader,
     Commit,
     CommitSignature,
     Vote,
-    VOTE_PRECOMMIT,
     compute_results_root,
     compute_tx_root,
 )
@@ -60,8 +60,16 @@ def compute_block_time(tip: ChainTip, now_ms: int) -> int:
 
 
 def build_block(
-    *, tip: ChainTip, txs: Sequence[Transaction], now_ms: int, state: StateReader, tree: StateTree,
-    load_bucket: Callable[[int], bytes], validators: ValidatorSet, next_validators: ValidatorSet, proposer: bytes,
+    *,
+    tip: ChainTip,
+    txs: Sequence[Transaction],
+    now_ms: int,
+    state: StateReader,
+    tree: StateTree,
+    load_bucket: Callable[[int], bytes],
+    validators: ValidatorSet,
+    next_validators: ValidatorSet,
+    proposer: bytes,
 ) -> ProposedBlock:
     """Execute `txs` on top of the committed state and return the complete block."""
     height = tip.height + 1
@@ -70,17 +78,27 @@ def build_block(
     update = compute_state_update(tree, execution.changes, load_bucket)
     raw_txs = tuple(tx.raw for tx in txs)
     header = BlockHeader(
-        chain_id=tip.chain_id, height=height, time_ms=time_ms, prev_hash=tip.block_hash,
-        tx_count=len(raw_txs), tx_root=compute_tx_root(raw_txs),
-        results_root=compute_results_root(execution.result_bytes), state_root=update.root,
+        chain_id=tip.chain_id,
+        height=height,
+        time_ms=time_ms,
+        prev_hash=tip.block_hash,
+        tx_count=len(raw_txs),
+        tx_root=compute_tx_root(raw_txs),
+        results_root=compute_results_root(execution.result_bytes),
+        state_root=update.root,
         last_commit_hash=ZERO_HASH if tip.last_commit is None else tip.last_commit.compute_hash(),
-        validators_hash=validators.compute_hash(), next_validators_hash=next_validators.compute_hash(),
+        validators_hash=validators.compute_hash(),
+        next_validators_hash=next_validators.compute_hash(),
         proposer=proposer,
     )
     block = Block(header=header, txs=raw_txs, last_commit=tip.last_commit)
     return ProposedBlock(
-        block=block, block_bytes=block.encode(), block_hash=header.compute_hash(), execution=execution,
-        update=update, txs=tuple(txs),
+        block=block,
+        block_bytes=block.encode(),
+        block_hash=header.compute_hash(),
+        execution=execution,
+        update=update,
+        txs=tuple(txs),
     )
 
 
@@ -93,6 +111,8 @@ def commit_alone(key: crypto.PrivateKey, proposed: ProposedBlock, validators: Va
     vote = Vote(vote_type=VOTE_PRECOMMIT, height=header.height, round=0, block_hash=proposed.block_hash)
     signature = key.sign(vote.compute_signing_bytes(header.chain_id))
     return Commit(
-        height=header.height, round=0, block_hash=proposed.block_hash,
+        height=header.height,
+        round=0,
+        block_hash=proposed.block_hash,
         signatures=(CommitSignature(validator_index=index, signature=signature),),
     )

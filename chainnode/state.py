@@ -51,6 +51,10 @@ def compute_state_update(
     new_tree = tree.copy()
     new_tree.set_leaf_hashes(leaf_hashes)
     return StateUpdate(
-        root=new_tree.root(), tree=new_tree, key_hashes=key_hashes, entry_changes=entry_changes,
-        buckets=buckets, leaf_hashes=leaf_hashes,
+        root=new_tree.root(),
+        tree=new_tree,
+        key_hashes=key_hashes,
+        entry_changes=entry_changes,
+        buckets=buckets,
+        leaf_hashes=leaf_hashes,
     )

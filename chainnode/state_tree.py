@@ -96,19 +96,44 @@ def compute_bucket_entries(bucket_bytes: bytes) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def compute_entry_offset(bucket_bytes: bytes, key_hash: bytes) -> tuple[int, bool]:
+    """Binary-search sorted bucket bytes for `key_hash`.
+
+    Return (offset, found): the byte offset of its entry, or where the entry would be inserted.
+    """
+    lo, hi = 0, len(bucket_bytes) // ENTRY_SIZE
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if bucket_bytes[mid * ENTRY_SIZE : mid * ENTRY_SIZE + HASH_SIZE] < key_hash:
+            lo = mid + 1
+        else:
+            hi = mid
+    offset = lo * ENTRY_SIZE
+    return offset, bucket_bytes[offset : offset + HASH_SIZE] == key_hash
+
+
 def compute_updated_bucket_bytes(bucket_bytes: bytes, changes: Mapping[bytes, bytes | None]) -> bytes:
     """Return the bucket's leaf data after `changes`: key_hash -> new value_hash, or None to delete.
 
-    Deleting an absent key is a no-op. Raises InvalidField on malformed bucket bytes or changes that do
-    not belong to this bucket.
+    `bucket_bytes` must be well-formed (it comes from our own store); only its length is re-checked.
+    Deleting an absent key is a no-op. Raises InvalidField if the length is not a multiple of 64, or a
+    change has a hash that is not 32 bytes or a key hash from another bucket.
     """
-    entries = dict(compute_bucket_entries(bucket_bytes))
+    if len(bucket_bytes) % ENTRY_SIZE:
+        raise InvalidField(f"bucket bytes must be a multiple of {ENTRY_SIZE} bytes", field="bucket_bytes")
+    prefix = bucket_bytes[:2]
     for key_hash, value_hash in changes.items():
-        if value_hash is None:
-            entries.pop(key_hash, None)
-        else:
-            entries[key_hash] = value_hash
-    return compute_bucket_bytes(entries.items())
+        if len(key_hash) != HASH_SIZE or (value_hash is not None and len(value_hash) != HASH_SIZE):
+            raise InvalidField(f"a change holds {HASH_SIZE}-byte hashes", field="changes")
+        prefix = prefix or key_hash[:2]
+        if key_hash[:2] != prefix:
+            raise InvalidField(f"key hash {key_hash.hex()} belongs to another bucket", field="changes")
+    for key_hash, value_hash in changes.items():
+        offset, found = compute_entry_offset(bucket_bytes, key_hash)
+        rest = bucket_bytes[offset + ENTRY_SIZE :] if found else bucket_bytes[offset:]
+        entry = b"" if value_hash is None else key_hash + value_hash
+        bucket_bytes = bucket_bytes[:offset] + entry + rest
+    return bucket_bytes
 
 
 def validate_bucket_bytes(bucket_bytes: bytes, bucket: int) -> list[tuple[bytes, bytes]]:

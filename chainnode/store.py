@@ -90,7 +90,14 @@ class Store:
     def __init__(self, path: Path, *, header_cache: int = 1024) -> None:
         path.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = plyvel.DB(str(path), create_if_missing=True, paranoid_checks=True)
+            self._db = plyvel.DB(
+                str(path),
+                create_if_missing=True,
+                paranoid_checks=True,
+                bloom_filter_bits=10,
+                lru_cache_size=64 * 1024 * 1024,
+                write_buffer_size=32 * 1024 * 1024,
+            )
         except plyvel.IOError as exc:
             if "lock" in str(exc).lower():
                 raise StoreLocked(
@@ -114,8 +121,12 @@ class Store:
 
     # --- meta ------------------------------------------------------------------------------------------
 
+    def _get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._db.get(key)
+        return value
+
     def genesis_hash(self) -> bytes | None:
-        return self._db.get(META_GENESIS)
+        return self._get(META_GENESIS)
 
     def head_height(self) -> int:
         """The last committed height; 0 when only genesis state exists; -1 before initialisation."""
@@ -139,7 +150,7 @@ class Store:
     # --- blocks ----------------------------------------------------------------------------------------
 
     def get_block_bytes(self, height: int) -> bytes | None:
-        return self._db.get(COL_BLOCK + h8(height))
+        return self._get(COL_BLOCK + h8(height))
 
     def get_block(self, height: int) -> Block | None:
         raw = self.get_block_bytes(height)
@@ -167,7 +178,7 @@ class Store:
         return None if raw is None else int(U64.unpack(raw)[0])
 
     def get_commit_bytes(self, height: int) -> bytes | None:
-        return self._db.get(COL_COMMIT + h8(height))
+        return self._get(COL_COMMIT + h8(height))
 
     def get_commit(self, height: int) -> Commit | None:
         raw = self.get_commit_bytes(height)
@@ -204,7 +215,7 @@ class Store:
     # --- state -----------------------------------------------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
-        return self._db.get(COL_STATE + key)
+        return self._get(COL_STATE + key)
 
     def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         cut = len(COL_STATE)
@@ -279,7 +290,7 @@ class Store:
         cut = len(prefix)
         begin = prefix + h8(start[0]) + U32.pack(start[1])
         for key, tx_id in self._db.iterator(start=begin, stop=prefix + b"\xff" * 13):
-            height, index = U64.unpack(key[cut:cut + 8])[0], U32.unpack(key[cut + 8:cut + 12])[0]
+            height, index = U64.unpack(key[cut : cut + 8])[0], U32.unpack(key[cut + 8 : cut + 12])[0]
             yield int(height), int(index), tx_id
 
     def iter_state_history(self, key: bytes) -> Iterator[tuple[int, bytes | None]]:

@@ -66,19 +66,45 @@ class Transaction:
     signature: bytes
     raw: bytes = field(default=b"", compare=False, repr=False)
     tx_id: TxId = field(default=TxId(b""), compare=False)
+    body_bytes: bytes = field(default=b"", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.raw:
-            object.__setattr__(self, "raw", codec.encode_object(TAG_TX, TX_VERSION, [*self.body.fields(), self.signature]))
+            object.__setattr__(
+                self, "raw", codec.encode_object(TAG_TX, TX_VERSION, [*self.body.fields(), self.signature])
+            )
+        if not self.body_bytes:
+            object.__setattr__(self, "body_bytes", compute_body_bytes(self.raw) or self.body.encode())
         if not self.tx_id:
-            object.__setattr__(self, "tx_id", self.body.compute_tx_id())
+            object.__setattr__(self, "tx_id", TxId(crypto.compute_hash(crypto.DOMAIN_TX, self.body_bytes)))
 
     @property
     def signer(self) -> bytes:
         return self.body.signer
 
+    def compute_signing_bytes(self) -> bytes:
+        return crypto.compute_signing_bytes(crypto.SIGN_TX, self.body.chain_id, self.body_bytes)
+
     def is_signature_valid(self) -> bool:
-        return crypto.verify_signature(self.body.signer, self.body.compute_signing_bytes(), self.signature)
+        return crypto.verify_signature(self.body.signer, self.compute_signing_bytes(), self.signature)
+
+
+_RAW_PREFIX: Final = bytes([0x90 | 10, TAG_TX])
+_BODY_PREFIX: Final = bytes([0x90 | 9, TAG_TX_BODY])
+_SIGNATURE_HEADER: Final = bytes([0xC4, crypto.SIGNATURE_SIZE])
+_SIGNATURE_TAIL: Final = 2 + crypto.SIGNATURE_SIZE
+
+
+def compute_body_bytes(raw: bytes) -> bytes | None:
+    """The canonical body bytes, cut from the canonical signed bytes without re-encoding.
+
+    A signed transaction is the array [1, 1, *body fields, signature] and its body the array
+    [9, 1, *body fields]: the same field bytes under another array header and tag. Returns None if `raw`
+    does not have the expected frame (then the caller encodes the body instead).
+    """
+    if raw[:2] != _RAW_PREFIX or raw[-_SIGNATURE_TAIL : -crypto.SIGNATURE_SIZE] != _SIGNATURE_HEADER:
+        return None
+    return _BODY_PREFIX + raw[2:-_SIGNATURE_TAIL]
 
 
 def sign_transaction(key: crypto.PrivateKey, body: TxBody) -> Transaction:
@@ -110,15 +136,22 @@ def decode_transaction(data: bytes, *, max_size: int = DEFAULT_MAX_TX_BYTES) -> 
     Raises InputTooLarge, MalformedEncoding, NonCanonicalEncoding, TrailingBytes, UnknownTag,
     UnsupportedVersion or InvalidField.
     """
-    fields = codec.decode_object(data, tag=TAG_TX, version=TX_VERSION, n_fields=8, max_size=max_size, what="transaction")
+    fields = codec.decode_object(
+        data, tag=TAG_TX, version=TX_VERSION, n_fields=8, max_size=max_size, what="transaction"
+    )
     return transaction_from_fields(fields, raw=data)
 
 
 def transaction_from_fields(fields: list[Value], *, raw: bytes = b"") -> Transaction:
     chain_id, contract, method, args, signer, nonce, expiry_height, signature = fields
     body = TxBody(
-        chain_id=chain_id, contract=contract, method=method, args=args,
-        signer=signer, nonce=nonce, expiry_height=expiry_height,
+        chain_id=chain_id,
+        contract=contract,
+        method=method,
+        args=args,
+        signer=signer,
+        nonce=nonce,
+        expiry_height=expiry_height,
     )
     validate_tx_body(body)
     codec.want_bytes(signature, "signature", size=crypto.SIGNATURE_SIZE)

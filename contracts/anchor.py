@@ -41,7 +41,9 @@ def parse_put(args: Value) -> PutArgs:
     fields = want_args_map(args, {"content_hash", "kind", "metadata"}, {"content_hash", "kind"})
     content_hash = fields["content_hash"]
     if type(content_hash) is not bytes or len(content_hash) != 32:
-        raise ContractError("invalid_arguments", "content_hash must be 32 bytes (a SHA-256 digest)", field="content_hash")
+        raise ContractError(
+            "invalid_arguments", "content_hash must be 32 bytes (a SHA-256 digest)", field="content_hash"
+        )
     kind = fields["kind"]
     if type(kind) is not str or not 1 <= len(kind) <= MAX_KIND:
         raise ContractError("invalid_arguments", f"kind must be a string of 1 to {MAX_KIND} characters", field="kind")
@@ -76,13 +78,27 @@ def put(overlay: StateOverlay, args: PutArgs, ctx: CallContext) -> Outcome:
             field="content_hash",
         )
     # EFFECT
-    overlay.put_value(key, {
-        "content_hash": args.content_hash, "kind": args.kind, "metadata": args.metadata,
-        "department": member.department, "signer": ctx.signer, "signer_name": member.name,
-        "height": ctx.height, "time_ms": ctx.block_time_ms, "tx_id": ctx.tx_id,
-    })
+    overlay.put_value(
+        key,
+        {
+            "content_hash": args.content_hash,
+            "kind": args.kind,
+            "metadata": args.metadata,
+            "department": member.department,
+            "signer": ctx.signer,
+            "signer_name": member.name,
+            "height": ctx.height,
+            "time_ms": ctx.block_time_ms,
+            "tx_id": ctx.tx_id,
+        },
+    )
     # EVENTS
-    event = Event(kind="anchor.recorded", attributes={
-        "content_hash": args.content_hash, "department": member.department, "kind": args.kind,
-    })
+    event = Event(
+        kind="anchor.recorded",
+        attributes={
+            "content_hash": args.content_hash,
+            "department": member.department,
+            "kind": args.kind,
+        },
+    )
     return Outcome((event,), (f"anchor:{args.content_hash.hex()}", f"department:{member.department}"))

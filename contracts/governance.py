@@ -33,17 +33,35 @@ def member_key(public_key: bytes) -> bytes:
 
 def apply_genesis(overlay: StateOverlay, genesis: Genesis) -> None:
     for dept in genesis.departments:
-        overlay.put_value(department_key(dept.code), {
-            "code": dept.code, "name": dept.name, "node_key": dept.node_key, "power": dept.power,
-            "active": True,
-        })
-        overlay.put_value(member_key(dept.node_key), {
-            "department": dept.code, "roles": ["node"], "name": f"{dept.code} node", "since_height": 0,
-        })
+        overlay.put_value(
+            department_key(dept.code),
+            {
+                "code": dept.code,
+                "name": dept.name,
+                "node_key": dept.node_key,
+                "power": dept.power,
+                "active": True,
+            },
+        )
+        overlay.put_value(
+            member_key(dept.node_key),
+            {
+                "department": dept.code,
+                "roles": ["node"],
+                "name": f"{dept.code} node",
+                "since_height": 0,
+            },
+        )
         for member in dept.members:
-            overlay.put_value(member_key(member.public_key), {
-                "department": dept.code, "roles": list(member.roles), "name": member.name, "since_height": 0,
-            })
+            overlay.put_value(
+                member_key(member.public_key),
+                {
+                    "department": dept.code,
+                    "roles": list(member.roles),
+                    "name": member.name,
+                    "since_height": 0,
+                },
+            )
 
 
 def get_member(overlay: StateOverlay, public_key: bytes) -> MemberRecord | None:

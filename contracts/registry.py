@@ -11,7 +11,8 @@ from contracts.base import Method
 REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
     "anchor": {
         "put": Method(
-            parse=anchor.parse_put, handler=anchor.put,
+            parse=anchor.parse_put,
+            handler=anchor.put,
             description="Record a SHA-256 content hash with a kind and metadata for the signer's department.",
             example={"content_hash": "<32 bytes>", "kind": "contract", "metadata": {"title": "..."}},
         ),

@@ -76,7 +76,9 @@ def leaf_lists(
     rightly verify for another index holding the same data.
     """
     if draw(st.booleans()):
-        small = st.lists(st.binary(max_size=12), min_size=min_size, max_size=min(max_size, 24), unique=distinct)
+        small = st.lists(
+            st.binary(max_size=12), min_size=min_size, max_size=min(max_size, 24), unique=distinct
+        )
         return draw(small)
     n = draw(st.integers(min_size, max_size))
     salt = draw(st.binary(max_size=8))

@@ -19,7 +19,16 @@ def h(data: bytes) -> bytes:
 # and the roots of their prefixes D[0:1] .. D[0:8].
 CT_LEAVES = [
     bytes.fromhex(x)
-    for x in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f")
+    for x in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
 ]
 CT_ROOTS = [
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",

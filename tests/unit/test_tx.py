@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ OTHER_KEY = crypto.PrivateKey(bytes([2]) * 32)
 CHAIN = "gov-test-1"
 
 
-def make_body(**changes: object) -> tx.TxBody:
+def make_body(**changes: Any) -> tx.TxBody:
     body = tx.TxBody(
         chain_id=CHAIN,
         contract="anchor",
@@ -36,7 +37,8 @@ def make_body(**changes: object) -> tx.TxBody:
     return replace(body, **changes)
 
 
-def encode_tx_fields(fields: list[codec.Value], *, tag: int = tx.TAG_TX, version: int = tx.TX_VERSION) -> bytes:
+def frame(fields: list[codec.Value], *, tag: int = tx.TAG_TX, version: int = tx.TX_VERSION) -> bytes:
+    """Encode `fields` as a transaction would be, with any tag and version."""
     return codec.encode_object(tag, version, fields)
 
 
@@ -56,15 +58,22 @@ def test_sign_and_decode_round_trip() -> None:
     assert decoded.signature == signed.signature
     assert decoded.signer == KEY.public_key
     assert decoded.is_signature_valid()
-    assert signed.raw == codec.encode_object(tx.TAG_TX, tx.TX_VERSION, [*signed.body.fields(), signed.signature])
+    expected = codec.encode_object(tx.TAG_TX, tx.TX_VERSION, [*signed.body.fields(), signed.signature])
+    assert signed.raw == expected
 
 
 def test_body_encoding_is_a_tagged_array_in_field_order() -> None:
     body = make_body()
     assert codec.decode(body.encode(), max_size=4096) == [
-        tx.TAG_TX_BODY, tx.TX_VERSION, CHAIN, "anchor", "record",
+        tx.TAG_TX_BODY,
+        tx.TX_VERSION,
+        CHAIN,
+        "anchor",
+        "record",
         {"content_hash": bytes(range(32)), "label": "deed 42", "pages": 3},
-        KEY.public_key, bytes(range(16)), 100,
+        KEY.public_key,
+        bytes(range(16)),
+        100,
     ]
 
 
@@ -85,6 +94,45 @@ def test_tx_id_excludes_the_signature() -> None:
     assert signed.signature not in body.encode()
 
 
+BODY_SLICE_BUG = (
+    "bug in tx.compute_body_bytes: it cuts the body out of `raw` by assuming a 64-byte signature, checking "
+    "only that raw[-66:-64] == c4 40; a Transaction built with a signature of another length can match "
+    "by chance and get wrong body_bytes, tx_id and signing bytes"
+)
+
+
+@pytest.mark.parametrize(
+    ("expiry_height", "signature"),
+    [
+        pytest.param(100, bytes(64), id="64 bytes"),
+        pytest.param(100, b"", id="empty"),
+        pytest.param(100, bytes(10), id="10 bytes"),
+        pytest.param(100, bytes(65), id="65 bytes"),
+        pytest.param(
+            100,
+            b"\xc4\x40" + bytes(64),
+            id="66 bytes starting c4 40",
+            marks=pytest.mark.xfail(strict=True, reason=BODY_SLICE_BUG),
+        ),
+        pytest.param(
+            0xC440,
+            bytes(62),
+            id="62 bytes after expiry 0xc440",
+            marks=pytest.mark.xfail(strict=True, reason=BODY_SLICE_BUG),
+        ),
+    ],
+)
+def test_tx_id_does_not_depend_on_the_signature(expiry_height: int, signature: bytes) -> None:
+    body = make_body(expiry_height=expiry_height)
+    assert tx.Transaction(body, signature).tx_id == body.compute_tx_id()
+
+
+def test_decoded_tx_id_is_the_hash_of_the_decoded_body() -> None:
+    decoded = tx.decode_transaction(tx.sign_transaction(KEY, make_body()).raw)
+    assert decoded.tx_id == decoded.body.compute_tx_id()
+    assert decoded.tx_id == crypto.compute_hash(crypto.DOMAIN_TX, decoded.body.encode())
+
+
 def test_signing_bytes_are_domain_separated_and_name_the_chain() -> None:
     body = make_body()
     assert body.compute_signing_bytes() == crypto.compute_signing_bytes(crypto.SIGN_TX, CHAIN, body.encode())
@@ -96,7 +144,7 @@ def test_tx_id_changes_with_every_field() -> None:
     assert len(ids) == len(CHANGED_FIELDS)
 
 
-CHANGED_FIELDS: list[tuple[str, object]] = [
+CHANGED_FIELDS: list[tuple[str, Any]] = [
     ("chain_id", "gov-test-2"),
     ("contract", "anchors"),
     ("method", "revoke"),
@@ -112,7 +160,7 @@ CHANGED_FIELDS: list[tuple[str, object]] = [
 @pytest.mark.parametrize(
     ("name", "value"), CHANGED_FIELDS, ids=[f"{name}-{i}" for i, (name, _) in enumerate(CHANGED_FIELDS)]
 )
-def test_signature_is_invalid_after_changing_any_field(name: str, value: object) -> None:
+def test_signature_is_invalid_after_changing_any_field(name: str, value: Any) -> None:
     signed = tx.sign_transaction(KEY, make_body())
     assert signed.is_signature_valid()
     tampered = tx.Transaction(replace(signed.body, **{name: value}), signed.signature)
@@ -126,7 +174,8 @@ def test_signature_is_invalid_after_changing_the_signature() -> None:
     changed = bytearray(signed.signature)
     changed[10] ^= 0x80
     assert not tx.Transaction(signed.body, bytes(changed)).is_signature_valid()
-    assert not tx.Transaction(signed.body, OTHER_KEY.sign(signed.body.compute_signing_bytes())).is_signature_valid()
+    by_other_key = OTHER_KEY.sign(signed.body.compute_signing_bytes())
+    assert not tx.Transaction(signed.body, by_other_key).is_signature_valid()
 
 
 def test_sign_transaction_refuses_a_body_of_another_signer() -> None:
@@ -143,7 +192,7 @@ SHAPE_ERRORS: list[tuple[str, dict[str, object], str, str]] = [
     ("long chain_id", {"chain_id": "c" * 65}, "chain_id", "chain_id must be a string of 1..64"),
     ("chain_id bytes", {"chain_id": b"gov"}, "chain_id", "chain_id must be a string"),
     ("contract with uppercase", {"contract": "Anchor"}, "contract", "contract 'Anchor' must be lowercase"),
-    ("contract with a dot", {"contract": "anchor.v2"}, "contract", "must be lowercase letters, digits and '_'"),
+    ("contract with a dot", {"contract": "anchor.v2"}, "contract", "lowercase letters, digits and '_'"),
     ("contract with a dash", {"contract": "anchor-v2"}, "contract", "must be lowercase letters"),
     ("contract starting with a digit", {"contract": "2anchor"}, "contract", "must be lowercase letters"),
     ("contract starting with _", {"contract": "_anchor"}, "contract", "must be lowercase letters"),
@@ -181,7 +230,7 @@ def test_validate_tx_body_names_the_field(changes: dict[str, object], field: str
 
 @pytest.mark.parametrize(("changes", "field", "words"), SHAPE_CASES, ids=SHAPE_IDS)
 def test_decode_transaction_names_the_field(changes: dict[str, object], field: str, words: str) -> None:
-    data = encode_tx_fields(signed_fields(make_body(**changes)))
+    data = frame(signed_fields(make_body(**changes)))
     with pytest.raises(InvalidField) as caught:
         tx.decode_transaction(data)
     assert caught.value.field == field
@@ -240,12 +289,12 @@ def test_names_with_a_trailing_newline_are_refused(name: str) -> None:
 def test_decode_transaction_rejects_a_bad_signature_size() -> None:
     for size in (0, 63, 65):
         with pytest.raises(InvalidField, match=f"signature must be 64 bytes, got {size}") as caught:
-            tx.decode_transaction(encode_tx_fields(signed_fields(make_body(), bytes(size))))
+            tx.decode_transaction(frame(signed_fields(make_body(), bytes(size))))
         assert caught.value.field == "signature"
 
 
 def test_decode_transaction_does_not_check_the_signature() -> None:
-    unsigned = tx.decode_transaction(encode_tx_fields(signed_fields(make_body(), bytes(64))))
+    unsigned = tx.decode_transaction(frame(signed_fields(make_body(), bytes(64))))
     assert not unsigned.is_signature_valid()
 
 
@@ -254,22 +303,24 @@ def test_decode_transaction_rejects_a_body_without_signature() -> None:
     with pytest.raises(UnknownTag, match="transaction: expected tag 1, got 9"):
         tx.decode_transaction(body.encode())
     with pytest.raises(MalformedEncoding, match="transaction: expected 8 fields, got 7"):
-        tx.decode_transaction(encode_tx_fields(body.fields()))
+        tx.decode_transaction(frame(body.fields()))
+
+
+UNSIG = signed_fields(make_body())  # all-zero signature: decoding does not check it
 
 
 @pytest.mark.parametrize(
     ("data", "error", "words"),
     [
-        (encode_tx_fields(signed_fields(make_body()), version=2), UnsupportedVersion, "version 2 is not supported"),
-        (encode_tx_fields(signed_fields(make_body()), tag=2), UnknownTag, "expected tag 1, got 2"),
-        (encode_tx_fields([*signed_fields(make_body()), 0]), MalformedEncoding, "expected 8 fields, got 9"),
-        (encode_tx_fields(signed_fields(make_body())) + b"\x00", TrailingBytes, "1 trailing bytes"),
-        (encode_tx_fields(signed_fields(make_body()))[:-1], MalformedEncoding, "incomplete input"),
-        (b"\xdc\x00\x0a" + encode_tx_fields(signed_fields(make_body()))[1:], NonCanonicalEncoding, "canonical"),
-        (codec.encode({"tag": 1}), MalformedEncoding, "expected an array"),
-        (b"", MalformedEncoding, "empty input"),
+        pytest.param(frame(UNSIG, version=2), UnsupportedVersion, "version 2 is not", id="version 2"),
+        pytest.param(frame(UNSIG, tag=2), UnknownTag, "expected tag 1, got 2", id="header tag"),
+        pytest.param(frame([*UNSIG, 0]), MalformedEncoding, "expected 8 fields, got 9", id="9 fields"),
+        pytest.param(frame(UNSIG) + b"\x00", TrailingBytes, "1 trailing bytes", id="trailing byte"),
+        pytest.param(frame(UNSIG)[:-1], MalformedEncoding, "incomplete input", id="truncated"),
+        pytest.param(b"\xdc\x00\x0a" + frame(UNSIG)[1:], NonCanonicalEncoding, "canonical", id="array16 frame"),
+        pytest.param(codec.encode({"tag": 1}), MalformedEncoding, "expected an array", id="a map"),
+        pytest.param(b"", MalformedEncoding, "empty input", id="empty"),
     ],
-    ids=["version 2", "header tag", "9 fields", "trailing byte", "truncated", "array16 header", "a map", "empty"],
 )
 def test_decode_transaction_rejects(data: bytes, error: type[InvalidInput], words: str) -> None:
     with pytest.raises(error) as caught:

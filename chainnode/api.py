@@ -1,0 +1,338 @@
+"""The client-facing HTTP API, versioned under /v1, with a WebSocket stream of committed blocks.
+
+Every error is an RFC 9457 `application/problem+json` document with a stable `code`; the error
+middleware maps our typed errors to their HTTP status, so no input yields a bare 500. Transactions are
+submitted as msgpack (one signed transaction, or an array of them) or as JSON with base64. Proofs are
+served as the canonical bundle bytes (base64 in JSON), which `chainnode.light` verifies offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import WSMsgType, web
+
+from chainnode import codec
+from chainnode.api_spec import OPENAPI
+from chainnode.errors import ChainError, InputTooLarge, InvalidField, InvalidJson, NotFound
+from chainnode.light import StateValueBundle
+from chainnode.mempool import Admission
+from chainnode.node import Node
+from chainnode.results import decode_result, jsonable
+from chainnode.tx import decode_transaction
+
+log = logging.getLogger("chainnode.api")
+
+NODE: Final = web.AppKey("node", Node)
+MSGPACK: Final = "application/msgpack"
+PROBLEM: Final = "application/problem+json"
+MAX_WAIT_S: Final = 60.0
+MAX_HISTORY: Final = 1000
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def problem_response(error: ChainError) -> web.Response:
+    return web.Response(status=error.http_status, text=json.dumps(error.to_problem()), content_type=PROBLEM)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ChainError as exc:
+        return problem_response(exc)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return problem_response(InputTooLarge(f"request body exceeds the limit: {exc.text}"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
+        body = {
+            "type": f"urn:chainnode:error:{code}",
+            "title": exc.reason,
+            "status": exc.status,
+            "code": code,
+            "detail": f"{request.method} {request.path}: {exc.reason}",
+        }
+        return web.Response(status=exc.status, text=json.dumps(body), content_type=PROBLEM)
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        body = {
+            "type": "urn:chainnode:error:internal",
+            "title": "internal error",
+            "status": 500,
+            "code": "internal",
+            "detail": "the node failed to serve this request; see its log",
+        }
+        return web.Response(status=500, text=json.dumps(body), content_type=PROBLEM)
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def parse_hex(text: str, field: str, *, size: int | None = None, max_size: int = 4096) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError as exc:
+        raise InvalidField(f"{field} must be hex", field=field) from exc
+    if (size is not None and len(value) != size) or len(value) > max_size:
+        raise InvalidField(f"{field} must be {size or max_size} bytes of hex", field=field)
+    return value
+
+
+def parse_int(text: str | None, field: str, *, default: int | None = None, lo: int = 0) -> int | None:
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or int(text) < lo:
+        raise InvalidField(f"{field} must be an integer >= {lo}", field=field)
+    return int(text)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(value: Any, field: str) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidField(f"{field} must be a base64 string", field=field)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidField(f"{field} is not valid base64", field=field) from exc
+
+
+def admission_json(index: int, admission: Admission) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": index, "tx_id": None if admission.tx_id is None else admission.tx_id.hex()}
+    if admission.error is None:
+        out["status"] = "pending"
+    else:
+        out.update(status="rejected", code=admission.error.code, message=admission.error.message)
+        if admission.error.field:
+            out["field"] = admission.error.field
+    return out
+
+
+async def read_submission(request: web.Request) -> tuple[list[bytes], bool]:
+    """The transactions in a submit request, and whether it was a batch."""
+    body = await request.read()
+    max_batch = request.app[NODE].config.max_batch_txs
+    if request.content_type == MSGPACK:
+        value = codec.decode(body, max_size=request.app[NODE].config.max_request_bytes) if body[:1] != b"" else None
+        if type(value) is list and value and all(type(v) is bytes for v in value):
+            if len(value) > max_batch:
+                raise InputTooLarge(f"a batch holds at most {max_batch} transactions, got {len(value)}")
+            return list(value), True
+        return [body], False
+    if request.content_type not in ("application/json", ""):
+        raise InvalidField(f"Content-Type must be {MSGPACK} or application/json", field="content-type")
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidJson(f"request body is not JSON: {exc}") from exc
+    if isinstance(document, dict) and "tx" in document:
+        return [unb64(document["tx"], "tx")], False
+    if isinstance(document, dict) and isinstance(document.get("txs"), list):
+        txs = document["txs"]
+        if len(txs) > max_batch:
+            raise InputTooLarge(f"a batch holds at most {max_batch} transactions, got {len(txs)}")
+        return [unb64(t, f"txs[{i}]") for i, t in enumerate(txs)], True
+    raise InvalidField('JSON body must be {"tx": "<base64>"} or {"txs": ["<base64>", ...]}', field="body")
+
+
+# --- handlers -----------------------------------------------------------------------------------------
+
+
+async def submit_txs(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    raws, is_batch = await read_submission(request)
+    admissions = await node.submit(raws)
+    if not is_batch:
+        admission = admissions[0]
+        if admission.error is not None:
+            return problem_response(admission.error)
+        return web.json_response(admission_json(0, admission), status=202)
+    results = [admission_json(i, a) for i, a in enumerate(admissions)]
+    accepted = sum(1 for a in admissions if a.accepted)
+    return web.json_response({"accepted": accepted, "rejected": len(admissions) - accepted, "results": results})
+
+
+async def get_tx(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
+    wait = min(float(parse_int(request.query.get("wait"), "wait", default=0) or 0), MAX_WAIT_S)
+    status = node.tx_status(tx_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while status.status == "pending" and loop.time() < deadline:
+        await node.wait_for_height(node.head_height() + 1, deadline - loop.time())
+        status = node.tx_status(tx_id)
+    if status.status == "unknown":
+        raise NotFound(f"transaction {tx_id.hex()} is not known to this node", field="tx_id")
+    return web.json_response(status.to_json())
+
+
+async def get_tx_proof(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
+    bundle = node.tx_bundle(tx_id)
+    data = bundle.encode()
+    if request.query.get("format") == "msgpack":
+        return web.Response(body=data, content_type=MSGPACK)
+    return web.json_response({"tx_id": tx_id.hex(), "height": bundle.header.height, "proof": b64(data)})
+
+
+def block_json(node: Node, height: int) -> dict[str, Any]:
+    block, commit = node.get_block(height)
+    results = node.store.get_result_bytes(height) or []
+    txs = []
+    for raw, result_raw in zip(block.txs, results, strict=False):
+        tx = decode_transaction(raw)
+        result = decode_result(result_raw)
+        txs.append(
+            {
+                "tx_id": tx.tx_id.hex(),
+                "contract": tx.body.contract,
+                "method": tx.body.method,
+                "signer": tx.signer.hex(),
+                "code": result.code,
+                "message": result.message,
+            }
+        )
+    return {
+        "height": height,
+        "hash": block.compute_hash().hex(),
+        "header": block.header.to_json(),
+        "txs": txs,
+        "last_commit": None if block.last_commit is None else block.last_commit.to_json(),
+        "commit": commit.to_json(),
+    }
+
+
+async def get_block(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    which = request.match_info["height"]
+    height = node.head_height() if which == "latest" else parse_int(which, "height", lo=1)
+    if height is None or height < 1:
+        raise NotFound("no block has been committed yet")
+    if request.query.get("format") == "msgpack":
+        block, _ = node.get_block(height)
+        return web.Response(body=block.encode(), content_type=MSGPACK)
+    return web.json_response(block_json(node, height))
+
+
+async def get_status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[NODE].status())
+
+
+def state_bundle_json(bundle: StateValueBundle) -> dict[str, Any]:
+    value = bundle.proof.value
+    decoded: Any = None
+    if value is not None:
+        try:
+            decoded = jsonable(codec.decode(value, max_size=len(value)))
+        except ChainError:
+            decoded = None
+    return {
+        "key": bundle.proof.key.hex(),
+        "height": bundle.header.height,
+        "value": None if value is None else value.hex(),
+        "value_json": decoded,
+        "proof": b64(bundle.encode()),
+    }
+
+
+async def get_state(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    key = parse_hex(request.query.get("key", ""), "key", max_size=1024)
+    if not key:
+        raise InvalidField("query parameter key (hex) is required", field="key")
+    height = parse_int(request.query.get("height"), "height", lo=1)
+    bundle = await asyncio.to_thread(node.state_bundle, key, height)
+    return web.json_response(state_bundle_json(bundle))
+
+
+async def get_anchors(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    content_hash = parse_hex(request.match_info["content_hash"], "content_hash", size=32)
+    bundles = node.anchor_bundles(content_hash)
+    if not bundles:
+        raise NotFound(f"no department has anchored {content_hash.hex()}", field="content_hash")
+    return web.json_response({"content_hash": content_hash.hex(), "anchors": [state_bundle_json(b) for b in bundles]})
+
+
+async def get_history(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    entity = request.match_info["entity"]
+    if not 1 <= len(entity) <= 200 or "\x00" in entity:
+        raise InvalidField("entity must be 1-200 characters, e.g. anchor:<hex> or department:PSB", field="entity")
+    limit = min(parse_int(request.query.get("limit"), "limit", default=100, lo=1) or 100, MAX_HISTORY)
+    return web.json_response({"entity": entity, "events": node.entity_history(entity, limit=limit)})
+
+
+def block_event(node: Node, height: int) -> dict[str, Any]:
+    block, _ = node.get_block(height)
+    results = [decode_result(r).to_json() for r in node.store.get_result_bytes(height) or []]
+    return {
+        "type": "block",
+        "height": height,
+        "hash": block.compute_hash().hex(),
+        "time_ms": block.header.time_ms,
+        "tx_count": block.header.tx_count,
+        "results": results,
+    }
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    node = request.app[NODE]
+    next_height = parse_int(request.query.get("from_height"), "from_height", lo=1)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+    await ws.prepare(request)
+    if next_height is None:
+        next_height = node.head_height() + 1
+
+    async def drain_incoming() -> None:
+        async for message in ws:
+            if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                break
+
+    reader = asyncio.ensure_future(drain_incoming())
+    try:
+        while not ws.closed and not reader.done():
+            if next_height <= node.head_height():
+                await ws.send_json(block_event(node, next_height))
+                next_height += 1
+                continue
+            await node.wait_for_height(next_height, 15.0)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        reader.cancel()
+        await ws.close()
+    return ws
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)
+
+
+def create_app(node: Node) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=node.config.max_request_bytes)
+    app[NODE] = node
+    app.router.add_post("/v1/txs", submit_txs)
+    app.router.add_get("/v1/txs/{tx_id}", get_tx)
+    app.router.add_get("/v1/txs/{tx_id}/proof", get_tx_proof)
+    app.router.add_get("/v1/blocks/{height}", get_block)
+    app.router.add_get("/v1/status", get_status)
+    app.router.add_get("/v1/state", get_state)
+    app.router.add_get("/v1/anchors/{content_hash}", get_anchors)
+    app.router.add_get("/v1/history/{entity}", get_history)
+    app.router.add_get("/v1/events", events)
+    app.router.add_get("/v1/openapi.json", openapi)
+    return app

@@ -1,0 +1,167 @@
+"""The OpenAPI 3.1 document served at /v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
+def _op(summary: str, params: list[dict[str, Any]] | None = None, ok: str = "200", **extra: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            ok: {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": _PROBLEM,
+            "404": _PROBLEM,
+        },
+    }
+    if params:
+        op["parameters"] = params
+    op.update(extra)
+    return op
+
+
+def _path(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+OPENAPI: Final[dict[str, Any]] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "chainnode API",
+        "version": "1",
+        "description": "Client API of one department node. Errors are application/problem+json with a stable "
+        "`code`. Byte strings are lowercase hex in JSON, except transactions and proofs, which are base64 of "
+        "their canonical msgpack bytes (docs/wire-format.md, docs/proofs.md).",
+    },
+    "paths": {
+        "/v1/txs": {
+            "post": _op(
+                "Submit one signed transaction or a batch",
+                ok="202",
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/msgpack": {
+                            "schema": {"type": "string", "format": "binary"},
+                            "description": "one canonical transaction, or a msgpack array of them as bin",
+                        },
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {
+                                        "type": "object",
+                                        "required": ["tx"],
+                                        "properties": {"tx": {"type": "string", "contentEncoding": "base64"}},
+                                    },
+                                    {
+                                        "type": "object",
+                                        "required": ["txs"],
+                                        "properties": {
+                                            "txs": {
+                                                "type": "array",
+                                                "items": {"type": "string", "contentEncoding": "base64"},
+                                            }
+                                        },
+                                    },
+                                ]
+                            }
+                        },
+                    },
+                },
+                description="A single transaction answers 202 with its tx_id, or a problem document naming why it "
+                "was rejected. A batch answers 200 with a verdict per transaction.",
+            )
+        },
+        "/v1/txs/{tx_id}": {
+            "get": _op(
+                "Status of a transaction: pending, committed (height, index, result) or rejected (code, message)",
+                [
+                    _path("tx_id", _HEX32),
+                    _query(
+                        "wait",
+                        {"type": "integer", "minimum": 0, "maximum": 60},
+                        "seconds to wait for a pending transaction to be committed",
+                    ),
+                ],
+            )
+        },
+        "/v1/txs/{tx_id}/proof": {
+            "get": _op(
+                "Inclusion and result proof of a committed transaction",
+                [_path("tx_id", _HEX32), _query("format", {"enum": ["json", "msgpack"]})],
+            )
+        },
+        "/v1/blocks/{height}": {
+            "get": _op(
+                "A block with its header, transactions, results and commit",
+                [
+                    _path("height", {"oneOf": [{"type": "integer", "minimum": 1}, {"const": "latest"}]}),
+                    _query("format", {"enum": ["json", "msgpack"]}),
+                ],
+            )
+        },
+        "/v1/status": {"get": _op("Chain ID, genesis hash, head height and hash, mempool size")},
+        "/v1/state": {
+            "get": _op(
+                "Value of a state key at a height (default: head) with a proof, including proof of absence",
+                [
+                    _query("key", {"type": "string", "pattern": "^[0-9a-f]+$"}),
+                    _query("height", {"type": "integer", "minimum": 1}),
+                ],
+            )
+        },
+        "/v1/anchors/{content_hash}": {
+            "get": _op(
+                "Every department's anchor record of a SHA-256 content hash, each with a state proof",
+                [_path("content_hash", _HEX32)],
+            )
+        },
+        "/v1/history/{entity}": {
+            "get": _op(
+                "Transactions that touched an entity (anchor:<hex>, department:<code>, signer:<hex>), in chain order",
+                [
+                    _path("entity", {"type": "string"}),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                ],
+            )
+        },
+        "/v1/events": {
+            "get": _op(
+                "WebSocket: one JSON message per committed block with its results, resumable from a height",
+                [_query("from_height", {"type": "integer", "minimum": 1})],
+                ok="101",
+            )
+        },
+        "/v1/openapi.json": {"get": _op("This document")},
+    },
+    "components": {
+        "responses": {
+            "Problem": {
+                "description": "RFC 9457 problem document",
+                "content": {
+                    "application/problem+json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["code", "status", "detail"],
+                            "properties": {
+                                "type": {"type": "string"},
+                                "title": {"type": "string"},
+                                "status": {"type": "integer"},
+                                "code": {"type": "string"},
+                                "detail": {"type": "string"},
+                                "field": {"type": "string"},
+                            },
+                        },
+                    }
+                },
+            }
+        },
+    },
+}

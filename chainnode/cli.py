@@ -1,0 +1,648 @@
+"""The `chainnode` command line: create keys and homes, run a node, anchor and verify files, inspect blocks.
+
+Every command prints human text by default and one JSON document with `--json`. Any error this package
+raises on purpose ends the command with ONE line `error: <code>: <message>` on stderr, never a traceback.
+Exit codes: 0 success; 1 a failure (node down, refused, proof does not verify, store damaged); 2 a usage
+or local-file problem (bad arguments, key file, genesis, config, input file). Verification trusts only
+the genesis file: a record is decoded from the proven state value, never from the node's JSON fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+from chainnode import codec, crypto, light
+from chainnode.client import (
+    DEFAULT_NODE_URL,
+    DEFAULT_TIMEOUT_S,
+    MAX_SERVER_WAIT_S,
+    NODE_URL_ENV,
+    Client,
+    InvalidNodeUrl,
+    WaitTimeout,
+    get_default_node_url,
+)
+from chainnode.config import HomeLayout, load_config
+from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
+from chainnode.genesis import Genesis, load_genesis
+from chainnode.results import jsonable
+from contracts import anchor
+
+PROOF_FILE_KIND: Final = "chainnode-proof"
+PROOF_FILE_VERSION: Final = 1
+MAX_INPUT_FILE: Final = 1 << 30
+MAX_RECORD_BYTES: Final = 64 * 1024
+DEFAULT_KIND: Final = "file"
+
+
+class UsageError(ChainError):
+    """The command line itself is wrong: a bad argument or a combination that makes no sense."""
+
+    code = "usage"
+
+
+class InputFileError(ChainError):
+    """A file named on the command line is missing or cannot be read."""
+
+    code = "file_unreadable"
+
+
+class NotAnchored(ChainError):
+    code = "not_anchored"
+
+
+class TxFailed(ChainError):
+    """A committed or rejected transaction did not succeed; `code` is the chain's result code."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]
+
+
+LOCAL_ERRORS: Final = (UsageError, InputFileError, KeyFileError, ConfigError, InvalidNodeUrl, StoreLocked)
+"""Errors that exit 2: the caller's command line or local files, not the network."""
+
+
+# --- output helpers ------------------------------------------------------------------------------------
+
+
+def format_time_ms(time_ms: int) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. 2024-05-01T08:30:00.123Z."""
+    moment = datetime.fromtimestamp(time_ms // 1000, tz=UTC) + timedelta(milliseconds=time_ms % 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def emit(args: argparse.Namespace, document: dict[str, Any], lines: Sequence[str]) -> None:
+    """Print the command's answer: `lines` as text, or `document` as JSON with --json."""
+    args.emitted = True
+    if args.json:
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(lines))
+
+
+def read_input_file(path: Path, what: str = "file") -> bytes:
+    """Raises InputFileError naming the file and the reason."""
+    try:
+        if path.stat().st_size > MAX_INPUT_FILE:
+            raise InputFileError(f"{what} {path} is larger than {MAX_INPUT_FILE} bytes")
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputFileError(f"{what} {path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise InputFileError(f"{what} {path} is a directory") from exc
+    except OSError as exc:
+        raise InputFileError(f"{what} {path} cannot be read: {exc.strerror or exc}") from exc
+
+
+def write_output_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def open_client(args: argparse.Namespace) -> Client:
+    return Client(args.node or get_default_node_url(), timeout=args.timeout)
+
+
+# --- proofs ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedAnchor:
+    """An anchor record as proven against genesis, with where the proof was checked."""
+
+    content_hash: str
+    department: str
+    department_name: str | None
+    signer: str
+    signer_name: str
+    signer_in_genesis: bool
+    height: int
+    time: str
+    tx_id: str
+    kind: str
+    metadata: dict[str, str]
+    proven_at_height: int
+    proven_block_hash: str
+
+
+def _record_field(record: dict[str, Any], name: str, kind: type) -> Any:
+    value = record.get(name)
+    if type(value) is not kind:
+        message = f"the proven value is not an anchor record: {name} is not {kind.__name__}"
+        raise InvalidProof(message, field=name)
+    return value
+
+
+def verify_anchor_bundle(genesis: Genesis, content_hash: bytes, data: bytes) -> VerifiedAnchor:
+    """Verify one state bundle as an anchor of `content_hash` against `genesis` alone.
+
+    Raises InvalidProof naming the check that failed: bundle format, chain, validator set, commit, state
+    path, a proof of absence, a key or record for another hash or department, a malformed record.
+    """
+    # DECODE
+    bundle = light.decode_bundle(data)
+    if not isinstance(bundle, light.StateValueBundle):
+        raise InvalidProof("expected a state proof bundle, got a transaction proof")
+    # HEADER, COMMIT AND STATE PATH, against genesis only
+    verified = light.verify_state_bundle(genesis, bundle)
+    if verified.value is None:
+        raise InvalidProof("the proof shows that no anchor record exists under this key")
+    # RECORD: decoded from the proven value, never from the node's JSON
+    try:
+        record = codec.decode(verified.value, max_size=MAX_RECORD_BYTES)
+    except ChainError as exc:
+        raise InvalidProof(f"the proven value is not a canonical record: {exc.message}") from exc
+    if type(record) is not dict:
+        raise InvalidProof("the proven value is not an anchor record")
+    if _record_field(record, "content_hash", bytes) != content_hash:
+        raise InvalidProof("the proven record is for another content hash", field="content_hash")
+    department = _record_field(record, "department", str)
+    if verified.key != anchor.anchor_key(content_hash, department):
+        message = "the proof is for another key than this hash's anchor by its department"
+        raise InvalidProof(message, field="key")
+    signer = _record_field(record, "signer", bytes)
+    metadata = _record_field(record, "metadata", dict)
+    dept = genesis.department(department)
+    return VerifiedAnchor(
+        content_hash=content_hash.hex(), department=department,
+        department_name=None if dept is None else dept.name,
+        signer=signer.hex(), signer_name=_record_field(record, "signer_name", str),
+        signer_in_genesis=dept is not None and any(m.public_key == signer for m in dept.members),
+        height=_record_field(record, "height", int),
+        time=format_time_ms(_record_field(record, "time_ms", int)),
+        tx_id=_record_field(record, "tx_id", bytes).hex(), kind=_record_field(record, "kind", str),
+        metadata={str(k): str(v) for k, v in metadata.items()},
+        proven_at_height=verified.height, proven_block_hash=verified.block_hash.hex(),
+    )
+
+
+def _unb64(value: object) -> bytes:
+    """Base64 from the node, or b"" (which then fails as a malformed proof) if it is not base64."""
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def encode_proof_file(subject: dict[str, str], bundles: Sequence[bytes]) -> bytes:
+    document = {"kind": PROOF_FILE_KIND, "version": PROOF_FILE_VERSION, **subject,
+                "bundles": [base64.b64encode(b).decode() for b in bundles]}
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def decode_proof_file(path: Path) -> list[bytes]:
+    """The bundles in a proof file: our JSON container, or one raw bundle (msgpack bytes).
+
+    Raises InputFileError (cannot read) or InvalidProof (not a proof file).
+    """
+    data = read_input_file(path, "proof file")
+    if not data.lstrip().startswith(b"{"):
+        return [data]
+    try:
+        document = json.loads(data)
+        if document.get("kind") != PROOF_FILE_KIND or document.get("version") != PROOF_FILE_VERSION:
+            raise InvalidProof(f"{path} is not a {PROOF_FILE_KIND} file of version {PROOF_FILE_VERSION}")
+        bundles = [base64.b64decode(b, validate=True) for b in document["bundles"]]
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        raise InvalidProof(f"proof file {path} is malformed: {exc}") from exc
+    if not bundles:
+        raise InvalidProof(f"proof file {path} holds no proof")
+    return bundles
+
+
+# --- commands --------------------------------------------------------------------------------------------
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    key = crypto.PrivateKey.generate()
+    try:
+        crypto.write_key_file(args.out, key, label=args.label, overwrite=args.force)
+    except FileExistsError as exc:
+        raise UsageError(f"{args.out} already exists; use --force to overwrite it") from exc
+    except OSError as exc:
+        raise InputFileError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    emit(args, {"key_file": str(args.out), "public_key": key.public_key.hex(), "label": args.label}, [
+        f"wrote {args.out} (mode 0600)", f"public key: {key.public_key.hex()}",
+        "register it with a department before signing with it; an unregistered key gets not_a_member",
+    ])
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from chainnode.home import init_home
+
+    genesis, created = init_home(
+        args.home, chain_id=args.chain_id, department=args.department, name=args.name,
+        api_port=args.api_port, p2p_port=args.p2p_port,
+    )
+    layout = HomeLayout(created.home)
+    emit(args, {
+        "home": str(created.home), "chain_id": genesis.chain_id, "genesis_hash": genesis.hash.hex(),
+        "department": created.department, "api_url": created.api_url, "config": str(layout.config),
+        "genesis": str(layout.genesis), "node_key": str(created.node_key),
+        "officer_key": str(created.officer_key),
+    }, [
+        f"created node home {created.home} for {created.department} ({args.name}), chain {genesis.chain_id}",
+        f"  {layout.config}   node settings: API {created.api_url}, P2P 127.0.0.1:{args.p2p_port}",
+        f"  {layout.genesis}  the network (hash {genesis.hash.hex()[:16]}…); verifiers need this file",
+        f"  {created.node_key}  the node's signing key (keep private)",
+        f"  {created.officer_key}  an officer of {created.department} with every role: signs transactions",
+        f"  {layout.data}/  the block store, created on first start",
+        f"officer key: {created.officer_key}",
+        f"next: chainnode start --home {created.home}",
+    ])
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from chainnode.service import run_home
+
+    config = load_config(HomeLayout(args.home).config)
+    level = (args.log_level or config.log_level).upper()
+    logging.basicConfig(
+        stream=sys.stderr, level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+    run_home(args.home)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        status = client.status()
+    height = status.get("height")
+    block = "no block yet" if not height else (
+        f"block {status.get('block_hash')}, {format_time_ms(int(status.get('block_time_ms') or 0))}"
+    )
+    mempool = status.get("mempool") or {}
+    emit(args, {"node": client.base_url, **status}, [
+        f"node {client.base_url} ({status.get('moniker')}), chain {status.get('chain_id')}",
+        f"  height:     {height} ({block})",
+        f"  genesis:    {status.get('genesis_hash')}",
+        f"  state root: {status.get('state_root')}",
+        f"  mempool:    {mempool.get('txs')} txs, {mempool.get('bytes')} bytes",
+        f"  validator:  {'yes' if status.get('validator') else 'no'} (of {status.get('validators')})",
+    ])
+    return 0
+
+
+def parse_metadata(pairs: Sequence[str]) -> dict[str, str]:
+    metadata: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--meta {pair!r}: expected KEY=VALUE")
+        metadata[name] = value
+    return metadata
+
+
+def cmd_anchor_put(args: argparse.Namespace) -> int:
+    content_hash = crypto.compute_content_hash(read_input_file(args.file))
+    metadata = parse_metadata(args.meta)
+    key = crypto.load_key_file(args.key).key
+    call = {"content_hash": content_hash, "kind": args.kind, "metadata": metadata}
+    with open_client(args) as client:
+        tx = client.build_tx(key, "anchor", "put", call)
+        tx_id = client.submit(tx.raw)
+        out: dict[str, Any] = {"tx_id": tx_id, "content_hash": content_hash.hex(), "file": str(args.file),
+                               "status": "pending"}
+        lines = [f"submitted {tx_id}: anchor of {args.file} (sha256 {content_hash.hex()})"]
+        failure: TxFailed | None = None
+        if args.wait:
+            status = client.wait_committed(tx_id, args.wait_timeout)
+            out["status"] = status["status"]
+            if status["status"] == "rejected":
+                failure = TxFailed(str(status.get("message")), code=str(status.get("code")))
+                out.update(code=failure.code, message=failure.message)
+            else:
+                result = status.get("result") or {}
+                out.update(height=status.get("height"), code=result.get("code"),
+                           message=result.get("message", ""))
+                if result.get("code") != "ok":
+                    failure = TxFailed(str(result.get("message")), code=str(result.get("code")))
+                lines.append(f"committed at height {out['height']}: {out['code']}")
+    emit(args, out, lines)
+    if failure is not None:
+        raise failure
+    return 0
+
+
+def cmd_anchor_verify(args: argparse.Namespace) -> int:
+    data = read_input_file(args.file)
+    content_hash = crypto.compute_content_hash(data)
+    genesis = load_genesis(args.genesis)
+    if args.proof is not None:
+        bundles = decode_proof_file(args.proof)
+        source = f"proof file {args.proof}"
+    else:
+        with open_client(args) as client:
+            try:
+                answer = client.anchors(content_hash)
+            except NotFound as exc:
+                message = f"{args.file} (sha256 {content_hash.hex()}) is not anchored on this chain"
+                raise NotAnchored(message) from exc
+        items = answer.get("anchors")
+        if not isinstance(items, list):
+            raise InvalidProof("the node's answer holds no anchor proofs")
+        bundles = [_unb64(item.get("proof") if isinstance(item, dict) else None) for item in items]
+        source = f"node {client.base_url}"
+    verified: list[tuple[bytes, VerifiedAnchor]] = []
+    failures: list[str] = []
+    for i, bundle in enumerate(bundles):
+        try:
+            verified.append((bundle, verify_anchor_bundle(genesis, content_hash, bundle)))
+        except InvalidProof as exc:
+            failures.append(f"proof {i + 1} of {len(bundles)}: {exc.message}")
+    if verified and args.proof_out is not None:
+        proof_file = encode_proof_file({"content_hash": content_hash.hex()}, [b for b, _ in verified])
+        write_output_file(args.proof_out, proof_file)
+    document = {"file": str(args.file), "content_hash": content_hash.hex(), "chain_id": genesis.chain_id,
+                "verified": bool(verified), "anchors": [asdict(v) for _, v in verified], "failures": failures}
+    lines = [f"file {args.file}: sha256 {content_hash.hex()}",
+             f"checked {len(bundles)} proof(s) from {source}",
+             f"against genesis {args.genesis} (chain {genesis.chain_id}) only"]
+    for _, v in verified:
+        name = f" ({v.department_name})" if v.department_name else ""
+        listed = ", listed in genesis" if v.signer_in_genesis else ""
+        lines += [
+            f"VERIFIED: anchored by {v.department}{name}",
+            f"  signer:      {v.signer_name} (key {v.signer}{listed})",
+            f"  anchored at: height {v.height}, {v.time}",
+            f"  transaction: {v.tx_id}",
+            f"  kind:        {v.kind}",
+            f"  metadata:    {', '.join(f'{k}={val}' for k, val in v.metadata.items()) or '(none)'}",
+            f"  proof:       state at height {v.proven_at_height}, block {v.proven_block_hash}",
+        ]
+    lines += [f"FAILED {f}" for f in failures]
+    if not verified:
+        if args.json:
+            emit(args, document, [])
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise InvalidProof(f"{args.file} is NOT verified: {failures[0] if failures else 'no proof'}{more}")
+    emit(args, document, lines)
+    return 0
+
+
+def cmd_block_show(args: argparse.Namespace) -> int:
+    which = args.height
+    if which != "latest" and not (which.isdigit() and int(which) >= 1):
+        raise UsageError(f"HEIGHT must be a positive integer or 'latest', got {which!r}")
+    with open_client(args) as client:
+        block = client.block(which)
+    header, commit = block.get("header") or {}, block.get("commit") or {}
+    lines = [
+        f"block {block.get('height')}  hash {block.get('hash')}",
+        f"  time:        {format_time_ms(int(header.get('time_ms') or 0))}",
+        f"  chain:       {header.get('chain_id')}",
+        f"  prev hash:   {header.get('prev_hash')}",
+        f"  tx root:     {header.get('tx_root')}",
+        f"  state root:  {header.get('state_root')}",
+        f"  proposer:    {header.get('proposer')}",
+        f"  commit:      round {commit.get('round')}, {len(commit.get('signatures') or [])} signature(s)",
+        f"  txs:         {len(block.get('txs') or [])}",
+    ]
+    for i, tx in enumerate(block.get("txs") or []):
+        message = f" ({tx.get('message')})" if tx.get("message") else ""
+        call = f"{tx.get('contract')}.{tx.get('method')}"
+        lines.append(f"    {i} {tx.get('tx_id')} {call}: {tx.get('code')}{message}")
+    lines.append("(as reported by the node; `chainnode tx proof` verifies a transaction against genesis)")
+    emit(args, block, lines)
+    return 0
+
+
+def cmd_tx_status(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        if args.wait <= MAX_SERVER_WAIT_S:
+            status = client.tx_status(args.tx_id, wait_s=args.wait)
+        else:
+            try:
+                status = client.wait_committed(args.tx_id, args.wait)
+            except WaitTimeout:
+                status = client.tx_status(args.tx_id)
+    state = status.get("status")
+    if state == "committed":
+        result = status.get("result") or {}
+        code, message = str(result.get("code")), str(result.get("message") or "")
+        where = f"height {status.get('height')} (index {status.get('index')})"
+        line = f"tx {args.tx_id}: committed at {where}: {code}"
+    else:
+        code, message = str(status.get("code") or ""), str(status.get("message") or "")
+        line = f"tx {args.tx_id}: {state}" + (f": {code}: {message}" if code else "")
+    emit(args, status, [line + (f" ({message})" if state == "committed" and message else "")])
+    return 0 if state == "pending" or code == "ok" else 1
+
+
+def cmd_tx_proof(args: argparse.Namespace) -> int:
+    genesis = load_genesis(args.genesis)
+    if args.proof is not None:
+        data = decode_proof_file(args.proof)[0]
+    else:
+        with open_client(args) as client:
+            data = client.tx_proof(args.tx_id)
+    bundle = light.decode_bundle(data)
+    if not isinstance(bundle, light.TxBundle):
+        raise InvalidProof("expected a transaction proof bundle, got a state proof")
+    verified = light.verify_tx_bundle(genesis, bundle)
+    tx_id = verified.tx.tx_id.hex()
+    if args.tx_id is not None and args.tx_id.lower() != tx_id:
+        raise InvalidProof(f"the proof is for transaction {tx_id}, not {args.tx_id}")
+    if args.proof_out is not None:
+        write_output_file(args.proof_out, encode_proof_file({"tx_id": tx_id}, [data]))
+    body, result = verified.tx.body, verified.result
+    document = {
+        "verified": True, "tx_id": tx_id, "height": verified.height, "time": format_time_ms(verified.time_ms),
+        "index": verified.index, "block_hash": verified.block_hash.hex(), "signer": body.signer.hex(),
+        "contract": body.contract, "method": body.method, "args": jsonable(body.args),
+        "result": result.to_json(),
+    }
+    emit(args, document, [
+        f"VERIFIED against genesis {args.genesis} (chain {genesis.chain_id})",
+        f"  transaction: {tx_id}",
+        f"  call:        {body.contract}.{body.method} {json.dumps(jsonable(body.args), ensure_ascii=False)}",
+        f"  signer:      {body.signer.hex()}",
+        f"  committed:   height {verified.height} index {verified.index}, {document['time']}",
+        f"  block:       {verified.block_hash.hex()}",
+        f"  result:      {result.code}" + (f" ({result.message})" if result.message else ""),
+    ])
+    return 0
+
+
+def _progress_printer() -> Callable[..., None]:
+    last = [0.0]
+
+    def progress(*args: Any, **kwargs: Any) -> None:
+        now = time.monotonic()
+        done = len(args) >= 2 and args[0] == args[1]
+        if now - last[0] < 1.0 and not done:
+            return
+        last[0] = now
+        text = f"{args[0]}/{args[1]} blocks" if len(args) >= 2 else " ".join(str(a) for a in args)
+        print(f"checking: {text}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    layout = HomeLayout(args.home)
+    if not layout.data.is_dir():
+        raise UsageError(f"{args.home} holds no store ({layout.data} is missing); is it a node home?")
+    try:
+        check = importlib.import_module("chainnode.check")
+    except ImportError as exc:
+        raise UsageError("this build has no integrity checker (chainnode.check is missing)") from exc
+    report = check.check_home(args.home, progress=_progress_printer())
+    problems = [{"height": getattr(p, "height", None), "column": getattr(p, "column", None),
+                 "message": getattr(p, "message", str(p))} for p in report.problems]
+    document = {"home": str(args.home), "ok": bool(report.ok), "head": report.head,
+                "blocks_checked": report.blocks_checked, "txs_checked": report.txs_checked,
+                "first_bad_height": report.first_bad_height, "problems": problems}
+    summary = f"{report.blocks_checked} blocks, {report.txs_checked} transactions checked, head {report.head}"
+    if report.ok:
+        lines = [f"store {layout.data}: OK ({summary})"]
+    else:
+        lines = [f"store {layout.data}: DAMAGED ({summary}); {len(problems)} problem(s)",
+                 f"first bad height: {report.first_bad_height}"]
+        lines += [f"  height {p['height']} [{p['column']}]: {p['message']}" for p in problems]
+    emit(args, document, lines)
+    return 0 if report.ok else 1
+
+
+# --- argument parsing ------------------------------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one `error: usage: ...` line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: usage: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
+def build_parser() -> Parser:
+    common = Parser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    remote = Parser(add_help=False)
+    node_help = f"node API URL (default: ${NODE_URL_ENV}, else {DEFAULT_NODE_URL})"
+    remote.add_argument("--node", metavar="URL", help=node_help)
+    remote.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S", help="HTTP timeout")
+    both = [common, remote]
+
+    parser = Parser(prog="chainnode", description="A permissioned BFT ledger node for government records.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("keygen", parents=[common], help="create an Ed25519 key file")
+    p.add_argument("--out", type=_path, required=True, metavar="FILE")
+    p.add_argument("--label", default="", help="a note stored beside the key")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(run=cmd_keygen)
+
+    p = sub.add_parser("init", parents=[common], help="create a single-validator node home")
+    p.add_argument("--home", type=_path, required=True, metavar="DIR")
+    p.add_argument("--chain-id", required=True, metavar="ID")
+    p.add_argument("--department", required=True, metavar="CODE", help="department code, e.g. PSB")
+    p.add_argument("--name", required=True, help="department name, e.g. 'Public Security Bureau'")
+    p.add_argument("--api-port", type=int, default=8700, metavar="N")
+    p.add_argument("--p2p-port", type=int, default=26656, metavar="N")
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("start", help="run a node until SIGTERM or Ctrl-C")
+    p.add_argument("--home", type=_path, required=True, metavar="DIR")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides config.toml")
+    p.set_defaults(run=cmd_start, json=False)
+
+    p = sub.add_parser("status", parents=both, help="show a node's chain, height and mempool")
+    p.set_defaults(run=cmd_status)
+
+    anchor_parser = sub.add_parser("anchor", help="anchor files on chain and verify them")
+    anchor_sub = anchor_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = anchor_sub.add_parser("put", parents=both, help="anchor a file's SHA-256 for your department")
+    p.add_argument("file", type=_path, metavar="FILE")
+    p.add_argument("--key", type=_path, required=True, metavar="KEYFILE", help="a registered officer's key")
+    p.add_argument("--kind", default=DEFAULT_KIND, help=f"what the file is (default: {DEFAULT_KIND})")
+    p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata; repeatable")
+    p.add_argument("--wait", action="store_true", help="wait until committed and show the result")
+    p.add_argument("--wait-timeout", type=float, default=60.0, metavar="S")
+    p.set_defaults(run=cmd_anchor_put)
+    p = anchor_sub.add_parser("verify", parents=both, help="prove who anchored a file, trusting only genesis")
+    p.add_argument("file", type=_path, metavar="FILE")
+    p.add_argument("--genesis", type=_path, required=True, metavar="GENESIS")
+    p.add_argument("--proof", type=_path, metavar="P", help="verify offline from a saved proof file")
+    p.add_argument("--proof-out", type=_path, metavar="P", help="save the verified proofs for offline use")
+    p.set_defaults(run=cmd_anchor_verify)
+
+    block_parser = sub.add_parser("block", help="inspect blocks")
+    block_sub = block_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = block_sub.add_parser("show", parents=both, help="show a block's header, transactions and commit")
+    p.add_argument("height", metavar="HEIGHT|latest")
+    p.set_defaults(run=cmd_block_show)
+
+    tx_parser = sub.add_parser("tx", help="inspect transactions")
+    tx_sub = tx_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = tx_sub.add_parser("status", parents=both, help="pending, committed (with result) or rejected")
+    p.add_argument("tx_id", metavar="TXID")
+    p.add_argument("--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a commit")
+    p.set_defaults(run=cmd_tx_status)
+    p = tx_sub.add_parser("proof", parents=both, help="verify a transaction's proof against genesis")
+    p.add_argument("tx_id", nargs="?", metavar="TXID", help="required unless --proof is given")
+    p.add_argument("--genesis", type=_path, required=True, metavar="GENESIS")
+    p.add_argument("--proof", type=_path, metavar="P", help="verify offline from a saved proof file")
+    p.add_argument("--proof-out", type=_path, metavar="P", help="save the verified proof")
+    p.set_defaults(run=cmd_tx_proof)
+
+    p = sub.add_parser("check", parents=[common], help="offline integrity check of a stopped node's store")
+    p.add_argument("--home", type=_path, required=True, metavar="DIR")
+    p.set_defaults(run=cmd_check)
+    return parser
+
+
+def report_error(error: ChainError, args: argparse.Namespace) -> int:
+    """Print the one error line (and with --json, an error document if nothing was printed); return 1 or 2."""
+    status = 2 if isinstance(error, LOCAL_ERRORS) else 1
+    message = " ".join(error.message.split())
+    print(f"error: {error.code}: {message}", file=sys.stderr)
+    if getattr(args, "json", False) and not getattr(args, "emitted", False):
+        print(json.dumps({"error": {"code": error.code, "message": message, "field": error.field}}))
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        if getattr(args, "command", None) == "tx" and args.action == "proof" and args.tx_id is None \
+                and args.proof is None:
+            raise UsageError("give a TXID to fetch from the node, or --proof P to verify offline")
+        return int(args.run(args))
+    except ChainError as exc:
+        return report_error(exc, args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

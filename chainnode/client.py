@@ -1,0 +1,398 @@
+"""A client for one node's HTTP API: an asyncio `AsyncClient` on aiohttp and a blocking `Client` for scripts.
+
+Every failure reaches the caller as a `ChainError`. A problem+json answer becomes a `RemoteError` with the
+node's `code`, message, HTTP status and field; when the code names an error of `chainnode.errors`, the
+raised class also derives from that error, so `except NotFound` works on both sides of the wire. A node
+that cannot be reached, answers garbage or takes too long becomes a `ClientError` with one clear line.
+The client trusts the node for nothing it verifies: proofs come back as bytes for `chainnode.light`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import socket
+from collections.abc import Coroutine, Sequence
+from types import TracebackType
+from typing import Any, Final, TypeVar, cast
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from chainnode import codec, crypto, errors
+from chainnode.codec import Value
+from chainnode.errors import ChainError, ClientError
+from chainnode.tx import Transaction, TxBody, sign_transaction
+
+DEFAULT_NODE_URL: Final = "http://127.0.0.1:8700"
+NODE_URL_ENV: Final = "CHAINNODE_NODE"
+DEFAULT_TIMEOUT_S: Final = 10.0
+MAX_SERVER_WAIT_S: Final = 60
+"""The node caps `?wait=` at this many seconds."""
+NONCE_SIZE: Final = 16
+MSGPACK: Final = "application/msgpack"
+PROBLEM: Final = "application/problem+json"
+DEVNET_HINT: Final = "is it running? try `./scripts/devnet status`"
+
+T = TypeVar("T")
+
+
+class RemoteError(ChainError):
+    """The node refused a request with a problem+json document; `code` is the node's own code."""
+
+    def __init__(self, message: str, *, code: str, status: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.code = code  # type: ignore[misc]
+        self.status = status
+
+
+class InvalidNodeUrl(ClientError):
+    """The node URL given is not an http(s)://HOST[:PORT] URL: the caller's mistake, not the node's."""
+
+    code = "invalid_node_url"
+
+
+class WaitTimeout(ChainError):
+    """A transaction was still pending when the caller's deadline passed."""
+
+    code = "wait_timeout"
+
+
+def _error_classes() -> dict[str, type[ChainError]]:
+    found: dict[str, type[ChainError]] = {}
+    pending: list[type[ChainError]] = [ChainError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__ == errors.__name__ and cls is not ClientError and "code" in vars(cls):
+            found.setdefault(cls.code, cls)
+    return found
+
+
+_REMOTE_CLASSES: dict[str, type[RemoteError]] = {}
+
+
+def compute_remote_error(problem: dict[str, Any], *, status: int) -> RemoteError:
+    """The error to raise for a problem document: a RemoteError that also derives from the named error."""
+    code = str(problem.get("code") or f"http_{status}")
+    message = str(problem.get("detail") or problem.get("title") or f"HTTP {status}")
+    field = problem.get("field")
+    cls = _REMOTE_CLASSES.get(code)
+    if cls is None:
+        base = _error_classes().get(code)
+        cls = RemoteError if base is None else cast(
+            type[RemoteError], type(f"Remote{base.__name__}", (RemoteError, base), {"__module__": __name__})
+        )
+        _REMOTE_CLASSES[code] = cls
+    return cls(message, code=code, status=status, field=None if field is None else str(field))
+
+
+def normalise_node_url(url: str) -> str:
+    """Return `url` without a trailing slash. Raises InvalidNodeUrl unless it is http(s)://HOST[:PORT]."""
+    text = url.strip()
+    try:
+        parsed = URL(text)
+        port = parsed.port
+    except (ValueError, TypeError) as exc:
+        raise InvalidNodeUrl(f"invalid node URL {url!r}: {exc}", field="node") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host or port is None:
+        raise InvalidNodeUrl(
+            f"invalid node URL {url!r}: expected http://HOST:PORT, e.g. {DEFAULT_NODE_URL}", field="node"
+        )
+    if parsed.query_string or parsed.fragment:
+        raise InvalidNodeUrl(f"invalid node URL {url!r}: no query or fragment allowed", field="node")
+    return text.rstrip("/")
+
+
+def get_default_node_url() -> str:
+    """The node URL from the environment variable CHAINNODE_NODE, or the devnet's first node."""
+    return os.environ.get(NODE_URL_ENV) or DEFAULT_NODE_URL
+
+
+def describe_connection_error(exc: BaseException) -> str:
+    """A short reason for a failed connection: refused, unknown host, unreachable, ..."""
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(os_error, socket.gaierror):
+        return "the host name cannot be resolved"
+    if isinstance(os_error, OSError):
+        if os_error.errno == errno.ECONNREFUSED:
+            return f"connection refused ({DEVNET_HINT})"
+        if os_error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "host unreachable"
+        return os_error.strerror or str(os_error)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without answering"
+    return str(exc) or type(exc).__name__
+
+
+class AsyncClient:
+    """The node's HTTP API as coroutines. Use `async with AsyncClient(url) as client:` (or call `close`).
+
+    Every method raises RemoteError (the node refused: its code, message, status, field) or ClientError
+    (unreachable, timed out, not a chainnode answer).
+    """
+
+    def __init__(self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.base_url = normalise_node_url(base_url)
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AsyncClient:
+        self._get_session()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers={"Accept": "application/json"})
+        return self._session
+
+    async def _request(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, body: bytes | None = None,
+        content_type: str | None = None, extra_timeout: float = 0.0,
+    ) -> tuple[str, bytes]:
+        """Send one request; return the answer's content type and body. Raises RemoteError or ClientError."""
+        url = self.base_url + path
+        headers = {"Content-Type": content_type} if content_type else None
+        timeout = aiohttp.ClientTimeout(total=self.timeout + extra_timeout)
+        try:
+            async with self._get_session().request(
+                method, url, params=params, data=body, headers=headers, timeout=timeout
+            ) as response:
+                data = await response.read()
+                status, ctype = response.status, response.content_type
+        except aiohttp.InvalidURL as exc:
+            raise InvalidNodeUrl(f"invalid node URL {self.base_url!r}: {exc}", field="node") from exc
+        except TimeoutError as exc:
+            limit = self.timeout + extra_timeout
+            message = f"node at {self.base_url} did not answer {method} {path} within {limit:g} s"
+            raise ClientError(message) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            reason = describe_connection_error(exc)
+            raise ClientError(f"cannot reach node at {self.base_url}: {reason}") from exc
+        if ctype == PROBLEM or (status >= 400 and ctype == "application/json"):
+            problem = _parse_json(data)
+            if isinstance(problem, dict) and "code" in problem:
+                raise compute_remote_error(problem, status=status)
+        if status >= 400:
+            raise self._unexpected(f"HTTP {status} ({ctype or 'no content type'}) to {method} {path}")
+        return ctype, data
+
+    def _unexpected(self, what: str) -> ClientError:
+        return ClientError(f"unexpected answer from {self.base_url}: {what}; is this a chainnode API URL?")
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        ctype, data = await self._request(method, path, **kwargs)
+        document = _parse_json(data)
+        if not isinstance(document, dict):
+            raise self._unexpected(f"{method} {path} returned {ctype or 'no content type'}, not JSON")
+        return document
+
+    # --- the API ---------------------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        """Chain ID, genesis hash, head height and hash, mempool size."""
+        return await self._json("GET", "/v1/status")
+
+    async def submit(self, raw_tx: bytes) -> str:
+        """Submit one signed transaction; return its tx_id in hex. Raises RemoteError if it is refused."""
+        answer = await self._json("POST", "/v1/txs", body=raw_tx, content_type=MSGPACK)
+        return _want_hex_field(answer, "tx_id", self.base_url)
+
+    async def submit_batch(self, raws: Sequence[bytes]) -> list[dict[str, Any]]:
+        """Submit several transactions at once; return one verdict per input, in order.
+
+        A verdict is {"index", "tx_id", "status": "pending"} or
+        {"index", "tx_id", "status": "rejected", "code", "message"}.
+        """
+        if not raws:
+            return []
+        answer = await self._json("POST", "/v1/txs", body=codec.encode(list(raws)), content_type=MSGPACK)
+        results = answer.get("results")
+        if not isinstance(results, list) or len(results) != len(raws):
+            raise self._unexpected("a batch answer without one result per transaction")
+        return [dict(r) for r in results]
+
+    async def tx_status(self, tx_id: str | bytes, wait_s: float = 0) -> dict[str, Any]:
+        """Status of a transaction: pending, committed (height, index, result) or rejected (code, message).
+
+        With `wait_s`, the node holds the request until the transaction leaves pending or the wait (at most
+        60 s) ends. Raises RemoteError not_found for a transaction the node does not know.
+        """
+        wait = max(0, min(int(wait_s), MAX_SERVER_WAIT_S))
+        return await self._json(
+            "GET", f"/v1/txs/{_hex(tx_id)}", params={"wait": str(wait)} if wait else None, extra_timeout=wait
+        )
+
+    async def wait_committed(self, tx_id: str | bytes, timeout_s: float) -> dict[str, Any]:
+        """Wait until the transaction is committed or rejected; return its status.
+
+        A committed transaction may still have failed: check `status["result"]["code"]`. Raises WaitTimeout
+        if it is still pending after `timeout_s`.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            remaining = deadline - loop.time()
+            status = await self.tx_status(tx_id, wait_s=max(0.0, min(remaining, MAX_SERVER_WAIT_S)))
+            if status.get("status") in ("committed", "rejected"):
+                return status
+            if loop.time() >= deadline:
+                message = f"transaction {_hex(tx_id)} is still pending after {timeout_s:g} s"
+                raise WaitTimeout(message, field="tx_id")
+            if remaining < 1:
+                await asyncio.sleep(min(0.1, max(remaining, 0.0)))
+
+    async def block(self, height: int | str = "latest") -> dict[str, Any]:
+        """A block with header, transactions (with result codes) and commit; `height` or "latest"."""
+        return await self._json("GET", f"/v1/blocks/{height}")
+
+    async def state(self, key: bytes, height: int | None = None) -> dict[str, Any]:
+        """A state value with its proof (`proof` is a base64 state bundle)."""
+        params = {"key": key.hex()}
+        if height is not None:
+            params["height"] = str(height)
+        return await self._json("GET", "/v1/state", params=params)
+
+    async def anchors(self, content_hash: str | bytes) -> dict[str, Any]:
+        """Every department's anchor of a SHA-256 hash, each with a base64 state bundle in `proof`.
+
+        Raises RemoteError not_found (also a NotFound) when no department anchored it.
+        """
+        return await self._json("GET", f"/v1/anchors/{_hex(content_hash)}")
+
+    async def tx_proof(self, tx_id: str | bytes) -> bytes:
+        """The canonical bytes of a committed transaction's proof bundle (`chainnode.light.decode_bundle`)."""
+        ctype, data = await self._request("GET", f"/v1/txs/{_hex(tx_id)}/proof", params={"format": "msgpack"})
+        if ctype != MSGPACK:
+            raise self._unexpected(f"a proof as {ctype or 'no content type'}")
+        return data
+
+    async def history(self, entity: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Transactions that touched `entity` ("anchor:<hex>", "department:PSB", "signer:<hex>")."""
+        path = f"/v1/history/{quote(entity, safe=':')}"
+        answer = await self._json("GET", path, params={"limit": str(limit)})
+        events = answer.get("events")
+        if not isinstance(events, list):
+            raise self._unexpected("history without events")
+        return [dict(e) for e in events]
+
+    async def build_tx(
+        self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, expiry_blocks: int = 1000
+    ) -> Transaction:
+        """Sign a call for this node's chain, expiring `expiry_blocks` after the current head."""
+        status = await self.status()
+        chain_id, height = status.get("chain_id"), status.get("height")
+        if not isinstance(chain_id, str) or not isinstance(height, int):
+            raise self._unexpected("status without chain_id and height")
+        body = TxBody(
+            chain_id=chain_id, contract=contract, method=method, args=args, signer=key.public_key,
+            nonce=os.urandom(NONCE_SIZE), expiry_height=height + expiry_blocks,
+        )
+        return sign_transaction(key, body)
+
+
+class Client:
+    """A blocking client for scripts: runs an `AsyncClient` on its own event loop.
+
+    Use it as a context manager (`with Client(url) as client:`) or call `close`. It cannot be used from
+    inside a running event loop; use `AsyncClient` there.
+    """
+
+    def __init__(self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self._client = AsyncClient(base_url, timeout=timeout)
+        self._loop = asyncio.new_event_loop()
+
+    @property
+    def base_url(self) -> str:
+        return self._client.base_url
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            self._loop.run_until_complete(self._client.close())
+        finally:
+            self._loop.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run_until_complete(coro)
+
+    def status(self) -> dict[str, Any]:
+        return self._run(self._client.status())
+
+    def submit(self, raw_tx: bytes) -> str:
+        return self._run(self._client.submit(raw_tx))
+
+    def submit_batch(self, raws: Sequence[bytes]) -> list[dict[str, Any]]:
+        return self._run(self._client.submit_batch(raws))
+
+    def tx_status(self, tx_id: str | bytes, wait_s: float = 0) -> dict[str, Any]:
+        return self._run(self._client.tx_status(tx_id, wait_s))
+
+    def wait_committed(self, tx_id: str | bytes, timeout_s: float) -> dict[str, Any]:
+        return self._run(self._client.wait_committed(tx_id, timeout_s))
+
+    def block(self, height: int | str = "latest") -> dict[str, Any]:
+        return self._run(self._client.block(height))
+
+    def state(self, key: bytes, height: int | None = None) -> dict[str, Any]:
+        return self._run(self._client.state(key, height))
+
+    def anchors(self, content_hash: str | bytes) -> dict[str, Any]:
+        return self._run(self._client.anchors(content_hash))
+
+    def tx_proof(self, tx_id: str | bytes) -> bytes:
+        return self._run(self._client.tx_proof(tx_id))
+
+    def history(self, entity: str, limit: int = 100) -> list[dict[str, Any]]:
+        return self._run(self._client.history(entity, limit))
+
+    def build_tx(
+        self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, expiry_blocks: int = 1000
+    ) -> Transaction:
+        return self._run(self._client.build_tx(key, contract, method, args, expiry_blocks=expiry_blocks))
+
+
+def _hex(value: str | bytes) -> str:
+    """A transaction ID or hash as lowercase hex. Raises InvalidField for a string that is not hex."""
+    if isinstance(value, bytes):
+        return value.hex()
+    try:
+        return bytes.fromhex(value).hex()
+    except ValueError as exc:
+        raise errors.InvalidField(f"{value!r} is not hex", field="id") from exc
+
+
+def _parse_json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _want_hex_field(document: dict[str, Any], name: str, base_url: str) -> str:
+    value = document.get(name)
+    if not isinstance(value, str):
+        raise ClientError(f"unexpected answer from {base_url}: no {name} in the node's answer")
+    return value

@@ -1,0 +1,72 @@
+"""Running a node process: the API server, the block producer, signals and a clean shutdown.
+
+Startup order: open the home (config, genesis, key, store), bind the API port, then start producing.
+On SIGTERM or SIGINT the API stops accepting, the block in hand is finished and committed, and the
+store is closed, so the next start resumes at the committed head with no operator action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from chainnode.api import create_app
+from chainnode.config import parse_listen
+from chainnode.errors import ConfigError
+from chainnode.node import Node
+
+log = logging.getLogger("chainnode.service")
+
+
+async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
+    """Serve `node` until SIGTERM/SIGINT (or cancellation), then shut down cleanly."""
+    host, port = parse_listen(node.config.api_listen, field="api.listen")
+    runner = web.AppRunner(create_app(node), handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"API address {host}:{port} is already in use; change [api] listen in config.toml"
+            ) from exc
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "node %s serving the API on http://%s:%d (chain %s, height %d)",
+        node.config.moniker,
+        host,
+        port,
+        node.genesis.chain_id,
+        node.head_height(),
+    )
+    if ready is not None:
+        ready.set()
+    try:
+        async with asyncio.TaskGroup() as group:
+            producer = group.create_task(node.run_producer())
+            await stop.wait()
+            log.info("shutting down: finishing the block in hand")
+            await node.stop()
+            await producer
+    finally:
+        await runner.cleanup()
+        node.close()
+        log.info("node stopped at height %d", node.head_height())
+
+
+def run_home(home: Path) -> None:
+    node = Node.from_home(home)
+    asyncio.run(serve(node))
