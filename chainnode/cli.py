@@ -16,8 +16,7 @@ import importlib
 import json
 import logging
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -143,7 +142,7 @@ class VerifiedAnchor:
 def _record_field(record: dict[str, Any], name: str, kind: type) -> Any:
     value = record.get(name)
     if type(value) is not kind:
-        message = f"the proven value is not an anchor record: {name} is not {kind.__name__}"
+        message = f"record check failed: the proven value is not an anchor record ({name} is not {kind.__name__})"
         raise InvalidProof(message, field=name)
     return value
 
@@ -154,26 +153,38 @@ def verify_anchor_bundle(genesis: Genesis, content_hash: bytes, data: bytes) -> 
     Raises InvalidProof naming the check that failed: bundle format, chain, validator set, commit, state
     path, a proof of absence, a key or record for another hash or department, a malformed record.
     """
-    # DECODE
-    bundle = light.decode_bundle(data)
+    # FORMAT
+    try:
+        bundle = light.decode_bundle(data)
+    except InvalidProof as exc:
+        raise InvalidProof(f"proof format check failed: {exc.message}", field=exc.field) from exc
     if not isinstance(bundle, light.StateValueBundle):
-        raise InvalidProof("expected a state proof bundle, got a transaction proof")
-    # HEADER, COMMIT AND STATE PATH, against genesis only
-    verified = light.verify_state_bundle(genesis, bundle)
+        raise InvalidProof("proof format check failed: a transaction proof, not a state proof")
+    # HEADER AND COMMIT, then the STATE PATH, against genesis only
+    try:
+        light.verify_header(genesis, bundle.header, bundle.commit)
+    except InvalidProof as exc:
+        raise InvalidProof(f"block and commit check failed: {exc.message}", field=exc.field) from exc
+    try:
+        verified = light.verify_state_bundle(genesis, bundle)
+    except InvalidProof as exc:
+        raise InvalidProof(f"state proof check failed: {exc.message}", field=exc.field) from exc
     if verified.value is None:
-        raise InvalidProof("the proof shows that no anchor record exists under this key")
+        raise InvalidProof("record check failed: the proof shows that no anchor record exists under its key")
     # RECORD: decoded from the proven value, never from the node's JSON
     try:
         record = codec.decode(verified.value, max_size=MAX_RECORD_BYTES)
     except ChainError as exc:
-        raise InvalidProof(f"the proven value is not a canonical record: {exc.message}") from exc
+        raise InvalidProof(f"record check failed: the proven value is not canonical: {exc.message}") from exc
     if type(record) is not dict:
-        raise InvalidProof("the proven value is not an anchor record")
-    if _record_field(record, "content_hash", bytes) != content_hash:
-        raise InvalidProof("the proven record is for another content hash", field="content_hash")
+        raise InvalidProof("record check failed: the proven value is not an anchor record")
+    proven_hash = _record_field(record, "content_hash", bytes)
+    if proven_hash != content_hash:
+        message = f"record check failed: the record is for sha256 {proven_hash.hex()}, not this file's"
+        raise InvalidProof(message, field="content_hash")
     department = _record_field(record, "department", str)
     if verified.key != anchor.anchor_key(content_hash, department):
-        message = "the proof is for another key than this hash's anchor by its department"
+        message = "record check failed: the proof is for another key than this hash's anchor by its department"
         raise InvalidProof(message, field="key")
     signer = _record_field(record, "signer", bytes)
     metadata = _record_field(record, "metadata", dict)
@@ -459,7 +470,7 @@ def cmd_tx_proof(args: argparse.Namespace) -> int:
         raise InvalidProof("expected a transaction proof bundle, got a state proof")
     verified = light.verify_tx_bundle(genesis, bundle)
     tx_id = verified.tx.tx_id.hex()
-    if args.tx_id is not None and args.tx_id.lower() != tx_id:
+    if args.tx_id is not None and args.tx_id != tx_id:
         raise InvalidProof(f"the proof is for transaction {tx_id}, not {args.tx_id}")
     if args.proof_out is not None:
         write_output_file(args.proof_out, encode_proof_file({"tx_id": tx_id}, [data]))
@@ -482,19 +493,8 @@ def cmd_tx_proof(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_printer() -> Callable[..., None]:
-    last = [0.0]
-
-    def progress(*args: Any, **kwargs: Any) -> None:
-        now = time.monotonic()
-        done = len(args) >= 2 and args[0] == args[1]
-        if now - last[0] < 1.0 and not done:
-            return
-        last[0] = now
-        text = f"{args[0]}/{args[1]} blocks" if len(args) >= 2 else " ".join(str(a) for a in args)
-        print(f"checking: {text}", file=sys.stderr, flush=True)
-
-    return progress
+def print_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -505,12 +505,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         check = importlib.import_module("chainnode.check")
     except ImportError as exc:
         raise UsageError("this build has no integrity checker (chainnode.check is missing)") from exc
-    report = check.check_home(args.home, progress=_progress_printer())
+    report = check.check_home(args.home, progress=print_progress)
     problems = [{"height": getattr(p, "height", None), "column": getattr(p, "column", None),
                  "message": getattr(p, "message", str(p))} for p in report.problems]
     document = {"home": str(args.home), "ok": bool(report.ok), "head": report.head,
                 "blocks_checked": report.blocks_checked, "txs_checked": report.txs_checked,
-                "first_bad_height": report.first_bad_height, "problems": problems}
+                "first_bad_height": report.first_bad_height, "problems": problems,
+                "truncated": bool(getattr(report, "truncated", False))}
     summary = f"{report.blocks_checked} blocks, {report.txs_checked} transactions checked, head {report.head}"
     if report.ok:
         lines = [f"store {layout.data}: OK ({summary})"]
@@ -518,6 +519,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         lines = [f"store {layout.data}: DAMAGED ({summary}); {len(problems)} problem(s)",
                  f"first bad height: {report.first_bad_height}"]
         lines += [f"  height {p['height']} [{p['column']}]: {p['message']}" for p in problems]
+        if document["truncated"]:
+            lines.append(f"  (stopped after {len(problems)} problems; fix these and run the check again)")
     emit(args, document, lines)
     return 0 if report.ok else 1
 
@@ -535,6 +538,16 @@ class Parser(argparse.ArgumentParser):
 
 def _path(text: str) -> Path:
     return Path(text).expanduser()
+
+
+def _tx_id(text: str) -> str:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a transaction ID (64 hex digits)")
+    return value.hex()
 
 
 def build_parser() -> Parser:
@@ -598,11 +611,11 @@ def build_parser() -> Parser:
     tx_parser = sub.add_parser("tx", help="inspect transactions")
     tx_sub = tx_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = tx_sub.add_parser("status", parents=both, help="pending, committed (with result) or rejected")
-    p.add_argument("tx_id", metavar="TXID")
+    p.add_argument("tx_id", type=_tx_id, metavar="TXID")
     p.add_argument("--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a commit")
     p.set_defaults(run=cmd_tx_status)
     p = tx_sub.add_parser("proof", parents=both, help="verify a transaction's proof against genesis")
-    p.add_argument("tx_id", nargs="?", metavar="TXID", help="required unless --proof is given")
+    p.add_argument("tx_id", nargs="?", type=_tx_id, metavar="TXID", help="required unless --proof is given")
     p.add_argument("--genesis", type=_path, required=True, metavar="GENESIS")
     p.add_argument("--proof", type=_path, metavar="P", help="verify offline from a saved proof file")
     p.add_argument("--proof-out", type=_path, metavar="P", help="save the verified proof")

@@ -33,6 +33,7 @@ MAX_DEPTH: Final = 32
 
 
 _SCALARS: Final = frozenset({bytes, str, bool, type(None)})
+_DECODED_SCALARS: Final = frozenset({int, bytes, str, bool, type(None)})
 
 
 def _normalise(value: Value, depth: int = 0) -> Value:
@@ -54,13 +55,18 @@ def _normalise(value: Value, depth: int = 0) -> Value:
                 out.append(_normalise(item, depth + 1))
         return out
     if kind is dict:
-        items = []
-        for key, item in value.items():
+        # UTF-8 preserves code point order, so sorting the str keys sorts their encodings.
+        for key in value:
             if type(key) is not str:
                 raise InvalidField(f"map key {key!r} is not a string")
-            items.append((key.encode(), key, item if type(item) in _SCALARS else _normalise(item, depth + 1)))
-        items.sort()
-        return {key: item for _, key, item in items}
+        out_map = {}
+        for key in sorted(value):
+            item = value[key]
+            item_kind = type(item)
+            if not (item_kind in _SCALARS or (item_kind is int and INT_MIN <= item <= INT_MAX)):
+                item = _normalise(item, depth + 1)
+            out_map[key] = item
+        return out_map
     if kind in _SCALARS:
         return value
     if kind is int:
@@ -77,7 +83,11 @@ def encode(value: Value) -> bytes:
 
     Raises InvalidField for floats, non-string map keys, out-of-range integers and unknown types.
     """
-    return msgpack.packb(_normalise(value), use_bin_type=True)  # type: ignore[no-any-return]
+    normalised = _normalise(value)
+    try:
+        return msgpack.packb(normalised, use_bin_type=True)  # type: ignore[no-any-return]
+    except UnicodeEncodeError as exc:
+        raise InvalidField("a string is not valid Unicode (lone surrogate)") from exc
 
 
 def _reject_ext(code: int, data: bytes) -> None:
@@ -85,7 +95,8 @@ def _reject_ext(code: int, data: bytes) -> None:
 
 
 def _check_types(value: Value, depth: int = 0) -> None:
-    """Refuse floats and non-string keys, and maps whose keys are not strictly sorted by UTF-8 bytes."""
+    """Refuse any type but the allowed ones (floats, timestamps, ...), non-string keys, and maps whose
+    keys are not strictly sorted by UTF-8 bytes."""
     if depth > MAX_DEPTH:
         raise MalformedEncoding(f"value nested deeper than {MAX_DEPTH} levels")
     kind = type(value)
@@ -94,25 +105,31 @@ def _check_types(value: Value, depth: int = 0) -> None:
             item_kind = type(item)
             if item_kind is list or item_kind is dict:
                 _check_types(item, depth + 1)
-            elif item_kind is float:
-                raise MalformedEncoding("floats are not allowed")
+            elif item_kind not in _DECODED_SCALARS:
+                raise _refused_type(item_kind)
     elif kind is dict:
-        previous = b""
+        previous = ""
         first = True
         for key, item in value.items():
             if type(key) is not str:
                 raise MalformedEncoding("map keys must be strings")
-            encoded = key.encode()
-            if not first and encoded <= previous:
+            # str order is code point order, which UTF-8 byte order preserves
+            if not first and key <= previous:
                 raise NonCanonicalEncoding("map keys are not in canonical (sorted, unique) order")
-            previous, first = encoded, False
+            previous, first = key, False
             item_kind = type(item)
             if item_kind is list or item_kind is dict:
                 _check_types(item, depth + 1)
-            elif item_kind is float:
-                raise MalformedEncoding("floats are not allowed")
-    elif kind is float:
-        raise MalformedEncoding("floats are not allowed")
+            elif item_kind not in _DECODED_SCALARS:
+                raise _refused_type(item_kind)
+    elif kind not in _DECODED_SCALARS:
+        raise _refused_type(kind)
+
+
+def _refused_type(kind: type) -> MalformedEncoding:
+    if kind is float:
+        return MalformedEncoding("floats are not allowed")
+    return MalformedEncoding(f"type {kind.__name__} is not allowed (only int, bytes, str, bool, nil, array, map)")
 
 
 def decode(data: bytes, *, max_size: int) -> Value:
@@ -137,7 +154,7 @@ def decode(data: bytes, *, max_size: int) -> Value:
     except MalformedEncoding:
         raise
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
-        raise MalformedEncoding(f"not valid msgpack: {exc}") from exc
+        raise MalformedEncoding(f"not valid msgpack: {str(exc) or type(exc).__name__}") from exc
     _check_types(value)
     # Maps are known to be sorted now, so packing the decoded value as it is gives the canonical bytes.
     again = msgpack.packb(value, use_bin_type=True)

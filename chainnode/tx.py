@@ -26,7 +26,7 @@ TX_VERSION: Final = 1
 NONCE_MIN: Final = 8
 NONCE_MAX: Final = 32
 MAX_NAME: Final = 64
-NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]*")
 DEFAULT_MAX_TX_BYTES: Final = 64 * 1024
 
 
@@ -74,7 +74,8 @@ class Transaction:
                 self, "raw", codec.encode_object(TAG_TX, TX_VERSION, [*self.body.fields(), self.signature])
             )
         if not self.body_bytes:
-            object.__setattr__(self, "body_bytes", compute_body_bytes(self.raw) or self.body.encode())
+            fast = compute_body_bytes(self.raw) if len(self.signature) == crypto.SIGNATURE_SIZE else None
+            object.__setattr__(self, "body_bytes", fast or self.body.encode())
         if not self.tx_id:
             object.__setattr__(self, "tx_id", TxId(crypto.compute_hash(crypto.DOMAIN_TX, self.body_bytes)))
 
@@ -121,7 +122,7 @@ def validate_tx_body(body: TxBody) -> None:
     for name in ("contract", "method"):
         value = getattr(body, name)
         codec.want_str(value, name, min_len=1, max_len=MAX_NAME)
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.fullmatch(value):
             raise InvalidField(f"{name} {value!r} must be lowercase letters, digits and '_'", field=name)
     codec.want_bytes(body.signer, "signer", size=crypto.PUBLIC_KEY_SIZE)
     nonce = codec.want_bytes(body.nonce, "nonce", max_size=NONCE_MAX)

@@ -64,7 +64,7 @@ def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL, timeout: floa
     return proc.wait(timeout)
 
 
-def anchor_tx(key: crypto.PrivateKey, chain_id: str, label: str, *, expiry: int = 1_000_000) -> bytes:
+def anchor_tx(key: crypto.PrivateKey, chain_id: str, label: str, *, expiry: int = 10_000) -> bytes:
     body = TxBody(
         chain_id=chain_id,
         contract="anchor",

@@ -1,0 +1,721 @@
+"""The offline integrity check of a node's store, behind `chainnode check --home DIR`.
+
+Blocks and their commits are the store's only primary records; every other column follows from them.
+The check verifies each block against genesis (hash chain, commits, Merkle roots, transaction
+signatures), replays every block from the genesis state in memory, and compares every other stored key
+and value with what the replay implies, so any altered, missing or extra byte is found. It never
+writes to the store and refuses to run beside a node that holds the store open.
+
+Theory of operation: three passes.
+1. SCAN every key of the database once, in key order. Meta keys and unknown columns are judged here.
+   Each entry of the per-height index columns (H, t, e, y, v) is assigned the height it belongs to (read
+   from its key or value) and folded into that height's digest, a SHA-256 chain over the height's
+   entries in key order. Entries that claim a height beyond the head are reported.
+2. REPLAY heights 0 (genesis state) to head in order: check the block and its commits, execute it on
+   the in-memory state, and compare the digest of the index entries the replay implies with the
+   scanned one. Only on a mismatch are the expected entries looked up one by one, to name the fault.
+3. STATE: compare the current-state columns (s, k, l) with the replayed state key by key, then name
+   the entries that mismatched heights hold but the replay did not expect (one more scan).
+The chained digests make the comparison exact with 32 bytes of memory per height and no lookup per
+entry; the state and the set of committed transaction IDs are the only things held in full.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from chainnode import codec, crypto
+from chainnode.block import (
+    Block,
+    compute_results_root,
+    decode_block,
+    decode_commit,
+    validate_block_shape,
+    validate_commit,
+)
+from chainnode.config import HomeLayout
+from chainnode.errors import CorruptStore, InvalidBlock, InvalidInput, StoreError
+from chainnode.execution import BlockContext, compute_genesis_changes, execute_block
+from chainnode.genesis import Genesis, load_genesis
+from chainnode.results import decode_result
+from chainnode.state import StateUpdate, compute_state_update
+from chainnode.state_tree import StateTree, compute_bucket_entries
+from chainnode.store import (
+    COL_BLOCK,
+    COL_BLOCK_HASH,
+    COL_COMMIT,
+    COL_ENTITY,
+    COL_ENTRY,
+    COL_HISTORY,
+    COL_LEAF,
+    COL_LEAF_VERSION,
+    COL_RESULTS,
+    COL_STATE,
+    COL_TX,
+    FORMAT_VERSION,
+    INV_MAX,
+    MAX_STORED_VALUE,
+    META_FORMAT,
+    META_GENESIS,
+    META_HEAD,
+    U32,
+    U64,
+    Store,
+    bucket2,
+    entity_prefix,
+    h8,
+    inv8,
+)
+from chainnode.tx import Transaction, decode_transaction
+
+MAX_PROBLEMS: Final = 20
+MAX_FAULTS_PER_HEIGHT: Final = 5
+"""Index entries named one by one per height; the rest are counted, so one bad block cannot fill the report."""
+PROGRESS_EVERY: Final = 1000
+ZERO_DIGEST: Final = bytes(32)
+
+INDEX_COLUMNS: Final = (COL_BLOCK_HASH, COL_ENTITY, COL_TX, COL_LEAF_VERSION, COL_HISTORY)
+"""Columns with entries for many keys per height, compared through the per-height digests."""
+BLOCK_COLUMNS: Final = (COL_BLOCK, COL_COMMIT, COL_RESULTS)
+"""Columns with one entry per height, read directly."""
+STATE_COLUMNS: Final = (COL_STATE, COL_ENTRY, COL_LEAF)
+"""Columns that hold the current state, compared with the replayed state at the end."""
+META_KEYS: Final = (META_FORMAT, META_GENESIS, META_HEAD)
+
+LABELS: Final[Mapping[bytes, str]] = {
+    COL_BLOCK: "block", COL_COMMIT: "commit", COL_RESULTS: "results", COL_BLOCK_HASH: "block hash index",
+    COL_TX: "transaction index", COL_ENTITY: "entity index", COL_HISTORY: "state history",
+    COL_LEAF_VERSION: "leaf hash history", COL_STATE: "current state", COL_ENTRY: "bucket entries",
+    COL_LEAF: "leaf hashes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One fault found in the store."""
+
+    height: int | None
+    """The height the faulty record belongs to (0: the genesis state); None for meta and current state."""
+    column: str
+    """The column of the record: "b", "c", "r", "H", "t", "e", "y", "v", "s", "k", "l", "m/head", ...;
+    "?" for a key in no known column."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckReport:
+    """The outcome of `check_home`."""
+
+    ok: bool
+    head: int
+    """The head height the store records (the highest stored block if its head marker is unusable)."""
+    blocks_checked: int
+    txs_checked: int
+    problems: list[Problem]
+    truncated: bool = False
+    """True when the check stopped early after MAX_PROBLEMS problems."""
+
+    @property
+    def first_bad_height(self) -> int | None:
+        """The lowest height any problem names, or None."""
+        return min((p.height for p in self.problems if p.height is not None), default=None)
+
+
+def check_home(home: Path, *, progress: Callable[[str], None] | None = None) -> CheckReport:
+    """Check the whole store of the node home `home` against its genesis.json; never writes to it.
+
+    Raises GenesisError if genesis.json is missing or invalid, StoreLocked if a node is running with
+    this home, CorruptStore if the database cannot be opened or read (damaged files), and StoreError if
+    there is no store yet or it has a format this version does not read.
+    """
+    layout = HomeLayout(home)
+    genesis = load_genesis(layout.genesis)
+    store = _open_store(layout.data)
+    checker = _Checker(store, genesis, progress or _quiet)
+    try:
+        checker.run()
+    except _Enough:
+        checker.truncated = True
+    except Exception as exc:
+        if _is_leveldb_error(exc):
+            raise CorruptStore(f"the store {layout.data} cannot be read: {exc}") from exc
+        raise
+    finally:
+        store.close()
+    return checker.report()
+
+
+# --- opening -------------------------------------------------------------------------------------------
+
+
+def _open_store(data: Path) -> Store:
+    # Store() creates a missing database; check first, so the check never creates or changes one.
+    if not data.is_dir():
+        raise StoreError(f"there is no store at {data}: no node has run with this home")
+    if not (data / "CURRENT").is_file():
+        raise CorruptStore(f"{data} is not a usable LevelDB store: its CURRENT file is missing")
+    return Store(data)
+
+
+def _is_leveldb_error(exc: Exception) -> bool:
+    # store.py alone imports plyvel, and its iterators pass plyvel's errors through; recognise them here.
+    return type(exc).__module__.partition(".")[0] == "plyvel"
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+class _Enough(Exception):
+    """Raised inside the checker once MAX_PROBLEMS problems are collected."""
+
+
+# --- small pure helpers --------------------------------------------------------------------------------
+
+
+def compute_entry_digest(digest: bytes, key: bytes, value: bytes) -> bytes:
+    """Fold one (key, value) entry into a running digest: SHA-256(digest || len || key || len || value)."""
+    return crypto.sha256(digest + U32.pack(len(key)) + key + U32.pack(len(value)) + value)
+
+
+def compute_index_digest(entries: Mapping[bytes, bytes]) -> bytes:
+    """The digest of a height's index entries: every entry folded in key order, from 32 zero bytes."""
+    digest = ZERO_DIGEST
+    for key in sorted(entries):
+        digest = compute_entry_digest(digest, key, entries[key])
+    return digest
+
+
+def get_entry_height(column: bytes, key: bytes, value: bytes) -> int | None:
+    """The height a per-height entry belongs to, from its key or value; None if they are malformed."""
+    if column in BLOCK_COLUMNS:
+        return int(U64.unpack(key[1:])[0]) if len(key) == 9 else None
+    if column == COL_BLOCK_HASH:
+        return int(U64.unpack(value)[0]) if len(key) == 33 and len(value) == 8 else None
+    if column == COL_TX:
+        return int(U64.unpack(value[:8])[0]) if len(key) == 33 and len(value) == 12 else None
+    if column == COL_ENTITY:
+        ok = len(key) >= 14 and key[-13] == 0 and len(value) == 32
+        return int(U64.unpack(key[-12:-4])[0]) if ok else None
+    if column == COL_HISTORY:
+        return int(U64.unpack(key[33:])[0]) if len(key) == 41 else None
+    if column == COL_LEAF_VERSION:
+        return INV_MAX - int(U64.unpack(key[3:])[0]) if len(key) == 11 and len(value) == 32 else None
+    return None
+
+
+def compute_index_entries(
+    *, height: int, block_hash: bytes | None, tx_ids: Sequence[bytes], entities: Sequence[Iterable[str]],
+    changes: Mapping[bytes, bytes | None], update: StateUpdate,
+) -> dict[bytes, bytes]:
+    """Every H, t, e, y and v entry that `Store.commit_block` (or `initialise`, at height 0) writes."""
+    hb = h8(height)
+    entries: dict[bytes, bytes] = {}
+    if block_hash is not None:
+        entries[COL_BLOCK_HASH + block_hash] = hb
+    for index, (tx_id, touched) in enumerate(zip(tx_ids, entities, strict=True)):
+        position = hb + U32.pack(index)
+        entries[COL_TX + tx_id] = position
+        for entity in touched:
+            entries[entity_prefix(entity) + position] = tx_id
+    for key, value in changes.items():
+        entries[COL_HISTORY + update.key_hashes[key] + hb] = codec.encode([key, value])
+    for bucket, leaf in update.leaf_hashes.items():
+        entries[COL_LEAF_VERSION + bucket2(bucket) + inv8(height)] = leaf
+    return entries
+
+
+def show_key(key: bytes, *, limit: int = 96) -> str:
+    """A key for people: each '/'-separated segment as text where printable, binary tails as <hex>."""
+    parts = []
+    for part in key.split(b"/"):
+        text = len(part)
+        for i, c in enumerate(part):
+            if not 0x20 <= c < 0x7F:
+                text = i
+                break
+        if text == len(part):
+            parts.append(part.decode("ascii"))
+        elif text >= 3:
+            parts.append(f"{part[:text].decode('ascii')}<{part[text:].hex()}>")
+        else:
+            parts.append(part.hex())
+    shown = "/".join(parts)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _short(data: bytes) -> str:
+    return data.hex()[:16] + "…"
+
+
+def describe_entry(column: bytes, key: bytes, value: bytes | None) -> str:
+    """What an index or state entry is about, from its key (and for history entries, its value)."""
+    size = len(key)
+    if column in (COL_BLOCK_HASH, COL_TX) and size == 33:
+        return f"{'block hash' if column == COL_BLOCK_HASH else 'tx'} {_short(key[1:])}"
+    if column == COL_ENTITY and size >= 14 and key[-13] == 0:
+        return f"entity {key[1:-13].decode('utf-8', 'replace')} tx #{U32.unpack(key[-4:])[0]}"
+    if column == COL_HISTORY and size == 41:
+        decoded = None
+        if value is not None:
+            try:
+                decoded = codec.decode(value, max_size=MAX_STORED_VALUE)
+            except InvalidInput:
+                decoded = None
+        if type(decoded) is list and len(decoded) == 2 and type(decoded[0]) is bytes:
+            return f"key {show_key(decoded[0])}"
+        return f"key hash {_short(key[1:33])}"
+    if (column == COL_LEAF_VERSION and size == 11) or (column == COL_LEAF and size == 3):
+        return f"bucket {int.from_bytes(key[1:3], 'big')}"
+    if column == COL_STATE:
+        return f"key {show_key(key[1:])}"
+    if column == COL_ENTRY and size == 33:
+        return f"key hash {_short(key[1:])}"
+    return f"entry {show_key(key)}"
+
+
+def _get(store: Store, key: bytes) -> bytes | None:
+    """The value stored under exactly `key` (the store offers prefix iteration only)."""
+    for found, value in store.iter_column(key):
+        return value if found == key else None
+    return None
+
+
+def _merge_differences(
+    actual: Iterator[tuple[bytes, bytes]], expected: Iterator[tuple[bytes, bytes]]
+) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
+    """(key, stored value, expected value) for each key where two key-sorted streams differ."""
+    a, e = next(actual, None), next(expected, None)
+    while a is not None or e is not None:
+        a_key = None if a is None else a[0]
+        e_key = None if e is None else e[0]
+        if a is not None and (e_key is None or a[0] < e_key):
+            yield a[0], a[1], None
+            a = next(actual, None)
+        elif e is not None and (a_key is None or e[0] < a_key):
+            yield e[0], None, e[1]
+            e = next(expected, None)
+        elif a is not None and e is not None:
+            if a[1] != e[1]:
+                yield a[0], a[1], e[1]
+            a, e = next(actual, None), next(expected, None)
+
+
+# --- the replayed state --------------------------------------------------------------------------------
+
+
+class MemoryState:
+    """The replayed state: a dict that also iterates a prefix in key order (a contracts StateReader)."""
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, bytes] = {}
+        self._sorted: list[bytes] | None = None
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.values.get(key)
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        if self._sorted is None:
+            self._sorted = sorted(self.values)
+        keys = self._sorted
+        for i in range(bisect.bisect_left(keys, prefix), len(keys)):
+            if not keys[i].startswith(prefix):
+                break
+            yield keys[i], self.values[keys[i]]
+
+    def apply(self, changes: Mapping[bytes, bytes | None]) -> None:
+        for key, value in changes.items():
+            if value is None:
+                if self.values.pop(key, None) is not None:
+                    self._sorted = None
+            else:
+                if key not in self.values:
+                    self._sorted = None
+                self.values[key] = value
+
+
+@dataclass(slots=True)
+class _Replay:
+    state: MemoryState
+    buckets: dict[int, bytes]
+    tree: StateTree
+    touched: set[int]
+    """Every bucket ever written: the buckets the leaf-hash column holds."""
+
+    def load_bucket(self, bucket: int) -> bytes:
+        return self.buckets.get(bucket, b"")
+
+    def apply(self, changes: Mapping[bytes, bytes | None], update: StateUpdate) -> None:
+        self.state.apply(changes)
+        self.buckets.update(update.buckets)
+        self.tree = update.tree
+        self.touched.update(update.leaf_hashes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parent:
+    """What block h needs of block h - 1 (or of genesis, for block 1)."""
+
+    block_hash: bytes
+    time_ms: int
+
+
+# --- the checker ---------------------------------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, store: Store, genesis: Genesis, progress: Callable[[str], None]) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.validators = genesis.validator_set()
+        self.validators_hash = self.validators.compute_hash()
+        self.progress = progress
+        self.problems: list[Problem] = []
+        self.truncated = False
+        self.head = 0
+        self.end = 0
+        """The last height checked: the head, unless the head marker is unusable."""
+        self.blocks_checked = 0
+        self.txs_checked = 0
+        self.digests = bytearray()
+        self.replay: _Replay | None = _Replay(MemoryState(), {}, StateTree.empty(), set())
+        """None once a block cannot be executed: later state cannot be known."""
+        self.committed: dict[bytes, int] = {}
+        self.suspects: dict[int, set[bytes]] = {}
+        """Heights whose index entries mismatch -> the keys the replay expects there."""
+
+    def add(self, height: int | None, column: bytes | str, message: str) -> None:
+        name = column if isinstance(column, str) else column.decode("ascii", "replace")
+        self.problems.append(Problem(height, name, message))
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise _Enough
+
+    def report(self) -> CheckReport:
+        return CheckReport(
+            ok=not self.problems, head=self.head, blocks_checked=self.blocks_checked,
+            txs_checked=self.txs_checked, problems=list(self.problems), truncated=self.truncated,
+        )
+
+    def run(self) -> None:
+        self.progress(f"checking the store {self.store.path}")
+        self.check_meta()
+        self.scan()
+        self.replay_genesis()
+        parent: _Parent | None = _Parent(self.genesis.hash, self.genesis.genesis_time_ms)
+        for height in range(1, self.end + 1):
+            parent = self.check_height(height, parent)
+            if height % PROGRESS_EVERY == 0:
+                self.progress(f"checked block {height} of {self.end}")
+        self.progress(f"checked {self.blocks_checked} blocks and {self.txs_checked} transactions")
+        if self.replay is not None:
+            self.check_state_columns(self.replay)
+        self.report_unexpected_entries()
+
+    # --- 1. meta and the scan ------------------------------------------------------------------------
+
+    def check_meta(self) -> None:
+        """The format marker, the genesis hash and the head marker; sets the range of heights to check."""
+        fmt = _get(self.store, META_FORMAT)
+        if fmt is None:
+            self.add(None, "m/format", "the store's format marker is missing")
+        elif fmt != FORMAT_VERSION:  # Store() already refuses to open such a store
+            self.add(None, "m/format", f"the store's format marker is not {FORMAT_VERSION!r}")
+        stored = self.store.genesis_hash()
+        if stored is None:
+            self.add(None, "m/genesis", "the genesis hash is missing")
+        elif stored != self.genesis.hash:
+            self.add(None, "m/genesis", f"the stored genesis hash {_short(stored)} is not the hash of "
+                     f"genesis.json ({_short(self.genesis.hash)})")
+        raw = _get(self.store, META_HEAD)
+        marker: int | None = None
+        if raw is None:
+            self.add(None, "m/head", "the head marker is missing")
+        elif len(raw) != 8:
+            self.add(None, "m/head", f"the head marker is damaged: {len(raw)} bytes instead of 8")
+        else:
+            marker = int(U64.unpack(raw)[0])
+        if marker is not None and (marker == 0 or self.store.get_block_bytes(marker) is not None):
+            self.head = self.end = marker
+            return
+        top = self._highest_block()
+        if marker is None:
+            self.head = self.end = top
+        elif marker <= top + 1:
+            self.head = self.end = marker  # block `marker` is reported missing
+        else:
+            self.add(None, "m/head", f"the head marker says {marker}, but the stored blocks end at {top}")
+            self.head, self.end = marker, top
+
+    def _highest_block(self) -> int:
+        """The highest h with block h stored, assuming blocks 1..h have no gap."""
+        def has(height: int) -> bool:
+            return self.store.get_block_bytes(height) is not None
+
+        if not has(1):
+            return 0
+        low, high = 1, 2
+        while high < 2**63 and has(high):
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if has(middle) else (low, middle)
+        return low
+
+    def scan(self) -> None:
+        """Pass 1 over every key: unknown columns, misplaced entries, and each height's index digest."""
+        self.digests = bytearray(32 * (self.end + 1))
+        beyond: dict[bytes, list[int]] = {}
+        n_keys = 0
+        for key, value in self.store.iter_column(b""):
+            n_keys += 1
+            column = key[:1]
+            if column == b"m":
+                if key not in META_KEYS:
+                    self.add(None, "m", f"unknown meta key {show_key(key)}")
+            elif column in INDEX_COLUMNS or column in BLOCK_COLUMNS:
+                height = get_entry_height(column, key, value)
+                lowest = 0 if column in (COL_HISTORY, COL_LEAF_VERSION) else 1
+                if height is None:
+                    self.add(None, column, f"{LABELS[column]}: malformed entry {show_key(key)}")
+                elif not lowest <= height <= self.end:
+                    seen = beyond.setdefault(column, [0, height, height, lowest])
+                    seen[0] += 1
+                    seen[1], seen[2] = min(seen[1], height), max(seen[2], height)
+                elif column in INDEX_COLUMNS:
+                    at = 32 * height
+                    self.digests[at:at + 32] = compute_entry_digest(bytes(self.digests[at:at + 32]), key, value)
+            elif column not in STATE_COLUMNS:
+                self.add(None, "?", f"key {show_key(key)} belongs to no known column")
+        self.progress(f"scanned {n_keys} keys")
+        for column, (count, low, high, lowest) in beyond.items():
+            where = f"height {low}" if low == high else f"heights {low}..{high}"
+            self.add(low, column, f"{LABELS[column]}: {count} entr{'y' if count == 1 else 'ies'} at {where}, "
+                     f"outside the stored heights {lowest}..{self.end}")
+
+    # --- 2. the replay -------------------------------------------------------------------------------
+
+    def replay_genesis(self) -> None:
+        replay = self.replay
+        if replay is None:
+            return
+        changes = compute_genesis_changes(replay.state, self.genesis)
+        update = compute_state_update(replay.tree, changes, replay.load_bucket)
+        self.check_index(0, compute_index_entries(
+            height=0, block_hash=None, tx_ids=(), entities=(), changes=changes, update=update,
+        ))
+        replay.apply(changes, update)
+
+    def stop_replay(self, height: int) -> None:
+        if self.replay is not None:
+            self.replay = None
+            self.add(height, "b", f"re-execution stopped at block {height}: the state and indexes of heights "
+                     f"{height}..{self.end} were not checked")
+
+    def check_height(self, height: int, parent: _Parent | None) -> _Parent | None:
+        """Check block `height` and everything stored for it; return what block `height + 1` needs."""
+        raw = self.store.get_block_bytes(height)
+        if raw is None:
+            self.add(height, COL_BLOCK, f"block {height} is missing")
+            self.stop_replay(height)
+            return None
+        try:
+            block = decode_block(raw)
+        except InvalidInput as exc:
+            self.add(height, COL_BLOCK, f"block {height} cannot be decoded: {exc.message}")
+            self.stop_replay(height)
+            return None
+        block_hash = block.header.compute_hash()
+        self.blocks_checked += 1
+        self.check_header(height, block, parent)
+        self.check_commits(height, block, block_hash, parent)
+        txs = self.check_txs(height, block)
+        if txs is None or block.header.height != height:
+            self.stop_replay(height)  # another height's block, or one that cannot run: all would differ
+        if self.replay is None or txs is None:
+            self.check_results(height, block, None)
+        else:
+            self.execute(height, block, block_hash, txs, self.replay)
+        return _Parent(block_hash, block.header.time_ms)
+
+    def check_header(self, height: int, block: Block, parent: _Parent | None) -> None:
+        header = block.header
+        if header.height != height:
+            self.add(height, COL_BLOCK, f"block {height}: the header says height {header.height}")
+        if header.chain_id != self.genesis.chain_id:
+            self.add(height, COL_BLOCK, f"block {height}: chain_id {header.chain_id!r} is not the network's")
+        if parent is not None:
+            what = "the genesis hash" if height == 1 else f"the hash of block {height - 1}"
+            if header.prev_hash != parent.block_hash:
+                self.add(height, COL_BLOCK, f"block {height}: prev_hash does not match {what}")
+            if header.time_ms <= parent.time_ms:
+                self.add(height, COL_BLOCK, f"block {height}: time {header.time_ms} is not later than "
+                         f"{'genesis' if height == 1 else f'block {height - 1}'} ({parent.time_ms})")
+        try:
+            validate_block_shape(block)
+        except InvalidBlock as exc:
+            self.add(height, COL_BLOCK, exc.message)
+        if header.validators_hash != self.validators_hash:
+            self.add(height, COL_BLOCK, f"block {height}: validators_hash is not the genesis validator set's")
+        if header.next_validators_hash != self.validators_hash:
+            self.add(height, COL_BLOCK, f"block {height}: next_validators_hash is not the genesis validator set's")
+        if self.validators.index_of(header.proposer) is None:
+            self.add(height, COL_BLOCK, f"block {height}: the proposer is not a validator")
+
+    def check_commits(self, height: int, block: Block, block_hash: bytes, parent: _Parent | None) -> None:
+        """The previous block's commit carried in this block, and this block's own stored commit."""
+        chain_id = self.genesis.chain_id
+        if block.last_commit is not None and parent is not None and height > 1:
+            try:
+                validate_commit(block.last_commit, chain_id=chain_id, height=height - 1,
+                                block_hash=parent.block_hash, validators=self.validators)
+            except InvalidInput as exc:
+                self.add(height, COL_BLOCK, f"block {height}: its last commit does not verify: {exc.message}")
+        raw = self.store.get_commit_bytes(height)
+        if raw is None:
+            self.add(height, COL_COMMIT, f"the commit of block {height} is missing")
+            return
+        try:
+            commit = decode_commit(raw)
+            validate_commit(commit, chain_id=chain_id, height=height, block_hash=block_hash,
+                            validators=self.validators)
+        except InvalidInput as exc:
+            self.add(height, COL_COMMIT, f"the commit of block {height} is not valid: {exc.message}")
+
+    def check_txs(self, height: int, block: Block) -> list[Transaction] | None:
+        """Decode and check each transaction; None if one cannot be decoded (the block cannot run)."""
+        txs: list[Transaction] = []
+        for index, raw in enumerate(block.txs):
+            self.txs_checked += 1
+            try:
+                tx = decode_transaction(raw, max_size=self.genesis.params.max_tx_bytes)
+            except InvalidInput as exc:
+                self.add(height, COL_BLOCK, f"block {height}: transaction #{index} cannot be decoded: {exc.message}")
+                return None
+            where = f"block {height}: transaction #{index} ({_short(tx.tx_id)})"
+            if tx.body.chain_id != self.genesis.chain_id:
+                self.add(height, COL_BLOCK, f"{where} is for chain {tx.body.chain_id!r}")
+            if tx.body.expiry_height < height:
+                self.add(height, COL_BLOCK, f"{where} expired at height {tx.body.expiry_height}")
+            if not tx.is_signature_valid():
+                self.add(height, COL_BLOCK, f"{where}: the signature does not verify")
+            first = self.committed.get(tx.tx_id)
+            if first is None:
+                self.committed[tx.tx_id] = height
+            else:
+                self.add(height, COL_BLOCK, f"{where} was already committed at height {first}")
+            txs.append(tx)
+        return txs
+
+    def execute(self, height: int, block: Block, block_hash: bytes, txs: list[Transaction], replay: _Replay) -> None:
+        """Re-execute the block on the replayed state and compare results, state root and indexes."""
+        header = block.header
+        execution = execute_block(replay.state, txs, BlockContext(
+            chain_id=header.chain_id, height=height, time_ms=header.time_ms,
+        ))
+        self.check_results(height, block, execution.result_bytes)
+        update = compute_state_update(replay.tree, execution.changes, replay.load_bucket)
+        if update.root != header.state_root:
+            self.add(height, COL_BLOCK, f"block {height}: state_root does not match the state after re-execution")
+        self.check_index(height, compute_index_entries(
+            height=height, block_hash=block_hash, tx_ids=[tx.tx_id for tx in txs],
+            entities=[set(touched) for touched in execution.entities], changes=execution.changes, update=update,
+        ))
+        replay.apply(execution.changes, update)
+
+    def check_results(self, height: int, block: Block, recomputed: Sequence[bytes] | None) -> None:
+        header = block.header
+        if recomputed is not None and compute_results_root(recomputed) != header.results_root:
+            self.add(height, COL_BLOCK, f"block {height}: results_root does not match the re-executed results")
+        raw = _get(self.store, COL_RESULTS + h8(height))
+        if raw is None:
+            self.add(height, COL_RESULTS, f"the results of block {height} are missing")
+            return
+        fault = _validate_stored_results(raw, header.tx_count, header.results_root)
+        if fault is None and recomputed is not None and raw != codec.encode(list(recomputed)):
+            fault = "they differ from re-execution"
+        if fault is not None:
+            self.add(height, COL_RESULTS, f"the results of block {height} are wrong: {fault}")
+
+    def check_index(self, height: int, entries: Mapping[bytes, bytes]) -> None:
+        """Compare a height's expected H, t, e, y and v entries with the scanned digest; name any fault."""
+        at = 32 * height
+        if compute_index_digest(entries) == self.digests[at:at + 32]:
+            return
+        self.suspects[height] = set(entries)
+        faults = 0
+        for key in sorted(entries):
+            column, expected = key[:1], entries[key]
+            stored = _get(self.store, key)
+            if stored == expected:
+                continue
+            faults += 1
+            if faults <= MAX_FAULTS_PER_HEIGHT:
+                what = describe_entry(column, key, expected)
+                fault = f"the entry of {what} is missing" if stored is None else f"value of {what} differs"
+                self.add(height, column, f"{LABELS[column]} at height {height}: {fault}")
+        if faults > MAX_FAULTS_PER_HEIGHT:
+            self.add(height, "*", f"indexes at height {height}: {faults - MAX_FAULTS_PER_HEIGHT} more entries "
+                     "are missing or differ")
+
+    # --- 3. the current state and the leftovers -------------------------------------------------------
+
+    def check_state_columns(self, replay: _Replay) -> None:
+        """The s, k and l columns hold exactly the replayed state, its bucket entries and leaf hashes."""
+        self.progress("comparing the current state")
+        state = replay.state.values
+        self._compare_column(COL_STATE, ((COL_STATE + key, state[key]) for key in sorted(state)))
+        entries = (
+            (COL_ENTRY + key_hash, value_hash)
+            for bucket in sorted(replay.buckets)
+            for key_hash, value_hash in compute_bucket_entries(replay.buckets[bucket])
+        )
+        self._compare_column(COL_ENTRY, entries)
+        leaves = ((COL_LEAF + bucket2(b), replay.tree.leaf_hash(b)) for b in sorted(replay.touched))
+        self._compare_column(COL_LEAF, leaves)
+
+    def _compare_column(self, column: bytes, expected: Iterator[tuple[bytes, bytes]]) -> None:
+        label = LABELS[column]
+        for key, stored, wanted in _merge_differences(self.store.iter_column(column), expected):
+            what = describe_entry(column, key, None)
+            if stored is None:
+                self.add(None, column, f"{label}: {what} is missing")
+            elif wanted is None:
+                self.add(None, column, f"{label}: unexpected {what}")
+            else:
+                self.add(None, column, f"{label}: value of {what} differs")
+
+    def report_unexpected_entries(self) -> None:
+        """Name the entries that mismatched heights hold but the replay did not expect."""
+        if not self.suspects:
+            return
+        for column in INDEX_COLUMNS:
+            for key, value in self.store.iter_column(column):
+                height = get_entry_height(column, key, value)
+                expected = self.suspects.get(height) if height is not None else None
+                if expected is not None and key not in expected:
+                    self.add(height, column, f"{LABELS[column]} at height {height}: unexpected entry for "
+                             f"{describe_entry(column, key, value)}")
+
+
+def _validate_stored_results(raw: bytes, tx_count: int, results_root: bytes) -> str | None:
+    """What is wrong with a block's stored results, or None: decoding, count and RFC 9162 root."""
+    try:
+        value = codec.decode(raw, max_size=MAX_STORED_VALUE)
+    except InvalidInput as exc:
+        return f"they cannot be decoded: {exc.message}"
+    if type(value) is not list or not all(type(item) is bytes for item in value):
+        return "they are not a list of encoded results"
+    if len(value) != tx_count:
+        return f"{len(value)} results for {tx_count} transactions"
+    for index, item in enumerate(value):
+        try:
+            decode_result(item)
+        except InvalidInput as exc:
+            return f"result #{index} cannot be decoded: {exc.message}"
+    if compute_results_root(value) != results_root:
+        return "they do not match the header's results_root"
+    return None

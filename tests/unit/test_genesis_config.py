@@ -1,0 +1,83 @@
+"""Genesis and config files: every mistake is named."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainnode.config import NodeConfig, load_config, render_config
+from chainnode.errors import ConfigError, GenesisError
+from chainnode.genesis import compute_genesis_hash, load_genesis, parse_genesis
+
+KEY = "11" * 32
+DOC: dict[str, Any] = {
+    "chain_id": "g", "genesis_time_ms": 1,
+    "departments": [{"code": "PSB", "name": "Police", "node_key": KEY, "power": 10,
+                     "members": [{"public_key": "22" * 32, "roles": ["clerk"], "name": "Li"}]}],
+}
+
+
+def test_valid_genesis_and_its_hash() -> None:
+    genesis = parse_genesis(copy.deepcopy(DOC))
+    assert genesis.chain_id == "g" and genesis.hash == compute_genesis_hash(DOC)
+    assert len(genesis.validator_set()) == 1 and genesis.params.max_tx_bytes == 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d.pop("chain_id"), "chain_id is missing"),
+        (lambda d: d["departments"][0].update(code="bad code"), "code"),
+        (lambda d: d["departments"][0].update(node_key="zz"), "node_key is not hex"),
+        (lambda d: d["departments"][0].update(node_key="11"), "32-byte"),
+        (lambda d: d["departments"][0].update(power=0), "at least one department with voting power"),
+        (lambda d: d["departments"].append(copy.deepcopy(d["departments"][0])), "appears twice"),
+        (lambda d: d["departments"][0]["members"][0].update(roles=["king"]), "unknown: ['king']"),
+        (lambda d: d.update(params={"max_tx_bytes": -1}), "positive integer"),
+        (lambda d: d.update(params={"nonsense": 1}), "unknown fields"),
+        (lambda d: d.update(extra=1.5), "cannot be encoded"),
+    ],
+)
+def test_genesis_mistakes_are_named(change: Any, words: str) -> None:
+    doc = copy.deepcopy(DOC)
+    change(doc)
+    with pytest.raises(GenesisError) as caught:
+        parse_genesis(doc)
+    assert words in caught.value.message
+
+
+def test_genesis_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(GenesisError, match="does not exist"):
+        load_genesis(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(GenesisError, match="not JSON"):
+        load_genesis(bad)
+    good = tmp_path / "genesis.json"
+    good.write_text(json.dumps(DOC))
+    assert load_genesis(good).chain_id == "g"
+
+
+def test_config_round_trip_and_mistakes(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    config = NodeConfig(moniker="x", peers=("127.0.0.1:1",), block_interval_ms=7)
+    path.write_text(render_config(config))
+    assert load_config(path) == config
+    for text, words in [
+        ("[api]\nlisten = 5\n", "must be a string"),
+        ("[api]\nlisten = \"nohost\"\n", "HOST:PORT"),
+        ("[api]\nlsten = \"a:1\"\n", "unknown key 'lsten'"),
+        ("[wat]\n", "unknown section"),
+        ("[producer]\nblock_interval_ms = -1\n", "non-negative"),
+        ("[producer\n", "not valid TOML"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert words in caught.value.message, text
+    with pytest.raises(ConfigError, match="chainnode init"):
+        load_config(tmp_path / "none.toml")

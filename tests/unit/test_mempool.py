@@ -1,0 +1,117 @@
+"""Mempool admission checks, bounds and the proposer's side."""
+
+from __future__ import annotations
+
+import pytest
+
+from chainnode import crypto
+from chainnode.errors import (
+    InvalidArguments,
+    MempoolFull,
+    TxAlreadyCommitted,
+    TxAlreadyPending,
+    TxExpired,
+    TxExpiryTooFar,
+    UnknownContract,
+    WrongChain,
+)
+from chainnode.mempool import Mempool
+from chainnode.tx import TxBody, sign_transaction
+
+KEY = crypto.PrivateKey(b"\x01" * 32)
+
+
+def tx(label: str, *, chain_id: str = "c", expiry: int = 50, contract: str = "anchor", args: object = None) -> bytes:
+    body = TxBody(
+        chain_id=chain_id, contract=contract, method="put",
+        args=args if args is not None else {"content_hash": crypto.sha256(label.encode()), "kind": "k"},
+        signer=KEY.public_key, nonce=crypto.sha256(label.encode())[:16], expiry_height=expiry,
+    )
+    return sign_transaction(KEY, body).raw
+
+
+def make_pool(committed: set[bytes] | None = None, **limits: int) -> Mempool:
+    done = committed if committed is not None else set()
+    return Mempool(chain_id="c", max_txs=limits.get("max_txs", 100), max_bytes=limits.get("max_bytes", 10**6),
+                   max_tx_bytes=4096, max_ttl=100, is_committed=done.__contains__)
+
+
+def test_screen_then_admit_and_take_in_arrival_order() -> None:
+    pool = make_pool()
+    txs = [pool.screen(tx(f"t{i}"), next_height=1) for i in range(3)]
+    for t in txs:
+        pool.admit(t)
+    assert len(pool) == 3 and pool.size_bytes == sum(len(t.raw) for t in txs)
+    assert [t.tx_id for t in pool.take(max_txs=2, max_bytes=10**6, next_height=1)] == [t.tx_id for t in txs[:2]]
+    pool.remove([txs[0].tx_id])
+    assert not pool.is_pending(txs[0].tx_id) and pool.is_pending(txs[1].tx_id)
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (tx("a", chain_id="other"), WrongChain),
+        (tx("b", expiry=4), TxExpired),
+        (tx("c", expiry=500), TxExpiryTooFar),
+        (tx("d", contract="nosuch"), UnknownContract),
+        (tx("e", args={"kind": "x"}), InvalidArguments),
+    ],
+)
+def test_screen_rejects_and_remembers_why(raw: bytes, error: type[Exception]) -> None:
+    pool = make_pool()
+    with pytest.raises(error) as caught:
+        pool.screen(raw, next_height=5)
+    assert len(pool) == 0
+    from chainnode.tx import decode_transaction
+
+    rejection = pool.get_rejection(decode_transaction(raw).tx_id)
+    assert rejection is not None and rejection.code == caught.value.code  # type: ignore[attr-defined]
+
+
+def test_duplicates_pending_and_committed() -> None:
+    committed: set[bytes] = set()
+    pool = make_pool(committed)
+    first = pool.screen(tx("x"), next_height=1)
+    pool.admit(first)
+    with pytest.raises(TxAlreadyPending):
+        pool.screen(tx("x"), next_height=1)
+    pool.remove([first.tx_id])
+    committed.add(first.tx_id)
+    with pytest.raises(TxAlreadyCommitted):
+        pool.screen(tx("x"), next_height=1)
+    with pytest.raises(TxAlreadyCommitted):
+        pool.admit(first)
+
+
+def test_bounded_by_count_and_bytes() -> None:
+    pool = make_pool(max_txs=2)
+    pool.admit(pool.screen(tx("1"), next_height=1))
+    pool.admit(pool.screen(tx("2"), next_height=1))
+    third = pool.screen(tx("3"), next_height=1)
+    with pytest.raises(MempoolFull) as caught:
+        pool.admit(third)
+    assert "full" in caught.value.message and len(pool) == 2
+    small = make_pool(max_bytes=len(tx("1")) + 10)
+    small.admit(small.screen(tx("1"), next_height=1))
+    with pytest.raises(MempoolFull):
+        small.admit(small.screen(tx("2"), next_height=1))
+
+
+def test_take_drops_expired_and_records_the_reason() -> None:
+    pool = make_pool()
+    old = pool.screen(tx("old", expiry=3), next_height=1)
+    new = pool.screen(tx("new", expiry=90), next_height=1)
+    pool.admit(old)
+    pool.admit(new)
+    assert pool.take(max_txs=10, max_bytes=10**6, next_height=5) == [new]
+    assert not pool.is_pending(old.tx_id)
+    rejection = pool.get_rejection(old.tx_id)
+    assert rejection is not None and rejection.code == "tx_expired"
+
+
+def test_signature_verdicts_are_cached() -> None:
+    pool = make_pool()
+    t = pool.screen(tx("s"), next_height=1)
+    assert pool.cached_signature_verdict(t) is None
+    pool.record_signature_verdict(t, True)
+    assert pool.cached_signature_verdict(t) is True

@@ -1,0 +1,70 @@
+"""The node in-process: restart keeps everything, a wrong genesis or a second process is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chainnode import crypto
+from chainnode.errors import StoreError, StoreLocked
+from chainnode.home import init_home
+from chainnode.node import Node
+from tests.nodeproc import anchor_tx
+
+
+async def test_restart_keeps_blocks_state_and_index(tmp_path: Path) -> None:
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(created.home)
+    ids = []
+    for i in range(3):
+        admissions = await node.submit([anchor_tx(key, "n", f"doc-{i}-{j}") for j in range(10)])
+        ids += [a.tx_id for a in admissions if a.tx_id]
+        await node.produce_block()
+    root, head = node.tree.root(), node.head_height()
+    node.close()
+    again = Node.from_home(created.home)
+    try:
+        assert again.head_height() == head == 3 and again.tree.root() == root
+        assert all(again.tx_status(tx_id).status == "committed" for tx_id in ids)
+        header = again.store.get_header(3)
+        assert header is not None and header.state_root == root
+        admissions = await again.submit([anchor_tx(key, "n", "after-restart")])
+        proposed = await again.produce_block()
+        assert proposed is not None and proposed.block.header.prev_hash == header.compute_hash()
+        assert proposed.block.last_commit is not None and proposed.block.last_commit.height == 3
+    finally:
+        again.close()
+
+
+def test_a_second_node_on_the_same_home_is_refused(tmp_path: Path) -> None:
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    node = Node.from_home(created.home)
+    try:
+        with pytest.raises(StoreLocked) as caught:
+            Node.from_home(created.home)
+        assert "already running" in caught.value.message
+    finally:
+        node.close()
+
+
+def test_a_store_of_another_network_is_refused(tmp_path: Path) -> None:
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    Node.from_home(created.home).close()
+    genesis = json.loads((created.home / "genesis.json").read_text())
+    genesis["chain_id"] = "another"
+    (created.home / "genesis.json").write_text(json.dumps(genesis))
+    with pytest.raises(StoreError) as caught:
+        Node.from_home(created.home)
+    assert "another network" in caught.value.message
+
+
+async def test_empty_blocks_only_when_configured(tmp_path: Path) -> None:
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    node = Node.from_home(created.home)
+    try:
+        assert await node.produce_block() is None and node.head_height() == 0
+    finally:
+        node.close()
