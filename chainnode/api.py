@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -181,7 +182,7 @@ async def get_tx(request: web.Request) -> web.Response:
 async def get_tx_proof(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
     tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
-    bundle = node.tx_bundle(tx_id)
+    bundle = await asyncio.to_thread(node.tx_bundle, tx_id)
     data = bundle.encode()
     if request.query.get("format") == "msgpack":
         return web.Response(body=data, content_type=MSGPACK)
@@ -261,7 +262,7 @@ async def get_state(request: web.Request) -> web.Response:
 async def get_anchors(request: web.Request) -> web.Response:
     node = request.app[NODE]
     content_hash = parse_hex(request.match_info["content_hash"], "content_hash", size=32)
-    bundles = node.anchor_bundles(content_hash)
+    bundles = await asyncio.to_thread(node.anchor_bundles, content_hash)
     if not bundles:
         raise NotFound(f"no department has anchored {content_hash.hex()}", field="content_hash")
     return web.json_response({"content_hash": content_hash.hex(), "anchors": [state_bundle_json(b) for b in bundles]})
@@ -274,6 +275,25 @@ async def get_history(request: web.Request) -> web.Response:
         raise InvalidField("entity must be 1-200 characters, e.g. anchor:<hex> or department:PSB", field="entity")
     limit = min(parse_int(request.query.get("limit"), "limit", default=100, lo=1) or 100, MAX_HISTORY)
     return web.json_response({"entity": entity, "events": node.entity_history(entity, limit=limit)})
+
+
+class EventCache:
+    """The JSON text of recent block events, so many subscribers cost one encoding per block."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._texts: OrderedDict[int, str] = OrderedDict()
+
+    def get(self, node: Node, height: int) -> str:
+        text = self._texts.get(height)
+        if text is None:
+            text = self._texts[height] = json.dumps(block_event(node, height))
+            if len(self._texts) > self._size:
+                self._texts.popitem(last=False)
+        return text
+
+
+EVENTS: Final = web.AppKey("events", EventCache)
 
 
 def block_event(node: Node, height: int) -> dict[str, Any]:
@@ -306,7 +326,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     try:
         while not ws.closed and not reader.done():
             if next_height <= node.head_height():
-                await ws.send_json(block_event(node, next_height))
+                await ws.send_str(request.app[EVENTS].get(node, next_height))
                 next_height += 1
                 continue
             await node.wait_for_height(next_height, 15.0)
@@ -325,6 +345,7 @@ async def openapi(request: web.Request) -> web.Response:
 def create_app(node: Node) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=node.config.max_request_bytes)
     app[NODE] = node
+    app[EVENTS] = EventCache()
     app.router.add_post("/v1/txs", submit_txs)
     app.router.add_get("/v1/txs/{tx_id}", get_tx)
     app.router.add_get("/v1/txs/{tx_id}/proof", get_tx_proof)

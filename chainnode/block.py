@@ -286,7 +286,9 @@ def validate_block_shape(block: Block) -> None:
     """Checks a block against itself: tx count and root, and last-commit hash. Raises InvalidBlock."""
     header = block.header
     if header.tx_count != len(block.txs):
-        raise InvalidBlock(f"block {header.height}: header counts {header.tx_count} txs, block has {len(block.txs)}")
+        raise InvalidBlock(
+            f"block {header.height}: header counts {header.tx_count} txs, block has {len(block.txs)}", field="tx_count"
+        )
     if compute_tx_root(block.txs) != header.tx_root:
         raise InvalidBlock(f"block {header.height}: transactions do not match tx_root", field="tx_root")
     expected = ZERO_HASH if block.last_commit is None else block.last_commit.compute_hash()

@@ -158,7 +158,15 @@ def _open_store(data: Path) -> Store:
         raise StoreError(f"there is no store at {data}: no node has run with this home")
     if not (data / "CURRENT").is_file():
         raise CorruptStore(f"{data} is not a usable LevelDB store: its CURRENT file is missing")
-    return Store(data)
+    try:
+        return Store(data)
+    except Exception as exc:
+        if not _is_leveldb_error(exc):
+            raise
+        # Store() can fail on its first read after opening; its traceback holds the half-built Store,
+        # whose open database keeps the lock until the traceback is gone.
+        cause = exc.with_traceback(None)
+    raise CorruptStore(f"the store {data} cannot be read: {cause}") from cause
 
 
 def _is_leveldb_error(exc: Exception) -> bool:

@@ -30,6 +30,7 @@ Value: TypeAlias = Any
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**64 - 1
 MAX_DEPTH: Final = 32
+"""The deepest nesting of containers (arrays and maps) inside a value; scalars do not count."""
 
 
 _SCALARS: Final = frozenset({bytes, str, bool, type(None)})

@@ -24,6 +24,7 @@ from chainnode import codec
 from chainnode.errors import (
     InvalidField,
     InvalidSignature,
+    KeyFileExists,
     KeyFileInsecure,
     KeyFileMalformed,
     KeyFileMissing,
@@ -122,9 +123,11 @@ class KeyFile:
 
 
 def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: bool = False) -> None:
-    """Write `key` to `path` as JSON, readable by the owner only (0600).
+    """Write `key` to `path` as JSON, readable by the owner only (0600), atomically.
 
-    Raises FileExistsError if the file exists and `overwrite` is false.
+    The key goes to a new 0600 file beside the target, is synced, then renamed over it, so a crash never
+    leaves a half-written key and the seed is never in a file others can read. Raises KeyFileExists if the
+    file exists and `overwrite` is false.
     """
     document = {
         "kind": KEY_FILE_KIND,
@@ -132,13 +135,27 @@ def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: b
         "public_key": key.public_key.hex(),
         "seed": key.seed.hex(),
     }
+    if path.exists() and not overwrite:
+        raise KeyFileExists(f"key file {path} already exists; choose another path or pass --force")
     path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-    os.chmod(path, 0o600)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def load_key_file(path: Path) -> KeyFile:
@@ -154,7 +171,9 @@ def load_key_file(path: Path) -> KeyFile:
         raise KeyFileMissing(f"key file {path} does not exist") from exc
     except IsADirectoryError as exc:
         raise KeyFileUnreadable(f"key file {path} is a directory") from exc
-    except (PermissionError, UnicodeDecodeError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        raise KeyFileMalformed(f"key file {path} is not UTF-8 text") from exc
+    except OSError as exc:
         raise KeyFileUnreadable(f"key file {path} cannot be read: {exc}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileInsecure(

@@ -167,6 +167,10 @@ class KeyFileMalformed(KeyFileError):
     code = "key_file_malformed"
 
 
+class KeyFileExists(KeyFileError):
+    code = "key_file_exists"
+
+
 class KeyFileInsecure(KeyFileError):
     code = "key_file_insecure"
 

@@ -7,7 +7,7 @@ was included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from chainnode import codec
@@ -25,7 +25,7 @@ class Event:
     """Something a contract reports: a kind ("anchor.recorded") and string/bytes/int attributes."""
 
     kind: str
-    attributes: dict[str, Value]
+    attributes: dict[str, Value] = field(hash=False)
 
     def fields(self) -> list[Value]:
         return [self.kind, self.attributes]

@@ -37,7 +37,7 @@ class TxBody:
     chain_id: str
     contract: str
     method: str
-    args: Value
+    args: Value = field(hash=False)
     signer: bytes
     """Ed25519 public key of the signer (32 bytes)."""
     nonce: bytes

@@ -13,6 +13,8 @@ from typing import Final
 from chainnode import codec, crypto
 from chainnode.errors import InvalidField
 
+TAG_VALIDATOR_SET: Final = 8
+VALIDATOR_SET_VERSION: Final = 1
 MAX_VALIDATORS: Final = 256
 MAX_POWER: Final = 2**40
 
@@ -46,7 +48,7 @@ class ValidatorSet:
         return crypto.compute_hash(crypto.DOMAIN_VALSET, self.encode())
 
     def encode(self) -> bytes:
-        return codec.encode([v.fields() for v in self.validators])
+        return codec.encode_object(TAG_VALIDATOR_SET, VALIDATOR_SET_VERSION, [[v.fields() for v in self.validators]])
 
     def index_of(self, public_key: bytes) -> int | None:
         return self._index.get(public_key)
@@ -74,7 +76,11 @@ def validate_validators(validators: Sequence[Validator]) -> None:
 
 
 def decode_validator_set(value: codec.Value) -> ValidatorSet:
-    items = codec.want_list(value, "validators", max_len=MAX_VALIDATORS)
+    """Decode the tag-8 array [8, 1, [[department, public_key, power], ...]]. Raises InvalidInput."""
+    (inner,) = codec.check_object(
+        value, tag=TAG_VALIDATOR_SET, version=VALIDATOR_SET_VERSION, n_fields=1, what="validator set"
+    )
+    items = codec.want_list(inner, "validators", max_len=MAX_VALIDATORS)
     validators = []
     for item in items:
         entry = codec.want_list(item, "validator", max_len=3)

@@ -123,9 +123,26 @@ def mutations(draw: st.DrawFn, valid: st.SearchStrategy[bytes]) -> bytes:
     return _mutate(draw(valid), draw)
 
 
-# fixarray 0, 1, 2, 10; fixmap 0, 1; nil; bin8; str8; array16; map16. The ext headers (0xC7-0xC9, 0xD4-0xD8)
-# belong here too once decode refuses msgpack timestamps again (xfail cases in tests/unit/test_codec.py).
-FRAME_BYTES = (0x90, 0x91, 0x92, 0x9A, 0x80, 0x81, 0xC0, 0xC4, 0xD9, 0xDC, 0xDE)
+# fixarray 0, 1, 2, 10; fixmap 0, 1; nil; bin8; str8; array16; map16; ext8, fixext 4 and 8
+FRAME_BYTES = (0x90, 0x91, 0x92, 0x9A, 0x80, 0x81, 0xC0, 0xC4, 0xD9, 0xDC, 0xDE, 0xC7, 0xD6, 0xD7)
+
+
+def ext_frame(code: int, payload: bytes) -> bytes:
+    """A msgpack extension value of type `code`, in the shortest frame for its length."""
+    fixext = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+    if len(payload) in fixext:
+        return bytes([fixext[len(payload)], code & 0xFF]) + payload
+    return bytes([0xC7, len(payload), code & 0xFF]) + payload
+
+
+# Type -1 is msgpack's timestamp, which msgpack decodes itself; 4, 8 and 12 bytes are its valid lengths.
+EXT_FRAMES = st.builds(
+    ext_frame,
+    st.one_of(st.just(-1), st.integers(min_value=-128, max_value=127)),
+    st.one_of(st.sampled_from([4, 8, 12]), st.integers(min_value=0, max_value=20)).flatmap(
+        lambda n: st.binary(min_size=n, max_size=n)
+    ),
+)
 
 
 @st.composite
@@ -134,35 +151,49 @@ def token_soup(draw: st.DrawFn) -> bytes:
     parts = st.one_of(
         st.sampled_from([bytes([b]) for b in FRAME_BYTES]),
         SCALARS.map(codec.encode),
+        EXT_FRAMES,
         st.binary(max_size=3),
     )
     return b"".join(draw(st.lists(parts, min_size=1, max_size=6)))
 
 
-def _replace_node(value: codec.Value, draw: st.DrawFn) -> codec.Value:
-    """`value` with one node (maybe the root) replaced by a random canonical value."""
+def _replace_node(value: codec.Value, draw: st.DrawFn, replacement: st.SearchStrategy[Any]) -> codec.Value:
+    """`value` with one node (maybe the root) replaced by a value drawn from `replacement`."""
     children: list[Any] = []
     if type(value) is list:
         children = list(range(len(value)))
     elif type(value) is dict:
         children = list(value)
     if not children or draw(st.integers(min_value=0, max_value=3)) == 0:
-        return draw(VALUES)
+        return draw(replacement)
     key = draw(st.sampled_from(children))
     copy = list(value) if type(value) is list else dict(value)
-    copy[key] = _replace_node(value[key], draw)
+    copy[key] = _replace_node(value[key], draw, replacement)
     return copy
+
+
+PLACEHOLDER = b"\x00chainnode test placeholder\x00"
 
 
 @st.composite
 def field_swaps(draw: st.DrawFn, valid: st.SearchStrategy[bytes]) -> bytes:
-    """A valid encoding whose value tree has one node replaced: well-formed msgpack, wrong content."""
-    value = _replace_node(codec.decode(draw(valid), max_size=LIMIT), draw)
+    """A valid encoding whose value tree has one node replaced: well-formed msgpack, wrong content.
+
+    The new node is a random canonical value, or an extension value (which encode cannot make, so it is
+    spliced into the bytes in place of a placeholder).
+    """
+    with_ext = draw(st.booleans())
+    replacement = st.just(PLACEHOLDER) if with_ext else VALUES
     try:
-        return codec.encode(value)
+        data = codec.encode(_replace_node(codec.decode(draw(valid), max_size=LIMIT), draw, replacement))
     except InvalidField:  # nested too deep after the swap
         assume(False)
         raise
+    if with_ext:
+        marker = codec.encode(PLACEHOLDER)
+        assume(data.count(marker) == 1)
+        data = data.replace(marker, draw(EXT_FRAMES))
+    return data
 
 
 def check_codec_decode(data: bytes) -> None:
@@ -192,6 +223,16 @@ def test_decode_token_soup(data: bytes) -> None:
 @given(mutations(VALID_VALUE_BYTES))
 def test_decode_mutated_encodings(data: bytes) -> None:
     check_codec_decode(data)
+
+
+@FAST
+@given(EXT_FRAMES, st.sampled_from([b"", b"\x91", b"\x92\x00", b"\x81\xa1k", b"\x91\x81\xa1k"]))
+def test_decode_refuses_extension_values_anywhere(frame: bytes, prefix: bytes) -> None:
+    try:
+        value = codec.decode(prefix + frame, max_size=LIMIT)
+    except InvalidInput:
+        return
+    raise AssertionError(f"decoded an extension value: {value!r}")
 
 
 def test_decode_rejects_every_single_byte_change_of_a_small_value() -> None:
@@ -298,3 +339,27 @@ def test_decoders_on_swapped_fields(case: tuple[str, bytes]) -> None:
 @given(DECODER_NAMES, VALUES)
 def test_decoders_on_any_canonical_value(name: str, value: codec.Value) -> None:
     check_decoder(name, codec.encode(value))
+
+
+def _with_placeholder(where: str) -> tuple[str, bytes]:
+    """A valid encoding with PLACEHOLDER in a field whose content is free-form (not type-checked)."""
+    if where.startswith("tx"):
+        fields = codec.decode(generate.build_transactions()[0].raw, max_size=LIMIT)
+        fields[5] = {"args": PLACEHOLDER, "args list": [1, PLACEHOLDER], "args map": {"k": PLACEHOLDER}}[where[3:]]
+        return "transaction", codec.encode(fields)
+    fields = codec.decode(generate.build_results()[0].encode(), max_size=LIMIT)
+    fields[5][0][1] = {"attribute": PLACEHOLDER}
+    return "result", codec.encode(fields)
+
+
+@FAST
+@given(EXT_FRAMES, st.sampled_from(["tx args", "tx args list", "tx args map", "event attributes"]))
+def test_decoders_refuse_extension_values_in_free_form_fields(frame: bytes, where: str) -> None:
+    name, data = _with_placeholder(where)
+    data = data.replace(codec.encode(PLACEHOLDER), frame)
+    decode = DECODERS[name][0]
+    try:
+        decoded = decode(data)
+    except InvalidInput:
+        return
+    raise AssertionError(f"{name} decoder accepted an extension value: {decoded!r}")

@@ -81,9 +81,7 @@ def make_commit(
     """A commit whose signatures come from the validators at `indices`, in the order given."""
     vote = Vote(vote_type=vote_type, height=height, round=round_, block_hash=block_hash)
     signatures = tuple(
-        CommitSignature(
-            validator_index=i, signature=block.sign_commit_vote(key_at(validators, i), chain_id, vote)
-        )
+        CommitSignature(validator_index=i, signature=block.sign_commit_vote(key_at(validators, i), chain_id, vote))
         for i in indices
     )
     return Commit(height=height, round=round_, block_hash=block_hash, signatures=signatures)
@@ -160,9 +158,7 @@ def test_decode_header_names_the_bad_field(name: str, value: object) -> None:
 @pytest.mark.parametrize(
     ("data", "error", "words"),
     [
-        pytest.param(
-            make_commit([0, 1, 2]).encode(), UnknownTag, "block header: expected tag 2, got 4", id="a commit"
-        ),
+        pytest.param(make_commit([0, 1, 2]).encode(), UnknownTag, "block header: expected tag 2, got 4", id="a commit"),
         pytest.param(
             codec.encode_object(block.TAG_HEADER, 2, HEADER.fields()),
             UnsupportedVersion,
@@ -197,9 +193,7 @@ def test_decode_header_rejects(data: bytes, error: type[InvalidInput], words: st
 
 def test_vote_signing_bytes_separate_type_round_and_chain() -> None:
     vote = Vote(vote_type=block.VOTE_PRECOMMIT, height=1, round=0, block_hash=BLOCK_HASH)
-    assert vote.compute_signing_bytes(CHAIN) == crypto.compute_signing_bytes(
-        crypto.SIGN_VOTE, CHAIN, vote.encode()
-    )
+    assert vote.compute_signing_bytes(CHAIN) == crypto.compute_signing_bytes(crypto.SIGN_VOTE, CHAIN, vote.encode())
     variants = {
         vote.compute_signing_bytes(CHAIN),
         vote.compute_signing_bytes("gov-test-2"),
@@ -217,9 +211,7 @@ def test_commit_round_trip_and_hash() -> None:
     assert block.decode_commit(data) == commit
     assert block.decode_commit(data).encode() == data
     assert commit.compute_hash() == crypto.compute_hash(crypto.DOMAIN_COMMIT, data)
-    assert commit.precommit() == Vote(
-        vote_type=block.VOTE_PRECOMMIT, height=1, round=5, block_hash=BLOCK_HASH
-    )
+    assert commit.precommit() == Vote(vote_type=block.VOTE_PRECOMMIT, height=1, round=5, block_hash=BLOCK_HASH)
     assert commit.to_json()["signatures"][0] == {
         "validator_index": 0,
         "signature": commit.signatures[0].signature.hex(),
@@ -245,17 +237,11 @@ def commit_with(signatures: object, *, fields: Sequence[object] | None = None) -
         pytest.param(commit_with({"0": bytes(64)}), "signatures", "must be an array", id="signatures a map"),
         pytest.param(commit_with([[1024, bytes(64)]]), "validator_index", "[0, 1023]", id="index 1024"),
         pytest.param(commit_with([[-1, bytes(64)]]), "validator_index", "[0, 1023]", id="index -1"),
-        pytest.param(
-            commit_with([[0, bytes(63)]]), "signature", "64 bytes, got 63", id="signature of 63 bytes"
-        ),
+        pytest.param(commit_with([[0, bytes(63)]]), "signature", "64 bytes, got 63", id="signature of 63 bytes"),
         pytest.param(commit_with([[0]] * 1025), "signatures", "at most 1024 items", id="1025 signatures"),
         pytest.param(commit_with([], fields=[0, 0, BLOCK_HASH, []]), "height", "height", id="height 0"),
-        pytest.param(
-            commit_with([], fields=[1, 2**31 + 1, BLOCK_HASH, []]), "round", "round", id="round 2**31+1"
-        ),
-        pytest.param(
-            commit_with([], fields=[1, 0, bytes(31), []]), "block_hash", "32 bytes", id="short block hash"
-        ),
+        pytest.param(commit_with([], fields=[1, 2**31 + 1, BLOCK_HASH, []]), "round", "round", id="round 2**31+1"),
+        pytest.param(commit_with([], fields=[1, 0, bytes(31), []]), "block_hash", "32 bytes", id="short block hash"),
     ],
 )
 def test_decode_commit_names_the_bad_field(data: bytes, field: str, words: str) -> None:
@@ -287,9 +273,7 @@ def test_validate_commit_accepts_a_single_validator() -> None:
 @pytest.mark.parametrize(
     ("commit", "field", "words"),
     [
-        pytest.param(
-            make_commit([0, 1, 2], height=2), "height", "commit is for height 2, expected 1", id="height"
-        ),
+        pytest.param(make_commit([0, 1, 2], height=2), "height", "commit is for height 2, expected 1", id="height"),
         pytest.param(
             make_commit([0, 1, 2], block_hash=bytes(32)),
             "block_hash",
@@ -489,7 +473,7 @@ def test_decode_block_enforces_max_size() -> None:
 SHAPE_ERRORS = [
     pytest.param(
         replace(make_block(), header=replace(make_block().header, tx_count=3)),
-        None,
+        "tx_count",
         "header counts 3 txs, block has 2",
         id="tx count",
     ),

@@ -15,6 +15,7 @@ from chainnode.errors import (
     InvalidField,
     InvalidSignature,
     KeyFileError,
+    KeyFileExists,
     KeyFileInsecure,
     KeyFileMalformed,
     KeyFileMissing,
@@ -199,7 +200,10 @@ def write_document(path: Path, document: object, *, mode: int = 0o600) -> Path:
 
 def good_document(key: crypto.PrivateKey = KEY) -> dict[str, str]:
     return {
-        "kind": crypto.KEY_FILE_KIND, "label": "", "public_key": key.public_key.hex(), "seed": key.seed.hex(),
+        "kind": crypto.KEY_FILE_KIND,
+        "label": "",
+        "public_key": key.public_key.hex(),
+        "seed": key.seed.hex(),
     }
 
 
@@ -226,7 +230,7 @@ def test_key_file_is_written_owner_only(tmp_path: Path) -> None:
 def test_write_key_file_refuses_to_overwrite_by_default(tmp_path: Path) -> None:
     path = tmp_path / "node.key"
     crypto.write_key_file(path, KEY)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(KeyFileExists):
         crypto.write_key_file(path, OTHER_KEY)
     assert crypto.load_key_file(path).key == KEY  # the first key is untouched
 
@@ -288,7 +292,8 @@ def malformed_documents() -> list[object]:
         pytest.param(edited(seed=12), "missing or malformed seed", id="seed is a number"),
         pytest.param(edited(public_key="xyz"), "malformed seed or public_key", id="public key not hex"),
         pytest.param(
-            edited(public_key=OTHER_KEY.public_key.hex()), "public_key does not belong to the seed",
+            edited(public_key=OTHER_KEY.public_key.hex()),
+            "public_key does not belong to the seed",
             id="mismatched key",
         ),
         pytest.param(edited(public_key=""), "public_key does not belong to the seed", id="empty public key"),

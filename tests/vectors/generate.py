@@ -112,9 +112,7 @@ def build_results() -> tuple[results.TxResult, results.TxResult]:
             ),
         ),
     )
-    failed = results.TxResult(
-        tx_id=second.tx_id, code="unknown_contract", message="no contract 'certificate'"
-    )
+    failed = results.TxResult(tx_id=second.tx_id, code="unknown_contract", message="no contract 'certificate'")
     return ok, failed
 
 
@@ -137,9 +135,7 @@ def build_header_1() -> block.BlockHeader:
 
 
 def build_precommit() -> block.Vote:
-    return block.Vote(
-        vote_type=block.VOTE_PRECOMMIT, height=1, round=0, block_hash=build_header_1().compute_hash()
-    )
+    return block.Vote(vote_type=block.VOTE_PRECOMMIT, height=1, round=0, block_hash=build_header_1().compute_hash())
 
 
 def build_commit(indices: tuple[int, ...]) -> block.Commit:
@@ -151,9 +147,7 @@ def build_commit(indices: tuple[int, ...]) -> block.Commit:
         )
         for i in indices
     )
-    return block.Commit(
-        height=vote.height, round=vote.round, block_hash=vote.block_hash, signatures=signatures
-    )
+    return block.Commit(height=vote.height, round=vote.round, block_hash=vote.block_hash, signatures=signatures)
 
 
 def build_block_2() -> block.Block:
@@ -211,9 +205,7 @@ def build_vectors() -> dict[str, Vector]:
         "tx_id": body.compute_tx_id().hex(),
         "signing_bytes": body.compute_signing_bytes().hex(),
     }
-    for name, transaction in zip(
-        ("transaction/anchor", "transaction/certificate"), build_transactions(), strict=True
-    ):
+    for name, transaction in zip(("transaction/anchor", "transaction/certificate"), build_transactions(), strict=True):
         vectors[name] = {
             "encoding": transaction.raw.hex(),
             "tx_id": transaction.tx_id.hex(),

@@ -104,9 +104,7 @@ def test_stored_vote_signature_verifies() -> None:
 
 
 def test_stored_chain_of_header_commits_and_block_is_valid() -> None:
-    validator_set = validators.decode_validator_set(
-        codec.decode(stored("validator_set", "encoding"), max_size=4096)
-    )
+    validator_set = validators.decode_validator_set(codec.decode(stored("validator_set", "encoding"), max_size=4096))
     assert validator_set.encode() == stored("validator_set", "encoding")
     assert validator_set.compute_hash() == stored("validator_set", "hash")
 
