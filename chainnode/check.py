@@ -102,7 +102,7 @@ class Problem:
     """The height the faulty record belongs to (0: the genesis state); None for meta and current state."""
     column: str
     """The column of the record: "b", "c", "r", "H", "t", "e", "y", "v", "s", "k", "l", "m/head", ...;
-    "?" for a key in no known column."""
+    "?" for a key in no known column, "*" for a count of further index faults at one height."""
     message: str
 
 
@@ -146,7 +146,10 @@ def check_home(home: Path, *, progress: Callable[[str], None] | None = None) -> 
         raise
     finally:
         store.close()
-    return checker.report()
+    return CheckReport(
+        ok=not checker.problems, head=checker.head, blocks_checked=checker.blocks_checked,
+        txs_checked=checker.txs_checked, problems=list(checker.problems), truncated=checker.truncated,
+    )
 
 
 # --- opening -------------------------------------------------------------------------------------------
@@ -198,7 +201,7 @@ def compute_index_digest(entries: Mapping[bytes, bytes]) -> bytes:
     return digest
 
 
-def get_entry_height(column: bytes, key: bytes, value: bytes) -> int | None:
+def compute_entry_height(column: bytes, key: bytes, value: bytes) -> int | None:
     """The height a per-height entry belongs to, from its key or value; None if they are malformed."""
     if column in BLOCK_COLUMNS:
         return int(U64.unpack(key[1:])[0]) if len(key) == 9 else None
@@ -284,6 +287,22 @@ def describe_entry(column: bytes, key: bytes, value: bytes | None) -> str:
     if column == COL_ENTRY and size == 33:
         return f"key hash {_short(key[1:])}"
     return f"entry {show_key(key)}"
+
+
+def find_highest_block(store: Store) -> int:
+    """The highest h with block h stored, assuming blocks 1..h have no gap (O(log h) lookups)."""
+    def has(height: int) -> bool:
+        return store.get_block_bytes(height) is not None
+
+    if not has(1):
+        return 0
+    low, high = 1, 2
+    while high < 2**63 and has(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if has(middle) else (low, middle)
+    return low
 
 
 def _get(store: Store, key: bytes) -> bytes | None:
@@ -402,12 +421,6 @@ class _Checker:
         if len(self.problems) >= MAX_PROBLEMS:
             raise _Enough
 
-    def report(self) -> CheckReport:
-        return CheckReport(
-            ok=not self.problems, head=self.head, blocks_checked=self.blocks_checked,
-            txs_checked=self.txs_checked, problems=list(self.problems), truncated=self.truncated,
-        )
-
     def run(self) -> None:
         self.progress(f"checking the store {self.store.path}")
         self.check_meta()
@@ -448,30 +461,17 @@ class _Checker:
             marker = int(U64.unpack(raw)[0])
         if marker is not None and (marker == 0 or self.store.get_block_bytes(marker) is not None):
             self.head = self.end = marker
-            return
-        top = self._highest_block()
-        if marker is None:
-            self.head = self.end = top
-        elif marker <= top + 1:
-            self.head = self.end = marker  # block `marker` is reported missing
         else:
-            self.add(None, "m/head", f"the head marker says {marker}, but the stored blocks end at {top}")
-            self.head, self.end = marker, top
-
-    def _highest_block(self) -> int:
-        """The highest h with block h stored, assuming blocks 1..h have no gap."""
-        def has(height: int) -> bool:
-            return self.store.get_block_bytes(height) is not None
-
-        if not has(1):
-            return 0
-        low, high = 1, 2
-        while high < 2**63 and has(high):
-            low, high = high, high * 2
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (middle, high) if has(middle) else (low, middle)
-        return low
+            top = find_highest_block(self.store)
+            if marker is None:
+                self.head = self.end = top
+            elif marker <= top + 1:
+                self.head = self.end = marker  # block `marker` is reported missing
+            else:
+                self.add(None, "m/head", f"the head marker says {marker}, but the stored blocks end at {top}")
+                self.head, self.end = marker, top
+        if self.end < 2**63 and self.store.get_block_bytes(self.end + 1) is not None:
+            self.add(None, "m/head", f"block {self.end + 1} is stored, beyond the head {self.end}")
 
     def scan(self) -> None:
         """Pass 1 over every key: unknown columns, misplaced entries, and each height's index digest."""
@@ -485,7 +485,7 @@ class _Checker:
                 if key not in META_KEYS:
                     self.add(None, "m", f"unknown meta key {show_key(key)}")
             elif column in INDEX_COLUMNS or column in BLOCK_COLUMNS:
-                height = get_entry_height(column, key, value)
+                height = compute_entry_height(column, key, value)
                 lowest = 0 if column in (COL_HISTORY, COL_LEAF_VERSION) else 1
                 if height is None:
                     self.add(None, column, f"{LABELS[column]}: malformed entry {show_key(key)}")
@@ -675,26 +675,26 @@ class _Checker:
         """The s, k and l columns hold exactly the replayed state, its bucket entries and leaf hashes."""
         self.progress("comparing the current state")
         state = replay.state.values
-        self._compare_column(COL_STATE, ((COL_STATE + key, state[key]) for key in sorted(state)))
         entries = (
             (COL_ENTRY + key_hash, value_hash)
             for bucket in sorted(replay.buckets)
             for key_hash, value_hash in compute_bucket_entries(replay.buckets[bucket])
         )
-        self._compare_column(COL_ENTRY, entries)
-        leaves = ((COL_LEAF + bucket2(b), replay.tree.leaf_hash(b)) for b in sorted(replay.touched))
-        self._compare_column(COL_LEAF, leaves)
-
-    def _compare_column(self, column: bytes, expected: Iterator[tuple[bytes, bytes]]) -> None:
-        label = LABELS[column]
-        for key, stored, wanted in _merge_differences(self.store.iter_column(column), expected):
-            what = describe_entry(column, key, None)
-            if stored is None:
-                self.add(None, column, f"{label}: {what} is missing")
-            elif wanted is None:
-                self.add(None, column, f"{label}: unexpected {what}")
-            else:
-                self.add(None, column, f"{label}: value of {what} differs")
+        expected_columns: tuple[tuple[bytes, Iterator[tuple[bytes, bytes]]], ...] = (
+            (COL_STATE, ((COL_STATE + key, state[key]) for key in sorted(state))),
+            (COL_ENTRY, entries),
+            (COL_LEAF, ((COL_LEAF + bucket2(b), replay.tree.leaf_hash(b)) for b in sorted(replay.touched))),
+        )
+        for column, expected in expected_columns:
+            label = LABELS[column]
+            for key, stored, wanted in _merge_differences(self.store.iter_column(column), expected):
+                what = describe_entry(column, key, None)
+                if stored is None:
+                    self.add(None, column, f"{label}: {what} is missing")
+                elif wanted is None:
+                    self.add(None, column, f"{label}: unexpected {what}")
+                else:
+                    self.add(None, column, f"{label}: value of {what} differs")
 
     def report_unexpected_entries(self) -> None:
         """Name the entries that mismatched heights hold but the replay did not expect."""
@@ -702,7 +702,7 @@ class _Checker:
             return
         for column in INDEX_COLUMNS:
             for key, value in self.store.iter_column(column):
-                height = get_entry_height(column, key, value)
+                height = compute_entry_height(column, key, value)
                 expected = self.suspects.get(height) if height is not None else None
                 if expected is not None and key not in expected:
                     self.add(height, column, f"{LABELS[column]} at height {height}: unexpected entry for "

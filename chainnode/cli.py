@@ -15,7 +15,9 @@ import binascii
 import importlib
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -257,10 +259,15 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from chainnode.home import init_home
 
-    genesis, created = init_home(
-        args.home, chain_id=args.chain_id, department=args.department, name=args.name,
-        api_port=args.api_port, p2p_port=args.p2p_port,
-    )
+    try:
+        genesis, created = init_home(
+            args.home, chain_id=args.chain_id, department=args.department, name=args.name,
+            api_port=args.api_port, p2p_port=args.p2p_port,
+        )
+    except FileExistsError as exc:
+        raise UsageError(f"{args.home} already holds key files ({exc.filename}); choose an empty directory") from exc
+    except OSError as exc:
+        raise InputFileError(f"cannot create the home {args.home}: {exc.strerror or exc}") from exc
     layout = HomeLayout(created.home)
     emit(args, {
         "home": str(created.home), "chain_id": genesis.chain_id, "genesis_hash": genesis.hash.hex(),
@@ -284,13 +291,34 @@ def cmd_start(args: argparse.Namespace) -> int:
     from chainnode.service import run_home
 
     config = load_config(HomeLayout(args.home).config)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter(as_json=args.json))
     level = (args.log_level or config.log_level).upper()
-    logging.basicConfig(
-        stream=sys.stderr, level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S",
-    )
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
     run_home(args.home)
     return 0
+
+
+class LogFormatter(logging.Formatter):
+    """Log lines with ISO-8601 UTC timestamps; with --json, one JSON object per line."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)-5s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.as_json = as_json
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self.as_json:
+            return super().format(record)
+        document = {
+            "time": f"{self.formatTime(record, self.datefmt)}.{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
+        }
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, ensure_ascii=False)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -577,10 +605,10 @@ def build_parser() -> Parser:
     p.add_argument("--p2p-port", type=int, default=26656, metavar="N")
     p.set_defaults(run=cmd_init)
 
-    p = sub.add_parser("start", help="run a node until SIGTERM or Ctrl-C")
+    p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides config.toml")
-    p.set_defaults(run=cmd_start, json=False)
+    p.set_defaults(run=cmd_start)
 
     p = sub.add_parser("status", parents=both, help="show a node's chain, height and mempool")
     p.set_defaults(run=cmd_status)
@@ -653,7 +681,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # stdout closed early (`| head`): stop quietly, without a second error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

@@ -34,6 +34,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        node.close()
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(
                 f"API address {host}:{port} is already in use; change [api] listen in config.toml"

@@ -110,7 +110,11 @@ class Store:
         self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
         self._header_cache = header_cache
         self._bucket_cache: dict[int, bytes] = {}
-        fmt = self._db.get(META_FORMAT)
+        try:
+            fmt = self._db.get(META_FORMAT)
+        except plyvel.Error as exc:
+            self._db.close()
+            raise CorruptStore(f"the store {path} cannot be read: {exc}") from exc
         if fmt is not None and fmt != FORMAT_VERSION:
             self._db.close()
             raise StoreError(f"the store {path} has format {fmt!r}; this node reads {FORMAT_VERSION!r}")

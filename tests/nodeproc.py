@@ -27,8 +27,8 @@ def free_port() -> int:
 
 
 def start_node(home: Path, log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    return subprocess.Popen([sys.executable, "-c", START_NODE, str(home)], stdout=handle, stderr=subprocess.STDOUT)
+    with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-c", START_NODE, str(home)], stdout=handle, stderr=subprocess.STDOUT)
 
 
 def http_json(

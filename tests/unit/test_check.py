@@ -1,0 +1,301 @@
+"""The offline store check (chainnode.check): a clean store passes, the report is right, faults are named."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import plyvel
+import pytest
+
+from chainnode import codec, crypto
+from chainnode.block import decode_block
+from chainnode.check import (
+    MAX_PROBLEMS,
+    CheckReport,
+    MemoryState,
+    Problem,
+    check_home,
+    compute_entry_height,
+    compute_index_digest,
+    show_key,
+)
+from chainnode.errors import CorruptStore, GenesisError, StoreError, StoreLocked
+from chainnode.home import init_home
+from chainnode.node import Node
+from chainnode.state_tree import compute_key_hash
+from chainnode.tx import TxBody, decode_transaction, sign_transaction
+from contracts import anchor
+
+CHAIN = "check-unit"
+BLOCKS = 4
+PER_BLOCK = 3
+
+
+def anchor_tx(key: crypto.PrivateKey, label: str) -> bytes:
+    body = TxBody(
+        chain_id=CHAIN, contract="anchor", method="put",
+        args={"content_hash": crypto.sha256(label.encode()), "kind": "file"},
+        signer=key.public_key, nonce=os.urandom(16), expiry_height=1_000,
+    )
+    return sign_transaction(key, body).raw
+
+
+async def fill_home(home: Path, *, blocks: int) -> None:
+    """A single-validator home with `blocks` blocks of PER_BLOCK anchors; block 2 adds a failing one."""
+    _, created = init_home(home, chain_id=CHAIN, department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(home)
+    try:
+        for height in range(1, blocks + 1):
+            raws = [anchor_tx(key, f"doc-{height}-{i}") for i in range(PER_BLOCK)]
+            if height == 2:
+                raws.append(anchor_tx(key, "doc-1-0"))  # the same hash again: refused with anchor_exists
+            admissions = await node.submit(raws)
+            assert all(a.accepted for a in admissions), admissions
+            await node.produce_block()
+        if blocks >= 2:
+            block = node.store.get_block(2)
+            assert block is not None
+            status = node.tx_status(decode_transaction(block.txs[-1]).tx_id)
+            assert status.result is not None and status.result["code"] == "anchor_exists"
+    finally:
+        node.close()
+
+
+def items(home: Path) -> list[tuple[bytes, bytes]]:
+    db = plyvel.DB(str(home / "data"))
+    try:
+        return list(db)
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("check") / "home"
+    asyncio.run(fill_home(home, blocks=BLOCKS))
+    return home
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "home"
+    shutil.copytree(template, copy)
+    return copy
+
+
+def mutate(home: Path, *, put: dict[bytes, bytes] | None = None, delete: tuple[bytes, ...] = ()) -> None:
+    db = plyvel.DB(str(home / "data"))
+    try:
+        for key in delete:
+            db.delete(key)
+        for key, value in (put or {}).items():
+            db.put(key, value)
+    finally:
+        db.close()
+
+
+# --- a clean store ---------------------------------------------------------------------------------------
+
+
+def test_clean_store_passes_with_the_right_counts(home: Path) -> None:
+    report = check_home(home)
+    assert report == CheckReport(
+        ok=True, head=BLOCKS, blocks_checked=BLOCKS, txs_checked=BLOCKS * PER_BLOCK + 1, problems=[],
+    )
+    assert report.first_bad_height is None
+    assert not report.truncated
+
+
+def test_check_never_changes_the_store(home: Path) -> None:
+    before = items(home)
+    check_home(home)
+    assert items(home) == before
+
+
+def test_store_with_only_the_genesis_state_passes(tmp_path: Path) -> None:
+    asyncio.run(fill_home(tmp_path / "home", blocks=0))
+    report = check_home(tmp_path / "home")
+    assert report.ok and report.head == 0 and report.blocks_checked == 0 and report.txs_checked == 0
+
+
+def test_progress_is_reported(home: Path) -> None:
+    messages: list[str] = []
+    check_home(home, progress=messages.append)
+    assert any("scanned" in m for m in messages)
+    assert any(f"checked {BLOCKS} blocks" in m for m in messages)
+
+
+# --- homes that cannot be checked ------------------------------------------------------------------------
+
+
+def test_home_without_a_store_is_refused_and_left_alone(tmp_path: Path) -> None:
+    init_home(tmp_path / "home", chain_id=CHAIN, department="PSB", name="Police")
+    with pytest.raises(StoreError, match="no store"):
+        check_home(tmp_path / "home")
+    assert not (tmp_path / "home" / "data").exists()
+
+
+def test_missing_genesis_is_refused(home: Path) -> None:
+    (home / "genesis.json").unlink()
+    with pytest.raises(GenesisError):
+        check_home(home)
+
+
+def test_a_running_node_is_refused_with_store_locked(home: Path) -> None:
+    node = Node.from_home(home)
+    try:
+        with pytest.raises(StoreLocked):
+            check_home(home)
+    finally:
+        node.close()
+    assert check_home(home).ok
+
+
+@pytest.mark.parametrize("damage", ["garbage CURRENT", "no CURRENT"])
+def test_a_database_that_cannot_be_opened_gives_corrupt_store(home: Path, damage: str) -> None:
+    current = home / "data" / "CURRENT"
+    if damage == "no CURRENT":
+        current.unlink()
+    else:
+        current.write_text("MANIFEST-999999\n")
+    with pytest.raises(CorruptStore, match="data"):
+        check_home(home)
+
+
+def test_another_networks_genesis_is_reported(home: Path) -> None:
+    genesis = home / "genesis.json"
+    genesis.write_text(genesis.read_text().replace(CHAIN, "other-chain"))
+    report = check_home(home)
+    assert not report.ok
+    assert report.problems[0] == Problem(None, "m/genesis", report.problems[0].message)
+    assert any(p.height == 1 and "prev_hash" in p.message for p in report.problems)
+
+
+# --- faults are named --------------------------------------------------------------------------------------
+
+
+def test_a_block_with_a_transaction_removed_is_named(home: Path) -> None:
+    raw = dict(items(home))[b"b" + (3).to_bytes(8, "big")]
+    block = decode_block(raw)
+    fields = codec.decode(raw, max_size=len(raw))
+    fields[3] = fields[3][:-1]  # [tag, version, header, txs, last_commit]: drop the last transaction
+    mutate(home, put={b"b" + (3).to_bytes(8, "big"): codec.encode(fields)})
+    report = check_home(home)
+    assert not report.ok and report.first_bad_height == 3
+    message = f"block 3: header counts {len(block.txs)} txs, block has {len(block.txs) - 1}"
+    assert Problem(3, "b", message) in report.problems
+
+
+def test_a_changed_state_history_value_is_named_with_its_key(home: Path) -> None:
+    content_hash = crypto.sha256(b"doc-2-1")
+    state_key = anchor.anchor_key(content_hash, "PSB")
+    history_key = b"y" + compute_key_hash(state_key) + (2).to_bytes(8, "big")
+    key, value = codec.decode(dict(items(home))[history_key], max_size=1 << 20)
+    record = codec.decode(value, max_size=1 << 20)
+    record["kind"] = "forged"
+    mutate(home, put={history_key: codec.encode([key, codec.encode(record)])})
+    report = check_home(home)
+    message = f"state history at height 2: value of key {show_key(state_key)} differs"
+    assert report.problems == [Problem(2, "y", message)]
+    assert report.first_bad_height == 2
+
+
+def test_a_changed_current_state_value_is_named(home: Path) -> None:
+    state_key = anchor.anchor_key(crypto.sha256(b"doc-4-0"), "PSB")
+    mutate(home, put={b"s" + state_key: b"\x01"})
+    report = check_home(home)
+    assert report.problems == [Problem(None, "s", f"current state: value of key {show_key(state_key)} differs")]
+
+
+def test_an_unknown_key_is_reported(home: Path) -> None:
+    mutate(home, put={b"zz-left-behind": b"1"})
+    report = check_home(home)
+    assert report.problems == [Problem(None, "?", "key zz-left-behind belongs to no known column")]
+
+
+def test_a_missing_head_marker_is_reported_and_the_blocks_still_checked(home: Path) -> None:
+    mutate(home, delete=(b"m/head",))
+    report = check_home(home)
+    assert report.problems == [Problem(None, "m/head", "the head marker is missing")]
+    assert report.head == BLOCKS and report.blocks_checked == BLOCKS
+
+
+def test_a_head_marker_beyond_the_blocks_is_reported(home: Path) -> None:
+    mutate(home, put={b"m/head": (1 << 40).to_bytes(8, "big")})
+    report = check_home(home)
+    assert report.problems == [
+        Problem(None, "m/head", f"the head marker says {1 << 40}, but the stored blocks end at {BLOCKS}")
+    ]
+    assert report.blocks_checked == BLOCKS
+
+
+def test_a_block_beyond_the_head_is_reported(home: Path) -> None:
+    raw = dict(items(home))[b"b" + (4).to_bytes(8, "big")]
+    mutate(home, put={b"b" + (9).to_bytes(8, "big"): raw})
+    report = check_home(home)
+    assert report.problems == [Problem(9, "b", f"block: 1 entry at height 9, outside the stored heights 1..{BLOCKS}")]
+
+
+def test_a_head_marker_behind_the_blocks_is_reported(home: Path) -> None:
+    mutate(home, put={b"m/head": (BLOCKS - 1).to_bytes(8, "big")})
+    report = check_home(home)
+    assert report.problems[0] == Problem(None, "m/head", f"block {BLOCKS} is stored, beyond the head {BLOCKS - 1}")
+    assert report.first_bad_height == BLOCKS and report.head == BLOCKS - 1
+
+
+def test_collection_stops_after_max_problems(home: Path) -> None:
+    mutate(home, delete=tuple(key for key, _ in items(home) if key[:1] in (b"e", b"k")))
+    report = check_home(home)
+    assert not report.ok and report.truncated
+    assert len(report.problems) == MAX_PROBLEMS
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+def test_index_digest_ignores_insertion_order_but_not_one_byte() -> None:
+    entries = {b"t" + bytes([i]) * 32: bytes(12) for i in range(5)}
+    reordered = dict(reversed(list(entries.items())))
+    assert compute_index_digest(entries) == compute_index_digest(reordered)
+    changed = dict(entries)
+    changed[b"t" + bytes(32)] = b"\x01" + bytes(11)
+    assert compute_index_digest(changed) != compute_index_digest(entries)
+    assert compute_index_digest({}) == bytes(32)
+
+
+def test_entry_heights_are_read_from_key_or_value() -> None:
+    h8 = (7).to_bytes(8, "big")
+    assert compute_entry_height(b"b", b"b" + h8, b"x") == 7
+    assert compute_entry_height(b"H", b"H" + bytes(32), h8) == 7
+    assert compute_entry_height(b"t", b"t" + bytes(32), h8 + bytes(4)) == 7
+    assert compute_entry_height(b"e", b"eanchor:ab\x00" + h8 + bytes(4), bytes(32)) == 7
+    assert compute_entry_height(b"y", b"y" + bytes(32) + h8, b"x") == 7
+    assert compute_entry_height(b"v", b"v" + bytes(2) + (2**64 - 1 - 7).to_bytes(8, "big"), bytes(32)) == 7
+    assert compute_entry_height(b"t", b"t" + bytes(31), h8 + bytes(4)) is None
+    assert compute_entry_height(b"e", b"eanchor:ab" + h8 + bytes(4), bytes(32)) is None
+
+
+def test_memory_state_iterates_a_prefix_in_key_order() -> None:
+    state = MemoryState()
+    state.apply({b"a/2": b"2", b"a/1": b"1", b"b/1": b"x", b"a/3": b"3"})
+    state.apply({b"a/3": None, b"a/0": b"0"})
+    assert list(state.iter_prefix(b"a/")) == [(b"a/0", b"0"), (b"a/1", b"1"), (b"a/2", b"2")]
+    assert state.get(b"a/3") is None and state.get(b"b/1") == b"x"
+
+
+def test_show_key_keeps_text_and_shows_binary_as_hex() -> None:
+    assert show_key(b"gov/department/PSB") == "gov/department/PSB"
+    assert show_key(b"anchor/" + b"\xff" * 2 + b"/PSB") == "anchor/ffff/PSB"
+    assert show_key(b"danchor:ab\x00\x01") == "danchor:ab<0001>"
+    assert show_key(b"x" * 200).endswith("…") and len(show_key(b"x" * 200)) == 96
+
+
+def test_first_bad_height_is_the_lowest_height_named() -> None:
+    report = CheckReport(ok=False, head=5, blocks_checked=5, txs_checked=0, problems=[
+        Problem(None, "m/head", "x"), Problem(4, "b", "y"), Problem(2, "t", "z"),
+    ])
+    assert report.first_bad_height == 2
