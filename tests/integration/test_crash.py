@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from chainnode.check import check_home
 
 from chainnode import crypto
+from chainnode.check import check_home
 from chainnode.home import init_home
 from chainnode.tx import decode_transaction
 from tests.nodeproc import anchor_tx, free_port, http_json, kill, start_node, wait_ready
