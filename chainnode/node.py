@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chainnode import crypto, merkle
-from chainnode.block import Block, Commit
+from chainnode.block import Block, Commit, validate_commit
 from chainnode.config import HomeLayout, NodeConfig, load_config
 from chainnode.errors import ChainError, CorruptStore, InvalidInput, InvalidSignature, NotFound, StoreError
 from chainnode.execution import compute_genesis_changes
@@ -34,6 +34,8 @@ from chainnode.state import compute_state_update
 from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, compute_state_proof
 from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
+from chainnode.validation import validate_proposed_block
+from chainnode.validators import ValidatorSet
 from contracts import anchor
 
 log = logging.getLogger("chainnode.node")
@@ -259,6 +261,90 @@ class Node:
             len(proposed.txs),
             failed,
         )
+
+    # --- what the BFT driver and block sync use -------------------------------------------------------
+
+    def validators_at(self, height: int) -> ValidatorSet:
+        """The validator set that signs block `height` (fixed at genesis until set changes are enabled)."""
+        return self.validators
+
+    def take_proposal_txs(self) -> list[Transaction]:
+        return self.mempool.take(
+            max_txs=min(self.config.max_block_txs, self.genesis.params.max_block_txs),
+            max_bytes=min(self.config.max_block_bytes, self.genesis.params.max_block_bytes),
+            next_height=self.tip.height + 1,
+        )
+
+    def build_proposal(self, txs: list[Transaction], now_ms: int) -> ProposedBlock:
+        """Execute `txs` on the committed state into a block for the next height; commits nothing."""
+        with self._commit_lock:
+            height = self.tip.height + 1
+            return build_block(
+                tip=self.tip,
+                txs=txs,
+                now_ms=now_ms,
+                state=self.store,
+                tree=self.tree,
+                load_bucket=self.store.load_bucket,
+                validators=self.validators_at(height),
+                next_validators=self.validators_at(height + 1),
+                proposer=self.node_key.public_key,
+            )
+
+    def check_signatures(self, txs: Sequence[Transaction]) -> list[bool]:
+        """Signature verdicts, from the admission cache where known, the rest on the verify pool."""
+        verdicts: list[bool | None] = [self.mempool.cached_signature_verdict(tx) for tx in txs]
+        unknown = [i for i, v in enumerate(verdicts) if v is None]
+        chunks = [unknown[k : k + VERIFY_CHUNK] for k in range(0, len(unknown), VERIFY_CHUNK)]
+        for chunk, results in zip(
+            chunks, self._pool.map(_verify_chunk, [[txs[i] for i in c] for c in chunks]), strict=True
+        ):
+            for i, ok in zip(chunk, results, strict=True):
+                verdicts[i] = ok
+        return [bool(v) for v in verdicts]
+
+    def validate_block(self, block: Block) -> ProposedBlock:
+        """Every validity rule for a block proposed for the next height, with re-execution.
+
+        Raises InvalidBlock or InvalidCommit naming the rule.
+        """
+        with self._commit_lock:
+            height = self.tip.height + 1
+            return validate_proposed_block(
+                block,
+                tip=self.tip,
+                state=self.store,
+                tree=self.tree,
+                load_bucket=self.store.load_bucket,
+                validators=self.validators_at(height),
+                next_validators=self.validators_at(height + 1),
+                last_validators=self.validators_at(height - 1) if height > 1 else None,
+                max_tx_bytes=self.genesis.params.max_tx_bytes,
+                is_committed=self.store.has_tx,
+                check_signatures=self.check_signatures,
+            )
+
+    def commit_decided(self, proposed: ProposedBlock, commit: Commit) -> None:
+        """Write a block the network decided, with its commit (checked here again: it is what we store).
+
+        Raises InvalidCommit, or StoreError if the block does not extend the head.
+        """
+        header = proposed.block.header
+        validate_commit(
+            commit,
+            chain_id=header.chain_id,
+            height=header.height,
+            block_hash=proposed.block_hash,
+            validators=self.validators_at(header.height),
+        )
+        with self._commit_lock:
+            self._commit(proposed, commit)
+
+    async def announce_commit(self, proposed: ProposedBlock) -> None:
+        """After a commit, on the event loop: drop its transactions from the mempool and wake waiters."""
+        self.mempool.remove(tx.tx_id for tx in proposed.txs)
+        async with self._new_head:
+            self._new_head.notify_all()
 
     async def stop(self) -> None:
         self._stopping = True

@@ -23,7 +23,11 @@ SignatureCheck = Callable[[Sequence[Transaction]], list[bool]]
 
 
 def validate_block_header_against_tip(
-    block: Block, *, tip: ChainTip, validators: ValidatorSet, next_validators: ValidatorSet,
+    block: Block,
+    *,
+    tip: ChainTip,
+    validators: ValidatorSet,
+    next_validators: ValidatorSet,
     last_validators: ValidatorSet | None,
 ) -> None:
     """Header rules that need no execution. Raises InvalidBlock or InvalidCommit naming the rule."""
@@ -33,7 +37,9 @@ def validate_block_header_against_tip(
     if header.height != tip.height + 1:
         raise InvalidBlock(f"block height {header.height} does not follow {tip.height}", field="height")
     if header.prev_hash != tip.block_hash:
-        raise InvalidBlock(f"block {header.height} does not link to the committed block {tip.height}", field="prev_hash")
+        raise InvalidBlock(
+            f"block {header.height} does not link to the committed block {tip.height}", field="prev_hash"
+        )
     if header.time_ms <= tip.time_ms:
         raise InvalidBlock(f"block {header.height} time is not after its parent's", field="time_ms")
     if header.validators_hash != validators.compute_hash():
@@ -47,13 +53,20 @@ def validate_block_header_against_tip(
         if last_validators is None:
             raise InvalidBlock("no validator set for the parent's commit", field="last_commit")
         validate_commit(
-            block.last_commit, chain_id=tip.chain_id, height=tip.height, block_hash=tip.block_hash,
+            block.last_commit,
+            chain_id=tip.chain_id,
+            height=tip.height,
+            block_hash=tip.block_hash,
             validators=last_validators,
         )
 
 
 def decode_block_txs(
-    block: Block, *, max_tx_bytes: int, is_committed: Callable[[bytes], bool], check_signatures: SignatureCheck,
+    block: Block,
+    *,
+    max_tx_bytes: int,
+    is_committed: Callable[[bytes], bool],
+    check_signatures: SignatureCheck,
 ) -> list[Transaction]:
     """Decode and check every transaction of a block. Raises InvalidBlock naming the first bad one."""
     height = block.header.height
@@ -80,22 +93,43 @@ def decode_block_txs(
 
 
 def validate_proposed_block(
-    block: Block, *, tip: ChainTip, state: StateReader, tree: StateTree, load_bucket: Callable[[int], bytes],
-    validators: ValidatorSet, next_validators: ValidatorSet, last_validators: ValidatorSet | None,
-    max_tx_bytes: int, is_committed: Callable[[bytes], bool], check_signatures: SignatureCheck,
+    block: Block,
+    *,
+    tip: ChainTip,
+    state: StateReader,
+    tree: StateTree,
+    load_bucket: Callable[[int], bytes],
+    validators: ValidatorSet,
+    next_validators: ValidatorSet,
+    last_validators: ValidatorSet | None,
+    max_tx_bytes: int,
+    is_committed: Callable[[bytes], bool],
+    check_signatures: SignatureCheck,
 ) -> ProposedBlock:
     """Check every rule and re-execute; return the executed block. Raises InvalidBlock / InvalidCommit."""
     validate_block_header_against_tip(
         block, tip=tip, validators=validators, next_validators=next_validators, last_validators=last_validators
     )
-    txs = decode_block_txs(block, max_tx_bytes=max_tx_bytes, is_committed=is_committed, check_signatures=check_signatures)
+    txs = decode_block_txs(
+        block, max_tx_bytes=max_tx_bytes, is_committed=is_committed, check_signatures=check_signatures
+    )
     replay_tip = ChainTip(
-        chain_id=tip.chain_id, height=tip.height, block_hash=tip.block_hash, time_ms=block.header.time_ms - 1,
+        chain_id=tip.chain_id,
+        height=tip.height,
+        block_hash=tip.block_hash,
+        time_ms=block.header.time_ms - 1,
         last_commit=block.last_commit,
     )
     executed = build_block(
-        tip=replay_tip, txs=txs, now_ms=block.header.time_ms, state=state, tree=tree, load_bucket=load_bucket,
-        validators=validators, next_validators=next_validators, proposer=block.header.proposer,
+        tip=replay_tip,
+        txs=txs,
+        now_ms=block.header.time_ms,
+        state=state,
+        tree=tree,
+        load_bucket=load_bucket,
+        validators=validators,
+        next_validators=next_validators,
+        proposer=block.header.proposer,
     )
     header = block.header
     if executed.block.header.results_root != header.results_root:
@@ -107,4 +141,10 @@ def validate_proposed_block(
     return executed
 
 
-__all__ = ["InvalidBlock", "InvalidCommit", "decode_block_txs", "validate_block_header_against_tip", "validate_proposed_block"]
+__all__ = [
+    "InvalidBlock",
+    "InvalidCommit",
+    "decode_block_txs",
+    "validate_block_header_against_tip",
+    "validate_proposed_block",
+]

@@ -1,0 +1,105 @@
+"""Validating a block proposed by another department's node: every rule, and re-execution."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chainnode import crypto
+from chainnode.block import VOTE_PRECOMMIT, Block, Commit, CommitSignature, Vote
+from chainnode.errors import InvalidBlock, InvalidCommit
+from chainnode.home import DepartmentSpec, init_network
+from chainnode.node import Node
+from tests.nodeproc import anchor_tx
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, crypto.PrivateKey]]:
+    _, homes = init_network(
+        [tmp_path / "a", tmp_path / "b"],
+        chain_id="v",
+        departments=[DepartmentSpec(code="PSB", name="Police"), DepartmentSpec(code="SAMR", name="Market")],
+        api_ports=[1, 2],
+        p2p_ports=[3, 4],
+    )
+    a, b = Node.from_home(homes[0].home), Node.from_home(homes[1].home)
+    try:
+        yield a, b, crypto.load_key_file(homes[0].officer_key).key
+    finally:
+        a.close()
+        b.close()
+
+
+def quorum_commit(nodes: list[Node], block_hash: bytes, height: int) -> Commit:
+    validators = nodes[0].validators
+    vote = Vote(vote_type=VOTE_PRECOMMIT, height=height, round=0, block_hash=block_hash)
+    signatures = sorted(
+        (
+            CommitSignature(
+                validator_index=validators.index_of(n.node_key.public_key) or 0,
+                signature=n.node_key.sign(vote.compute_signing_bytes("v")),
+            )
+            for n in nodes
+        ),
+        key=lambda s: s.validator_index,
+    )
+    return Commit(height=height, round=0, block_hash=block_hash, signatures=tuple(signatures))
+
+
+async def test_a_peer_validates_and_commits_the_same_block(pair: tuple[Node, Node, crypto.PrivateKey]) -> None:
+    a, b, key = pair
+    await a.submit([anchor_tx(key, "v", f"doc{i}") for i in range(5)])
+    proposed = a.build_proposal(a.take_proposal_txs(), now_ms=a.clock.now_ms())
+    validated = b.validate_block(proposed.block)
+    assert validated.block_hash == proposed.block_hash and validated.update.root == proposed.update.root
+    commit = quorum_commit([a, b], proposed.block_hash, 1)
+    a.commit_decided(proposed, commit)
+    b.commit_decided(validated, commit)
+    assert a.tree.root() == b.tree.root() and a.tip.block_hash == b.tip.block_hash
+    with pytest.raises(InvalidCommit):
+        lone = quorum_commit([a], proposed.block_hash, 1)
+        b.commit_decided(validated, lone)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda h: {"state_root": bytes(32)}, "another state root"),
+        (lambda h: {"results_root": bytes(32)}, "another results root"),
+        (lambda h: {"height": 2}, "does not follow"),
+        (lambda h: {"prev_hash": bytes(32)}, "does not link"),
+        (lambda h: {"chain_id": "other"}, "is for chain .other."),
+        (lambda h: {"time_ms": 0}, "not after its parent"),
+        (lambda h: {"proposer": bytes(32)}, "not a validator"),
+        (lambda h: {"validators_hash": bytes(32)}, "another validator set"),
+    ],
+)
+async def test_each_broken_rule_is_named(pair: tuple[Node, Node, crypto.PrivateKey], change, words: str) -> None:  # type: ignore[no-untyped-def]
+    a, b, key = pair
+    await a.submit([anchor_tx(key, "v", "x")])
+    proposed = a.build_proposal(a.take_proposal_txs(), now_ms=a.clock.now_ms())
+    header = dataclasses.replace(proposed.block.header, **change(proposed.block.header))
+    with pytest.raises(InvalidBlock, match=words):
+        b.validate_block(dataclasses.replace(proposed.block, header=header))
+    assert b.head_height() == 0
+
+
+async def test_forged_and_duplicate_transactions_are_refused(pair: tuple[Node, Node, crypto.PrivateKey]) -> None:
+    a, b, key = pair
+    raw = anchor_tx(key, "v", "y")
+    forged = raw[:-1] + bytes([raw[-1] ^ 1])
+    block = _block_with(a, [forged])
+    with pytest.raises(InvalidBlock, match="signature"):
+        b.validate_block(block)
+    with pytest.raises(InvalidBlock, match="already committed"):
+        b.validate_block(_block_with(a, [raw, raw]))
+
+
+def _block_with(node: Node, raws: list[bytes]) -> Block:
+    from chainnode.tx import decode_transaction
+
+    proposed = node.build_proposal([decode_transaction(r) for r in raws], now_ms=node.clock.now_ms())
+    return proposed.block
