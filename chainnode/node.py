@@ -21,9 +21,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chainnode import crypto, merkle
-from chainnode.block import Block, Commit, validate_commit
+from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
 from chainnode.config import HomeLayout, NodeConfig, load_config
-from chainnode.errors import ChainError, CorruptStore, InvalidInput, InvalidSignature, NotFound, StoreError
+from chainnode.errors import (
+    ChainError,
+    CorruptStore,
+    InvalidBlock,
+    InvalidInput,
+    InvalidSignature,
+    NotFound,
+    StoreError,
+)
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.light import StateValueBundle, TxBundle
@@ -339,6 +347,38 @@ class Node:
         )
         with self._commit_lock:
             self._commit(proposed, commit)
+
+    def blocks_for_sync(self, from_height: int, *, max_blocks: int, max_bytes: int) -> list[tuple[bytes, bytes]]:
+        """Committed blocks from `from_height` on, each with its commit, within the given bounds."""
+        out: list[tuple[bytes, bytes]] = []
+        size = 0
+        for height in range(from_height, min(self.tip.height, from_height + max_blocks - 1) + 1):
+            block = self.store.get_block_bytes(height)
+            commit = self.store.get_commit_bytes(height)
+            if block is None or commit is None:
+                break
+            size += len(block) + len(commit)
+            if out and size > max_bytes:
+                break
+            out.append((block, commit))
+        return out
+
+    def apply_synced_block(self, block_bytes: bytes, commit_bytes: bytes) -> ProposedBlock:
+        """Verify a block fetched from a peer (its commit against the validators of its height, then
+        every validity rule with re-execution) and commit it. Raises InvalidBlock or InvalidCommit."""
+        block = decode_block(block_bytes, max_size=2 * self.genesis.params.max_block_bytes + (1 << 20))
+        commit = decode_commit(commit_bytes)
+        height = block.header.height
+        if height != self.tip.height + 1:
+            raise InvalidBlock(f"synced block {height} does not follow the head {self.tip.height}", field="height")
+        validate_commit(
+            commit, chain_id=self.genesis.chain_id, height=height, block_hash=block.compute_hash(),
+            validators=self.validators_at(height),
+        )
+        proposed = self.validate_block(block)
+        with self._commit_lock:
+            self._commit(proposed, commit)
+        return proposed
 
     async def announce_commit(self, proposed: ProposedBlock) -> None:
         """After a commit, on the event loop: drop its transactions from the mempool and wake waiters."""

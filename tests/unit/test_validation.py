@@ -103,3 +103,23 @@ def _block_with(node: Node, raws: list[bytes]) -> Block:
 
     proposed = node.build_proposal([decode_transaction(r) for r in raws], now_ms=node.clock.now_ms())
     return proposed.block
+
+
+async def test_block_sync_verifies_and_applies(pair: tuple[Node, Node, crypto.PrivateKey]) -> None:
+    a, b, key = pair
+    for i in range(3):
+        await a.submit([anchor_tx(key, "v", f"s{i}-{j}") for j in range(4)])
+        proposed = a.build_proposal(a.take_proposal_txs(), now_ms=a.clock.now_ms())
+        a.commit_decided(proposed, quorum_commit([a, b], proposed.block_hash, i + 1))
+        await a.announce_commit(proposed)
+    batch = a.blocks_for_sync(1, max_blocks=10, max_bytes=1 << 20)
+    assert len(batch) == 3
+    block_bytes, commit_bytes = batch[0]
+    with pytest.raises(InvalidBlock, match="does not follow"):
+        b.apply_synced_block(*batch[1])
+    bad_commit = quorum_commit([a], Block.__name__.encode().ljust(32, b"\0"), 1).encode()
+    with pytest.raises(InvalidCommit):
+        b.apply_synced_block(block_bytes, bad_commit)
+    for block_bytes, commit_bytes in batch:
+        b.apply_synced_block(block_bytes, commit_bytes)
+    assert b.head_height() == 3 and b.tree.root() == a.tree.root()
