@@ -56,6 +56,7 @@ from chainnode.store import (
     COL_RESULTS,
     COL_STATE,
     COL_TX,
+    COL_VALIDATORS,
     FORMAT_VERSION,
     INV_MAX,
     MAX_STORED_VALUE,
@@ -71,6 +72,7 @@ from chainnode.store import (
     inv8,
 )
 from chainnode.tx import Transaction, decode_transaction
+from chainnode.validators import ValidatorSet, apply_validator_updates
 
 MAX_PROBLEMS: Final = 20
 MAX_FAULTS_PER_HEIGHT: Final = 5
@@ -82,7 +84,7 @@ INDEX_COLUMNS: Final = (COL_BLOCK_HASH, COL_ENTITY, COL_TX, COL_LEAF_VERSION, CO
 """Columns with entries for many keys per height, compared through the per-height digests."""
 BLOCK_COLUMNS: Final = (COL_BLOCK, COL_COMMIT, COL_RESULTS)
 """Columns with one entry per height, read directly."""
-STATE_COLUMNS: Final = (COL_STATE, COL_ENTRY, COL_LEAF)
+STATE_COLUMNS: Final = (COL_STATE, COL_ENTRY, COL_LEAF, COL_VALIDATORS)
 """Columns that hold the current state, compared with the replayed state at the end."""
 META_KEYS: Final = (META_FORMAT, META_GENESIS, META_HEAD)
 
@@ -90,7 +92,7 @@ LABELS: Final[Mapping[bytes, str]] = {
     COL_BLOCK: "block", COL_COMMIT: "commit", COL_RESULTS: "results", COL_BLOCK_HASH: "block hash index",
     COL_TX: "transaction index", COL_ENTITY: "entity index", COL_HISTORY: "state history",
     COL_LEAF_VERSION: "leaf hash history", COL_STATE: "current state", COL_ENTRY: "bucket entries",
-    COL_LEAF: "leaf hashes",
+    COL_LEAF: "leaf hashes", COL_VALIDATORS: "validator sets",
 }
 
 
@@ -398,8 +400,8 @@ class _Checker:
     def __init__(self, store: Store, genesis: Genesis, progress: Callable[[str], None]) -> None:
         self.store = store
         self.genesis = genesis
-        self.validators = genesis.validator_set()
-        self.validators_hash = self.validators.compute_hash()
+        self.sets: dict[int, ValidatorSet] = {1: genesis.validator_set()}
+        """Validator sets by the height they take effect, as the replay decides them."""
         self.progress = progress
         self.problems: list[Problem] = []
         self.truncated = False
@@ -566,11 +568,11 @@ class _Checker:
             validate_block_shape(block)
         except InvalidBlock as exc:
             self.add(height, COL_BLOCK, exc.message)
-        if header.validators_hash != self.validators_hash:
-            self.add(height, COL_BLOCK, f"block {height}: validators_hash is not the genesis validator set's")
-        if header.next_validators_hash != self.validators_hash:
-            self.add(height, COL_BLOCK, f"block {height}: next_validators_hash is not the genesis validator set's")
-        if self.validators.index_of(header.proposer) is None:
+        if header.validators_hash != self.set_at(height).compute_hash():
+            self.add(height, COL_BLOCK, f"block {height}: validators_hash is not the validator set of its height")
+        if header.next_validators_hash != self.set_at(height + 1).compute_hash():
+            self.add(height, COL_BLOCK, f"block {height}: next_validators_hash is not the next height's set")
+        if self.set_at(height).index_of(header.proposer) is None:
             self.add(height, COL_BLOCK, f"block {height}: the proposer is not a validator")
 
     def check_commits(self, height: int, block: Block, block_hash: bytes, parent: _Parent | None) -> None:
@@ -579,7 +581,7 @@ class _Checker:
         if block.last_commit is not None and parent is not None and height > 1:
             try:
                 validate_commit(block.last_commit, chain_id=chain_id, height=height - 1,
-                                block_hash=parent.block_hash, validators=self.validators)
+                                block_hash=parent.block_hash, validators=self.set_at(height - 1))
             except InvalidInput as exc:
                 self.add(height, COL_BLOCK, f"block {height}: its last commit does not verify: {exc.message}")
         raw = self.store.get_commit_bytes(height)
@@ -589,7 +591,7 @@ class _Checker:
         try:
             commit = decode_commit(raw)
             validate_commit(commit, chain_id=chain_id, height=height, block_hash=block_hash,
-                            validators=self.validators)
+                            validators=self.set_at(height))
         except InvalidInput as exc:
             self.add(height, COL_COMMIT, f"the commit of block {height} is not valid: {exc.message}")
 
@@ -633,6 +635,12 @@ class _Checker:
             entities=[set(touched) for touched in execution.entities], changes=execution.changes, update=update,
         ))
         replay.apply(execution.changes, update)
+        if execution.validator_updates:
+            self.sets[height + 2] = apply_validator_updates(self.set_at(height + 1), list(execution.validator_updates))
+
+    def set_at(self, height: int) -> ValidatorSet:
+        """The validator set in force at `height`: the latest one taking effect at or before it."""
+        return self.sets[max(h for h in self.sets if h <= max(height, 1))]
 
     def check_results(self, height: int, block: Block, recomputed: Sequence[bytes] | None) -> None:
         header = block.header
@@ -684,6 +692,7 @@ class _Checker:
             (COL_STATE, ((COL_STATE + key, state[key]) for key in sorted(state))),
             (COL_ENTRY, entries),
             (COL_LEAF, ((COL_LEAF + bucket2(b), replay.tree.leaf_hash(b)) for b in sorted(replay.touched))),
+            (COL_VALIDATORS, ((COL_VALIDATORS + h8(h), self.sets[h].encode()) for h in sorted(self.sets))),
         )
         for column, expected in expected_columns:
             label = LABELS[column]

@@ -11,14 +11,17 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from chainnode import codec
 from chainnode.codec import Value
 from chainnode.errors import InvalidArguments, UnknownContract, UnknownMethod
 from chainnode.genesis import Genesis
 from chainnode.results import CODE_OK, TxResult
 from chainnode.tx import Transaction
+from chainnode.validators import Validator
 from contracts import governance
 from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader
 from contracts.registry import REGISTRY
+from contracts.validators import VALIDATOR_UPDATES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class BlockExecution:
     """Per transaction, the entity IDs it touched (always including its signer)."""
     changes: dict[bytes, bytes | None]
     """Every state write of the block: key -> new value, or None for a deletion."""
+    validator_updates: tuple[Validator, ...] = ()
+    """Validator changes queued by this block; they take effect two heights later."""
 
 
 def get_method(tx_contract: str, tx_method: str, registry: Registry = REGISTRY) -> Method:
@@ -123,12 +128,23 @@ def execute_block(
         result, touched = execute_transaction(overlay, tx, ctx, registry)
         results.append(result)
         entities.append(touched)
+    changes = dict(overlay.writes)
     return BlockExecution(
         results=tuple(results),
         result_bytes=tuple(r.encode() for r in results),
         entities=tuple(entities),
-        changes=dict(overlay.writes),
+        changes=changes,
+        validator_updates=compute_validator_updates(changes),
     )
+
+
+def compute_validator_updates(changes: Mapping[bytes, bytes | None]) -> tuple[Validator, ...]:
+    """The validator updates a block wrote (under contracts.validators.VALIDATOR_UPDATES_KEY)."""
+    raw = changes.get(VALIDATOR_UPDATES_KEY)
+    if raw is None:
+        return ()
+    value = codec.decode(raw, max_size=1 << 20)
+    return tuple(Validator(department=d, public_key=k, power=p) for d, k, p in value["updates"])
 
 
 def compute_genesis_changes(base: StateReader, genesis: Genesis) -> dict[bytes, bytes | None]:

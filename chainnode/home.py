@@ -53,6 +53,7 @@ def init_network(
     p2p_ports: list[int],
     config_overrides: dict[str, Any] | None = None,
     host: str = "127.0.0.1",
+    params: dict[str, int] | None = None,
 ) -> tuple[Genesis, list[CreatedHome]]:
     """Create one home per department, all with the same genesis. Raises ConfigError if a home exists."""
     if not (len(homes) == len(departments) == len(api_ports) == len(p2p_ports)):
@@ -63,7 +64,7 @@ def init_network(
     document: dict[str, Any] = {
         "chain_id": chain_id,
         "genesis_time_ms": time.time_ns() // 1_000_000,
-        "params": {},
+        "params": dict(params or {}),
         "departments": [
             {
                 "code": spec.code,

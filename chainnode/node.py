@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from chainnode import crypto, merkle
+from chainnode import codec, crypto, merkle
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
 from chainnode.config import HomeLayout, NodeConfig, load_config
 from chainnode.errors import (
@@ -43,7 +43,7 @@ from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, co
 from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
 from chainnode.validation import validate_proposed_block
-from chainnode.validators import ValidatorSet
+from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
 from contracts import anchor
 
 log = logging.getLogger("chainnode.node")
@@ -95,7 +95,7 @@ def open_store(layout: HomeLayout, genesis: Genesis) -> Store:
         if stored is None:
             changes = compute_genesis_changes(store, genesis)
             update = compute_state_update(StateTree.empty(), changes, store.load_bucket)
-            store.initialise(genesis.hash, changes, update)
+            store.initialise(genesis.hash, changes, update, genesis.validator_set().encode())
         elif stored != genesis.hash:
             raise StoreError(
                 f"the store in {layout.data} belongs to another network (genesis {stored.hex()[:16]}…, "
@@ -124,8 +124,8 @@ class Node:
         self.genesis = genesis
         self.node_key = node_key
         self.clock = clock or SystemClock()
-        self.validators = genesis.validator_set()
         self.store = open_store(layout, genesis)
+        self._validator_sets: OrderedDict[int, ValidatorSet] = OrderedDict()
         self._commit_lock = threading.RLock()
         self.tree = self.store.load_tree()
         self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
@@ -144,7 +144,7 @@ class Node:
         self._new_head = asyncio.Condition()
         self._stopping = False
         self.started_ms = self.clock.now_ms()
-        self.is_producer = self.validators.index_of(node_key.public_key) is not None
+        self.is_producer = self.validators_at(self.tip.height + 1).index_of(node_key.public_key) is not None
 
     @classmethod
     def from_home(cls, home: Path, *, clock: Clock | None = None) -> Node:
@@ -223,22 +223,21 @@ class Node:
 
     def _build_and_commit(self, txs: list[Transaction]) -> ProposedBlock:
         with self._commit_lock:
-            proposed = build_block(
-                tip=self.tip,
-                txs=txs,
-                now_ms=self.clock.now_ms(),
-                state=self.store,
-                tree=self.tree,
-                load_bucket=self.store.load_bucket,
-                validators=self.validators,
-                next_validators=self.validators,
-                proposer=self.node_key.public_key,
-            )
-            commit = commit_alone(self.node_key, proposed, self.validators)
+            proposed = self.build_proposal(txs, self.clock.now_ms())
+            commit = commit_alone(self.node_key, proposed, self.validators_at(proposed.block.height))
             self._commit(proposed, commit)
             return proposed
 
     def _commit(self, proposed: ProposedBlock, commit: Commit) -> None:
+        height = proposed.block.header.height
+        new_sets: dict[int, bytes] = {}
+        if proposed.execution.validator_updates:
+            updates = list(proposed.execution.validator_updates)
+            following = apply_validator_updates(self.validators_at(height + 1), updates)
+            new_sets[height + 2] = following.encode()
+            self._validator_sets.pop(height + 2, None)
+            log.info("validator set changes at height %d: %d validators, power %d", height + 2,
+                     len(following), following.total_power)
         self.store.commit_block(
             BlockWrite(
                 block=proposed.block,
@@ -250,6 +249,7 @@ class Node:
                 entities=proposed.execution.entities,
                 changes=proposed.execution.changes,
                 update=proposed.update,
+                validator_sets=new_sets,
             )
         )
         self.tree = proposed.update.tree
@@ -273,8 +273,26 @@ class Node:
     # --- what the BFT driver and block sync use -------------------------------------------------------
 
     def validators_at(self, height: int) -> ValidatorSet:
-        """The validator set that signs block `height` (fixed at genesis until set changes are enabled)."""
-        return self.validators
+        """The validator set that signs block `height`.
+
+        Known two heights ahead: the set of H+2 follows from block H's execution. Raises CorruptStore if
+        the stored set cannot be decoded.
+        """
+        cached = self._validator_sets.get(height)
+        if cached is not None:
+            return cached
+        raw = self.store.get_validator_set_bytes(height)
+        if raw is None:
+            found = self.genesis.validator_set()
+        else:
+            try:
+                found = decode_validator_set(codec.decode(raw, max_size=1 << 20))
+            except InvalidInput as exc:
+                raise CorruptStore(f"the validator set for height {height} is damaged: {exc.message}") from exc
+        self._validator_sets[height] = found
+        if len(self._validator_sets) > 64:
+            self._validator_sets.popitem(last=False)
+        return found
 
     def take_proposal_txs(self) -> list[Transaction]:
         return self.mempool.take(
@@ -562,6 +580,6 @@ class Node:
             "state_root": self.tree.root().hex(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
             "validator": self.is_producer,
-            "validators": len(self.validators),
+            "validators": len(self.validators_at(self.tip.height + 1)),
             "version": "0.1.0",
         }

@@ -8,6 +8,7 @@ The column layout is documented in docs/storage.md.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ COL_LEAF: Final = b"l"
 COL_LEAF_VERSION: Final = b"v"
 COL_HISTORY: Final = b"y"
 COL_ENTITY: Final = b"e"
+COL_VALIDATORS: Final = b"w"
 
 U64: Final = struct.Struct(">Q")
 U32: Final = struct.Struct(">I")
@@ -82,6 +84,8 @@ class BlockWrite:
     entities: Sequence[Sequence[str]]
     changes: Mapping[bytes, bytes | None]
     update: StateUpdate
+    validator_sets: Mapping[int, bytes] = dataclasses.field(default_factory=dict)
+    """Validator sets taking effect at a height (canonical tag-8 bytes), decided by this block."""
 
 
 class Store:
@@ -141,11 +145,14 @@ class Store:
             raise CorruptStore("the head marker is damaged")
         return int(U64.unpack(raw)[0])
 
-    def initialise(self, genesis_hash: bytes, changes: Mapping[bytes, bytes | None], update: StateUpdate) -> None:
-        """Write the genesis state at height 0, in one batch."""
+    def initialise(
+        self, genesis_hash: bytes, changes: Mapping[bytes, bytes | None], update: StateUpdate, validators: bytes
+    ) -> None:
+        """Write the genesis state at height 0 and the genesis validator set from height 1, in one batch."""
         batch = self._db.write_batch(transaction=True, sync=True)
         batch.put(META_FORMAT, FORMAT_VERSION)
         batch.put(META_GENESIS, genesis_hash)
+        batch.put(COL_VALIDATORS + h8(1), validators)
         self._put_state(batch, 0, changes, update)
         batch.put(META_HEAD, h8(0))
         batch.write()
@@ -215,6 +222,13 @@ class Store:
 
     def has_tx(self, tx_id: bytes) -> bool:
         return self._db.get(COL_TX + tx_id) is not None
+
+    def get_validator_set_bytes(self, height: int) -> bytes | None:
+        """The validator set in force at `height`: the latest one taking effect at or before it."""
+        with self._db.iterator(start=COL_VALIDATORS, stop=COL_VALIDATORS + h8(height + 1), reverse=True) as it:
+            for _, value in it:
+                return bytes(value)
+        return None
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -328,6 +342,8 @@ class Store:
             for entity in entities:
                 batch.put(entity_prefix(entity) + position, tx_id)
         self._put_state(batch, height, write.changes, write.update)
+        for effective, encoded in write.validator_sets.items():
+            batch.put(COL_VALIDATORS + h8(effective), encoded)
         batch.put(META_HEAD, hb)
         batch.write()
         self._headers[height] = write.block.header

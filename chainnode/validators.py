@@ -88,3 +88,22 @@ def decode_validator_set(value: codec.Value) -> ValidatorSet:
             raise InvalidField("a validator is [department, public_key, power]", field="validator")
         validators.append(Validator(department=entry[0], public_key=entry[1], power=entry[2]))
     return ValidatorSet(tuple(validators))
+
+
+def apply_validator_updates(current: ValidatorSet, updates: list[Validator]) -> ValidatorSet:
+    """The set after `updates` (power 0 removes a key, a new key joins, an existing key changes power).
+
+    Deterministic on every node. If the result would be invalid (empty, too large), the updates are
+    ignored and `current` is returned: a contract queued them, but the network cannot run without
+    validators.
+    """
+    by_key = {v.public_key: v for v in current.validators}
+    for update in updates:
+        if update.power == 0:
+            by_key.pop(update.public_key, None)
+        else:
+            by_key[update.public_key] = update
+    try:
+        return ValidatorSet.of(by_key.values())
+    except InvalidField:
+        return current

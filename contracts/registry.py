@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from contracts import anchor
+from contracts import anchor, validators
 from contracts.base import Method
 
 REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
@@ -15,6 +15,13 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
             handler=anchor.put,
             description="Record a SHA-256 content hash with a kind and metadata for the signer's department.",
             example={"content_hash": "<32 bytes>", "kind": "contract", "metadata": {"title": "..."}},
+        ),
+    },
+    "testhook": {
+        "set_validator": Method(
+            parse=validators.parse_set_validator, handler=validators.set_validator,
+            description="Test networks only: queue a validator update that takes effect two heights later.",
+            example={"department": "PSB", "public_key": "<32 bytes>", "power": 10},
         ),
     },
 }

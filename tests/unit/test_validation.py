@@ -34,7 +34,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, crypto.PrivateKey]]:
 
 
 def quorum_commit(nodes: list[Node], block_hash: bytes, height: int) -> Commit:
-    validators = nodes[0].validators
+    validators = nodes[0].validators_at(height)
     vote = Vote(vote_type=VOTE_PRECOMMIT, height=height, round=0, block_hash=block_hash)
     signatures = sorted(
         (
