@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from contracts import anchor, validators
+from contracts import anchor, evidence, validators
 from contracts.base import Method
 
 REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
@@ -15,6 +15,12 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
             handler=anchor.put,
             description="Record a SHA-256 content hash with a kind and metadata for the signer's department.",
             example={"content_hash": "<32 bytes>", "kind": "contract", "metadata": {"title": "..."}},
+        ),
+    },
+    "evidence": {
+        "report": Method(
+            parse=evidence.parse_report, handler=evidence.report,
+            description="Record two conflicting signed votes of one validator (equivocation), reported by a node.",
         ),
     },
     "testhook": {
