@@ -29,8 +29,9 @@ def state() -> DictState:
 
 def args(**overrides: Any) -> dict[str, Any]:
     a, b = b"\x01" * 32, b"\x02" * 32
-    sign = lambda h: OFFENDER.sign(
-        Vote(vote_type=VOTE_PREVOTE, height=5, round=1, block_hash=h).compute_signing_bytes("c")
+    def sign(block_hash: bytes) -> bytes:
+        vote = Vote(vote_type=VOTE_PREVOTE, height=5, round=1, block_hash=block_hash)
+        return OFFENDER.sign(vote.compute_signing_bytes("c"))
     )  # noqa: E731
     out = {
         "offender": OFFENDER.public_key,
