@@ -29,10 +29,11 @@ def state() -> DictState:
 
 def args(**overrides: Any) -> dict[str, Any]:
     a, b = b"\x01" * 32, b"\x02" * 32
+
     def sign(block_hash: bytes) -> bytes:
         vote = Vote(vote_type=VOTE_PREVOTE, height=5, round=1, block_hash=block_hash)
         return OFFENDER.sign(vote.compute_signing_bytes("c"))
-    )  # noqa: E731
+
     out = {
         "offender": OFFENDER.public_key,
         "vote_type": VOTE_PREVOTE,
