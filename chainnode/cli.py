@@ -287,6 +287,45 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+DEVNET_DEPARTMENTS: list[tuple[str, str]] = [
+    ("PSB", "Public Security Bureau"),
+    ("SAMR", "Market Regulation Administration"),
+    ("CAB", "Civil Affairs Bureau"),
+    ("TAX", "Tax Bureau"),
+    ("HRSS", "Human Resources and Social Security Bureau"),
+    ("NRB", "Natural Resources Bureau"),
+    ("HCB", "Housing and Construction Bureau"),
+]
+
+
+def cmd_testnet(args: argparse.Namespace) -> int:
+    from chainnode.home import DepartmentSpec, init_network
+
+    if not 1 <= args.nodes <= len(DEVNET_DEPARTMENTS):
+        raise UsageError(f"--nodes must be 1 to {len(DEVNET_DEPARTMENTS)}")
+    homes = [args.out / f"node{i}" for i in range(args.nodes)]
+    departments = [DepartmentSpec(code=code, name=name) for code, name in DEVNET_DEPARTMENTS[: args.nodes]]
+    try:
+        genesis, created = init_network(
+            homes, chain_id=args.chain_id, departments=departments,
+            api_ports=[args.api_base_port + i for i in range(args.nodes)],
+            p2p_ports=[args.p2p_base_port + i for i in range(args.nodes)],
+            params={"test_hooks": 1} if args.test_hooks else None,
+        )
+    except OSError as exc:
+        raise InputFileError(f"cannot create the homes in {args.out}: {exc.strerror or exc}") from exc
+    emit(args, {
+        "chain_id": genesis.chain_id, "genesis_hash": genesis.hash.hex(),
+        "nodes": [{"home": str(c.home), "department": c.department, "api_url": c.api_url,
+                   "officer_key": str(c.officer_key)} for c in created],
+    }, [
+        f"created {len(created)} node homes for chain {genesis.chain_id} (genesis {genesis.hash.hex()[:16]}…):",
+        *(f"  {c.home}  {c.department}  API {c.api_url}  officer key {c.officer_key}" for c in created),
+        f"start each with: chainnode start --home {created[0].home}",
+    ])
+    return 0
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     from chainnode.service import run_home
 
@@ -604,6 +643,15 @@ def build_parser() -> Parser:
     p.add_argument("--api-port", type=int, default=8700, metavar="N")
     p.add_argument("--p2p-port", type=int, default=26656, metavar="N")
     p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("testnet", parents=[common], help="create the homes of a local multi-department network")
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help="homes go to DIR/node0, DIR/node1, ...")
+    p.add_argument("--nodes", type=int, default=4, metavar="N", help="number of departments (default 4)")
+    p.add_argument("--chain-id", default="devnet", metavar="ID")
+    p.add_argument("--api-base-port", type=int, default=8700, metavar="N", help="node i serves its API on N+i")
+    p.add_argument("--p2p-base-port", type=int, default=26656, metavar="N", help="node i listens for peers on N+i")
+    p.add_argument("--test-hooks", action="store_true", help="enable test-only contract methods (never in production)")
+    p.set_defaults(run=cmd_testnet)
 
     p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")
     p.add_argument("--home", type=_path, required=True, metavar="DIR")

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +143,8 @@ class Node:
         self._work = asyncio.Event()
         self._new_head = asyncio.Condition()
         self._stopping = False
+        self.on_admitted: Callable[[list[bytes]], None] | None = None
+        """Called with the transactions a client submitted and the mempool accepted (gossip hook)."""
         self.started_ms = self.clock.now_ms()
         self.is_producer = self.validators_at(self.tip.height + 1).index_of(node_key.public_key) is not None
 
@@ -415,7 +417,7 @@ class Node:
 
     # --- admission ---------------------------------------------------------------------------------
 
-    async def submit(self, raws: Sequence[bytes]) -> list[Admission]:
+    async def submit(self, raws: Sequence[bytes], *, relay: bool = True) -> list[Admission]:
         """Admit a batch of encoded transactions; one verdict per input, in order.
 
         Screening (decode and stateless checks) runs here; each chunk of screened transactions goes to
@@ -448,6 +450,10 @@ class Node:
                 outcomes[i] = self._admit(tx, valid)
         if len(self.mempool):
             self._work.set()
+        if relay and self.on_admitted is not None:
+            accepted = [raws[i] for i, o in enumerate(outcomes) if o is not None and o.accepted]
+            if accepted:
+                self.on_admitted(accepted)
         return [o if o is not None else Admission(tx_id=None) for o in outcomes]
 
     def _admit(self, tx: Transaction, valid: bool) -> Admission:
