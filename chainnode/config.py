@@ -33,6 +33,20 @@ class NodeConfig:
     max_batch_txs: int = 10_000
     verify_threads: int = 2
     log_level: str = "info"
+    timeout_propose_ms: int = 3000
+    timeout_propose_delta_ms: int = 500
+    timeout_prevote_ms: int = 1000
+    timeout_prevote_delta_ms: int = 500
+    timeout_precommit_ms: int = 1000
+    timeout_precommit_delta_ms: int = 500
+    timeout_max_ms: int = 30_000
+    """The cap on every consensus timeout, so a network that healed is back to speed quickly."""
+    time_precision_ms: int = 2000
+    """Proposer-based timestamps: how far a fresh proposal's block time may be from this node's clock."""
+    message_delay_ms: int = 1000
+    status_interval_ms: int = 1000
+    misbehave: str = ""
+    """Fault injection for tests only: "double-sign" makes this validator equivocate. Never in production."""
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -47,6 +61,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "empty_block_interval_ms",
     ),
     "mempool": ("mempool_max_txs", "mempool_max_bytes", "verify_threads"),
+    "consensus": (
+        "timeout_propose_ms", "timeout_propose_delta_ms", "timeout_prevote_ms", "timeout_prevote_delta_ms",
+        "timeout_precommit_ms", "timeout_precommit_delta_ms", "timeout_max_ms", "time_precision_ms",
+        "message_delay_ms", "status_interval_ms", "misbehave",
+    ),
 }
 TOML_NAMES = {
     "api_listen": "listen",
@@ -103,6 +122,8 @@ def load_config(path: Path) -> NodeConfig:
     config = NodeConfig(**values)
     parse_listen(config.api_listen, field="api.listen")
     parse_listen(config.p2p_listen, field="p2p.listen")
+    if config.misbehave not in ("", "double-sign"):
+        raise ConfigError('consensus.misbehave must be "" or "double-sign" (a test-only fault)', field="misbehave")
     if config.verify_threads < 1 or config.max_block_txs < 1:
         raise ConfigError("mempool.verify_threads and producer.max_block_txs must be at least 1")
     return config

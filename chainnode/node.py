@@ -143,6 +143,8 @@ class Node:
         self._work = asyncio.Event()
         self._new_head = asyncio.Condition()
         self._stopping = False
+        self.consensus_status: Callable[[], dict[str, Any]] | None = None
+        """Set by the BFT driver: round, step and peers for the status API."""
         self.on_admitted: Callable[[list[bytes]], None] | None = None
         """Called with the transactions a client submitted and the mempool accepted (gossip hook)."""
         self.started_ms = self.clock.now_ms()
@@ -470,6 +472,14 @@ class Node:
     def head_height(self) -> int:
         return self.tip.height
 
+    async def wait_for_work(self, timeout_s: float) -> None:
+        """Return when transactions are pending, or after `timeout_s`."""
+        if len(self.mempool):
+            return
+        self._work.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), timeout_s)
+
     async def wait_for_height(self, height: int, timeout_s: float) -> bool:
         async with self._new_head:
             try:
@@ -588,4 +598,5 @@ class Node:
             "validator": self.is_producer,
             "validators": len(self.validators_at(self.tip.height + 1)),
             "version": "0.1.0",
+            "consensus": None if self.consensus_status is None else self.consensus_status(),
         }

@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from chainnode.api import create_app
+from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
 from chainnode.errors import ConfigError
 from chainnode.node import Node
@@ -55,13 +56,18 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     )
     if ready is not None:
         ready.set()
+    validators = node.validators_at(node.head_height() + 1)
+    solo = len(validators) == 1 and node.is_producer and not node.config.peers
+    driver = None if solo else BftDriver(node)
     try:
         async with asyncio.TaskGroup() as group:
-            producer = group.create_task(node.run_producer())
+            runner_task = group.create_task(node.run_producer() if driver is None else driver.run())
             await stop.wait()
             log.info("shutting down: finishing the block in hand")
             await node.stop()
-            await producer
+            if driver is not None:
+                await driver.stop()
+            await runner_task
     finally:
         await runner.cleanup()
         node.close()
