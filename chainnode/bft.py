@@ -59,6 +59,7 @@ from chainnode.consensus.messages import (
     DuplicateVoteEvidence,
     SignedProposal,
     SignedVote,
+    decode_proposal_signing_bytes,
     decode_signed_proposal,
     decode_signed_vote,
     decode_vote_signing_bytes,
@@ -349,27 +350,38 @@ class BftDriver:
 
     # --- effects -----------------------------------------------------------------------------------
 
-    def _sign_allowed(self, intent: SignIntent) -> bool:
+    def _approve_signature(self, intent: SignIntent) -> bytes | None:
+        """The signing bytes to sign for this (height, round, kind): the intent's if the guard allows it
+        (persisted to the WAL first), the bytes signed before a crash if it already signed something else
+        there, or None if the step would go back."""
         decision = self.guard.check(intent)
-        if decision is GuardDecision.REFUSE:
-            log.error("refused to sign a second %s for height %d round %d", intent.kind, intent.height, intent.round)
-            return False
         if decision is GuardDecision.SIGN:
-            self.wal.append(
-                SignRecord(
-                    height=intent.height, round=intent.round, kind=intent.kind, signing_bytes=intent.signing_bytes
-                )
-            )
+            self.wal.append(SignRecord(height=intent.height, round=intent.round, kind=intent.kind,
+                                       signing_bytes=intent.signing_bytes))
             self.guard = self.guard.record(intent)
-        return True
+            return intent.signing_bytes
+        if decision is GuardDecision.REPEAT:
+            return intent.signing_bytes
+        earlier = self.guard.get_signed(intent.height, intent.round, intent.kind)
+        if earlier is None:
+            log.info("not signing a %s for height %d round %d: already past it", intent.kind, intent.height,
+                     intent.round)
+        else:
+            log.warning("already signed another %s for height %d round %d: sending that one again",
+                        intent.kind, intent.height, intent.round)
+        return earlier
 
     def _my_index(self) -> int | None:
         return None if self.state is None else self.state.my_index
 
     def _send_vote(self, vote: Any) -> None:
         index = self._my_index()
-        if index is None or not self._sign_allowed(compute_vote_intent(self.chain_id, vote)):
+        if index is None:
             return
+        approved = self._approve_signature(compute_vote_intent(self.chain_id, vote))
+        if approved is None:
+            return
+        vote = decode_vote_signing_bytes(self.chain_id, approved)
         signed = sign_vote(self.node.node_key, self.chain_id, vote, index)
         payload = signed.encode()
         self.own_messages.append((KIND_VOTE, payload))
@@ -392,7 +404,14 @@ class BftDriver:
         if index is None or block is None:
             log.error("cannot propose: the block %s is not at hand", proposal.block_hash.hex()[:16])
             return
-        if not self._sign_allowed(compute_proposal_intent(self.chain_id, proposal)):
+        self.wal.save_block(proposal.block_hash, block.encode())
+        approved = self._approve_signature(compute_proposal_intent(self.chain_id, proposal))
+        if approved is None:
+            return
+        proposal = decode_proposal_signing_bytes(self.chain_id, approved)
+        block = self._recover_block(proposal.block_hash)
+        if block is None:
+            log.error("cannot propose again: the block signed before is lost")
             return
         signed = sign_proposal(self.node.node_key, self.chain_id, proposal, index)
         payload = codec.encode([signed.encode(), block.encode()])
@@ -400,7 +419,22 @@ class BftDriver:
         self.network.broadcast(KIND_PROPOSAL, payload)
         self._put(ProposalEvent(signed, timely=True))
 
+    def _recover_block(self, block_hash: bytes) -> Block | None:
+        block = self.blocks.get(block_hash)
+        if block is None:
+            raw = self.wal.load_block(block_hash)
+            if raw is not None:
+                block = decode_block(raw)
+                self._remember(block_hash, block)
+        return block
+
     async def _build_proposal(self, request: RequestProposal) -> None:
+        earlier = self.guard.get_signed(request.height, request.round, "proposal")
+        if earlier is not None:  # proposed this round before a crash: the same block again, never another
+            proposal = decode_proposal_signing_bytes(self.chain_id, earlier)
+            if self._recover_block(proposal.block_hash) is not None:
+                self._put(ProposalReady(request.height, request.round, proposal.block_hash))
+                return
         txs = self.node.take_proposal_txs()
         proposed = await asyncio.to_thread(self.node.build_proposal, txs, self.node.clock.now_ms())
         self._remember(proposed.block_hash, proposed.block, proposed)
@@ -449,6 +483,7 @@ class BftDriver:
         )
         self.blocks.clear()
         self.executed.clear()
+        self.wal.drop_blocks()
         await self._enter_height()
 
     async def _report(self, evidence: DuplicateVoteEvidence) -> None:
@@ -500,9 +535,20 @@ class BftDriver:
         if index is None:
             return
         for record in self.wal.records:
-            if record.height != height or record.kind == "proposal":
+            if record.height != height:
                 continue
             try:
+                if record.kind == "proposal":
+                    proposal = decode_proposal_signing_bytes(self.chain_id, record.signing_bytes)
+                    block = self._recover_block(proposal.block_hash)
+                    if block is None:
+                        continue
+                    signed_proposal = sign_proposal(self.node.node_key, self.chain_id, proposal, index)
+                    payload = codec.encode([signed_proposal.encode(), block.encode()])
+                    self.own_messages.append((KIND_PROPOSAL, payload))
+                    self.network.broadcast(KIND_PROPOSAL, payload)
+                    self._put(ProposalEvent(signed_proposal, timely=True))
+                    continue
                 vote = decode_vote_signing_bytes(self.chain_id, record.signing_bytes)
             except InvalidInput:
                 continue

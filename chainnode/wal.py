@@ -129,6 +129,34 @@ class SignLog:
         self._file = self.path.open("ab")
         self.records = kept
 
+    def save_block(self, block_hash: bytes, block_bytes: bytes) -> None:
+        """Keep the block of a proposal this node is about to sign, so it can propose it again after a
+        crash (a proposer must not propose a different block for the same round)."""
+        directory = self.path.parent / "blocks"
+        directory.mkdir(exist_ok=True)
+        target = directory / block_hash.hex()
+        if target.exists():
+            return
+        temporary = target.with_suffix(".tmp")
+        with temporary.open("wb") as handle:
+            handle.write(block_bytes)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+
+    def load_block(self, block_hash: bytes) -> bytes | None:
+        try:
+            return (self.path.parent / "blocks" / block_hash.hex()).read_bytes()
+        except OSError:
+            return None
+
+    def drop_blocks(self) -> None:
+        """Forget saved proposal blocks once their height is committed."""
+        directory = self.path.parent / "blocks"
+        if directory.is_dir():
+            for item in directory.iterdir():
+                item.unlink(missing_ok=True)
+
     def signed_for(self, height: int, round_: int, kind: str) -> bytes | None:
         """The signing bytes already committed to for (height, round, kind), if any."""
         for record in reversed(self.records):
