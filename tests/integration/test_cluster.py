@@ -120,3 +120,31 @@ def test_a_double_signing_validator_is_caught_and_harmless(tmp_path: Path) -> No
     finally:
         cluster.stop_all()
     cluster.check_stores()
+
+
+@pytest.mark.parametrize(
+    ("kills", "seed"), [pytest.param(3, 1, id="3-kills"), pytest.param(15, 2, id="15-kills", marks=pytest.mark.slow)]
+)
+def test_validators_killed_at_random_moments_never_double_sign(tmp_path: Path, kills: int, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    cluster = Cluster(tmp_path)
+    cluster.start_all()
+    try:
+        with Load(cluster):
+            for _ in range(kills):
+                victim = rng.randrange(4)
+                cluster.wait_height(cluster.height((victim + 1) % 4) + 1)
+                time.sleep(rng.uniform(0, 0.5))  # a random moment inside a height
+                cluster.kill(victim)
+                cluster.start(victim)
+            cluster.wait_height(cluster.height(0) + 2)
+        cluster.wait_height(max(cluster.height(i) for i in range(4)))
+        cluster.assert_consistent()
+        for validator in cluster.genesis.validator_set().validators:
+            code, body = http_json(f"{cluster.urls[0]}/v1/history/validator:{validator.public_key.hex()}")
+            assert code == 200 and body["events"] == [], f"{validator.department} double-signed after a crash"
+    finally:
+        cluster.stop_all()
+    cluster.check_stores()
