@@ -590,11 +590,15 @@ class BftDriver:
     async def on_message(self, peer: bytes, kind: str, payload: bytes) -> Verdict:
         if kind == KIND_VOTE:
             signed = decode_signed_vote(payload)
+            if not self._in_window(signed.vote.height):
+                return Verdict.IGNORE  # [IGNORE] a past height, or too far ahead to matter yet
             self._check_vote(signed)
             await self.events.put(VoteEvent(signed))  # a full queue holds the peer back
             return Verdict.ACCEPT
         if kind == KIND_PROPOSAL:
             event = self._decode_proposal(payload)
+            if event is None:
+                return Verdict.IGNORE  # [IGNORE] a past height, or too far ahead to matter yet
             await self.events.put(event)
             return Verdict.ACCEPT
         if kind == KIND_TXS:
@@ -616,24 +620,24 @@ class BftDriver:
             return Verdict.ACCEPT
         raise InvalidInput(f"unexpected message kind {kind!r}")
 
+    def _in_window(self, height: int) -> bool:
+        head = self.node.head_height()
+        return head < height <= head + MAX_STASH_HEIGHTS
+
     def _check_vote(self, signed: SignedVote) -> None:
         height = signed.vote.height
-        head = self.node.head_height()
-        if not head < height <= head + MAX_STASH_HEIGHTS:
-            return  # [IGNORE] another height: the core or the stash drops it
         if not verify_signed_vote(self.chain_id, signed, self.node.validators_at(height)):
             raise InvalidSignature(f"vote for height {height} does not verify", field="signature")  # [REJECT]
 
-    def _decode_proposal(self, payload: bytes) -> ProposalEvent:
+    def _decode_proposal(self, payload: bytes) -> ProposalEvent | None:
         value = codec.decode(payload, max_size=LIMITS[KIND_PROPOSAL])
         if type(value) is not list or len(value) != 2 or not all(type(v) is bytes for v in value):
             raise InvalidInput("a proposal message is [signed proposal, block]")
         signed: SignedProposal = decode_signed_proposal(value[0])
         proposal = signed.proposal
-        head = self.node.head_height()
-        if head < proposal.height <= head + MAX_STASH_HEIGHTS and not verify_signed_proposal(
-            self.chain_id, signed, self.node.validators_at(proposal.height)
-        ):
+        if not self._in_window(proposal.height):
+            return None
+        if not verify_signed_proposal(self.chain_id, signed, self.node.validators_at(proposal.height)):
             raise InvalidSignature("proposal signature does not verify", field="signature")  # [REJECT]
         block = decode_block(value[1], max_size=LIMITS[KIND_PROPOSAL])
         if block.compute_hash() != proposal.block_hash:

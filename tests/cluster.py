@@ -94,6 +94,7 @@ class Cluster:
         proxies: bool = False,
         overrides: dict[str, Any] | None = None,
         per_node: dict[int, dict[str, Any]] | None = None,
+        observers: int = 0,
     ) -> None:
         self.root = root
         self.n = n
@@ -102,7 +103,8 @@ class Cluster:
         self.genesis, self.homes = init_network(
             [root / f"node{i}" for i in range(n)],
             chain_id="cluster",
-            departments=[DepartmentSpec(code=c, name=m) for c, m in DEPARTMENTS[:n]],
+            departments=[DepartmentSpec(code=c, name=m, power=0 if k >= n - observers else 10)
+                         for k, (c, m) in enumerate(DEPARTMENTS[:n])],
             api_ports=api,
             p2p_ports=p2p,
             config_overrides={**FAST, **(overrides or {})},

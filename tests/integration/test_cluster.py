@@ -57,6 +57,7 @@ def test_two_of_four_down_commits_stop_without_fork_and_resume(cluster: Cluster)
     try:
         ids = cluster.submit(0, ["before"])
         cluster.wait_committed(0, ids)
+        cluster.wait_height(cluster.height(0))
         cluster.kill(2)
         cluster.kill(3)
         pending = cluster.submit(0, ["while-half-down"])
@@ -78,6 +79,7 @@ def test_partition_two_and_two_then_heal(tmp_path: Path) -> None:
     cluster.start_all()
     try:
         cluster.wait_committed(0, cluster.submit(0, ["before-split"]))
+        cluster.wait_height(cluster.height(0))  # every node has the block before the split
         assert cluster.mesh is not None
         cluster.mesh.partition({0, 1})
         left = cluster.submit(0, ["left-side"])
@@ -145,6 +147,25 @@ def test_validators_killed_at_random_moments_never_double_sign(tmp_path: Path, k
         for validator in cluster.genesis.validator_set().validators:
             code, body = http_json(f"{cluster.urls[0]}/v1/history/validator:{validator.public_key.hex()}")
             assert code == 200 and body["events"] == [], f"{validator.department} double-signed after a crash"
+    finally:
+        cluster.stop_all()
+    cluster.check_stores()
+
+
+def test_an_observer_follows_verifies_and_serves_but_never_votes(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path, n=5, observers=1)
+    cluster.start_all()
+    try:
+        ids = cluster.submit(4, [f"via-observer-{k}" for k in range(5)])  # submitted to the observer
+        cluster.wait_committed(4, ids)
+        cluster.wait_committed(0, ids)
+        cluster.wait_height(cluster.height(0))
+        cluster.assert_consistent()
+        code, status = http_json(cluster.urls[4] + "/v1/status")
+        assert code == 200 and status["validator"] is False and status["validators"] == 4
+        for height in range(1, cluster.height(0) + 1):
+            code, block = http_json(f"{cluster.urls[4]}/v1/blocks/{height}")
+            assert len(block["commit"]["signatures"]) >= 3
     finally:
         cluster.stop_all()
     cluster.check_stores()

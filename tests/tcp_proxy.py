@@ -1,0 +1,119 @@
+"""A small asyncio TCP proxy for fault tests: partitions (`cut` / `heal`), black holes (`stall`) and
+added latency between two endpoints on 127.0.0.1. It never listens or connects anywhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Final
+
+LOOPBACK: Final = "127.0.0.1"
+
+
+class TcpProxy:
+    """Forward connections from 127.0.0.1:`listen_port` (0 picks a free port) to the target.
+
+    `cut()` closes every connection and refuses new ones (a partition) until `heal()`. `stall()` keeps
+    connections open but forwards nothing (a black hole; bytes are held, not lost) until `heal()`.
+    `latency_ms` delays every chunk in both directions.
+    """
+
+    def __init__(self, listen_port: int, target_host: str, target_port: int, *, latency_ms: int = 0) -> None:
+        if target_host not in (LOOPBACK, "localhost"):
+            raise ValueError("TcpProxy only connects to 127.0.0.1")
+        self.port = listen_port
+        self.latency_ms = latency_ms
+        self._target_port = target_port
+        self._server: asyncio.Server | None = None
+        self._cut = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.accepted = 0
+        self.refused = 0
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, LOOPBACK, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening, close every connection, and wait for every connection task to end."""
+        if self._server is not None:
+            self._server.close()
+        self._cut = True
+        self._flowing.set()  # held bytes move on and meet the closed transports
+        self._close_all()
+        # Connection tasks belong to asyncio.Server, which does not await them; they end on their own
+        # once their transports are closed (cancelling them makes asyncio log an error in 3.11).
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def cut(self) -> None:
+        self._cut = True
+        self._close_all()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def heal(self) -> None:
+        self._cut = False
+        self._flowing.set()
+
+    def _close_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # asyncio.Server does not own connection tasks: stop() awaits them
+        self._writers.add(client_writer)
+        try:
+            if self._cut:
+                self.refused += 1
+                return
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(LOOPBACK, self._target_port)
+            except OSError:
+                return
+            self.accepted += 1
+            self._writers.add(upstream_writer)
+            try:
+                pumps = [
+                    asyncio.ensure_future(self._pump(client_reader, upstream_writer)),
+                    asyncio.ensure_future(self._pump(upstream_reader, client_writer)),
+                ]
+                try:
+                    await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for pump in pumps:
+                        pump.cancel()
+                    await asyncio.wait(pumps)
+            finally:
+                await self._close(upstream_writer)
+        finally:
+            await self._close(client_writer)
+            self._tasks.discard(task)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                await self._flowing.wait()
+                if self.latency_ms:
+                    await asyncio.sleep(self.latency_ms / 1000)
+                writer.write(data)
+                await writer.drain()
+
+    async def _close(self, writer: asyncio.StreamWriter) -> None:
+        self._writers.discard(writer)
+        writer.transport.abort()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()

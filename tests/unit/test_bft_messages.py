@@ -1,0 +1,80 @@
+"""What a peer can send the consensus driver: garbage is rejected with a typed error, never a crash."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chainnode import codec, crypto
+from chainnode.bft import KIND_PROPOSAL, KIND_STATUS, KIND_TXS, KIND_VOTE, BftDriver
+from chainnode.block import VOTE_PREVOTE, Vote
+from chainnode.consensus.messages import sign_vote
+from chainnode.errors import ChainError, InvalidInput
+from chainnode.home import DepartmentSpec, init_network
+from chainnode.node import Node
+from network.verdict import Verdict
+
+PEER = b"\x01" * 32
+
+
+@pytest.fixture
+async def driver(tmp_path: Path) -> AsyncIterator[BftDriver]:
+    _, homes = init_network(
+        [tmp_path / "a", tmp_path / "b"], chain_id="m",
+        departments=[DepartmentSpec(code="PSB", name="P"), DepartmentSpec(code="TAX", name="T")],
+        api_ports=[1, 2], p2p_ports=[3, 4],
+    )
+    node = Node.from_home(homes[0].home)
+    bft = BftDriver(node)
+    try:
+        yield bft
+    finally:
+        bft.wal.close()
+        node.close()
+
+
+async def test_a_valid_vote_is_accepted_and_a_forged_one_rejected(driver: BftDriver) -> None:
+    other = Node.from_home(driver.node.layout.root.parent / "b")
+    try:
+        validators = driver.node.validators_at(1)
+        index = validators.index_of(other.node_key.public_key)
+        assert index is not None
+        vote = Vote(vote_type=VOTE_PREVOTE, height=1, round=0, block_hash=b"\x07" * 32)
+        signed = sign_vote(other.node_key, "m", vote, index)
+        assert await driver.on_message(PEER, KIND_VOTE, signed.encode()) is Verdict.ACCEPT
+        forged = sign_vote(crypto.PrivateKey(b"\x09" * 32), "m", vote, index)
+        with pytest.raises(InvalidInput):
+            await driver.on_message(PEER, KIND_VOTE, forged.encode())
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        (KIND_VOTE, b"\xc1"),
+        (KIND_PROPOSAL, codec.encode([b"x", b"y"])),
+        (KIND_PROPOSAL, codec.encode([1, 2, 3])),
+        (KIND_TXS, codec.encode([1])),
+        (KIND_STATUS, codec.encode(["high"])),
+        ("nonsense", b""),
+    ],
+)
+async def test_malformed_messages_are_rejected(driver: BftDriver, kind: str, payload: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        await driver.on_message(PEER, kind, payload)
+    assert driver.node.head_height() == 0
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from([KIND_VOTE, KIND_PROPOSAL, KIND_TXS, KIND_STATUS]), payload=st.binary(max_size=300))
+async def test_fuzzed_payloads_only_raise_typed_errors(driver: BftDriver, kind: str, payload: bytes) -> None:
+    try:
+        verdict = await driver.on_message(PEER, kind, payload)
+    except ChainError:
+        return  # the network turns it into REJECT or IGNORE and scores the peer
+    assert verdict in (Verdict.ACCEPT, Verdict.IGNORE)
