@@ -174,6 +174,7 @@ class BftDriver:
                 group.create_task(self._consensus_loop())
                 group.create_task(self._status_loop())
                 group.create_task(self._sync_loop())
+                group.create_task(self.network.wait_closed())  # a handler bug stops the network: surface it
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -206,7 +207,8 @@ class BftDriver:
             "round": None if state is None else state.round,
             "step": None if state is None else state.step.name.lower(),
             "peers": [
-                {"key": p.key.hex(), "address": p.address, "direction": p.direction.value, "score": p.score}
+                {"key": p.key.hex(), "address": p.address, "direction": p.direction.value, "score": p.score,
+                 "bytes_in": p.bytes_in, "bytes_out": p.bytes_out}
                 for p in self.network.peers()
             ],
             "last_commit_ms": self.last_commit_ms or None,

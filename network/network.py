@@ -1,0 +1,378 @@
+"""The node's side of the peer-to-peer network: a listener, a dialer per configured address, at most
+one authenticated link per peer key, and scores and bans for peers that misbehave.
+
+Theory of operation. `start` binds the listener (an aiohttp app with one WebSocket route, `/p2p`) and
+starts a supervisor task whose TaskGroup owns every other task: one dialer per configured address and
+one task per link, inbound links included (the aiohttp request handler only waits for its link's task).
+`stop` ends the TaskGroup (closing every link), then the listener and the client session. Peer-facing
+failures end a link, never the network; an exception from the handler that is not a `ChainError` is a
+bug and stops the network, and `stop` / `wait_closed` raise it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import random
+from collections.abc import Callable, Mapping
+from typing import Final
+
+import aiohttp
+from aiohttp import web
+
+from chainnode.config import parse_listen
+from chainnode.crypto import PrivateKey
+from chainnode.errors import InvariantViolation
+from network.backoff import RandomSource
+from network.clock import Clock, SystemClock
+from network.config import NetworkConfig
+from network.dialer import Dialer
+from network.errors import (
+    CLOSE_DUPLICATE,
+    CLOSE_GOING_AWAY,
+    HandshakeAborted,
+    HandshakeRefused,
+    HandshakeTimeout,
+    InvalidOutgoingMessage,
+    ListenError,
+    PeerNotConnected,
+    SelfConnection,
+)
+from network.frames import CONTROL_FRAME_LIMIT, FRAME_OVERHEAD, NONCE_SIZE, Hello, Message, encode_frame
+from network.handler import MessageHandler
+from network.link import (
+    P2P_PATH,
+    Direction,
+    HandshakeExchange,
+    Link,
+    LinkOutcome,
+    LinkResult,
+    WebSocket,
+    close_websocket,
+    format_key,
+)
+from network.registry import PeerInfo, PeerRegistry
+from network.scoring import Ban, Offence
+
+__all__ = ["Network", "PeerInfo", "create_p2p_app"]
+
+log = logging.getLogger("network")
+
+
+class _Phase(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class _Stopping(Exception):
+    """Raised in the supervisor's TaskGroup to end it on `stop`."""
+
+
+def validate_outgoing(limits: Mapping[str, int], kind: str, payload: bytes) -> None:
+    """Raise InvalidOutgoingMessage for a kind without a limit or a payload over its limit."""
+    limit = limits.get(kind)
+    if limit is None:
+        raise InvalidOutgoingMessage(f"unknown message kind {kind!r}", field="kind")
+    if len(payload) > limit:
+        raise InvalidOutgoingMessage(f"a {len(payload)}-byte {kind} payload exceeds {limit}", field="payload")
+
+
+class Network:
+    """Authenticated links to the other department nodes.
+
+    `is_allowed(key)` says whether a node key may link to us (a current validator or registered
+    observer); it is asked at every handshake and by `disconnect_disallowed`. `clock` and `rng` default
+    to the system clock and a fresh `random.Random()`; handshake nonces always come from os.urandom.
+    """
+
+    def __init__(
+        self, config: NetworkConfig, node_key: PrivateKey, *, is_allowed: Callable[[bytes], bool],
+        handler: MessageHandler, clock: Clock | None = None, rng: RandomSource | None = None,
+    ) -> None:
+        self._config, self._key, self._handler = config, node_key, handler
+        self._rng = rng or random.Random()
+        self._registry = PeerRegistry(config, is_allowed=is_allowed, handler=handler, clock=clock or SystemClock())
+        self._max_msg_size = max(config.max_limit + FRAME_OVERHEAD, CONTROL_FRAME_LIMIT)
+        self._phase = _Phase.NEW
+        self._stop_requested = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._handshakes = 0
+        self._bound: str | None = None
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._group: asyncio.TaskGroup | None = None
+
+    @property
+    def public_key(self) -> bytes:
+        return self._key.public_key
+
+    @property
+    def address(self) -> str:
+        """The HOST:PORT the listener is bound to (the real port when the config said 0)."""
+        if self._bound is None:
+            raise InvariantViolation("Network.address is known only after start()")
+        return self._bound
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the listener and start dialing. Raises ListenError if the address cannot be bound."""
+        if self._phase is not _Phase.NEW:
+            raise InvariantViolation("Network.start() may be called only once")
+        host, port = parse_listen(self._config.listen, field="listen")
+        runner = web.AppRunner(
+            create_p2p_app(self), handle_signals=False, access_log=None,
+            # links are closed before the runner stops, so its handlers are done well within this
+            shutdown_timeout=self._config.close_timeout_ms / 1000 + 2.0,
+        )
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ListenError(f"cannot listen on {self._config.listen}: {exc.strerror or exc}", field="listen") from exc
+        self._runner = runner
+        bound = runner.addresses[0]
+        self._bound = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=None, connect=self._config.handshake_timeout_ms / 1000),
+        )
+        dialer = Dialer(
+            self._config, session=self._session, registry=self._registry, serve=self._serve_outbound, rng=self._rng,
+            max_msg_size=self._max_msg_size,
+        )
+        ready = asyncio.Event()
+        self._supervisor = asyncio.create_task(self._supervise(dialer, ready), name=f"network {self._bound}")
+        self._supervisor.add_done_callback(self._on_supervisor_done)
+        await ready.wait()
+        self._phase = _Phase.RUNNING
+        log.info("listening on %s as %s, dialing %d peers", self._bound, format_key(self.public_key),
+                 len(self._config.peers))
+
+    async def stop(self) -> None:
+        """Close every link, stop every task, the listener and the client session.
+
+        Raises the error that stopped the network earlier, if a bug did.
+        """
+        if self._phase is _Phase.STOPPING:
+            await self._stopped.wait()  # another caller is stopping it
+            return
+        if self._phase in (_Phase.NEW, _Phase.STOPPED) or self._supervisor is None:
+            self._phase = _Phase.STOPPED
+            return
+        self._phase = _Phase.STOPPING
+        self._stop_requested.set()
+        error: Exception | None = None
+        try:
+            await self._supervisor
+        except Exception as exc:
+            error = exc
+        finally:
+            if self._runner is not None:
+                await self._runner.cleanup()
+            if self._session is not None:
+                await self._session.close()
+            self._phase = _Phase.STOPPED
+            self._stopped.set()
+            log.info("stopped listening on %s", self._bound)
+        if error is not None:
+            raise error
+
+    async def wait_closed(self) -> None:
+        """Return once the network's tasks have ended; raise the error that ended them, if one did."""
+        if self._supervisor is not None:
+            await asyncio.shield(self._supervisor)
+
+    async def _supervise(self, dialer: Dialer, ready: asyncio.Event) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                for address in self._config.peers:
+                    group.create_task(dialer.run(address), name=f"dial {address}")
+                ready.set()
+                await self._stop_requested.wait()
+                raise _Stopping
+        except* _Stopping:
+            pass
+        finally:
+            self._group = None
+
+    def _on_supervisor_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.critical("networking stopped by an error", exc_info=error)
+
+    # --- sending -------------------------------------------------------------------------------------
+
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> int:
+        """Queue a message for every connected peer but `exclude`; return how many peers.
+
+        Never blocks. Raises InvalidOutgoingMessage for an unknown kind or an oversize payload.
+        """
+        validate_outgoing(self._config.limits, kind, payload)
+        frame = encode_frame(Message(kind, payload))
+        return sum(1 for link in self._registry.links() if link.peer_key != exclude and link.enqueue_gossip(frame))
+
+    def send(self, peer: bytes, kind: str, payload: bytes) -> bool:
+        """Queue a message for one peer; return False if it is not connected. Never blocks."""
+        validate_outgoing(self._config.limits, kind, payload)
+        frame = encode_frame(Message(kind, payload))
+        link = self._registry.get(peer)
+        return link is not None and link.enqueue_gossip(frame)
+
+    async def request(self, peer: bytes, kind: str, payload: bytes, *, timeout: float) -> bytes:
+        """Ask one peer and return its answer.
+
+        Raises InvalidOutgoingMessage, PeerNotConnected, TooManyPendingRequests, RequestTimedOut
+        (after `timeout` seconds), PeerDisconnected, or RemoteError (the peer answered with an error).
+        """
+        validate_outgoing(self._config.limits, kind, payload)
+        link = self._registry.get(peer)
+        if link is None:
+            raise PeerNotConnected(f"no link to {format_key(peer)}")
+        return await link.request(kind, payload, timeout_s=timeout)
+
+    # --- peers ---------------------------------------------------------------------------------------
+
+    def peers(self) -> list[PeerInfo]:
+        """The connected peers, sorted by key."""
+        return self._registry.peers()
+
+    def get_score(self, peer: bytes) -> int:
+        return self._registry.get_score(peer)
+
+    def get_ban(self, peer: bytes) -> Ban | None:
+        return self._registry.get_ban(peer)
+
+    def disconnect_disallowed(self) -> int:
+        """Close the links of keys `is_allowed` no longer accepts (after a membership change)."""
+        return self._registry.disconnect_disallowed()
+
+    # --- links ---------------------------------------------------------------------------------------
+
+    async def handle_inbound(self, request: web.Request) -> web.StreamResponse:
+        """Accept one connection on /p2p and wait while its link runs in the supervisor's TaskGroup."""
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        address = f"{peername[0]}:{peername[1]}" if peername else "?"
+        if self._phase is not _Phase.RUNNING or self._group is None:
+            return web.Response(status=503, text="stopping")
+        if self._handshakes >= self._config.max_handshakes:
+            log.warning("refused connection from %s: %d handshakes in progress", address, self._handshakes)
+            return web.Response(status=503, text="busy")
+        ws: web.WebSocketResponse = web.WebSocketResponse(
+            max_msg_size=self._max_msg_size, compress=False, autoping=True, timeout=self._config.close_timeout_ms / 1000
+        )
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="expected a WebSocket upgrade")
+        self._handshakes += 1  # released when the handshake ends, in _serve_link
+        task: asyncio.Task[LinkResult] | None = None
+        try:
+            await ws.prepare(request)
+            task = self._spawn_inbound(ws, address)
+        finally:
+            if task is None:
+                self._handshakes -= 1
+        if task is None:
+            await close_websocket(ws, CLOSE_GOING_AWAY, "stopping", timeout_s=self._config.close_timeout_ms / 1000)
+        else:
+            await asyncio.wait({task})  # the TaskGroup owns the task; this only waits for it
+        return ws
+
+    def _spawn_inbound(self, ws: WebSocket, address: str) -> asyncio.Task[LinkResult] | None:
+        coroutine = self._serve_link(ws, address, Direction.INBOUND)
+        with contextlib.suppress(RuntimeError):  # raised if the TaskGroup is shutting down
+            if self._group is not None:
+                return self._group.create_task(coroutine, name=f"link {address}")
+        coroutine.close()
+        return None
+
+    async def _serve_outbound(
+        self, ws: WebSocket, address: str, on_authenticated: Callable[[bytes], None]
+    ) -> LinkResult:
+        return await self._serve_link(ws, address, Direction.OUTBOUND, on_authenticated)
+
+    async def _serve_link(
+        self, ws: WebSocket, address: str, direction: Direction, on_authenticated: Callable[[bytes], None] | None = None
+    ) -> LinkResult:
+        """Authenticate, register and run one link; always closes `ws`, cancelled or not."""
+        close_code, close_reason = CLOSE_GOING_AWAY, "node stopping"
+        own = Hello(self._config.chain_id, self._config.genesis_hash, self.public_key, os.urandom(NONCE_SIZE))
+        exchange = HandshakeExchange(self._key, own, self._config.limits)
+        try:
+            try:
+                peer = await self._handshake(ws, exchange, direction)
+            except HandshakeRefused as exc:
+                log.warning("refused %s link %s (key %s): %s: %s", direction.value, address, exchange.claimed_key,
+                            exc.code, exc.message)
+                close_code, close_reason = exc.close_code, f"{exc.code}: {exc.message}"
+                return LinkResult(LinkOutcome.SELF if isinstance(exc, SelfConnection) else LinkOutcome.REFUSED)
+            except (HandshakeAborted, OSError, aiohttp.ClientError) as exc:
+                log.warning("%s handshake with %s (key %s) failed: %s", direction.value, address,
+                            exchange.claimed_key, exc)
+                close_reason = "handshake failed"
+                duplicate = isinstance(exc, HandshakeAborted) and exc.close_code == CLOSE_DUPLICATE
+                return LinkResult(LinkOutcome.DUPLICATE if duplicate else LinkOutcome.FAILED)
+            if on_authenticated is not None:
+                on_authenticated(peer.public_key)
+            link = Link(
+                ws, peer_key=peer.public_key, own_key=self.public_key, address=address, direction=direction,
+                config=self._config, handler=self._handler, report=self._registry.penalise,
+                connected_ms=self._registry.now_ms(),
+            )
+            if not self._registry.register(link):
+                log.info("closing %s link with %s (%s): a link dialed by the smaller key is kept",
+                         direction.value, format_key(link.peer_key), address)
+                close_code, close_reason = CLOSE_DUPLICATE, "duplicate link"
+                return LinkResult(LinkOutcome.DUPLICATE)
+            return await self._run_link(link)
+        finally:
+            # a no-op when the link closed it already
+            await close_websocket(ws, close_code, close_reason, timeout_s=self._config.close_timeout_ms / 1000)
+
+    async def _handshake(self, ws: WebSocket, exchange: HandshakeExchange, direction: Direction) -> Hello:
+        try:
+            async with asyncio.timeout(self._config.handshake_timeout_ms / 1000):
+                return await exchange.run(ws, self._registry.check_peer)
+        except TimeoutError:
+            raise HandshakeTimeout(f"no handshake within {self._config.handshake_timeout_ms} ms") from None
+        finally:
+            if direction is Direction.INBOUND:
+                self._handshakes -= 1
+
+    async def _run_link(self, link: Link) -> LinkResult:
+        """Run a registered link until it closes; score its violation, if it ended with one."""
+        what = f"{link.direction.value} link with {format_key(link.peer_key)} ({link.address})"
+        log.info("%s up", what)
+        try:
+            await link.run()
+        finally:
+            self._registry.unregister(link)
+        if link.violation is not None:
+            self._registry.penalise(
+                link, Offence.PROTOCOL_VIOLATION, f"{link.violation.code}: {link.violation.message}"
+            )
+        log.info("%s closed: %s", what, link.close_reason)
+        duplicate = CLOSE_DUPLICATE in (link.close_code, link.peer_close_code)
+        duration_ms = self._registry.now_ms() - link.connected_ms
+        return LinkResult(LinkOutcome.DUPLICATE if duplicate else LinkOutcome.RAN, duration_ms)
+
+
+NETWORK: Final = web.AppKey("network", Network)
+
+
+async def _p2p_endpoint(request: web.Request) -> web.StreamResponse:
+    return await request.app[NETWORK].handle_inbound(request)
+
+
+def create_p2p_app(network: Network) -> web.Application:
+    """Build the listener's aiohttp app: one WebSocket route, no request bodies."""
+    app = web.Application(client_max_size=4096)
+    app[NETWORK] = network
+    app.router.add_get(P2P_PATH, _p2p_endpoint)
+    return app
