@@ -183,10 +183,12 @@ class BftDriver:
             self.wal.close()
 
     async def stop(self) -> None:
+        """End every loop and close the peer links (the WAL keeps what a restart needs)."""
         self._stopping = True
         self._sync_wanted.set()
         with contextlib.suppress(asyncio.QueueFull):
             self.events.put_nowait(_Resync())
+        await self.network.stop()
 
     def is_allowed(self, key: bytes) -> bool:
         """Links are accepted from registered department nodes only (validators and observers)."""

@@ -108,7 +108,7 @@ def make_txs(net: Net, n: int, tag: str) -> list[list[bytes]]:
         key = net.keys[i]
         body = TxBody(chain_id="bench", contract="anchor", method="put",
                       args={"content_hash": crypto.sha256(f"{tag}-{k}".encode()), "kind": "bench"},
-                      signer=key.public_key, nonce=os.urandom(16), expiry_height=10**6)
+                      signer=key.public_key, nonce=os.urandom(16), expiry_height=50_000)
         out[i].append(sign_transaction(key, body).raw)
     return out
 
@@ -148,7 +148,9 @@ async def drive(net: Net, per_node: list[list[bytes]], *, clients: int, batch: i
                     submitted[decode_transaction(raw).tx_id.hex()] = now
                 async with session.post(net.urls[i] + "/v1/txs", data=msgpack.packb(chunk, use_bin_type=True),
                                         headers={"Content-Type": "application/msgpack"}) as r:
-                    await r.read()
+                    answer = await r.json()
+                if r.status != 200 or answer["rejected"]:
+                    raise SystemExit(f"node{i} rejected a batch: {str(answer)[:300]}")
                 if rate is not None:
                     await asyncio.sleep(max(0.0, len(chunk) * clients / rate - (time.perf_counter() - now)))
 
