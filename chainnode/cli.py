@@ -375,8 +375,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"  state root: {status.get('state_root')}",
         f"  mempool:    {mempool.get('txs')} txs, {mempool.get('bytes')} bytes",
         f"  validator:  {'yes' if status.get('validator') else 'no'} (of {status.get('validators')})",
+        *_consensus_lines(status.get("consensus")),
     ])
     return 0
+
+
+def _consensus_lines(consensus: Any) -> list[str]:
+    if not isinstance(consensus, dict):
+        return ["  consensus:  single validator (no peers)"]
+    at = consensus.get("consensus_height")
+    where = f"height {at} round {consensus.get('round')} ({consensus.get('step')})" if at else "idle, waiting for work"
+    peers = consensus.get("peers") or []
+    lines = [f"  consensus:  {where}", f"  peers:      {len(peers)}"]
+    lines += [f"    {p.get('key', '')[:16]}  {p.get('address')}  {p.get('direction')}  score {p.get('score')}"
+              for p in peers]
+    return lines
 
 
 def parse_metadata(pairs: Sequence[str]) -> dict[str, str]:
