@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from chainnode import codec
-from chainnode.block import Block, decode_block
+from chainnode.block import VOTE_PREVOTE, Block, decode_block
 from chainnode.config import NodeConfig
 from chainnode.consensus import core
 from chainnode.consensus.events import (
@@ -583,12 +583,30 @@ class BftDriver:
     def _broadcast_status(self) -> None:
         self.network.broadcast(KIND_STATUS, self._status_payload())
 
+    def _resend_own_messages(self) -> None:
+        """Re-send what this node signed at the current height, which heals a link whose queue dropped it.
+
+        Votes are small and go every status interval. A proposal carries its whole block, so it goes
+        again only once the height has run longer than the propose timeout: until then a peer that has
+        not voted is more likely still validating it than missing it.
+        """
+        state = self.state
+        stale = self.node.clock.now_ms() - self.round_started_ms > self.config.timeout_propose_ms
+        for kind, payload in self.own_messages[-8:]:
+            if kind == KIND_VOTE:
+                self.network.broadcast(kind, payload)
+            elif stale and state is not None:  # the block only to validators that have not prevoted yet
+                prevoted = state.votes.get((state.round, VOTE_PREVOTE))
+                voters = set(prevoted.votes) if prevoted is not None else set()
+                for index, validator in enumerate(state.validators.validators):
+                    if index not in voters and index != state.my_index:
+                        self.network.send(validator.public_key, kind, payload)
+
     async def _status_loop(self) -> None:
         while not self._stopping:
             self._broadcast_status()
-            if self.state is not None:  # re-send what we signed this height: heals links that dropped it
-                for kind, payload in self.own_messages[-8:]:
-                    self.network.broadcast(kind, payload)
+            if self.state is not None:
+                self._resend_own_messages()
             await asyncio.sleep(self.config.status_interval_ms / 1000)
 
     async def on_message(self, peer: bytes, kind: str, payload: bytes) -> Verdict:

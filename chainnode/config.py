@@ -23,7 +23,7 @@ class NodeConfig:
     peers: tuple[str, ...] = ()
     block_interval_ms: int = 200
     """How long the producer waits to fill a block after the first pending transaction."""
-    max_block_txs: int = 5_000
+    max_block_txs: int = 2_000
     max_block_bytes: int = 8 * 1024 * 1024
     create_empty_blocks: bool = False
     empty_block_interval_ms: int = 10_000

@@ -62,14 +62,15 @@ def verify_floor(n: int = 5000) -> float:
 
 
 class Net:
-    def __init__(self, root: Path, validators: int) -> None:
+    def __init__(self, root: Path, validators: int, block_txs: int) -> None:
         self.api = [free_port() for _ in range(validators)]
         p2p = [free_port() for _ in range(validators)]
         _, self.homes = init_network(
             [root / f"node{i}" for i in range(validators)], chain_id="bench",
             departments=[DepartmentSpec(code=c, name=c) for c in CODES[:validators]],
             api_ports=self.api, p2p_ports=p2p,
-            config_overrides={"block_interval_ms": 100, "log_level": "warning", "timeout_propose_ms": 2000},
+            config_overrides={"block_interval_ms": 100, "log_level": "warning", "timeout_propose_ms": 2000,
+                              "max_block_txs": block_txs},
         )
         self.root = root
         self.urls = [h.api_url for h in self.homes]
@@ -155,7 +156,7 @@ async def drive(net: Net, per_node: list[list[bytes]], *, clients: int, batch: i
                     await asyncio.sleep(max(0.0, len(chunk) * clients / rate - (time.perf_counter() - now)))
 
         await asyncio.gather(*(client(c) for c in range(clients)))
-        settle = time.perf_counter() + 30
+        settle = time.perf_counter() + 120
         while time.perf_counter() < settle and not all(t in committed for t in submitted):
             await asyncio.sleep(0.05)
         elapsed = max(committed.values(), default=t0) - t0
@@ -200,7 +201,8 @@ async def catchup(net: Net, n: int) -> None:
     per_node = make_txs(net, n, "catchup")
     per_node[lagging] = []
     result = await drive(net, per_node, clients=4, batch=1000, rate=None, seconds=3600)
-    print(f"catch-up: committed {n - result['lost']:.0f} txs without node{lagging}; restarting it", flush=True)
+    committed = int(n - result["lost"])
+    print(f"catch-up: committed {committed} txs without node{lagging}; restarting it", flush=True)
     async with aiohttp.ClientSession() as session:
         target = (await net.wait_ready(session, 0))["height"]
         net.start(lagging)
@@ -209,13 +211,13 @@ async def catchup(net: Net, n: int) -> None:
         while (await net.wait_ready(session, lagging))["height"] < target:
             await asyncio.sleep(0.1)
         took = time.perf_counter() - t0
-    print(f"catch-up: {n} transactions in {target} blocks in {took:.1f} s ({n / took:.0f} tx/s, "
+    print(f"catch-up: {committed} transactions in {target} blocks in {took:.1f} s ({committed / took:.0f} tx/s, "
           f"{target / took:.1f} blocks/s), including process start", flush=True)
 
 
 async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    net = Net(work, args.validators)
+    net = Net(work, args.validators, args.block_txs)
     floor = verify_floor()
     print(f"{args.validators} validators on 127.0.0.1, {os.cpu_count()} cores; floor: {floor:.0f} Ed25519 "
           f"verifications/s on one core", flush=True)
@@ -258,6 +260,7 @@ def main() -> None:
     parser.add_argument("--max-txs", type=int, default=60_000)
     parser.add_argument("--no-curve", dest="curve", action="store_false")
     parser.add_argument("--catchup", type=int, default=0, metavar="N")
+    parser.add_argument("--block-txs", type=int, default=2000, help="max_block_txs of every node")
     asyncio.run(main_async(parser.parse_args()))
 
 
