@@ -69,9 +69,10 @@ from chainnode.consensus.messages import (
     verify_signed_vote,
 )
 from chainnode.consensus.state import ConsensusState
-from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, InvalidInput, InvalidSignature, NotFound
+from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, InvalidInput, InvalidSignature
 from chainnode.node import Node
 from chainnode.producer import ProposedBlock
+from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
 from chainnode.tx import TxBody, sign_transaction
 from chainnode.wal import SignLog, SignRecord
 from contracts import governance
@@ -85,13 +86,10 @@ KIND_TXS: Final = "txs"
 KIND_PROPOSAL: Final = "proposal"
 KIND_VOTE: Final = "vote"
 KIND_STATUS: Final = "status"
-KIND_BLOCK: Final = "block"
 LIMITS: Final = {**DEFAULT_LIMITS, KIND_TXS: 16 * 1024 * 1024}
 MAX_STASH_HEIGHTS: Final = 2
 MAX_STASH_PER_HEIGHT: Final = 4096
 EVENT_QUEUE: Final = 10_000
-SYNC_BATCH_BYTES: Final = 8 * 1024 * 1024
-SYNC_BATCH_BLOCKS: Final = 200
 MAX_BLOCK_CACHE: Final = 16
 
 
@@ -147,12 +145,11 @@ class BftDriver:
         self.executed: OrderedDict[bytes, ProposedBlock] = OrderedDict()
         self.stash: dict[int, list[Event]] = {}
         self.own_messages: list[tuple[str, bytes]] = []
-        self.peer_heights: dict[bytes, int] = {}
         self.pending_proposal: RequestProposal | None = None
         self.round_started_ms = 0
         self.last_commit_ms = 0
         self._sync_lock = asyncio.Lock()
-        self._sync_wanted = asyncio.Event()
+        self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=lambda: self._put(_Resync()))
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         node.on_admitted = self._relay_txs
@@ -173,7 +170,7 @@ class BftDriver:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consensus_loop())
                 group.create_task(self._status_loop())
-                group.create_task(self._sync_loop())
+                group.create_task(self.sync.run())
                 group.create_task(self.network.wait_closed())  # a handler bug stops the network: surface it
         finally:
             for task in list(self._tasks):
@@ -185,7 +182,7 @@ class BftDriver:
     async def stop(self) -> None:
         """End every loop and close the peer links (the WAL keeps what a restart needs)."""
         self._stopping = True
-        self._sync_wanted.set()
+        self.sync.stop()
         with contextlib.suppress(asyncio.QueueFull):
             self.events.put_nowait(_Resync())
         await self.network.stop()
@@ -209,8 +206,14 @@ class BftDriver:
             "round": None if state is None else state.round,
             "step": None if state is None else state.step.name.lower(),
             "peers": [
-                {"key": p.key.hex(), "address": p.address, "direction": p.direction.value, "score": p.score,
-                 "bytes_in": p.bytes_in, "bytes_out": p.bytes_out}
+                {
+                    "key": p.key.hex(),
+                    "address": p.address,
+                    "direction": p.direction.value,
+                    "score": p.score,
+                    "bytes_in": p.bytes_in,
+                    "bytes_out": p.bytes_out,
+                }
                 for p in self.network.peers()
             ],
             "last_commit_ms": self.last_commit_ms or None,
@@ -360,19 +363,27 @@ class BftDriver:
         there, or None if the step would go back."""
         decision = self.guard.check(intent)
         if decision is GuardDecision.SIGN:
-            self.wal.append(SignRecord(height=intent.height, round=intent.round, kind=intent.kind,
-                                       signing_bytes=intent.signing_bytes))
+            self.wal.append(
+                SignRecord(
+                    height=intent.height, round=intent.round, kind=intent.kind, signing_bytes=intent.signing_bytes
+                )
+            )
             self.guard = self.guard.record(intent)
             return intent.signing_bytes
         if decision is GuardDecision.REPEAT:
             return intent.signing_bytes
         earlier = self.guard.get_signed(intent.height, intent.round, intent.kind)
         if earlier is None:
-            log.info("not signing a %s for height %d round %d: already past it", intent.kind, intent.height,
-                     intent.round)
+            log.info(
+                "not signing a %s for height %d round %d: already past it", intent.kind, intent.height, intent.round
+            )
         else:
-            log.warning("already signed another %s for height %d round %d: sending that one again",
-                        intent.kind, intent.height, intent.round)
+            log.warning(
+                "already signed another %s for height %d round %d: sending that one again",
+                intent.kind,
+                intent.height,
+                intent.round,
+            )
         return earlier
 
     def _my_index(self) -> int | None:
@@ -468,7 +479,7 @@ class BftDriver:
             block = self.blocks.get(decision.block_hash)
             if block is None:
                 log.warning("decided block %d is not at hand; fetching it from peers", decision.height)
-                self._sync_wanted.set()
+                self.sync.wanted.set()
                 return
             proposed = await asyncio.to_thread(self.node.validate_block, block)
         async with self._sync_lock:
@@ -633,11 +644,9 @@ class BftDriver:
             value = codec.decode(payload, max_size=LIMITS[KIND_STATUS])
             if type(value) is not list or len(value) != 2 or not all(type(v) is int for v in value):
                 raise InvalidInput("a status message is [committed height, consensus height]")
-            self.peer_heights[peer] = value[0]
+            self.sync.note_peer_height(peer, value[0])
             head = self.node.head_height()
-            if value[0] > head:
-                self._sync_wanted.set()
-            elif value[1] == head + 1 and self.state is None:
+            if value[0] <= head and value[1] == head + 1 and self.state is None:
                 self._put(_HeightReady(head + 1, "a peer started the height"))
             return Verdict.ACCEPT
         raise InvalidInput(f"unexpected message kind {kind!r}")
@@ -673,15 +682,7 @@ class BftDriver:
     async def on_request(self, peer: bytes, kind: str, payload: bytes) -> bytes:
         if kind != KIND_BLOCK:
             raise InvalidInput(f"unexpected request kind {kind!r}")
-        value = codec.decode(payload, max_size=64)
-        if type(value) is not list or len(value) != 2 or not all(type(v) is int for v in value):
-            raise InvalidInput("a block request is [from_height, max_blocks]")
-        blocks = self.node.blocks_for_sync(
-            value[0], max_blocks=min(value[1], SYNC_BATCH_BLOCKS), max_bytes=SYNC_BATCH_BYTES
-        )
-        if not blocks:
-            raise NotFound(f"no blocks from height {value[0]}")
-        return codec.encode([list(pair) for pair in blocks])
+        return serve_blocks(self.node, payload)
 
     def on_peer_connected(self, peer: bytes) -> None:
         self.network.send(peer, KIND_STATUS, self._status_payload())
@@ -689,68 +690,7 @@ class BftDriver:
             self.network.send(peer, kind, payload)
 
     def on_peer_disconnected(self, peer: bytes) -> None:
-        self.peer_heights.pop(peer, None)
-
-    # --- block sync --------------------------------------------------------------------------------
-
-    async def _sync_loop(self) -> None:
-        while not self._stopping:
-            await self._sync_wanted.wait()
-            self._sync_wanted.clear()
-            if self._stopping:
-                break
-            await self._sync_once()
-
-    async def _sync_once(self) -> None:
-        """Fetch and apply blocks from the highest peer while one is ahead of us."""
-        started = self.node.clock.now_ms()
-        applied = txs = 0
-        while not self._stopping:
-            head = self.node.head_height()
-            ahead = [(h, p) for p, h in self.peer_heights.items() if h > head]
-            if not ahead:
-                break
-            target, peer = max(ahead)
-            try:
-                answer = await self.network.request(
-                    peer, KIND_BLOCK, codec.encode([head + 1, SYNC_BATCH_BLOCKS]), timeout=30
-                )
-                pairs = codec.decode(answer, max_size=LIMITS[KIND_BLOCK])
-            except (ChainError, OSError, TimeoutError) as exc:
-                log.info("block sync from %s failed: %s", peer.hex()[:16], exc)
-                self.peer_heights.pop(peer, None)
-                continue
-            if type(pairs) is not list:
-                self.peer_heights.pop(peer, None)
-                continue
-            for pair in pairs:
-                if type(pair) is not list or len(pair) != 2:
-                    break
-                async with self._sync_lock:
-                    if self.node.head_height() != head:
-                        break
-                    try:
-                        proposed = await asyncio.to_thread(self.node.apply_synced_block, pair[0], pair[1])
-                    except (InvalidInput, ChainError) as exc:
-                        log.warning("peer %s sent a bad block: %s", peer.hex()[:16], exc)
-                        self.peer_heights.pop(peer, None)
-                        break
-                    await self.node.announce_commit(proposed)
-                head += 1
-                applied += 1
-                txs += len(proposed.txs)
-            elapsed = max(1, self.node.clock.now_ms() - started) / 1000
-            log.info(
-                "block sync: at height %d of %d, %d blocks (%.0f/s), %d txs (%.0f/s)",
-                self.node.head_height(),
-                target,
-                applied,
-                applied / elapsed,
-                txs,
-                txs / elapsed,
-            )
-        if applied:
-            self._put(_Resync())
+        self.sync.forget_peer(peer)
 
 
 def _event_height(event: Event) -> int | None:

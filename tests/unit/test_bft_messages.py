@@ -78,3 +78,26 @@ async def test_fuzzed_payloads_only_raise_typed_errors(driver: BftDriver, kind: 
     except ChainError:
         return  # the network turns it into REJECT or IGNORE and scores the peer
     assert verdict in (Verdict.ACCEPT, Verdict.IGNORE)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [codec.encode(5), codec.encode([[1, 2]]), codec.encode([[b"block"]]), codec.encode([[b"a", "b"]]), b"\xc1"],
+)
+def test_a_malformed_sync_answer_is_refused(answer: bytes) -> None:
+    from chainnode.sync import decode_answer
+
+    with pytest.raises(InvalidInput):
+        decode_answer(answer)
+
+
+async def test_block_requests_are_checked(driver: BftDriver) -> None:
+    from chainnode.errors import NotFound
+    from chainnode.sync import KIND_BLOCK
+
+    with pytest.raises(InvalidInput):
+        await driver.on_request(PEER, KIND_BLOCK, codec.encode(["one", 2]))
+    with pytest.raises(NotFound):
+        await driver.on_request(PEER, KIND_BLOCK, codec.encode([1, 10]))
+    with pytest.raises(InvalidInput):
+        await driver.on_request(PEER, "other", b"")

@@ -1,0 +1,129 @@
+"""Block sync: serve committed blocks to peers, and fetch the ones this node lacks.
+
+A node learns from peers' status messages that it is behind (it restarted, was partitioned, or joined
+late). It then asks the highest peer for `[block, commit]` pairs from its next height on, in batches of
+at most SYNC_BATCH_BLOCKS blocks or SYNC_BATCH_BYTES, and applies each through
+`Node.apply_synced_block`: the commit is checked against the validator set of its height and the block
+against every validity rule, with re-execution, before it is written. A peer that answers with anything
+invalid is dropped as a sync source. Progress goes to the log in blocks and transactions per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from chainnode import codec
+from chainnode.errors import ChainError, InvalidInput, NotFound
+from chainnode.node import Node
+from network.network import Network
+
+log = logging.getLogger("chainnode.sync")
+
+KIND_BLOCK: Final = "block"
+SYNC_BATCH_BYTES: Final = 8 * 1024 * 1024
+SYNC_BATCH_BLOCKS: Final = 200
+MAX_ANSWER_BYTES: Final = 9 * 1024 * 1024
+REQUEST_TIMEOUT_S: Final = 30.0
+
+
+def serve_blocks(node: Node, payload: bytes) -> bytes:
+    """Answer a peer's `[from_height, max_blocks]` request. Raises InvalidInput or NotFound."""
+    value = codec.decode(payload, max_size=64)
+    if type(value) is not list or len(value) != 2 or not all(type(v) is int for v in value):
+        raise InvalidInput("a block request is [from_height, max_blocks]")
+    blocks = node.blocks_for_sync(value[0], max_blocks=min(value[1], SYNC_BATCH_BLOCKS), max_bytes=SYNC_BATCH_BYTES)
+    if not blocks:
+        raise NotFound(f"no blocks from height {value[0]}")
+    return codec.encode([list(pair) for pair in blocks])
+
+
+def decode_answer(answer: bytes) -> list[tuple[bytes, bytes]]:
+    """The `[block, commit]` pairs of a peer's answer. Raises InvalidInput if it is not that shape."""
+    value = codec.decode(answer, max_size=MAX_ANSWER_BYTES)
+    if type(value) is not list or not all(
+        type(pair) is list and len(pair) == 2 and all(type(item) is bytes for item in pair) for pair in value
+    ):
+        raise InvalidInput("a block answer is an array of [block bytes, commit bytes]")
+    return [(pair[0], pair[1]) for pair in value]
+
+
+class BlockSync:
+    """Tracks peers' heights and catches this node up when one is ahead."""
+
+    def __init__(self, node: Node, network: Network, *, lock: asyncio.Lock, on_advanced: Callable[[], None]) -> None:
+        self.node = node
+        self.network = network
+        self.lock = lock
+        """Held while a block is applied, so consensus never commits the same height at once."""
+        self.on_advanced = on_advanced
+        self.peer_heights: dict[bytes, int] = {}
+        self.wanted = asyncio.Event()
+        self.stopping = False
+
+    def note_peer_height(self, peer: bytes, height: int) -> None:
+        self.peer_heights[peer] = height
+        if height > self.node.head_height():
+            self.wanted.set()
+
+    def forget_peer(self, peer: bytes) -> None:
+        self.peer_heights.pop(peer, None)
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wanted.set()
+
+    async def run(self) -> None:
+        while not self.stopping:
+            await self.wanted.wait()
+            self.wanted.clear()
+            if not self.stopping:
+                await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Fetch and apply blocks from the highest peer while one is ahead of this node."""
+        started = self.node.clock.now_ms()
+        applied = txs = 0
+        while not self.stopping:
+            head = self.node.head_height()
+            ahead = [(h, p) for p, h in self.peer_heights.items() if h > head]
+            if not ahead:
+                break
+            target, peer = max(ahead)
+            try:
+                answer = await self.network.request(
+                    peer, KIND_BLOCK, codec.encode([head + 1, SYNC_BATCH_BLOCKS]), timeout=REQUEST_TIMEOUT_S
+                )
+                pairs = decode_answer(answer)
+            except (ChainError, OSError, TimeoutError) as exc:
+                log.info("block sync from %s failed: %s", peer.hex()[:16], exc)
+                self.forget_peer(peer)
+                continue
+            for block_bytes, commit_bytes in pairs:
+                async with self.lock:
+                    if self.node.head_height() != head:
+                        break  # consensus committed meanwhile: ask again from the new head
+                    try:
+                        proposed = await asyncio.to_thread(self.node.apply_synced_block, block_bytes, commit_bytes)
+                    except ChainError as exc:
+                        log.warning("peer %s sent an invalid block %d: %s", peer.hex()[:16], head + 1, exc)
+                        self.forget_peer(peer)
+                        break
+                    await self.node.announce_commit(proposed)
+                head += 1
+                applied += 1
+                txs += len(proposed.txs)
+            elapsed = max(1, self.node.clock.now_ms() - started) / 1000
+            log.info(
+                "block sync: at height %d of %d; %d blocks (%.1f/s), %d txs (%.0f/s)",
+                self.node.head_height(),
+                target,
+                applied,
+                applied / elapsed,
+                txs,
+                txs / elapsed,
+            )
+        if applied:
+            self.on_advanced()
