@@ -481,7 +481,15 @@ class BftDriver:
                 log.warning("decided block %d is not at hand; fetching it from peers", decision.height)
                 self.sync.wanted.set()
                 return
-            proposed = await asyncio.to_thread(self.node.validate_block, block)
+            try:
+                proposed = await asyncio.to_thread(self.node.validate_block, block)
+            except (InvalidBlock, InvalidCommit) as exc:
+                # More than 2/3 precommitted a block this node finds invalid: its state or code differs
+                # from the others'. Never commit it; fetch the chain from peers, whose commits it verifies.
+                log.error("the network decided block %d, which this node finds invalid: %s", decision.height,
+                          exc.message)
+                self.sync.wanted.set()
+                return
         async with self._sync_lock:
             if self.node.head_height() + 1 != decision.height:
                 return  # block sync got there first
