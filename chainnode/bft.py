@@ -157,8 +157,8 @@ class BftDriver:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Run networking, consensus, status and sync until `stop`."""
+    async def start(self) -> None:
+        """Bind the peer listener and start dialing. Raises ListenError (a ConfigError) if the port is taken."""
         await self.network.start()
         log.info(
             "p2p listening on %s as %s; peers: %s",
@@ -166,6 +166,9 @@ class BftDriver:
             self.node.node_key.public_key.hex()[:16],
             ", ".join(self.config.peers) or "none",
         )
+
+    async def run(self) -> None:
+        """Run consensus, status and sync until `stop` (after `start`)."""
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consensus_loop())

@@ -19,7 +19,7 @@ from aiohttp import web
 from chainnode.api import create_app
 from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
-from chainnode.errors import ConfigError
+from chainnode.errors import ChainError, ConfigError
 from chainnode.node import Node
 
 log = logging.getLogger("chainnode.service")
@@ -59,6 +59,14 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     validators = node.validators_at(node.head_height() + 1)
     solo = len(validators) == 1 and node.is_producer and not node.config.peers
     driver = None if solo else BftDriver(node)
+    if driver is not None:
+        try:
+            await driver.start()
+        except BaseException:
+            driver.wal.close()
+            await runner.cleanup()
+            node.close()
+            raise
     try:
         async with asyncio.TaskGroup() as group:
             runner_task = group.create_task(node.run_producer() if driver is None else driver.run())
@@ -68,6 +76,8 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
             if driver is not None:
                 await driver.stop()
             await runner_task
+    except* ChainError as group:  # one clear error for the operator, not a task group's traceback
+        raise group.exceptions[0] from None
     finally:
         await runner.cleanup()
         node.close()
