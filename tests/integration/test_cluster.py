@@ -163,3 +163,22 @@ def test_an_observer_follows_verifies_and_serves_but_never_votes(tmp_path: Path)
     finally:
         cluster.stop_all()
     cluster.check_stores()
+
+
+def test_a_taken_p2p_port_is_one_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from chainnode.config import HomeLayout, load_config, parse_listen
+
+    cluster = Cluster(tmp_path, n=2)
+    _, port = parse_listen(load_config(HomeLayout(cluster.homes[0].home).config).p2p_listen, field="p2p")
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        cluster.start(0, wait=False)
+        proc = cluster.procs[0]
+        assert proc is not None
+        assert proc.wait(60) == 2
+        cluster.procs[0] = None
+    log = (tmp_path / "node0.log").read_text()
+    assert "error: listen_failed" in log and str(port) in log and "Traceback" not in log
