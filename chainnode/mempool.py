@@ -71,6 +71,8 @@ class Mempool:
         self.max_ttl = max_ttl
         self._is_committed = is_committed
         self._pending: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._by_raw: dict[bytes, Transaction] = {}
+        """Pending transactions by their signed bytes, so a proposed block's copy is not decoded again."""
         self._bytes = 0
         self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
         self._verified: OrderedDict[bytes, bool] = OrderedDict()
@@ -148,6 +150,7 @@ class Mempool:
                 f"the mempool is full ({len(self._pending)} transactions, {self._bytes} bytes); retry later"
             )
         self._pending[tx.tx_id] = tx
+        self._by_raw[tx.raw] = tx
         self._bytes += len(tx.raw)
         self._rejected.pop(tx.tx_id, None)
 
@@ -188,7 +191,12 @@ class Mempool:
     def _drop(self, tx_id: bytes) -> None:
         tx = self._pending.pop(tx_id, None)
         if tx is not None:
+            self._by_raw.pop(tx.raw, None)
             self._bytes -= len(tx.raw)
+
+    def get_by_raw(self, raw: bytes) -> Transaction | None:
+        """The pending transaction with exactly these signed bytes (already decoded and screened)."""
+        return self._by_raw.get(raw)
 
     def pending(self) -> Sequence[Transaction]:
         return list(self._pending.values())

@@ -352,6 +352,7 @@ class Node:
                 max_tx_bytes=self.genesis.params.max_tx_bytes,
                 is_committed=self.store.has_tx,
                 check_signatures=self.check_signatures,
+                known=self.mempool.get_by_raw,
             )
 
     def commit_decided(self, proposed: ProposedBlock, commit: Commit) -> None:

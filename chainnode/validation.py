@@ -67,16 +67,19 @@ def decode_block_txs(
     max_tx_bytes: int,
     is_committed: Callable[[bytes], bool],
     check_signatures: SignatureCheck,
+    known: Callable[[bytes], Transaction | None] | None = None,
 ) -> list[Transaction]:
     """Decode and check every transaction of a block. Raises InvalidBlock naming the first bad one."""
     height = block.header.height
     txs = []
     seen: set[bytes] = set()
     for index, raw in enumerate(block.txs):
-        try:
-            tx = decode_transaction(raw, max_size=max_tx_bytes)
-        except InvalidInput as exc:
-            raise InvalidBlock(f"block {height} tx {index}: {exc.message}", field="txs") from exc
+        tx = known(raw) if known is not None else None  # the same bytes decoded at admission
+        if tx is None:
+            try:
+                tx = decode_transaction(raw, max_size=max_tx_bytes)
+            except InvalidInput as exc:
+                raise InvalidBlock(f"block {height} tx {index}: {exc.message}", field="txs") from exc
         if tx.body.chain_id != block.header.chain_id:
             raise InvalidBlock(f"block {height} tx {index} is for another chain", field="txs")
         if tx.body.expiry_height < height:
@@ -105,13 +108,14 @@ def validate_proposed_block(
     max_tx_bytes: int,
     is_committed: Callable[[bytes], bool],
     check_signatures: SignatureCheck,
+    known: Callable[[bytes], Transaction | None] | None = None,
 ) -> ProposedBlock:
     """Check every rule and re-execute; return the executed block. Raises InvalidBlock / InvalidCommit."""
     validate_block_header_against_tip(
         block, tip=tip, validators=validators, next_validators=next_validators, last_validators=last_validators
     )
     txs = decode_block_txs(
-        block, max_tx_bytes=max_tx_bytes, is_committed=is_committed, check_signatures=check_signatures
+        block, max_tx_bytes=max_tx_bytes, is_committed=is_committed, check_signatures=check_signatures, known=known
     )
     replay_tip = ChainTip(
         chain_id=tip.chain_id,
