@@ -86,7 +86,12 @@ class Net:
         proc = self.procs[i]
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                print(f"node{i} did not stop within 60 s of SIGTERM; killing it (see its log)", flush=True)
+                proc.kill()
+                proc.wait(10)
             self.procs[i] = None
 
     async def wait_ready(self, session: aiohttp.ClientSession, i: int) -> dict[str, Any]:
