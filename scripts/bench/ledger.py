@@ -199,7 +199,11 @@ def one_run(args: argparse.Namespace, run: int) -> dict[str, float]:
             spy.wait()
     finally:
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
         log.close()
     stored = dir_bytes(home / "data")
     shutil.rmtree(work, ignore_errors=True)
