@@ -12,16 +12,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from chainnode import codec, crypto, merkle
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
+from chainnode.clock import Clock, SystemClock
 from chainnode.config import HomeLayout, NodeConfig, load_config
 from chainnode.errors import (
     ChainError,
@@ -49,15 +49,6 @@ from contracts import anchor
 log = logging.getLogger("chainnode.node")
 
 VERIFY_CHUNK = 256
-
-
-class Clock(Protocol):
-    def now_ms(self) -> int: ...
-
-
-class SystemClock:
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
