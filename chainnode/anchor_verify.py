@@ -19,6 +19,7 @@ from typing import Any, Final
 from chainnode import codec, light
 from chainnode.errors import ChainError, InvalidProof
 from chainnode.genesis import Genesis
+from chainnode.state_tree import verify_state_proof
 from contracts import anchor
 
 PROOF_FILE_KIND: Final = "chainnode-proof"
@@ -74,13 +75,20 @@ def verify_anchor_bundle(genesis: Genesis, content_hash: bytes, data: bytes) -> 
         raise InvalidProof("proof format check failed: a transaction proof, not a state proof")
     # HEADER AND COMMIT, then the STATE PATH, against genesis only
     try:
-        light.verify_header(genesis, bundle.header, bundle.commit)
+        block_hash = light.verify_header(genesis, bundle.header, bundle.commit)
     except InvalidProof as exc:
         raise InvalidProof(f"block and commit check failed: {exc.message}", field=exc.field) from exc
     try:
-        verified = light.verify_state_bundle(genesis, bundle)
+        verify_state_proof(bundle.header.state_root, bundle.proof)
     except InvalidProof as exc:
         raise InvalidProof(f"state proof check failed: {exc.message}", field=exc.field) from exc
+    verified = light.VerifiedState(
+        height=bundle.header.height,
+        time_ms=bundle.header.time_ms,
+        block_hash=block_hash,
+        key=bundle.proof.key,
+        value=bundle.proof.value,
+    )
     if verified.value is None:
         raise InvalidProof("record check failed: the proof shows that no anchor record exists under its key")
     # RECORD: decoded from the proven value, never from the node's JSON

@@ -23,7 +23,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from chainnode import codec
@@ -301,7 +301,7 @@ class BftDriver:
             del self.stash[old]
         if resume is not None:
             log.info("resuming height %d at round %d after a restart", height, resume.round)
-            self._resend_signed_votes(height)
+            self._resend_signed(height)
         await self._perform(step.effects)
         for event in self.stash.pop(height, []):
             await self._feed(event)
@@ -410,8 +410,6 @@ class BftDriver:
 
     def _equivocate(self, vote: Any, index: int) -> None:
         """Test-only fault: sign a second, conflicting prevote for a random value (bypassing the guard)."""
-        from dataclasses import replace
-
         forged = sign_vote(self.node.node_key, self.chain_id, replace(vote, block_hash=os.urandom(32)), index)
         log.warning("misbehaving on purpose: double-signing a prevote at height %d round %d", vote.height, vote.round)
         self.network.broadcast(KIND_VOTE, forged.encode())
@@ -554,9 +552,9 @@ class BftDriver:
             while len(cache) > MAX_BLOCK_CACHE:
                 cache.popitem(last=False)
 
-    def _resend_signed_votes(self, height: int) -> None:
-        """After a restart, send again the votes signed for `height` before the crash (the same bytes, so
-        the same deterministic signatures), so peers that missed them are not left waiting."""
+    def _resend_signed(self, height: int) -> None:
+        """After a restart, send again the proposal and votes signed for `height` before the crash (the
+        same bytes, so the same deterministic signatures), so peers that missed them are not left waiting."""
         index = self._my_index()
         if index is None:
             return

@@ -203,17 +203,11 @@ class Node:
             await self.produce_block()
 
     async def produce_block(self) -> ProposedBlock | None:
-        txs = self.mempool.take(
-            max_txs=min(self.config.max_block_txs, self.genesis.params.max_block_txs),
-            max_bytes=min(self.config.max_block_bytes, self.genesis.params.max_block_bytes),
-            next_height=self.tip.height + 1,
-        )
+        txs = self.take_proposal_txs()
         if not txs and not self.config.create_empty_blocks:
             return None
         proposed = await asyncio.to_thread(self._build_and_commit, txs)
-        self.mempool.remove(tx.tx_id for tx in txs)
-        async with self._new_head:
-            self._new_head.notify_all()
+        await self.announce_commit(proposed)
         return proposed
 
     def _build_and_commit(self, txs: list[Transaction]) -> ProposedBlock:
