@@ -18,7 +18,7 @@ from chainnode.check import check_home
 from chainnode.config import HomeLayout, load_config, render_config
 from chainnode.home import DepartmentSpec, init_network
 from chainnode.tx import decode_transaction
-from tests.nodeproc import anchor_tx, free_port, http_json, kill, start_node, wait_ready
+from tests.nodeproc import anchor_tx, free_port, http_json, kill, log_tail, start_node, wait_ready
 from tests.tcp_proxy import TcpProxy
 
 FAST: dict[str, Any] = {
@@ -128,17 +128,34 @@ class Cluster:
     # --- processes ---------------------------------------------------------------------------------
 
     def start(self, i: int, *, wait: bool = True) -> None:
-        proc = self.procs[i] = start_node(self.homes[i].home, self.root / f"node{i}.log")
+        proc = self.procs[i] = start_node(self.homes[i].home, self.log(i))
         if wait:
-            wait_ready(self.urls[i], proc)
+            wait_ready(self.urls[i], proc, log=self.log(i))
+
+    def log(self, i: int) -> Path:
+        return self.root / f"node{i}.log"
 
     def start_all(self) -> None:
+        """Start every node and wait until each answers; if one fails, kill the rest before raising."""
+        try:
+            for i in range(self.n):
+                self.start(i, wait=False)
+            for i in range(self.n):
+                proc = self.procs[i]
+                assert proc is not None
+                wait_ready(self.urls[i], proc, log=self.log(i))
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Kill whatever is still running (after a failure), without the clean-stop assertions."""
         for i in range(self.n):
-            self.start(i, wait=False)
-        for i in range(self.n):
-            proc = self.procs[i]
-            assert proc is not None
-            wait_ready(self.urls[i], proc)
+            if self.procs[i] is not None:
+                self.kill(i)
+        if self.mesh is not None:
+            self.mesh.close()
+            self.mesh = None
 
     def kill(self, i: int, sig: int = signal.SIGKILL) -> int:
         proc = self.procs[i]
@@ -147,11 +164,13 @@ class Cluster:
         return kill(proc, sig)
 
     def stop_all(self) -> None:
-        for i in range(self.n):
-            if self.procs[i] is not None:
-                assert self.kill(i, signal.SIGTERM) == 0, f"node{i} did not stop cleanly; see {self.root}/node{i}.log"
-        if self.mesh is not None:
-            self.mesh.close()
+        try:
+            for i in range(self.n):
+                if self.procs[i] is not None:
+                    code = self.kill(i, signal.SIGTERM)
+                    assert code == 0, f"node{i} did not stop cleanly; its log ends:\n{log_tail(self.log(i))}"
+        finally:
+            self.abort()
 
     def alive(self) -> list[int]:
         return [i for i in range(self.n) if self.procs[i] is not None]

@@ -20,10 +20,33 @@ from chainnode.tx import TxBody, sign_transaction
 START_NODE = "import sys; from chainnode.cli import main; sys.exit(main(['start', '--home', sys.argv[1]]))"
 
 
+# Listening ports for test nodes come from below the kernel's ephemeral range (32768-60999 on Linux), so no
+# outgoing connection or port-0 listener (a TCP proxy, a client) can take one between the moment a test picks
+# it and the moment the node binds it. A per-process cursor keeps the ports of one run distinct.
+_PORT_LOW, _PORT_HIGH = 20_000, 32_000
+_port_cursor = _PORT_LOW + (os.getpid() * 7919) % (_PORT_HIGH - _PORT_LOW)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port that is free now, outside the ephemeral range, and not handed out before in this run."""
+    global _port_cursor
+    for _ in range(_PORT_HIGH - _PORT_LOW):
+        port = _port_cursor
+        _port_cursor = _PORT_LOW + (_port_cursor + 1 - _PORT_LOW) % (_PORT_HIGH - _PORT_LOW)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {_PORT_LOW}-{_PORT_HIGH}")
+
+
+def log_tail(log: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def start_node(home: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -42,12 +65,15 @@ def http_json(
         return exc.code, json.loads(exc.read())
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> dict[str, Any]:
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], timeout: float = 60, *, log: Path | None = None
+) -> dict[str, Any]:
     """Poll /v1/status until it answers; fail if the process exits or the deadline passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"node exited with code {proc.returncode} before it was ready")
+            tail = f"; its log ends:\n{log_tail(log)}" if log is not None else ""
+            raise AssertionError(f"node exited with code {proc.returncode} before it was ready{tail}")
         try:
             status, body = http_json(url + "/v1/status", timeout=2)
             if status == 200:
