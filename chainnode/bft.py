@@ -192,14 +192,10 @@ class BftDriver:
 
     def is_allowed(self, key: bytes) -> bool:
         """Links are accepted from registered department nodes only (validators and observers)."""
-        raw = self.node.store.get(governance.member_key(key))
-        if raw is None:
-            return False
         try:
-            record = codec.decode(raw, max_size=1 << 16)
+            return governance.is_node_key(self.node.store, key, self.node.head_height() + 1)
         except InvalidInput:
             return False
-        return "node" in record.get("roles", [])
 
     def status_json(self) -> dict[str, Any]:
         state = self.state

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from chainnode import codec
 from chainnode.codec import Value
-from chainnode.errors import InvalidArguments, UnknownContract, UnknownMethod
+from chainnode.errors import GenesisError, InvalidArguments, UnknownContract, UnknownMethod
 from chainnode.genesis import Genesis
 from chainnode.results import CODE_OK, TxResult
 from chainnode.tx import Transaction
 from chainnode.validators import Validator
-from contracts import governance
+from contracts import governance, proposals
 from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader
 from contracts.registry import REGISTRY
 from contracts.validators import VALIDATOR_UPDATES_KEY
@@ -122,6 +122,7 @@ def execute_block(
 ) -> BlockExecution:
     """Run every transaction of a block in order on top of `base`; `base` is not changed."""
     overlay = StateOverlay(CachedReader(base))
+    proposals.begin_block(overlay, ctx.height)
     results = []
     entities = []
     for tx in txs:
@@ -151,6 +152,10 @@ def compute_genesis_changes(base: StateReader, genesis: Genesis) -> dict[bytes, 
     """The state the network starts from: the departments and members listed in genesis."""
     overlay = StateOverlay(base)
     governance.apply_genesis(overlay, genesis)
+    try:
+        proposals.apply_genesis(overlay, genesis)
+    except ContractError as exc:
+        raise GenesisError(exc.message, field="genesis.governance") from exc
     return dict(overlay.writes)
 
 

@@ -32,6 +32,32 @@ class Params:
     """How far ahead of the current height a transaction's expiry may lie."""
     test_hooks: int = 0
     """1 enables test-only contract methods (validator updates without governance). Never in production."""
+    utc_offset_minutes: int = 480
+    """The network's civil time zone, for working days and deadlines (480: UTC+8)."""
+
+
+PARAM_RANGES: Final = {"test_hooks": (0, 1), "utc_offset_minutes": (-720, 840)}
+PROPOSAL_KINDS: Final = (
+    "add_department",
+    "remove_department",
+    "set_power",
+    "set_consensus_limits",
+    "publish_calendar",
+    "register_cert_type",
+    "register_material_type",
+)
+DEFAULT_THRESHOLD: Final = (2, 3)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GovernanceConfig:
+    """Per-kind pass thresholds (a proposal passes with yes-votes > num/den of departments) and the
+    registries the network starts with (certificate types, material types, calendars), as proposal payloads."""
+
+    thresholds: dict[str, tuple[int, int]]
+    cert_types: tuple[dict[str, Any], ...] = ()
+    material_types: tuple[dict[str, Any], ...] = ()
+    calendars: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +85,7 @@ class Genesis:
     departments: tuple[Department, ...]
     document: dict[str, Any]
     hash: bytes
+    governance: GovernanceConfig = GovernanceConfig(thresholds={})
 
     def validator_set(self) -> ValidatorSet:
         return ValidatorSet.of(
@@ -107,9 +134,11 @@ def parse_genesis(document: Any) -> Genesis:
     values = {}
     for name in Params.__dataclass_fields__:
         value = raw_params.get(name, getattr(defaults, name))
-        lowest = 0 if name == "test_hooks" else 1
-        if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
-            raise GenesisError(f"genesis.params.{name} must be a positive integer", field=f"genesis.params.{name}")
+        low, high = PARAM_RANGES.get(name, (1, 2**53))
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise GenesisError(
+                f"genesis.params.{name} must be an integer in [{low}, {high}]", field=f"genesis.params.{name}"
+            )
         values[name] = value
     unknown = set(raw_params) - set(Params.__dataclass_fields__)
     if unknown:
@@ -170,12 +199,44 @@ def parse_genesis(document: Any) -> Genesis:
         departments=tuple(departments),
         document=document,
         hash=digest,
+        governance=parse_governance(document.get("governance", {})),
     )
     try:
         genesis.validator_set()
     except InvalidField as exc:
         raise GenesisError(f"genesis validator set is invalid: {exc.message}") from exc
     return genesis
+
+
+def parse_governance(raw: Any) -> GovernanceConfig:
+    """The optional `governance` section: thresholds per proposal kind and the starting registries."""
+    where = "genesis.governance"
+    if not isinstance(raw, dict):
+        raise GenesisError(f"{where} must be an object", field=where)
+    unknown = set(raw) - {"thresholds", "cert_types", "material_types", "calendars"}
+    if unknown:
+        raise GenesisError(f"{where} has unknown fields: {', '.join(sorted(unknown))}", field=where)
+    thresholds = {kind: DEFAULT_THRESHOLD for kind in PROPOSAL_KINDS}
+    raw_thresholds = raw.get("thresholds", {})
+    if not isinstance(raw_thresholds, dict):
+        raise GenesisError(f"{where}.thresholds must be an object", field=f"{where}.thresholds")
+    for kind, pair in raw_thresholds.items():
+        field = f"{where}.thresholds.{kind}"
+        if kind not in PROPOSAL_KINDS:
+            raise GenesisError(f"{field}: unknown proposal kind; known: {', '.join(PROPOSAL_KINDS)}", field=field)
+        valid = (
+            isinstance(pair, list) and len(pair) == 2 and all(type(x) is int for x in pair) and 1 <= pair[0] < pair[1]
+        )
+        if not valid:
+            raise GenesisError(f"{field} must be [num, den] with 1 <= num < den (pass with > num/den)", field=field)
+        thresholds[kind] = (pair[0], pair[1])
+    lists = {}
+    for name in ("cert_types", "material_types", "calendars"):
+        entries = raw.get(name, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise GenesisError(f"{where}.{name} must be a list of objects", field=f"{where}.{name}")
+        lists[name] = tuple(entries)
+    return GovernanceConfig(thresholds=thresholds, **lists)
 
 
 def load_genesis(path: Path) -> Genesis:

@@ -64,9 +64,7 @@ def parse_put(args: Value) -> PutArgs:
 
 def put(overlay: StateOverlay, args: PutArgs, ctx: CallContext) -> Outcome:
     # AUTHORISE: the signer must be a registered member of a department.
-    member = governance.get_member(overlay, ctx.signer)
-    if member is None:
-        raise ContractError("not_a_member", "the signing key is not registered to any department", field="signer")
+    member = governance.require_member(overlay, ctx.signer, ctx.height)
     # CHECK: one anchor per hash per department.
     key = anchor_key(args.content_hash, member.department)
     first = overlay.get_value(key)

@@ -71,10 +71,10 @@ def parse_report(args: Value) -> ReportArgs:
 
 def report(overlay: StateOverlay, args: ReportArgs, ctx: CallContext) -> Outcome:
     # AUTHORISE: only department nodes report evidence.
-    reporter = governance.get_member(overlay, ctx.signer)
+    reporter = governance.member_at(overlay, ctx.signer, ctx.height)
     if reporter is None or "node" not in reporter.roles:
         raise ContractError("not_authorised", "evidence is reported by a department node key", field="signer")
-    offender = governance.get_member(overlay, args.offender)
+    offender = governance.member_at(overlay, args.offender, args.height)  # the roster when it voted
     if offender is None or "node" not in offender.roles:
         raise ContractError(
             "unknown_validator", "the offender key is not a registered department node", field="offender"

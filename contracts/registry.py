@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from contracts import anchor, evidence, validators
+from contracts import anchor, evidence, governance, proposals, validators
 from contracts.base import Method
 
 REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
@@ -15,6 +15,39 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
             handler=anchor.put,
             description="Record a SHA-256 content hash with a kind and metadata for the signer's department.",
             example={"content_hash": "<32 bytes>", "kind": "contract", "metadata": {"title": "..."}},
+        ),
+    },
+    "governance": {
+        "register_member": Method(
+            parse=governance.parse_register, handler=governance.register_member,
+            description="A department admin registers a staff key with roles, effective from a height.",
+            example={"public_key": "<32 bytes>", "name": "Clerk Wang", "roles": ["clerk"], "effective_height": 120},
+        ),
+        "set_roles": Method(
+            parse=governance.parse_set_roles, handler=governance.set_roles,
+            description="A department admin changes a staff key's roles, effective from a height.",
+            example={"public_key": "<32 bytes>", "roles": ["clerk", "reviewer"]},
+        ),
+        "rotate_key": Method(
+            parse=governance.parse_rotate, handler=governance.rotate_key,
+            description="A department admin replaces a staff key by a new one with the same roles.",
+            example={"public_key": "<32 bytes>", "new_public_key": "<32 bytes>", "reason": "device replaced"},
+        ),
+        "revoke_member": Method(
+            parse=governance.parse_revoke, handler=governance.revoke_member,
+            description="A department admin revokes a staff key from a height on; earlier signatures stay valid.",
+            example={"public_key": "<32 bytes>", "reason": "left the department"},
+        ),
+        "propose": Method(
+            parse=proposals.parse_propose, handler=proposals.propose,
+            description="A department admin proposes a change that the departments vote on.",
+            example={"kind": "register_material_type", "payload": {"code": "id_card", "name": "Identity card"},
+                     "title": "Identity card material", "deadline_height": 500, "effective_height": 510},
+        ),
+        "vote": Method(
+            parse=proposals.parse_vote, handler=proposals.vote,
+            description="A department admin casts the department's one vote on an open proposal.",
+            example={"proposal_id": 1, "approve": True},
         ),
     },
     "evidence": {

@@ -46,9 +46,7 @@ def set_validator(overlay: StateOverlay, args: SetValidatorArgs, ctx: CallContex
     # AUTHORISE
     if overlay.get(TEST_HOOKS_KEY) is None:
         raise ContractError("test_hooks_disabled", "this network's genesis does not enable test hooks")
-    member = governance.get_member(overlay, ctx.signer)
-    if member is None or "admin" not in member.roles:
-        raise ContractError("not_authorised", "only a department admin may change validators", field="signer")
+    governance.require_member(overlay, ctx.signer, ctx.height, ("admin",))
     # CHECK
     queued = overlay.get_value(VALIDATOR_UPDATES_KEY)
     updates = list(queued["updates"]) if queued is not None and queued["height"] == ctx.height else []

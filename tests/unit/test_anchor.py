@@ -27,8 +27,9 @@ class DictState:
 
 def base_state() -> DictState:
     overlay = StateOverlay(DictState({}))
-    overlay.put_value(governance.member_key(OFFICER.public_key),
-                      {"department": "PSB", "roles": ["clerk"], "name": "Officer Li", "since_height": 0})
+    governance.put_department(overlay, code="PSB", name="Police", node_key=b"\x09" * 32, power=10, address="",
+                              height=0)
+    governance.put_member(overlay, governance.new_member(OFFICER.public_key, "PSB", "Officer Li", ["clerk"], 0))
     return DictState({k: v for k, v in overlay.writes.items() if v is not None})
 
 

@@ -20,10 +20,8 @@ CTX = BlockContext(chain_id="c", height=9, time_ms=1)
 def state() -> DictState:
     overlay = StateOverlay(DictState({}))
     for key, dept in ((REPORTER, "PSB"), (OFFENDER, "TAX")):
-        overlay.put_value(
-            governance.member_key(key.public_key),
-            {"department": dept, "roles": ["node"], "name": f"{dept} node", "since_height": 0},
-        )
+        governance.put_department(overlay, code=dept, name=dept, node_key=key.public_key, power=10, address="",
+                                  height=0)
     return DictState({k: v for k, v in overlay.writes.items() if v is not None})
 
 
