@@ -281,6 +281,9 @@ def _roles(value: Value, field: str) -> tuple[str, ...]:
 
 def _member_args(args: Value, allowed: set[str], required: set[str]) -> MemberArgs:
     fields = want_args_map(args, allowed | {"effective_height"}, required)
+    for name in sorted(required):
+        if fields[name] is None:
+            raise A.bad(name, f"{name} is required and cannot be null")
     return MemberArgs(
         public_key=A.bytes32(fields["public_key"], "public_key"),
         name=A.optional(fields, "name", A.text, ""),

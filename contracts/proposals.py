@@ -65,26 +65,39 @@ def material_type_key(code: str) -> bytes:
 # --- payloads ----------------------------------------------------------------------------------------
 
 
+def _fields(value: Value, field: str, allowed: set[str], required: set[str]) -> dict[str, Value]:
+    """The map `value` (the payload or one of its entries) with `required` keys and no others."""
+    if type(value) is not dict:
+        raise A.bad(field, f"{field} must be a map")
+    unknown = sorted(str(k) for k in set(value) - allowed)
+    if unknown:
+        raise A.bad(field, f"{field} has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    missing = sorted(required - set(value))
+    if missing:
+        raise A.bad(field, f"{field} is missing field(s) {', '.join(missing)}")
+    return dict(value)
+
+
 def _admin(value: Value, field: str) -> dict[str, Value]:
-    fields = want_args_map(value, {"public_key", "name"}, {"public_key", "name"})
+    fields = _fields(value, field, {"public_key", "name"}, {"public_key", "name"})
     return {"public_key": A.bytes32(fields["public_key"], f"{field}.public_key"),
             "name": A.text(fields["name"], f"{field}.name")}
 
 
 def _date(value: Value, field: str) -> str:
     if type(value) is not str:
-        raise A.bad(field, f"{field} must be a YYYY-MM-DD date")
+        raise A.bad(field, f"{field} must be a YYYY-MM-DD date string")
     try:
         calendar.parse_date(value)
     except ValueError as exc:
-        raise A.bad(field, f"{field} must be a YYYY-MM-DD date") from exc
+        raise A.bad(field, f"{field} must be a YYYY-MM-DD date; {value[:40]!r} is not one") from exc
     return value
 
 
 def _payload_add_department(p: Value) -> dict[str, Value]:
-    f = want_args_map(p, {"code", "name", "node_key", "power", "address", "admins"},
-                      {"code", "name", "node_key", "power", "admins"})
-    return {
+    f = _fields(p, "payload", {"code", "name", "node_key", "power", "address", "admins"},
+                {"code", "name", "node_key", "power", "admins"})
+    payload: dict[str, Value] = {
         "code": A.department_code(f["code"], "payload.code"),
         "name": A.text(f["name"], "payload.name"),
         "node_key": A.bytes32(f["node_key"], "payload.node_key"),
@@ -92,21 +105,25 @@ def _payload_add_department(p: Value) -> dict[str, Value]:
         "address": A.optional(f, "address", lambda v, n: A.text(v, "payload.address", min_len=0), ""),
         "admins": list(A.items_of(f["admins"], "payload.admins", _admin, max_items=MAX_ADMINS, min_items=1)),
     }
+    keys = [payload["node_key"], *(a["public_key"] for a in payload["admins"])]
+    if len(set(keys)) != len(keys):
+        raise A.bad("payload.admins", "payload.node_key and the admins' public keys must all differ")
+    return payload
 
 
 def _payload_code_only(p: Value) -> dict[str, Value]:
-    f = want_args_map(p, {"code"}, {"code"})
+    f = _fields(p, "payload", {"code"}, {"code"})
     return {"code": A.department_code(f["code"], "payload.code")}
 
 
 def _payload_set_power(p: Value) -> dict[str, Value]:
-    f = want_args_map(p, {"code", "power"}, {"code", "power"})
+    f = _fields(p, "payload", {"code", "power"}, {"code", "power"})
     return {"code": A.department_code(f["code"], "payload.code"),
             "power": A.integer(f["power"], "payload.power", high=MAX_POWER)}
 
 
 def _payload_limits(p: Value) -> dict[str, Value]:
-    f = want_args_map(p, set(LIMIT_RANGES), set())
+    f = _fields(p, "payload", set(LIMIT_RANGES), set())
     if not f:
         raise A.bad("payload", f"payload must set at least one of {', '.join(LIMIT_RANGES)}")
     return {name: A.integer(f[name], f"payload.{name}", low=LIMIT_RANGES[name][0], high=LIMIT_RANGES[name][1])
@@ -114,7 +131,7 @@ def _payload_limits(p: Value) -> dict[str, Value]:
 
 
 def _payload_calendar(p: Value) -> dict[str, Value]:
-    f = want_args_map(p, {"year", "holidays", "workdays"}, {"year", "holidays", "workdays"})
+    f = _fields(p, "payload", {"year", "holidays", "workdays"}, {"year", "holidays", "workdays"})
     year = A.integer(f["year"], "payload.year", low=calendar.MIN_YEAR, high=calendar.MAX_YEAR)
     holidays = sorted(A.items_of(f["holidays"], "payload.holidays", _date, max_items=MAX_DATES))
     workdays = sorted(A.items_of(f["workdays"], "payload.workdays", _date, max_items=MAX_DATES))
@@ -129,7 +146,7 @@ def _payload_calendar(p: Value) -> dict[str, Value]:
 
 
 def _payload_cert_type(p: Value) -> dict[str, Value]:
-    f = want_args_map(p, {"code", "name", "issuers", "validity_days"}, {"code", "name", "issuers"})
+    f = _fields(p, "payload", {"code", "name", "issuers", "validity_days"}, {"code", "name", "issuers"})
     return {
         "code": A.code(f["code"], "payload.code"),
         "name": A.text(f["name"], "payload.name"),
@@ -141,7 +158,7 @@ def _payload_cert_type(p: Value) -> dict[str, Value]:
 
 
 def _payload_material_type(p: Value) -> dict[str, Value]:
-    f = want_args_map(p, {"code", "name"}, {"code", "name"})
+    f = _fields(p, "payload", {"code", "name"}, {"code", "name"})
     return {"code": A.code(f["code"], "payload.code"), "name": A.text(f["name"], "payload.name")}
 
 
@@ -248,9 +265,15 @@ def apply_genesis(overlay: StateOverlay, genesis: Genesis) -> None:
         ("publish_calendar", genesis.governance.calendars),
     ]
     for kind, entries in sections:
+        seen: set[Value] = set()
         for i, entry in enumerate(entries):
             try:
-                apply_payload(overlay, kind, PAYLOADS[kind](entry), 0)
+                payload = PAYLOADS[kind](entry)
+                name = payload.get("code", payload.get("year"))
+                if name in seen:
+                    raise ContractError("duplicate_entry", f"{name} is listed twice")
+                seen.add(name)
+                apply_payload(overlay, kind, payload, 0)
             except ContractError as exc:
                 raise ContractError(exc.code, f"genesis.governance entry {i} of {kind}: {exc.message}",
                                     field=exc.field) from exc
@@ -307,9 +330,12 @@ def propose(overlay: StateOverlay, args: ProposeArgs, ctx: CallContext) -> Outco
             "invalid_deadline", f"deadline_height must be after the current height {ctx.height} and at most "
             f"{MAX_DEADLINE_DELAY} ahead", field="deadline_height",
         )
-    if args.effective_height <= ctx.height:
-        raise ContractError("invalid_effective_height",
-                            f"effective_height must be after the current height {ctx.height}", field="effective_height")
+    if not ctx.height < args.effective_height <= args.deadline_height + MAX_DEADLINE_DELAY:
+        raise ContractError(
+            "invalid_effective_height",
+            f"effective_height must be after the current height {ctx.height} and at most {MAX_DEADLINE_DELAY} "
+            "after the deadline", field="effective_height",
+        )
     check_payload(overlay, args.kind, args.payload, ctx.height)
     proposal_id = int(overlay.get_value(SEQ_KEY) or 0) + 1
     overlay.put_value(SEQ_KEY, proposal_id)

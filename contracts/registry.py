@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from contracts import anchor, evidence, governance, proposals, validators
+from contracts import anchor, certificates, evidence, governance, items, materials, proposals, validators
 from contracts.base import Method
 
 REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
@@ -50,6 +50,9 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
             example={"proposal_id": 1, "approve": True},
         ),
     },
+    "items": items.METHODS,
+    "materials": materials.METHODS,
+    "certificates": certificates.METHODS,
     "evidence": {
         "report": Method(
             parse=evidence.parse_report, handler=evidence.report,
