@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from contracts import anchor, certificates, evidence, governance, items, materials, proposals, validators
+from contracts import anchor, cases, certificates, evidence, governance, items, materials, proposals, validators
 from contracts.base import Method
 
 REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
@@ -53,6 +53,7 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
     "items": items.METHODS,
     "materials": materials.METHODS,
     "certificates": certificates.METHODS,
+    "cases": cases.METHODS,
     "evidence": {
         "report": Method(
             parse=evidence.parse_report, handler=evidence.report,

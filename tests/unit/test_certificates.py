@@ -3,15 +3,13 @@ and revoke by the issuing department, with the status as of any time replayed fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chainnode import crypto
-from contracts import certificates, governance, materials
+from contracts import certificates, governance
 from contracts.base import CallContext, ContractError, StateOverlay
-from contracts.registry import REGISTRY
 from tests.contract_kit import DAY_MS, Chain, key_for
 
 GOVERNANCE: dict[str, Any] = {
@@ -26,15 +24,6 @@ OTHER_HOLDER = crypto.sha256(b"salt|holder-b")
 CONTENT = crypto.sha256(b"licence v1")
 CONTENT_2 = crypto.sha256(b"licence v2")
 UNKNOWN_ID = "00" * 16
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make the contracts callable through the executor even before they are wired into the registry."""
-    for name, module in (("certificates", certificates), ("materials", materials)):
-        if name not in REGISTRY:
-            monkeypatch.setitem(REGISTRY, name, module.METHODS)
-    yield
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chainnode import codec
 from contracts import governance, items
-from contracts.registry import REGISTRY
 from tests.contract_kit import Chain, key_for
 
 GOVERNANCE: dict[str, Any] = {
@@ -23,14 +21,6 @@ GOVERNANCE: dict[str, Any] = {
         {"code": "marriage", "name": "Marriage certificate", "issuers": ["CAB"]},
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make the contract callable through the executor even before it is wired into the registry."""
-    if "items" not in REGISTRY:
-        monkeypatch.setitem(REGISTRY, "items", items.METHODS)  # type: ignore[arg-type]
-    yield
 
 
 @pytest.fixture

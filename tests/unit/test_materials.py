@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from chainnode import codec, crypto
 from contracts import governance, materials
 from contracts.materials import MaterialRecord
-from contracts.registry import REGISTRY
 from tests.contract_kit import DAY_MS, Chain, key_for
 
 GOVERNANCE: dict[str, Any] = {
@@ -22,14 +20,6 @@ GOVERNANCE: dict[str, Any] = {
 HOLDER = crypto.sha256(b"salt|citizen-1")
 OTHER_HOLDER = crypto.sha256(b"salt|citizen-2")
 CONTENT = crypto.sha256(b"id card scan")
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make the contract callable through the executor even before it is wired into the registry."""
-    if "materials" not in REGISTRY:
-        monkeypatch.setitem(REGISTRY, "materials", materials.METHODS)  # type: ignore[arg-type]
-    yield
 
 
 @pytest.fixture
