@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from chainnode import codec
+from chainnode import api_records, codec
 from chainnode.api_spec import OPENAPI
 from chainnode.errors import ChainError, InputTooLarge, InvalidField, InvalidJson, NotFound
 from chainnode.light import StateValueBundle
@@ -338,8 +338,11 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+OPENAPI_DOCUMENT: Final = {**OPENAPI, "paths": {**OPENAPI["paths"], **api_records.openapi_paths()}}
+
+
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI)
+    return web.json_response(OPENAPI_DOCUMENT)
 
 
 def create_app(node: Node) -> web.Application:
@@ -356,4 +359,5 @@ def create_app(node: Node) -> web.Application:
     app.router.add_get("/v1/history/{entity}", get_history)
     app.router.add_get("/v1/events", events)
     app.router.add_get("/v1/openapi.json", openapi)
+    api_records.add_routes(app)
     return app

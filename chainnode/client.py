@@ -23,6 +23,7 @@ import aiohttp
 from yarl import URL
 
 from chainnode import codec, crypto, errors
+from chainnode.client_records import ContractRefused, Contracts, RecordQueries, check_committed
 from chainnode.codec import Value
 from chainnode.errors import ChainError, ClientError
 from chainnode.tx import Transaction, TxBody, sign_transaction
@@ -38,6 +39,7 @@ PROBLEM: Final = "application/problem+json"
 DEVNET_HINT: Final = "is it running? try `./scripts/devnet status`"
 
 T = TypeVar("T")
+__all__ = ["AsyncClient", "Client", "ContractRefused", "RemoteError", "WaitTimeout"]
 
 
 class RemoteError(ChainError):
@@ -128,7 +130,7 @@ def describe_connection_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class AsyncClient:
+class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
     """The node's HTTP API as coroutines. Use `async with AsyncClient(url) as client:` (or call `close`).
 
     Every method raises RemoteError (the node refused: its code, message, status, field) or ClientError
@@ -303,8 +305,28 @@ class AsyncClient:
         )
         return sign_transaction(key, body)
 
+    def _read(self, path: str, params: dict[str, str]) -> Coroutine[Any, Any, dict[str, Any]]:
+        return self._json("GET", path, params=params)
 
-class Client:
+    async def call(
+        self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, wait_s: float = 30
+    ) -> dict[str, Any]:
+        """Sign, submit and wait for a contract call; return its committed status (result and events).
+
+        Raises RemoteError if the node refuses it at admission, ContractRefused if the contract refused it
+        (the refusal is on chain with its code), WaitTimeout if it is not committed within `wait_s`.
+        """
+        tx = await self.build_tx(key, contract, method, args)
+        tx_id = await self.submit(tx.raw)
+        return check_committed(await self.wait_committed(tx_id, wait_s), tx_id)
+
+    @property
+    def contracts(self) -> Contracts:
+        """`contracts.<contract>.<method>(key, **args)` returns a coroutine of `call`."""
+        return Contracts(self.call)
+
+
+class Client(RecordQueries[dict[str, Any]]):
     """A blocking client for scripts: runs an `AsyncClient` on its own event loop.
 
     Use it as a context manager (`with Client(url) as client:`) or call `close`. It cannot be used from
@@ -372,6 +394,20 @@ class Client:
         self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, expiry_blocks: int = 1000
     ) -> Transaction:
         return self._run(self._client.build_tx(key, contract, method, args, expiry_blocks=expiry_blocks))
+
+    def _read(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return self._run(self._client._read(path, params))
+
+    def call(
+        self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, wait_s: float = 30
+    ) -> dict[str, Any]:
+        """See `AsyncClient.call`."""
+        return self._run(self._client.call(key, contract, method, args, wait_s=wait_s))
+
+    @property
+    def contracts(self) -> Contracts:
+        """`contracts.<contract>.<method>(key, **args)`: sign, submit, wait; raises ContractRefused."""
+        return Contracts(self.call)
 
 
 def _hex(value: str | bytes) -> str:

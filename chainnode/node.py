@@ -44,11 +44,18 @@ from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
 from chainnode.validation import validate_proposed_block
 from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
-from contracts import anchor
+from contracts import anchor, proposals
 
 log = logging.getLogger("chainnode.node")
 
 VERIFY_CHUNK = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusLimits:
+    max_block_txs: int
+    max_block_bytes: int
+    max_tx_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +127,7 @@ class Node:
         self._commit_lock = threading.RLock()
         self.tree = self.store.load_tree()
         self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
+        self._limits: tuple[int, ConsensusLimits] | None = None
         self.tip = self._load_tip()
         self._validate_tip_state()
         self.mempool = Mempool(
@@ -283,10 +291,25 @@ class Node:
             self._validator_sets.popitem(last=False)
         return found
 
+    def limits(self) -> ConsensusLimits:
+        """The block and transaction limits in force for the next block: genesis, changed by governance."""
+        height = self.tip.height
+        if self._limits is None or self._limits[0] != height:
+            params = self.genesis.params
+            changed = proposals.consensus_limits(self.store)
+            self._limits = (height, ConsensusLimits(
+                max_block_txs=changed.get("max_block_txs", params.max_block_txs),
+                max_block_bytes=changed.get("max_block_bytes", params.max_block_bytes),
+                max_tx_bytes=changed.get("max_tx_bytes", params.max_tx_bytes),
+            ))
+            self.mempool.max_tx_bytes = self._limits[1].max_tx_bytes
+        return self._limits[1]
+
     def take_proposal_txs(self) -> list[Transaction]:
+        limits = self.limits()
         return self.mempool.take(
-            max_txs=min(self.config.max_block_txs, self.genesis.params.max_block_txs),
-            max_bytes=min(self.config.max_block_bytes, self.genesis.params.max_block_bytes),
+            max_txs=min(self.config.max_block_txs, limits.max_block_txs),
+            max_bytes=min(self.config.max_block_bytes, limits.max_block_bytes),
             next_height=self.tip.height + 1,
         )
 
@@ -325,6 +348,13 @@ class Node:
         """
         with self._commit_lock:
             height = self.tip.height + 1
+            limits = self.limits()
+            size = sum(len(raw) for raw in block.txs)
+            if len(block.txs) > limits.max_block_txs or size > limits.max_block_bytes:
+                raise InvalidBlock(
+                    f"block {height} has {len(block.txs)} transactions of {size} bytes; the limits are "
+                    f"{limits.max_block_txs} and {limits.max_block_bytes} bytes", field="txs",
+                )
             return validate_proposed_block(
                 block,
                 tip=self.tip,
@@ -334,7 +364,7 @@ class Node:
                 validators=self.validators_at(height),
                 next_validators=self.validators_at(height + 1),
                 last_validators=self.validators_at(height - 1) if height > 1 else None,
-                max_tx_bytes=self.genesis.params.max_tx_bytes,
+                max_tx_bytes=limits.max_tx_bytes,
                 is_committed=self.store.has_tx,
                 check_signatures=self.check_signatures,
                 known=self.mempool.get_by_raw,

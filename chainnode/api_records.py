@@ -1,0 +1,202 @@
+"""API routes that read the contracts' records: governance, the item catalogue, materials, cases and
+certificates. Every route takes `?height=` (default: the head) and answers with the height and block time it
+describes. Contract methods themselves are called by submitting signed transactions to POST /v1/txs;
+GET /v1/contracts lists every method with its arguments' example.
+
+One table (`ROUTES`) drives both the router and the OpenAPI paths, so the document cannot drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from aiohttp import web
+
+from chainnode import records
+from chainnode.errors import InvalidField
+from chainnode.results import jsonable
+from contracts import args as contract_args
+from contracts.registry import REGISTRY
+
+MAX_LIST: Final = 1000
+CASE_STATUSES: Final = ("returned", "accepted", "approved", "denied")
+
+Query = Callable[[records.View, web.Request], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    path: str
+    query: Query
+    summary: str
+    params: tuple[tuple[str, str, dict[str, Any], str], ...] = ()
+    """(name, "path" | "query", JSON schema, description) beyond the common `height`."""
+
+
+def _int(request: web.Request, name: str, *, default: int | None = None, lo: int = 0, hi: int = 2**62) -> int | None:
+    text = request.query.get(name) if name in request.query else request.match_info.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not lo <= int(text) <= hi:
+        raise InvalidField(f"{name} must be an integer in [{lo}, {hi}]", field=name)
+    return int(text)
+
+
+def _hex32(request: web.Request, name: str) -> bytes:
+    text = request.match_info[name]
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise InvalidField(f"{name} must be 64 hex digits (32 bytes)", field=name)
+    return value
+
+
+def _id(request: web.Request, name: str) -> str:
+    text = request.match_info[name]
+    if not contract_args.ID_HEX.match(text):
+        raise InvalidField(f"{name} must be a record ID of 32 lowercase hex digits", field=name)
+    return text
+
+
+def _code(request: web.Request, name: str, pattern: Any = contract_args.CODE) -> str:
+    text = request.match_info.get(name) or request.query.get(name, "")
+    if not pattern.match(text):
+        raise InvalidField(f"{name} {text!r} is not a valid code", field=name)
+    return text
+
+
+def _department(request: web.Request, name: str = "department") -> str:
+    return _code(request, name, contract_args.DEPARTMENT_CODE)
+
+
+def contracts_json() -> dict[str, Any]:
+    return {
+        "contracts": {
+            contract: {
+                name: {"description": method.description, "example": jsonable(method.example)}
+                for name, method in sorted(methods.items())
+            }
+            for contract, methods in sorted(REGISTRY.items())
+        },
+        "submit": "sign a transaction with contract, method and args, and POST it to /v1/txs",
+    }
+
+
+def _status(request: web.Request) -> str | None:
+    status = request.query.get("status")
+    if status is not None and status not in CASE_STATUSES:
+        raise InvalidField(f"status must be one of {', '.join(CASE_STATUSES)}", field="status")
+    return status
+
+
+_HEX32: Final = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_ID: Final = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+_CODE: Final = {"type": "string"}
+_INT: Final = {"type": "integer", "minimum": 0}
+
+ROUTES: Final[tuple[Route, ...]] = (
+    Route("/v1/departments", lambda v, r: records.list_departments(v), "The departments of the alliance"),
+    Route("/v1/departments/{department}/members", lambda v, r: records.roster(v, _department(r)),
+          "The department's keys holding a role at the height, with their roles",
+          (("department", "path", _CODE, "department code"),)),
+    Route("/v1/members/{public_key}", lambda v, r: records.member(v, _hex32(r, "public_key")),
+          "A key's registration: department, role periods by height, and its roles at the height",
+          (("public_key", "path", _HEX32, "Ed25519 public key"),)),
+    Route("/v1/proposals", lambda v, r: records.list_proposals(v, _int(r, "limit", default=100, lo=1,
+                                                                             hi=MAX_LIST) or 100),
+          "Governance proposals, with votes and status (open, passed, rejected, expired, applied, failed)",
+          (("limit", "query", _INT, "at most this many, newest last"),)),
+    Route("/v1/proposals/{proposal_id}", lambda v, r: records.proposal(v, _int(r, "proposal_id", lo=1) or 0),
+          "One governance proposal", (("proposal_id", "path", _INT, "proposal number"),)),
+    Route("/v1/registries", lambda v, r: records.registries(v),
+          "Certificate types, material types, published calendar years and consensus limits"),
+    Route("/v1/calendar/{year}", lambda v, r: records.calendar_year(v, _int(r, "year", lo=1971, hi=9998) or 0),
+          "The working-day calendar of a year: holidays and make-up working days",
+          (("year", "path", _INT, "calendar year"),)),
+    Route("/v1/items", lambda v, r: records.list_items(v, _department(r) if "department" in r.query else None),
+          "The approval-item catalogue (current versions)",
+          (("department", "query", _CODE, "only items implemented by this department"),)),
+    Route("/v1/items/{code}", lambda v, r: records.item(v, _code(r, "code"), _int(r, "version", lo=1)),
+          "An approval item, its current or a given version",
+          (("code", "path", _CODE, "item code"), ("version", "query", _INT, "version number"))),
+    Route("/v1/materials/{material_id}", lambda v, r: records.material(v, _id(r, "material_id")),
+          "An attested material record", (("material_id", "path", _ID, "material ID"),)),
+    Route("/v1/holders/{holder_ref}", lambda v, r: records.holder_records(v, _hex32(r, "holder_ref")),
+          "Every material, case and certificate of a holder reference",
+          (("holder_ref", "path", _HEX32, "the holder's salted hash"),)),
+    Route("/v1/cases", lambda v, r: records.list_cases(v, _department(r), _status(r),
+                                                         _int(r, "limit", default=100, lo=1, hi=MAX_LIST) or 100),
+          "Cases of a department, newest first, optionally by status",
+          (("department", "query", _CODE, "department code (required)"),
+           ("status", "query", {"enum": list(CASE_STATUSES)}, "returned, accepted, approved or denied"),
+           ("limit", "query", _INT, "at most this many"))),
+    Route("/v1/cases/{case_id}", lambda v, r: records.case(v, _id(r, "case_id")),
+          "A case: state, materials, steps, deadline, and time spent per step and per officer",
+          (("case_id", "path", _ID, "case ID"),)),
+    Route("/v1/supervision/{department}",
+          lambda v, r: records.supervision(v, _department(r), _int(r, "within_days", default=3, hi=3650) or 0),
+          "Deadline supervision: open cases overdue at the height, and those due within N working days",
+          (("department", "path", _CODE, "department code"),
+           ("within_days", "query", _INT, "working days ahead (default 3)"))),
+    Route("/v1/certs/{cert_id}", lambda v, r: records.certificate(v, _id(r, "cert_id"), _int(r, "version", lo=1)),
+          "A certificate with its status at the height (valid, suspended, revoked, expired) and history",
+          (("cert_id", "path", _ID, "certificate ID"), ("version", "query", _INT, "an earlier version"))),
+)
+
+
+def _handler(route: Route) -> Callable[[web.Request], Any]:
+    async def handle(request: web.Request) -> web.Response:
+        from chainnode.api import NODE
+
+        node = request.app[NODE]
+        height = _int(request, "height")
+
+        def run() -> dict[str, Any]:
+            with records.view(node, height) as v:
+                return route.query(v, request)
+
+        return web.json_response(await asyncio.to_thread(run))
+
+    return handle
+
+
+async def list_contracts(request: web.Request) -> web.Response:
+    return web.json_response(contracts_json())
+
+
+def add_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_get(route.path, _handler(route))
+    app.router.add_get("/v1/contracts", list_contracts)
+
+
+def openapi_paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "
+                                             "arguments; call one by submitting a signed transaction to /v1/txs",
+                                  "responses": {"200": {"description": "success"}}}},
+    }
+    for route in ROUTES:
+        params = [
+            {"name": name, "in": where, "required": where == "path", "schema": schema, "description": text}
+            for name, where, schema, text in route.params
+        ]
+        params.append({"name": "height", "in": "query", "required": False, "schema": _INT,
+                       "description": "answer as of the state after this block (default: the head)"})
+        paths[route.path] = {
+            "get": {
+                "summary": route.summary,
+                "parameters": params,
+                "responses": {
+                    "200": {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": {"$ref": "#/components/responses/Problem"},
+                    "404": {"$ref": "#/components/responses/Problem"},
+                },
+            }
+        }
+    return paths

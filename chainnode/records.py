@@ -1,0 +1,230 @@
+"""Read the contracts' records at the head or as of any past height, for the API and the CLI.
+
+A query names a height (default: the head). `View` is a StateReader of the state after that block plus the
+block's time: at the head it reads the current state under the node's commit lock, so one answer never
+mixes two heights; at an older height it reads each key's value from the state history column
+(`Store.value_at`). Listing a prefix at an old height walks today's keys under the prefix and reads each
+one's value at that height: the contracts never delete index keys (they update their values), so the keys
+that existed then are a subset of today's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chainnode.errors import NotFound
+from chainnode.results import jsonable
+from contracts import calendar, cases, certificates, governance, items, materials, proposals
+
+if TYPE_CHECKING:
+    from chainnode.node import Node
+    from chainnode.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The state after block `height`, and that block's time."""
+
+    store: Store
+    height: int
+    time_ms: int
+    historical: bool
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.store.value_at(key, self.height) if self.historical else self.store.get(key)
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        if not self.historical:
+            yield from self.store.iter_prefix(prefix)
+            return
+        for key, _ in list(self.store.iter_prefix(prefix)):
+            value = self.store.value_at(key, self.height)
+            if value is not None:
+                yield key, value
+
+    def calendar(self) -> calendar.Calendar:
+        return calendar.Calendar(self, governance.utc_offset_minutes(self))
+
+
+@contextmanager
+def view(node: Node, height: int | None = None) -> Iterator[View]:
+    """A consistent view at `height` (default: the head). Raises NotFound for a height not yet committed."""
+    lock: threading.RLock = node._commit_lock
+    with lock:
+        head = node.tip.height
+        at = head if height is None else height
+        if not 0 <= at <= head:
+            raise NotFound(f"height {at} is not between 0 and the head {head}", field="height")
+        header = node.store.get_header(at) if at > 0 else None
+        time_ms = node.genesis.genesis_time_ms if header is None else header.time_ms
+        if at == head:
+            yield View(node.store, at, time_ms, historical=False)
+            return
+    yield View(node.store, at, time_ms, historical=True)
+
+
+def envelope(v: View, **fields: Any) -> dict[str, Any]:
+    """Every answer says which height and block time it describes."""
+    return {"height": v.height, "time_ms": v.time_ms, **fields}
+
+
+# --- governance ---------------------------------------------------------------------------------------
+
+
+def department_json(d: governance.DepartmentRecord, height: int) -> dict[str, Any]:
+    return {
+        "code": d.code,
+        "name": d.name,
+        "node_key": d.node_key.hex(),
+        "power": d.power,
+        "admitted_height": d.admitted_height,
+        "removed_height": d.removed_height,
+        "active": d.active_at(height),
+    }
+
+
+def list_departments(v: View) -> dict[str, Any]:
+    return envelope(v, departments=[department_json(d, v.height) for d in governance.departments(v)])
+
+
+def member(v: View, public_key: bytes) -> dict[str, Any]:
+    record = governance.member_record(v, public_key)
+    if record is None:
+        raise NotFound(f"no member is registered with key {public_key.hex()} at height {v.height}",
+                       field="public_key")
+    now = governance.member_at(v, public_key, v.height)
+    upcoming = [{"from_height": p[0], "roles": list(p[1])} for p in record["periods"] if p[0] > v.height]
+    return envelope(
+        v,
+        member=jsonable(record),
+        active=now is not None,
+        roles=[] if now is None else list(now.roles),
+        scheduled=upcoming,
+        note="a change takes effect from its from_height: the key signs with the roles in force at each height",
+    )
+
+
+def roster(v: View, department: str) -> dict[str, Any]:
+    if governance.get_department(v, department) is None:
+        raise NotFound(f"there is no department {department}", field="department")
+    members = [
+        {"public_key": m.public_key.hex(), "name": m.name, "roles": list(m.roles)}
+        for m in governance.roster(v, department, v.height)
+    ]
+    return envelope(v, department=department, members=members)
+
+
+def proposal(v: View, proposal_id: int) -> dict[str, Any]:
+    record = proposals.get_proposal(v, proposal_id, v.height)
+    if record is None:
+        raise NotFound(f"there is no proposal {proposal_id} at height {v.height}", field="proposal_id")
+    return envelope(v, proposal=jsonable(record))
+
+
+def list_proposals(v: View, limit: int) -> dict[str, Any]:
+    return envelope(v, proposals=[jsonable(p) for p in proposals.list_proposals(v, v.height, limit=limit)])
+
+
+def registries(v: View) -> dict[str, Any]:
+    cert_types = [jsonable(proposals.get_cert_type(v, key[len(proposals.PREFIX_CERT_TYPE):].decode()))
+                  for key, _ in v.iter_prefix(proposals.PREFIX_CERT_TYPE)]
+    material_types = [
+        jsonable(proposals.get_material_type(v, key[len(proposals.PREFIX_MATERIAL_TYPE):].decode()))
+        for key, _ in v.iter_prefix(proposals.PREFIX_MATERIAL_TYPE)
+    ]
+    years = [int(key[len(calendar.PREFIX_CALENDAR):]) for key, _ in v.iter_prefix(calendar.PREFIX_CALENDAR)]
+    return envelope(
+        v,
+        cert_types=cert_types,
+        material_types=material_types,
+        calendar_years=sorted(years),
+        consensus_limits=proposals.consensus_limits(v),
+        utc_offset_minutes=governance.utc_offset_minutes(v),
+    )
+
+
+def calendar_year(v: View, year: int) -> dict[str, Any]:
+    cal = v.calendar()
+    published = cal.year(year)
+    return envelope(
+        v,
+        year=year,
+        published=published is not None,
+        holidays=[] if published is None else sorted(calendar.format_date(d) for d in published.holidays),
+        workdays=[] if published is None else sorted(calendar.format_date(d) for d in published.workdays),
+    )
+
+
+# --- the catalogue, materials, cases and certificates ---------------------------------------------------
+
+
+def item(v: View, code: str, version: int | None) -> dict[str, Any]:
+    found = items.get_item(v, code, version)
+    if found is None:
+        what = f"item {code}" + ("" if version is None else f" version {version}")
+        raise NotFound(f"there is no {what} at height {v.height}", field="code")
+    return envelope(v, item=items.item_json(found))
+
+
+def list_items(v: View, department: str | None) -> dict[str, Any]:
+    return envelope(v, items=[items.item_json(i) for i in items.list_items(v, department)])
+
+
+def material(v: View, material_id: str) -> dict[str, Any]:
+    found = materials.get_material(v, material_id)
+    if found is None:
+        raise NotFound(f"there is no material {material_id} at height {v.height}", field="material_id")
+    return envelope(v, material=materials.material_json(found))
+
+
+def holder_records(v: View, holder_ref: bytes) -> dict[str, Any]:
+    """Everything on chain about one holder reference: materials, cases and certificates."""
+    cal = v.calendar()
+    return envelope(
+        v,
+        holder_ref=holder_ref.hex(),
+        materials=[materials.material_json(m) for m in materials.materials_of_holder(v, holder_ref)],
+        cases=[cases.case_json(c, now_ms=v.time_ms, calendar=cal) for c in cases.cases_of_holder(v, holder_ref)],
+        certificates=[certificates.certificate_json(c, v.time_ms)
+                      for c in certificates.certificates_of_holder(v, holder_ref)],
+    )
+
+
+def case(v: View, case_id: str) -> dict[str, Any]:
+    found = cases.get_case(v, case_id)
+    if found is None:
+        raise NotFound(f"there is no case {case_id} at height {v.height}", field="case_id")
+    cal = v.calendar()
+    return envelope(v, case=cases.case_json(found, now_ms=v.time_ms, calendar=cal),
+                    time_spent=cases.time_spent(found, cal))
+
+
+def list_cases(v: View, department: str, status: str | None, limit: int) -> dict[str, Any]:
+    cal = v.calendar()
+    found = cases.cases_by_department(v, department, status=status, up_to_height=v.height, limit=limit)
+    return envelope(v, department=department, status=status,
+                    cases=[cases.case_json(c, now_ms=v.time_ms, calendar=cal) for c in found])
+
+
+def supervision(v: View, department: str, within_days: int) -> dict[str, Any]:
+    report = cases.supervision(v, department, now_ms=v.time_ms, within_days=within_days, calendar=v.calendar(),
+                               up_to_height=v.height)
+    return envelope(v, department=department, within_days=within_days, **report)
+
+
+def certificate(v: View, cert_id: str, version: int | None) -> dict[str, Any]:
+    if version is None:
+        found = certificates.get_certificate(v, cert_id)
+    else:
+        found = certificates.get_certificate_version(v, cert_id, version)
+        current = certificates.get_certificate(v, cert_id)
+        if found is None and current is not None and current["version"] == version:
+            found = current
+    if found is None:
+        what = f"certificate {cert_id}" + ("" if version is None else f" version {version}")
+        raise NotFound(f"there is no {what} at height {v.height}", field="cert_id")
+    return envelope(v, certificate=certificates.certificate_json(found, v.time_ms))

@@ -1,0 +1,163 @@
+"""The record routes on a real node: the government story through the API, answers as of any height."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from chainnode import crypto
+from chainnode.api import create_app
+from chainnode.codec import Value
+from chainnode.home import init_home
+from chainnode.node import Node
+from chainnode.tx import TxBody, sign_transaction
+from contracts.case_queries import compute_case_id
+from contracts.certificates import compute_cert_id
+from contracts.materials import compute_material_id
+
+CHAIN = "records-test"
+HOLDER = crypto.sha256(b"salt|applicant-1")
+
+
+class Env:
+    def __init__(self, client: TestClient[Any, Any], node: Node, key: crypto.PrivateKey) -> None:
+        self.client, self.node, self.key = client, node, key
+
+    async def call(self, contract: str, method: str, args: Value) -> tuple[bytes, dict[str, Any]]:
+        """Submit one call, produce its block, return (tx_id, committed status)."""
+        body = TxBody(chain_id=CHAIN, contract=contract, method=method, args=args, signer=self.key.public_key,
+                      nonce=os.urandom(16), expiry_height=self.node.head_height() + 100)
+        tx = sign_transaction(self.key, body)
+        admission = (await self.node.submit([tx.raw]))[0]
+        assert admission.error is None, admission.error
+        await self.node.produce_block()
+        status = self.node.tx_status(tx.tx_id).to_json()
+        assert status["result"]["code"] == "ok", status
+        return tx.tx_id, status
+
+    async def get(self, path: str, expect: int = 200) -> dict[str, Any]:
+        response = await self.client.get(path)
+        document = await response.json(content_type=None)
+        assert response.status == expect, document
+        return dict(document)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    _, created = init_home(tmp_path / "home", chain_id=CHAIN, department="PSB", name="Police")
+    node = Node.from_home(created.home)
+    client = TestClient(TestServer(create_app(node), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield Env(client, node, crypto.load_key_file(created.officer_key).key)
+    finally:
+        await client.close()
+        node.close()
+
+
+async def pass_proposal(env: Env, kind: str, payload: dict[str, Any]) -> None:
+    height = env.node.head_height()
+    await env.call("governance", "propose", {"kind": kind, "payload": payload, "deadline_height": height + 50,
+                                              "effective_height": height + 2})
+    proposal_id = len((await env.get("/v1/proposals"))["proposals"])
+    await env.call("governance", "vote", {"proposal_id": proposal_id, "approve": True})
+
+
+async def test_the_story_through_the_record_routes(env: Env) -> None:
+    await pass_proposal(env, "register_material_type", {"code": "id_card", "name": "Identity card"})
+    await pass_proposal(env, "register_cert_type", {"code": "permit", "name": "Permit", "issuers": ["PSB"],
+                                                    "validity_days": 365})
+    await pass_proposal(env, "publish_calendar", {"year": 2026, "holidays": ["2026-10-01"], "workdays": []})
+    # A passed proposal is applied at the start of the next block: the last one waits for one.
+    assert (await env.get("/v1/proposals/3"))["proposal"]["status"] == "passed"
+    assert (await env.get("/v1/proposals/1"))["proposal"]["status"] == "applied"
+    await env.call("anchor", "put", {"content_hash": crypto.sha256(b"next block"), "kind": "note"})
+    assert (await env.get("/v1/proposals/3"))["proposal"]["status"] == "applied"
+    registries = await env.get("/v1/registries")
+    assert [t["code"] for t in registries["material_types"]] == ["id_card"]
+    assert registries["cert_types"][0]["issuers"] == ["PSB"] and registries["calendar_years"] == [2026]
+    assert (await env.get("/v1/calendar/2026"))["holidays"] == ["2026-10-01"]
+
+    await env.call("items", "publish", {
+        "code": "PSB-001", "name": "Residence permit", "legal_basis": "Residence Regulation art. 3",
+        "kind": "licensing", "conditions": [], "legal_limit_days": 20, "promised_limit_days": 5,
+        "materials": [{"material_type": "id_card", "issuers": ["PSB"], "form": "original", "optional": False}],
+        "cert_type": "permit", "parallel_departments": [],
+    })
+    tx_id, _ = await env.call("materials", "attest", {"material_type": "id_card", "holder_ref": HOLDER,
+                                                      "content_hash": crypto.sha256(b"id scan")})
+    material_id = compute_material_id(tx_id)
+    tx_id, _ = await env.call("cases", "file", {"item_code": "PSB-001", "holder_ref": HOLDER,
+                                                "materials": [material_id]})
+    case_id = compute_case_id(tx_id)
+    case = (await env.get(f"/v1/cases/{case_id}"))["case"]
+    assert case["status"] == "accepted" and case["deadline_ms"] is not None
+    listed = await env.get("/v1/cases?department=PSB&status=accepted")
+    assert [c["case_id"] for c in listed["cases"]] == [case_id]
+    tx_id, _ = await env.call("cases", "decide", {"case_id": case_id, "decision": "approve", "reason": "complete",
+                                                  "certificate": {"content_hash": crypto.sha256(b"permit")}})
+    cert_id = compute_cert_id(tx_id)
+    issued_at = env.node.head_height()
+    cert = (await env.get(f"/v1/certs/{cert_id}"))["certificate"]
+    assert cert["status"] == "valid" and cert["case_id"] == case_id and cert["materials"] == [material_id]
+
+    await env.call("certificates", "revoke", {"cert_id": cert_id, "reason": "obtained by fraud"})
+    assert (await env.get(f"/v1/certs/{cert_id}"))["certificate"]["status"] == "revoked"
+    before = await env.get(f"/v1/certs/{cert_id}?height={issued_at}")
+    assert before["height"] == issued_at and before["certificate"]["status"] == "valid"
+    await env.get(f"/v1/certs/{cert_id}?height={issued_at - 1}", expect=404)  # not issued yet then
+
+    holder = await env.get(f"/v1/holders/{HOLDER.hex()}")
+    assert [m["material_id"] for m in holder["materials"]] == [material_id]
+    assert [c["case_id"] for c in holder["cases"]] == [case_id]
+    assert [c["cert_id"] for c in holder["certificates"]] == [cert_id]
+    supervision = await env.get("/v1/supervision/PSB?within_days=5")
+    assert supervision["overdue"] == [] and supervision["decided"] == 1
+    history = await env.get(f"/v1/history/case:{case_id}")
+    assert len(history["events"]) == 2  # filed, decided
+
+
+async def test_governance_routes_answer_as_of_a_height(env: Env) -> None:
+    officer = env.key.public_key.hex()
+    clerk = crypto.PrivateKey.generate().public_key
+    await env.call("governance", "register_member", {"public_key": clerk, "name": "Clerk Wang", "roles": ["clerk"]})
+    registered = env.node.head_height()
+    member = await env.get(f"/v1/members/{clerk.hex()}")  # registered now, signing from the next height
+    assert not member["active"] and member["scheduled"] == [{"from_height": registered + 1, "roles": ["clerk"]}]
+    await env.call("governance", "revoke_member", {"public_key": clerk, "reason": "left"})
+    member = await env.get(f"/v1/members/{clerk.hex()}")
+    assert member["active"] and member["roles"] == ["clerk"] and member["member"]["department"] == "PSB"
+    assert member["scheduled"] == [{"from_height": registered + 2, "roles": []}]
+    await env.call("anchor", "put", {"content_hash": crypto.sha256(b"next block"), "kind": "note"})
+    assert (await env.get(f"/v1/members/{clerk.hex()}"))["active"] is False
+    assert (await env.get(f"/v1/members/{clerk.hex()}?height={registered + 1}"))["roles"] == ["clerk"]
+    roster = await env.get(f"/v1/departments/PSB/members?height={registered + 1}")
+    assert clerk.hex() in [m["public_key"] for m in roster["members"]]
+    assert officer in [m["public_key"] for m in roster["members"]]
+    departments = await env.get("/v1/departments")
+    assert [d["code"] for d in departments["departments"]] == ["PSB"]
+
+
+async def test_bad_queries_name_the_problem(env: Env) -> None:
+    assert (await env.get("/v1/cases/not-an-id", expect=400))["field"] == "case_id"
+    assert (await env.get(f"/v1/cases/{'0' * 32}", expect=404))["code"] == "not_found"
+    assert (await env.get("/v1/cases", expect=400))["field"] == "department"
+    assert (await env.get("/v1/cases?department=PSB&status=lost", expect=400))["field"] == "status"
+    assert (await env.get("/v1/departments?height=99", expect=404))["field"] == "height"
+    assert (await env.get("/v1/members/abcd", expect=400))["field"] == "public_key"
+    assert (await env.get("/v1/calendar/12", expect=400))["field"] == "year"
+
+
+async def test_openapi_and_contract_list_cover_every_route_and_method(env: Env) -> None:
+    document = await env.get("/v1/openapi.json")
+    for path in ("/v1/cases/{case_id}", "/v1/certs/{cert_id}", "/v1/supervision/{department}", "/v1/contracts",
+                 "/v1/items/{code}", "/v1/members/{public_key}", "/v1/proposals/{proposal_id}"):
+        assert path in document["paths"]
+    contracts = (await env.get("/v1/contracts"))["contracts"]
+    assert {"governance", "items", "materials", "cases", "certificates", "anchor"} <= set(contracts)
+    assert "decide" in contracts["cases"] and contracts["cases"]["decide"]["description"]
