@@ -169,14 +169,40 @@ async def list_contracts(request: web.Request) -> web.Response:
     return web.json_response(contracts_json())
 
 
+async def get_validators(request: web.Request) -> web.Response:
+    """The validator set that signs block `height` (default: the next block)."""
+    from chainnode.api import NODE
+
+    node = request.app[NODE]
+    head = node.head_height()
+    height = _int(request, "height", default=head + 1, lo=1, hi=head + 2) or head + 1
+    validators = await asyncio.to_thread(node.validators_at, height)
+    return web.json_response({
+        "height": height,
+        "total_power": validators.total_power,
+        "validators": [
+            {"index": i, "department": v.department, "public_key": v.public_key.hex(), "power": v.power}
+            for i, v in enumerate(validators.validators)
+        ],
+    })
+
+
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_get(route.path, _handler(route))
     app.router.add_get("/v1/contracts", list_contracts)
+    app.router.add_get("/v1/validators", get_validators)
 
 
 def openapi_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {
+        "/v1/validators": {"get": {
+            "summary": "The validator set that signs a block (default: the next one); commit signatures name "
+                       "validators by their index in it",
+            "parameters": [{"name": "height", "in": "query", "required": False, "schema": _INT,
+                            "description": "a height up to head + 2 (sets are known two heights ahead)"}],
+            "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
+        }},
         "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "
                                              "arguments; call one by submitting a signed transaction to /v1/txs",
                                   "responses": {"200": {"description": "success"}}}},

@@ -1,7 +1,9 @@
 """Creating node homes: keys, genesis and config for a new network or a new node.
 
 `init_home` makes a single-validator home (one department that runs the node, with an officer key);
-`init_network` makes several homes that share one genesis, for a local multi-department network.
+`init_network` makes several homes that share one genesis, for a local multi-department network;
+`join_home` makes the home of a department joining an existing network (its node key and first admin key,
+to be named in an `add_department` proposal).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from chainnode import crypto
 from chainnode.config import HomeLayout, NodeConfig, render_config
 from chainnode.errors import ConfigError
-from chainnode.genesis import Genesis, write_genesis
+from chainnode.genesis import Genesis, load_genesis, write_genesis
 
 DEFAULT_OFFICER_ROLES = ("admin", "clerk", "reviewer", "approver", "issuer", "document_officer", "auditor")
 
@@ -132,3 +134,59 @@ def init_home(
         config_overrides=config_overrides,
     )
     return genesis, created[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoiningHome:
+    home: Path
+    department: str
+    node_key: crypto.PrivateKey
+    admin_key: crypto.PrivateKey
+    admin_key_path: Path
+    genesis: Genesis
+
+    def proposal_payload(self, *, name: str, power: int, address: str) -> dict[str, Any]:
+        """The `add_department` payload (JSON: keys in hex) the existing departments vote on."""
+        return {
+            "code": self.department,
+            "name": name,
+            "node_key": self.node_key.public_key.hex(),
+            "power": power,
+            "address": address,
+            "admins": [{"public_key": self.admin_key.public_key.hex(), "name": f"{self.department} admin"}],
+        }
+
+
+def join_home(
+    home: Path,
+    *,
+    genesis_path: Path,
+    department: str,
+    peers: tuple[str, ...],
+    api_port: int,
+    p2p_port: int,
+    host: str = "127.0.0.1",
+    config_overrides: dict[str, Any] | None = None,
+) -> JoiningHome:
+    """A home for a department that joins a running network. Raises ConfigError or GenesisError.
+
+    The node syncs from genesis once its key is admitted by proposal; until then the network refuses its
+    links (and the node retries with backoff).
+    """
+    genesis = load_genesis(genesis_path)
+    if genesis.department(department) is not None:
+        raise ConfigError(f"{department} is already a department in {genesis_path}; choose a new code")
+    layout = _fresh_home(home)
+    write_genesis(layout.genesis, genesis.document)
+    node_key, admin_key = crypto.PrivateKey.generate(), crypto.PrivateKey.generate()
+    crypto.write_key_file(layout.node_key, node_key, label=f"{department} node")
+    admin_path = layout.keys / "admin.key"
+    crypto.write_key_file(admin_path, admin_key, label=f"{department} admin")
+    config = NodeConfig(
+        moniker=department.lower(), api_listen=f"{host}:{api_port}", p2p_listen=f"{host}:{p2p_port}", peers=peers
+    )
+    if config_overrides:
+        config = dataclasses.replace(config, **config_overrides)
+    layout.config.write_text(render_config(config), encoding="utf-8")
+    return JoiningHome(home=layout.root, department=department, node_key=node_key, admin_key=admin_key,
+                       admin_key_path=admin_path, genesis=genesis)

@@ -1,0 +1,98 @@
+"""A department joins the running network by proposal: its node is refused until admitted, then syncs from
+genesis, becomes a validator two heights after the proposal is applied, and signs commits; the network
+keeps going when it stops. Four real processes plus the joiner, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from chainnode.client import Client
+from chainnode.config import HomeLayout, load_config
+from chainnode.home import join_home
+from tests.cluster import FAST, Cluster
+from tests.nodeproc import free_port, http_json, kill, start_node, wait_ready
+
+
+def wait_for(what: str, check: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path)
+    cluster.start_all()
+    joiner = None
+    try:
+        peers = tuple(load_config(HomeLayout(h.home).config).p2p_listen for h in cluster.homes)
+        api_port = free_port()
+        joining = join_home(tmp_path / "joiner", genesis_path=HomeLayout(cluster.homes[0].home).genesis,
+                            department="HRSS", peers=peers, api_port=api_port, p2p_port=free_port(),
+                            config_overrides=FAST)
+        payload = joining.proposal_payload(name="Human Resources", power=10, address="")
+        payload["node_key"] = bytes.fromhex(payload["node_key"])
+        payload["admins"][0]["public_key"] = bytes.fromhex(payload["admins"][0]["public_key"])
+        # Before admission its links are refused; it keeps retrying and stays at height 0.
+        joiner = start_node(joining.home, tmp_path / "joiner.log")
+        joiner_url = f"http://127.0.0.1:{api_port}"
+        wait_ready(joiner_url, joiner, log=tmp_path / "joiner.log")
+
+        clients = [Client(url) for url in cluster.urls]
+        try:
+            head = clients[0].status()["height"]
+            proposed = clients[0].call(cluster.keys[0], "governance", "propose", {
+                "kind": "add_department", "payload": payload, "title": "Admit HRSS",
+                "deadline_height": head + 200, "effective_height": head + 5,
+            })
+            proposal_id = next(e["attributes"]["id"] for e in proposed["result"]["events"]
+                               if e["kind"] == "proposal.created")
+            assert http_json(f"{joiner_url}/v1/status")[1]["height"] == 0
+            for i in (1, 2, 3):
+                clients[i].call(cluster.keys[i], "governance", "vote", {"proposal_id": proposal_id,
+                                                                        "approve": True})
+            assert clients[0].proposal(proposal_id)["proposal"]["status"] == "passed"
+            cluster.wait_committed(0, cluster.submit(0, ["apply"]))  # the next block applies it
+            proposal = clients[0].proposal(proposal_id)["proposal"]
+            assert proposal["status"] == "applied", proposal
+            applied = int(proposal["apply_height"])
+            new_key = joining.node_key.public_key.hex()
+
+            def joined_set() -> bool:
+                answer = http_json(f"{cluster.urls[0]}/v1/validators?height={applied + 2}")[1]
+                return new_key in [v["public_key"] for v in answer["validators"]]
+
+            wait_for("the validator set two heights later to include the joiner", joined_set)
+            # The joiner syncs from genesis and then signs: find a later block whose commit carries its signature.
+            cluster.wait_committed(0, cluster.submit(0, ["after-join-1"]))
+            wait_for("the joiner to catch up", lambda: http_json(f"{joiner_url}/v1/status")[1]["height"] >= applied)
+
+            def signed_by_joiner() -> bool:
+                cluster.wait_committed(1, cluster.submit(1, [f"probe-{time.monotonic_ns()}"]))
+                height = cluster.height(0)
+                validators = http_json(f"{cluster.urls[0]}/v1/validators?height={height}")[1]["validators"]
+                index = next((v["index"] for v in validators if v["public_key"] == new_key), None)
+                commit = http_json(f"{cluster.urls[0]}/v1/blocks/{height}")[1]["commit"]
+                return index is not None and index in [s["validator_index"] for s in commit["signatures"]]
+
+            wait_for("a commit signed by the joiner", signed_by_joiner, timeout=90)
+            member = http_json(f"{cluster.urls[0]}/v1/members/{joining.admin_key.public_key.hex()}")[1]
+            assert member["active"] and member["roles"] == ["admin"] and member["member"]["department"] == "HRSS"
+        finally:
+            for client in clients:
+                client.close()
+        # Five validators of power 10: with the joiner down, 40 of 50 is still a quorum.
+        assert kill(joiner) != 0
+        joiner = None
+        cluster.wait_committed(2, cluster.submit(2, ["joiner-down"]))
+        cluster.assert_consistent()
+    finally:
+        if joiner is not None:
+            kill(joiner)
+        cluster.stop_all()
+    cluster.check_stores()
