@@ -75,7 +75,7 @@ def verify_anchor_bundle(genesis: Genesis, content_hash: bytes, data: bytes) -> 
         raise InvalidProof("proof format check failed: a transaction proof, not a state proof")
     # HEADER AND COMMIT, then the STATE PATH, against genesis only
     try:
-        block_hash = light.verify_header(genesis, bundle.header, bundle.commit)
+        block_hash = light.verify_header(genesis, bundle.header, bundle.commit, bundle.transitions)
     except InvalidProof as exc:
         raise InvalidProof(f"block and commit check failed: {exc.message}", field=exc.field) from exc
     try:

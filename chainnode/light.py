@@ -6,8 +6,11 @@ under `tx_root` and `results_root`. The verifier trusts only the genesis file: i
 hash, checks the commit's signatures and quorum against the validator set, then the path. The exact
 bytes are described in docs/proofs.md.
 
-Version 1 bundles carry no validator-set transitions: the header's validator set must be the genesis
-set. When validator-set changes exist, a later version adds the chain of signed transitions.
+When the validator set has changed since genesis (departments joined, left or changed power by
+proposal), a version 2 bundle also carries the **transitions**: for each change, the header of the block
+before it, that block's commit (signed by the set trusted so far) and the new set, whose hash that header
+names as `next_validators_hash`. The verifier walks them from the genesis set to the set of the proven
+block. A bundle for a block still signed by the genesis set is version 1, with no transitions.
 """
 
 from __future__ import annotations
@@ -23,12 +26,52 @@ from chainnode.genesis import Genesis
 from chainnode.results import TxResult, decode_result
 from chainnode.state_tree import StateProof, verify_state_proof
 from chainnode.tx import Transaction, decode_transaction
+from chainnode.validators import ValidatorSet, decode_validator_set
 
 TAG_STATE_BUNDLE: Final = 10
 TAG_TX_BUNDLE: Final = 11
 BUNDLE_VERSION: Final = 1
-MAX_BUNDLE_BYTES: Final = 256 * 1024
+BUNDLE_VERSION_TRANSITIONS: Final = 2
+MAX_BUNDLE_BYTES: Final = 1024 * 1024
 MAX_PATH: Final = 40
+MAX_TRANSITIONS: Final = 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    """A change of validator set: block `header` (final by `commit`) names `next_validators` as the set
+    that signs the blocks after it."""
+
+    header: BlockHeader
+    commit: Commit
+    next_validators: ValidatorSet
+
+    def fields(self) -> list[Value]:
+        return [
+            [2, 1, *self.header.fields()],
+            [4, 1, *self.commit.fields()],
+            codec.decode(self.next_validators.encode(), max_size=MAX_BUNDLE_BYTES),
+        ]
+
+
+def _version(transitions: tuple[Transition, ...]) -> int:
+    return BUNDLE_VERSION_TRANSITIONS if transitions else BUNDLE_VERSION
+
+
+def _transitions_fields(transitions: tuple[Transition, ...]) -> list[Value]:
+    return [[t.fields() for t in transitions]] if transitions else []
+
+
+def _decode_transitions(value: Value) -> tuple[Transition, ...]:
+    hops = []
+    for hop in codec.want_list(value, "transitions", max_len=MAX_TRANSITIONS):
+        parts = codec.want_list(hop, "transition", max_len=3)
+        if len(parts) != 3:
+            raise InvalidField("a transition is [header, commit, validator set]", field="transitions")
+        header, commit, validators = parts
+        hops.append(Transition(header=header_from_fields(header), commit=commit_from_fields(commit),
+                               next_validators=decode_validator_set(validators)))
+    return tuple(hops)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,15 +81,17 @@ class StateValueBundle:
     header: BlockHeader
     commit: Commit
     proof: StateProof
+    transitions: tuple[Transition, ...] = ()
 
     def encode(self) -> bytes:
         return codec.encode_object(
             TAG_STATE_BUNDLE,
-            BUNDLE_VERSION,
+            _version(self.transitions),
             [
                 [2, 1, *self.header.fields()],
                 [4, 1, *self.commit.fields()],
                 codec.decode(self.proof.encode(), max_size=MAX_BUNDLE_BYTES),
+                *_transitions_fields(self.transitions),
             ],
         )
 
@@ -62,11 +107,12 @@ class TxBundle:
     tx_path: tuple[bytes, ...]
     result_bytes: bytes
     result_path: tuple[bytes, ...]
+    transitions: tuple[Transition, ...] = ()
 
     def encode(self) -> bytes:
         return codec.encode_object(
             TAG_TX_BUNDLE,
-            BUNDLE_VERSION,
+            _version(self.transitions),
             [
                 [2, 1, *self.header.fields()],
                 [4, 1, *self.commit.fields()],
@@ -75,6 +121,7 @@ class TxBundle:
                 list(self.tx_path),
                 self.result_bytes,
                 list(self.result_path),
+                *_transitions_fields(self.transitions),
             ],
         )
 
@@ -108,17 +155,20 @@ def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
         value = codec.decode(data, max_size=MAX_BUNDLE_BYTES)
         if type(value) is not list or len(value) < 2:
             raise InvalidField("a proof bundle is an array [tag, version, ...]")
+        version = value[1] if value[1] in (BUNDLE_VERSION, BUNDLE_VERSION_TRANSITIONS) else BUNDLE_VERSION
+        extra = 1 if version == BUNDLE_VERSION_TRANSITIONS else 0
         if value[0] == TAG_STATE_BUNDLE:
-            header, commit, proof = codec.check_object(
-                value, tag=TAG_STATE_BUNDLE, version=BUNDLE_VERSION, n_fields=3, what="state proof bundle"
+            fields = codec.check_object(
+                value, tag=TAG_STATE_BUNDLE, version=version, n_fields=3 + extra, what="state proof bundle"
             )
             return StateValueBundle(
-                header=header_from_fields(header),
-                commit=commit_from_fields(commit),
-                proof=StateProof.decode(codec.encode(proof), max_size=MAX_BUNDLE_BYTES),
+                header=header_from_fields(fields[0]),
+                commit=commit_from_fields(fields[1]),
+                proof=StateProof.decode(codec.encode(fields[2]), max_size=MAX_BUNDLE_BYTES),
+                transitions=_decode_transitions(fields[3]) if extra else (),
             )
         fields = codec.check_object(
-            value, tag=TAG_TX_BUNDLE, version=BUNDLE_VERSION, n_fields=7, what="transaction proof bundle"
+            value, tag=TAG_TX_BUNDLE, version=version, n_fields=7 + extra, what="transaction proof bundle"
         )
         return TxBundle(
             header=header_from_fields(fields[0]),
@@ -128,6 +178,7 @@ def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
             tx_path=_hashes(fields[4], "tx_path"),
             result_bytes=codec.want_bytes(fields[5], "result_bytes"),
             result_path=_hashes(fields[6], "result_path"),
+            transitions=_decode_transitions(fields[7]) if extra else (),
         )
     except InvalidProof:
         raise
@@ -135,33 +186,56 @@ def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
         raise InvalidProof(f"malformed proof: {exc.message}", field=exc.field) from exc
 
 
-def verify_header(genesis: Genesis, header: BlockHeader, commit: Commit) -> bytes:
-    """Check that `header` was finalised by the network of `genesis`; return its block hash.
-
-    Raises InvalidProof: another chain, a validator set other than genesis's, or a commit that is not a
-    quorum of valid signatures for this header.
-    """
-    if header.chain_id != genesis.chain_id:
-        raise InvalidProof(f"the proof is for chain {header.chain_id!r}, genesis is {genesis.chain_id!r}")
-    validators = genesis.validator_set()
-    if header.validators_hash != validators.compute_hash():
-        raise InvalidProof(
-            f"block {header.height} was signed by a validator set other than genesis's; "
-            "this proof version cannot show the transition"
-        )
+def _check_commit(header: BlockHeader, commit: Commit, validators: ValidatorSet, what: str) -> bytes:
     block_hash = header.compute_hash()
     try:
         validate_commit(
             commit, chain_id=header.chain_id, height=header.height, block_hash=block_hash, validators=validators
         )
     except InvalidCommit as exc:
-        raise InvalidProof(f"the commit does not finalise this block: {exc.message}") from exc
+        raise InvalidProof(f"the commit does not finalise {what}: {exc.message}") from exc
     return block_hash
+
+
+def verify_header(
+    genesis: Genesis, header: BlockHeader, commit: Commit, transitions: tuple[Transition, ...] = ()
+) -> bytes:
+    """Check that `header` was finalised by the network of `genesis`; return its block hash.
+
+    The trusted set starts as genesis's and moves along `transitions`, each signed by the set trusted
+    before it. Raises InvalidProof: another chain, a transition out of order or not signed by the trusted
+    set, a set whose hash the transition's header does not name, a header signed by a set the transitions
+    do not lead to, or a commit that is not a quorum of valid signatures.
+    """
+    if header.chain_id != genesis.chain_id:
+        raise InvalidProof(f"the proof is for chain {header.chain_id!r}, genesis is {genesis.chain_id!r}")
+    trusted, trusted_from = genesis.validator_set(), 1
+    for hop in transitions:
+        h = hop.header
+        if h.chain_id != genesis.chain_id or not trusted_from <= h.height < header.height:
+            raise InvalidProof(f"the validator-set transition at height {h.height} is out of order or for "
+                               "another chain", field="transitions")
+        if h.validators_hash != trusted.compute_hash():
+            raise InvalidProof(f"the transition at height {h.height} is not signed by the validator set trusted "
+                               "at that height", field="transitions")
+        _check_commit(h, hop.commit, trusted, f"the transition block {h.height}")
+        if hop.next_validators.compute_hash() != h.next_validators_hash:
+            raise InvalidProof(f"the new validator set does not match block {h.height}'s next_validators_hash",
+                               field="transitions")
+        trusted, trusted_from = hop.next_validators, h.height + 1
+    if header.validators_hash != trusted.compute_hash():
+        source = "the proof's transitions lead to" if transitions else "genesis names"
+        raise InvalidProof(
+            f"block {header.height} was signed by a validator set other than the one {source}; the proof "
+            "lacks the validator-set transitions since then",
+            field="transitions",
+        )
+    return _check_commit(header, commit, trusted, f"block {header.height}")
 
 
 def verify_state_bundle(genesis: Genesis, bundle: StateValueBundle) -> VerifiedState:
     """Raises InvalidProof naming the first check that fails."""
-    block_hash = verify_header(genesis, bundle.header, bundle.commit)
+    block_hash = verify_header(genesis, bundle.header, bundle.commit, bundle.transitions)
     verify_state_proof(bundle.header.state_root, bundle.proof)
     return VerifiedState(
         height=bundle.header.height,
@@ -175,7 +249,7 @@ def verify_state_bundle(genesis: Genesis, bundle: StateValueBundle) -> VerifiedS
 def verify_tx_bundle(genesis: Genesis, bundle: TxBundle) -> VerifiedTx:
     """Raises InvalidProof naming the first check that fails."""
     header = bundle.header
-    block_hash = verify_header(genesis, header, bundle.commit)
+    block_hash = verify_header(genesis, header, bundle.commit, bundle.transitions)
     if bundle.index >= header.tx_count:
         raise InvalidProof(f"index {bundle.index} is outside block {header.height}'s {header.tx_count} transactions")
     try:

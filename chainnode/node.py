@@ -34,7 +34,7 @@ from chainnode.errors import (
 )
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
-from chainnode.light import StateValueBundle, TxBundle
+from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
 from chainnode.mempool import Admission, Mempool
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
 from chainnode.results import decode_result
@@ -556,7 +556,23 @@ class Node:
         if commit is None:
             raise NotFound(f"no commit for height {at}")
         proof = compute_state_proof(tree, key, value, bucket_bytes)
-        return StateValueBundle(header=header, commit=commit, proof=proof)
+        return StateValueBundle(header=header, commit=commit, proof=proof, transitions=self.transitions_to(at))
+
+    def transitions_to(self, height: int) -> tuple[Transition, ...]:
+        """The validator-set transitions a verifier needs, from the genesis set to the set of `height`."""
+        hops: list[Transition] = []
+        trusted = self.genesis.validator_set().compute_hash()
+        for change in self.store.validator_change_heights(height):
+            validators = self.validators_at(change)
+            if change <= 1 or validators.compute_hash() == trusted:
+                continue
+            block, commit = self.get_block(change - 1)
+            hops.append(Transition(header=block.header, commit=commit, next_validators=validators))
+            trusted = validators.compute_hash()
+        if len(hops) > MAX_TRANSITIONS:
+            raise NotFound(f"block {height} is {len(hops)} validator-set changes from genesis; a proof carries at "
+                           f"most {MAX_TRANSITIONS}")
+        return tuple(hops)
 
     def tx_bundle(self, tx_id: bytes) -> TxBundle:
         """Inclusion and result proof of a committed transaction. Raises NotFound."""
@@ -575,6 +591,7 @@ class Node:
             tx_path=tuple(merkle.compute_inclusion_proof(tx_leaves, location.index)),
             result_bytes=results[location.index],
             result_path=tuple(merkle.compute_inclusion_proof(result_leaves, location.index)),
+            transitions=self.transitions_to(location.height),
         )
 
     def anchor_bundles(self, content_hash: bytes) -> list[StateValueBundle]:

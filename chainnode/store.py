@@ -230,6 +230,11 @@ class Store:
                 return bytes(value)
         return None
 
+    def validator_change_heights(self, up_to: int) -> list[int]:
+        """The heights from which a stored validator set is in force, up to `up_to`, ascending."""
+        stop = COL_VALIDATORS + h8(up_to + 1)
+        return [int(U64.unpack(key[1:9])[0]) for key, _ in self._db.iterator(start=COL_VALIDATORS, stop=stop)]
+
     # --- state -----------------------------------------------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chainnode import light
 from chainnode.client import Client
 from chainnode.config import HomeLayout, load_config
 from chainnode.home import join_home
@@ -81,6 +82,13 @@ def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> Non
                 return index is not None and index in [s["validator_index"] for s in commit["signatures"]]
 
             wait_for("a commit signed by the joiner", signed_by_joiner, timeout=90)
+            # A verifier holding only genesis checks a proof of a block the new set signed.
+            late = cluster.submit(3, ["verified-after-join"])
+            cluster.wait_committed(3, late)
+            bundle = light.decode_bundle(clients[3].tx_proof(late[0]))
+            assert bundle.transitions and bundle.transitions[-1].next_validators.index_of(joining.node_key.public_key) \
+                is not None
+            assert light.verify_tx_bundle(joining.genesis, bundle).tx.tx_id.hex() == late[0]  # type: ignore[arg-type]
             member = http_json(f"{cluster.urls[0]}/v1/members/{joining.admin_key.public_key.hex()}")[1]
             assert member["active"] and member["roles"] == ["admin"] and member["member"]["department"] == "HRSS"
         finally:

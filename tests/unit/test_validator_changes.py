@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from chainnode import crypto
+from chainnode import crypto, light
 from chainnode.block import VOTE_PRECOMMIT, Commit, CommitSignature, Vote
 from chainnode.check import check_home
-from chainnode.errors import InvalidCommit
+from chainnode.errors import InvalidCommit, InvalidProof
 from chainnode.home import CreatedHome, DepartmentSpec, init_network
 from chainnode.node import Node
-from chainnode.tx import TxBody, sign_transaction
+from chainnode.tx import TxBody, decode_transaction, sign_transaction
 from tests.nodeproc import anchor_tx
 
 
@@ -136,3 +137,42 @@ async def test_test_hooks_are_refused_without_the_genesis_flag(tmp_path: Path) -
         assert node.validators_at(3).total_power == 10
     finally:
         node.close()
+
+
+async def test_proofs_carry_the_validator_set_transitions_since_genesis(
+    net: tuple[list[Node], list[CreatedHome]],
+) -> None:
+    nodes, homes = net
+    admin = crypto.load_key_file(homes[0].officer_key).key
+    body = TxBody(chain_id="vc", contract="testhook", method="set_validator",
+                  args={"department": "SAMR", "public_key": nodes[1].node_key.public_key, "power": 0},
+                  signer=admin.public_key, nonce=b"w" * 16, expiry_height=100)
+    early = anchor_tx(admin, "vc", "early")
+    await advance(nodes, [sign_transaction(admin, body).raw, early], nodes)  # block 1 queues SAMR's removal
+    await advance(nodes, [anchor_tx(admin, "vc", "b2")], nodes)
+    late = anchor_tx(admin, "vc", "late")
+    await advance(nodes, [late], [nodes[0]])  # block 3 is signed by PSB alone
+    genesis = nodes[0].genesis
+
+    early_bundle = nodes[0].tx_bundle(decode_transaction(early).tx_id)
+    assert early_bundle.transitions == () and light.decode_bundle(early_bundle.encode()) == early_bundle
+    assert light.verify_tx_bundle(genesis, early_bundle).height == 1
+
+    bundle = nodes[0].tx_bundle(decode_transaction(late).tx_id)
+    assert [t.header.height for t in bundle.transitions] == [2]
+    decoded = light.decode_bundle(bundle.encode())
+    assert isinstance(decoded, light.TxBundle) and light.verify_tx_bundle(genesis, decoded).height == 3
+    state = nodes[0].state_bundle(b"consensus/test_hooks")
+    assert light.verify_state_bundle(genesis, light.decode_bundle(state.encode())).height == 3  # type: ignore[arg-type]
+
+    with pytest.raises(InvalidProof, match="lacks the validator-set transitions"):
+        light.verify_tx_bundle(genesis, dataclasses.replace(bundle, transitions=()))
+    hop = bundle.transitions[0]
+    forged_set = dataclasses.replace(hop, next_validators=genesis.validator_set())
+    with pytest.raises(InvalidProof, match="does not match block 2's next_validators_hash"):
+        light.verify_tx_bundle(genesis, dataclasses.replace(bundle, transitions=(forged_set,)))
+    unsigned = dataclasses.replace(hop, commit=dataclasses.replace(hop.commit, signatures=hop.commit.signatures[:1]))
+    with pytest.raises(InvalidProof, match="does not finalise the transition block 2"):
+        light.verify_tx_bundle(genesis, dataclasses.replace(bundle, transitions=(unsigned,)))
+    with pytest.raises(InvalidProof, match="out of order"):
+        light.verify_tx_bundle(genesis, dataclasses.replace(bundle, transitions=(hop, hop)))
