@@ -43,7 +43,7 @@ from chainnode.client import (
 )
 from chainnode.config import HomeLayout, load_config
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
-from chainnode.genesis import load_genesis
+from chainnode.genesis import DEPARTMENT_CODE, load_genesis
 from chainnode.results import jsonable
 
 MAX_INPUT_FILE: Final = 1 << 30
@@ -176,6 +176,38 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"  {layout.data}/  the block store, created on first start",
         f"officer key: {created.officer_key}",
         f"next: chainnode start --home {created.home}",
+    ])
+    return 0
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    from chainnode.home import join_home
+
+    if not DEPARTMENT_CODE.match(args.department):
+        raise UsageError(f"--department {args.department!r} must be 2-32 uppercase letters, digits or '_'")
+    try:
+        joining = join_home(
+            args.home, genesis_path=args.genesis, department=args.department, peers=tuple(args.peer),
+            api_port=args.api_port, p2p_port=args.p2p_port,
+        )
+    except FileExistsError as exc:
+        raise UsageError(f"{args.home} already holds key files ({exc.filename}); choose an empty directory") from exc
+    except OSError as exc:
+        raise InputFileError(f"cannot create the home {args.home}: {exc.strerror or exc}") from exc
+    payload = joining.proposal_payload(name=args.name, power=args.power, address=f"127.0.0.1:{args.p2p_port}")
+    payload_path = joining.home / "add_department.json"
+    payload_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    emit(args, {"home": str(joining.home), "department": joining.department, "payload": payload,
+                "payload_file": str(payload_path), "admin_key": str(joining.admin_key_path)}, [
+        f"created node home {joining.home} for {joining.department} ({args.name}), joining chain "
+        f"{joining.genesis.chain_id}",
+        f"  node key {joining.node_key.public_key.hex()}",
+        f"  admin key {joining.admin_key_path} (public {joining.admin_key.public_key.hex()})",
+        f"the network admits {joining.department} only by proposal; an admin of a member department runs:",
+        f"  chainnode proposal create --kind add_department --payload {payload_path} --deadline-in 100 "
+        "--effective-in 2 --key ADMIN.key",
+        "and more than two thirds of the departments vote yes; then start the node (it syncs from genesis):",
+        f"  chainnode start --home {joining.home}",
     ])
     return 0
 
@@ -559,6 +591,17 @@ def build_parser() -> Parser:
     p.add_argument("--test-hooks", action="store_true", help="enable test-only contract methods (never in production)")
     p.set_defaults(run=cmd_testnet)
 
+    p = sub.add_parser("join", parents=[common], help="create the home of a department joining a running network")
+    p.add_argument("--home", type=_path, required=True, metavar="DIR")
+    p.add_argument("--genesis", type=_path, required=True, metavar="GENESIS", help="the network's genesis.json")
+    p.add_argument("--department", required=True, metavar="CODE", help="the new department's code, e.g. HRSS")
+    p.add_argument("--name", required=True, help="the department's name")
+    p.add_argument("--power", type=int, default=10, metavar="N", help="voting power to propose (0: observer)")
+    p.add_argument("--peer", action="append", required=True, metavar="HOST:PORT", help="a member node; repeatable")
+    p.add_argument("--api-port", type=int, default=8700, metavar="N")
+    p.add_argument("--p2p-port", type=int, default=26656, metavar="N")
+    p.set_defaults(run=cmd_join)
+
     p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides config.toml")
@@ -606,6 +649,10 @@ def build_parser() -> Parser:
     p = sub.add_parser("check", parents=[common], help="offline integrity check of a stopped node's store")
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.set_defaults(run=cmd_check)
+
+    from chainnode import cli_records  # the contract command groups: member, proposal, item, material, case, cert
+
+    cli_records.add_commands(sub, both)
     return parser
 
 

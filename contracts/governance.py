@@ -189,16 +189,6 @@ def member_at(reader: StateReader, public_key: bytes, height: int) -> MemberReco
     return MemberRecord(public_key=public_key, department=value["department"], roles=roles, name=value["name"])
 
 
-def get_member(reader: StateReader, public_key: bytes, height: int | None = None) -> MemberRecord | None:
-    """The key's registration at `height` (default: its latest period)."""
-    if height is None:
-        value = _decode(reader, member_key(public_key))
-        if value is None:
-            return None
-        height = max(int(p[0]) for p in value["periods"])
-    return member_at(reader, public_key, height)
-
-
 def require_member(
     reader: StateReader, signer: bytes, height: int, roles: tuple[str, ...] = (), department: str | None = None
 ) -> MemberRecord:
