@@ -688,4 +688,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from chainnode.cli import main as _main  # one module object, so the command groups raise the same errors
+
+    sys.exit(_main())

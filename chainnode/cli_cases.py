@@ -1,0 +1,411 @@
+"""The `case` and `cert` command groups of the CLI: work a case from filing to decision, issue and manage
+certificates, and show either as of any height (state, steps, deadlines, status and history).
+
+Shared helpers (submitting a call, argument types, dates in the network's time zone) are in
+`chainnode.cli_records`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, Final
+
+from chainnode.cli import UsageError, emit, open_client
+from chainnode.cli_records import (
+    Committed,
+    add_action,
+    add_content_choice,
+    add_height,
+    add_key_choice,
+    content_hash,
+    date_arg,
+    emit_write,
+    end_of_day_ms,
+    format_date_ms,
+    format_local_ms,
+    hex32,
+    positive_int,
+    public_key,
+    record_id,
+    submit,
+    utc_offset,
+)
+from chainnode.client import Client
+from chainnode.codec import Value
+from contracts import case_queries, certificates
+
+REVIEW_OPINIONS: Final = ("agree", "disagree", "note")
+PARALLEL_OPINIONS: Final = ("agree", "disagree")
+CASE_STATUSES: Final = ("returned", "accepted", "approved", "denied")
+MAX_WITHIN_DAYS: Final = 3650
+
+
+def problem_arg(text: str) -> dict[str, str]:
+    """argparse type: TYPE:REASON, e.g. `address_proof:the lease is not signed`."""
+    material_type, sep, reason = text.partition(":")
+    if not sep or not material_type.strip() or not reason.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not TYPE:REASON (e.g. address_proof:lease not signed)")
+    return {"material_type": material_type.strip(), "reason": reason.strip()}
+
+
+def working_days_arg(text: str) -> int:
+    """argparse type: 0 to 3650 working days."""
+    if not text.isdigit() or int(text) > MAX_WITHIN_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of working days from 0 to {MAX_WITHIN_DAYS}")
+    return int(text)
+
+
+def format_duration(ms: int) -> str:
+    minutes = ms // 60_000
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return f"{days}d {hours}h {minutes:02d}m" if days else f"{hours}h {minutes:02d}m"
+
+
+def _problems_text(problems: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{p.get('material_type')} ({p.get('reason')})" for p in problems) or "none"
+
+
+def _deadline_text(case: dict[str, Any]) -> str:
+    if case.get("deadline_date") is None:
+        if case.get("suspended"):
+            return f"suspended for correction, {case.get('working_days_left')} working day(s) left when resumed"
+        return "none (the clock starts when the case is accepted)"
+    left = case.get("working_days_left")
+    standing = "OVERDUE" if case.get("overdue") else "on time"
+    if case.get("decision") is None and left is not None:
+        standing += f", {left} working day(s) left"
+    return (f"{case.get('deadline_date')} ({case.get('promised_limit_days')} working days promised; {standing}); "
+            f"legal deadline {case.get('legal_deadline_date')}")
+
+
+# --- case: writes ------------------------------------------------------------------------------------
+
+
+def _case_outcome(client: Client, done: Committed, case_id: str) -> tuple[dict[str, Any], list[str]]:
+    """The case after the call (read at the call's height) and a line saying where it stands."""
+    if done.height is None:
+        return {}, []
+    case = client.case(case_id, height=done.height).get("case") or {}
+    status = case.get("status")
+    if status == "returned":
+        line = f"case {case_id} RETURNED for correction (补正): {_problems_text(case.get('problems') or [])}"
+    elif status == "accepted":
+        line = f"case {case_id} ACCEPTED; deadline {_deadline_text(case)}"
+    else:
+        line = f"case {case_id} {str(status).upper()}"
+    return case, [line, f"  {done.where()}; show it: chainnode case show {case_id}"]
+
+
+def cmd_case_file(args: argparse.Namespace) -> int:
+    call: dict[str, Value] = {"item_code": args.item, "holder_ref": args.holder, "materials": args.material,
+                              "note": args.note}
+    with open_client(args) as client:
+        done = submit(args, client, "cases", "file", call)
+        case_id = done.record_id("case_id", case_queries.compute_case_id)
+        case, lines = _case_outcome(client, done, case_id)
+    return emit_write(args, done, lines, new_id=case_id, case_id=case_id, case=case)
+
+
+def cmd_case_resubmit(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        done = submit(args, client, "cases", "resubmit", {"case_id": args.id, "materials": args.material,
+                                                          "note": args.note})
+        case, lines = _case_outcome(client, done, args.id)
+    return emit_write(args, done, lines, case_id=args.id, case=case)
+
+
+def cmd_case_step(args: argparse.Namespace) -> int:
+    """review, opinion, request-correction and hand-over: one step on the case, status mostly unchanged."""
+    call: dict[str, Value] = {"case_id": args.id}
+    if args.action in ("review", "opinion"):
+        call.update(opinion=args.opinion, comment=args.comment)
+        method, what = args.action, f"{args.action} '{args.opinion}' recorded"
+    elif args.action == "request-correction":
+        call.update(problems=args.problem, note=args.note)
+        method, what = "request_correction", "returned for correction; its clock is suspended"
+    else:
+        to = public_key(args, "to", "to_key")
+        call.update(to=to, reason=args.reason)
+        method, what = "hand_over", f"handed over to {to.hex()}"
+    with open_client(args) as client:
+        done = submit(args, client, "cases", method, call)
+    return emit_write(args, done, [f"case {args.id}: {what} (status {done.attribute('status')})",
+                                   f"  {done.where()}"], case_id=args.id)
+
+
+def cmd_case_decide(args: argparse.Namespace) -> int:
+    call: dict[str, Value] = {"case_id": args.id, "decision": "approve" if args.approve else "deny",
+                              "reason": args.reason}
+    cert_hash = content_hash(args, "cert_content", "cert_content_hash")
+    if cert_hash is None and args.valid_until is not None:
+        raise UsageError("--valid-until applies to the certificate: give --cert-content or --cert-content-hash too")
+    with open_client(args) as client:
+        if cert_hash is not None:
+            certificate: dict[str, Value] = {"content_hash": cert_hash}
+            if args.valid_until is not None:
+                certificate["valid_until_ms"] = end_of_day_ms(args.valid_until, utc_offset(client))
+            call["certificate"] = certificate
+        done = submit(args, client, "cases", "decide", call)
+    cert_id = done.attribute("certificate_id")
+    lines = [f"case {args.id} {'APPROVED' if args.approve else 'DENIED'}: {args.reason}"
+             + ("" if done.attribute("on_time") is not False else " (after its deadline)")]
+    if cert_id:
+        lines.append(f"  certificate {cert_id} issued; show it: chainnode cert show {cert_id}")
+    lines.append(f"  {done.where()}")
+    return emit_write(args, done, lines, case_id=args.id, cert_id=cert_id)
+
+
+# --- case: reads -------------------------------------------------------------------------------------
+
+
+def _case_lines(case: dict[str, Any], spent: dict[str, Any], offset: int, height: Any) -> list[str]:
+    lines = [
+        f"case {case.get('case_id')}: item {case.get('item_code')} v{case.get('item_version')} "
+        f"({case.get('item_name')})  [{case.get('status')} at height {height}]",
+        f"  department:   {case.get('department')}; first-contact officer {case.get('officer_name')} "
+        f"({case.get('officer')})",
+        f"  holder:       {case.get('holder_ref')}",
+        f"  filed:        height {case.get('filed_height')}, {format_local_ms(int(case.get('filed_ms') or 0), offset)}",
+        f"  deadline:     {_deadline_text(case)}",
+    ]
+    for m in case.get("materials") or []:
+        aside = f" [set aside: {m.get('set_aside')}]" if m.get("set_aside") else ""
+        lines.append(f"  material:     {m.get('material_id')} {m.get('material_type')} by {m.get('issuer')} "
+                     f"({m.get('form')}){aside}")
+    if case.get("problems"):
+        lines.append(f"  to correct:   {_problems_text(case['problems'])}")
+    for department, o in (case.get("opinions") or {}).items():
+        lines.append(f"  opinion:      {department} {o.get('opinion')} ({o.get('name')}): {o.get('comment')}")
+    decision = case.get("decision")
+    if decision:
+        when = "on time" if decision.get("on_time") else "after the deadline"
+        lines.append(f"  decision:     {decision.get('decision')} by {decision.get('name')} at height "
+                     f"{decision.get('height')} ({when}): {decision.get('reason')}")
+    if case.get("certificate_id"):
+        lines.append(f"  certificate:  {case['certificate_id']}")
+    lines.append("  steps:")
+    for step, timing in zip(case.get("steps") or [], spent.get("steps") or [], strict=False):
+        detail = step.get("opinion") or step.get("decision") or step.get("status") or step.get("to_name") or ""
+        lines.append(f"    {timing.get('index', 0) + 1}. height {step.get('height')}  "
+                     f"{format_local_ms(int(step.get('time_ms') or 0), offset)}  {step.get('kind')} {detail}  "
+                     f"by {step.get('name')} ({step.get('department')} {step.get('role')})  "
+                     f"+{format_duration(int(timing.get('ms') or 0))}, {timing.get('working_days')} working day(s)")
+    lines.append(f"  time spent:   {format_duration(int(spent.get('total_ms') or 0))}, "
+                 f"{spent.get('total_working_days')} working day(s)")
+    for officer in spent.get("officers") or []:
+        lines.append(f"    {officer.get('name')} ({officer.get('department')}): {officer.get('steps')} step(s), "
+                     f"{format_duration(int(officer.get('ms') or 0))}, {officer.get('working_days')} working day(s)")
+    return lines
+
+
+def cmd_case_show(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        answer = client.case(args.id, height=args.height)
+        offset = utc_offset(client)
+    lines = _case_lines(answer.get("case") or {}, answer.get("time_spent") or {}, offset, answer.get("height"))
+    emit(args, answer, lines)
+    return 0
+
+
+def _case_row(c: dict[str, Any]) -> str:
+    flag = "  OVERDUE" if c.get("overdue") else ""
+    return (f"  {c.get('case_id')}  {c.get('item_code')}  {c.get('status'):<8}  deadline "
+            f"{c.get('deadline_date') or '-'}{flag}")
+
+
+def cmd_case_list(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        answer = client.cases(args.department, args.status, height=args.height)
+    found = answer.get("cases") or []
+    which = f" {args.status}" if args.status else ""
+    lines = [f"{args.department}: {len(found)}{which} case(s) at height {answer.get('height')}, newest first"]
+    emit(args, answer, lines + [_case_row(c) for c in found])
+    return 0
+
+
+def cmd_case_overdue(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        answer = client.supervision(args.department, args.within_days, height=args.height)
+    rate = answer.get("on_time_rate")
+    lines = [
+        f"{args.department} at height {answer.get('height')}: {answer.get('open')} open, {answer.get('returned')} "
+        f"returned, {answer.get('decided')} decided ({'no decisions yet' if rate is None else f'{rate}% on time'})",
+        f"  overdue ({len(answer.get('overdue') or [])}):",
+    ]
+    row = "    {case_id}  {item_code}  officer {officer_name}  deadline {deadline_date}  {working_days_left} day(s)"
+    lines += [row.format(**c) for c in answer.get("overdue") or []]
+    lines.append(f"  due within {args.within_days} working day(s) ({len(answer.get('due_soon') or [])}):")
+    lines += [row.format(**c) for c in answer.get("due_soon") or []]
+    emit(args, answer, lines)
+    return 0
+
+
+def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("case", help="file and work cases (办件) against approval items")
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = add_action(actions, "file", both, cmd_case_file, "file a case citing materials (clerk)", write=True)
+    p.add_argument("--item", required=True, metavar="CODE")
+    p.add_argument("--holder", type=hex32, required=True, metavar="HEX", help="the applicant's holder reference")
+    p.add_argument("--material", type=record_id, action="append", default=[], metavar="ID", help="repeatable")
+    p.add_argument("--note", default=None)
+    p = add_action(actions, "resubmit", both, cmd_case_resubmit, "add corrected materials to a returned case "
+                   "(clerk)", write=True)
+    p.add_argument("id", type=record_id, metavar="ID")
+    p.add_argument("--material", type=record_id, action="append", required=True, metavar="ID", help="repeatable")
+    p.add_argument("--note", default=None)
+    for name, choices, help_text in (("review", REVIEW_OPINIONS, "record a review opinion (reviewer)"),
+                                     ("opinion", PARALLEL_OPINIONS, "a parallel department's opinion")):
+        p = add_action(actions, name, both, cmd_case_step, help_text, write=True)
+        p.add_argument("id", type=record_id, metavar="ID")
+        p.add_argument("--opinion", required=True, choices=choices)
+        p.add_argument("--comment", required=True)
+    p = add_action(actions, "request-correction", both, cmd_case_step, "return an accepted case for corrections",
+                   write=True)
+    p.add_argument("id", type=record_id, metavar="ID")
+    p.add_argument("--problem", type=problem_arg, action="append", required=True, metavar="TYPE:REASON",
+                   help="repeatable")
+    p.add_argument("--note", required=True, help="what the applicant must do")
+    p = add_action(actions, "hand-over", both, cmd_case_step, "hand the case to another officer", write=True)
+    p.add_argument("id", type=record_id, metavar="ID")
+    add_key_choice(p, "to", "to-key", "the new officer's key")
+    p.add_argument("--reason", required=True)
+    p = add_action(actions, "decide", both, cmd_case_decide, "approve or deny an accepted case (approver)",
+                   write=True)
+    p.add_argument("id", type=record_id, metavar="ID")
+    decision = p.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--approve", dest="approve", action="store_true", default=None)
+    decision.add_argument("--deny", dest="approve", action="store_false")
+    p.add_argument("--reason", required=True)
+    add_content_choice(p, "cert-content", required=False)
+    p.add_argument("--valid-until", type=date_arg, metavar="YYYY-MM-DD", help="the certificate's last valid day")
+    p = add_action(actions, "show", both, cmd_case_show, "a case: state, steps, deadline, time spent")
+    p.add_argument("id", type=record_id, metavar="ID")
+    add_height(p)
+    p = add_action(actions, "list", both, cmd_case_list, "a department's cases, newest first")
+    p.add_argument("--department", required=True, metavar="CODE")
+    p.add_argument("--status", choices=CASE_STATUSES)
+    add_height(p)
+    p = add_action(actions, "overdue", both, cmd_case_overdue, "deadline supervision: overdue and due-soon cases")
+    p.add_argument("--department", required=True, metavar="CODE")
+    p.add_argument("--within-days", type=working_days_arg, default=3, metavar="N",
+                   help="due within N working days (default 3)")
+    add_height(p)
+
+
+# --- cert --------------------------------------------------------------------------------------------
+
+
+def certificate_line(c: dict[str, Any]) -> str:
+    """One line for a certificate in a list: ID, type, issuer, version and status."""
+    return f"{c.get('cert_id')}  {c.get('cert_type')}  by {c.get('issuer')}  v{c.get('version')}  {c.get('status')}"
+
+
+def _validity_text(c: dict[str, Any], offset: int) -> str:
+    start = format_date_ms(int(c.get("valid_from_ms") or 0), offset)
+    until = c.get("valid_until_ms")
+    return f"from {start}" + (" with no end" if until is None else
+                              f" to {format_date_ms(int(until), offset, last_day=True)} inclusive")
+
+
+def cmd_cert_issue(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        offset = utc_offset(client)
+        call: dict[str, Value] = {
+            "cert_type": args.type, "holder_ref": args.holder, "content_hash": content_hash(args),
+            "valid_until_ms": None if args.valid_until is None else end_of_day_ms(args.valid_until, offset),
+            "materials": args.material or None,
+        }
+        done = submit(args, client, "certificates", "issue", call)
+    cert_id = done.record_id("cert_id", certificates.compute_cert_id)
+    until = done.attribute("valid_until_ms")
+    validity = "with no end of validity" if until is None else \
+        f"valid to {format_date_ms(int(until), offset, last_day=True)} inclusive"
+    return emit_write(args, done, [
+        f"certificate {cert_id} ({args.type}) issued by {done.attribute('issuer')} to holder {args.holder.hex()}, "
+        f"{validity}",
+        f"  {done.where()}; show it: chainnode cert show {cert_id}",
+    ], new_id=cert_id, cert_id=cert_id)
+
+
+def cmd_cert_change(args: argparse.Namespace) -> int:
+    """amend, suspend, reinstate, renew, revoke."""
+    call: dict[str, Value] = {"cert_id": args.id, "reason": args.reason}
+    with open_client(args) as client:
+        if args.action == "amend":
+            call["content_hash"] = content_hash(args)
+        if getattr(args, "valid_until", None) is not None:
+            call["valid_until_ms"] = end_of_day_ms(args.valid_until, utc_offset(client))
+        done = submit(args, client, "certificates", args.action, call)
+    past = {"amend": "amended", "suspend": "suspended", "reinstate": "reinstated", "renew": "renewed",
+            "revoke": "revoked"}[args.action]
+    return emit_write(args, done, [f"certificate {args.id} {past} (now version {done.attribute('version')}): "
+                                   f"{args.reason}", f"  {done.where()}"], cert_id=args.id)
+
+
+def cmd_cert_show(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        answer = client.certificate(args.id, version=args.version, height=args.height)
+        offset = utc_offset(client)
+    c = answer.get("certificate") or {}
+    history = c.get("history") or []
+    issued = history[0] if history else {}
+    lines = [
+        f"certificate {c.get('cert_id')}: {c.get('cert_type')} version {c.get('version')}  "
+        f"[{str(c.get('status')).upper()} as of height {answer.get('height')}]",
+        f"  holder:       {c.get('holder_ref')}",
+        f"  issued by:    {c.get('issuer')}, officer {c.get('issuer_officer_name')} ({c.get('issuer_officer')})",
+        f"  issued at:    height {c.get('issued_height')}, {format_local_ms(int(c.get('issued_ms') or 0), offset)}"
+        + (f", from case {c.get('case_id')}" if c.get("case_id") else ""),
+        f"  validity:     {_validity_text(c, offset)}",
+        f"  content hash: {c.get('content_hash')}",
+    ]
+    if c.get("materials"):
+        lines.append(f"  materials:    {', '.join(c['materials'])}")
+    for key, value in (c.get("metadata") or {}).items():
+        lines.append(f"  {key + ':':<13} {value}")
+    if issued:
+        lines.append("  history:")
+    for entry in history:
+        reason = f": {entry.get('reason')}" if entry.get("reason") else ""
+        lines.append(f"    height {entry.get('height')}  {format_local_ms(int(entry.get('time_ms') or 0), offset)}  "
+                     f"{entry.get('action')} v{entry.get('version')} by {entry.get('signer_name')} "
+                     f"({entry.get('department')}){reason}")
+    emit(args, answer, lines)
+    return 0
+
+
+def add_cert(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("cert", help="issue and manage electronic certificates (证照)")
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = add_action(actions, "issue", both, cmd_cert_issue, "issue a certificate (issuer of an authorised "
+                   "department)", write=True)
+    p.add_argument("--type", required=True, metavar="T", help="a registered certificate type")
+    p.add_argument("--holder", type=hex32, required=True, metavar="HEX", help="the holder reference")
+    add_content_choice(p)
+    p.add_argument("--valid-until", type=date_arg, metavar="YYYY-MM-DD", help="last valid day (default: the type's)")
+    p.add_argument("--material", type=record_id, action="append", default=[], metavar="ID", help="repeatable")
+    p = add_action(actions, "amend", both, cmd_cert_change, "a new version with new content", write=True)
+    p.add_argument("id", type=record_id, metavar="ID")
+    add_content_choice(p)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--valid-until", type=date_arg, metavar="YYYY-MM-DD", help="a new last valid day")
+    for name, help_text in (("suspend", "suspend a valid certificate"), ("reinstate", "lift a suspension"),
+                            ("revoke", "revoke a certificate (final)")):
+        p = add_action(actions, name, both, cmd_cert_change, help_text, write=True)
+        p.add_argument("id", type=record_id, metavar="ID")
+        p.add_argument("--reason", required=True)
+    p = add_action(actions, "renew", both, cmd_cert_change, "extend a certificate's validity", write=True)
+    p.add_argument("id", type=record_id, metavar="ID")
+    p.add_argument("--valid-until", type=date_arg, required=True, metavar="YYYY-MM-DD", help="the new last valid day")
+    p.add_argument("--reason", required=True)
+    p = add_action(actions, "show", both, cmd_cert_show, "a certificate and its status as of a height")
+    p.add_argument("id", type=record_id, metavar="ID")
+    p.add_argument("--version", type=positive_int, metavar="N", help="an earlier version")
+    add_height(p)
+
+
+def add_commands(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
+    add_case(sub, both)
+    add_cert(sub, both)
