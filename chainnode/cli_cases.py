@@ -163,7 +163,7 @@ def cmd_case_decide(args: argparse.Namespace) -> int:
 def _case_lines(case: dict[str, Any], spent: dict[str, Any], offset: int, height: Any) -> list[str]:
     lines = [
         f"case {case.get('case_id')}: item {case.get('item_code')} v{case.get('item_version')} "
-        f"({case.get('item_name')})  [{case.get('status')} at height {height}]",
+        f"({case.get('item_name')})  [{str(case.get('status')).upper()} as of height {height}]",
         f"  department:   {case.get('department')}; first-contact officer {case.get('officer_name')} "
         f"({case.get('officer')})",
         f"  holder:       {case.get('holder_ref')}",

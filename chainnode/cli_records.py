@@ -433,7 +433,7 @@ def cmd_material_show(args: argparse.Namespace) -> int:
     status = material_status(m, int(answer.get("time_ms") or 0))
     lines = [
         f"material {m.get('material_id')}: {m.get('material_type')} ({m.get('form')})  "
-        f"[{status} at height {answer.get('height')}]",
+        f"[{status} as of height {answer.get('height')}]",
         f"  holder:       {m.get('holder_ref')}",
         f"  content hash: {m.get('content_hash')}",
         f"  attested by:  {m.get('issuer')}, officer {m.get('issuer_officer')}",

@@ -24,7 +24,8 @@ from chainnode.errors import CorruptStore, InvalidInput, StoreError, StoreLocked
 from chainnode.state import StateUpdate
 from chainnode.state_tree import N_BUCKETS, StateTree, compute_bucket_bytes, compute_key_hash, compute_value_hash
 
-FORMAT_VERSION: Final = b"chainnode-store/1"
+FORMAT_VERSION: Final = b"chainnode-store/2"
+"""2: contract state with member role periods and governance config (docs/contracts.md)."""
 
 META_FORMAT: Final = b"m/format"
 META_GENESIS: Final = b"m/genesis"
@@ -121,7 +122,11 @@ class Store:
             raise CorruptStore(f"the store {path} cannot be read: {exc}") from exc
         if fmt is not None and fmt != FORMAT_VERSION:
             self._db.close()
-            raise StoreError(f"the store {path} has format {fmt!r}; this node reads {FORMAT_VERSION!r}")
+            raise StoreError(
+                f"the store {path} has format {fmt.decode(errors='replace')}, written by another release; this "
+                f"node reads {FORMAT_VERSION.decode()}. Re-create the node home from its genesis and let it sync "
+                "from the network (on a local devnet: ./scripts/devnet reset)"
+            )
 
     def close(self) -> None:
         if not self._db.closed:
