@@ -133,6 +133,17 @@ def _refused_type(kind: type) -> MalformedEncoding:
     return MalformedEncoding(f"type {kind.__name__} is not allowed (only int, bytes, str, bool, nil, array, map)")
 
 
+def decode_trusted(data: bytes) -> Value:
+    """Decode bytes this node encoded canonically itself (its own state): no size, type or canonical check.
+
+    Raises MalformedEncoding if they are not msgpack at all (a damaged store).
+    """
+    try:
+        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, ext_hook=_reject_ext)
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
+        raise MalformedEncoding(f"not valid msgpack: {str(exc) or type(exc).__name__}") from exc
+
+
 def decode(data: bytes, *, max_size: int) -> Value:
     """Decode one canonical value from `data`, which must hold exactly that value.
 

@@ -128,6 +128,7 @@ class Node:
         self.tree = self.store.load_tree()
         self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
         self._limits: tuple[int, ConsensusLimits] | None = None
+        self._change_heights: tuple[int, tuple[int, ...]] | None = None
         self.tip = self._load_tip()
         self._validate_tip_state()
         self.mempool = Mempool(
@@ -562,7 +563,10 @@ class Node:
         """The validator-set transitions a verifier needs, from the genesis set to the set of `height`."""
         hops: list[Transition] = []
         trusted = self.genesis.validator_set().compute_hash()
-        for change in self.store.validator_change_heights(height):
+        head = self.tip.height
+        if self._change_heights is None or self._change_heights[0] != head:
+            self._change_heights = (head, tuple(self.store.validator_change_heights(head + 2)))
+        for change in (h for h in self._change_heights[1] if h <= height):
             validators = self.validators_at(change)
             if change <= 1 or validators.compute_hash() == trusted:
                 continue

@@ -12,12 +12,13 @@ end (local midnight) of the Nth working day after it.
 
 from __future__ import annotations
 
+import bisect
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Final
 
-from chainnode import codec
-from contracts.base import ContractError, StateReader
+from contracts.base import ContractError, StateReader, decode_state
 
 PREFIX_CALENDAR: Final = b"gov/calendar/"
 DAY_MS: Final = 86_400_000
@@ -60,6 +61,39 @@ class YearCalendar:
     workdays: frozenset[int]
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_year(year: int, raw: bytes) -> YearCalendar:
+    """A published year, parsed once per distinct stored value (cases compute deadlines on every call)."""
+    value = decode_state(raw)
+    return YearCalendar(
+        year,
+        frozenset(parse_date(d) for d in value["holidays"]),
+        frozenset(parse_date(d) for d in value["workdays"]),
+    )
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _year_and_weekday(ordinal: int) -> tuple[int, int]:
+    day = datetime.date.fromordinal(ordinal)
+    return day.year, day.weekday()
+
+
+@functools.lru_cache(maxsize=256)
+def _working_days_in(year: int, published: YearCalendar | None) -> tuple[int, ...]:
+    """Every working day of `year`, ascending, under its published calendar (or Monday to Friday)."""
+    first, last = datetime.date(year, 1, 1).toordinal(), datetime.date(year, 12, 31).toordinal()
+    return tuple(ordinal for ordinal in range(first, last + 1) if _is_working(ordinal, published))
+
+
+def _is_working(ordinal: int, published: YearCalendar | None) -> bool:
+    if published is not None:
+        if ordinal in published.workdays:
+            return True
+        if ordinal in published.holidays:
+            return False
+    return _year_and_weekday(ordinal)[1] < 5
+
+
 class Calendar:
     """Working days, reading each year's published calendar from state once."""
 
@@ -78,45 +112,56 @@ class Calendar:
     def year(self, year: int) -> YearCalendar | None:
         if year not in self._years:
             raw = self._reader.get(calendar_key(year)) if self._reader is not None else None
-            if raw is None:
-                self._years[year] = None
-            else:
-                value = codec.decode(raw, max_size=1 << 20)
-                self._years[year] = YearCalendar(
-                    year,
-                    frozenset(parse_date(d) for d in value["holidays"]),
-                    frozenset(parse_date(d) for d in value["workdays"]),
-                )
+            self._years[year] = None if raw is None else _parse_year(year, raw)
         return self._years[year]
 
     def is_working_day(self, ordinal: int) -> bool:
-        day = datetime.date.fromordinal(ordinal)
-        published = self.year(day.year)
-        if published is not None:
-            if ordinal in published.workdays:
-                return True
-            if ordinal in published.holidays:
-                return False
-        return day.weekday() < 5
+        return _is_working(ordinal, self.year(_year_and_weekday(ordinal)[0]))
+
+    def _working_days_of(self, year: int) -> tuple[int, ...]:
+        return _working_days_in(year, self.year(year))
 
     def add_working_days(self, start: int, days: int) -> int:
-        """The date of the `days`-th working day after `start` (start itself not counted); `start` if 0."""
-        ordinal, counted = start, 0
-        while counted < days:
-            ordinal += 1
+        """The date of the `days`-th working day after `start` (start itself not counted); `start` if 0.
+
+        Walks whole years through each year's sorted list of working days (cached per calendar), so a
+        deadline costs a few bisections, not a call per day.
+        """
+        if days <= 0:
+            return start
+        ordinal, remaining = start, days
+        while True:
+            year = _year_and_weekday(ordinal + 1)[0]
+            working = self._working_days_of(year)
+            first = bisect.bisect_right(working, ordinal)
+            available = len(working) - first
+            if remaining <= available:
+                found = working[first + remaining - 1]
+                break
+            remaining -= available
+            ordinal = datetime.date(year, 12, 31).toordinal()
             if ordinal - start > MAX_SCAN_DAYS:
                 raise ContractError(
                     "calendar_exhausted", f"{days} working days after {format_date(start)} is beyond 20 years"
                 )
-            if self.is_working_day(ordinal):
-                counted += 1
-        return ordinal
+        if found - start > MAX_SCAN_DAYS:
+            raise ContractError(
+                "calendar_exhausted", f"{days} working days after {format_date(start)} is beyond 20 years"
+            )
+        return found
 
     def working_days_between(self, start: int, end: int) -> int:
         """Working days in the dates after `start` up to and including `end` (0 if end <= start)."""
         if end - start > MAX_SCAN_DAYS:
             raise ContractError("calendar_exhausted", "a span of more than 20 years cannot be counted")
-        return sum(1 for ordinal in range(start + 1, end + 1) if self.is_working_day(ordinal))
+        if end <= start:
+            return 0
+        count = 0
+        first_year, last_year = _year_and_weekday(start + 1)[0], _year_and_weekday(end)[0]
+        for year in range(first_year, last_year + 1):
+            working = self._working_days_of(year)
+            count += bisect.bisect_right(working, end) - bisect.bisect_right(working, start)
+        return count
 
     def deadline_ms(self, start_ms: int, working_days: int) -> int:
         """The block time by which something started at `start_ms` with a limit of N working days is due."""

@@ -37,12 +37,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import codec, crypto
+from chainnode import crypto
 from chainnode.codec import Value
 from chainnode.results import jsonable
 from contracts import args as A
 from contracts import items, materials
-from contracts.base import ContractError, StateReader
+from contracts.base import ContractError, StateReader, decode_state
 from contracts.calendar import Calendar, date_of, format_date
 
 PREFIX_CASE: Final = b"case/"
@@ -105,7 +105,7 @@ def get_case(reader: StateReader, case_id: str) -> dict[str, Any] | None:
     if type(case_id) is not str or not A.ID_HEX.match(case_id):
         return None
     raw = reader.get(case_key(case_id))
-    return None if raw is None else dict(codec.decode(raw, max_size=1 << 20))
+    return None if raw is None else dict(decode_state(raw))
 
 
 def _date(time_ms: int | None, calendar: Calendar) -> str | None:
@@ -173,7 +173,7 @@ def _department_entries(reader: StateReader, department: str,
         height = int.from_bytes(rest[:HEIGHT_BYTES], "big")
         if up_to_height is not None and height > up_to_height:
             break
-        yield height, rest[HEIGHT_BYTES:].decode(), dict(codec.decode(raw, max_size=1 << 16))
+        yield height, rest[HEIGHT_BYTES:].decode(), dict(decode_state(raw))
 
 
 def cases_by_department(reader: StateReader, department: str, *, status: str | None = None,

@@ -35,13 +35,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import codec, crypto
+from chainnode import crypto
 from chainnode.codec import Value
 from chainnode.results import Event, jsonable
 from contracts import args as A
 from contracts import governance, proposals
 from contracts import materials as materials_contract
-from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader, want_args_map
+from contracts.base import (
+    CallContext,
+    ContractError,
+    Method,
+    Outcome,
+    StateOverlay,
+    StateReader,
+    decode_state,
+    want_args_map,
+)
 
 PREFIX_CERT: Final = b"cert/"
 PREFIX_HOLDER: Final = b"certs/holder/"
@@ -88,7 +97,7 @@ def holder_key(holder_ref: bytes, cert_id: str) -> bytes:
 
 def _decode(reader: StateReader, key: bytes) -> dict[str, Any] | None:
     raw = reader.get(key)
-    return None if raw is None else dict(codec.decode(raw, max_size=1 << 20))
+    return None if raw is None else dict(decode_state(raw))
 
 
 def get_certificate(reader: StateReader, cert_id: str) -> dict[str, Any] | None:

@@ -16,12 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from chainnode import codec
 from chainnode.codec import Value
 from chainnode.genesis import KNOWN_ROLES, Genesis
 from chainnode.results import Event
 from contracts import args as A
-from contracts.base import CallContext, ContractError, Outcome, StateOverlay, StateReader, want_args_map
+from contracts.base import CallContext, ContractError, Outcome, StateOverlay, StateReader, decode_state, want_args_map
 
 PREFIX_DEPARTMENT: Final = b"gov/department/"
 PREFIX_MEMBER: Final = b"gov/member/"
@@ -71,7 +70,7 @@ def roster_key(department: str, public_key: bytes) -> bytes:
 
 def _decode(reader: StateReader, key: bytes) -> Value | None:
     raw = reader.get(key)
-    return None if raw is None else codec.decode(raw, max_size=1 << 20)
+    return None if raw is None else decode_state(raw)
 
 
 # --- genesis -----------------------------------------------------------------------------------------

@@ -23,12 +23,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import codec
 from chainnode.codec import Value
 from chainnode.results import Event
 from contracts import args as A
 from contracts import governance, proposals
-from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader, want_args_map
+from contracts.base import (
+    CallContext,
+    ContractError,
+    Method,
+    Outcome,
+    StateOverlay,
+    StateReader,
+    decode_state,
+    want_args_map,
+)
 
 PREFIX_ITEM: Final = b"item/"
 PREFIX_INDEX: Final = b"items/index/"
@@ -103,7 +111,7 @@ def index_key(code: str) -> bytes:
 
 def _decode(reader: StateReader, key: bytes) -> Value | None:
     raw = reader.get(key)
-    return None if raw is None else codec.decode(raw, max_size=1 << 20)
+    return None if raw is None else decode_state(raw)
 
 
 def _item_version(header: dict[str, Value], record: dict[str, Value]) -> ItemVersion:

@@ -21,12 +21,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import codec, crypto
+from chainnode import crypto
 from chainnode.codec import Value
 from chainnode.results import Event
 from contracts import args as A
 from contracts import governance, proposals
-from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader, want_args_map
+from contracts.base import (
+    CallContext,
+    ContractError,
+    Method,
+    Outcome,
+    StateOverlay,
+    StateReader,
+    decode_state,
+    want_args_map,
+)
 
 PREFIX: Final = b"material/"
 PREFIX_HOLDER: Final = b"material/holder/"
@@ -116,7 +125,7 @@ def _get_raw(reader: StateReader, material_id: str) -> dict[str, Value] | None:
     if type(material_id) is not str or not A.ID_HEX.match(material_id):
         return None
     raw = reader.get(material_key(material_id))
-    return None if raw is None else dict(codec.decode(raw, max_size=1 << 20))
+    return None if raw is None else dict(decode_state(raw))
 
 
 def get_material(reader: StateReader, material_id: str) -> MaterialRecord | None:

@@ -19,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import codec
 from chainnode.codec import Value
 from chainnode.genesis import DEFAULT_THRESHOLD, PROPOSAL_KINDS, Genesis
 from chainnode.results import Event
 from contracts import args as A
 from contracts import calendar, governance
-from contracts.base import CallContext, ContractError, Outcome, StateOverlay, StateReader, want_args_map
+from contracts.base import CallContext, ContractError, Outcome, StateOverlay, StateReader, decode_state, want_args_map
 
 PREFIX_PROPOSAL: Final = b"gov/proposal/"
 PREFIX_SCHEDULED: Final = b"gov/scheduled/"
@@ -319,7 +318,7 @@ def threshold(reader: StateReader, kind: str) -> tuple[int, int]:
     config = reader.get(governance.CONFIG_KEY)
     if config is None:
         return DEFAULT_THRESHOLD
-    pair = codec.decode(config, max_size=1 << 16)["thresholds"].get(kind)
+    pair = decode_state(config)["thresholds"].get(kind)
     return DEFAULT_THRESHOLD if pair is None else (int(pair[0]), int(pair[1]))
 
 
@@ -408,7 +407,7 @@ def begin_block(overlay: StateOverlay, height: int) -> list[Event]:
     for key, value in overlay.iter_prefix(PREFIX_SCHEDULED):
         if int.from_bytes(key[len(PREFIX_SCHEDULED):len(PREFIX_SCHEDULED) + 8], "big") > height:
             break
-        due.append((key, codec.decode(value, max_size=64)))
+        due.append((key, decode_state(value)))
     events = []
     for key, proposal_id in due:
         overlay.delete(key)
@@ -434,7 +433,7 @@ def get_proposal(reader: StateReader, proposal_id: int, height: int | None = Non
     raw = reader.get(proposal_key(proposal_id))
     if raw is None:
         return None
-    record = dict(codec.decode(raw, max_size=1 << 20))
+    record = dict(decode_state(raw))
     if height is not None and record["status"] == "open" and height > record["deadline_height"]:
         record["status"] = "expired"
     return record
@@ -451,14 +450,14 @@ def list_proposals(reader: StateReader, height: int | None = None, *, limit: int
 
 def get_cert_type(reader: StateReader, code: str) -> dict[str, Value] | None:
     raw = reader.get(cert_type_key(code))
-    return None if raw is None else dict(codec.decode(raw, max_size=1 << 20))
+    return None if raw is None else dict(decode_state(raw))
 
 
 def get_material_type(reader: StateReader, code: str) -> dict[str, Value] | None:
     raw = reader.get(material_type_key(code))
-    return None if raw is None else dict(codec.decode(raw, max_size=1 << 20))
+    return None if raw is None else dict(decode_state(raw))
 
 
 def consensus_limits(reader: StateReader) -> dict[str, int]:
     raw = reader.get(LIMITS_KEY)
-    return {} if raw is None else dict(codec.decode(raw, max_size=4096))
+    return {} if raw is None else dict(decode_state(raw))
