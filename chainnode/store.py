@@ -9,6 +9,7 @@ The column layout is documented in docs/storage.md.
 from __future__ import annotations
 
 import dataclasses
+import re
 import struct
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -120,6 +121,9 @@ class Store:
         except plyvel.Error as exc:
             self._db.close()
             raise CorruptStore(f"the store {path} cannot be read: {exc}") from exc
+        if fmt is not None and fmt != FORMAT_VERSION and not re.fullmatch(rb"chainnode-store/[0-9]{1,4}", fmt):
+            self._db.close()
+            raise CorruptStore(f"the store {path} is corrupt: its format marker {fmt!r} is damaged")
         if fmt is not None and fmt != FORMAT_VERSION:
             self._db.close()
             raise StoreError(

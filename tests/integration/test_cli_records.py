@@ -208,7 +208,7 @@ def test_item_group(node: Node, item: str) -> None:
 def test_material_group(node: Node, registries: list[int]) -> None:
     material_id = attest(node, "identity", "id card scan", HOLDER, "--valid-until", "2040-12-31")
     shown = node.ok("material", "show", material_id)
-    assert f"material {material_id}: identity (original)  [valid at height" in shown.out
+    assert f"material {material_id}: identity (original)  [valid as of height" in shown.out
     assert "to 2040-12-31 inclusive" in shown.out
     wrong = attest(node, "identity", "mistake", OTHER_HOLDER, "--form", "copy", "--valid-from", "2020-01-01")
     node.ok("material", "revoke", wrong, "--reason", "attested in error", "--key", node.key)
@@ -241,7 +241,7 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
                          "--cert-content", node.file("permit.pdf", b"%PDF permit"), "--valid-until", "2031-06-30")
     cert_id = decided["cert_id"]
     shown = node.ok("case", "show", case_id)
-    for text in ("[approved at height", "decision:     approve by PSB officer", f"certificate:  {cert_id}",
+    for text in ("[APPROVED as of height", "decision:     approve by PSB officer", f"certificate:  {cert_id}",
                  "request_correction", "time spent:"):
         assert text in shown.out, text
     cert = node.ok("cert", "show", cert_id)
