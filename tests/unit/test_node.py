@@ -68,3 +68,34 @@ async def test_empty_blocks_only_when_configured(tmp_path: Path) -> None:
         assert await node.produce_block() is None and node.head_height() == 0
     finally:
         node.close()
+
+
+async def test_consensus_limits_changed_by_proposal_bound_later_blocks(tmp_path: Path) -> None:
+    from chainnode.errors import InvalidBlock
+    from chainnode.tx import TxBody, sign_transaction
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(created.home)
+
+    async def call(method: str, args: dict[str, object], nonce: bytes) -> None:
+        body = TxBody(chain_id="n", contract="governance", method=method, args=args, signer=key.public_key,
+                      nonce=nonce, expiry_height=100)
+        await node.submit([sign_transaction(key, body).raw])
+        await node.produce_block()
+
+    try:
+        await call("propose", {"kind": "set_consensus_limits", "payload": {"max_block_txs": 2},
+                               "deadline_height": 50, "effective_height": 3}, b"p" * 16)
+        await call("vote", {"proposal_id": 1, "approve": True}, b"v" * 16)  # height 2: passed, applied at 3
+        await node.submit([anchor_tx(key, "n", f"doc-{i}") for i in range(5)])
+        first = await node.produce_block()  # height 3 applies the limit at its start; it binds from height 4
+        assert first is not None and len(first.block.txs) == 5 and node.limits().max_block_txs == 2
+        await node.submit([anchor_tx(key, "n", f"later-{i}") for i in range(5)])
+        second = await node.produce_block()
+        assert second is not None and len(second.block.txs) == 2
+        oversized = node.build_proposal(node.mempool.take(max_txs=10, max_bytes=1 << 20, next_height=5), 0)
+        with pytest.raises(InvalidBlock, match="the limits are 2"):
+            node.validate_block(oversized.block)
+    finally:
+        node.close()
