@@ -185,7 +185,7 @@ def cmd_proposal_vote(args: argparse.Namespace) -> int:
                          if e.get("kind") == "proposal.passed"), None)
     line = f"{done.attribute('department')} voted {'yes' if args.approve else 'no'} on proposal {args.id}: {outcome}"
     if apply_height is not None:
-        line += f", applied at height {apply_height}"
+        line += f"; it takes effect at the start of block {apply_height}"
     return emit_write(args, done, [line, f"  {done.where()}"], proposal_id=args.id, outcome=outcome,
                       apply_height=apply_height)
 
