@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chainnode import codec, crypto, merkle
-from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
+from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
 from chainnode.config import HomeLayout, NodeConfig, load_config
 from chainnode.errors import (
@@ -526,6 +526,17 @@ class Node:
             raise NotFound(f"no block at height {height}; the head is {self.tip.height}")
         return block, commit
 
+    def get_header_commit(self, height: int) -> tuple[BlockHeader, Commit]:
+        """A block's header (from the header cache, without decoding its transactions) and commit.
+
+        Raises NotFound.
+        """
+        header = self.store.get_header(height)
+        commit = self.store.get_commit(height)
+        if header is None or commit is None:
+            raise NotFound(f"no block at height {height}; the head is {self.tip.height}")
+        return header, commit
+
     def _tree_at(self, height: int) -> StateTree:
         tree = self._tree_cache.get(height)
         if tree is None:
@@ -553,9 +564,7 @@ class Node:
                     self.store.value_at(key, at),
                     self.store.bucket_at(bucket, at),
                 )
-            header, commit = self.get_block(at)[0].header, self.store.get_commit(at)
-        if commit is None:
-            raise NotFound(f"no commit for height {at}")
+            header, commit = self.get_header_commit(at)
         proof = compute_state_proof(tree, key, value, bucket_bytes)
         return StateValueBundle(header=header, commit=commit, proof=proof, transitions=self.transitions_to(at))
 
@@ -570,8 +579,8 @@ class Node:
             validators = self.validators_at(change)
             if change <= 1 or validators.compute_hash() == trusted:
                 continue
-            block, commit = self.get_block(change - 1)
-            hops.append(Transition(header=block.header, commit=commit, next_validators=validators))
+            header, commit = self.get_header_commit(change - 1)
+            hops.append(Transition(header=header, commit=commit, next_validators=validators))
             trusted = validators.compute_hash()
         if len(hops) > MAX_TRANSITIONS:
             raise NotFound(f"block {height} is {len(hops)} validator-set changes from genesis; a proof carries at "
