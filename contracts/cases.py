@@ -25,8 +25,7 @@ appends a step and rewrites the department index. The state layout and the queri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Final
 
 from chainnode.codec import Value
@@ -34,8 +33,26 @@ from chainnode.results import Event
 from contracts import args as A
 from contracts import case_queries as Q
 from contracts import certificates, governance, items, materials, proposals
-from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader, want_args_map
+from contracts.base import CallContext, ContractError, Method, Outcome, StateOverlay, StateReader
 from contracts.calendar import Calendar
+from contracts.case_args import (
+    MAX_CASE_MATERIALS,
+    MAX_STEPS,
+    OFFICER_ROLES,
+    CorrectionArgs,
+    DecideArgs,
+    FileArgs,
+    HandOverArgs,
+    OpinionArgs,
+    ResubmitArgs,
+    parse_decide,
+    parse_file,
+    parse_hand_over,
+    parse_opinion,
+    parse_request_correction,
+    parse_resubmit,
+    parse_review,
+)
 from contracts.case_queries import ACCEPTED, APPROVED, CLOSED, DENIED, RETURNED, Problem
 
 get_case = Q.get_case
@@ -45,173 +62,6 @@ cases_of_holder = Q.cases_of_holder
 supervision = Q.supervision
 time_spent = Q.time_spent
 
-MAX_CITED: Final = 32
-"""Materials one call may cite."""
-MAX_CASE_MATERIALS: Final = 64
-MAX_STEPS: Final = 256
-MAX_PROBLEMS: Final = 32
-MAX_REASON: Final = 256
-MAX_METADATA_ENTRIES: Final = 16
-MAX_METADATA_KEY: Final = 64
-OFFICER_ROLES: Final = ("clerk", "reviewer", "approver")
-REVIEW_OPINIONS: Final = ("agree", "disagree", "note")
-PARALLEL_OPINIONS: Final = ("agree", "disagree")
-DECISIONS: Final = ("approve", "deny")
-
-
-# --- arguments ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FileArgs:
-    item_code: str
-    holder_ref: bytes
-    materials: tuple[str, ...]
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResubmitArgs:
-    case_id: str
-    materials: tuple[str, ...]
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class CorrectionArgs:
-    case_id: str
-    problems: tuple[Problem, ...]
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class OpinionArgs:
-    """The arguments of `review` and `opinion`."""
-
-    case_id: str
-    opinion: str
-    comment: str
-
-
-@dataclass(frozen=True, slots=True)
-class HandOverArgs:
-    case_id: str
-    to: bytes
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateArgs:
-    content_hash: bytes
-    valid_from_ms: int | None
-    valid_until_ms: int | None
-    metadata: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class DecideArgs:
-    case_id: str
-    decision: str
-    reason: str
-    certificate: CertificateArgs | None
-
-
-def _cited(value: Value, field: str, *, min_items: int) -> tuple[str, ...]:
-    cited = A.items_of(value, field, A.record_id, max_items=MAX_CITED, min_items=min_items, unique=False)
-    twice = sorted({m for m in cited if cited.count(m) > 1})
-    if twice:
-        raise A.bad(field, f"{field} cites material {', '.join(twice)} more than once")
-    return cited
-
-
-def _note(fields: dict[str, Value]) -> str:
-    return A.optional(fields, "note", lambda v, n: A.text(v, n, min_len=0), "")
-
-
-def parse_file(args: Value) -> FileArgs:
-    """Raises ContractError (invalid_arguments) naming the argument at fault."""
-    f = want_args_map(args, {"item_code", "holder_ref", "materials", "note"}, {"item_code", "holder_ref", "materials"})
-    return FileArgs(item_code=A.code(f["item_code"], "item_code"), holder_ref=A.bytes32(f["holder_ref"], "holder_ref"),
-                    materials=_cited(f["materials"], "materials", min_items=0), note=_note(f))
-
-
-def parse_resubmit(args: Value) -> ResubmitArgs:
-    f = want_args_map(args, {"case_id", "materials", "note"}, {"case_id", "materials"})
-    return ResubmitArgs(case_id=A.record_id(f["case_id"], "case_id"),
-                        materials=_cited(f["materials"], "materials", min_items=1), note=_note(f))
-
-
-def _problem(value: Value, field: str) -> Problem:
-    f = want_args_map(value, {"material_type", "reason"}, {"material_type", "reason"})
-    return Problem(A.code(f["material_type"], f"{field}.material_type"),
-                   A.text(f["reason"], f"{field}.reason", max_len=MAX_REASON))
-
-
-def parse_request_correction(args: Value) -> CorrectionArgs:
-    """`problems` name a material type and a reason each (free text, or one of missing, issuer_not_accepted,
-    form_not_accepted); `note` says what the applicant must do."""
-    f = want_args_map(args, {"case_id", "problems", "note"}, {"case_id", "problems", "note"})
-    return CorrectionArgs(case_id=A.record_id(f["case_id"], "case_id"),
-                          problems=A.items_of(f["problems"], "problems", _problem, max_items=MAX_PROBLEMS,
-                                              min_items=1),
-                          note=A.text(f["note"], "note"))
-
-
-def _opinion_parser(choices: tuple[str, ...]) -> Callable[[Value], OpinionArgs]:
-    def parse(args: Value) -> OpinionArgs:
-        f = want_args_map(args, {"case_id", "opinion", "comment"}, {"case_id", "opinion", "comment"})
-        return OpinionArgs(case_id=A.record_id(f["case_id"], "case_id"),
-                           opinion=A.choice(f["opinion"], "opinion", choices), comment=A.text(f["comment"], "comment"))
-
-    return parse
-
-
-parse_review = _opinion_parser(REVIEW_OPINIONS)
-parse_opinion = _opinion_parser(PARALLEL_OPINIONS)
-
-
-def parse_hand_over(args: Value) -> HandOverArgs:
-    f = want_args_map(args, {"case_id", "to", "reason"}, {"case_id", "to", "reason"})
-    return HandOverArgs(case_id=A.record_id(f["case_id"], "case_id"), to=A.bytes32(f["to"], "to"),
-                        reason=A.text(f["reason"], "reason"))
-
-
-def _time(value: Value, field: str) -> int:
-    return A.integer(value, field, high=A.MAX_TIME_MS)
-
-
-def _metadata(value: Value, field: str) -> dict[str, str]:
-    if type(value) is not dict or len(value) > MAX_METADATA_ENTRIES:
-        raise A.bad(field, f"{field} must be a map of at most {MAX_METADATA_ENTRIES} entries")
-    for key in sorted(value):
-        if not 1 <= len(key) <= MAX_METADATA_KEY:
-            raise A.bad(field, f"{field} keys must be 1 to {MAX_METADATA_KEY} characters")
-        A.text(value[key], f"{field}.{key}", min_len=0)
-    return {key: value[key] for key in sorted(value)}
-
-
-def _certificate(value: Value, field: str) -> CertificateArgs:
-    f = want_args_map(value, {"content_hash", "valid_from_ms", "valid_until_ms", "metadata"}, {"content_hash"})
-    parsed = CertificateArgs(
-        content_hash=A.bytes32(f["content_hash"], f"{field}.content_hash"),
-        valid_from_ms=A.optional(f, "valid_from_ms", lambda v, n: _time(v, f"{field}.valid_from_ms"), None),
-        valid_until_ms=A.optional(f, "valid_until_ms", lambda v, n: _time(v, f"{field}.valid_until_ms"), None),
-        metadata=A.optional(f, "metadata", lambda v, n: _metadata(v, f"{field}.metadata"), {}),
-    )
-    start, end = parsed.valid_from_ms, parsed.valid_until_ms
-    if start is not None and end is not None and end <= start:
-        raise A.bad(f"{field}.valid_until_ms", f"{field}.valid_until_ms ({end}) must be after valid_from_ms ({start})")
-    return parsed
-
-
-def parse_decide(args: Value) -> DecideArgs:
-    f = want_args_map(args, {"case_id", "decision", "reason", "certificate"}, {"case_id", "decision", "reason"})
-    parsed = DecideArgs(case_id=A.record_id(f["case_id"], "case_id"),
-                        decision=A.choice(f["decision"], "decision", DECISIONS), reason=A.text(f["reason"], "reason"),
-                        certificate=A.optional(f, "certificate", _certificate, None))
-    if parsed.certificate is not None and parsed.decision != "approve":
-        raise A.bad("certificate", "a certificate is issued only with decision approve")
-    return parsed
 
 
 # --- checks ------------------------------------------------------------------------------------------
