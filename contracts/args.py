@@ -24,6 +24,8 @@ MAX_TEXT: Final = 512
 MAX_LONG_TEXT: Final = 4096
 MAX_HEIGHT: Final = 2**62
 MAX_TIME_MS: Final = 2**53
+MAX_METADATA_ENTRIES: Final = 16
+MAX_METADATA_KEY: Final = 64
 
 
 def bad(field: str, message: str) -> ContractError:
@@ -64,6 +66,22 @@ def integer(value: Value, field: str, *, low: int = 0, high: int = MAX_HEIGHT) -
     if type(value) is not int or not low <= value <= high:
         raise bad(field, f"{field} must be an integer in [{low}, {high}]")
     return value
+
+
+def time_ms(value: Value, field: str) -> int:
+    """A block-time instant in milliseconds since 1970 (UTC)."""
+    return integer(value, field, high=MAX_TIME_MS)
+
+
+def metadata(value: Value, field: str) -> dict[str, str]:
+    """A small map of free text: at most 16 entries, keys of 1-64 characters, values of at most 512."""
+    if type(value) is not dict or len(value) > MAX_METADATA_ENTRIES:
+        raise bad(field, f"{field} must be a map of at most {MAX_METADATA_ENTRIES} entries")
+    for key, entry in value.items():
+        if not 1 <= len(key) <= MAX_METADATA_KEY or type(entry) is not str or len(entry) > MAX_TEXT:
+            raise bad(field, f"{field} {key!r}: keys are 1-{MAX_METADATA_KEY} characters, values strings of "
+                             f"at most {MAX_TEXT}")
+    return {key: value[key] for key in sorted(value)}
 
 
 def boolean(value: Value, field: str) -> bool:

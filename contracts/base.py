@@ -6,12 +6,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chainnode import codec
+from chainnode import codec, crypto
 from chainnode.codec import Value
 from chainnode.errors import ChainError
 from chainnode.results import Event
 
 MAX_STATE_VALUE: int = 1 << 20
+
+
+def derive_record_id(domain: bytes, tx_id: bytes) -> str:
+    """The ID of a record a transaction creates: SHA-256(domain || 0x00 || tx_id), first 16 bytes, as hex.
+    Unique because a transaction is committed once; one record of each kind per transaction."""
+    return crypto.compute_hash(domain, tx_id)[:16].hex()
 
 
 def decode_state(raw: bytes) -> Value:

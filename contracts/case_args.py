@@ -18,8 +18,6 @@ MAX_CASE_MATERIALS: Final = 64
 MAX_STEPS: Final = 256
 MAX_PROBLEMS: Final = 32
 MAX_REASON: Final = 256
-MAX_METADATA_ENTRIES: Final = 16
-MAX_METADATA_KEY: Final = 64
 OFFICER_ROLES: Final = ("clerk", "reviewer", "approver")
 REVIEW_OPINIONS: Final = ("agree", "disagree", "note")
 PARALLEL_OPINIONS: Final = ("agree", "disagree")
@@ -139,27 +137,17 @@ def parse_hand_over(args: Value) -> HandOverArgs:
                         reason=A.text(f["reason"], "reason"))
 
 
-def _time(value: Value, field: str) -> int:
-    return A.integer(value, field, high=A.MAX_TIME_MS)
 
 
-def _metadata(value: Value, field: str) -> dict[str, str]:
-    if type(value) is not dict or len(value) > MAX_METADATA_ENTRIES:
-        raise A.bad(field, f"{field} must be a map of at most {MAX_METADATA_ENTRIES} entries")
-    for key in sorted(value):
-        if not 1 <= len(key) <= MAX_METADATA_KEY:
-            raise A.bad(field, f"{field} keys must be 1 to {MAX_METADATA_KEY} characters")
-        A.text(value[key], f"{field}.{key}", min_len=0)
-    return {key: value[key] for key in sorted(value)}
 
 
 def _certificate(value: Value, field: str) -> CertificateArgs:
     f = want_args_map(value, {"content_hash", "valid_from_ms", "valid_until_ms", "metadata"}, {"content_hash"})
     parsed = CertificateArgs(
         content_hash=A.bytes32(f["content_hash"], f"{field}.content_hash"),
-        valid_from_ms=A.optional(f, "valid_from_ms", lambda v, n: _time(v, f"{field}.valid_from_ms"), None),
-        valid_until_ms=A.optional(f, "valid_until_ms", lambda v, n: _time(v, f"{field}.valid_until_ms"), None),
-        metadata=A.optional(f, "metadata", lambda v, n: _metadata(v, f"{field}.metadata"), {}),
+        valid_from_ms=A.optional(f, "valid_from_ms", lambda v, n: A.time_ms(v, f"{field}.valid_from_ms"), None),
+        valid_until_ms=A.optional(f, "valid_until_ms", lambda v, n: A.time_ms(v, f"{field}.valid_until_ms"), None),
+        metadata=A.optional(f, "metadata", lambda v, n: A.metadata(v, f"{field}.metadata"), {}),
     )
     start, end = parsed.valid_from_ms, parsed.valid_until_ms
     if start is not None and end is not None and end <= start:

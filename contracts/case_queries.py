@@ -37,12 +37,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import crypto
 from chainnode.codec import Value
 from chainnode.results import jsonable
 from contracts import args as A
 from contracts import items, materials
-from contracts.base import ContractError, StateReader, decode_state
+from contracts.base import ContractError, StateReader, decode_state, derive_record_id
 from contracts.calendar import Calendar, date_of, format_date
 
 PREFIX_CASE: Final = b"case/"
@@ -67,7 +66,7 @@ FORM_NOT_ACCEPTED: Final = "form_not_accepted"
 
 def compute_case_id(tx_id: bytes) -> str:
     """SHA-256(b"chainnode/v1/case" || 0x00 || tx_id), first 16 bytes, as hex."""
-    return crypto.compute_hash(DOMAIN_CASE, tx_id)[:16].hex()
+    return derive_record_id(DOMAIN_CASE, tx_id)
 
 
 def case_key(case_id: str) -> bytes:

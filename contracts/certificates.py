@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import crypto
 from chainnode.codec import Value
 from chainnode.results import Event, jsonable
 from contracts import args as A
@@ -49,6 +48,7 @@ from contracts.base import (
     StateOverlay,
     StateReader,
     decode_state,
+    derive_record_id,
     want_args_map,
 )
 
@@ -59,9 +59,6 @@ ROLE_ISSUER: Final = "issuer"
 DAY_MS: Final = 86_400_000
 MAX_HISTORY: Final = 256
 MAX_MATERIALS: Final = 32
-MAX_METADATA_ENTRIES: Final = 16
-MAX_METADATA_KEY: Final = 64
-MAX_METADATA_VALUE: Final = 512
 MAX_VERSION: Final = 2**32 - 1
 MAX_HOLDER_LIST: Final = 1000
 
@@ -73,7 +70,7 @@ NOT_YET_VALID: Final = "not_yet_valid"
 
 
 def compute_cert_id(tx_id: bytes) -> str:
-    return crypto.compute_hash(DOMAIN_CERT_ID, tx_id)[:16].hex()
+    return derive_record_id(DOMAIN_CERT_ID, tx_id)
 
 
 def cert_key(cert_id: str) -> bytes:
@@ -188,18 +185,8 @@ class ChangeArgs:
     valid_until_ms: int | None = None
 
 
-def _time(value: Value, field: str) -> int:
-    return A.integer(value, field, high=A.MAX_TIME_MS)
 
 
-def _metadata(value: Value, field: str) -> dict[str, str]:
-    if type(value) is not dict or len(value) > MAX_METADATA_ENTRIES:
-        raise A.bad(field, f"{field} must be a map of at most {MAX_METADATA_ENTRIES} entries")
-    for key, entry in value.items():
-        if not 1 <= len(key) <= MAX_METADATA_KEY or type(entry) is not str or len(entry) > MAX_METADATA_VALUE:
-            raise A.bad(field, f"{field} {key!r}: keys are 1-{MAX_METADATA_KEY} characters, values strings of "
-                               f"at most {MAX_METADATA_VALUE}")
-    return {key: value[key] for key in sorted(value)}
 
 
 def parse_issue(args: Value) -> IssueArgs:
@@ -210,11 +197,11 @@ def parse_issue(args: Value) -> IssueArgs:
         cert_type=A.code(f["cert_type"], "cert_type"),
         holder_ref=A.bytes32(f["holder_ref"], "holder_ref"),
         content_hash=A.bytes32(f["content_hash"], "content_hash"),
-        valid_from_ms=A.optional(f, "valid_from_ms", _time, None),
-        valid_until_ms=A.optional(f, "valid_until_ms", _time, None),
+        valid_from_ms=A.optional(f, "valid_from_ms", A.time_ms, None),
+        valid_until_ms=A.optional(f, "valid_until_ms", A.time_ms, None),
         materials=A.optional(f, "materials", lambda v, n: A.items_of(v, n, A.record_id, max_items=MAX_MATERIALS),
                              ()),
-        metadata=A.optional(f, "metadata", _metadata, {}),
+        metadata=A.optional(f, "metadata", A.metadata, {}),
     )
 
 
@@ -225,7 +212,7 @@ def _change_parser(extra: set[str], required: set[str]) -> Callable[[Value], Cha
             cert_id=A.record_id(f["cert_id"], "cert_id"),
             reason=A.text(f["reason"], "reason"),
             content_hash=A.optional(f, "content_hash", A.bytes32, None),
-            valid_until_ms=A.optional(f, "valid_until_ms", _time, None),
+            valid_until_ms=A.optional(f, "valid_until_ms", A.time_ms, None),
         )
 
     return parse
@@ -369,7 +356,7 @@ def issue_for_case(overlay: StateOverlay, ctx: CallContext, *, officer: governan
     """
     args = IssueArgs(cert_type=cert_type, holder_ref=holder_ref, content_hash=content_hash,
                      valid_from_ms=valid_from_ms, valid_until_ms=valid_until_ms, materials=tuple(materials),
-                     metadata=_metadata(dict(metadata or {}), "metadata"))
+                     metadata=A.metadata(dict(metadata or {}), "metadata"))
     record = _issue(overlay, ctx, officer, args, case_id)
     return record["cert_id"], _event("issued", record, record["history"][0]["reason"], officer.public_key)
 

@@ -164,6 +164,21 @@ def list_items(reader: StateReader, department: str | None = None) -> list[ItemV
     return found
 
 
+def _terms(item: ItemVersion | Definition) -> dict[str, Value]:
+    """The terms an item version states, as stored (and shown): conditions, materials, limits, outcome."""
+    return {
+        "conditions": list(item.conditions),
+        "materials": [
+            {"material_type": m.material_type, "issuers": list(m.issuers), "form": m.form, "optional": m.optional}
+            for m in item.materials
+        ],
+        "legal_limit_days": item.legal_limit_days,
+        "promised_limit_days": item.promised_limit_days,
+        "cert_type": item.cert_type,
+        "parallel_departments": list(item.parallel_departments),
+    }
+
+
 def item_json(item: ItemVersion) -> dict[str, Any]:
     """The item version as a JSON-friendly map (the API's shape)."""
     return {
@@ -174,15 +189,7 @@ def item_json(item: ItemVersion) -> dict[str, Any]:
         "owner": item.owner,
         "department": item.department,
         "kind": item.kind,
-        "conditions": list(item.conditions),
-        "materials": [
-            {"material_type": m.material_type, "issuers": list(m.issuers), "form": m.form, "optional": m.optional}
-            for m in item.materials
-        ],
-        "legal_limit_days": item.legal_limit_days,
-        "promised_limit_days": item.promised_limit_days,
-        "cert_type": item.cert_type,
-        "parallel_departments": list(item.parallel_departments),
+        **_terms(item),
         "published_height": item.published_height,
         "status": item.status,
     }
@@ -368,15 +375,7 @@ def _put_version(overlay: StateOverlay, definition: Definition, owner: str, depa
         "owner": owner,
         "department": department,
         "kind": definition.kind,
-        "conditions": list(definition.conditions),
-        "materials": [
-            {"material_type": m.material_type, "issuers": list(m.issuers), "form": m.form, "optional": m.optional}
-            for m in definition.materials
-        ],
-        "legal_limit_days": definition.legal_limit_days,
-        "promised_limit_days": definition.promised_limit_days,
-        "cert_type": definition.cert_type,
-        "parallel_departments": list(definition.parallel_departments),
+        **_terms(definition),
         "version": version,
         "published_height": ctx.height,
         "published_ms": ctx.block_time_ms,

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chainnode import crypto
 from chainnode.codec import Value
 from chainnode.results import Event
 from contracts import args as A
@@ -34,6 +33,7 @@ from contracts.base import (
     StateOverlay,
     StateReader,
     decode_state,
+    derive_record_id,
     want_args_map,
 )
 
@@ -81,7 +81,7 @@ class MaterialRecord:
 
 def compute_material_id(tx_id: bytes) -> str:
     """SHA-256(b"chainnode/v1/material" || 0x00 || tx_id), first 16 bytes, as hex."""
-    return crypto.compute_hash(DOMAIN_MATERIAL, tx_id)[:16].hex()
+    return derive_record_id(DOMAIN_MATERIAL, tx_id)
 
 
 def material_key(material_id: str) -> bytes:
@@ -201,8 +201,6 @@ class RevokeArgs:
     reason: str
 
 
-def _time(value: Value, field: str) -> int:
-    return A.integer(value, field, high=A.MAX_TIME_MS)
 
 
 def parse_attest(args: Value) -> AttestArgs:
@@ -216,8 +214,8 @@ def parse_attest(args: Value) -> AttestArgs:
         holder_ref=A.bytes32(f["holder_ref"], "holder_ref"),
         content_hash=A.bytes32(f["content_hash"], "content_hash"),
         form=A.optional(f, "form", lambda v, n: A.choice(v, n, FORMS), "original"),
-        valid_from_ms=A.optional(f, "valid_from_ms", _time, None),
-        valid_until_ms=A.optional(f, "valid_until_ms", _time, None),
+        valid_from_ms=A.optional(f, "valid_from_ms", A.time_ms, None),
+        valid_until_ms=A.optional(f, "valid_until_ms", A.time_ms, None),
     )
     if parsed.valid_from_ms is not None and parsed.valid_until_ms is not None:
         _validate_window(parsed.valid_from_ms, parsed.valid_until_ms)
