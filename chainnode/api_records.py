@@ -157,8 +157,7 @@ def _handler(route: Route) -> Callable[[web.Request], Any]:
         height = _int(request, "height")
 
         def run() -> dict[str, Any]:
-            with records.view(node, height) as v:
-                return route.query(v, request)
+            return route.query(records.view(node, height), request)
 
         return web.json_response(await asyncio.to_thread(run))
 

@@ -1,18 +1,15 @@
 """Read the contracts' records at the head or as of any past height, for the API and the CLI.
 
 A query names a height (default: the head). `View` is a StateReader of the state after that block plus the
-block's time: at the head it reads the current state under the node's commit lock, so one answer never
-mixes two heights; at an older height it reads each key's value from the state history column
-(`Store.value_at`). Listing a prefix at an old height walks today's keys under the prefix and reads each
-one's value at that height: the contracts never delete index keys (they update their values), so the keys
-that existed then are a subset of today's.
+block's time, read from the state history column (`Store.value_at`), so one answer never mixes two heights.
+Listing a prefix walks today's keys under the prefix and reads each one's value at that height: the
+contracts never delete index keys (they update their values), so the keys that existed then are a subset
+of today's.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,20 +24,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """The state after block `height`, and that block's time."""
+    """The state after block `height`, and that block's time, read from the state history.
+
+    History rows are never rewritten, so a query sees exactly the state of its height even while blocks
+    commit, and never holds up a commit however long it runs.
+    """
 
     store: Store
     height: int
     time_ms: int
-    historical: bool
 
     def get(self, key: bytes) -> bytes | None:
-        return self.store.value_at(key, self.height) if self.historical else self.store.get(key)
+        return self.store.value_at(key, self.height)
 
     def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        if not self.historical:
-            yield from self.store.iter_prefix(prefix)
-            return
         for key, _ in list(self.store.iter_prefix(prefix)):
             value = self.store.value_at(key, self.height)
             if value is not None:
@@ -50,21 +47,14 @@ class View:
         return calendar.Calendar(self, governance.utc_offset_minutes(self))
 
 
-@contextmanager
-def view(node: Node, height: int | None = None) -> Iterator[View]:
-    """A consistent view at `height` (default: the head). Raises NotFound for a height not yet committed."""
-    lock: threading.RLock = node._commit_lock
-    with lock:
-        head = node.tip.height
-        at = head if height is None else height
-        if not 0 <= at <= head:
-            raise NotFound(f"height {at} is not between 0 and the head {head}", field="height")
-        header = node.store.get_header(at) if at > 0 else None
-        time_ms = node.genesis.genesis_time_ms if header is None else header.time_ms
-        if at == head:
-            yield View(node.store, at, time_ms, historical=False)
-            return
-    yield View(node.store, at, time_ms, historical=True)
+def view(node: Node, height: int | None = None) -> View:
+    """The view at `height` (default: the head). Raises NotFound for a height not yet committed."""
+    head = node.tip.height
+    at = head if height is None else height
+    if not 0 <= at <= head:
+        raise NotFound(f"height {at} is not between 0 and the head {head}", field="height")
+    header = node.store.get_header(at) if at > 0 else None
+    return View(node.store, at, node.genesis.genesis_time_ms if header is None else header.time_ms)
 
 
 def envelope(v: View, **fields: Any) -> dict[str, Any]:
