@@ -123,7 +123,8 @@ def start_height(
 
     With `resume` (from guard.compute_resume over this node's WAL) the node re-enters the round and step
     of its last signature with its lock restored (validValue := lockedValue, which a lock implies); it
-    runs StartRound again only if it was still at the propose step. Raises InvariantViolation for a
+    runs StartRound again only if it was still at the propose step, and otherwise schedules the timeout
+    of the step it resumes in. Raises InvariantViolation for a
     `my_index` outside the set or a height below 1 (the driver's bug).
     """
     if my_index is not None and not 0 <= my_index < len(validators):
@@ -144,7 +145,11 @@ def start_height(
     )
     if resume.step is RoundStep.PROPOSE:
         return Step(*_start_round(state, resume.round, now_ms))
-    return Step(state)
+    # At prevote or precommit the votes that would schedule this step's timeout may all have been
+    # received before the crash and never come again: schedule it now, so a restarted node cannot wait
+    # forever. Firing it only precommits nil (prevote step) or moves to the next round, both always safe.
+    kind = TimeoutKind.PREVOTE if resume.step is RoundStep.PREVOTE else TimeoutKind.PRECOMMIT
+    return Step(state, (_schedule(state, kind, now_ms),))
 
 
 def step(state: ConsensusState, event: Event, *, now_ms: int) -> Step:

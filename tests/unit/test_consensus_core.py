@@ -592,10 +592,20 @@ def test_resume_restores_the_lock_and_the_step() -> None:
     node = Node(me, resume=Resume(round=2, step=RoundStep.PRECOMMIT, locked_value=V, locked_round=1))
     state = node.state
     assert (state.round, state.step, state.locked_value, state.locked_round) == (2, RoundStep.PRECOMMIT, V, 1)
-    assert (state.valid_value, state.valid_round) == (V, 1) and node.effects == []
+    assert (state.valid_value, state.valid_round) == (V, 1)
+    # the precommit timeout of the resumed step is scheduled: the votes that would schedule it may never
+    # come again, and without it a restarted node could wait for good
+    assert [(e.kind, e.round) for e in node.effects if isinstance(e, ScheduleTimeout)] == [(TimeoutKind.PRECOMMIT, 2)]
     # Locked on V at round 1: a fresh W in round 3 gets a nil prevote.
     node.feed(*precommits(others(me), 2, NIL), TimeoutEvent(TimeoutKind.PRECOMMIT, H, 2))
     assert sent(with_verdict(node, proposal(3, W)), VOTE_PREVOTE) == [NIL]
+
+
+def test_a_node_resumed_at_prevote_schedules_the_prevote_timeout_and_precommits_nil_on_it() -> None:
+    me = not_proposer(0, 1, 2)
+    node = Node(me, resume=Resume(round=1, step=RoundStep.PREVOTE, locked_value=None, locked_round=-1))
+    assert [(e.kind, e.round) for e in node.effects if isinstance(e, ScheduleTimeout)] == [(TimeoutKind.PREVOTE, 1)]
+    assert sent(node.feed(TimeoutEvent(TimeoutKind.PREVOTE, H, 1)), VOTE_PRECOMMIT) == [NIL]
 
 
 def test_a_resumed_proposer_reproposes_its_locked_value() -> None:

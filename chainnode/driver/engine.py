@@ -1,0 +1,583 @@
+"""The consensus engine: the Tendermint core (chainnode.consensus) run over verified peer messages.
+
+Theory of operation. The engine is synchronous and does no I/O of its own: the node's event loop calls
+it with a peer's message (`receive_vote`, `receive_proposal`, `note_status`), a fired timer
+(`on_timeout`), the answer to a job it asked for (`on_built`, `on_verdict`), or a new head
+(`prepare_height`, `start`), and it answers through two ports: `EngineApp` (what it reads of the node:
+head, validator sets, clock, block decoding) and `EngineHost` (what it asks the world to do: send,
+schedule a timer, build / validate / commit a block in a worker, report evidence, sync). The same engine
+runs in the node (chainnode/bft.py) and in the seeded simulator (tests/simulation), which injects a
+simulated network and clock.
+
+A peer message is checked cheapest first (gossip.py), verified, and handed to the core at once, so its
+verdict (ACCEPT, IGNORE, or a raised InvalidInput meaning REJECT) reaches the network while the sender is
+known: a validator that floods proposals out of turn is scored down and banned. Nothing is queued for
+peers, so nothing of theirs can crowd out the engine's own events; the engine's own events (its signed
+messages delivered back to the core, built blocks, verdicts, timeouts) go through an unbounded internal
+queue that is drained before every call returns, so none is ever dropped. Every message accepted for the
+first time is relayed to the other peers once, and every status interval the votes of the current round
+go again to peers at the same height: any connected quorum decides, whatever the shape of the partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final, Protocol
+
+from chainnode.block import VOTE_PREVOTE, Block
+from chainnode.consensus import MAX_ROUNDS_AHEAD, core
+from chainnode.consensus.errors import InvalidVote, WrongProposer
+from chainnode.consensus.events import (
+    BlockVerdict,
+    Decide,
+    Effect,
+    Event,
+    ProposalEvent,
+    ProposalReady,
+    ReportEvidence,
+    RequestProposal,
+    RequestVerdict,
+    ScheduleTimeout,
+    SendProposal,
+    SendVote,
+    TimeoutEvent,
+    Timeouts,
+    VoteEvent,
+)
+from chainnode.consensus.messages import (
+    DuplicateVoteEvidence,
+    Proposal,
+    SignedProposal,
+    decode_proposal_signing_bytes,
+    is_well_formed_vote,
+    sign_vote,
+    validate_proposal,
+    verify_signed_proposal,
+    verify_signed_vote,
+)
+from chainnode.consensus.proposer import compute_proposer
+from chainnode.consensus.state import MAX_VALUES_PER_VALIDATOR, ConsensusState
+from chainnode.driver.blocks import HeldBlock, ProposalBlocks
+from chainnode.driver.gossip import (
+    HEIGHT_WINDOW,
+    KIND_PROPOSAL,
+    KIND_VOTE,
+    PeerStatus,
+    decode_proposal_message,
+    decode_vote_message,
+    encode_proposal_message,
+)
+from chainnode.driver.signer import WalSigner
+from chainnode.driver.stash import Stash
+from chainnode.errors import ChainError, InvalidBlock, InvalidInput, InvalidSignature
+from chainnode.validators import ValidatorSet
+from network.verdict import Verdict
+
+log = logging.getLogger("chainnode.bft")
+
+RESEND_OWN: Final = 8
+"""Own messages of the current height sent again every status interval (the newest ones)."""
+
+
+class EngineApp(Protocol):
+    """What the engine reads from its node. Every call is synchronous and cheap."""
+
+    def head_height(self) -> int: ...
+
+    def validators_at(self, height: int) -> ValidatorSet: ...
+
+    def now_ms(self) -> int:
+        """Wall-clock time: block times and the timeliness of proposals."""
+        ...
+
+    def decode_block(self, raw: bytes) -> Block:
+        """Raises InvalidInput."""
+        ...
+
+
+class EngineHost(Protocol):
+    """What the engine asks of the world. Every call returns at once; jobs answer through the engine."""
+
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> None: ...
+
+    def send(self, peer: bytes, kind: str, payload: bytes) -> None: ...
+
+    def schedule(self, delay_ms: int, event: TimeoutEvent) -> None:
+        """Call `engine.on_timeout(event)` after `delay_ms` of monotonic time."""
+        ...
+
+    def build_block(self, height: int, round_: int) -> None:
+        """Build a block for `height`; answer `engine.on_built`."""
+        ...
+
+    def validate_block(self, height: int, block_hash: bytes, block: Block) -> None:
+        """Validate (re-execute) `block`; answer `engine.on_verdict`."""
+        ...
+
+    def commit_block(self, decision: Decide, block: Block, executed: Any | None) -> None:
+        """Commit the decided block (validating it first if `executed` is None), then call
+        `engine.prepare_height`; on failure, fetch the chain from peers."""
+        ...
+
+    def report_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
+
+    def request_sync(self) -> None:
+        """Peers have blocks this node lacks (a decided block not at hand): fetch them."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    chain_id: str
+    timeouts: Timeouts
+    time_precision_ms: int
+    """Proposer-based timestamps: how far a fresh proposal's block time may be from our clock."""
+    message_delay_ms: int
+    equivocate: bool = False
+    """Test fault (double-signing prevotes); refused by the config loader outside test builds."""
+
+
+class ConsensusEngine:
+    """Consensus for one node: the core's state, the proposal blocks, the stash and the gossip policy."""
+
+    def __init__(
+        self, *, app: EngineApp, host: EngineHost, signer: WalSigner, settings: EngineSettings
+    ) -> None:
+        self.app, self.host, self.signer, self.settings = app, host, signer, settings
+        self.chain_id = settings.chain_id
+        self.state: ConsensusState | None = None
+        self.height = app.head_height() + 1
+        self.deciding: Decide | None = None
+        self.blocks = ProposalBlocks()
+        self.stash = Stash()
+        self.peer_status: dict[bytes, PeerStatus] = {}
+        self.round_started_ms = 0
+        self._own: list[tuple[str, bytes]] = []
+        self._seen: dict[int, set[bytes]] = {}
+        self._values: dict[tuple[int, int, int, int], int] = {}
+        self._proposal_payloads: dict[tuple[int, int], list[tuple[int, bytes]]] = {}
+        self._untimely_logged: set[tuple[int, int]] = set()
+        self._pending: deque[Event] = deque()
+        self._draining = False
+
+    # --- heights -------------------------------------------------------------------------------------
+
+    def prepare_height(self) -> str | None:
+        """Forget the finished height and get ready for head + 1; say why to start it now, or None."""
+        self.state = None
+        self.deciding = None
+        self._own = []
+        self._pending.clear()
+        self.height = self.app.head_height() + 1
+        self.blocks.prune(height=self.height)
+        self.stash.prune_below(self.height)
+        for old in [h for h in self._seen if h < self.height]:
+            del self._seen[old]
+        for slot in [s for s in self._values if s[0] < self.height]:
+            del self._values[slot]
+        for key in [k for k in self._proposal_payloads if k[0] < self.height]:
+            del self._proposal_payloads[key]
+        self._untimely_logged = {k for k in self._untimely_logged if k[0] >= self.height}
+        if self.signer.compute_resume(self.height) is not None:
+            return "this node signed for the height before it restarted"
+        first = self.stash.first(self.height)
+        if first is not None:
+            return f"peers are at the height: {type(first).__name__}"
+        return None
+
+    def is_waiting(self) -> bool:
+        """True while the next height has not started (no work yet) and nothing is being committed."""
+        return self.state is None and self.deciding is None
+
+    def start(self, reason: str) -> bool:
+        """Start the core at head + 1 (or resume where the WAL says this node was). False if it runs."""
+        if not self.is_waiting() or self.height != self.app.head_height() + 1:
+            return False
+        height = self.height
+        log.debug("starting height %d: %s", height, reason)
+        validators = self.app.validators_at(height)
+        now = self.app.now_ms()
+        resume = self.signer.compute_resume(height)
+        step = core.start_height(
+            height=height,
+            validators=validators,
+            my_index=validators.index_of(self.signer.key.public_key),
+            timeouts=self.settings.timeouts,
+            now_ms=now,
+            resume=resume,
+        )
+        self.state = step.state
+        self.round_started_ms = now
+        if resume is not None:
+            log.info("resuming height %d at round %d (%s step) after a restart", height, resume.round,
+                     resume.step.name.lower())
+            self._resend_signed(height)
+        self._perform(step.effects, now)
+        for event in self.stash.pop(height):
+            self._pending.append(event)
+        self._drain()
+        return True
+
+    def status(self) -> PeerStatus:
+        state = self.state
+        return PeerStatus(
+            self.app.head_height(), 0 if state is None else state.height, -1 if state is None else state.round
+        )
+
+    # --- peer input ----------------------------------------------------------------------------------
+
+    def receive_vote(self, peer: bytes, payload: bytes) -> Verdict:
+        """Check, verify, relay and use a peer's vote. Raises InvalidInput ([REJECT]) for a bad one."""
+        signed = decode_vote_message(payload)  # [REJECT] not a canonical signed vote
+        vote = signed.vote
+        if not self._is_in_window(vote.height):
+            return Verdict.IGNORE  # [IGNORE] a finished height, or too far ahead to matter yet
+        if not is_well_formed_vote(vote):
+            raise InvalidVote("malformed vote (type, round or block hash)", field="vote")  # [REJECT]
+        validators = self.app.validators_at(vote.height)
+        if not 0 <= signed.validator_index < len(validators):
+            raise InvalidVote(f"no validator #{signed.validator_index}", field="validator_index")  # [REJECT]
+        if vote.round > self._max_round(vote.height):
+            return Verdict.IGNORE  # [IGNORE] a round too far ahead to keep
+        message_id = payload  # canonical, and Ed25519 signatures are deterministic: one vote, one payload
+        seen = self._seen.setdefault(vote.height, set())
+        if message_id in seen:
+            return Verdict.IGNORE  # [IGNORE] a duplicate (relays and re-sends bring many)
+        slot = (vote.height, vote.round, vote.vote_type, signed.validator_index)
+        if self._values.get(slot, 0) > MAX_VALUES_PER_VALIDATOR:
+            return Verdict.IGNORE  # [IGNORE] this validator's values for the round and type are kept already
+        if not verify_signed_vote(self.chain_id, signed, validators):
+            raise InvalidSignature(f"vote for height {vote.height} does not verify", field="signature")  # [REJECT]
+        seen.add(message_id)
+        self._values[slot] = self._values.get(slot, 0) + 1
+        self.host.broadcast(KIND_VOTE, payload, exclude=peer)
+        return self._deliver(vote.height, VoteEvent(signed))
+
+    def receive_proposal(self, peer: bytes, payload: bytes) -> Verdict:
+        """Check, verify, keep the block of, relay and use a peer's proposal. Raises InvalidInput
+        ([REJECT]) for a bad one; the block is decoded only after every cheaper check."""
+        signed, block_raw = decode_proposal_message(payload)  # [REJECT] not [signed proposal, block]
+        proposal = signed.proposal
+        if not self._is_in_window(proposal.height):
+            return Verdict.IGNORE  # [IGNORE] a finished height, or too far ahead to matter yet
+        validate_proposal(proposal)  # [REJECT] pol_round not in [-1, round)
+        validators = self.app.validators_at(proposal.height)
+        proposer = compute_proposer(validators, proposal.height, proposal.round)
+        if signed.validator_index != proposer:  # [REJECT] not from proposer(h, r), whoever relayed it
+            raise WrongProposer(
+                height=proposal.height, round_=proposal.round, signer=signed.validator_index, proposer=proposer
+            )
+        if proposal.round > self._max_round(proposal.height):
+            return Verdict.IGNORE  # [IGNORE] a round too far ahead to keep
+        message_id = signed.encode()
+        seen = self._seen.setdefault(proposal.height, set())
+        if message_id in seen:
+            return Verdict.IGNORE  # [IGNORE] a duplicate
+        if self.blocks.is_full(proposal.height, proposal.round, proposal.block_hash):
+            return Verdict.IGNORE  # [IGNORE] an equivocating proposer: enough of its blocks kept
+        if not verify_signed_proposal(self.chain_id, signed, validators):
+            raise InvalidSignature("proposal signature does not verify", field="signature")  # [REJECT]
+        block = self.app.decode_block(block_raw)  # [REJECT] not a canonical block
+        if block.compute_hash() != proposal.block_hash or block.header.height != proposal.height:
+            raise InvalidBlock("the attached block is not the proposed one", field="block")  # [REJECT]
+        seen.add(message_id)
+        self.blocks.add(proposal.height, proposal.round, proposal.block_hash, HeldBlock(block, block_raw))
+        self._proposal_payloads.setdefault((proposal.height, proposal.round), []).append((proposer, payload))
+        timely = self._is_timely(proposal, block, proposer)
+        self.host.broadcast(KIND_PROPOSAL, payload, exclude=peer)
+        return self._deliver(proposal.height, ProposalEvent(signed, timely=timely))
+
+    def note_status(self, peer: bytes, status: PeerStatus) -> None:
+        self.peer_status[peer] = status
+
+    def forget_peer(self, peer: bytes) -> None:
+        self.peer_status.pop(peer, None)
+
+    def on_peer_connected(self, peer: bytes) -> None:
+        """A new link: send what this node signed at the current height."""
+        for kind, payload in self._own:
+            self.host.send(peer, kind, payload)
+
+    # --- internal input ------------------------------------------------------------------------------
+
+    def on_timeout(self, event: TimeoutEvent) -> None:
+        if self.state is not None and event.height == self.state.height:
+            self._pending.append(event)
+            self._drain()
+
+    def on_built(self, height: int, round_: int, block: Block, raw: bytes, executed: Any) -> None:
+        """The block this node asked to build for (height, round_)."""
+        if self.state is None or height != self.state.height:
+            return
+        block_hash = block.compute_hash()
+        self.blocks.add(height, round_, block_hash, HeldBlock(block, raw), force=True)
+        self.blocks.set_executed(height, block_hash, executed)
+        log.info("proposing block %d round %d with %d txs", height, round_, len(block.txs))
+        self._pending.append(ProposalReady(height, round_, block_hash))
+        self._drain()
+
+    def on_verdict(self, height: int, block_hash: bytes, executed: Any | None) -> None:
+        """The validation this node asked for: `executed` is the executed block, None if it is invalid."""
+        if self.state is None or height != self.state.height:
+            return  # a verdict for a finished height
+        if executed is not None:
+            self.blocks.set_executed(height, block_hash, executed)
+        self._pending.append(BlockVerdict(block_hash, executed is not None))
+        self._drain()
+
+    def tick(self) -> None:
+        """Every status interval: send own votes again, the round's votes to peers at this height, and a
+        stale round's proposal to validators that have not prevoted."""
+        state = self.state
+        if state is None or self.deciding is not None:
+            return
+        for kind, payload in self._own[-RESEND_OWN:]:
+            if kind == KIND_VOTE:
+                self.host.broadcast(kind, payload)
+        rounds = sorted({state.round, state.valid_round} - {-1})
+        votes = [
+            signed.encode()
+            for round_ in rounds
+            for vote_type in (1, 2)
+            for values in state.get_votes(round_, vote_type).votes.values()
+            for signed in values
+        ]
+        stale = self.app.now_ms() - self.round_started_ms > self.settings.timeouts.propose_ms
+        prevoted = set(state.get_votes(state.round, VOTE_PREVOTE).votes)
+        proposals = self._proposal_payloads.get((state.height, state.round), [])
+        for peer, status in self.peer_status.items():
+            if status.height != state.height or status.round > state.round:
+                continue  # a peer ahead has what we have; one behind a height syncs blocks
+            for payload in votes:
+                self.host.send(peer, KIND_VOTE, payload)
+            index = state.validators.index_of(peer)
+            if stale and index is not None and index not in prevoted:
+                for _, payload in proposals[:1]:
+                    self.host.send(peer, KIND_PROPOSAL, payload)
+
+    # --- stepping the core ---------------------------------------------------------------------------
+
+    def _deliver(self, height: int, event: ProposalEvent | VoteEvent) -> Verdict:
+        """Hand a verified peer message to the core now, or stash it for its height."""
+        state = self.state
+        if state is not None and height == state.height:
+            if self.deciding is not None:
+                return Verdict.IGNORE  # [IGNORE] this height is decided; relayed all the same
+            verdict = self._step(event, from_peer=True)
+            self._drain()
+            return verdict
+        self.stash.add(height, event)
+        if self.is_waiting() and height == self.height:
+            self.start(f"a peer is at height {height}: {type(event).__name__}")
+        return Verdict.ACCEPT
+
+    def _drain(self) -> None:
+        """Run the engine's own queued events until none is left (re-entrant calls only queue)."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._pending and self.state is not None and self.deciding is None:
+                self._step(self._pending.popleft(), from_peer=False)
+        finally:
+            self._draining = False
+
+    def _step(self, event: Event, *, from_peer: bool) -> Verdict:
+        state = self.state
+        if state is None:
+            return Verdict.IGNORE
+        now = self.app.now_ms()
+        try:
+            result = core.step(state, event, now_ms=now)
+        except ChainError as exc:
+            if from_peer:
+                raise
+            log.error("consensus refused this node's own event %s: %s", type(event).__name__, exc)
+            return Verdict.IGNORE
+        self.state = result.state
+        if result.state.round != state.round:
+            self._round_ended(state)
+            self.round_started_ms = now
+        self._perform(result.effects, now)
+        return Verdict(result.verdict.value)  # the core's ACCEPT / IGNORE
+
+    def _round_ended(self, state: ConsensusState) -> None:
+        """A round this node proposed in ended without a decision: say what the others made of it."""
+        if not core.is_proposer(state, state.round):
+            return
+        prevotes = state.get_votes(state.round, VOTE_PREVOTE)
+        log.warning(
+            "height %d round %d: this node proposed, but its block was not decided (%d of %d voting power "
+            "prevoted nil); if this repeats, check this node's clock against the others' (proposals more than "
+            "%d ms off are refused) and its log for errors",
+            state.height, state.round, prevotes.get_power(b""), state.validators.total_power,
+            self.settings.time_precision_ms,
+        )
+
+    def _perform(self, effects: Sequence[Effect], now: int) -> None:
+        for effect in effects:
+            match effect:
+                case ScheduleTimeout(kind, height, round_, at_ms):
+                    # the delay, not the deadline: timers run on monotonic time, so a wall-clock jump
+                    # cannot stretch or shrink a timeout
+                    self.host.schedule(max(0, at_ms - now), TimeoutEvent(kind, height, round_))
+                case SendVote(vote):
+                    self._send_vote(vote)
+                case SendProposal(proposal):
+                    self._send_proposal(proposal)
+                case RequestProposal(height, round_):
+                    self._request_proposal(height, round_)
+                case RequestVerdict(block_hash):
+                    self._request_verdict(block_hash)
+                case Decide():
+                    self._decide(effect)
+                    return  # the height is over; what follows belongs to it
+                case ReportEvidence(evidence):
+                    self.host.report_evidence(evidence)
+
+    # --- effects -------------------------------------------------------------------------------------
+
+    def _send_vote(self, vote: Any) -> None:
+        index = None if self.state is None else self.state.my_index
+        if index is None:
+            return
+        signed = self.signer.sign_vote(vote, index)
+        if signed is None:
+            return
+        payload = signed.encode()
+        self._own.append((KIND_VOTE, payload))
+        self._seen.setdefault(vote.height, set()).add(payload)
+        self.host.broadcast(KIND_VOTE, payload)
+        self._pending.append(VoteEvent(signed))
+        if self.settings.equivocate and vote.vote_type == VOTE_PREVOTE:
+            forged = sign_vote(self.signer.key, self.chain_id, replace(vote, block_hash=bytes(31) + b"\x01"), index)
+            log.warning("misbehaving on purpose: double-signing a prevote at height %d round %d", vote.height,
+                        vote.round)
+            self.host.broadcast(KIND_VOTE, forged.encode())
+
+    def _send_proposal(self, proposal: Proposal) -> None:
+        index = None if self.state is None else self.state.my_index
+        held = self._recover_block(proposal.height, proposal.round, proposal.block_hash)
+        if index is None or held is None:
+            log.error("cannot propose: the block %s is not at hand", proposal.block_hash.hex()[:16])
+            return
+        self.signer.wal.save_block(proposal.block_hash, held.raw)
+        signed = self.signer.sign_proposal(proposal, index)
+        if signed is None:
+            return
+        if signed.proposal.block_hash != proposal.block_hash:  # signed another block before a crash
+            held = self._recover_block(proposal.height, signed.proposal.round, signed.proposal.block_hash)
+            if held is None:
+                log.error("cannot propose again: the block signed before is lost")
+                return
+        self._publish_proposal(signed, held)
+
+    def _publish_proposal(self, signed: SignedProposal, held: HeldBlock) -> None:
+        proposal = signed.proposal
+        self.blocks.add(proposal.height, proposal.round, proposal.block_hash, held, force=True)
+        payload = encode_proposal_message(signed, held.raw)
+        self._own.append((KIND_PROPOSAL, payload))
+        self._proposal_payloads.setdefault((proposal.height, proposal.round), []).append(
+            (signed.validator_index, payload)
+        )
+        self._seen.setdefault(proposal.height, set()).add(signed.encode())
+        self.host.broadcast(KIND_PROPOSAL, payload)
+        self._pending.append(ProposalEvent(signed, timely=True))
+
+    def _recover_block(self, height: int, round_: int, block_hash: bytes) -> HeldBlock | None:
+        held = self.blocks.get(height, block_hash)
+        if held is None:
+            raw = self.signer.wal.load_block(block_hash)
+            if raw is None:
+                return None
+            try:
+                block = self.app.decode_block(raw)
+            except InvalidInput as exc:
+                log.error("the saved proposal block %s is damaged: %s", block_hash.hex()[:16], exc)
+                return None
+            held = HeldBlock(block, raw)
+            self.blocks.add(height, round_, block_hash, held, force=True)
+        return held
+
+    def _request_proposal(self, height: int, round_: int) -> None:
+        earlier = self.signer.get_signed(height, round_, "proposal")
+        if earlier is not None:  # proposed this round before a crash: the same block again, never another
+            proposal = decode_proposal_signing_bytes(self.chain_id, earlier)
+            if self._recover_block(height, round_, proposal.block_hash) is not None:
+                self._pending.append(ProposalReady(height, round_, proposal.block_hash))
+                return
+        self.host.build_block(height, round_)
+
+    def _request_verdict(self, block_hash: bytes) -> None:
+        state = self.state
+        if state is None:
+            return
+        if self.blocks.get_executed(state.height, block_hash) is not None:
+            self._pending.append(BlockVerdict(block_hash, True))
+            return
+        held = self.blocks.get(state.height, block_hash)
+        if held is None:  # cannot happen: a proposal reaches the core only with its block kept
+            log.error("no block %s at hand to validate; waiting for it", block_hash.hex()[:16])
+            return
+        self.host.validate_block(state.height, block_hash, held.block)
+
+    def _decide(self, decision: Decide) -> None:
+        self.deciding = decision
+        held = self.blocks.get(decision.height, decision.block_hash)
+        if held is None:
+            log.warning("decided block %d is not at hand; fetching it from peers", decision.height)
+            self.host.request_sync()
+            return
+        self.host.commit_block(decision, held.block, self.blocks.get_executed(decision.height, decision.block_hash))
+
+    def _resend_signed(self, height: int) -> None:
+        """After a restart, send again what was signed for `height` before the crash (the same bytes, so
+        the same deterministic signatures), so peers that missed it are not left waiting."""
+        state = self.state
+        if state is None or state.my_index is None:
+            return
+        for record in list(self.signer.records):
+            if record.height != height:
+                continue
+            try:
+                signed = self.signer.resign(record, state.my_index)
+            except InvalidInput:
+                continue
+            if isinstance(signed, SignedProposal):
+                held = self._recover_block(height, signed.proposal.round, signed.proposal.block_hash)
+                if held is not None:
+                    self._publish_proposal(signed, held)
+                continue
+            self._own.append((KIND_VOTE, signed.encode()))
+            self.host.broadcast(KIND_VOTE, signed.encode())
+            self._pending.append(VoteEvent(signed))
+
+    # --- checks --------------------------------------------------------------------------------------
+
+    def _is_in_window(self, height: int) -> bool:
+        head = self.app.head_height()
+        return head < height <= head + HEIGHT_WINDOW
+
+    def _max_round(self, height: int) -> int:
+        state = self.state
+        base = state.round if state is not None and state.height == height else 0
+        return base + MAX_ROUNDS_AHEAD
+
+    def _is_timely(self, proposal: Proposal, block: Block, proposer: int) -> bool:
+        """Proposer-based timestamps: a fresh proposal's block time must be near our clock."""
+        now = self.app.now_ms()
+        precision, delay = self.settings.time_precision_ms, self.settings.message_delay_ms
+        timely = now - precision - delay <= block.header.time_ms <= now + precision
+        key = (proposal.height, proposal.round)
+        if not timely and proposal.pol_round == -1 and key not in self._untimely_logged:
+            self._untimely_logged.add(key)
+            log.warning(
+                "proposal for height %d round %d from validator #%d has block time %d, %+d ms from this node's "
+                "clock (allowed: -%d..+%d): prevoting nil; one of the two clocks is wrong",
+                proposal.height, proposal.round, proposer, block.header.time_ms, block.header.time_ms - now,
+                precision + delay, precision,
+            )
+        return timely

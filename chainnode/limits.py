@@ -1,0 +1,39 @@
+"""The protocol's size ceilings, and every transport limit derived from them.
+
+Governance may change `max_block_bytes`, `max_block_txs` and `max_tx_bytes` at run time (genesis sets the
+first values), but never above the ceilings below. Every limit a node enforces on the wire (a proposal
+with its block, a block-sync answer, a batch of relayed transactions) and every decode bound a verifier
+uses is computed here from the ceilings, so whatever value governance picks, a block that validators may
+build always fits every frame that must carry it; a node never builds what it could not send.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from chainnode.block import MAX_BLOCK_TXS_HARD, MAX_COMMIT_BYTES
+
+MAX_TX_BYTES_CEILING: Final = 1024 * 1024
+"""The largest `max_tx_bytes` genesis or governance may set."""
+MAX_BLOCK_TXS_CEILING: Final = MAX_BLOCK_TXS_HARD
+"""The largest `max_block_txs` genesis or governance may set."""
+MAX_BLOCK_BYTES_CEILING: Final = 32 * 1024 * 1024
+"""The largest `max_block_bytes` (sum of a block's transaction bytes) genesis or governance may set."""
+
+BLOCK_ENCODING_OVERHEAD: Final = 5 * MAX_BLOCK_TXS_CEILING + 1024 * 1024
+"""Bytes an encoded block adds to its transactions: a 5-byte msgpack length per transaction, and at most
+1 MiB for the header, the last commit and the array framing."""
+MAX_ENCODED_BLOCK: Final = MAX_BLOCK_BYTES_CEILING + BLOCK_ENCODING_OVERHEAD
+"""The largest encoded block a valid chain can hold: the decode bound for blocks from peers and files."""
+
+PROPOSAL_MESSAGE_LIMIT: Final = MAX_ENCODED_BLOCK + 64 * 1024
+"""A signed proposal (under 1 KiB) with its block."""
+BLOCK_SYNC_LIMIT: Final = MAX_ENCODED_BLOCK + MAX_COMMIT_BYTES + 64 * 1024
+"""A block-sync answer: at least one block with its commit always fits; more only within the limit."""
+TXS_MESSAGE_LIMIT: Final = 16 * 1024 * 1024
+"""A batch of relayed transactions; larger batches are split. At least one transaction always fits."""
+VOTE_MESSAGE_LIMIT: Final = 4 * 1024
+STATUS_MESSAGE_LIMIT: Final = 4 * 1024
+
+if TXS_MESSAGE_LIMIT < MAX_TX_BYTES_CEILING + 64:  # pragma: no cover - a constant's consistency
+    raise ValueError("TXS_MESSAGE_LIMIT must hold the largest transaction")
