@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from chainnode import codec, crypto
 from chainnode.errors import GenesisError, InvalidField
+from chainnode.limits import MAX_BLOCK_BYTES_CEILING, MAX_BLOCK_TXS_CEILING, MAX_TX_BYTES_CEILING
 from chainnode.validators import Validator, ValidatorSet
 
 DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
@@ -36,7 +37,14 @@ class Params:
     """The network's civil time zone, for working days and deadlines (480: UTC+8)."""
 
 
-PARAM_RANGES: Final = {"test_hooks": (0, 1), "utc_offset_minutes": (-720, 840)}
+PARAM_RANGES: Final = {
+    "test_hooks": (0, 1),
+    "utc_offset_minutes": (-720, 840),
+    # the protocol ceilings (chainnode/limits.py): every transport limit is derived from them
+    "max_tx_bytes": (1024, MAX_TX_BYTES_CEILING),
+    "max_block_txs": (1, MAX_BLOCK_TXS_CEILING),
+    "max_block_bytes": (4096, MAX_BLOCK_BYTES_CEILING),
+}
 PROPOSAL_KINDS: Final = (
     "add_department",
     "remove_department",

@@ -35,6 +35,7 @@ from chainnode.errors import (
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
+from chainnode.limits import MAX_ENCODED_BLOCK
 from chainnode.mempool import Admission, Mempool
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
 from chainnode.results import decode_result
@@ -405,7 +406,7 @@ class Node:
     def apply_synced_block(self, block_bytes: bytes, commit_bytes: bytes) -> ProposedBlock:
         """Verify a block fetched from a peer (its commit against the validators of its height, then
         every validity rule with re-execution) and commit it. Raises InvalidBlock or InvalidCommit."""
-        block = decode_block(block_bytes, max_size=2 * self.genesis.params.max_block_bytes + (1 << 20))
+        block = decode_block(block_bytes, max_size=MAX_ENCODED_BLOCK)
         commit = decode_commit(commit_bytes)
         height = block.header.height
         if height != self.tip.height + 1:

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from chainnode.codec import Value
 from chainnode.genesis import DEFAULT_THRESHOLD, PROPOSAL_KINDS, Genesis
+from chainnode.limits import MAX_BLOCK_BYTES_CEILING, MAX_BLOCK_TXS_CEILING, MAX_TX_BYTES_CEILING
 from chainnode.results import Event
 from contracts import args as A
 from contracts import calendar, governance
@@ -37,10 +38,10 @@ MAX_ADMINS: Final = 8
 MAX_ISSUERS: Final = 64
 MAX_DATES: Final = 366
 MAX_POWER: Final = 2**40
-LIMIT_RANGES: Final = {
-    "max_block_txs": (1, 100_000),
-    "max_block_bytes": (4096, 64 * 1024 * 1024),
-    "max_tx_bytes": (1024, 1024 * 1024),
+LIMIT_RANGES: Final = {  # never above the protocol ceilings, from which every transport limit derives
+    "max_block_txs": (1, MAX_BLOCK_TXS_CEILING),
+    "max_block_bytes": (4096, MAX_BLOCK_BYTES_CEILING),
+    "max_tx_bytes": (1024, MAX_TX_BYTES_CEILING),
 }
 STATUSES: Final = ("open", "passed", "rejected", "applied", "failed")
 
