@@ -101,3 +101,32 @@ async def test_block_requests_are_checked(driver: BftDriver) -> None:
         await driver.on_request(PEER, KIND_BLOCK, codec.encode([1, 10]))
     with pytest.raises(InvalidInput):
         await driver.on_request(PEER, "other", b"")
+
+
+async def test_a_proposal_out_of_turn_is_rejected_at_once_and_its_block_not_kept(driver: BftDriver) -> None:
+    """A validator that is not the round's proposer cannot make the node keep (or even decode) its block:
+    the verdict is REJECT, so the network scores the sender down."""
+    from chainnode.block import Block, BlockHeader
+    from chainnode.consensus.errors import WrongProposer
+    from chainnode.consensus.messages import Proposal, sign_proposal
+    from chainnode.consensus.proposer import compute_proposer
+
+    other = Node.from_home(driver.node.layout.root.parent / "b")
+    try:
+        validators = driver.node.validators_at(1)
+        index = validators.index_of(other.node_key.public_key)
+        assert index is not None
+        round_ = next(r for r in range(10) if compute_proposer(validators, 1, r) != index)
+        header = BlockHeader(
+            chain_id="m", height=1, time_ms=1, prev_hash=bytes(32), tx_count=0, tx_root=bytes(32),
+            results_root=bytes(32), state_root=bytes(32), last_commit_hash=bytes(32), validators_hash=bytes(32),
+            next_validators_hash=bytes(32), proposer=other.node_key.public_key,
+        )
+        block = Block(header=header, txs=(), last_commit=None)
+        proposal = Proposal(height=1, round=round_, block_hash=block.compute_hash(), pol_round=-1, time_ms=1)
+        signed = sign_proposal(other.node_key, "m", proposal, index)
+        with pytest.raises(WrongProposer):
+            await driver.on_message(PEER, KIND_PROPOSAL, codec.encode([signed.encode(), block.encode()]))
+        assert len(driver.engine.blocks) == 0
+    finally:
+        other.close()

@@ -1,0 +1,296 @@
+"""The consensus engine against hostile validators: proposal floods, vote floods, early proposals, relaying.
+
+The engine runs with a fake node (a validator set of four, a head height, a clock) and a host that only
+records what the engine asks for, so each test drives it message by message, as the network would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainnode import crypto
+from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block, BlockHeader, Vote, decode_block
+from chainnode.consensus import MAX_PROPOSALS_PER_ROUND, MAX_ROUNDS_AHEAD
+from chainnode.consensus.errors import WrongProposer
+from chainnode.consensus.events import Decide, TimeoutEvent, Timeouts
+from chainnode.consensus.messages import Proposal, sign_proposal, sign_vote
+from chainnode.consensus.proposer import compute_proposer
+from chainnode.driver.engine import ConsensusEngine, EngineSettings
+from chainnode.driver.gossip import KIND_VOTE, PeerStatus, encode_proposal_message
+from chainnode.driver.signer import WalSigner
+from chainnode.driver.stash import MAX_PER_VALIDATOR
+from chainnode.errors import InvalidSignature
+from chainnode.validators import Validator, ValidatorSet
+from chainnode.wal import SignLog
+from network.verdict import Verdict
+
+CHAIN = "engine-test"
+KEYS = sorted((crypto.PrivateKey(bytes([i + 1]) * 32) for i in range(4)), key=lambda k: k.public_key)
+VALIDATORS = ValidatorSet(
+    tuple(Validator(department=f"D{i}", public_key=k.public_key, power=10) for i, k in enumerate(KEYS))
+)
+NOW = 1_700_000_000_000
+PEER = b"\xee" * 32
+
+
+@dataclass
+class FakeApp:
+    head: int = 0
+    now: int = NOW
+
+    def head_height(self) -> int:
+        return self.head
+
+    def validators_at(self, height: int) -> ValidatorSet:
+        return VALIDATORS
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def decode_block(self, raw: bytes) -> Block:
+        return decode_block(raw)
+
+
+@dataclass
+class FakeHost:
+    broadcasts: list[tuple[str, bytes, bytes | None]] = field(default_factory=list)
+    sends: list[tuple[bytes, str, bytes]] = field(default_factory=list)
+    timers: list[tuple[int, TimeoutEvent]] = field(default_factory=list)
+    builds: list[tuple[int, int]] = field(default_factory=list)
+    validations: list[tuple[int, bytes]] = field(default_factory=list)
+    commits: list[Decide] = field(default_factory=list)
+    syncs: int = 0
+
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> None:
+        self.broadcasts.append((kind, payload, exclude))
+
+    def send(self, peer: bytes, kind: str, payload: bytes) -> None:
+        self.sends.append((peer, kind, payload))
+
+    def schedule(self, delay_ms: int, event: TimeoutEvent) -> None:
+        self.timers.append((delay_ms, event))
+
+    def build_block(self, height: int, round_: int) -> None:
+        self.builds.append((height, round_))
+
+    def validate_block(self, height: int, block_hash: bytes, block: Block) -> None:
+        self.validations.append((height, block_hash))
+
+    def commit_block(self, decision: Decide, block: Block, executed: Any | None) -> None:
+        self.commits.append(decision)
+
+    def report_evidence(self, evidence: Any) -> None:
+        pass
+
+    def request_sync(self) -> None:
+        self.syncs += 1
+
+    def votes_sent(self, vote_type: int) -> list[Vote]:
+        from chainnode.consensus.messages import decode_signed_vote
+
+        votes = [decode_signed_vote(p) for kind, p, exclude in self.broadcasts if kind == KIND_VOTE and exclude is None]
+        return [v.vote for v in votes if v.vote.vote_type == vote_type and v.validator_index == ME]
+
+
+ME = compute_proposer(VALIDATORS, 1, 1)  # not the proposer of round 0 at height 1
+PROPOSER = compute_proposer(VALIDATORS, 1, 0)
+OTHERS = [i for i in range(4) if i not in (ME, PROPOSER)]
+
+
+_OPEN_WALS: list[SignLog] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_wals() -> Iterator[None]:
+    yield
+    while _OPEN_WALS:
+        _OPEN_WALS.pop().close()
+
+
+def make_engine(
+    tmp_path: Path, *, me: int = ME, app: FakeApp | None = None
+) -> tuple[ConsensusEngine, FakeApp, FakeHost]:
+    app = app or FakeApp()
+    host = FakeHost()
+    wal = SignLog(tmp_path / f"wal{me}")
+    _OPEN_WALS.append(wal)
+    signer = WalSigner(chain_id=CHAIN, key=KEYS[me], wal=wal)
+    settings = EngineSettings(chain_id=CHAIN, timeouts=Timeouts(), time_precision_ms=2000, message_delay_ms=1000)
+    return ConsensusEngine(app=app, host=host, signer=signer, settings=settings), app, host
+
+
+def make_block(height: int, marker: int, *, time_ms: int = NOW) -> Block:
+    header = BlockHeader(
+        chain_id=CHAIN, height=height, time_ms=time_ms, prev_hash=bytes(32), tx_count=0, tx_root=bytes(32),
+        results_root=bytes(32), state_root=marker.to_bytes(32, "big"), last_commit_hash=bytes(32),
+        validators_hash=bytes(32), next_validators_hash=bytes(32), proposer=KEYS[0].public_key,
+    )
+    return Block(header=header, txs=(), last_commit=None)
+
+
+def proposal_payload(signer: int, height: int, round_: int, block: Block, pol_round: int = -1) -> bytes:
+    proposal = Proposal(height=height, round=round_, block_hash=block.compute_hash(), pol_round=pol_round, time_ms=NOW)
+    return encode_proposal_message(sign_proposal(KEYS[signer], CHAIN, proposal, signer), block.encode())
+
+
+def vote_payload(signer: int, vote_type: int, height: int, round_: int, block_hash: bytes) -> bytes:
+    vote = Vote(vote_type=vote_type, height=height, round=round_, block_hash=block_hash)
+    return sign_vote(KEYS[signer], CHAIN, vote, signer).encode()
+
+
+def test_junk_proposals_from_a_validator_out_of_turn_are_rejected_and_the_honest_block_is_prevoted(
+    tmp_path: Path,
+) -> None:
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    attacker = OTHERS[0]
+    for marker in range(200):  # validly signed by a real validator, but not the proposer of round 0
+        with pytest.raises(WrongProposer):
+            engine.receive_proposal(PEER, proposal_payload(attacker, 1, 0, make_block(1, marker)))
+    assert len(engine.blocks) == 0  # none of it was kept
+    honest = make_block(1, 10_000)
+    assert engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, honest)) is Verdict.ACCEPT
+    assert host.validations == [(1, honest.compute_hash())]
+    engine.on_verdict(1, honest.compute_hash(), executed="executed")
+    assert [v.block_hash for v in host.votes_sent(VOTE_PREVOTE)] == [honest.compute_hash()]
+
+
+def test_a_flooding_proposer_keeps_at_most_its_cap_of_blocks_and_cannot_evict_the_first(tmp_path: Path) -> None:
+    engine, _, _host = make_engine(tmp_path)
+    engine.start("test")
+    first = make_block(1, 0)
+    engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, first))
+    flood = [proposal_payload(PROPOSER, 1, 0, make_block(1, m)) for m in range(1, 100)]
+    verdicts = [engine.receive_proposal(PEER, payload) for payload in flood]
+    assert verdicts.count(Verdict.IGNORE) >= 99 - MAX_PROPOSALS_PER_ROUND
+    assert engine.blocks.count(1, 0) == MAX_PROPOSALS_PER_ROUND
+    assert engine.blocks.get(1, first.compute_hash()) is not None
+
+
+def test_a_forged_proposal_is_rejected_before_its_block_is_decoded(tmp_path: Path) -> None:
+    engine, _, _ = make_engine(tmp_path)
+    engine.start("test")
+    block = make_block(1, 1)
+    proposal = Proposal(height=1, round=0, block_hash=block.compute_hash(), pol_round=-1, time_ms=NOW)
+    forged = sign_proposal(crypto.PrivateKey(b"\x55" * 32), CHAIN, proposal, PROPOSER)
+    with pytest.raises(InvalidSignature):
+        engine.receive_proposal(PEER, encode_proposal_message(forged, b"not even a block"))
+
+
+def test_a_future_round_vote_flood_is_bounded_and_never_crowds_out_the_engines_own_events(tmp_path: Path) -> None:
+    engine, _app, host = make_engine(tmp_path)
+    engine.start("test")
+    attacker = OTHERS[0]
+    accepted = 0
+    for round_ in range(0, 40):
+        for marker in range(20):
+            for vote_type in (VOTE_PREVOTE, VOTE_PRECOMMIT):
+                payload = vote_payload(attacker, vote_type, 1, round_, marker.to_bytes(32, "big"))
+                accepted += engine.receive_vote(PEER, payload) is Verdict.ACCEPT
+                # and the same flood for the next height, which is stashed
+                engine.receive_vote(PEER, vote_payload(attacker, vote_type, 2, round_, marker.to_bytes(32, "big")))
+    # at most a few values per (round, type) within the round window are used at all
+    assert accepted <= (MAX_ROUNDS_AHEAD + 1) * 2 * 4
+    assert len(engine.stash) <= MAX_PER_VALIDATOR
+    # the engine's own events still work: the propose timeout makes it prevote nil
+    assert host.timers and host.timers[0][1] == TimeoutEvent(host.timers[0][1].kind, 1, 0)
+    engine.on_timeout(host.timers[0][1])
+    assert [v.block_hash for v in host.votes_sent(VOTE_PREVOTE)] == [b""]
+
+
+def test_a_proposal_for_the_next_height_that_arrives_during_the_commit_is_kept(tmp_path: Path) -> None:
+    engine, app, host = make_engine(tmp_path)
+    engine.start("test")
+    block = make_block(1, 1)
+    engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, block))
+    engine.on_verdict(1, block.compute_hash(), executed="executed")
+    for i in range(4):
+        if i != ME:
+            engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, 0, block.compute_hash()))
+    for i in range(4):
+        if i != ME:
+            engine.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, 0, block.compute_hash()))
+    assert [d.height for d in host.commits] == [1]
+    # while block 1 is written, the proposer of height 2 already proposes
+    proposer_2 = compute_proposer(VALIDATORS, 2, 0)
+    next_block = make_block(2, 2)
+    assert engine.receive_proposal(PEER, proposal_payload(proposer_2, 2, 0, next_block)) is Verdict.ACCEPT
+    app.head = 1  # the commit is done
+    assert engine.prepare_height() is not None  # the stashed proposal is a reason to start
+    engine.start("test")
+    assert host.validations[-1] == (2, next_block.compute_hash())  # judged, not "unknown" nor "invalid"
+    engine.on_verdict(2, next_block.compute_hash(), executed="executed")
+    assert [v.block_hash for v in host.votes_sent(VOTE_PREVOTE) if v.height == 2] == [next_block.compute_hash()]
+
+
+def test_verdicts_for_a_finished_height_are_dropped(tmp_path: Path) -> None:
+    engine, app, _host = make_engine(tmp_path)
+    engine.start("test")
+    block = make_block(1, 1)
+    engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, block))
+    app.head = 1
+    engine.prepare_height()
+    engine.on_verdict(1, block.compute_hash(), executed=None)  # a late "invalid" from height 1
+    engine.start("test")
+    assert engine.state is not None and engine.state.verdicts == {}
+
+
+def test_a_new_vote_is_relayed_once_to_every_peer_but_its_sender(tmp_path: Path) -> None:
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    payload = vote_payload(OTHERS[0], VOTE_PREVOTE, 1, 0, b"")
+    assert engine.receive_vote(PEER, payload) is Verdict.ACCEPT
+    assert engine.receive_vote(b"\xdd" * 32, payload) is Verdict.IGNORE  # the same vote relayed back
+    relays = [(kind, exclude) for kind, p, exclude in host.broadcasts if p == payload]
+    assert relays == [(KIND_VOTE, PEER)]
+
+
+def test_a_forged_copy_of_a_known_vote_is_rejected(tmp_path: Path) -> None:
+    engine, _, _ = make_engine(tmp_path)
+    engine.start("test")
+    vote = Vote(vote_type=VOTE_PREVOTE, height=1, round=0, block_hash=b"")
+    assert engine.receive_vote(PEER, sign_vote(KEYS[OTHERS[0]], CHAIN, vote, OTHERS[0]).encode()) is Verdict.ACCEPT
+    forged = sign_vote(crypto.PrivateKey(b"\x66" * 32), CHAIN, vote, OTHERS[0])
+    with pytest.raises(InvalidSignature):
+        engine.receive_vote(PEER, forged.encode())
+
+
+def test_the_round_s_votes_go_again_to_peers_at_the_same_height(tmp_path: Path) -> None:
+    """What lets a ring or a line of links decide: a peer that missed a vote gets it at the next tick."""
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    payload = vote_payload(OTHERS[0], VOTE_PREVOTE, 1, 0, b"")
+    engine.receive_vote(PEER, payload)
+    behind, ahead = b"\x01" * 32, b"\x02" * 32
+    engine.note_status(behind, PeerStatus(head=0, height=1, round=0))
+    engine.note_status(ahead, PeerStatus(head=1, height=2, round=0))
+    engine.tick()
+    assert (behind, KIND_VOTE, payload) in host.sends
+    assert not [s for s in host.sends if s[0] == ahead]
+
+
+def test_an_untimely_proposal_is_logged_and_prevoted_nil(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    skewed = make_block(1, 1, time_ms=NOW + 30_000)
+    with caplog.at_level("WARNING", logger="chainnode.bft"):
+        engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, skewed))
+    assert "one of the two clocks is wrong" in caplog.text
+    engine.on_verdict(1, skewed.compute_hash(), executed="executed")
+    assert [v.block_hash for v in host.votes_sent(VOTE_PREVOTE)] == [b""]
+
+
+def test_a_decided_block_that_is_not_at_hand_is_fetched_not_judged(tmp_path: Path) -> None:
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    unknown = make_block(1, 77).compute_hash()
+    for i in range(4):
+        if i != ME:
+            engine.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, 0, unknown))
+    # precommits for a block never seen: the core needs its proposal to decide; nothing was judged invalid
+    assert host.validations == [] and engine.state is not None and engine.state.verdicts == {}
