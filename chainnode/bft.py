@@ -373,7 +373,13 @@ class BftDriver:
         if kind == KIND_PROPOSAL:
             return self.engine.receive_proposal(peer, payload)
         if kind == KIND_TXS:
-            await self.node.submit(decode_txs_message(payload), relay=False)
+            raws = decode_txs_message(payload)
+            admissions = await self.node.submit(raws, relay=False)
+            # relay what was new here (the mempool admits a transaction once), so a transaction reaches
+            # every node that any path of links leads to, not only the submitting node's neighbours
+            fresh = [raw for raw, admission in zip(raws, admissions, strict=True) if admission.accepted]
+            for message in split_txs(fresh):
+                self.broadcast(KIND_TXS, message, exclude=peer)
             return Verdict.ACCEPT
         if kind == KIND_STATUS:
             status = decode_status(payload)

@@ -73,6 +73,12 @@ class ProxyMesh:
             if (a in side) != (b in side):
                 self._call(proxy.cut)
 
+    def cut_links(self, links: list[tuple[int, int]]) -> None:
+        """Cut each undirected link (a, b): both nodes' dials to the other fail."""
+        for a, b in links:
+            for pair in ((a, b), (b, a)):
+                self._call(self.proxies[pair].cut)
+
     def heal(self) -> None:
         for proxy in self.proxies.values():
             self._call(proxy.heal)
