@@ -80,8 +80,13 @@ class ProposalBlocks:
                     self._rounds[key] = kept
                 else:
                     del self._rounds[key]
-        for done in [k for k in self._executed if k[0] < height]:
+        held = {(h, block_hash) for (h, _), blocks in self._rounds.items() for block_hash in blocks}
+        for done in [k for k in self._executed if k[0] < height or (k[0] == height and k not in held)]:
             del self._executed[done]
+
+    def rounds(self, height: int) -> list[int]:
+        """The rounds of `height` whose blocks are kept, in order."""
+        return sorted(r for h, r in self._rounds if h == height)
 
     def __len__(self) -> int:
         return sum(len(held) for held in self._rounds.values())

@@ -78,6 +78,8 @@ from network.verdict import Verdict
 
 log = logging.getLogger("chainnode.bft")
 
+KEEP_ROUNDS: Final = 2
+"""Rounds before the current one whose proposal blocks are kept (besides the locked and valid values)."""
 RESEND_OWN: Final = 8
 """Own messages of the current height sent again every status interval (the newest ones)."""
 
@@ -401,8 +403,19 @@ class ConsensusEngine:
         if result.state.round != state.round:
             self._round_ended(state)
             self.round_started_ms = now
+            self._forget_old_rounds(result.state)
         self._perform(result.effects, now)
         return Verdict(result.verdict.value)  # the core's ACCEPT / IGNORE
+
+    def _forget_old_rounds(self, state: ConsensusState) -> None:
+        """Blocks of rounds long past cannot be decided any more unless they are the locked or valid
+        value (which may be proposed again): drop the rest, so a height that runs many rounds holds a
+        bounded number of blocks. A late decision on a dropped block fetches it by block sync."""
+        keep_from = state.round - KEEP_ROUNDS
+        keep = {value for value in (state.locked_value, state.valid_value) if value is not None}
+        self.blocks.prune(height=state.height, keep_from_round=keep_from, keep_hashes=keep)
+        for key in [k for k in self._proposal_payloads if k[0] == state.height and k[1] < keep_from]:
+            del self._proposal_payloads[key]
 
     def _round_ended(self, state: ConsensusState) -> None:
         """A round this node proposed in ended without a decision: say what the others made of it."""

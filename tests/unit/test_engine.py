@@ -294,3 +294,22 @@ def test_a_decided_block_that_is_not_at_hand_is_fetched_not_judged(tmp_path: Pat
             engine.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, 0, unknown))
     # precommits for a block never seen: the core needs its proposal to decide; nothing was judged invalid
     assert host.validations == [] and engine.state is not None and engine.state.verdicts == {}
+
+
+def test_blocks_of_rounds_long_past_are_dropped_but_the_valid_value_is_kept(tmp_path: Path) -> None:
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    for round_ in range(6):
+        proposer = compute_proposer(VALIDATORS, 1, round_)
+        if proposer != ME:
+            engine.receive_proposal(PEER, proposal_payload(proposer, 1, round_, make_block(1, 100 + round_)))
+        # every other validator precommits nil: the round ends
+        for i in range(4):
+            if i != ME:
+                engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, round_, b""))
+                engine.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, round_, b""))
+        for _, event in host.timers:
+            if event.round == round_:
+                engine.on_timeout(event)
+    assert engine.state is not None and engine.state.round >= 5
+    assert all(round_ >= engine.state.round - 2 for round_ in engine.blocks.rounds(1))
