@@ -30,6 +30,7 @@ from chainnode.errors import (
     InvalidInput,
     InvalidSignature,
     NotFound,
+    SignerNotAuthorised,
     StoreError,
 )
 from chainnode.execution import compute_genesis_changes
@@ -44,11 +45,13 @@ from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
 from chainnode.validation import validate_proposed_block
 from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
-from contracts import anchor, proposals
+from contracts import anchor, governance, proposals
+from contracts.base import ContractError
 
 log = logging.getLogger("chainnode.node")
 
 VERIFY_CHUNK = 256
+SIGNER_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,7 @@ class Node:
         self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
         self._limits: tuple[int, ConsensusLimits] | None = None
         self._change_heights: tuple[int, tuple[int, ...]] | None = None
+        self._signer_verdicts: tuple[int, dict[bytes, SignerNotAuthorised | None]] = (-1, {})
         self.tip = self._load_tip()
         self._validate_tip_state()
         self.mempool = Mempool(
@@ -138,6 +142,7 @@ class Node:
             max_tx_bytes=genesis.params.max_tx_bytes,
             max_ttl=genesis.params.max_tx_ttl,
             is_committed=self.store.has_tx,
+            validate_signer=self.validate_signer,
         )
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
         self._work = asyncio.Event()
@@ -420,8 +425,12 @@ class Node:
         return proposed
 
     async def announce_commit(self, proposed: ProposedBlock) -> None:
-        """After a commit, on the event loop: drop its transactions from the mempool and wake waiters."""
+        """After a commit, on the event loop: drop its transactions from the mempool, and those of keys the
+        new head no longer lists (revoked, department removed), and wake waiters."""
         self.mempool.remove(tx.tx_id for tx in proposed.txs)
+        dropped = self.mempool.drop_unauthorised(next_height=self.tip.height + 1)
+        if dropped:
+            log.info("dropped %d pending transactions of keys no longer on the roster", dropped)
         async with self._new_head:
             self._new_head.notify_all()
 
@@ -474,6 +483,27 @@ class Node:
             if accepted:
                 self.on_admitted(accepted)
         return [o if o is not None else Admission(tx_id=None) for o in outcomes]
+
+    def validate_signer(self, public_key: bytes, height: int) -> None:
+        """Admission's roster check: the key holds a role at `height` by the committed state (node keys
+        hold the role "node", so the nodes' own evidence reports pass). Raises SignerNotAuthorised with the
+        code execution would record; execution checks again against the state of the block. Verdicts are
+        cached per height, so a batch from one key reads the roster once."""
+        cached_height, verdicts = self._signer_verdicts
+        if cached_height != height:
+            verdicts = {}
+            self._signer_verdicts = (height, verdicts)
+        if public_key not in verdicts:
+            try:
+                governance.require_member(self.store, public_key, height)
+                verdicts[public_key] = None
+            except ContractError as exc:
+                verdicts[public_key] = SignerNotAuthorised(exc.code, exc.message)
+            if len(verdicts) > SIGNER_CACHE:
+                verdicts.pop(next(iter(verdicts)))
+        refusal = verdicts.get(public_key)
+        if refusal is not None:
+            raise SignerNotAuthorised(refusal.code, refusal.message)
 
     def _admit(self, tx: Transaction, valid: bool) -> Admission:
         if not valid:

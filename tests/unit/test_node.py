@@ -99,3 +99,51 @@ async def test_consensus_limits_changed_by_proposal_bound_later_blocks(tmp_path:
             node.validate_block(oversized.block)
     finally:
         node.close()
+
+
+async def test_admission_checks_the_roster_and_drops_a_revoked_keys_pending_transactions(tmp_path: Path) -> None:
+    from chainnode.producer import commit_alone
+    from chainnode.tx import TxBody, sign_transaction
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    admin = crypto.load_key_file(created.officer_key).key
+    clerk = crypto.PrivateKey(b"\x21" * 32)
+    node = Node.from_home(created.home)
+
+    def call(method: str, args: dict[str, object]) -> bytes:
+        body = TxBody(chain_id="n", contract="governance", method=method, args=args, signer=admin.public_key,
+                      nonce=crypto.sha256(method.encode())[:16], expiry_height=100)
+        return sign_transaction(admin, body).raw
+
+    try:
+        [stranger] = await node.submit([anchor_tx(clerk, "n", "before-registration")])
+        assert stranger.error is not None and stranger.error.code == "not_a_member"
+        assert stranger.error.field == "signer" and len(node.mempool) == 0
+        assert await node.produce_block() is None and node.head_height() == 0  # nothing to fill a block with
+
+        await node.submit([call("register_member", {"public_key": clerk.public_key, "name": "Clerk Li",
+                                                    "roles": ["clerk"]})])
+        await node.produce_block()
+        pending = await node.submit([anchor_tx(clerk, "n", f"doc-{i}") for i in range(3)])
+        assert all(a.accepted for a in pending) and len(node.mempool) == 3
+
+        # Block 2 (as another proposer might build it) holds only the revocation, effective at height 3.
+        [revoke] = await node.submit([call("revoke_member", {"public_key": clerk.public_key, "reason": "left"})])
+        revocation = node.mempool.get_by_raw(call("revoke_member", {"public_key": clerk.public_key,
+                                                                     "reason": "left"}))
+        assert revoke.accepted and revocation is not None
+        proposed = node.build_proposal([revocation], node.clock.now_ms())
+        node.commit_decided(proposed, commit_alone(node.node_key, proposed, node.validators_at(2)))
+        await node.announce_commit(proposed)
+
+        assert len(node.mempool) == 0
+        for admission in pending:
+            assert admission.tx_id is not None
+            status = node.tx_status(admission.tx_id)
+            assert status.status == "rejected" and status.code == "key_revoked"
+        [late] = await node.submit([anchor_tx(clerk, "n", "after-revocation")])
+        assert late.error is not None and late.error.code == "key_revoked"
+        [own] = await node.submit([anchor_tx(admin, "n", "admin-still-registered")])
+        assert own.accepted
+    finally:
+        node.close()
