@@ -17,7 +17,7 @@ from chainnode import codec, crypto
 from chainnode.errors import GenesisError, InvalidField
 from chainnode.validators import Validator, ValidatorSet
 
-DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
+DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}\Z")
 KNOWN_ROLES: Final = frozenset({"admin", "clerk", "reviewer", "approver", "issuer", "document_officer", "auditor"})
 
 
