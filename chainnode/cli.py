@@ -301,8 +301,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"  mempool:    {mempool.get('txs')} txs, {mempool.get('bytes')} bytes",
         f"  validator:  {'yes' if status.get('validator') else 'no'} (of {status.get('validators')})",
         *_consensus_lines(status.get("consensus")),
+        *_rollback_lines(status.get("store_rollback")),
     ])
     return 0
+
+
+def _rollback_lines(rollback: Any) -> list[str]:
+    if not isinstance(rollback, dict):
+        return []
+    state = "re-synced since" if rollback.get("resynced") else "re-syncing from peers"
+    return [f"  STORE ROLLBACK at start: the store opened at height {rollback.get('store_height_at_start')} but "
+            f"the WAL holds signatures for height {rollback.get('wal_signed_height')} (at least "
+            f"{rollback.get('lost_blocks')} fsynced blocks lost; {state}; the sign guard still prevents "
+            f"double-signing). Check the disk."]
 
 
 def _consensus_lines(consensus: Any) -> list[str]:

@@ -39,6 +39,7 @@ from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBun
 from chainnode.mempool import Admission, Mempool
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
 from chainnode.results import decode_result
+from chainnode.rollback import StoreRollback, detect_store_rollback
 from chainnode.state import compute_state_update
 from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, compute_state_proof
 from chainnode.store import BlockWrite, Store
@@ -135,6 +136,7 @@ class Node:
         self._signer_verdicts: tuple[int, dict[bytes, SignerNotAuthorised | None]] = (-1, {})
         self.tip = self._load_tip()
         self._validate_tip_state()
+        self.store_rollback: StoreRollback | None = detect_store_rollback(layout, self.tip.height)
         self.mempool = Mempool(
             chain_id=genesis.chain_id,
             max_txs=config.mempool_max_txs,
@@ -675,4 +677,5 @@ class Node:
             "validators": len(self.validators_at(self.tip.height + 1)),
             "version": "0.1.0",
             "consensus": None if self.consensus_status is None else self.consensus_status(),
+            "store_rollback": None if self.store_rollback is None else self.store_rollback.to_json(head.height),
         }

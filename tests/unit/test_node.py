@@ -147,3 +147,69 @@ async def test_admission_checks_the_roster_and_drops_a_revoked_keys_pending_tran
         assert own.accepted
     finally:
         node.close()
+
+
+def newest_leveldb_log(data: Path) -> Path:
+    return max(data.glob("*.log"), key=lambda p: int(p.stem))
+
+
+async def test_a_store_that_lost_fsynced_blocks_is_reported_loudly_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from chainnode.wal import KIND_PRECOMMIT, KIND_PREVOTE, SignLog, SignRecord
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(created.home)
+    wal = SignLog(node.layout.wal)
+    try:
+        for height in range(1, 11):  # the WAL records what a validator signs for each height it decides
+            if height == 3:
+                log_file = newest_leveldb_log(node.layout.data)
+                kept = log_file.stat().st_size
+            wal.append(SignRecord(height=height, round=0, kind=KIND_PREVOTE, signing_bytes=b"p%d" % height))
+            wal.append(SignRecord(height=height, round=0, kind=KIND_PRECOMMIT, signing_bytes=b"c%d" % height))
+            await node.submit([anchor_tx(key, "n", f"doc-{height}")])
+            await node.produce_block()
+        wal.append(SignRecord(height=11, round=0, kind=KIND_PREVOTE, signing_bytes=b"p11"))
+    finally:
+        wal.close()
+        node.close()
+    assert node.head_height() == 10
+    with log_file.open("r+b") as handle:  # the disk drops the newest writes of LevelDB's log
+        handle.truncate(kept)
+
+    with caplog.at_level("ERROR", logger="chainnode.node"):
+        reopened = Node.from_home(created.home)
+    try:
+        assert reopened.head_height() == 2
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1, errors
+        assert "height 2" in errors[0] and "height 11" in errors[0] and "lost at least 8" in errors[0]
+        assert "re-sync" in errors[0] and "double-signing" in errors[0]
+        assert reopened.status()["store_rollback"] == {
+            "store_height_at_start": 2, "wal_signed_height": 11, "lost_blocks": 8, "resynced": False,
+        }
+        from chainnode.cli import _rollback_lines
+
+        [line] = _rollback_lines(reopened.status()["store_rollback"])  # what `chainnode status` prints
+        assert "STORE ROLLBACK" in line and "height 2" in line and "height 11" in line
+    finally:
+        reopened.close()
+
+
+async def test_a_store_in_step_with_its_wal_starts_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from chainnode.wal import KIND_PREVOTE, SignLog, SignRecord
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    node = Node.from_home(created.home)
+    wal = SignLog(node.layout.wal)
+    wal.append(SignRecord(height=1, round=0, kind=KIND_PREVOTE, signing_bytes=b"p"))  # signed, not yet committed
+    wal.close()
+    node.close()
+    with caplog.at_level("ERROR", logger="chainnode.node"):
+        again = Node.from_home(created.home)
+    try:
+        assert again.status()["store_rollback"] is None and not caplog.records
+    finally:
+        again.close()
