@@ -405,7 +405,13 @@ class BftDriver:
             self._equivocate(vote, index)
 
     def _equivocate(self, vote: Any, index: int) -> None:
-        """Test-only fault: sign a second, conflicting prevote for a random value (bypassing the guard)."""
+        """Test-only fault: sign a second, conflicting prevote for a random value (bypassing the guard).
+        Only with CHAINNODE_TEST_FAULTS naming it (chainnode.faults); the start is refused otherwise."""
+        from chainnode import faults
+
+        if not faults.is_enabled(faults.DOUBLE_SIGN, os.environ):
+            log.error("consensus.misbehave is set but %s does not name it: not double-signing", faults.ENV_VAR)
+            return
         forged = sign_vote(self.node.node_key, self.chain_id, replace(vote, block_hash=os.urandom(32)), index)
         log.warning("misbehaving on purpose: double-signing a prevote at height %d round %d", vote.height, vote.round)
         self.network.broadcast(KIND_VOTE, forged.encode())

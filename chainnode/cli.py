@@ -228,6 +228,10 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
     if not 1 <= args.nodes <= len(DEVNET_DEPARTMENTS):
         raise UsageError(f"--nodes must be 1 to {len(DEVNET_DEPARTMENTS)}")
+    if args.test_hooks:
+        from chainnode import faults
+
+        faults.require_fault(faults.TEST_HOOKS, asked_by="--test-hooks", environ=os.environ)
     homes = [args.out / f"node{i}" for i in range(args.nodes)]
     departments = [DepartmentSpec(code=code, name=name) for code, name in DEVNET_DEPARTMENTS[: args.nodes]]
     try:

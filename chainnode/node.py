@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainnode import codec, crypto, merkle
+from chainnode import codec, crypto, faults, merkle
 from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
 from chainnode.config import HomeLayout, NodeConfig, load_config
@@ -162,6 +163,8 @@ class Node:
         layout = HomeLayout(home)
         config = load_config(layout.config)
         genesis = load_genesis(layout.genesis)
+        faults.validate_test_faults(misbehave=config.misbehave, test_hooks=genesis.params.test_hooks,
+                                    environ=os.environ)
         key = crypto.load_key_file(layout.node_key).key
         return cls(layout=layout, config=config, genesis=genesis, node_key=key, clock=clock)
 
