@@ -431,7 +431,7 @@ def cmd_anchor_verify(args: argparse.Namespace) -> int:
 
 def cmd_block_show(args: argparse.Namespace) -> int:
     which = args.height
-    if which != "latest" and not (which.isdigit() and int(which) >= 1):
+    if which != "latest" and not (which.isascii() and which.isdigit() and len(which) <= 19 and int(which) >= 1):
         raise UsageError(f"HEIGHT must be a positive integer or 'latest', got {which!r}")
     with open_client(args) as client:
         block = client.block(which)

@@ -117,8 +117,8 @@ class SignerNotAuthorised(InvalidInput):
         {"not_a_member", "key_revoked", "key_not_yet_effective", "department_removed"}
     )
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, field="signer")
+    def __init__(self, message: str, *, code: str = "not_a_member", field: str | None = "signer") -> None:
+        super().__init__(message, field=field)
         self.code = code if code in self.CODES else "not_a_member"  # type: ignore[misc]
 
 

@@ -503,12 +503,12 @@ class Node:
                 governance.require_member(self.store, public_key, height)
                 verdicts[public_key] = None
             except ContractError as exc:
-                verdicts[public_key] = SignerNotAuthorised(exc.code, exc.message)
+                verdicts[public_key] = SignerNotAuthorised(exc.message, code=exc.code)
             if len(verdicts) > SIGNER_CACHE:
                 verdicts.pop(next(iter(verdicts)))
         refusal = verdicts.get(public_key)
         if refusal is not None:
-            raise SignerNotAuthorised(refusal.code, refusal.message)
+            raise SignerNotAuthorised(refusal.message, code=refusal.code)
 
     def _admit(self, tx: Transaction, valid: bool) -> Admission:
         if not valid:

@@ -124,9 +124,9 @@ def test_a_signer_off_the_roster_is_refused_at_screening_and_dropped_when_revoke
 
     def validate_signer(public_key: bytes, height: int) -> None:
         if public_key != KEY.public_key:
-            raise SignerNotAuthorised("not_a_member", "the signing key is not registered to any department")
+            raise SignerNotAuthorised("the signing key is not registered to any department", code="not_a_member")
         if height >= revoked_from.get(public_key, height + 1):
-            raise SignerNotAuthorised("key_revoked", "the signing key is revoked")
+            raise SignerNotAuthorised("the signing key is revoked", code="key_revoked")
 
     pool = Mempool(chain_id="c", max_txs=100, max_bytes=10**6, max_tx_bytes=4096, max_ttl=100,
                    is_committed=lambda _: False, validate_signer=validate_signer)
