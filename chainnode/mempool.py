@@ -35,9 +35,12 @@ from chainnode.errors import (
 )
 from chainnode.execution import validate_call
 from chainnode.tx import Transaction, decode_transaction
+from contracts import governance
+from contracts.base import ContractError, StateReader
 
 REJECTED_CACHE: Final = 100_000
 VERIFIED_CACHE: Final = 200_000
+SIGNER_CACHE: Final = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +59,36 @@ class Admission:
 class Rejection:
     code: str
     message: str
+
+
+class RosterCheck:
+    """Admission's roster check over the committed state: the key holds a role at the height (node keys
+    hold the role "node", so the nodes' own evidence reports pass).
+
+    Raises SignerNotAuthorised with the code execution would record; execution checks again against the
+    state of the block. Verdicts are cached for one height at a time (the state changes only with the
+    height), so a batch from one key reads the roster once.
+    """
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
+        self._height = -1
+        self._verdicts: dict[bytes, SignerNotAuthorised | None] = {}
+
+    def __call__(self, public_key: bytes, height: int) -> None:
+        if height != self._height:
+            self._height, self._verdicts = height, {}
+        if public_key not in self._verdicts:
+            if len(self._verdicts) >= SIGNER_CACHE:
+                self._verdicts.pop(next(iter(self._verdicts)))
+            try:
+                governance.require_member(self._state, public_key, height)
+                self._verdicts[public_key] = None
+            except ContractError as exc:
+                self._verdicts[public_key] = SignerNotAuthorised(exc.message, code=exc.code)
+        refusal = self._verdicts[public_key]
+        if refusal is not None:
+            raise SignerNotAuthorised(refusal.message, code=refusal.code)
 
 
 class Mempool:

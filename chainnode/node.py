@@ -31,13 +31,12 @@ from chainnode.errors import (
     InvalidInput,
     InvalidSignature,
     NotFound,
-    SignerNotAuthorised,
     StoreError,
 )
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
-from chainnode.mempool import Admission, Mempool
+from chainnode.mempool import Admission, Mempool, RosterCheck
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
 from chainnode.results import decode_result
 from chainnode.rollback import StoreRollback, detect_store_rollback
@@ -47,13 +46,11 @@ from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
 from chainnode.validation import validate_proposed_block
 from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
-from contracts import anchor, governance, proposals
-from contracts.base import ContractError
+from contracts import anchor, proposals
 
 log = logging.getLogger("chainnode.node")
 
 VERIFY_CHUNK = 256
-SIGNER_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +131,6 @@ class Node:
         self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
         self._limits: tuple[int, ConsensusLimits] | None = None
         self._change_heights: tuple[int, tuple[int, ...]] | None = None
-        self._signer_verdicts: tuple[int, dict[bytes, SignerNotAuthorised | None]] = (-1, {})
         self.tip = self._load_tip()
         self._validate_tip_state()
         self.store_rollback: StoreRollback | None = detect_store_rollback(layout, self.tip.height)
@@ -145,7 +141,7 @@ class Node:
             max_tx_bytes=genesis.params.max_tx_bytes,
             max_ttl=genesis.params.max_tx_ttl,
             is_committed=self.store.has_tx,
-            validate_signer=self.validate_signer,
+            validate_signer=RosterCheck(self.store),
         )
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
         self._work = asyncio.Event()
@@ -488,27 +484,6 @@ class Node:
             if accepted:
                 self.on_admitted(accepted)
         return [o if o is not None else Admission(tx_id=None) for o in outcomes]
-
-    def validate_signer(self, public_key: bytes, height: int) -> None:
-        """Admission's roster check: the key holds a role at `height` by the committed state (node keys
-        hold the role "node", so the nodes' own evidence reports pass). Raises SignerNotAuthorised with the
-        code execution would record; execution checks again against the state of the block. Verdicts are
-        cached per height, so a batch from one key reads the roster once."""
-        cached_height, verdicts = self._signer_verdicts
-        if cached_height != height:
-            verdicts = {}
-            self._signer_verdicts = (height, verdicts)
-        if public_key not in verdicts:
-            try:
-                governance.require_member(self.store, public_key, height)
-                verdicts[public_key] = None
-            except ContractError as exc:
-                verdicts[public_key] = SignerNotAuthorised(exc.message, code=exc.code)
-            if len(verdicts) > SIGNER_CACHE:
-                verdicts.pop(next(iter(verdicts)))
-        refusal = verdicts.get(public_key)
-        if refusal is not None:
-            raise SignerNotAuthorised(refusal.message, code=refusal.code)
 
     def _admit(self, tx: Transaction, valid: bool) -> Admission:
         if not valid:
