@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from chainnode import crypto
+from chainnode import api_records, crypto
 from chainnode.api import create_app
 from chainnode.home import init_home
 from chainnode.node import Node
@@ -47,6 +47,11 @@ HOSTILE_CODES = {
     "nul": "PSB\x00",
 }
 
+# Valid values for the path parameters of the record routes, so each request reaches the parameter under test.
+PATH_VALUES = {"department": "PSB", "public_key": HEX32, "holder_ref": HEX32, "proposal_id": "1", "year": "2024",
+               "code": "X1", "material_id": ID, "case_id": ID, "cert_id": ID}
+REQUIRED_QUERY = {"/v1/cases": {"department": "PSB"}}
+
 # (path template, parameter name, "path" or "query", other query parameters)
 INTEGER_PARAMS: list[tuple[str, str, str, dict[str, str]]] = [
     ("/v1/txs/" + HEX32, "wait", "query", {}),
@@ -55,22 +60,13 @@ INTEGER_PARAMS: list[tuple[str, str, str, dict[str, str]]] = [
     ("/v1/history/department:PSB", "limit", "query", {}),
     ("/v1/events", "from_height", "query", {}),
     ("/v1/validators", "height", "query", {}),
-    ("/v1/departments", "height", "query", {}),
-    ("/v1/departments/PSB/members", "height", "query", {}),
-    ("/v1/members/" + HEX32, "height", "query", {}),
-    ("/v1/proposals", "limit", "query", {}),
-    ("/v1/proposals", "height", "query", {}),
     ("/v1/proposals/{}", "proposal_id", "path", {}),
-    ("/v1/registries", "height", "query", {}),
     ("/v1/calendar/{}", "year", "path", {}),
-    ("/v1/items", "height", "query", {}),
-    ("/v1/items/X1", "version", "query", {}),
-    ("/v1/materials/" + ID, "height", "query", {}),
-    ("/v1/holders/" + HEX32, "height", "query", {}),
-    ("/v1/cases", "limit", "query", {"department": "PSB"}),
-    ("/v1/cases/" + ID, "height", "query", {}),
-    ("/v1/supervision/PSB", "within_days", "query", {}),
-    ("/v1/certs/" + ID, "version", "query", {}),
+    *[  # every record route takes ?height=, and some an integer of their own
+        (route.path.format_map(PATH_VALUES), name, "query", REQUIRED_QUERY.get(route.path, {}))
+        for route in api_records.ROUTES
+        for name in ("height", *(p[0] for p in route.params if p[1] == "query" and p[2].get("type") == "integer"))
+    ],
 ]
 DEPARTMENT_PARAMS: list[tuple[str, str]] = [
     ("/v1/items?department={}", "department"),
