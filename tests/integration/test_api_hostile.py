@@ -144,6 +144,8 @@ async def test_every_code_parameter_is_matched_whole(api: TestClient[Any, Any]) 
         pytest.param(b'{"tx": "\xff"}', id="not UTF-8"),
         pytest.param(b'{"txs": [' + b"0," * 600_000 + b"0]}", id="a million values"),
         pytest.param(b'{"tx": "unterminated', id="unterminated string"),
+        pytest.param(b'{"txs": [' + b'"",' * 600_000 + b'""]}', id="600,000 strings"),
+        pytest.param(b'{"tx": "' + b"\\\"[" * 1000 + b'"} ' + b"[" * 40, id="brackets after escaped quotes"),
     ],
 )
 async def test_hostile_json_bodies_are_refused(api: TestClient[Any, Any], body: bytes) -> None:
