@@ -20,8 +20,9 @@ from typing import Any, Final
 from aiohttp import WSMsgType, web
 
 from chainnode import api_records, codec
+from chainnode.api_params import parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
-from chainnode.errors import ChainError, InputTooLarge, InvalidField, InvalidJson, NotFound
+from chainnode.errors import ChainError, InputTooLarge, InvalidField, NotFound
 from chainnode.light import StateValueBundle
 from chainnode.mempool import Admission
 from chainnode.node import Node
@@ -33,7 +34,6 @@ log = logging.getLogger("chainnode.api")
 NODE: Final = web.AppKey("node", Node)
 MSGPACK: Final = "application/msgpack"
 PROBLEM: Final = "application/problem+json"
-MAX_WAIT_S: Final = 60.0
 MAX_HISTORY: Final = 1000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,7 +62,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "code": code,
             "detail": f"{request.method} {request.path}: {exc.reason}",
         }
-        return web.Response(status=exc.status, text=json.dumps(body), content_type=PROBLEM)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return web.Response(status=exc.status, text=json.dumps(body), content_type=PROBLEM, headers=allow)
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         body = {
@@ -76,24 +77,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-
-
-def parse_hex(text: str, field: str, *, size: int | None = None, max_size: int = 4096) -> bytes:
-    try:
-        value = bytes.fromhex(text)
-    except ValueError as exc:
-        raise InvalidField(f"{field} must be hex", field=field) from exc
-    if (size is not None and len(value) != size) or len(value) > max_size:
-        raise InvalidField(f"{field} must be {size or max_size} bytes of hex", field=field)
-    return value
-
-
-def parse_int(text: str | None, field: str, *, default: int | None = None, lo: int = 0) -> int | None:
-    if text is None or text == "":
-        return default
-    if not text.isdigit() or int(text) < lo:
-        raise InvalidField(f"{field} must be an integer >= {lo}", field=field)
-    return int(text)
 
 
 def b64(data: bytes) -> str:
@@ -133,10 +116,7 @@ async def read_submission(request: web.Request) -> tuple[list[bytes], bool]:
         return [body], False
     if request.content_type not in ("application/json", ""):
         raise InvalidField(f"Content-Type must be {MSGPACK} or application/json", field="content-type")
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidJson(f"request body is not JSON: {exc}") from exc
+    document = parse_json_body(body)
     if isinstance(document, dict) and "tx" in document:
         return [unb64(document["tx"], "tx")], False
     if isinstance(document, dict) and isinstance(document.get("txs"), list):
@@ -167,7 +147,7 @@ async def submit_txs(request: web.Request) -> web.Response:
 async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE]
     tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
-    wait = min(float(parse_int(request.query.get("wait"), "wait", default=0) or 0), MAX_WAIT_S)
+    wait = parse_wait(request.query.get("wait"))
     status = node.tx_status(tx_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chainnode import records
+from chainnode import api_params, records
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
@@ -37,12 +37,7 @@ class Route:
 
 
 def _int(request: web.Request, name: str, *, default: int | None = None, lo: int = 0, hi: int = 2**62) -> int | None:
-    text = request.query.get(name) if name in request.query else request.match_info.get(name)
-    if text is None or text == "":
-        return default
-    if not text.isdigit() or not lo <= int(text) <= hi:
-        raise InvalidField(f"{name} must be an integer in [{lo}, {hi}]", field=name)
-    return int(text)
+    return api_params.param_int(request.query, request.match_info, name, default=default, lo=lo, hi=hi)
 
 
 def _hex32(request: web.Request, name: str) -> bytes:
@@ -58,14 +53,14 @@ def _hex32(request: web.Request, name: str) -> bytes:
 
 def _id(request: web.Request, name: str) -> str:
     text = request.match_info[name]
-    if not contract_args.ID_HEX.match(text):
+    if not api_params.is_code(text, contract_args.ID_HEX):
         raise InvalidField(f"{name} must be a record ID of 32 lowercase hex digits", field=name)
     return text
 
 
 def _code(request: web.Request, name: str, pattern: Any = contract_args.CODE) -> str:
     text = request.match_info.get(name) or request.query.get(name, "")
-    if not pattern.match(text):
+    if not api_params.is_code(text, pattern):
         raise InvalidField(f"{name} {text!r} is not a valid code", field=name)
     return text
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Coroutine
 from typing import Any
 
+from chainnode import faults
 from chainnode.block import Block, decode_block
 from chainnode.config import NodeConfig
 from chainnode.consensus.events import Decide, TimeoutEvent, Timeouts
@@ -112,7 +114,8 @@ class BftDriver:
                 ),
                 time_precision_ms=self.config.time_precision_ms,
                 message_delay_ms=self.config.message_delay_ms,
-                equivocate=self.config.misbehave == "double-sign",
+                # a test fault: only with CHAINNODE_TEST_FAULTS naming it (the start is refused otherwise)
+                equivocate=self.config.misbehave == "double-sign" and faults.is_enabled(faults.DOUBLE_SIGN, os.environ),
             ),
         )
         self.last_commit_ms = 0

@@ -228,6 +228,10 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
     if not 1 <= args.nodes <= len(DEVNET_DEPARTMENTS):
         raise UsageError(f"--nodes must be 1 to {len(DEVNET_DEPARTMENTS)}")
+    if args.test_hooks:
+        from chainnode import faults
+
+        faults.require_fault(faults.TEST_HOOKS, asked_by="--test-hooks", environ=os.environ)
     homes = [args.out / f"node{i}" for i in range(args.nodes)]
     departments = [DepartmentSpec(code=code, name=name) for code, name in DEVNET_DEPARTMENTS[: args.nodes]]
     try:
@@ -301,8 +305,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"  mempool:    {mempool.get('txs')} txs, {mempool.get('bytes')} bytes",
         f"  validator:  {'yes' if status.get('validator') else 'no'} (of {status.get('validators')})",
         *_consensus_lines(status.get("consensus")),
+        *_rollback_lines(status.get("store_rollback")),
     ])
     return 0
+
+
+def _rollback_lines(rollback: Any) -> list[str]:
+    if not isinstance(rollback, dict):
+        return []
+    state = "re-synced since" if rollback.get("resynced") else "re-syncing from peers"
+    return [f"  STORE ROLLBACK at start: the store opened at height {rollback.get('store_height_at_start')} but "
+            f"the WAL holds signatures for height {rollback.get('wal_signed_height')} (at least "
+            f"{rollback.get('lost_blocks')} fsynced blocks lost; {state}; the sign guard still prevents "
+            f"double-signing). Check the disk."]
 
 
 def _consensus_lines(consensus: Any) -> list[str]:
@@ -416,7 +431,7 @@ def cmd_anchor_verify(args: argparse.Namespace) -> int:
 
 def cmd_block_show(args: argparse.Namespace) -> int:
     which = args.height
-    if which != "latest" and not (which.isdigit() and int(which) >= 1):
+    if which != "latest" and not (which.isascii() and which.isdigit() and len(which) <= 19 and int(which) >= 1):
         raise UsageError(f"HEIGHT must be a positive integer or 'latest', got {which!r}")
     with open_client(args) as client:
         block = client.block(which)

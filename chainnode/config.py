@@ -77,7 +77,7 @@ TOML_NAMES = {
 
 def parse_listen(value: str, *, field: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit() and len(port) <= 5) or int(port) > 65535:
         raise ConfigError(f"{field} must be HOST:PORT, got {value!r}", field=field)
     return host.strip("[]"), int(port)
 

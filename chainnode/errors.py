@@ -104,6 +104,24 @@ class TxAlreadyPending(InvalidInput):
     http_status = 409
 
 
+class SignerNotAuthorised(InvalidInput):
+    """The signing key is not on the roster at the next height, so every contract would refuse the call.
+
+    `code` is the roster's own refusal, the one execution would record: `not_a_member`, `key_revoked`,
+    `key_not_yet_effective` or `department_removed`.
+    """
+
+    code = "not_a_member"
+    http_status = 403
+    CODES: ClassVar[frozenset[str]] = frozenset(
+        {"not_a_member", "key_revoked", "key_not_yet_effective", "department_removed"}
+    )
+
+    def __init__(self, message: str, *, code: str = "not_a_member", field: str | None = "signer") -> None:
+        super().__init__(message, field=field)
+        self.code = code if code in self.CODES else "not_a_member"  # type: ignore[misc]
+
+
 class UnknownContract(InvalidInput):
     code = "unknown_contract"
 

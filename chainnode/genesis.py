@@ -18,7 +18,7 @@ from chainnode.errors import GenesisError, InvalidField
 from chainnode.limits import MAX_BLOCK_BYTES_CEILING, MAX_BLOCK_TXS_CEILING, MAX_TX_BYTES_CEILING
 from chainnode.validators import Validator, ValidatorSet
 
-DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
+DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}\Z")
 KNOWN_ROLES: Final = frozenset({"admin", "clerk", "reviewer", "approver", "issuer", "document_officer", "auditor"})
 
 

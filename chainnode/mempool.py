@@ -2,9 +2,15 @@
 
 Admission runs in two halves around the signature check, which the node runs on a thread pool:
 `screen` decodes and checks everything that needs no signature (size, canonical form, chain ID, expiry,
-already committed or pending, known contract and method, argument shapes); `admit` inserts the
+known contract and method, argument shapes, the signer on the roster of the next height, already
+committed or pending); `admit` inserts the
 candidates whose signatures held. Every verdict is cached by transaction ID, so no signature is checked
 twice and a client can ask why a transaction was rejected.
+
+The roster check makes the API no open door: a key that was never registered, or is revoked, cannot fill
+blocks with failed transactions. Execution still checks the roster itself (a key revoked between
+admission and its block is refused there), and after every block `drop_unauthorised` removes the pending
+transactions of keys that the new head no longer lists.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from chainnode.errors import (
     InvalidInput,
     InvalidSignature,
     MempoolFull,
+    SignerNotAuthorised,
     TxAlreadyCommitted,
     TxAlreadyPending,
     TxExpired,
@@ -28,9 +35,12 @@ from chainnode.errors import (
 )
 from chainnode.execution import validate_call
 from chainnode.tx import Transaction, decode_transaction
+from contracts import governance
+from contracts.base import ContractError, StateReader
 
 REJECTED_CACHE: Final = 100_000
 VERIFIED_CACHE: Final = 200_000
+SIGNER_CACHE: Final = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +61,36 @@ class Rejection:
     message: str
 
 
+class RosterCheck:
+    """Admission's roster check over the committed state: the key holds a role at the height (node keys
+    hold the role "node", so the nodes' own evidence reports pass).
+
+    Raises SignerNotAuthorised with the code execution would record; execution checks again against the
+    state of the block. Verdicts are cached for one height at a time (the state changes only with the
+    height), so a batch from one key reads the roster once.
+    """
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
+        self._height = -1
+        self._verdicts: dict[bytes, SignerNotAuthorised | None] = {}
+
+    def __call__(self, public_key: bytes, height: int) -> None:
+        if height != self._height:
+            self._height, self._verdicts = height, {}
+        if public_key not in self._verdicts:
+            if len(self._verdicts) >= SIGNER_CACHE:
+                self._verdicts.pop(next(iter(self._verdicts)))
+            try:
+                governance.require_member(self._state, public_key, height)
+                self._verdicts[public_key] = None
+            except ContractError as exc:
+                self._verdicts[public_key] = SignerNotAuthorised(exc.message, code=exc.code)
+        refusal = self._verdicts[public_key]
+        if refusal is not None:
+            raise SignerNotAuthorised(refusal.message, code=refusal.code)
+
+
 class Mempool:
     """Pending transactions in arrival order, bounded by count and bytes."""
 
@@ -63,13 +103,17 @@ class Mempool:
         max_tx_bytes: int,
         max_ttl: int,
         is_committed: Callable[[bytes], bool],
+        validate_signer: Callable[[bytes, int], None] | None = None,
     ) -> None:
+        """`validate_signer(public_key, height)` raises SignerNotAuthorised unless the key may sign a
+        transaction for block `height`; None admits every signer (tests of the codec-level checks only)."""
         self.chain_id = chain_id
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.max_tx_bytes = max_tx_bytes
         self.max_ttl = max_ttl
         self._is_committed = is_committed
+        self._validate_signer = validate_signer
         self._pending: OrderedDict[bytes, Transaction] = OrderedDict()
         self._by_raw: dict[bytes, Transaction] = {}
         """Pending transactions by their signed bytes, so a proposed block's copy is not decoded again."""
@@ -99,6 +143,8 @@ class Mempool:
         tx = decode_transaction(raw, max_size=self.max_tx_bytes)
         try:
             self.validate_stateless(tx, next_height=next_height)
+            if self._validate_signer is not None:
+                self._validate_signer(tx.signer, next_height)
         except InvalidInput as exc:
             self._remember_rejection(tx.tx_id, exc)
             raise
@@ -183,6 +229,28 @@ class Mempool:
                 tx.tx_id, TxExpired(f"transaction expired at height {tx.body.expiry_height} before inclusion")
             )
         return chosen
+
+    def drop_unauthorised(self, *, next_height: int) -> int:
+        """Drop the pending transactions whose signer may not sign for `next_height` (revoked, or its
+        department removed), remembering why; returns how many. Each signer is looked up once."""
+        validate = self._validate_signer
+        if validate is None:
+            return 0
+        verdicts: dict[bytes, SignerNotAuthorised | None] = {}
+        for signer in {tx.signer for tx in self._pending.values()}:
+            try:
+                validate(signer, next_height)
+                verdicts[signer] = None
+            except SignerNotAuthorised as exc:
+                verdicts[signer] = exc
+        dropped = 0
+        for tx in list(self._pending.values()):
+            error = verdicts[tx.signer]
+            if error is not None:
+                self._drop(tx.tx_id)
+                self._remember_rejection(tx.tx_id, error)
+                dropped += 1
+        return dropped
 
     def remove(self, tx_ids: Iterable[bytes]) -> None:
         for tx_id in tx_ids:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainnode import codec, crypto, merkle
+from chainnode import codec, crypto, faults, merkle
 from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
 from chainnode.config import HomeLayout, NodeConfig, load_config
@@ -36,9 +37,10 @@ from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
 from chainnode.limits import MAX_ENCODED_BLOCK
-from chainnode.mempool import Admission, Mempool
+from chainnode.mempool import Admission, Mempool, RosterCheck
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
 from chainnode.results import decode_result
+from chainnode.rollback import StoreRollback, detect_store_rollback
 from chainnode.state import compute_state_update
 from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, compute_state_proof
 from chainnode.store import BlockWrite, Store
@@ -132,6 +134,7 @@ class Node:
         self._change_heights: tuple[int, tuple[int, ...]] | None = None
         self.tip = self._load_tip()
         self._validate_tip_state()
+        self.store_rollback: StoreRollback | None = detect_store_rollback(layout, self.tip.height)
         self.mempool = Mempool(
             chain_id=genesis.chain_id,
             max_txs=config.mempool_max_txs,
@@ -139,6 +142,7 @@ class Node:
             max_tx_bytes=genesis.params.max_tx_bytes,
             max_ttl=genesis.params.max_tx_ttl,
             is_committed=self.store.has_tx,
+            validate_signer=RosterCheck(self.store),
         )
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
         self._work = asyncio.Event()
@@ -156,6 +160,8 @@ class Node:
         layout = HomeLayout(home)
         config = load_config(layout.config)
         genesis = load_genesis(layout.genesis)
+        faults.validate_test_faults(misbehave=config.misbehave, test_hooks=genesis.params.test_hooks,
+                                    environ=os.environ)
         key = crypto.load_key_file(layout.node_key).key
         return cls(layout=layout, config=config, genesis=genesis, node_key=key, clock=clock)
 
@@ -421,8 +427,12 @@ class Node:
         return proposed
 
     async def announce_commit(self, proposed: ProposedBlock) -> None:
-        """After a commit, on the event loop: drop its transactions from the mempool and wake waiters."""
+        """After a commit, on the event loop: drop its transactions from the mempool, and those of keys the
+        new head no longer lists (revoked, department removed), and wake waiters."""
         self.mempool.remove(tx.tx_id for tx in proposed.txs)
+        dropped = self.mempool.drop_unauthorised(next_height=self.tip.height + 1)
+        if dropped:
+            log.info("dropped %d pending transactions of keys no longer on the roster", dropped)
         async with self._new_head:
             self._new_head.notify_all()
 
@@ -646,4 +656,5 @@ class Node:
             "validators": len(self.validators_at(self.tip.height + 1)),
             "version": "0.1.0",
             "consensus": None if self.consensus_status is None else self.consensus_status(),
+            "store_rollback": None if self.store_rollback is None else self.store_rollback.to_json(head.height),
         }

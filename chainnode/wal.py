@@ -6,6 +6,13 @@ height, round and kind, even if it crashed between signing and sending. Each rec
 `length (4 bytes, big-endian) || SHA-256(payload)[:4] || payload` with the payload a canonical array; a
 torn record at the end (a crash mid-append) is dropped on replay, damage anywhere else is an error that
 names the offset.
+
+The directory is fsynced after the file is created and after compaction's rename (and after a saved
+proposal block's rename): without it a crash can lose the new directory entry, i.e. the whole log or the
+compacted file, even though the file's own contents were fsynced.
+
+`last_signed_height` reads the log without changing it, so the node can compare it with the store's
+head at start (a store below what this node already signed means the disk lost fsynced writes).
 """
 
 from __future__ import annotations
@@ -61,6 +68,55 @@ def decode_record(payload: bytes) -> SignRecord:
     )
 
 
+def fsync_directory(directory: Path) -> None:
+    """Make the directory's entries (a created or renamed file) durable: fsync on the directory itself."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_records(path: Path) -> tuple[list[SignRecord], int]:
+    """Every complete record of the log at `path` and the offset where they end (a torn tail, from a
+    crash mid-append, lies past it). Changes nothing. Raises CorruptStore for damage before the end."""
+    data = path.read_bytes()
+    records = []
+    offset = 0
+    while offset < len(data):
+        if len(data) - offset < HEADER.size:
+            break  # torn header at the end
+        length, check = HEADER.unpack_from(data, offset)
+        end = offset + HEADER.size + length
+        if length > MAX_RECORD:
+            raise CorruptStore(f"WAL {path}: record at offset {offset} claims {length} bytes")
+        if end > len(data):
+            break  # torn payload at the end
+        payload = data[offset + HEADER.size : end]
+        if hashlib.sha256(payload).digest()[:4] != check:
+            if end == len(data):
+                break  # the last record was being written
+            raise CorruptStore(f"WAL {path}: record at offset {offset} is damaged")
+        try:
+            records.append(decode_record(payload))
+        except InvalidInput as exc:
+            raise CorruptStore(f"WAL {path}: record at offset {offset}: {exc.message}") from exc
+        offset = end
+    return records, offset
+
+
+def last_signed_height(directory: Path) -> int | None:
+    """The highest height this node's WAL in `directory` holds a signature decision for, or None if it
+    holds none (no log yet, or a single-validator node, which keeps none). Reads only.
+
+    Raises CorruptStore for a damaged log."""
+    path = directory / "consensus.wal"
+    if not path.exists():
+        return None
+    records, _ = read_records(path)
+    return max((r.height for r in records), default=None)
+
+
 def _frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload), hashlib.sha256(payload).digest()[:4]) + payload
 
@@ -69,40 +125,24 @@ class SignLog:
     """The append-only WAL file of one node. Not thread-safe: the consensus task alone uses it."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            directory.mkdir(parents=True)
+            fsync_directory(directory.parent)
         self.path = directory / "consensus.wal"
         self.records: list[SignRecord] = self._replay()
+        created = not self.path.exists()
         self._file = self.path.open("ab")
+        if created:
+            fsync_directory(directory)
 
     def _replay(self) -> list[SignRecord]:
-        """Read every complete record; drop a torn tail. Raises CorruptStore for damage before the end."""
+        """Read every complete record; cut a torn tail. Raises CorruptStore for damage before the end."""
         if not self.path.exists():
             return []
-        data = self.path.read_bytes()
-        records = []
-        offset = 0
-        while offset < len(data):
-            if len(data) - offset < HEADER.size:
-                break  # torn header at the end
-            length, check = HEADER.unpack_from(data, offset)
-            end = offset + HEADER.size + length
-            if length > MAX_RECORD:
-                raise CorruptStore(f"WAL {self.path}: record at offset {offset} claims {length} bytes")
-            if end > len(data):
-                break  # torn payload at the end
-            payload = data[offset + HEADER.size : end]
-            if hashlib.sha256(payload).digest()[:4] != check:
-                if end == len(data):
-                    break  # the last record was being written
-                raise CorruptStore(f"WAL {self.path}: record at offset {offset} is damaged")
-            try:
-                records.append(decode_record(payload))
-            except InvalidInput as exc:
-                raise CorruptStore(f"WAL {self.path}: record at offset {offset}: {exc.message}") from exc
-            offset = end
-        if offset < len(data):
+        records, end = read_records(self.path)
+        if end < self.path.stat().st_size:
             with self.path.open("r+b") as handle:
-                handle.truncate(offset)
+                handle.truncate(end)
                 os.fsync(handle.fileno())
         return records
 
@@ -126,6 +166,7 @@ class SignLog:
             os.fsync(handle.fileno())
         self._file.close()
         os.replace(temporary, self.path)
+        fsync_directory(self.path.parent)
         self._file = self.path.open("ab")
         self.records = kept
 
@@ -133,7 +174,9 @@ class SignLog:
         """Keep the block of a proposal this node is about to sign, so it can propose it again after a
         crash (a proposer must not propose a different block for the same round)."""
         directory = self.path.parent / "blocks"
-        directory.mkdir(exist_ok=True)
+        if not directory.is_dir():
+            directory.mkdir()
+            fsync_directory(self.path.parent)
         target = directory / block_hash.hex()
         if target.exists():
             return
@@ -143,6 +186,7 @@ class SignLog:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
+        fsync_directory(directory)
 
     def load_block(self, block_hash: bytes) -> bytes | None:
         try:

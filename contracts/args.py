@@ -15,10 +15,10 @@ from contracts.base import ContractError
 
 T = TypeVar("T")
 
-DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
-CODE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}\Z")
+CODE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
 """Item, certificate-type and material-type codes: 1-64 letters, digits, '_', '.', '-'."""
-ID_HEX: Final = re.compile(r"^[0-9a-f]{32}$")
+ID_HEX: Final = re.compile(r"^[0-9a-f]{32}\Z")
 """Record IDs the contracts derive (cases, certificates, materials): 16 bytes as 32 lowercase hex digits."""
 MAX_TEXT: Final = 512
 MAX_LONG_TEXT: Final = 4096

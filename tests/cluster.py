@@ -116,11 +116,15 @@ class Cluster:
             config_overrides={**FAST, **(overrides or {})},
         )
         self.urls = [h.api_url for h in self.homes]
+        self.test_faults: dict[int, str] = {}
+        """CHAINNODE_TEST_FAULTS per node: what its config asks for, so only that node may misbehave."""
         self.mesh = ProxyMesh() if proxies else None
         for i, home in enumerate(self.homes):
             layout = HomeLayout(home.home)
             config = load_config(layout.config)
             changes = dict((per_node or {}).get(i, {}))
+            if changes.get("misbehave"):
+                self.test_faults[i] = changes["misbehave"]
             if self.mesh is not None:
                 changes["peers"] = tuple(f"127.0.0.1:{self.mesh.add(i, j, p2p[j])}" for j in range(n) if j != i)
             if changes:
@@ -134,7 +138,7 @@ class Cluster:
     # --- processes ---------------------------------------------------------------------------------
 
     def start(self, i: int, *, wait: bool = True) -> None:
-        proc = self.procs[i] = start_node(self.homes[i].home, self.log(i))
+        proc = self.procs[i] = start_node(self.homes[i].home, self.log(i), test_faults=self.test_faults.get(i, ""))
         if wait:
             wait_ready(self.urls[i], proc, log=self.log(i))
 

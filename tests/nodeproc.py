@@ -49,9 +49,15 @@ def log_tail(log: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def start_node(home: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_node(home: Path, log: Path, *, test_faults: str = "") -> subprocess.Popen[bytes]:
+    """Start `chainnode start --home HOME`; `test_faults` is what CHAINNODE_TEST_FAULTS names for this node
+    only (chainnode.faults), so no other node of a test network can turn a fault on."""
+    env = {k: v for k, v in os.environ.items() if k != "CHAINNODE_TEST_FAULTS"}
+    if test_faults:
+        env["CHAINNODE_TEST_FAULTS"] = test_faults
     with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-c", START_NODE, str(home)], stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, "-c", START_NODE, str(home)], stdout=handle,
+                                stderr=subprocess.STDOUT, env=env)
 
 
 def http_json(

@@ -117,7 +117,7 @@ async def test_each_bad_input_has_its_own_code_and_nothing_is_lost(env: Any) -> 
         "tx_already_pending": good,
         "invalid_field": make_tx(key, "j", nonce=b"short"),
     }
-    for code, raw in [*cases.items(), ("invalid_signature", wrong_signer)]:
+    for code, raw in [*cases.items(), ("not_a_member", wrong_signer)]:
         status, body = await post_one(client, raw)
         assert status >= 400 and body["code"] == code, (code, body)
         assert body["detail"]
@@ -220,3 +220,16 @@ async def test_mutated_transactions_never_give_500(env: Any, data: st.DataObject
         assert status == 202
     else:  # every real change breaks the encoding, a field rule or the signature
         assert 400 <= status < 500 and body["code"], body
+
+
+async def test_a_key_off_the_roster_is_refused_and_fills_no_block(env: Any) -> None:
+    client, node, _, _ = env
+    stranger = crypto.PrivateKey(b"\x33" * 32)
+    status, body = await post_one(client, make_tx(stranger, "spam"))
+    assert status == 403 and body["code"] == "not_a_member" and body["field"] == "signer", body
+    batch = msgpack.packb([make_tx(stranger, f"spam-{i}") for i in range(3)])
+    answer = await client.post("/v1/txs", data=batch, headers={"Content-Type": "application/msgpack"})
+    results = (await answer.json())["results"]
+    assert [r["code"] for r in results] == ["not_a_member"] * 3
+    assert len(node.mempool) == 0
+    assert await node.produce_block() is None and node.head_height() == 0

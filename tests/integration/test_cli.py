@@ -317,3 +317,21 @@ def test_check_reports_a_damaged_store_and_usage_errors(tmp_path: Path) -> None:
     missing = run_cli("check", "--home", tmp_path / "nowhere")
     assert missing.returncode == 2
     assert_one_error_line(missing, "usage")
+
+
+def test_a_key_off_the_roster_is_refused_with_its_code(node: RunningNode, tmp_path: Path) -> None:
+    from chainnode import crypto
+
+    stranger = tmp_path / "stranger.key"
+    crypto.write_key_file(stranger, crypto.PrivateKey.generate())
+    document = tmp_path / "spam.txt"
+    document.write_text("spam")
+    result = run_cli("anchor", "put", document, "--node", node.url, "--key", stranger, "--kind", "spam")
+    assert result.returncode == 1
+    assert "registered" in assert_one_error_line(result, "not_a_member")
+
+
+def test_a_unicode_digit_height_is_a_usage_error() -> None:
+    result = run_cli("block", "show", "²", "--node", "http://127.0.0.1:1")
+    assert result.returncode == 2
+    assert_one_error_line(result, "usage")

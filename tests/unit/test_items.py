@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from chainnode import codec
+from contracts import args as A
 from contracts import governance, items
+from contracts.base import ContractError
 from tests.contract_kit import Chain, key_for
 
 GOVERNANCE: dict[str, Any] = {
@@ -308,3 +310,34 @@ def test_methods_parse_their_examples() -> None:
 def test_a_malformed_material_entry_is_named(chain: Chain, entry: Any, words: tuple[str, ...]) -> None:
     result = chain.refused("invalid_arguments", admin(chain), "items", "publish", definition(materials=[entry]))
     assert all(w in result.message for w in words), result.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"code": "X\n"}, "code"),
+        ({"code": "SAMR-001\n"}, "code"),
+        ({"parallel_departments": ["TAX\n"]}, "parallel_departments[0]"),
+        ({"cert_type": "business_licence\n"}, "cert_type"),
+    ],
+)
+def test_a_code_with_a_final_newline_is_refused_by_every_node(
+    chain: Chain, changes: dict[str, Any], field: str
+) -> None:
+    # `$` matches before a final newline; the parsers match the whole string, so "X\n" is refused at
+    # admission and at execution alike, on every node.
+    result = chain.refused("invalid_arguments", admin(chain), "items", "publish", definition(**changes))
+    assert field in result.message or field.split("[")[0] in result.message
+    with pytest.raises(ContractError) as caught:
+        items.METHODS["publish"].parse(definition(**changes))
+    assert caught.value.field == field
+    assert items.get_item(chain.state, "X") is None and items.get_item(chain.state, "SAMR-001") is None
+
+
+@pytest.mark.parametrize("parse", [A.department_code, A.code, A.record_id])
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", "\x00"])
+def test_the_shared_code_parsers_match_the_whole_string(parse: Any, suffix: str) -> None:
+    good = {A.department_code: "PSB", A.code: "X1", A.record_id: "0" * 32}[parse]
+    assert parse(good, "f") == good
+    with pytest.raises(ContractError):
+        parse(good + suffix, "f")

@@ -115,3 +115,39 @@ def test_signature_verdicts_are_cached() -> None:
     assert pool.cached_signature_verdict(t) is None
     pool.record_signature_verdict(t, True)
     assert pool.cached_signature_verdict(t) is True
+
+
+def test_a_signer_off_the_roster_is_refused_at_screening_and_dropped_when_revoked() -> None:
+    from chainnode.errors import SignerNotAuthorised
+
+    revoked_from: dict[bytes, int] = {}
+
+    def validate_signer(public_key: bytes, height: int) -> None:
+        if public_key != KEY.public_key:
+            raise SignerNotAuthorised("the signing key is not registered to any department", code="not_a_member")
+        if height >= revoked_from.get(public_key, height + 1):
+            raise SignerNotAuthorised("the signing key is revoked", code="key_revoked")
+
+    pool = Mempool(chain_id="c", max_txs=100, max_bytes=10**6, max_tx_bytes=4096, max_ttl=100,
+                   is_committed=lambda _: False, validate_signer=validate_signer)
+    stranger = crypto.PrivateKey(b"\x02" * 32)
+    body = TxBody(chain_id="c", contract="anchor", method="put",
+                  args={"content_hash": crypto.sha256(b"s"), "kind": "k"}, signer=stranger.public_key,
+                  nonce=b"n" * 16, expiry_height=50)
+    foreign = sign_transaction(stranger, body)
+    with pytest.raises(SignerNotAuthorised) as caught:
+        pool.screen(foreign.raw, next_height=1)
+    assert caught.value.code == "not_a_member" and caught.value.field == "signer" and len(pool) == 0
+    rejection = pool.get_rejection(foreign.tx_id)
+    assert rejection is not None and rejection.code == "not_a_member"
+
+    pending = [pool.screen(tx(f"p{i}"), next_height=1) for i in range(3)]
+    for t in pending:
+        pool.admit(t)
+    assert pool.drop_unauthorised(next_height=2) == 0 and len(pool) == 3
+    revoked_from[KEY.public_key] = 2
+    assert pool.drop_unauthorised(next_height=2) == 3
+    assert len(pool) == 0 and pool.size_bytes == 0
+    assert all(pool.get_rejection(t.tx_id) == pool.get_rejection(pending[0].tx_id) for t in pending)
+    dropped = pool.get_rejection(pending[0].tx_id)
+    assert dropped is not None and dropped.code == "key_revoked"

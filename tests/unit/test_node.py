@@ -99,3 +99,117 @@ async def test_consensus_limits_changed_by_proposal_bound_later_blocks(tmp_path:
             node.validate_block(oversized.block)
     finally:
         node.close()
+
+
+async def test_admission_checks_the_roster_and_drops_a_revoked_keys_pending_transactions(tmp_path: Path) -> None:
+    from chainnode.producer import commit_alone
+    from chainnode.tx import TxBody, sign_transaction
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    admin = crypto.load_key_file(created.officer_key).key
+    clerk = crypto.PrivateKey(b"\x21" * 32)
+    node = Node.from_home(created.home)
+
+    def call(method: str, args: dict[str, object]) -> bytes:
+        body = TxBody(chain_id="n", contract="governance", method=method, args=args, signer=admin.public_key,
+                      nonce=crypto.sha256(method.encode())[:16], expiry_height=100)
+        return sign_transaction(admin, body).raw
+
+    try:
+        [stranger] = await node.submit([anchor_tx(clerk, "n", "before-registration")])
+        assert stranger.error is not None and stranger.error.code == "not_a_member"
+        assert stranger.error.field == "signer" and len(node.mempool) == 0
+        assert await node.produce_block() is None and node.head_height() == 0  # nothing to fill a block with
+
+        await node.submit([call("register_member", {"public_key": clerk.public_key, "name": "Clerk Li",
+                                                    "roles": ["clerk"]})])
+        await node.produce_block()
+        pending = await node.submit([anchor_tx(clerk, "n", f"doc-{i}") for i in range(3)])
+        assert all(a.accepted for a in pending) and len(node.mempool) == 3
+
+        # Block 2 (as another proposer might build it) holds only the revocation, effective at height 3.
+        [revoke] = await node.submit([call("revoke_member", {"public_key": clerk.public_key, "reason": "left"})])
+        revocation = node.mempool.get_by_raw(call("revoke_member", {"public_key": clerk.public_key,
+                                                                     "reason": "left"}))
+        assert revoke.accepted and revocation is not None
+        proposed = node.build_proposal([revocation], node.clock.now_ms())
+        node.commit_decided(proposed, commit_alone(node.node_key, proposed, node.validators_at(2)))
+        await node.announce_commit(proposed)
+
+        assert len(node.mempool) == 0
+        for admission in pending:
+            assert admission.tx_id is not None
+            status = node.tx_status(admission.tx_id)
+            assert status.status == "rejected" and status.code == "key_revoked"
+        [late] = await node.submit([anchor_tx(clerk, "n", "after-revocation")])
+        assert late.error is not None and late.error.code == "key_revoked"
+        [own] = await node.submit([anchor_tx(admin, "n", "admin-still-registered")])
+        assert own.accepted
+    finally:
+        node.close()
+
+
+def newest_leveldb_log(data: Path) -> Path:
+    return max(data.glob("*.log"), key=lambda p: int(p.stem))
+
+
+async def test_a_store_that_lost_fsynced_blocks_is_reported_loudly_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from chainnode.wal import KIND_PRECOMMIT, KIND_PREVOTE, SignLog, SignRecord
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(created.home)
+    wal = SignLog(node.layout.wal)
+    try:
+        for height in range(1, 11):  # the WAL records what a validator signs for each height it decides
+            if height == 3:
+                log_file = newest_leveldb_log(node.layout.data)
+                kept = log_file.stat().st_size
+            wal.append(SignRecord(height=height, round=0, kind=KIND_PREVOTE, signing_bytes=b"p%d" % height))
+            wal.append(SignRecord(height=height, round=0, kind=KIND_PRECOMMIT, signing_bytes=b"c%d" % height))
+            await node.submit([anchor_tx(key, "n", f"doc-{height}")])
+            await node.produce_block()
+        wal.append(SignRecord(height=11, round=0, kind=KIND_PREVOTE, signing_bytes=b"p11"))
+    finally:
+        wal.close()
+        node.close()
+    assert node.head_height() == 10
+    with log_file.open("r+b") as handle:  # the disk drops the newest writes of LevelDB's log
+        handle.truncate(kept)
+
+    with caplog.at_level("ERROR", logger="chainnode.node"):
+        reopened = Node.from_home(created.home)
+    try:
+        assert reopened.head_height() == 2
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1, errors
+        assert "height 2" in errors[0] and "height 11" in errors[0] and "lost at least 8" in errors[0]
+        assert "re-sync" in errors[0] and "double-signing" in errors[0]
+        assert reopened.status()["store_rollback"] == {
+            "store_height_at_start": 2, "wal_signed_height": 11, "lost_blocks": 8, "resynced": False,
+        }
+        from chainnode.cli import _rollback_lines
+
+        [line] = _rollback_lines(reopened.status()["store_rollback"])  # what `chainnode status` prints
+        assert "STORE ROLLBACK" in line and "height 2" in line and "height 11" in line
+    finally:
+        reopened.close()
+
+
+async def test_a_store_in_step_with_its_wal_starts_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from chainnode.wal import KIND_PREVOTE, SignLog, SignRecord
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    node = Node.from_home(created.home)
+    wal = SignLog(node.layout.wal)
+    wal.append(SignRecord(height=1, round=0, kind=KIND_PREVOTE, signing_bytes=b"p"))  # signed, not yet committed
+    wal.close()
+    node.close()
+    with caplog.at_level("ERROR", logger="chainnode.node"):
+        again = Node.from_home(created.home)
+    try:
+        assert again.status()["store_rollback"] is None and not caplog.records
+    finally:
+        again.close()

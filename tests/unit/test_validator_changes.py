@@ -19,7 +19,8 @@ from tests.nodeproc import anchor_tx
 
 
 @pytest.fixture
-def net(tmp_path: Path) -> Iterator[tuple[list[Node], list[CreatedHome]]]:
+def net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[Node], list[CreatedHome]]]:
+    monkeypatch.setenv("CHAINNODE_TEST_FAULTS", "test-hooks")  # a genesis with test hooks starts only so
     _, homes = init_network(
         [tmp_path / "a", tmp_path / "b"],
         chain_id="vc",

@@ -64,3 +64,58 @@ def test_compaction_keeps_recent_heights(tmp_path: Path, monkeypatch: pytest.Mon
     again = SignLog(tmp_path)
     assert [r.height for r in again.records] == [4, 5]
     again.close()
+
+
+def test_the_directory_is_fsynced_after_creating_the_log_and_after_each_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's fsync does not make its directory entry durable: without an fsync of the directory a crash
+    can lose a just-created log, or the compacted file a rename put in place."""
+    import os
+    import stat
+
+    from chainnode import wal
+
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            events.append(("fsync-dir", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: object, dst: object) -> None:
+        real_replace(src, dst)  # type: ignore[arg-type]
+        events.append(("rename", str(dst)))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(wal, "COMPACT_BYTES", 1)
+    directory = tmp_path / "wal"
+    log = SignLog(directory)
+    try:
+        assert ("fsync-dir", str(directory)) in events and ("fsync-dir", str(tmp_path)) in events
+        log.append(record(1, 0))
+        events.clear()
+        log.compact(keep_from_height=1)
+        assert events[-2:] == [("rename", str(log.path)), ("fsync-dir", str(directory))]
+        events.clear()
+        log.save_block(b"\x01" * 32, b"block")
+        blocks = directory / "blocks"
+        assert events[-2:] == [("rename", str(blocks / ("01" * 32))), ("fsync-dir", str(blocks))]
+    finally:
+        log.close()
+
+
+def test_last_signed_height_reads_without_changing_the_log(tmp_path: Path) -> None:
+    from chainnode.wal import last_signed_height
+
+    assert last_signed_height(tmp_path) is None
+    log = SignLog(tmp_path)
+    for height in (3, 4, 5):
+        log.append(record(height, 0))
+    log.close()
+    data = log.path.read_bytes()
+    log.path.write_bytes(data[:-2])  # a torn tail
+    assert last_signed_height(tmp_path) == 4
+    assert log.path.read_bytes() == data[:-2]
