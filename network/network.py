@@ -5,8 +5,9 @@ Theory of operation. `start` binds the listener (an aiohttp app with one WebSock
 starts a supervisor task whose TaskGroup owns every other task: one dialer per configured address and
 one task per link, inbound links included (the aiohttp request handler only waits for its link's task).
 `stop` ends the TaskGroup (closing every link), then the listener and the client session. Peer-facing
-failures end a link, never the network; an exception from the handler that is not a `ChainError` is a
-bug and stops the network, and `stop` / `wait_closed` raise it.
+failures end a link, never the network; an exception from the handler is charged to the peer whose
+input raised it (see network/link.py). Only a bug in the network's own tasks stops it, and `stop` /
+`wait_closed` raise it.
 """
 
 from __future__ import annotations
@@ -249,6 +250,11 @@ class Network:
 
     def get_ban(self, peer: bytes) -> Ban | None:
         return self._registry.get_ban(peer)
+
+    def report_peer(self, peer: bytes, offence: Offence, reason: str) -> None:
+        """Score `peer` down for an offence the node found in what it sent (an invalid synced block, a false
+        status); a low enough score bans it and closes its link, as for offences the links find."""
+        self._registry.penalise_key(peer, offence, reason)
 
     def disconnect_disallowed(self) -> int:
         """Close the links of keys `is_allowed` no longer accepts (after a membership change)."""
