@@ -70,6 +70,7 @@ from chainnode.consensus.messages import (
 )
 from chainnode.consensus.state import ConsensusState
 from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, InvalidInput, InvalidSignature
+from chainnode.membership import MembershipTracker
 from chainnode.node import Node
 from chainnode.producer import ProposedBlock
 from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
@@ -139,6 +140,8 @@ class BftDriver:
             is_allowed=self.is_allowed,
             handler=self,
         )
+        # membership hook: dial targets and allowed links follow the on-chain roster (chainnode/membership.py)
+        self.membership = MembershipTracker(node.store, self.network, own_key=node.node_key.public_key)
         self.events: asyncio.Queue[_Item] = asyncio.Queue(EVENT_QUEUE)
         self.state: ConsensusState | None = None
         self.blocks: OrderedDict[bytes, Block] = OrderedDict()
@@ -159,6 +162,7 @@ class BftDriver:
 
     async def start(self) -> None:
         """Bind the peer listener and start dialing. Raises ListenError (a ConfigError) if the port is taken."""
+        self.membership.refresh(self.node.head_height() + 1)  # membership hook: dial the roster from the start
         await self.network.start()
         log.info(
             "p2p listening on %s as %s; peers: %s",
@@ -242,6 +246,7 @@ class BftDriver:
         self.own_messages = []
         self.pending_proposal = None
         height = self.node.head_height() + 1
+        self.membership.refresh(height)  # membership hook: after each commit or sync, follow the roster
         self.wal.compact(height)
         self._broadcast_status()
         if len(self.node.mempool):
