@@ -143,7 +143,8 @@ class Network:
             keepalive_timeout=self._config.header_timeout_ms / 1000,
         )
         await runner.setup()
-        assert runner.server is not None
+        if runner.server is None:
+            raise InvariantViolation("the aiohttp runner has no server after setup()")
         self._gate = ConnectionGate(
             runner.server, max_pending=self._config.max_pending_connections,
             header_timeout_s=self._config.header_timeout_ms / 1000, log=self._refusals,

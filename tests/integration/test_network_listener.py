@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-from tests.integration.test_network_support import KEYS, Cluster, logged, wait_linked
+from tests.integration.test_network_support import KEYS, Cluster, RawPeer, logged, wait_linked, wait_until
 
 A, B = KEYS[0], KEYS[1]
 LISTENER = {"max_pending_connections": 16, "header_timeout_ms": 300}
@@ -89,3 +91,26 @@ async def test_non_upgrade_requests_get_a_short_answer_and_are_closed(
             writer.close()
             assert answer.split(b" ", 2)[1] == status and b"Connection: close" in answer
         assert len([r for r in caplog.records if r.name.startswith(("network", "aiohttp"))]) <= 11
+
+
+async def test_a_peer_that_vanishes_during_the_upgrade_is_routine(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with Cluster() as cluster:
+        a = await cluster.add(A)
+
+        async def reset(self: web.WebSocketResponse, request: web.BaseRequest) -> None:
+            raise ConnectionResetError("Cannot write to closing transport")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(web.WebSocketResponse, "prepare", reset)
+            async with RawPeer(B) as raw:
+                with pytest.raises(aiohttp.ClientError):
+                    await raw.connect(a.address)
+            await wait_until(lambda: logged(caplog, "lost during the WebSocket upgrade") >= 1, "the upgrade to fail")
+        # no traceback, no error line; the handshake slot is given back and a real peer still links
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+        assert a.network._handshakes == 0
+        b = await cluster.add(B, peers=[a.address])
+        await wait_linked(a, b)
