@@ -6,7 +6,7 @@ at most SYNC_BATCH_BLOCKS blocks or SYNC_BATCH_BYTES, and applies each through
 `Node.apply_synced_block`: the commit is checked against the validator set of its height and the block
 against every validity rule, with re-execution, before it is written. A peer that answers with anything
 invalid is dropped as a sync source and scored down (`Offence.INVALID_SYNC_DATA`); one that announced a
-height and then answers `not_found` for it lied in its status (`Offence.FALSE_STATUS`); so a repeat
+height and then answers an error (`not_found`, ...) for it lied in its status (`Offence.FALSE_STATUS`); so a repeat
 offender gets banned by the network's scoring. A timeout or a lost link only drops the peer as a source.
 Progress goes to the log in blocks and transactions per second.
 """
@@ -158,10 +158,11 @@ class BlockSync:
             self.on_advanced()
 
     def _charge_failed_request(self, peer: bytes, height: int, claimed: int, exc: Exception) -> None:
-        """Score a peer whose answer was unusable: `not_found` for a height it claimed to have is a false
-        status, an answer that does not decode is invalid sync data; a timeout or a lost link is no offence."""
-        if isinstance(exc, RemoteError) and exc.remote_code == NotFound.code:
+        """Score a peer whose answer was unusable: an error answer (`not_found`, or any other code) for a
+        height it claimed to have is a false status, an answer that does not decode is invalid sync data; a
+        timeout or a lost link is no offence."""
+        if isinstance(exc, RemoteError):
             self.network.report_peer(peer, Offence.FALSE_STATUS,
-                                     f"announced height {claimed} but has no block {height}")
+                                     f"announced height {claimed} but answered {exc.remote_code} for block {height}")
         elif isinstance(exc, InvalidInput):
             self.network.report_peer(peer, Offence.INVALID_SYNC_DATA, f"unusable block answer: {exc}")

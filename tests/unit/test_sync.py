@@ -96,6 +96,11 @@ async def test_an_answer_that_does_not_decode_is_scored_down() -> None:
     assert network.reports == [(PEER, Offence.INVALID_SYNC_DATA)]
 
 
+async def test_any_error_answer_for_an_announced_height_is_a_false_status() -> None:
+    network = await run_sync(RemoteError("peer answered internal_error", remote_code="internal_error"))
+    assert network.reports == [(PEER, Offence.FALSE_STATUS)]
+
+
 async def test_a_timeout_is_no_offence() -> None:
     network = await run_sync(RequestTimedOut("slow"))
     assert network.reports == []
