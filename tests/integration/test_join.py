@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chainnode import light
+from chainnode import crypto, light
 from chainnode.client import Client
 from chainnode.config import HomeLayout, load_config
 from chainnode.home import join_home
@@ -127,3 +127,41 @@ def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> Non
             kill(joiner)
         cluster.stop_all()
     cluster.check_stores()
+
+
+def test_a_removed_department_is_disconnected_and_refused(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path)
+    cluster.start_all()
+    clients = [Client(url) for url in cluster.urls]
+    try:
+        removed_key = crypto.load_key_file(HomeLayout(cluster.homes[3].home).node_key).key.public_key.hex()
+
+        def peers_of(i: int) -> set[str]:
+            return {p["key"] for p in http_json(f"{cluster.urls[i]}/v1/status")[1]["consensus"]["peers"]}
+
+        wait_for("node0 to link with node3", lambda: removed_key in peers_of(0))
+        head = clients[0].status()["height"]
+        proposed = clients[0].call(cluster.keys[0], "governance", "propose", {
+            "kind": "remove_department", "payload": {"code": "TAX"}, "title": "Remove TAX",
+            "deadline_height": head + 200, "effective_height": head + 5,
+        })
+        proposal_id = next(e["attributes"]["id"] for e in proposed["result"]["events"]
+                           if e["kind"] == "proposal.created")
+        for i in (0, 1, 2):
+            clients[i].call(cluster.keys[i], "governance", "vote", {"proposal_id": proposal_id, "approve": True})
+
+        def applied() -> bool:
+            cluster.wait_committed(1, cluster.submit(1, [f"tick-{time.monotonic_ns()}"]))
+            return bool(clients[0].proposal(proposal_id)["proposal"]["status"] == "applied")
+
+        wait_for("the removal to apply", applied)
+        # every remaining node closes its link to the removed node and refuses it from then on
+        for i in (0, 1, 2):
+            wait_for(f"node{i} to drop node3", lambda i=i: removed_key not in peers_of(i), timeout=20)
+        cluster.wait_committed(2, cluster.submit(2, ["after-removal"]))
+        assert all(removed_key not in peers_of(i) for i in (0, 1, 2))
+        assert "no longer allowed" in cluster.log(0).read_text()
+    finally:
+        for client in clients:
+            client.close()
+        cluster.stop_all()
