@@ -141,7 +141,8 @@ class BftDriver:
             handler=self,
         )
         # membership hook: dial targets and allowed links follow the on-chain roster (chainnode/membership.py)
-        self.membership = MembershipTracker(node.store, self.network, own_key=node.node_key.public_key)
+        self.membership = MembershipTracker(node.store, self.network, own_key=node.node_key.public_key,
+                                            dial=self.config.dial_roster)
         self.events: asyncio.Queue[_Item] = asyncio.Queue(EVENT_QUEUE)
         self.state: ConsensusState | None = None
         self.blocks: OrderedDict[bytes, Block] = OrderedDict()

@@ -6,7 +6,8 @@ no hand-edited `peers` list: after each commit the node recomputes the roster (`
 changed, `MembershipTracker.refresh` gives the network its new dial targets (keyed by node key, so a
 changed address is re-dialled and a removed key is dropped) and closes the links of keys no longer allowed.
 Configured `peers` stay dialled as well: they are how a joining node reaches the network before its own
-store knows the roster.
+store knows the roster. `dial_roster = false` in config.toml turns the roster dialing off (nodes reached
+through other addresses than those on chain); links of removed nodes are closed all the same.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def compute_roster(reader: StateReader, height: int, *, own_key: bytes) -> Roste
 class MembershipTracker:
     """Keeps the network's dial targets and links in step with the roster at the head."""
 
-    def __init__(self, reader: StateReader, network: DialTargets, *, own_key: bytes) -> None:
-        self._reader, self._network, self._own_key = reader, network, own_key
+    def __init__(self, reader: StateReader, network: DialTargets, *, own_key: bytes, dial: bool = True) -> None:
+        self._reader, self._network, self._own_key, self._dial = reader, network, own_key, dial
+        """With `dial` false (config `dial_roster = false`) only links are closed; nothing is dialed."""
         self.roster: Roster | None = None
 
     def refresh(self, height: int) -> bool:
@@ -88,7 +90,7 @@ class MembershipTracker:
             return False
         first = self.roster is None
         self.roster = roster
-        self._network.set_dial_targets(roster.dial_targets)
+        self._network.set_dial_targets(roster.dial_targets if self._dial else {})
         closed = 0 if first else self._network.disconnect_disallowed()
         log.info("roster at height %d: %d node keys, dialling %d (%s)%s", height, len(roster.node_keys),
                  len(roster.dial_targets), ", ".join(roster.dial_targets.values()) or "none",

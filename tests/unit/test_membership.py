@@ -72,3 +72,16 @@ def test_own_key_is_never_a_target() -> None:
     admit(chain)
     roster = compute_roster(chain.state, chain.height + 1, own_key=NEW_NODE.public_key)
     assert NEW_NODE.public_key in roster.node_keys and dict(roster.dial_targets) == {}
+
+
+def test_with_roster_dialing_off_nothing_is_dialed_but_removed_links_still_close() -> None:
+    chain = Chain()
+    admit(chain)
+    network = FakeNetwork()
+    tracker = MembershipTracker(chain.state, network, own_key=OWN, dial=False)
+    tracker.refresh(chain.height + 1)
+    removed = pass_proposal(chain, "remove_department", {"code": "CAC"}, effective=6)
+    vote(chain, removed, "TAX")
+    advance_to(chain, int(proposal(chain, removed)["apply_height"]))
+    assert tracker.refresh(chain.height + 1)
+    assert network.targets == [{}, {}] and network.disconnects == 1
