@@ -1,9 +1,11 @@
 """The node's side of the peer-to-peer network: a listener, a dialer per configured address, at most
 one authenticated link per peer key, and scores and bans for peers that misbehave.
 
-Theory of operation. `start` binds the listener (an aiohttp app with one WebSocket route, `/p2p`) and
-starts a supervisor task whose TaskGroup owns every other task: one dialer per configured address and
-one task per link, inbound links included (the aiohttp request handler only waits for its link's task).
+Theory of operation. `start` binds the listener (an aiohttp app with one WebSocket route, `/p2p`, behind
+a `ConnectionGate` that caps and times out connections that have sent no request) and starts a
+supervisor task whose TaskGroup owns every other task: one dialer per configured address, one per node
+key of the dial targets (`set_dial_targets`: the on-chain roster) and one task per link, inbound links
+included (the aiohttp request handler only waits for its link's task).
 `stop` ends the TaskGroup (closing every link), then the listener and the client session. Peer-facing
 failures end a link, never the network; an exception from the handler is charged to the peer whose
 input raised it (see network/link.py). Only a bug in the network's own tasks stops it, and `stop` /
