@@ -41,6 +41,7 @@ from chainnode.driver.gossip import (
 from chainnode.driver.signer import WalSigner
 from chainnode.errors import InvalidBlock, InvalidCommit, InvalidInput
 from chainnode.limits import MAX_ENCODED_BLOCK
+from chainnode.membership import MembershipTracker
 from chainnode.node import Node
 from chainnode.producer import ProposedBlock
 from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
@@ -97,6 +98,9 @@ class BftDriver:
             is_allowed=self.is_allowed,
             handler=self,
         )
+        # dial targets and allowed links follow the on-chain roster (chainnode/membership.py)
+        self.membership = MembershipTracker(node.store, self.network, own_key=node.node_key.public_key,
+                                            dial=self.config.dial_roster)
         self.engine = ConsensusEngine(
             app=_NodeApp(node),
             host=self,
@@ -137,6 +141,7 @@ class BftDriver:
 
     async def start(self) -> None:
         """Bind the peer listener and start dialing. Raises ListenError (a ConfigError) if the port is taken."""
+        self.membership.refresh(self.node.head_height() + 1)  # dial the roster from the start
         await self.network.start()
         log.info(
             "p2p listening on %s as %s; peers: %s",
@@ -204,6 +209,7 @@ class BftDriver:
         """Prepare the next height; start it now if there is work, else when work arrives."""
         reason = self.engine.prepare_height()
         height = self.engine.height
+        self.membership.refresh(height)  # after each commit or sync, follow the roster
         self.wal.compact(height)
         self._broadcast_status()
         if len(self.node.mempool):

@@ -182,6 +182,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_join(args: argparse.Namespace) -> int:
     from chainnode.home import join_home
+    from contracts.proposals import JOIN_DELAY_BLOCKS
 
     if not DEPARTMENT_CODE.match(args.department):
         raise UsageError(f"--department {args.department!r} must be 2-32 uppercase letters, digits or '_'")
@@ -206,8 +207,12 @@ def cmd_join(args: argparse.Namespace) -> int:
         f"the network admits {joining.department} only by proposal; an admin of a member department runs:",
         f"  chainnode proposal create --kind add_department --payload {payload_path} --deadline-in 100 "
         "--effective-in 2 --key ADMIN.key",
-        "and more than two thirds of the departments vote yes; then start the node (it syncs from genesis):",
+        "and more than two thirds of the departments vote yes. Start the node now or later:",
         f"  chainnode start --home {joining.home}",
+        "Until the proposal applies, the members refuse its links and it retries. From the block that applies "
+        "it, the members dial it at the proposal's address (and it dials them at theirs, from genesis): it "
+        f"links and syncs as an observer. Its voting power is queued {JOIN_DELAY_BLOCKS} blocks later and counts "
+        "for the quorum 2 blocks after that; no one edits a peer list.",
     ])
     return 0
 

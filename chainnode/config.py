@@ -21,6 +21,10 @@ class NodeConfig:
     api_listen: str = "127.0.0.1:8700"
     p2p_listen: str = "127.0.0.1:26656"
     peers: tuple[str, ...] = ()
+    dial_roster: bool = True
+    """Also dial the departments' node addresses on chain (genesis and proposals), so a membership change
+    needs no edited `peers`. Off only where nodes must be reached through other addresses than those on
+    chain (NAT, tunnels, test proxies): then only `peers` are dialed."""
     block_interval_ms: int = 200
     """How long the producer waits to fill a block after the first pending transaction."""
     max_block_txs: int = 2_000
@@ -52,7 +56,7 @@ class NodeConfig:
 SECTIONS: dict[str, tuple[str, ...]] = {
     "node": ("moniker", "log_level"),
     "api": ("api_listen", "max_request_bytes", "max_batch_txs"),
-    "p2p": ("p2p_listen", "peers"),
+    "p2p": ("p2p_listen", "peers", "dial_roster"),
     "producer": (
         "block_interval_ms",
         "max_block_txs",

@@ -5,7 +5,10 @@ late). It then asks the highest peer for `[block, commit]` pairs from its next h
 at most SYNC_BATCH_BLOCKS blocks or SYNC_BATCH_BYTES, and applies each through
 `Node.apply_synced_block`: the commit is checked against the validator set of its height and the block
 against every validity rule, with re-execution, before it is written. A peer that answers with anything
-invalid is dropped as a sync source. Progress goes to the log in blocks and transactions per second.
+invalid is dropped as a sync source and scored down (`Offence.INVALID_SYNC_DATA`); one that announced a
+height and then answers an error (`not_found`, ...) for it lied in its status (`Offence.FALSE_STATUS`); so a repeat
+offender gets banned by the network's scoring. A timeout or a lost link only drops the peer as a source.
+Progress goes to the log in blocks and transactions per second.
 """
 
 from __future__ import annotations
@@ -17,26 +20,52 @@ from typing import Final
 
 from chainnode import codec
 from chainnode.errors import ChainError, InvalidInput, NotFound
+from chainnode.limits import BLOCK_SYNC_LIMIT
 from chainnode.node import Node
+from network.errors import RemoteError
 from network.network import Network
+from network.scoring import Offence
 
 log = logging.getLogger("chainnode.sync")
 
 KIND_BLOCK: Final = "block"
 SYNC_BATCH_BYTES: Final = 8 * 1024 * 1024
 SYNC_BATCH_BLOCKS: Final = 200
-MAX_ANSWER_BYTES: Final = 9 * 1024 * 1024
+MAX_ANSWER_BYTES: Final = BLOCK_SYNC_LIMIT
+"""The first block of an answer is always sent, whatever its size; the protocol ceilings bound it."""
 REQUEST_TIMEOUT_S: Final = 30.0
+MAX_HEIGHT: Final = 2**63 - 1
+"""The largest height a request may name (heights are stored as 8-byte unsigned integers)."""
+MAX_REQUEST_BLOCKS: Final = 1 << 20
+"""The largest batch a request may ask for; answers are capped at SYNC_BATCH_BLOCKS whatever it asks."""
+
+
+def validate_block_request(value: object) -> tuple[int, int]:
+    """The `(from_height, max_blocks)` of a decoded block request; the batch is capped at SYNC_BATCH_BLOCKS.
+
+    Raises InvalidInput unless it is `[from_height, max_blocks]` with `1 <= from_height <= MAX_HEIGHT`
+    and `1 <= max_blocks <= MAX_REQUEST_BLOCKS`: a height the store cannot even encode must never
+    reach it.
+    """
+    # [REJECT] anything but two integers
+    if type(value) is not list or len(value) != 2 or not all(type(v) is int for v in value):
+        raise InvalidInput("a block request is [from_height, max_blocks]")
+    from_height, max_blocks = value
+    # [REJECT] a height below 1 (genesis has no block) or past what a height can be
+    if not 1 <= from_height <= MAX_HEIGHT:
+        raise InvalidInput(f"from_height must be 1 to {MAX_HEIGHT}", field="from_height")
+    # [REJECT] an empty or absurd batch
+    if not 1 <= max_blocks <= MAX_REQUEST_BLOCKS:
+        raise InvalidInput(f"max_blocks must be 1 to {MAX_REQUEST_BLOCKS}", field="max_blocks")
+    return from_height, min(max_blocks, SYNC_BATCH_BLOCKS)
 
 
 def serve_blocks(node: Node, payload: bytes) -> bytes:
     """Answer a peer's `[from_height, max_blocks]` request. Raises InvalidInput or NotFound."""
-    value = codec.decode(payload, max_size=64)
-    if type(value) is not list or len(value) != 2 or not all(type(v) is int for v in value):
-        raise InvalidInput("a block request is [from_height, max_blocks]")
-    blocks = node.blocks_for_sync(value[0], max_blocks=min(value[1], SYNC_BATCH_BLOCKS), max_bytes=SYNC_BATCH_BYTES)
+    from_height, max_blocks = validate_block_request(codec.decode(payload, max_size=64))
+    blocks = node.blocks_for_sync(from_height, max_blocks=max_blocks, max_bytes=SYNC_BATCH_BYTES)
     if not blocks:
-        raise NotFound(f"no blocks from height {value[0]}")
+        raise NotFound(f"no blocks from height {from_height}")
     return codec.encode([list(pair) for pair in blocks])
 
 
@@ -99,6 +128,7 @@ class BlockSync:
                 pairs = decode_answer(answer)
             except (ChainError, OSError, TimeoutError) as exc:
                 log.info("block sync from %s failed: %s", peer.hex()[:16], exc)
+                self._charge_failed_request(peer, head + 1, target, exc)
                 self.forget_peer(peer)
                 continue
             for block_bytes, commit_bytes in pairs:
@@ -109,6 +139,7 @@ class BlockSync:
                         proposed = await asyncio.to_thread(self.node.apply_synced_block, block_bytes, commit_bytes)
                     except ChainError as exc:
                         log.warning("peer %s sent an invalid block %d: %s", peer.hex()[:16], head + 1, exc)
+                        self.network.report_peer(peer, Offence.INVALID_SYNC_DATA, f"invalid block {head + 1}: {exc}")
                         self.forget_peer(peer)
                         break
                     await self.node.announce_commit(proposed)
@@ -127,3 +158,13 @@ class BlockSync:
             )
         if applied:
             self.on_advanced()
+
+    def _charge_failed_request(self, peer: bytes, height: int, claimed: int, exc: Exception) -> None:
+        """Score a peer whose answer was unusable: an error answer (`not_found`, or any other code) for a
+        height it claimed to have is a false status, an answer that does not decode is invalid sync data; a
+        timeout or a lost link is no offence."""
+        if isinstance(exc, RemoteError):
+            self.network.report_peer(peer, Offence.FALSE_STATUS,
+                                     f"announced height {claimed} but answered {exc.remote_code} for block {height}")
+        elif isinstance(exc, InvalidInput):
+            self.network.report_peer(peer, Offence.INVALID_SYNC_DATA, f"unusable block answer: {exc}")

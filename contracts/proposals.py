@@ -8,9 +8,14 @@ longer pass. A passed proposal is applied at the start of the first block at or 
 re-checks the payload against the state of that time; if it no longer fits (the department was removed
 meanwhile, say), the proposal is marked `failed` with the reason and nothing changes.
 
-Kinds and payloads are listed in docs/contracts.md. Validator changes (add or remove a department with
-voting power, change power) go to consensus as validator updates, effective two heights after the block
-that applies them.
+Kinds and payloads are listed in docs/contracts.md. Validator changes (remove a department, change power)
+go to consensus as validator updates, effective two heights after the block that applies them.
+
+A department added at height H joins as an **observer first**: its node key and admins are registered
+from H, so its node may link to the others and sync (peers accept registered node keys), but its voting
+power is queued only at H + JOIN_DELAY_BLOCKS (`begin_block`), and so counts for the quorum from
+H + JOIN_DELAY_BLOCKS + 2. Until then the network's quorum does not depend on a node that is still
+catching up.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from contracts.base import CallContext, ContractError, Outcome, StateOverlay, St
 
 PREFIX_PROPOSAL: Final = b"gov/proposal/"
 PREFIX_SCHEDULED: Final = b"gov/scheduled/"
+PREFIX_JOIN_POWER: Final = b"gov/join_power/"
+JOIN_DELAY_BLOCKS: Final = 10
+"""Blocks between a department's admission (it may link and sync) and the queueing of its voting power."""
 PREFIX_CERT_TYPE: Final = b"gov/cert_type/"
 PREFIX_MATERIAL_TYPE: Final = b"gov/material_type/"
 SEQ_KEY: Final = b"gov/proposal_seq"
@@ -52,6 +60,16 @@ def proposal_key(proposal_id: int) -> bytes:
 
 def scheduled_key(height: int, proposal_id: int) -> bytes:
     return PREFIX_SCHEDULED + height.to_bytes(8, "big") + proposal_id.to_bytes(8, "big")
+
+
+def join_power_key(height: int, code: str) -> bytes:
+    return PREFIX_JOIN_POWER + height.to_bytes(8, "big") + code.encode()
+
+
+def power_in_force(dept: governance.DepartmentRecord, height: int) -> int:
+    """The department's power as it counts for the quorum at `height`: 0 while a joiner is an observer."""
+    joining = dept.admitted_height > 0 and height < dept.admitted_height + JOIN_DELAY_BLOCKS
+    return 0 if joining else dept.power
 
 
 def cert_type_key(code: str) -> bytes:
@@ -200,7 +218,7 @@ def check_payload(reader: StateReader, kind: str, payload: dict[str, Value], hei
         _department(reader, payload["code"], height)
         active = governance.active_departments(reader, height)
         remaining = [d for d in active if d.code != payload["code"]]
-        new_power = sum(d.power for d in remaining) + (payload["power"] if kind == "set_power" else 0)
+        new_power = sum(power_in_force(d, height) for d in remaining) + (payload["power"] if kind == "set_power" else 0)
         if kind == "remove_department" and not remaining:
             raise ContractError("last_department", "the last department cannot be removed", field="payload.code")
         if new_power <= 0:
@@ -235,8 +253,8 @@ def apply_payload(overlay: StateOverlay, kind: str, payload: dict[str, Value], h
             governance.put_member(
                 overlay, governance.new_member(admin["public_key"], payload["code"], admin["name"], ["admin"], height)
             )
-        if payload["power"] > 0:
-            _queue_validator_update(overlay, height, payload["code"], payload["node_key"], payload["power"])
+        # observer first: the power is queued JOIN_DELAY_BLOCKS later, once the node has had time to sync
+        overlay.put_value(join_power_key(height + JOIN_DELAY_BLOCKS, payload["code"]), payload["code"])
     elif kind in ("remove_department", "set_power"):
         record = dict(overlay.get_value(governance.department_key(payload["code"])) or {})
         power = 0 if kind == "remove_department" else payload["power"]
@@ -402,8 +420,29 @@ def vote(overlay: StateOverlay, args: VoteArgs, ctx: CallContext) -> Outcome:
     return Outcome(tuple(events), (f"proposal:{args.proposal_id}", f"department:{admin.department}"))
 
 
+def _queue_join_power(overlay: StateOverlay, height: int) -> list[Event]:
+    """Queue the voting power of departments admitted JOIN_DELAY_BLOCKS ago, with the power their record
+    holds now (a `set_power` or removal meanwhile wins)."""
+    due = []
+    for key, value in overlay.iter_prefix(PREFIX_JOIN_POWER):
+        if int.from_bytes(key[len(PREFIX_JOIN_POWER):len(PREFIX_JOIN_POWER) + 8], "big") > height:
+            break
+        due.append((key, decode_state(value)))
+    events = []
+    for key, code in due:
+        overlay.delete(key)
+        dept = governance.get_department(overlay, code)
+        if dept is None or not dept.active_at(height) or dept.power <= 0:
+            continue
+        _queue_validator_update(overlay, height, code, dept.node_key, dept.power)
+        events.append(Event(kind="department.power_queued",
+                            attributes={"code": code, "power": dept.power, "effective_height": height + 2}))
+    return events
+
+
 def begin_block(overlay: StateOverlay, height: int) -> list[Event]:
-    """Apply every passed proposal whose apply height has come; called before a block's transactions."""
+    """Apply every passed proposal whose apply height has come, then queue the power of departments whose
+    observer period ends; called before a block's transactions."""
     due = []
     for key, value in overlay.iter_prefix(PREFIX_SCHEDULED):
         if int.from_bytes(key[len(PREFIX_SCHEDULED):len(PREFIX_SCHEDULED) + 8], "big") > height:
@@ -424,7 +463,7 @@ def begin_block(overlay: StateOverlay, height: int) -> list[Event]:
         record["apply_height"] = height
         overlay.put_value(proposal_key(proposal_id), record)
         events.append(Event(kind=f"proposal.{record['status']}", attributes={"id": proposal_id}))
-    return events
+    return events + _queue_join_power(overlay, height)
 
 
 # --- queries -----------------------------------------------------------------------------------------

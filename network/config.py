@@ -54,6 +54,10 @@ class NetworkConfig:
     max_links: int = 64
     max_handshakes: int = 16
     """Inbound connections still in their handshake at once; more are answered 503."""
+    max_pending_connections: int = 64
+    """TCP connections that have not yet sent a request; more are aborted at accept."""
+    header_timeout_ms: int = 5_000
+    """A connection that sends no complete request in this time is closed (idle and slow-header sockets)."""
     handshake_timeout_ms: int = 5_000
     send_timeout_ms: int = 10_000
     """A frame whose write does not finish in this time means the peer is stuck: the link is closed."""
@@ -93,7 +97,7 @@ def validate_network_config(config: NetworkConfig) -> None:
             raise ConfigError(f"limit of {kind!r} must be 1..{MAX_KIND_LIMIT} bytes", field=f"limits.{kind}")
     for item in fields(config):
         value = getattr(config, item.name)
-        if item.name.endswith(("_size", "_ms", "_requests", "_links", "_handshakes")) and (
+        if item.name.endswith(("_size", "_ms", "_requests", "_links", "_handshakes", "_connections")) and (
             type(value) is not int or value < 1
         ):
             raise ConfigError(f"{item.name} must be a positive integer", field=item.name)

@@ -1,4 +1,5 @@
-"""Outbound links: one dialer per configured address keeps a link to it, with backoff and jitter."""
+"""Outbound links: one dialer per configured address, and one per node key of the on-chain roster, keeps a
+link to it, with backoff and jitter."""
 
 from __future__ import annotations
 
@@ -30,14 +31,19 @@ class Dialer:
         self._rng, self._max_msg_size = rng, max_msg_size
         self._address_keys: dict[str, bytes] = {}
 
-    async def run(self, address: str) -> None:
+    async def run(self, address: str, *, key: bytes | None = None) -> None:
         """Keep one link to `address`: dial, serve, and after any ending wait a jittered, growing delay.
+
+        `key` is the node key expected there (a target from the on-chain roster), so the dialer waits
+        while that key is already linked, even before it has dialed the address once.
 
         Failures in a row double the delay up to `backoff_max_ms`; a link that stayed up that long resets
         it; losing to a duplicate link does not count as a failure. While the key last seen at the address
         is connected (either way) or banned, it is not dialed. Returns only if the address is this node.
         """
         failures = 0
+        if key is not None:
+            self._address_keys[address] = key
         while True:
             if (key := self._address_keys.get(address)) is not None:
                 await self._registry.wait_until_dialable(key)

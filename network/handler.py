@@ -11,8 +11,10 @@ class MessageHandler(Protocol):
     """The node side of the network. Calls for one peer come one at a time, in arrival order.
 
     A method that raises a `ChainError` is answered for it: `on_message` as `compute_verdict(error)`,
-    `on_request` with an error response carrying the error's code. Any other exception is a bug: it
-    stops the network, and `Network.stop()` / `Network.wait_closed()` raise it.
+    `on_request` with an error response carrying the error's code. Any other exception is a bug in the
+    handler, but one that this peer's input triggered: it is logged with its traceback, the peer is
+    scored down (`Offence.HANDLER_FAILURE`) and a request is answered `internal_error`. It never stops
+    the network: one peer must not be able to take a node down, even with a validator's key.
     """
 
     async def on_message(self, peer: bytes, kind: str, payload: bytes) -> Verdict:

@@ -8,6 +8,10 @@ checks the peer's (see network/handshake.py). `Link.run` then runs five tasks:
   matches responses to requests, and puts messages and requests on the bounded receive queue; when that
   queue is full it stops reading, so TCP pushes back on the peer.
 - dispatch: awaits the handler for one message or request at a time; a REJECT costs the peer points.
+  Any exception from the handler is the peer's fault, never the node's: a `ChainError` becomes a verdict
+  or an error response, anything else is logged (with its traceback, once per link), costs the peer
+  `violation_penalty` and, for a request, is answered `internal_error`. The link stays up unless the
+  score brings a ban.
 - send: writes control frames (requests, responses, pings, pongs) before gossip. The gossip queue drops
   its oldest frame when full (counted in `dropped`); a full control queue, or a write that does not
   finish within `send_timeout_ms`, means the peer is stuck, and closes the link.
@@ -75,6 +79,8 @@ log = logging.getLogger("network.link")
 
 MAX_ERROR_MESSAGE: Final = 512
 """Bytes of an error message sent in a response."""
+CODE_INTERNAL_ERROR: Final = "internal_error"
+"""The response code for a request whose handler failed unexpectedly."""
 MAX_CLOSE_REASON: Final = 120
 """A WebSocket close frame carries at most 123 bytes of reason."""
 
@@ -260,6 +266,8 @@ class Link:
         self.peer_close_code: int | None = None
         """The close code the peer sent, if it closed the link."""
         self.violation: ProtocolViolation | None = None
+        self.handler_failures = 0
+        """Messages and requests from this peer that made the handler fail unexpectedly."""
         self._ws, self._config, self._handler, self._report = ws, config, handler, report
         self._gossip: deque[bytes] = deque()
         self._control: deque[bytes] = deque()
@@ -420,8 +428,25 @@ class Link:
             reason = "the handler rejected it"
         except ChainError as exc:
             verdict, reason = compute_verdict(exc), f"{exc.code}: {exc.message}"
+        except Exception as exc:  # what this peer sent broke the handler: the peer's fault, not the node's
+            self._on_handler_failure(f"{frame.kind} message", exc)
+            return
         if verdict is Verdict.REJECT:
             self._report(self, Offence.REJECTED_MESSAGE, f"{frame.kind} message rejected: {reason}")
+
+    def _on_handler_failure(self, what: str, exc: Exception) -> None:
+        """Log the first failure on this link with its traceback (later ones in one line) and score the peer
+        down: a handler that fails on some input is a bug to fix, but the input came from this peer, and the
+        node must keep serving everyone else. Repeat offenders get banned through the score."""
+        self.handler_failures += 1
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        if self.handler_failures == 1:
+            log.error("the handler failed on a %s from %s (%s)", what, format_key(self.peer_key), self.address,
+                      exc_info=exc)
+        else:
+            log.warning("the handler failed on a %s from %s (%s) again (%d on this link): %s", what,
+                        format_key(self.peer_key), self.address, self.handler_failures, detail)
+        self._report(self, Offence.HANDLER_FAILURE, f"{what} made the handler fail: {detail}")
 
     async def _dispatch_request(self, frame: Request) -> None:
         limit = self._config.limits[frame.kind]
@@ -436,6 +461,9 @@ class Link:
             answer = exc.message.encode("utf-8")[: min(MAX_ERROR_MESSAGE, limit)]
             if compute_verdict(exc) is Verdict.REJECT:
                 self._report(self, Offence.REJECTED_MESSAGE, f"{frame.kind} request rejected: {code}: {exc.message}")
+        except Exception as exc:  # the peer's fault, as for a message; the peer still gets an answer
+            self._on_handler_failure(f"{frame.kind} request", exc)
+            code, answer = CODE_INTERNAL_ERROR, b"the request could not be served"
         self._enqueue_control(Response(frame.kind, frame.request_id, code, answer))
 
     async def _send_loop(self) -> None:

@@ -1,12 +1,15 @@
 """The node's side of the peer-to-peer network: a listener, a dialer per configured address, at most
 one authenticated link per peer key, and scores and bans for peers that misbehave.
 
-Theory of operation. `start` binds the listener (an aiohttp app with one WebSocket route, `/p2p`) and
-starts a supervisor task whose TaskGroup owns every other task: one dialer per configured address and
-one task per link, inbound links included (the aiohttp request handler only waits for its link's task).
+Theory of operation. `start` binds the listener (an aiohttp app with one WebSocket route, `/p2p`, behind
+a `ConnectionGate` that caps and times out connections that have sent no request) and starts a
+supervisor task whose TaskGroup owns every other task: one dialer per configured address, one per node
+key of the dial targets (`set_dial_targets`: the on-chain roster) and one task per link, inbound links
+included (the aiohttp request handler only waits for its link's task).
 `stop` ends the TaskGroup (closing every link), then the listener and the client session. Peer-facing
-failures end a link, never the network; an exception from the handler that is not a `ChainError` is a
-bug and stops the network, and `stop` / `wait_closed` raise it.
+failures end a link, never the network; an exception from the handler is charged to the peer whose
+input raised it (see network/link.py). Only a bug in the network's own tasks stops it, and `stop` /
+`wait_closed` raise it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from aiohttp import web
 
 from chainnode.config import parse_listen
 from chainnode.crypto import PrivateKey
-from chainnode.errors import InvariantViolation
+from chainnode.errors import ConfigError, InvariantViolation
 from network.backoff import RandomSource
 from network.clock import Clock, SystemClock
 from network.config import NetworkConfig
@@ -54,6 +57,7 @@ from network.link import (
     close_websocket,
     format_key,
 )
+from network.listener import ConnectionGate, RateLimitedLog
 from network.registry import PeerInfo, PeerRegistry
 from network.scoring import Ban, Offence
 
@@ -107,6 +111,14 @@ class Network:
         self._session: aiohttp.ClientSession | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._group: asyncio.TaskGroup | None = None
+        self._dialer: Dialer | None = None
+        self._listener: asyncio.Server | None = None
+        self._gate: ConnectionGate | None = None
+        self._refusals = RateLimitedLog(log, now_ms=self._registry.now_ms)
+        """Refused connections and failed handshakes: routine one by one, so a flood is not logged in full."""
+        self._dial_targets: dict[bytes, str] = {}
+        """The roster's node key -> address, as last set; dialed besides the configured peers."""
+        self._target_dialers: dict[bytes, tuple[str, asyncio.Task[None]]] = {}
 
     @property
     def public_key(self) -> bytes:
@@ -130,15 +142,22 @@ class Network:
             create_p2p_app(self), handle_signals=False, access_log=None,
             # links are closed before the runner stops, so its handlers are done well within this
             shutdown_timeout=self._config.close_timeout_ms / 1000 + 2.0,
+            keepalive_timeout=self._config.header_timeout_ms / 1000,
         )
         await runner.setup()
+        if runner.server is None:
+            raise InvariantViolation("the aiohttp runner has no server after setup()")
+        self._gate = ConnectionGate(
+            runner.server, max_pending=self._config.max_pending_connections,
+            header_timeout_s=self._config.header_timeout_ms / 1000, log=self._refusals,
+        )
         try:
-            await web.TCPSite(runner, host, port).start()
+            self._listener = await asyncio.get_running_loop().create_server(self._gate, host, port, reuse_address=True)
         except OSError as exc:
             await runner.cleanup()
             raise ListenError(f"cannot listen on {self._config.listen}: {exc.strerror or exc}", field="listen") from exc
         self._runner = runner
-        bound = runner.addresses[0]
+        bound = self._listener.sockets[0].getsockname()
         self._bound = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0), trust_env=False,
@@ -148,6 +167,7 @@ class Network:
             self._config, session=self._session, registry=self._registry, serve=self._serve_outbound, rng=self._rng,
             max_msg_size=self._max_msg_size,
         )
+        self._dialer = dialer
         ready = asyncio.Event()
         self._supervisor = asyncio.create_task(self._supervise(dialer, ready), name=f"network {self._bound}")
         self._supervisor.add_done_callback(self._on_supervisor_done)
@@ -175,6 +195,10 @@ class Network:
         except Exception as exc:
             error = exc
         finally:
+            if self._listener is not None:
+                self._listener.close()  # accept nothing more; the runner closes what is open
+            if self._gate is not None:
+                self._gate.close()
             if self._runner is not None:
                 await self._runner.cleanup()
             if self._session is not None:
@@ -196,6 +220,7 @@ class Network:
                 self._group = group
                 for address in self._config.peers:
                     group.create_task(dialer.run(address), name=f"dial {address}")
+                self._update_target_dialers()
                 ready.set()
                 await self._stop_requested.wait()
                 raise _Stopping
@@ -203,6 +228,7 @@ class Network:
             pass
         finally:
             self._group = None
+            self._target_dialers.clear()
 
     def _on_supervisor_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and (error := task.exception()) is not None:
@@ -240,6 +266,48 @@ class Network:
 
     # --- peers ---------------------------------------------------------------------------------------
 
+    def set_dial_targets(self, targets: Mapping[bytes, str]) -> None:
+        """Dial these node keys at these HOST:PORT addresses, besides the configured peers.
+
+        Called with the node keys of the on-chain roster after each membership change: a new key gets a
+        dialer, a key whose address changed is dialed at the new address (its old dialer stops), and a key
+        no longer listed is not dialed any more (`disconnect_disallowed` closes its link, if it is no
+        longer allowed at all). Our own key, unusable addresses and addresses already in `peers` are
+        skipped. May be called before `start`.
+        """
+        wanted: dict[bytes, str] = {}
+        for key, address in targets.items():
+            try:
+                parse_listen(address, field="peers")
+            except ConfigError:
+                log.warning("not dialing %s at %r: not a HOST:PORT address", format_key(key), address)
+                continue
+            if key != self.public_key:
+                wanted[key] = address
+        self._dial_targets = wanted
+        self._update_target_dialers()
+
+    def dial_targets(self) -> dict[bytes, str]:
+        """The roster targets being dialed now: node key -> address."""
+        return {key: address for key, (address, _) in self._target_dialers.items()}
+
+    def _update_target_dialers(self) -> None:
+        if self._group is None or self._dialer is None:
+            return  # _supervise starts them
+        for key, (address, task) in list(self._target_dialers.items()):
+            if self._dial_targets.get(key) != address:  # removed, or moved to another address
+                task.cancel()
+                del self._target_dialers[key]
+                log.info("stopped dialing %s at %s", format_key(key), address)
+        configured = set(self._config.peers)
+        for key, address in self._dial_targets.items():
+            if key in self._target_dialers or address in configured:
+                continue
+            with contextlib.suppress(RuntimeError):  # the TaskGroup is shutting down
+                task = self._group.create_task(self._dialer.run(address, key=key), name=f"dial {address} (roster)")
+                self._target_dialers[key] = (address, task)
+                log.info("dialing %s at %s (from the roster)", format_key(key), address)
+
     def peers(self) -> list[PeerInfo]:
         """The connected peers, sorted by key."""
         return self._registry.peers()
@@ -250,31 +318,46 @@ class Network:
     def get_ban(self, peer: bytes) -> Ban | None:
         return self._registry.get_ban(peer)
 
+    def report_peer(self, peer: bytes, offence: Offence, reason: str) -> None:
+        """Score `peer` down for an offence the node found in what it sent (an invalid synced block, a false
+        status); a low enough score bans it and closes its link, as for offences the links find."""
+        self._registry.penalise_key(peer, offence, reason)
+
     def disconnect_disallowed(self) -> int:
         """Close the links of keys `is_allowed` no longer accepts (after a membership change)."""
         return self._registry.disconnect_disallowed()
 
     # --- links ---------------------------------------------------------------------------------------
 
+    def release_connection(self, request: web.Request) -> None:
+        """The request's connection is no longer pending: it sent a whole request (see network/listener.py)."""
+        if self._gate is not None:
+            self._gate.release(request.transport)
+
     async def handle_inbound(self, request: web.Request) -> web.StreamResponse:
         """Accept one connection on /p2p and wait while its link runs in the supervisor's TaskGroup."""
+        self.release_connection(request)  # a request arrived: the handshake timeout bounds it from now on
         peername = request.transport.get_extra_info("peername") if request.transport else None
         address = f"{peername[0]}:{peername[1]}" if peername else "?"
         if self._phase is not _Phase.RUNNING or self._group is None:
-            return web.Response(status=503, text="stopping")
+            return closing_response(503, "stopping")
         if self._handshakes >= self._config.max_handshakes:
-            log.warning("refused connection from %s: %d handshakes in progress", address, self._handshakes)
-            return web.Response(status=503, text="busy")
+            self._refusals.warning("refused connection from %s: %d handshakes in progress", address, self._handshakes)
+            return closing_response(503, "busy")
         ws: web.WebSocketResponse = web.WebSocketResponse(
             max_msg_size=self._max_msg_size, compress=False, autoping=True, timeout=self._config.close_timeout_ms / 1000
         )
         if not ws.can_prepare(request).ok:
-            return web.Response(status=400, text="expected a WebSocket upgrade")
+            return closing_response(400, "expected a WebSocket upgrade")
         self._handshakes += 1  # released when the handshake ends, in _serve_link
         task: asyncio.Task[LinkResult] | None = None
         try:
             await ws.prepare(request)
             task = self._spawn_inbound(ws, address)
+        except (OSError, RuntimeError, aiohttp.ClientError) as exc:
+            # the peer went away in the middle of the upgrade (a reset, a closing transport): routine
+            log.debug("connection from %s lost during the WebSocket upgrade: %r", address, exc)
+            return ws
         finally:
             if task is None:
                 self._handshakes -= 1
@@ -308,13 +391,13 @@ class Network:
             try:
                 peer = await self._handshake(ws, exchange, direction)
             except HandshakeRefused as exc:
-                log.warning("refused %s link %s (key %s): %s: %s", direction.value, address, exchange.claimed_key,
-                            exc.code, exc.message)
+                self._refusals.warning("refused %s link %s (key %s): %s: %s", direction.value, address,
+                                       exchange.claimed_key, exc.code, exc.message)
                 close_code, close_reason = exc.close_code, f"{exc.code}: {exc.message}"
                 return LinkResult(LinkOutcome.SELF if isinstance(exc, SelfConnection) else LinkOutcome.REFUSED)
             except (HandshakeAborted, OSError, aiohttp.ClientError) as exc:
-                log.warning("%s handshake with %s (key %s) failed: %s", direction.value, address,
-                            exchange.claimed_key, exc)
+                self._refusals.warning("%s handshake with %s (key %s) failed: %s", direction.value, address,
+                                       exchange.claimed_key, exc)
                 close_reason = "handshake failed"
                 duplicate = isinstance(exc, HandshakeAborted) and exc.close_code == CLOSE_DUPLICATE
                 return LinkResult(LinkOutcome.DUPLICATE if duplicate else LinkOutcome.FAILED)
@@ -366,13 +449,27 @@ class Network:
 NETWORK: Final = web.AppKey("network", Network)
 
 
+def closing_response(status: int, text: str) -> web.Response:
+    """A short answer that closes the connection: a peer socket is for one WebSocket, not for keep-alive."""
+    response = web.Response(status=status, text=text)
+    response.force_close()
+    return response
+
+
 async def _p2p_endpoint(request: web.Request) -> web.StreamResponse:
     return await request.app[NETWORK].handle_inbound(request)
 
 
+async def _not_found(request: web.Request) -> web.StreamResponse:
+    request.app[NETWORK].release_connection(request)
+    return closing_response(404, "not found")
+
+
 def create_p2p_app(network: Network) -> web.Application:
-    """Build the listener's aiohttp app: one WebSocket route, no request bodies."""
+    """Build the listener's aiohttp app: one WebSocket route, no request bodies; anything else is a 404
+    that closes the connection."""
     app = web.Application(client_max_size=4096)
     app[NETWORK] = network
     app.router.add_get(P2P_PATH, _p2p_endpoint)
+    app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

@@ -119,9 +119,16 @@ class PeerRegistry:
 
     def penalise(self, link: Link, offence: Offence, reason: str) -> None:
         """Score the link's peer down for `offence`; ban it and close its link if the score is too low."""
-        key, now = link.peer_key, self._clock.now_ms()
+        self.penalise_key(link.peer_key, offence, reason, link=link)
+
+    def penalise_key(self, key: bytes, offence: Offence, reason: str, *, link: Link | None = None) -> None:
+        """Score `key` down for `offence` (found by the node, not by a link); ban it and close its link if the
+        score is too low. `link` is the link the offence came on, when it may already be replaced."""
+        link = link or self._links.get(key)
+        address = link.address if link is not None else "not connected"
+        now = self._clock.now_ms()
         penalty = self._scores.apply_penalty(key, offence, now)
-        log.warning("peer %s (%s) scored down to %d: %s", format_key(key), link.address, penalty.score, reason)
+        log.warning("peer %s (%s) scored down to %d: %s", format_key(key), address, penalty.score, reason)
         if (ban := penalty.ban) is not None:
             log.warning("peer %s banned for %d ms (ban %d): score reached %d", format_key(key),
                         ban.until_ms - now, ban.count, self._config.scoring.ban_threshold)

@@ -1,8 +1,9 @@
 """Peer scores and bans: misbehaviour costs points, points come back with time, too few means a ban.
 
 Theory of operation. Every authenticated peer key has a score, 0 at best. A message its handler judged
-REJECT costs `reject_penalty`; a protocol violation (malformed, oversize or unknown frame, a text
-message, an unasked response) costs `violation_penalty`. The score recovers by one point every
+REJECT (or a status it then could not serve) costs `reject_penalty`; a protocol violation (malformed,
+oversize or unknown frame, a text message, an unasked response), a message or request that made the
+handler fail, or a sync answer with an invalid block costs `violation_penalty`. The score recovers by one point every
 `recovery_ms` up to 0 again. When a penalty brings the score to `ban_threshold` or lower, the key is
 banned: its links are closed, and it is neither accepted nor dialed until the ban ends. The n-th ban of
 a key lasts `min(ban_max_ms, ban_base_ms * 2**(n-1))`; a ban resets the score to 0. No I/O and no clock
@@ -17,7 +18,14 @@ from dataclasses import dataclass
 
 class Offence(enum.Enum):
     REJECTED_MESSAGE = "rejected_message"
+    """The handler judged a message REJECT, or refused a request as invalid input."""
     PROTOCOL_VIOLATION = "protocol_violation"
+    HANDLER_FAILURE = "handler_failure"
+    """A message or request made the handler fail with an unexpected exception."""
+    INVALID_SYNC_DATA = "invalid_sync_data"
+    """A block-sync answer held a block or commit that does not verify."""
+    FALSE_STATUS = "false_status"
+    """The peer announced a height and then could not serve the blocks up to it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,7 +40,7 @@ class ScoringRules:
     ban_max_ms: int = 3_600_000
 
     def get_penalty(self, offence: Offence) -> int:
-        if offence is Offence.REJECTED_MESSAGE:
+        if offence in (Offence.REJECTED_MESSAGE, Offence.FALSE_STATUS):
             return self.reject_penalty
         return self.violation_penalty
 

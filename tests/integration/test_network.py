@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from typing import Any
 
 import pytest
@@ -333,18 +334,32 @@ class BuggyHandler(RecordingHandler):
     async def on_message(self, peer: bytes, kind: str, payload: bytes) -> Verdict:
         raise RuntimeError("a bug in the handler")
 
+    async def on_request(self, peer: bytes, kind: str, payload: bytes) -> bytes:
+        if payload == b"boom":
+            raise struct.error("argument out of range")
+        return await super().on_request(peer, kind, payload)
 
-async def test_handler_bug_stops_the_network_loudly(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.CRITICAL, logger="network")
+
+async def test_handler_failure_is_the_peers_fault_not_the_nodes(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="network")
     async with Cluster() as cluster:
         a = await cluster.add(A, handler=BuggyHandler())
         b = await cluster.add(B, peers=[a.address])
         await wait_linked(a, b)
         b.network.broadcast("vote", b"boom")
-        with pytest.raises(ExceptionGroup) as stopped:
-            await a.network.wait_closed()
-        assert stopped.group_contains(RuntimeError, match="a bug in the handler")
-        assert logged(caplog, "networking stopped by an error") == 1
-        await wait_until(lambda: b.network.peers() == [], "b to lose its link")
-        with pytest.raises(ExceptionGroup):
-            await a.network.stop()  # the error is raised again to whoever stops the network
+        with pytest.raises(RemoteError) as failed:
+            await b.network.request(A.public_key, "block", b"boom", timeout=2)
+        assert failed.value.remote_code == "internal_error"
+        await wait_until(lambda: a.network.get_score(B.public_key) <= -80, "both failures to be charged to b")
+        # the node and the link keep working: a's network did not stop, and the same peer is still served
+        assert await b.network.request(A.public_key, "block", b"still", timeout=2) == b"llits"
+        assert a.is_linked(b)
+        tracebacks = [r for r in caplog.records if r.exc_info and "the handler failed" in r.getMessage()]
+        assert len(tracebacks) == 1  # the first failure with its traceback, the next one in a line
+        assert logged(caplog, "the handler failed", "again (2 on this link)") == 1
+        assert logged(caplog, "networking stopped by an error") == 0
+        # a third failure reaches the ban threshold: the repeat offender is disconnected and refused
+        b.network.broadcast("vote", b"boom")
+        await wait_until(lambda: a.network.get_ban(B.public_key) is not None, "b to be banned")
+        await wait_until(lambda: not a.is_linked(b), "b's link to be closed")
+        await a.network.stop()  # stops cleanly: nothing is raised

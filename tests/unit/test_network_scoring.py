@@ -45,3 +45,10 @@ def test_bans_are_per_key() -> None:
     scores = PeerScores(ScoringRules(violation_penalty=100, ban_threshold=-100))
     assert scores.apply_penalty(KEY, Offence.PROTOCOL_VIOLATION, 0).ban is not None
     assert scores.get_ban(b"other", 0) is None
+
+
+def test_each_offence_costs_its_rule() -> None:
+    assert [RULES.get_penalty(offence) for offence in Offence] == [10, 40, 40, 40, 10]
+    assert [offence.value for offence in Offence] == [
+        "rejected_message", "protocol_violation", "handler_failure", "invalid_sync_data", "false_status"
+    ]

@@ -124,7 +124,7 @@ KIND_CASES = [
         {"code": "CAC", "name": "Civil Affairs", "node_key": NEW_NODE.public_key, "power": 7,
          "address": "cac.example:26656", "admins": [{"public_key": NEW_ADMIN.public_key, "name": "CAC admin"}]},
         lambda chain: governance.get_department(chain.state, "CAC") is not None,
-        (Validator(department="CAC", public_key=NEW_NODE.public_key, power=7),),
+        (),  # observer first: its power is queued JOIN_DELAY_BLOCKS later (see the test below)
         _add_department_before, _add_department_after,
     ),
     KindCase(
@@ -431,6 +431,37 @@ def test_a_new_department_votes_and_raises_the_count() -> None:
     assert proposal(chain, proposal_id)["status"] == "open"  # 3 of 5 is not > 2/3
     chain.ok(NEW_ADMIN, "governance", "vote", {"proposal_id": proposal_id, "approve": True})
     assert proposal(chain, proposal_id)["status"] == "passed"
+
+
+def test_a_new_department_is_an_observer_before_its_power_is_queued() -> None:
+    chain = Chain()
+    added = pass_proposal(chain, "add_department", KIND_CASES[0].payload, effective=5)
+    applied = int(proposal(chain, added)["apply_height"])
+    advance_to(chain, applied)
+    # its node may link from the admission on (peers accept registered node keys) ...
+    assert governance.is_node_key(chain.state, NEW_NODE.public_key, applied)
+    # ... but its power is queued only JOIN_DELAY_BLOCKS later, effective two heights after that
+    due = applied + proposals.JOIN_DELAY_BLOCKS
+    while chain.height < due - 1:
+        assert next_block(chain).validator_updates == ()
+    execution = next_block(chain)
+    assert chain.height == due
+    assert execution.validator_updates == (Validator(department="CAC", public_key=NEW_NODE.public_key, power=7),)
+    assert next_block(chain).validator_updates == ()
+
+
+def test_a_joiner_removed_while_an_observer_never_gets_power() -> None:
+    chain = Chain()
+    added = pass_proposal(chain, "add_department", KIND_CASES[0].payload, effective=5)
+    advance_to(chain, int(proposal(chain, added)["apply_height"]))
+    removed = pass_proposal(chain, "remove_department", {"code": "CAC"}, effective=6)
+    vote(chain, removed, "TAX")  # 4 of the 5 active departments
+    advance_to(chain, int(proposal(chain, removed)["apply_height"]))
+    assert proposal(chain, removed)["status"] == "applied"
+    updates = []
+    for _ in range(proposals.JOIN_DELAY_BLOCKS):
+        updates.extend(next_block(chain).validator_updates)
+    assert all(v.power == 0 for v in updates if v.department == "CAC")
 
 
 # --- application that no longer fits -----------------------------------------------------------------
