@@ -28,7 +28,7 @@ async def test_restart_keeps_blocks_state_and_index(tmp_path: Path) -> None:
     again = Node.from_home(created.home)
     try:
         assert again.head_height() == head == 3 and again.tree.root() == root
-        assert all(again.tx_status(tx_id).status == "committed" for tx_id in ids)
+        assert all(again.reader.tx_status(tx_id).status == "committed" for tx_id in ids)
         header = again.store.get_header(3)
         assert header is not None and header.state_root == root
         admissions = await again.submit([anchor_tx(key, "n", "after-restart")])
