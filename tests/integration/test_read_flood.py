@@ -1,6 +1,6 @@
 """A flood of client reads on three of four real node processes must not slow the chain.
 
-Old-height state proofs (each a state tree rebuilt from 65,536 seeks), entity histories and whole blocks
+Old-height state proofs (each at an uncached height rebuilds a state tree), entity histories and whole blocks
 are read as fast as several client threads can ask, on every validator but the one we measure on. The
 chain's pace under the flood (blocks per second, latency of a submitted transaction) is compared with
 the pace measured in the same test without it, under the same write load. Every read answers 200, or
