@@ -174,7 +174,11 @@ async def tx_status(request: web.Request, tx_id: bytes) -> TxStatus:
     status = await request.app[READS].run(node.reader.tx_status, tx_id)
     if status.status == "committed":
         return status
-    return node.mempool_status(tx_id) or status
+    local = node.mempool_status(tx_id)
+    if local is not None:
+        return local
+    # Neither committed when the store was read nor in the mempool now: it may have committed meanwhile.
+    return await request.app[READS].run(node.reader.tx_status, tx_id)
 
 
 async def get_tx(request: web.Request) -> web.Response:
@@ -361,7 +365,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     reader = asyncio.ensure_future(drain_incoming())
     try:
         while not ws.closed and not reader.done():
-            if next_height <= node.head_height():
+            if next_height <= node.reader.head_height():
                 text = await event_text(request.app, next_height)
                 if text is None:  # the read pool is full: the subscriber waits, the node does not
                     await node.wait_for_height(node.head_height() + 1, 0.1)

@@ -264,10 +264,13 @@ class Reader:
 
     def anchor_bundles(self, content_hash: bytes) -> list[StateValueBundle]:
         """A proof for every department's anchor of `content_hash` at the head (anchors are never deleted)."""
-        with self.store.snapshot() as snap:
-            keys = [key for key, _ in snap.iter_prefix(anchor.anchors_prefix(content_hash))]
         height = self.head_height()
-        return [self.state_bundle(key, height) for key in keys] if height >= 1 else []
+        if height < 1:
+            return []
+        with self.store.snapshot() as snap:  # at `height` or later: every anchor of `height`, maybe newer ones
+            keys = [key for key, _ in snap.iter_prefix(anchor.anchors_prefix(content_hash))]
+        bundles = [self.state_bundle(key, height) for key in keys]
+        return [bundle for bundle in bundles if bundle.proof.value is not None]
 
     # --- history --------------------------------------------------------------------------------------------
 

@@ -71,13 +71,15 @@ async def test_a_read_during_a_commit_sees_the_old_height_then_the_new(
     def write_then_read(write: BlockWrite) -> None:
         write_block(write)  # block 2 is in LevelDB; the node has not published its head yet
         reader = node.reader
-        seen.append((reader.state_bundle(key_of("during")), records.view(reader).height, reader.status()["height"]))
+        seen.append((reader.state_bundle(key_of("during")), records.view(reader).height, reader.status()["height"],
+                     reader.anchor_bundles(crypto.sha256(b"during"))))
 
     node.store.commit_block = write_then_read  # type: ignore[method-assign]
     await commit(node, key, "during")
-    during, view_height, status_height = seen[0]
+    during, view_height, status_height, anchors = seen[0]
     old = light.verify_state_bundle(genesis, during)
-    assert (old.height, old.value, view_height, status_height) == (1, None, 1, 1)
+    assert (old.height, old.value, view_height, status_height, anchors) == (1, None, 1, 1, [])
+    assert len(node.reader.anchor_bundles(crypto.sha256(b"during"))) == 1
     new = light.verify_state_bundle(genesis, node.reader.state_bundle(key_of("during")))
     assert new.height == 2 and new.value == node.store.get(key_of("during")) is not None
 
