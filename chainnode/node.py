@@ -463,7 +463,7 @@ class Node:
             return Admission(tx_id=tx.tx_id, error=exc)
         return Admission(tx_id=tx.tx_id)
 
-    # --- queries -----------------------------------------------------------------------------------
+    # --- waiting, and the node's own status ---------------------------------------------------------
 
     def head_height(self) -> int:
         return self.tip.height
