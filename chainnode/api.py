@@ -14,7 +14,7 @@ import binascii
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
 from aiohttp import WSMsgType, web
@@ -22,16 +22,20 @@ from aiohttp import WSMsgType, web
 from chainnode import api_records, codec
 from chainnode.api_params import parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
-from chainnode.errors import ChainError, InputTooLarge, InvalidField, NotFound
+from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotFound
 from chainnode.light import StateValueBundle
 from chainnode.mempool import Admission
 from chainnode.node import Node
+from chainnode.read_pool import ReadPool
+from chainnode.reader import Reader, TxStatus
 from chainnode.results import decode_result, jsonable
 from chainnode.tx import decode_transaction
 
 log = logging.getLogger("chainnode.api")
 
 NODE: Final = web.AppKey("node", Node)
+READS: Final = web.AppKey("reads", ReadPool)
+"""Every read handler that touches the store or decodes a block, transaction or proof runs here."""
 MSGPACK: Final = "application/msgpack"
 PROBLEM: Final = "application/problem+json"
 MAX_HISTORY: Final = 1000
@@ -144,34 +148,51 @@ async def submit_txs(request: web.Request) -> web.Response:
     return web.json_response({"accepted": accepted, "rejected": len(admissions) - accepted, "results": results})
 
 
+async def tx_status(request: web.Request, tx_id: bytes) -> TxStatus:
+    """Committed (from the store, on the read pool), else what the mempool knows (on the loop)."""
+    node = request.app[NODE]
+    status = await request.app[READS].run(node.reader.tx_status, tx_id)
+    if status.status == "committed":
+        return status
+    local = node.mempool_status(tx_id)
+    if local is not None:
+        return local
+    # Neither committed when the store was read nor in the mempool now: it may have committed meanwhile.
+    return await request.app[READS].run(node.reader.tx_status, tx_id)
+
+
 async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE]
     tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
     wait = parse_wait(request.query.get("wait"))
-    status = node.tx_status(tx_id)
+    status = await tx_status(request, tx_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while status.status == "pending" and loop.time() < deadline:
         await node.wait_for_height(node.head_height() + 1, deadline - loop.time())
-        status = node.tx_status(tx_id)
+        status = await tx_status(request, tx_id)
     if status.status == "unknown":
         raise NotFound(f"transaction {tx_id.hex()} is not known to this node", field="tx_id")
     return web.json_response(status.to_json())
 
 
 async def get_tx_proof(request: web.Request) -> web.StreamResponse:
-    node = request.app[NODE]
+    reader = request.app[NODE].reader
     tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
-    bundle = await asyncio.to_thread(node.tx_bundle, tx_id)
-    data = bundle.encode()
+
+    def prove() -> tuple[int, bytes]:
+        bundle = reader.tx_bundle(tx_id)
+        return bundle.header.height, bundle.encode()
+
+    height, data = await request.app[READS].run(prove)
     if request.query.get("format") == "msgpack":
         return web.Response(body=data, content_type=MSGPACK)
-    return web.json_response({"tx_id": tx_id.hex(), "height": bundle.header.height, "proof": b64(data)})
+    return web.json_response({"tx_id": tx_id.hex(), "height": height, "proof": b64(data)})
 
 
-def block_json(node: Node, height: int) -> dict[str, Any]:
-    block, commit = node.get_block(height)
-    results = node.store.get_result_bytes(height) or []
+def block_json(reader: Reader, height: int) -> dict[str, Any]:
+    block, commit = reader.get_block(height)
+    results = reader.get_results(height)
     txs = []
     for raw, result_raw in zip(block.txs, results, strict=False):
         tx = decode_transaction(raw)
@@ -197,19 +218,21 @@ def block_json(node: Node, height: int) -> dict[str, Any]:
 
 
 async def get_block(request: web.Request) -> web.Response:
-    node = request.app[NODE]
+    reader = request.app[NODE].reader
     which = request.match_info["height"]
-    height = node.head_height() if which == "latest" else parse_int(which, "height", lo=1)
+    height = reader.head_height() if which == "latest" else parse_int(which, "height", lo=1)
     if height is None or height < 1:
         raise NotFound("no block has been committed yet")
     if request.query.get("format") == "msgpack":
-        block, _ = node.get_block(height)
-        return web.Response(body=block.encode(), content_type=MSGPACK)
-    return web.json_response(block_json(node, height))
+        raw = await request.app[READS].run(lambda: reader.get_block(height)[0].encode())
+        return web.Response(body=raw, content_type=MSGPACK)
+    return web.json_response(await request.app[READS].run(block_json, reader, height))
 
 
 async def get_status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[NODE].status())
+    """From memory only (the published head and the node's own counters): stays cheap under a read flood."""
+    node = request.app[NODE]
+    return web.json_response({**node.reader.status(), **node.local_status()})
 
 
 def state_bundle_json(bundle: StateValueBundle) -> dict[str, Any]:
@@ -230,31 +253,34 @@ def state_bundle_json(bundle: StateValueBundle) -> dict[str, Any]:
 
 
 async def get_state(request: web.Request) -> web.Response:
-    node = request.app[NODE]
+    reader = request.app[NODE].reader
     key = parse_hex(request.query.get("key", ""), "key", max_size=1024)
     if not key:
         raise InvalidField("query parameter key (hex) is required", field="key")
     height = parse_int(request.query.get("height"), "height", lo=1)
-    bundle = await asyncio.to_thread(node.state_bundle, key, height)
-    return web.json_response(state_bundle_json(bundle))
+    answer = await request.app[READS].run(lambda: state_bundle_json(reader.state_bundle(key, height)))
+    return web.json_response(answer)
 
 
 async def get_anchors(request: web.Request) -> web.Response:
-    node = request.app[NODE]
+    reader = request.app[NODE].reader
     content_hash = parse_hex(request.match_info["content_hash"], "content_hash", size=32)
-    bundles = await asyncio.to_thread(node.anchor_bundles, content_hash)
-    if not bundles:
+    anchors = await request.app[READS].run(
+        lambda: [state_bundle_json(b) for b in reader.anchor_bundles(content_hash)]
+    )
+    if not anchors:
         raise NotFound(f"no department has anchored {content_hash.hex()}", field="content_hash")
-    return web.json_response({"content_hash": content_hash.hex(), "anchors": [state_bundle_json(b) for b in bundles]})
+    return web.json_response({"content_hash": content_hash.hex(), "anchors": anchors})
 
 
 async def get_history(request: web.Request) -> web.Response:
-    node = request.app[NODE]
+    reader = request.app[NODE].reader
     entity = request.match_info["entity"]
     if not 1 <= len(entity) <= 200 or "\x00" in entity:
         raise InvalidField("entity must be 1-200 characters, e.g. anchor:<hex> or department:PSB", field="entity")
     limit = min(parse_int(request.query.get("limit"), "limit", default=100, lo=1) or 100, MAX_HISTORY)
-    return web.json_response({"entity": entity, "events": node.entity_history(entity, limit=limit)})
+    found = await request.app[READS].run(lambda: reader.entity_history(entity, limit=limit))
+    return web.json_response({"entity": entity, "events": found})
 
 
 class EventCache:
@@ -264,21 +290,21 @@ class EventCache:
         self._size = size
         self._texts: OrderedDict[int, str] = OrderedDict()
 
-    def get(self, node: Node, height: int) -> str:
-        text = self._texts.get(height)
-        if text is None:
-            text = self._texts[height] = json.dumps(block_event(node, height))
-            if len(self._texts) > self._size:
-                self._texts.popitem(last=False)
-        return text
+    def get(self, height: int) -> str | None:
+        return self._texts.get(height)
+
+    def put(self, height: int, text: str) -> None:
+        self._texts[height] = text
+        if len(self._texts) > self._size:
+            self._texts.popitem(last=False)
 
 
 EVENTS: Final = web.AppKey("events", EventCache)
 
 
-def block_event(node: Node, height: int) -> dict[str, Any]:
-    block, _ = node.get_block(height)
-    results = [decode_result(r).to_json() for r in node.store.get_result_bytes(height) or []]
+def block_event(reader: Reader, height: int) -> dict[str, Any]:
+    block, _ = reader.get_block(height)
+    results = [decode_result(r).to_json() for r in reader.get_results(height)]
     return {
         "type": "block",
         "height": height,
@@ -287,6 +313,20 @@ def block_event(node: Node, height: int) -> dict[str, Any]:
         "tx_count": block.header.tx_count,
         "results": results,
     }
+
+
+async def event_text(app: web.Application, height: int) -> str | None:
+    """The event of block `height` as JSON text, built once on the read pool; None while the pool is full."""
+    cache = app[EVENTS]
+    text = cache.get(height)
+    if text is None:
+        reader = app[NODE].reader
+        try:
+            text = await app[READS].run(lambda: json.dumps(block_event(reader, height)))
+        except Busy:
+            return None
+        cache.put(height, text)
+    return text
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
@@ -305,8 +345,12 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     reader = asyncio.ensure_future(drain_incoming())
     try:
         while not ws.closed and not reader.done():
-            if next_height <= node.head_height():
-                await ws.send_str(request.app[EVENTS].get(node, next_height))
+            if next_height <= node.reader.head_height():
+                text = await event_text(request.app, next_height)
+                if text is None:  # the read pool is full: the subscriber waits, the node does not
+                    await node.wait_for_height(node.head_height() + 1, 0.1)
+                    continue
+                await ws.send_str(text)
                 next_height += 1
                 continue
             await node.wait_for_height(next_height, 15.0)
@@ -325,10 +369,19 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(OPENAPI_DOCUMENT)
 
 
+async def read_pool_context(app: web.Application) -> AsyncIterator[None]:
+    """The read pool lives as long as the app: its threads finish before the node closes the store."""
+    pool = app[READS]
+    yield
+    await asyncio.to_thread(pool.shutdown)
+
+
 def create_app(node: Node) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=node.config.max_request_bytes)
     app[NODE] = node
+    app[READS] = ReadPool(threads=node.config.read_threads, queue=node.config.read_queue)
     app[EVENTS] = EventCache()
+    app.cleanup_ctx.append(read_pool_context)
     app.router.add_post("/v1/txs", submit_txs)
     app.router.add_get("/v1/txs/{tx_id}", get_tx)
     app.router.add_get("/v1/txs/{tx_id}/proof", get_tx_proof)

@@ -8,7 +8,6 @@ One table (`ROUTES`) drives both the router and the OpenAPI paths, so the docume
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -146,15 +145,15 @@ ROUTES: Final[tuple[Route, ...]] = (
 
 def _handler(route: Route) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.Response:
-        from chainnode.api import NODE
+        from chainnode.api import NODE, READS
 
-        node = request.app[NODE]
+        reader = request.app[NODE].reader
         height = _int(request, "height")
 
         def run() -> dict[str, Any]:
-            return route.query(records.view(node, height), request)
+            return route.query(records.view(reader, height), request)
 
-        return web.json_response(await asyncio.to_thread(run))
+        return web.json_response(await request.app[READS].run(run))
 
     return handle
 
@@ -165,12 +164,12 @@ async def list_contracts(request: web.Request) -> web.Response:
 
 async def get_validators(request: web.Request) -> web.Response:
     """The validator set that signs block `height` (default: the next block)."""
-    from chainnode.api import NODE
+    from chainnode.api import NODE, READS
 
-    node = request.app[NODE]
-    head = node.head_height()
+    reader = request.app[NODE].reader
+    head = reader.head_height()
     height = _int(request, "height", default=head + 1, lo=1, hi=head + 2) or head + 1
-    validators = await asyncio.to_thread(node.validators_at, height)
+    validators = await request.app[READS].run(reader.validators_at, height)
     return web.json_response({
         "height": height,
         "total_power": validators.total_power,

@@ -36,6 +36,10 @@ class NodeConfig:
     max_request_bytes: int = 32 * 1024 * 1024
     max_batch_txs: int = 10_000
     verify_threads: int = 2
+    read_threads: int = 2
+    """Threads of the API's read pool (chainnode/read_pool.py): client reads never run on the event loop."""
+    read_queue: int = 16
+    """Reads that may wait for a read thread; more are refused with 503 `busy`."""
     log_level: str = "info"
     timeout_propose_ms: int = 3000
     timeout_propose_delta_ms: int = 500
@@ -55,7 +59,7 @@ class NodeConfig:
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "node": ("moniker", "log_level"),
-    "api": ("api_listen", "max_request_bytes", "max_batch_txs"),
+    "api": ("api_listen", "max_request_bytes", "max_batch_txs", "read_threads", "read_queue"),
     "p2p": ("p2p_listen", "peers", "dial_roster"),
     "producer": (
         "block_interval_ms",
@@ -128,8 +132,8 @@ def load_config(path: Path) -> NodeConfig:
     parse_listen(config.p2p_listen, field="p2p.listen")
     if config.misbehave not in ("", "double-sign"):
         raise ConfigError('consensus.misbehave must be "" or "double-sign" (a test-only fault)', field="misbehave")
-    if config.verify_threads < 1 or config.max_block_txs < 1:
-        raise ConfigError("mempool.verify_threads and producer.max_block_txs must be at least 1")
+    if config.verify_threads < 1 or config.max_block_txs < 1 or config.read_threads < 1:
+        raise ConfigError("mempool.verify_threads, api.read_threads and producer.max_block_txs must be at least 1")
     return config
 
 

@@ -166,6 +166,13 @@ class NodeUnavailable(ChainError):
     http_status = 503
 
 
+class Busy(ChainError):
+    """Every read thread is busy and the queue of waiting reads is full: retry shortly."""
+
+    code = "busy"
+    http_status = 503
+
+
 # --- local files and configuration ------------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
-"""The node driver: the one place where the ledger meets the world (store, threads, clock, tasks).
+"""The node's write path: the one place where the ledger meets the world (store, threads, clock, tasks).
 
 It opens the home, initialises the store from genesis on first start, admits transactions (signature
-checks on a thread pool), produces and commits blocks, and answers the queries the API serves. Block
-building and committing run in a worker thread so the API stays responsive; one lock orders a commit
-against readers that need the state tree and the store to agree.
+checks on a thread pool), builds, validates and commits blocks, and keeps the validator sets and limits
+in force. Block building and committing run in a worker thread; one lock orders a commit against block
+building and validation, which need the state tree and the store to agree. Client reads never take
+that lock: after each commit the node publishes a `Head` that its `Reader` (chainnode/reader.py) answers
+from, with store snapshots.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainnode import codec, crypto, faults, merkle
-from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit, validate_commit
+from chainnode import crypto, faults
+from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
 from chainnode.config import HomeLayout, NodeConfig, load_config
 from chainnode.errors import (
@@ -30,24 +32,22 @@ from chainnode.errors import (
     InvalidBlock,
     InvalidInput,
     InvalidSignature,
-    NotFound,
     StoreError,
 )
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
-from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
 from chainnode.limits import MAX_ENCODED_BLOCK
 from chainnode.mempool import Admission, Mempool, RosterCheck
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
-from chainnode.results import decode_result
+from chainnode.reader import Head, Reader, TxStatus, load_validator_set
 from chainnode.rollback import StoreRollback, detect_store_rollback
 from chainnode.state import compute_state_update
-from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, compute_state_proof
+from chainnode.state_tree import StateTree
 from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
 from chainnode.validation import validate_proposed_block
-from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
-from contracts import anchor, proposals
+from chainnode.validators import ValidatorSet, apply_validator_updates
+from contracts import proposals
 
 log = logging.getLogger("chainnode.node")
 
@@ -59,26 +59,6 @@ class ConsensusLimits:
     max_block_txs: int
     max_block_bytes: int
     max_tx_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class TxStatus:
-    tx_id: bytes
-    status: str
-    """"pending", "committed", "rejected" or "unknown"."""
-    height: int | None = None
-    index: int | None = None
-    code: str | None = None
-    message: str | None = None
-    result: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"tx_id": self.tx_id.hex(), "status": self.status}
-        for name in ("height", "index", "code", "message", "result"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
 
 
 def _verify_chunk(txs: Sequence[Transaction]) -> list[bool]:
@@ -129,12 +109,13 @@ class Node:
         self._validator_sets: OrderedDict[int, ValidatorSet] = OrderedDict()
         self._commit_lock = threading.RLock()
         self.tree = self.store.load_tree()
-        self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
         self._limits: tuple[int, ConsensusLimits] | None = None
-        self._change_heights: tuple[int, tuple[int, ...]] | None = None
         self.tip = self._load_tip()
         self._validate_tip_state()
         self.store_rollback: StoreRollback | None = detect_store_rollback(layout, self.tip.height)
+        self._head = self._compute_head()
+        self.reader = Reader(self.store, genesis, head=lambda: self._head)
+        """Every client read: never takes `_commit_lock`; the API runs it on its read pool."""
         self.mempool = Mempool(
             chain_id=genesis.chain_id,
             max_txs=config.mempool_max_txs,
@@ -186,6 +167,10 @@ class Node:
             time_ms=header.time_ms,
             last_commit=commit,
         )
+
+    def _compute_head(self) -> Head:
+        """The head readers see: the tip, the tree after it (never mutated: each block executes on a copy)."""
+        return Head(tip=self.tip, tree=self.tree, next_validators=len(self.validators_at(self.tip.height + 1)))
 
     def _validate_tip_state(self) -> None:
         if self.tip.height == 0:
@@ -266,6 +251,7 @@ class Node:
             time_ms=header.time_ms,
             last_commit=commit,
         )
+        self._head = self._compute_head()  # one reference assignment: readers see the old head or this one
         failed = sum(1 for r in proposed.execution.results if not r.ok)
         log.info(
             "committed block %d hash=%s txs=%d failed=%d",
@@ -286,14 +272,7 @@ class Node:
         cached = self._validator_sets.get(height)
         if cached is not None:
             return cached
-        raw = self.store.get_validator_set_bytes(height)
-        if raw is None:
-            found = self.genesis.validator_set()
-        else:
-            try:
-                found = decode_validator_set(codec.decode(raw, max_size=1 << 20))
-            except InvalidInput as exc:
-                raise CorruptStore(f"the validator set for height {height} is damaged: {exc.message}") from exc
+        found = load_validator_set(self.store, self.genesis, height)
         self._validator_sets[height] = found
         if len(self._validator_sets) > 64:
             self._validator_sets.popitem(last=False)
@@ -495,7 +474,7 @@ class Node:
             return Admission(tx_id=tx.tx_id, error=exc)
         return Admission(tx_id=tx.tx_id)
 
-    # --- queries -----------------------------------------------------------------------------------
+    # --- waiting, and the node's own status ---------------------------------------------------------
 
     def head_height(self) -> int:
         return self.tip.height
@@ -516,145 +495,23 @@ class Node:
                 return False
         return True
 
-    def tx_status(self, tx_id: bytes) -> TxStatus:
-        location = self.store.get_tx_location(tx_id)
-        if location is not None:
-            results = self.store.get_result_bytes(location.height) or []
-            result = decode_result(results[location.index]).to_json() if location.index < len(results) else None
-            return TxStatus(tx_id, "committed", height=location.height, index=location.index, result=result)
+    def mempool_status(self, tx_id: bytes) -> TxStatus | None:
+        """"pending" or "rejected" as the mempool knows it; None if it knows nothing of `tx_id`."""
         if self.mempool.is_pending(tx_id):
             return TxStatus(tx_id, "pending")
         rejection = self.mempool.get_rejection(tx_id)
         if rejection is not None:
             return TxStatus(tx_id, "rejected", code=rejection.code, message=rejection.message)
-        return TxStatus(tx_id, "unknown")
+        return None
 
-    def get_block(self, height: int) -> tuple[Block, Commit]:
-        """Raises NotFound."""
-        block = self.store.get_block(height)
-        commit = self.store.get_commit(height)
-        if block is None or commit is None:
-            raise NotFound(f"no block at height {height}; the head is {self.tip.height}")
-        return block, commit
-
-    def get_header_commit(self, height: int) -> tuple[BlockHeader, Commit]:
-        """A block's header (from the header cache, without decoding its transactions) and commit.
-
-        Raises NotFound.
-        """
-        header = self.store.get_header(height)
-        commit = self.store.get_commit(height)
-        if header is None or commit is None:
-            raise NotFound(f"no block at height {height}; the head is {self.tip.height}")
-        return header, commit
-
-    def _tree_at(self, height: int) -> StateTree:
-        tree = self._tree_cache.get(height)
-        if tree is None:
-            tree = self.store.tree_at(height)
-            self._tree_cache[height] = tree
-            if len(self._tree_cache) > 4:
-                self._tree_cache.popitem(last=False)
-        return tree
-
-    def state_bundle(self, key: bytes, height: int | None = None) -> StateValueBundle:
-        """Value of `key` after block `height` (default: the head) with its proof. Raises NotFound."""
-        with self._commit_lock:
-            head = self.tip.height
-            if head < 1:
-                raise NotFound("no block has been committed yet")
-            at = head if height is None else height
-            if not 1 <= at <= head:
-                raise NotFound(f"height {at} is not between 1 and the head {head}")
-            bucket = compute_bucket(compute_key_hash(key))
-            if at == head:
-                tree, value, bucket_bytes = self.tree, self.store.get(key), self.store.load_bucket(bucket)
-            else:
-                tree, value, bucket_bytes = (
-                    self._tree_at(at),
-                    self.store.value_at(key, at),
-                    self.store.bucket_at(bucket, at),
-                )
-            header, commit = self.get_header_commit(at)
-        proof = compute_state_proof(tree, key, value, bucket_bytes)
-        return StateValueBundle(header=header, commit=commit, proof=proof, transitions=self.transitions_to(at))
-
-    def transitions_to(self, height: int) -> tuple[Transition, ...]:
-        """The validator-set transitions a verifier needs, from the genesis set to the set of `height`."""
-        hops: list[Transition] = []
-        trusted = self.genesis.validator_set().compute_hash()
-        head = self.tip.height
-        if self._change_heights is None or self._change_heights[0] != head:
-            self._change_heights = (head, tuple(self.store.validator_change_heights(head + 2)))
-        for change in (h for h in self._change_heights[1] if h <= height):
-            validators = self.validators_at(change)
-            if change <= 1 or validators.compute_hash() == trusted:
-                continue
-            header, commit = self.get_header_commit(change - 1)
-            hops.append(Transition(header=header, commit=commit, next_validators=validators))
-            trusted = validators.compute_hash()
-        if len(hops) > MAX_TRANSITIONS:
-            raise NotFound(f"block {height} is {len(hops)} validator-set changes from genesis; a proof carries at "
-                           f"most {MAX_TRANSITIONS}")
-        return tuple(hops)
-
-    def tx_bundle(self, tx_id: bytes) -> TxBundle:
-        """Inclusion and result proof of a committed transaction. Raises NotFound."""
-        location = self.store.get_tx_location(tx_id)
-        if location is None:
-            raise NotFound(f"transaction {tx_id.hex()} is not committed")
-        block, commit = self.get_block(location.height)
-        results = self.store.get_result_bytes(location.height) or []
-        tx_leaves = [merkle.leaf_hash(t) for t in block.txs]
-        result_leaves = [merkle.leaf_hash(r) for r in results]
-        return TxBundle(
-            header=block.header,
-            commit=commit,
-            index=location.index,
-            tx_bytes=block.txs[location.index],
-            tx_path=tuple(merkle.compute_inclusion_proof(tx_leaves, location.index)),
-            result_bytes=results[location.index],
-            result_path=tuple(merkle.compute_inclusion_proof(result_leaves, location.index)),
-            transitions=self.transitions_to(location.height),
-        )
-
-    def anchor_bundles(self, content_hash: bytes) -> list[StateValueBundle]:
-        """A proof for every department's anchor of `content_hash` at the head."""
-        keys = [key for key, _ in self.store.iter_prefix(anchor.anchors_prefix(content_hash))]
-        return [self.state_bundle(key) for key in keys]
-
-    def entity_history(self, entity: str, *, limit: int) -> list[dict[str, Any]]:
-        out = []
-        for height, index, tx_id in self.store.iter_entity(entity):
-            results = self.store.get_result_bytes(height) or []
-            result = decode_result(results[index]) if index < len(results) else None
-            out.append(
-                {
-                    "height": height,
-                    "index": index,
-                    "tx_id": tx_id.hex(),
-                    "code": None if result is None else result.code,
-                }
-            )
-            if len(out) >= limit:
-                break
-        return out
-
-    def status(self) -> dict[str, Any]:
-        head = self.tip
+    def local_status(self) -> dict[str, Any]:
+        """This node's own facts for the status page (the chain facts come from `Reader.status`)."""
         return {
-            "chain_id": self.genesis.chain_id,
-            "genesis_hash": self.genesis.hash.hex(),
             "node_key": self.node_key.public_key.hex(),
             "moniker": self.config.moniker,
-            "height": head.height,
-            "block_hash": head.block_hash.hex() if head.height else None,
-            "block_time_ms": head.time_ms if head.height else None,
-            "state_root": self.tree.root().hex(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
             "validator": self.is_producer,
-            "validators": len(self.validators_at(self.tip.height + 1)),
             "version": "0.1.0",
             "consensus": None if self.consensus_status is None else self.consensus_status(),
-            "store_rollback": None if self.store_rollback is None else self.store_rollback.to_json(head.height),
+            "store_rollback": None if self.store_rollback is None else self.store_rollback.to_json(self.tip.height),
         }

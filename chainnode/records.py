@@ -18,8 +18,8 @@ from chainnode.results import jsonable
 from contracts import calendar, cases, certificates, governance, items, materials, proposals
 
 if TYPE_CHECKING:
-    from chainnode.node import Node
-    from chainnode.store import Store
+    from chainnode.reader import Reader
+    from chainnode.store import StoreView
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class View:
     commit, and never holds up a commit however long it runs.
     """
 
-    store: Store
+    store: StoreView
     height: int
     time_ms: int
 
@@ -47,14 +47,14 @@ class View:
         return calendar.Calendar(self, governance.utc_offset_minutes(self))
 
 
-def view(node: Node, height: int | None = None) -> View:
-    """The view at `height` (default: the head). Raises NotFound for a height not yet committed."""
-    head = node.tip.height
+def view(reader: Reader, height: int | None = None) -> View:
+    """The view at `height` (default: the published head). Raises NotFound for a height not yet committed."""
+    head = reader.head_height()
     at = head if height is None else height
     if not 0 <= at <= head:
         raise NotFound(f"height {at} is not between 0 and the head {head}", field="height")
-    header = node.store.get_header(at) if at > 0 else None
-    return View(node.store, at, node.genesis.genesis_time_ms if header is None else header.time_ms)
+    header = reader.store.get_header(at) if at > 0 else None
+    return View(reader.store, at, reader.genesis.genesis_time_ms if header is None else header.time_ms)
 
 
 def envelope(v: View, **fields: Any) -> dict[str, Any]:

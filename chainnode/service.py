@@ -12,6 +12,7 @@ import contextlib
 import errno
 import logging
 import signal
+import sys
 from pathlib import Path
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
 from chainnode.errors import ChainError, ConfigError
 from chainnode.node import Node
+from chainnode.read_pool import SWITCH_INTERVAL_S
 
 log = logging.getLogger("chainnode.service")
 
@@ -85,5 +87,6 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
 
 
 def run_home(home: Path) -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the event loop gets the GIL back quickly from read threads
     node = Node.from_home(home)
     asyncio.run(serve(node))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import plyvel
 
@@ -90,51 +91,24 @@ class BlockWrite:
     """Validator sets taking effect at a height (canonical tag-8 bytes), decided by this block."""
 
 
-class Store:
-    """A node's LevelDB store. Reads are safe from any thread; writes come from the one committer."""
+class StoreView:
+    """Every read of the store, over the live database or over one LevelDB snapshot.
 
-    def __init__(self, path: Path, *, header_cache: int = 1024) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = plyvel.DB(
-                str(path),
-                create_if_missing=True,
-                paranoid_checks=True,
-                bloom_filter_bits=10,
-                lru_cache_size=64 * 1024 * 1024,
-                write_buffer_size=32 * 1024 * 1024,
-            )
-        except plyvel.IOError as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLocked(
-                    f"the store {path} is in use by another process (is a node already running with this home?)"
-                ) from exc
-            raise StoreError(f"cannot open the store {path}: {exc}") from exc
-        except plyvel.CorruptionError as exc:
-            raise CorruptStore(f"the store {path} is corrupt: {exc}") from exc
-        self.path = path
-        self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
+    `Store` is the live view plus the writes; `Store.snapshot()` gives a `StoreSnapshot`, the same getters
+    frozen at one committed height, for readers that must not mix two heights and must not take the lock
+    the committer holds. (A class hierarchy here, against the house rule, because a snapshot *is* a store
+    view: one set of getters serves both.)
+    """
+
+    def __init__(
+        self, source: Any, *, headers: OrderedDict[int, BlockHeader], header_lock: threading.Lock,
+        header_cache: int, bucket_cache: dict[int, bytes],
+    ) -> None:
+        self._db = source
+        self._headers = headers
+        self._header_lock = header_lock
         self._header_cache = header_cache
-        self._bucket_cache: dict[int, bytes] = {}
-        try:
-            fmt = self._db.get(META_FORMAT)
-        except plyvel.Error as exc:
-            self._db.close()
-            raise CorruptStore(f"the store {path} cannot be read: {exc}") from exc
-        if fmt is not None and fmt != FORMAT_VERSION and not re.fullmatch(rb"chainnode-store/[0-9]{1,4}", fmt):
-            self._db.close()
-            raise CorruptStore(f"the store {path} is corrupt: its format marker {fmt!r} is damaged")
-        if fmt is not None and fmt != FORMAT_VERSION:
-            self._db.close()
-            raise StoreError(
-                f"the store {path} has format {fmt.decode(errors='replace')}, written by another release; this "
-                f"node reads {FORMAT_VERSION.decode()}. Re-create the node home from its genesis and let it sync "
-                "from the network (on a local devnet: ./scripts/devnet reset)"
-            )
-
-    def close(self) -> None:
-        if not self._db.closed:
-            self._db.close()
+        self._bucket_cache = bucket_cache
 
     # --- meta ------------------------------------------------------------------------------------------
 
@@ -154,19 +128,6 @@ class Store:
             raise CorruptStore("the head marker is damaged")
         return int(U64.unpack(raw)[0])
 
-    def initialise(
-        self, genesis_hash: bytes, changes: Mapping[bytes, bytes | None], update: StateUpdate, validators: bytes
-    ) -> None:
-        """Write the genesis state at height 0 and the genesis validator set from height 1, in one batch."""
-        batch = self._db.write_batch(transaction=True, sync=True)
-        batch.put(META_FORMAT, FORMAT_VERSION)
-        batch.put(META_GENESIS, genesis_hash)
-        batch.put(COL_VALIDATORS + h8(1), validators)
-        self._put_state(batch, 0, changes, update)
-        batch.put(META_HEAD, h8(0))
-        batch.write()
-        self._remember_buckets(update.buckets)
-
     # --- blocks ----------------------------------------------------------------------------------------
 
     def get_block_bytes(self, height: int) -> bytes | None:
@@ -182,16 +143,22 @@ class Store:
             raise CorruptStore(f"block {height} in the store cannot be decoded: {exc.message}") from exc
 
     def get_header(self, height: int) -> BlockHeader | None:
-        header = self._headers.get(height)
+        """A block's header, from the cache shared by every view (headers never change once written)."""
+        with self._header_lock:
+            header = self._headers.get(height)
         if header is not None:
             return header
         block = self.get_block(height)
         if block is None:
             return None
-        self._headers[height] = block.header
-        if len(self._headers) > self._header_cache:
-            self._headers.popitem(last=False)
+        self._cache_header(height, block.header)
         return block.header
+
+    def _cache_header(self, height: int, header: BlockHeader) -> None:
+        with self._header_lock:
+            self._headers[height] = header
+            if len(self._headers) > self._header_cache:
+                self._headers.popitem(last=False)
 
     def get_height_of(self, block_hash: bytes) -> int | None:
         raw = self._db.get(COL_BLOCK_HASH + block_hash)
@@ -301,17 +268,27 @@ class Store:
         )
 
     def tree_at(self, height: int) -> StateTree:
-        """The state tree after block `height`, from the versioned leaf hashes (65,536 seeks)."""
-        empty = StateTree.empty().leaf_hash(0)
-        hashes = []
-        for bucket in range(N_BUCKETS):
-            prefix = COL_LEAF_VERSION + bucket2(bucket)
-            found = empty
-            with self._db.iterator(start=prefix + inv8(height), stop=prefix + b"\xff" * 8 + b"\xff") as it:
-                for _, value in it:
-                    found = value
+        """The state tree after block `height`, from the versioned leaf hashes.
+
+        One iterator seeks bucket by bucket to the newest version at or below `height`, jumping over
+        buckets that were never written, so the cost follows the buckets in use rather than all 65,536.
+        """
+        hashes = [StateTree.empty().leaf_hash(0)] * N_BUCKETS
+        target = inv8(height)
+        bucket = 0
+        with self._db.iterator(prefix=COL_LEAF_VERSION) as it:
+            while bucket < N_BUCKETS:
+                it.seek(COL_LEAF_VERSION + bucket2(bucket) + target)
+                found = next(it, None)
+                if found is None:
                     break
-            hashes.append(found)
+                key, value = found
+                at = int.from_bytes(key[1:3], "big")
+                if at == bucket:
+                    hashes[bucket] = value
+                    bucket += 1
+                else:  # nothing at or below `height` in `bucket`: go on from the next bucket that has rows
+                    bucket = at
         return StateTree.from_leaf_hashes(hashes)
 
     # --- history ---------------------------------------------------------------------------------------
@@ -332,6 +309,91 @@ class Store:
 
     def iter_column(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield from self._db.iterator(prefix=prefix)
+
+class StoreSnapshot(StoreView):
+    """The store frozen at one instant (a LevelDB snapshot): every getter answers as of that commit.
+
+    Release it promptly (`with store.snapshot() as snap:`): LevelDB keeps what a snapshot can see.
+    """
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> StoreSnapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Store(StoreView):
+    """A node's LevelDB store. Reads are safe from any thread; writes come from the one committer."""
+
+    def __init__(self, path: Path, *, header_cache: int = 1024) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            db = plyvel.DB(
+                str(path),
+                create_if_missing=True,
+                paranoid_checks=True,
+                bloom_filter_bits=10,
+                lru_cache_size=64 * 1024 * 1024,
+                write_buffer_size=32 * 1024 * 1024,
+            )
+        except plyvel.IOError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"the store {path} is in use by another process (is a node already running with this home?)"
+                ) from exc
+            raise StoreError(f"cannot open the store {path}: {exc}") from exc
+        except plyvel.CorruptionError as exc:
+            raise CorruptStore(f"the store {path} is corrupt: {exc}") from exc
+        super().__init__(db, headers=OrderedDict(), header_lock=threading.Lock(), header_cache=header_cache,
+                         bucket_cache={})
+        self.path = path
+        self._check_format(path)
+
+    def _check_format(self, path: Path) -> None:
+        try:
+            fmt = self._db.get(META_FORMAT)
+        except plyvel.Error as exc:
+            self._db.close()
+            raise CorruptStore(f"the store {path} cannot be read: {exc}") from exc
+        if fmt is not None and fmt != FORMAT_VERSION and not re.fullmatch(rb"chainnode-store/[0-9]{1,4}", fmt):
+            self._db.close()
+            raise CorruptStore(f"the store {path} is corrupt: its format marker {fmt!r} is damaged")
+        if fmt is not None and fmt != FORMAT_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"the store {path} has format {fmt.decode(errors='replace')}, written by another release; this "
+                f"node reads {FORMAT_VERSION.decode()}. Re-create the node home from its genesis and let it sync "
+                "from the network (on a local devnet: ./scripts/devnet reset)"
+            )
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    def snapshot(self) -> StoreSnapshot:
+        """A read-only view of the store as of now: one committed height, whatever commits after.
+
+        It never sees the live bucket cache (which follows the head), only the shared header cache.
+        """
+        return StoreSnapshot(self._db.snapshot(), headers=self._headers, header_lock=self._header_lock,
+                             header_cache=self._header_cache, bucket_cache={})
+
+    def initialise(
+        self, genesis_hash: bytes, changes: Mapping[bytes, bytes | None], update: StateUpdate, validators: bytes
+    ) -> None:
+        """Write the genesis state at height 0 and the genesis validator set from height 1, in one batch."""
+        batch = self._db.write_batch(transaction=True, sync=True)
+        batch.put(META_FORMAT, FORMAT_VERSION)
+        batch.put(META_GENESIS, genesis_hash)
+        batch.put(COL_VALIDATORS + h8(1), validators)
+        self._put_state(batch, 0, changes, update)
+        batch.put(META_HEAD, h8(0))
+        batch.write()
+        self._remember_buckets(update.buckets)
 
     # --- the one write per block -----------------------------------------------------------------------
 
@@ -360,7 +422,7 @@ class Store:
             batch.put(COL_VALIDATORS + h8(effective), encoded)
         batch.put(META_HEAD, hb)
         batch.write()
-        self._headers[height] = write.block.header
+        self._cache_header(height, write.block.header)
         self._remember_buckets(write.update.buckets)
 
     def replace_commit(self, height: int, commit: Commit) -> None:

@@ -345,7 +345,7 @@ SPY_STAGES = (
     ("admission: decode, screen (Node.submit)", "Node.submit"),
     ("admission: signature checks (thread pool)", "_verify_chunk"),
     ("block execution (execute_block)", "execute_block"),
-    ("  of which the contract method (or Node.state_bundle)", ""),
+    ("  of which the contract method (or Reader.state_bundle)", ""),
     ("state tree update", "compute_state_update"),
     ("store write (Store.commit_block)", "Store.commit_block"),
     ("event stream JSON (EventCache.get)", "EventCache.get"),
@@ -377,7 +377,7 @@ def stop_spy(spy: tuple[subprocess.Popen[bytes], Path], phase: str, lines: int) 
             inclusive[name] = inclusive.get(name, 0) + int(count)
     if not total:
         return f"py-spy {phase}: no samples (is ptrace allowed?)"
-    handler = phase.split(".")[-1] if phase in PHASES else "Node.state_bundle"
+    handler = phase.split(".")[-1] if phase in PHASES else "Reader.state_bundle"
     out = [f"py-spy of the node during {phase}: {total} busy samples (all threads; raw stacks in {path})"]
     out += [f"  {inclusive.get(name or handler, 0) / total:6.1%}  {label}" for label, name in SPY_STAGES]
     out.append("  own time by function:")

@@ -36,7 +36,7 @@ class Env:
         admission = (await self.node.submit([tx.raw]))[0]
         assert admission.error is None, admission.error
         await self.node.produce_block()
-        status = self.node.tx_status(tx.tx_id).to_json()
+        status = self.node.reader.tx_status(tx.tx_id).to_json()
         assert status["result"]["code"] == "ok", status
         return tx.tx_id, status
 

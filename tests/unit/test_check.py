@@ -59,7 +59,7 @@ async def fill_home(home: Path, *, blocks: int) -> None:
         if blocks >= 2:
             block = node.store.get_block(2)
             assert block is not None
-            status = node.tx_status(decode_transaction(block.txs[-1]).tx_id)
+            status = node.reader.tx_status(decode_transaction(block.txs[-1]).tx_id)
             assert status.result is not None and status.result["code"] == "anchor_exists"
     finally:
         node.close()

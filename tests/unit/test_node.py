@@ -28,7 +28,7 @@ async def test_restart_keeps_blocks_state_and_index(tmp_path: Path) -> None:
     again = Node.from_home(created.home)
     try:
         assert again.head_height() == head == 3 and again.tree.root() == root
-        assert all(again.tx_status(tx_id).status == "committed" for tx_id in ids)
+        assert all(again.reader.tx_status(tx_id).status == "committed" for tx_id in ids)
         header = again.store.get_header(3)
         assert header is not None and header.state_root == root
         admissions = await again.submit([anchor_tx(key, "n", "after-restart")])
@@ -139,8 +139,8 @@ async def test_admission_checks_the_roster_and_drops_a_revoked_keys_pending_tran
         assert len(node.mempool) == 0
         for admission in pending:
             assert admission.tx_id is not None
-            status = node.tx_status(admission.tx_id)
-            assert status.status == "rejected" and status.code == "key_revoked"
+            status = node.mempool_status(admission.tx_id)
+            assert status is not None and status.status == "rejected" and status.code == "key_revoked"
         [late] = await node.submit([anchor_tx(clerk, "n", "after-revocation")])
         assert late.error is not None and late.error.code == "key_revoked"
         [own] = await node.submit([anchor_tx(admin, "n", "admin-still-registered")])
@@ -187,12 +187,12 @@ async def test_a_store_that_lost_fsynced_blocks_is_reported_loudly_at_start(
         assert len(errors) == 1, errors
         assert "height 2" in errors[0] and "height 11" in errors[0] and "lost at least 8" in errors[0]
         assert "re-sync" in errors[0] and "double-signing" in errors[0]
-        assert reopened.status()["store_rollback"] == {
+        assert reopened.local_status()["store_rollback"] == {
             "store_height_at_start": 2, "wal_signed_height": 11, "lost_blocks": 8, "resynced": False,
         }
         from chainnode.cli import _rollback_lines
 
-        [line] = _rollback_lines(reopened.status()["store_rollback"])  # what `chainnode status` prints
+        [line] = _rollback_lines(reopened.local_status()["store_rollback"])  # what `chainnode status` prints
         assert "STORE ROLLBACK" in line and "height 2" in line and "height 11" in line
     finally:
         reopened.close()
@@ -210,6 +210,6 @@ async def test_a_store_in_step_with_its_wal_starts_quietly(tmp_path: Path, caplo
     with caplog.at_level("ERROR", logger="chainnode.node"):
         again = Node.from_home(created.home)
     try:
-        assert again.status()["store_rollback"] is None and not caplog.records
+        assert again.local_status()["store_rollback"] is None and not caplog.records
     finally:
         again.close()

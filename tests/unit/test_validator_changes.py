@@ -80,7 +80,7 @@ async def test_removing_a_validator_takes_effect_two_heights_later(net: tuple[li
     )
     both = nodes
     await advance(nodes, [sign_transaction(admin, body).raw], both)  # block 1 queues the change
-    status = nodes[0].tx_status(sign_transaction(admin, body).tx_id)
+    status = nodes[0].reader.tx_status(sign_transaction(admin, body).tx_id)
     assert status.result is not None and status.result["code"] == "ok"
     assert len(nodes[0].validators_at(2)) == 2 and len(nodes[0].validators_at(3)) == 1
     await advance(nodes, [anchor_tx(admin, "vc", "b2")], both)  # block 2: still both sign
@@ -133,7 +133,7 @@ async def test_test_hooks_are_refused_without_the_genesis_flag(tmp_path: Path) -
         tx = sign_transaction(admin, body)
         await node.submit([tx.raw])
         await node.produce_block()
-        status = node.tx_status(tx.tx_id)
+        status = node.reader.tx_status(tx.tx_id)
         assert status.result is not None and status.result["code"] == "test_hooks_disabled"
         assert node.validators_at(3).total_power == 10
     finally:
@@ -155,15 +155,15 @@ async def test_proofs_carry_the_validator_set_transitions_since_genesis(
     await advance(nodes, [late], [nodes[0]])  # block 3 is signed by PSB alone
     genesis = nodes[0].genesis
 
-    early_bundle = nodes[0].tx_bundle(decode_transaction(early).tx_id)
+    early_bundle = nodes[0].reader.tx_bundle(decode_transaction(early).tx_id)
     assert early_bundle.transitions == () and light.decode_bundle(early_bundle.encode()) == early_bundle
     assert light.verify_tx_bundle(genesis, early_bundle).height == 1
 
-    bundle = nodes[0].tx_bundle(decode_transaction(late).tx_id)
+    bundle = nodes[0].reader.tx_bundle(decode_transaction(late).tx_id)
     assert [t.header.height for t in bundle.transitions] == [2]
     decoded = light.decode_bundle(bundle.encode())
     assert isinstance(decoded, light.TxBundle) and light.verify_tx_bundle(genesis, decoded).height == 3
-    state = nodes[0].state_bundle(b"consensus/test_hooks")
+    state = nodes[0].reader.state_bundle(b"consensus/test_hooks")
     assert light.verify_state_bundle(genesis, light.decode_bundle(state.encode())).height == 3  # type: ignore[arg-type]
 
     with pytest.raises(InvalidProof, match="lacks the validator-set transitions"):
