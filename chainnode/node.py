@@ -39,7 +39,7 @@ from chainnode.mempool import Admission, Mempool
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
 from chainnode.results import decode_result
 from chainnode.state import compute_state_update
-from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, compute_state_proof
+from chainnode.state_tree import StateTree, compute_state_proof
 from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
 from chainnode.validation import validate_proposed_block
@@ -92,7 +92,7 @@ def open_store(layout: HomeLayout, genesis: Genesis) -> Store:
         stored = store.genesis_hash()
         if stored is None:
             changes = compute_genesis_changes(store, genesis)
-            update = compute_state_update(StateTree.empty(), changes, store.load_bucket)
+            update = compute_state_update(StateTree.empty(), changes, store.load_node)
             store.initialise(genesis.hash, changes, update, genesis.validator_set().encode())
         elif stored != genesis.hash:
             raise StoreError(
@@ -126,7 +126,6 @@ class Node:
         self._validator_sets: OrderedDict[int, ValidatorSet] = OrderedDict()
         self._commit_lock = threading.RLock()
         self.tree = self.store.load_tree()
-        self._tree_cache: OrderedDict[int, StateTree] = OrderedDict()
         self._limits: tuple[int, ConsensusLimits] | None = None
         self._change_heights: tuple[int, tuple[int, ...]] | None = None
         self.tip = self._load_tip()
@@ -324,7 +323,7 @@ class Node:
                 now_ms=now_ms,
                 state=self.store,
                 tree=self.tree,
-                load_bucket=self.store.load_bucket,
+                load_node=self.store.load_node,
                 validators=self.validators_at(height),
                 next_validators=self.validators_at(height + 1),
                 proposer=self.node_key.public_key,
@@ -361,7 +360,7 @@ class Node:
                 tip=self.tip,
                 state=self.store,
                 tree=self.tree,
-                load_bucket=self.store.load_bucket,
+                load_node=self.store.load_node,
                 validators=self.validators_at(height),
                 next_validators=self.validators_at(height + 1),
                 last_validators=self.validators_at(height - 1) if height > 1 else None,
@@ -537,35 +536,20 @@ class Node:
             raise NotFound(f"no block at height {height}; the head is {self.tip.height}")
         return header, commit
 
-    def _tree_at(self, height: int) -> StateTree:
-        tree = self._tree_cache.get(height)
-        if tree is None:
-            tree = self.store.tree_at(height)
-            self._tree_cache[height] = tree
-            if len(self._tree_cache) > 4:
-                self._tree_cache.popitem(last=False)
-        return tree
-
     def state_bundle(self, key: bytes, height: int | None = None) -> StateValueBundle:
-        """Value of `key` after block `height` (default: the head) with its proof. Raises NotFound."""
-        with self._commit_lock:
-            head = self.tip.height
-            if head < 1:
-                raise NotFound("no block has been committed yet")
-            at = head if height is None else height
-            if not 1 <= at <= head:
-                raise NotFound(f"height {at} is not between 1 and the head {head}")
-            bucket = compute_bucket(compute_key_hash(key))
-            if at == head:
-                tree, value, bucket_bytes = self.tree, self.store.get(key), self.store.load_bucket(bucket)
-            else:
-                tree, value, bucket_bytes = (
-                    self._tree_at(at),
-                    self.store.value_at(key, at),
-                    self.store.bucket_at(bucket, at),
-                )
-            header, commit = self.get_header_commit(at)
-        proof = compute_state_proof(tree, key, value, bucket_bytes)
+        """Value of `key` after block `height` (default: the head) with its proof. Raises NotFound.
+
+        Reads the tree nodes and the value history of that height, which never change once committed, so
+        it needs no lock: a block committed meanwhile writes only newer versions.
+        """
+        head = self.tip.height
+        if head < 1:
+            raise NotFound("no block has been committed yet")
+        at = head if height is None else height
+        if not 1 <= at <= head:
+            raise NotFound(f"height {at} is not between 1 and the head {head}")
+        proof = compute_state_proof(self.store.root_at(at), key, self.store.value_at(key, at), self.store.load_node)
+        header, commit = self.get_header_commit(at)
         return StateValueBundle(header=header, commit=commit, proof=proof, transitions=self.transitions_to(at))
 
     def transitions_to(self, height: int) -> tuple[Transition, ...]:

@@ -1,7 +1,7 @@
 """The node's LevelDB store: one database per node home, one key prefix per column.
 
 Every write of a committed block (block, commit, results, transaction index, state, state history,
-bucket and leaf hashes, entity index, head) goes into ONE write batch written with sync=True, so a crash
+state tree nodes, entity index, head) goes into ONE write batch written with sync=True, so a crash
 at any instant leaves the old or the new height, never half a block. This module alone imports plyvel.
 The column layout is documented in docs/storage.md.
 """
@@ -23,10 +23,10 @@ from chainnode import codec
 from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit
 from chainnode.errors import CorruptStore, InvalidInput, StoreError, StoreLocked
 from chainnode.state import StateUpdate
-from chainnode.state_tree import N_BUCKETS, StateTree, compute_bucket_bytes, compute_key_hash, compute_value_hash
+from chainnode.state_tree import StateTree, compute_key_hash
 
-FORMAT_VERSION: Final = b"chainnode-store/2"
-"""2: contract state with member role periods and governance config (docs/contracts.md)."""
+FORMAT_VERSION: Final = b"chainnode-store/3"
+"""3: the state is a versioned sparse Merkle tree (docs/state.md); 2 had hash buckets."""
 
 META_FORMAT: Final = b"m/format"
 META_GENESIS: Final = b"m/genesis"
@@ -37,9 +37,8 @@ COL_COMMIT: Final = b"c"
 COL_RESULTS: Final = b"r"
 COL_TX: Final = b"t"
 COL_STATE: Final = b"s"
-COL_ENTRY: Final = b"k"
-COL_LEAF: Final = b"l"
-COL_LEAF_VERSION: Final = b"v"
+COL_NODE: Final = b"n"
+COL_ROOT: Final = b"R"
 COL_HISTORY: Final = b"y"
 COL_ENTITY: Final = b"e"
 COL_VALIDATORS: Final = b"w"
@@ -48,7 +47,8 @@ U64: Final = struct.Struct(">Q")
 U32: Final = struct.Struct(">I")
 INV_MAX: Final = 2**64 - 1
 MAX_STORED_VALUE: Final = 128 * 1024 * 1024
-BUCKET_CACHE_LIMIT: Final = 16_384
+NODE_CACHE_LIMIT: Final = 1 << 16
+"""Tree nodes per cache generation: the top 16 levels of the tree fit in one."""
 
 
 def h8(height: int) -> bytes:
@@ -57,10 +57,6 @@ def h8(height: int) -> bytes:
 
 def inv8(height: int) -> bytes:
     return U64.pack(INV_MAX - height)
-
-
-def bucket2(bucket: int) -> bytes:
-    return bucket.to_bytes(2, "big")
 
 
 def entity_prefix(entity: str) -> bytes:
@@ -115,7 +111,10 @@ class Store:
         self.path = path
         self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
         self._header_cache = header_cache
-        self._bucket_cache: dict[int, bytes] = {}
+        self._young: dict[bytes, bytes] = {}
+        self._old: dict[bytes, bytes] = {}
+        """Two generations of tree nodes read or written lately. A node key names one immutable value,
+        so an entry is never stale; a full young generation becomes the old one."""
         try:
             fmt = self._db.get(META_FORMAT)
         except plyvel.Error as exc:
@@ -165,7 +164,7 @@ class Store:
         self._put_state(batch, 0, changes, update)
         batch.put(META_HEAD, h8(0))
         batch.write()
-        self._remember_buckets(update.buckets)
+        self._remember_nodes(update.nodes)
 
     # --- blocks ----------------------------------------------------------------------------------------
 
@@ -254,19 +253,32 @@ class Store:
         for key, value in self._db.iterator(prefix=COL_STATE + prefix):
             yield key[cut:], value
 
-    def load_bucket(self, bucket: int) -> bytes:
-        cached = self._bucket_cache.get(bucket)
-        if cached is not None:
-            return cached
-        return b"".join(k[1:] + v for k, v in self._db.iterator(prefix=COL_ENTRY + bucket2(bucket)))
+    def load_node(self, node_key: bytes) -> bytes:
+        """The stored state tree node `node_key` (docs/state.md). Raises CorruptStore if it is missing."""
+        value = self._young.get(node_key)
+        if value is None:
+            value = self._old.get(node_key)
+            if value is None:
+                value = self._db.get(COL_NODE + node_key)
+                if value is None:
+                    raise CorruptStore(f"state tree node {node_key.hex()} is missing; run `chainnode check`")
+            self._remember_nodes({node_key: value})
+        return value
+
+    def root_at(self, height: int) -> StateTree:
+        """The state tree after block `height` (0: the genesis state): one read of its root reference.
+
+        Raises CorruptStore if the height is committed but its root reference is missing.
+        """
+        ref = self._db.get(COL_ROOT + h8(height))
+        if ref is None:
+            raise CorruptStore(f"the state root reference of height {height} is missing; run `chainnode check`")
+        return StateTree(height, bytes(ref))
 
     def load_tree(self) -> StateTree:
-        hashes = [b""] * N_BUCKETS
-        tree = StateTree.empty()
-        empty = tree.leaf_hash(0)
-        for key, value in self._db.iterator(prefix=COL_LEAF):
-            hashes[int.from_bytes(key[1:3], "big")] = value
-        return StateTree.from_leaf_hashes([h or empty for h in hashes])
+        """The state tree at the head; the empty tree before initialisation."""
+        head = self.head_height()
+        return StateTree.empty() if head < 0 else self.root_at(head)
 
     def value_at(self, key: bytes, height: int) -> bytes | None:
         """The value of `key` after block `height` (None if absent then), from the state history."""
@@ -288,31 +300,6 @@ class Store:
         except (InvalidInput, ValueError, TypeError) as exc:
             raise CorruptStore(f"state history of key hash {key_hash.hex()} is damaged") from exc
         return key, value
-
-    def bucket_at(self, bucket: int, height: int) -> bytes:
-        """A bucket's leaf data after block `height`, rebuilt from the state history."""
-        latest: dict[bytes, tuple[int, bytes | None]] = {}
-        for key, raw in self._db.iterator(prefix=COL_HISTORY + bucket2(bucket)):
-            key_hash, version = key[1:33], int(U64.unpack(key[33:41])[0])
-            if version <= height:
-                latest[key_hash] = (version, self._decode_history(raw, key_hash)[1])
-        return compute_bucket_bytes(
-            (kh, compute_value_hash(value)) for kh, (_, value) in latest.items() if value is not None
-        )
-
-    def tree_at(self, height: int) -> StateTree:
-        """The state tree after block `height`, from the versioned leaf hashes (65,536 seeks)."""
-        empty = StateTree.empty().leaf_hash(0)
-        hashes = []
-        for bucket in range(N_BUCKETS):
-            prefix = COL_LEAF_VERSION + bucket2(bucket)
-            found = empty
-            with self._db.iterator(start=prefix + inv8(height), stop=prefix + b"\xff" * 8 + b"\xff") as it:
-                for _, value in it:
-                    found = value
-                    break
-            hashes.append(found)
-        return StateTree.from_leaf_hashes(hashes)
 
     # --- history ---------------------------------------------------------------------------------------
 
@@ -361,7 +348,7 @@ class Store:
         batch.put(META_HEAD, hb)
         batch.write()
         self._headers[height] = write.block.header
-        self._remember_buckets(write.update.buckets)
+        self._remember_nodes(write.update.nodes)
 
     def replace_commit(self, height: int, commit: Commit) -> None:
         self._db.put(COL_COMMIT + h8(height), commit.encode(), sync=True)
@@ -369,6 +356,8 @@ class Store:
     def _put_state(
         self, batch: plyvel.WriteBatch, height: int, changes: Mapping[bytes, bytes | None], update: StateUpdate
     ) -> None:
+        if update.tree.version != height:
+            raise StoreError(f"the state update of version {update.tree.version} cannot be stored at height {height}")
         hb = h8(height)
         for key, value in changes.items():
             key_hash = update.key_hashes[key]
@@ -377,16 +366,11 @@ class Store:
             else:
                 batch.put(COL_STATE + key, value)
             batch.put(COL_HISTORY + key_hash + hb, codec.encode([key, value]))
-        for key_hash, value_hash in update.entry_changes.items():
-            if value_hash is None:
-                batch.delete(COL_ENTRY + key_hash)
-            else:
-                batch.put(COL_ENTRY + key_hash, value_hash)
-        for bucket, leaf in update.leaf_hashes.items():
-            batch.put(COL_LEAF + bucket2(bucket), leaf)
-            batch.put(COL_LEAF_VERSION + bucket2(bucket) + inv8(height), leaf)
+        for node_key, node in update.nodes.items():
+            batch.put(COL_NODE + node_key, node)
+        batch.put(COL_ROOT + hb, update.tree.ref)
 
-    def _remember_buckets(self, buckets: Mapping[int, bytes]) -> None:
-        if len(self._bucket_cache) + len(buckets) > BUCKET_CACHE_LIMIT:
-            self._bucket_cache.clear()
-        self._bucket_cache.update(buckets)
+    def _remember_nodes(self, nodes: Mapping[bytes, bytes]) -> None:
+        if len(self._young) + len(nodes) > NODE_CACHE_LIMIT:
+            self._old, self._young = self._young, {}
+        self._young.update(nodes)
