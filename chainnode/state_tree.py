@@ -339,6 +339,21 @@ def compute_state_proof(tree: StateTree, key: bytes, value: bytes | None, load_n
     hold `value` for `key` (the caller's value comes from another height) or a stored node is damaged.
     """
     key_hash = compute_key_hash(key)
+    leaf, siblings = compute_path(tree, key_hash, load_node)
+    if value is None:
+        if leaf is not None and leaf[:HASH_SIZE] == key_hash:
+            raise InvariantViolation(f"the state tree holds key hash {key_hash.hex()}, said to be absent")
+    elif leaf != key_hash + compute_value_hash(value):
+        raise InvariantViolation(f"the state tree does not hold the given value of key hash {key_hash.hex()}")
+    return StateProof(key=key, value=value, leaf=leaf, siblings=siblings)
+
+
+def compute_path(tree: StateTree, key_hash: bytes, load_node: LoadNode) -> tuple[bytes | None, tuple[bytes, ...]]:
+    """Return (leaf, siblings) of `key_hash`'s path: the leaf `key_hash || value_hash` where the path ends
+    (None if that place is empty; it may be another key's leaf) and the sibling hashes, nearest it first.
+
+    Raises InvariantViolation if a stored node is damaged.
+    """
     ref, depth, prefix = tree.ref, 0, 0
     siblings: list[bytes] = []
     while ref[0] == REF_NODE:
@@ -346,14 +361,8 @@ def compute_state_proof(tree: StateTree, key: bytes, value: bytes | None, load_n
         bit = _bit(key_hash, depth)
         siblings.append(compute_ref_hash(left if bit else right))
         ref, depth, prefix = (right if bit else left), depth + 1, (prefix << 1) | bit
-    leaf = ref[33:97] if ref[0] == REF_LEAF else None
-    if value is None:
-        if leaf is not None and leaf[:HASH_SIZE] == key_hash:
-            raise InvariantViolation(f"the state tree holds key hash {key_hash.hex()}, said to be absent")
-    elif leaf != key_hash + compute_value_hash(value):
-        raise InvariantViolation(f"the state tree does not hold the given value of key hash {key_hash.hex()}")
     siblings.reverse()
-    return StateProof(key=key, value=value, leaf=leaf, siblings=tuple(siblings))
+    return (ref[33:97] if ref[0] == REF_LEAF else None), tuple(siblings)
 
 
 def verify_state_proof(root: bytes, proof: StateProof) -> None:
