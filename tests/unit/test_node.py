@@ -99,3 +99,63 @@ async def test_consensus_limits_changed_by_proposal_bound_later_blocks(tmp_path:
             node.validate_block(oversized.block)
     finally:
         node.close()
+
+
+async def test_old_height_state_proofs_read_the_stored_versions_without_the_commit_lock(tmp_path: Path) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chainnode import light
+    from contracts.anchor import anchor_key
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(created.home)
+    keys = [anchor_key(crypto.sha256(f"doc-{i}".encode()), "PSB") for i in range(3)]
+    try:
+        for i in range(3):
+            await node.submit([anchor_tx(key, "n", f"doc-{i}")])
+            await node.produce_block()
+        held, release = threading.Event(), threading.Event()
+
+        def hold_the_lock() -> None:
+            with node._commit_lock:
+                held.set()
+                release.wait(60)
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        held.wait(10)
+
+        def prove_every_height() -> None:
+            for height in (1, 2, 3):
+                for index, state_key in enumerate(keys):
+                    bundle = node.state_bundle(state_key, height)
+                    decoded = light.decode_bundle(bundle.encode())
+                    assert isinstance(decoded, light.StateValueBundle)
+                    verified = light.verify_state_bundle(node.genesis, decoded)
+                    assert verified.height == height
+                    assert (verified.value is not None) == (index < height)  # doc-i is anchored by block i + 1
+
+        pool = ThreadPoolExecutor(1)
+        try:
+            pool.submit(prove_every_height).result(timeout=10)  # a committer holds the lock meanwhile
+        finally:
+            release.set()
+            holder.join()
+            pool.shutdown()
+    finally:
+        node.close()
+
+
+def test_a_store_of_the_bucket_format_is_refused(tmp_path: Path) -> None:
+    import plyvel
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    Node.from_home(created.home).close()
+    db = plyvel.DB(str(created.home / "data"))
+    db.put(b"m/format", b"chainnode-store/2")
+    db.close()
+    with pytest.raises(StoreError) as caught:
+        Node.from_home(created.home)
+    assert "chainnode-store/2" in caught.value.message and "Re-create the node home" in caught.value.message
