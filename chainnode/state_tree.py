@@ -23,12 +23,17 @@ from dataclasses import dataclass
 from typing import Final
 
 from chainnode import codec
-from chainnode.crypto import DOMAIN_STATE_KEY, DOMAIN_STATE_VALUE, HASH_SIZE, compute_hash
+from chainnode.crypto import (
+    DOMAIN_STATE_KEY,
+    DOMAIN_STATE_LEAF,
+    DOMAIN_STATE_NODE,
+    DOMAIN_STATE_VALUE,
+    HASH_SIZE,
+    compute_hash,
+)
 from chainnode.errors import InvalidField, InvalidProof, InvariantViolation
 
 KEY_BITS: Final = 256
-DOMAIN_STATE_LEAF: Final = b"chainnode/v2/state-leaf"
-DOMAIN_STATE_NODE: Final = b"chainnode/v2/state-node"
 EMPTY_HASH: Final = bytes(HASH_SIZE)
 """The hash of an empty subtree (and the root of the empty state): 32 zero bytes, which no SHA-256 output
 is known to equal."""

@@ -45,7 +45,6 @@ COL_VALIDATORS: Final = b"w"
 
 U64: Final = struct.Struct(">Q")
 U32: Final = struct.Struct(">I")
-INV_MAX: Final = 2**64 - 1
 MAX_STORED_VALUE: Final = 128 * 1024 * 1024
 NODE_CACHE_LIMIT: Final = 1 << 16
 """Tree nodes per cache generation: the top 16 levels of the tree fit in one."""
@@ -53,10 +52,6 @@ NODE_CACHE_LIMIT: Final = 1 << 16
 
 def h8(height: int) -> bytes:
     return U64.pack(height)
-
-
-def inv8(height: int) -> bytes:
-    return U64.pack(INV_MAX - height)
 
 
 def entity_prefix(entity: str) -> bytes:
@@ -371,6 +366,8 @@ class Store:
         batch.put(COL_ROOT + hb, update.tree.ref)
 
     def _remember_nodes(self, nodes: Mapping[bytes, bytes]) -> None:
+        if len(nodes) > NODE_CACHE_LIMIT:
+            return  # a genesis of many keys: cache what later reads need, not all of it
         if len(self._young) + len(nodes) > NODE_CACHE_LIMIT:
             self._old, self._young = self._young, {}
         self._young.update(nodes)
