@@ -72,12 +72,12 @@ def compute_value_hash(value: bytes) -> bytes:
 
 
 def compute_leaf_hash(key_hash: bytes, value_hash: bytes) -> bytes:
-    """Return SHA-256("chainnode/v2/state-leaf" || 0x00 || key_hash || value_hash)."""
+    """Return SHA-256("chainnode/v1/state-leaf" || 0x00 || key_hash || value_hash)."""
     return _sha256(_LEAF_PREFIX + key_hash + value_hash).digest()
 
 
 def compute_node_hash(left: bytes, right: bytes) -> bytes:
-    """Return SHA-256("chainnode/v2/state-node" || 0x00 || left || right) for two child hashes."""
+    """Return SHA-256("chainnode/v1/state-node" || 0x00 || left || right) for two child hashes."""
     return _sha256(_NODE_PREFIX + left + right).digest()
 
 

@@ -176,11 +176,11 @@ def test_stored_state_proofs_verify_by_the_steps_of_state_md() -> None:
             assert leaf == key_hash + h(b"chainnode/v1/state-value", value)
         else:
             assert leaf[:32] != key_hash
-        node = h(b"chainnode/v2/state-leaf", leaf)
+        node = h(b"chainnode/v1/state-leaf", leaf)
         for i, sibling in enumerate(siblings):
             depth = len(siblings) - 1 - i
             if (key_hash[depth // 8] >> (7 - depth % 8)) & 1:
-                node = h(b"chainnode/v2/state-node", sibling + node)
+                node = h(b"chainnode/v1/state-node", sibling + node)
             else:
-                node = h(b"chainnode/v2/state-node", node + sibling)
+                node = h(b"chainnode/v1/state-node", node + sibling)
         assert node == root
