@@ -53,6 +53,7 @@ MAX_STATE_PROOF_SIZE: Final = 64 * 1024
 _LEAF_PREFIX: Final = DOMAIN_STATE_LEAF + b"\x00"
 _NODE_PREFIX: Final = DOMAIN_STATE_NODE + b"\x00"
 _sha256 = hashlib.sha256
+_DEPTH_BYTES: Final = tuple(bytes((depth,)) for depth in range(KEY_BITS))
 
 LoadNode = Callable[[bytes], bytes]
 """Return the stored value of a node key (`h8(version) || depth || path`); raise if it is missing."""
@@ -206,39 +207,52 @@ class _Batch:
         return self.join(new_left, new_right, depth, prefix)
 
     def update_path(self, ref: bytes, depth: int, prefix: int, index: int) -> bytes:
-        """`update_node` for a single change: walk down to its leaf, then rebuild the path bottom-up."""
-        key_hash, load, path = self.key_hashes[index], self.load, []
+        """`update_node` for a single change: walk down to its leaf, then rebuild the path bottom-up.
+
+        The hot loop of a block update (most touched nodes below the top levels see one change), so it
+        is written flat: per level one load, one slice pair, one hash.
+        """
+        key_hash, load, depth_bytes = self.key_hashes[index], self.load, _DEPTH_BYTES
+        whole = int.from_bytes(key_hash, "big")
+        path: list[tuple[bytes, bytes, int]] = []
         top = ref
         while ref[0] == REF_NODE:
-            node_key = ref[33:41] + bytes((depth,)) + (prefix << (-depth % 8)).to_bytes((depth + 7) >> 3, "big")
+            node_key = ref[33:41] + depth_bytes[depth] + (prefix << (-depth % 8)).to_bytes((depth + 7) >> 3, "big")
             value = load(node_key)
-            cut = REF_SIZES[value[0]] if value else 0
-            left, right = value[:cut], value[cut:]
-            if not left or len(right) != REF_SIZES[right[0]]:
-                split_node(value)
-            bit = (key_hash[depth >> 3] >> (7 - (depth & 7))) & 1
-            path.append((node_key, left, right, bit))
-            ref = right if bit else left
-            depth, prefix = depth + 1, (prefix << 1) | bit
+            try:
+                cut = REF_SIZES[value[0]]
+                right = value[cut:]
+                if len(right) != REF_SIZES[right[0]]:
+                    raise IndexError
+            except IndexError:
+                split_node(value)  # raises InvariantViolation
+            depth += 1
+            prefix = whole >> (KEY_BITS - depth)
+            if prefix & 1:
+                path.append((node_key, value[:cut], 1))
+                ref = right
+            else:
+                path.append((node_key, right, 0))
+                ref = value[:cut]
         new = self.update(ref, depth, prefix, index, index + 1)
         if new == ref:
             return top
-        version, stale, nodes, hashed = self.version_bytes, self.stale, self.nodes, 0
-        for node_key, left, right, bit in reversed(path):
-            stale.append(node_key)
-            if bit:
-                left, right = left, new
-            else:
-                left, right = new, right
-            if left[0] != REF_NODE and right[0] != REF_NODE and (left[0] == REF_EMPTY or right[0] == REF_EMPTY):
-                new = right if left[0] == REF_EMPTY else left
+        version, nodes, hashed = self.version_bytes, self.nodes, 0
+        self.stale.extend([step[0] for step in path])
+        for node_key, sibling, bit in reversed(path):
+            sk, nk = sibling[0], new[0]
+            if sk != REF_NODE and nk != REF_NODE and (sk == REF_EMPTY or nk == REF_EMPTY):
+                if nk == REF_EMPTY:
+                    new = sibling
                 continue
             hashed += 1
-            key = version + node_key[8:]
-            nodes[key] = left + right
-            new = b"\x02" + _sha256(
-                _NODE_PREFIX + (left[1:33] if left[0] else EMPTY_HASH) + (right[1:33] if right[0] else EMPTY_HASH)
-            ).digest() + version
+            if bit:
+                nodes[version + node_key[8:]] = sibling + new
+                data = (sibling[1:33] if sk else EMPTY_HASH) + (new[1:33] if nk else EMPTY_HASH)
+            else:
+                nodes[version + node_key[8:]] = new + sibling
+                data = (new[1:33] if nk else EMPTY_HASH) + (sibling[1:33] if sk else EMPTY_HASH)
+            new = b"\x02" + _sha256(_NODE_PREFIX + data).digest() + version
         self.hashed += hashed
         return new
 

@@ -150,9 +150,14 @@ def test_the_update_refuses_malformed_hashes(state: tuple[StateTree, Nodes]) -> 
 
 def test_a_damaged_node_is_an_invariant_violation(state: tuple[StateTree, Nodes]) -> None:
     tree, nodes = state
-    damaged = {key: value[:-1] for key, value in nodes.items()}
-    with pytest.raises(InvariantViolation):
-        compute_state_proof(tree, b"key-1", STATE[b"key-1"], damaged.__getitem__)
+    for damage in (lambda v: v[:-1], lambda v: v[:41], lambda v: b"\x07" + v[1:], lambda v: b""):
+        damaged = {key: damage(value) for key, value in nodes.items()}
+        with pytest.raises(InvariantViolation):
+            compute_state_proof(tree, b"key-1", STATE[b"key-1"], damaged.__getitem__)
+        with pytest.raises(InvariantViolation):  # one change walks its path alone
+            compute_tree_update(tree, {compute_key_hash(b"key-1"): bytes(32)}, damaged.__getitem__)
+        with pytest.raises(InvariantViolation):  # many changes split at each node
+            compute_tree_update(tree, dict.fromkeys(hashes_of(STATE), bytes(32)), damaged.__getitem__)
 
 
 # --- versions -----------------------------------------------------------------------------------------------
