@@ -74,6 +74,17 @@ def time_blocks(
     return median
 
 
+def time_proofs(store: Store, keys: list[bytes], rng: random.Random) -> None:
+    """Time what Node.state_bundle does for the state part: the root of a height, the value from the
+    history, and one node read per level (present keys and absent ones)."""
+    sample = rng.sample(keys, 1_000) + [b"absent/" + rng.randbytes(8) for _ in range(1_000)]
+    start = time.perf_counter()
+    for key in sample:
+        compute_state_proof(store.root_at(0), key, store.value_at(key, 0), store.load_node)
+    per = (time.perf_counter() - start) / len(sample)
+    print(f"leveldb: state proof at height 0 (root, value history, path), 2,000 keys: {per * 1e6:.0f} µs each")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
@@ -86,7 +97,8 @@ def main() -> None:
 
     keys = [b"anchor/" + rng.randbytes(16) for _ in range(args.keys)]
     start = time.perf_counter()
-    genesis = compute_state_update(StateTree.empty(), dict.fromkeys(keys, b"v"), {}.__getitem__)
+    no_nodes: dict[bytes, bytes] = {}
+    genesis = compute_state_update(StateTree.empty(), dict.fromkeys(keys, b"v"), no_nodes.__getitem__)
     built = time.perf_counter() - start
     nodes = genesis.nodes
     depths = [len(compute_path(genesis.tree, genesis.key_hashes[k], nodes.__getitem__)[1]) for k in keys[:2000]]
@@ -108,6 +120,7 @@ def main() -> None:
                 compute_state_update(tree, {key: b"w" for key in rng.sample(keys, sizes[0])}, store.load_node)
             for size in sizes:
                 time_blocks("leveldb", tree, keys, store.load_node, size, rng, floor)
+            time_proofs(store, keys, rng)
             store.close()
     print(f"floor: hashlib SHA-256 of 88-byte inputs, median of {RUNS}: {floor:,.0f} hashes/s")
 
