@@ -46,8 +46,11 @@ COL_VALIDATORS: Final = b"w"
 U64: Final = struct.Struct(">Q")
 U32: Final = struct.Struct(">I")
 MAX_STORED_VALUE: Final = 128 * 1024 * 1024
-NODE_CACHE_LIMIT: Final = 1 << 16
-"""Tree nodes per cache generation: the top 16 levels of the tree fit in one."""
+PINNED_DEPTH: Final = 16
+"""Tree nodes above this depth (at most 65,535 positions) stay cached in their newest version: every block
+update and proof reads them."""
+NODE_CACHE_LIMIT: Final = 1 << 15
+"""Deeper tree nodes per cache generation."""
 
 
 def h8(height: int) -> bytes:
@@ -106,10 +109,14 @@ class Store:
         self.path = path
         self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
         self._header_cache = header_cache
+        self._pinned: dict[bytes, tuple[bytes, bytes]] = {}
+        """depth || path -> (node key, value) of the newest version seen of each node above PINNED_DEPTH."""
         self._young: dict[bytes, bytes] = {}
         self._old: dict[bytes, bytes] = {}
-        """Two generations of tree nodes read or written lately. A node key names one immutable value,
-        so an entry is never stale; a full young generation becomes the old one."""
+        self.node_reads = 0
+        """Tree nodes read from LevelDB (cache misses) since the store was opened."""
+        """Two generations of deeper tree nodes read or written lately; a full young generation becomes the
+        old one. A node key names one immutable value, so no cached entry is ever wrong."""
         try:
             fmt = self._db.get(META_FORMAT)
         except plyvel.Error as exc:
@@ -250,14 +257,19 @@ class Store:
 
     def load_node(self, node_key: bytes) -> bytes:
         """The stored state tree node `node_key` (docs/state.md). Raises CorruptStore if it is missing."""
-        value = self._young.get(node_key)
+        if len(node_key) > 8 and node_key[8] < PINNED_DEPTH:
+            held = self._pinned.get(node_key[8:])
+            if held is not None and held[0] == node_key:
+                return held[1]
+            value = None
+        else:
+            value = self._young.get(node_key) or self._old.get(node_key)
         if value is None:
-            value = self._old.get(node_key)
+            self.node_reads += 1
+            value = self._db.get(COL_NODE + node_key)
             if value is None:
-                value = self._db.get(COL_NODE + node_key)
-                if value is None:
-                    raise CorruptStore(f"state tree node {node_key.hex()} is missing; run `chainnode check`")
-            self._remember_nodes({node_key: value})
+                raise CorruptStore(f"state tree node {node_key.hex()} is missing; run `chainnode check`")
+        self._remember_nodes({node_key: value})
         return value
 
     def root_at(self, height: int) -> StateTree:
@@ -366,8 +378,16 @@ class Store:
         batch.put(COL_ROOT + hb, update.tree.ref)
 
     def _remember_nodes(self, nodes: Mapping[bytes, bytes]) -> None:
-        if len(nodes) > NODE_CACHE_LIMIT:
-            return  # a genesis of many keys: cache what later reads need, not all of it
-        if len(self._young) + len(nodes) > NODE_CACHE_LIMIT:
+        deeper = {}
+        for node_key, value in nodes.items():
+            if node_key[8] < PINNED_DEPTH:
+                held = self._pinned.get(node_key[8:])
+                if held is None or held[0][:8] < node_key[:8]:  # an old-height read keeps the newest version
+                    self._pinned[node_key[8:]] = (node_key, value)
+            else:
+                deeper[node_key] = value
+        if len(deeper) > NODE_CACHE_LIMIT:
+            return  # a genesis of many keys: keep its top, not all of it
+        if len(self._young) + len(deeper) > NODE_CACHE_LIMIT:
             self._old, self._young = self._young, {}
-        self._young.update(nodes)
+        self._young.update(deeper)

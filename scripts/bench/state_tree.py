@@ -55,22 +55,25 @@ def sha256_floor(n: int, rng: random.Random) -> float:
 
 def time_blocks(
     label: str, tree: StateTree, keys: list[bytes], load: Callable[[bytes], bytes], size: int, rng: random.Random,
-    floor: float,
+    floor: float, store: Store | None = None,
 ) -> float:
     """Time RUNS updates of `size` random existing keys on `tree`; print and return the median."""
-    times, written, hashed = [], [], []
+    times, written, hashed, reads = [], [], [], []
     for _ in range(RUNS):
         changes: dict[bytes, bytes | None] = {key: rng.randbytes(8) for key in rng.sample(keys, size)}
+        before = 0 if store is None else store.node_reads
         start = time.perf_counter()
         update = compute_state_update(tree, changes, load)
         times.append(time.perf_counter() - start)
+        reads.append((0 if store is None else store.node_reads) - before)
         written.append(len(update.nodes))
         hashed.append(update.hashed)
     median = statistics.median(times)
     print(f"{label}: {size:,} changed keys, median of {RUNS}: {ms(median)} "
           f"({size / median:,.0f} key updates/s; {statistics.median(written):,.0f} nodes written, "
           f"{statistics.median(hashed):,.0f} hashes = {ms(statistics.median(hashed) / floor)} at the floor; "
-          f"runs: {', '.join(f'{t * 1e3:.1f}' for t in times)} ms)")
+          f"runs: {', '.join(f'{t * 1e3:.1f}' for t in times)} ms)"
+          + (f"; {statistics.median(reads):,.0f} nodes read from LevelDB" if store is not None else ""))
     return median
 
 
@@ -119,7 +122,7 @@ def main() -> None:
             for _ in range(WARM_UP):  # a running node's cache holds the nodes recent blocks read and wrote
                 compute_state_update(tree, {key: b"w" for key in rng.sample(keys, sizes[0])}, store.load_node)
             for size in sizes:
-                time_blocks("leveldb", tree, keys, store.load_node, size, rng, floor)
+                time_blocks("leveldb", tree, keys, store.load_node, size, rng, floor, store)
             time_proofs(store, keys, rng)
             store.close()
     print(f"floor: hashlib SHA-256 of 88-byte inputs, median of {RUNS}: {floor:,.0f} hashes/s")
