@@ -384,3 +384,16 @@ def test_golden_vector_of_a_three_key_state() -> None:
     absent = compute_state_proof(update.tree, b"dave", None, nodes.__getitem__)
     assert absent.leaf == proof.leaf and absent.siblings == proof.siblings  # dave's path ends at alice's leaf
     verify_state_proof(update.root, absent)
+
+
+def test_keys_differing_only_in_the_last_bit_sit_at_depth_256() -> None:
+    """The deepest possible tree: 255 one-sided nodes, then the two leaves; deleting one collapses it."""
+    a, b = bytes(32), bytes(31) + b"\x01"
+    nodes = Nodes()
+    tree = nodes.apply(StateTree.empty(), {a: b"A" * 32, b: b"B" * 32})
+    assert tree.root() == reference_root({a: b"A" * 32, b: b"B" * 32}) and len(nodes) == 256
+    leaf, siblings = compute_path(tree, b, nodes.__getitem__)
+    assert leaf == b + b"B" * 32 and len(siblings) == KEY_BITS
+    proof = StateProof(key=b"", value=None, leaf=leaf, siblings=siblings)
+    assert StateProof.decode(proof.encode()) == proof and len(proof.encode()) < 9_000
+    assert nodes.apply(tree, {b: None}).root() == compute_leaf_hash(a, b"A" * 32)
