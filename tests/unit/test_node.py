@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chainnode import crypto
-from chainnode.errors import StoreError, StoreLocked
+from chainnode.errors import InvalidProof, StoreError, StoreLocked
 from chainnode.home import init_home
 from chainnode.node import Node
 from tests.nodeproc import anchor_tx
@@ -144,6 +144,11 @@ async def test_old_height_state_proofs_read_the_stored_versions_without_the_comm
             release.set()
             holder.join()
             pool.shutdown()
+        data = node.state_bundle(keys[0]).encode()
+        assert data[:3] == bytes([0x96, 10, 3])  # state bundles are version 3, transitions always present
+        for old_version in (1, 2):  # the bucket proofs of chainnode-store/2
+            with pytest.raises(InvalidProof, match="older release"):
+                light.decode_bundle(data[:2] + bytes([old_version]) + data[3:])
     finally:
         node.close()
 
