@@ -234,9 +234,19 @@ class _Batch:
             else:
                 path.append((node_key, right, 0))
                 ref = value[:cut]
-        new = self.update(ref, depth, prefix, index, index + 1)
-        if new == ref:
-            return top
+        if ref[0] == REF_LEAF and ref[33:65] == key_hash:  # the common case: a new value for this key
+            value_hash = self.value_hashes[index]
+            if value_hash == ref[65:97]:
+                return top
+            if value_hash is None:
+                new = EMPTY_REF
+            else:
+                self.hashed += 1
+                new = compute_leaf_ref(key_hash, value_hash)
+        else:
+            new = self.update(ref, depth, prefix, index, index + 1)
+            if new == ref:
+                return top
         version, nodes, hashed = self.version_bytes, self.nodes, 0
         self.stale.extend([step[0] for step in path])
         for node_key, sibling, bit in reversed(path):
