@@ -8,13 +8,13 @@ writes to the store and refuses to run beside a node that holds the store open.
 
 Theory of operation: three passes.
 1. SCAN every key of the database once, in key order. Meta keys and unknown columns are judged here.
-   Each entry of the per-height index columns (H, t, e, y, v) is assigned the height it belongs to (read
+   Each entry of the per-height index columns (H, t, e, y, n, R) is assigned the height it belongs to (read
    from its key or value) and folded into that height's digest, a SHA-256 chain over the height's
    entries in key order. Entries that claim a height beyond the head are reported.
 2. REPLAY heights 0 (genesis state) to head in order: check the block and its commits, execute it on
    the in-memory state, and compare the digest of the index entries the replay implies with the
    scanned one. Only on a mismatch are the expected entries looked up one by one, to name the fault.
-3. STATE: compare the current-state columns (s, k, l) with the replayed state key by key, then name
+3. STATE: compare the current-state columns (s, w) with the replayed state key by key, then name
    the entries that mismatched heights hold but the replay did not expect (one more scan).
 The chained digests make the comparison exact with 32 bytes of memory per height and no lookup per
 entry; the state and the set of committed transaction IDs are the only things held in full.
@@ -43,22 +43,20 @@ from chainnode.execution import BlockContext, compute_genesis_changes, execute_b
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.results import decode_result
 from chainnode.state import StateUpdate, compute_state_update
-from chainnode.state_tree import StateTree, compute_bucket_entries
+from chainnode.state_tree import StateTree
 from chainnode.store import (
     COL_BLOCK,
     COL_BLOCK_HASH,
     COL_COMMIT,
     COL_ENTITY,
-    COL_ENTRY,
     COL_HISTORY,
-    COL_LEAF,
-    COL_LEAF_VERSION,
+    COL_NODE,
     COL_RESULTS,
+    COL_ROOT,
     COL_STATE,
     COL_TX,
     COL_VALIDATORS,
     FORMAT_VERSION,
-    INV_MAX,
     MAX_STORED_VALUE,
     META_FORMAT,
     META_GENESIS,
@@ -66,10 +64,8 @@ from chainnode.store import (
     U32,
     U64,
     Store,
-    bucket2,
     entity_prefix,
     h8,
-    inv8,
 )
 from chainnode.tx import Transaction, decode_transaction
 from chainnode.validators import ValidatorSet, apply_validator_updates
@@ -80,19 +76,19 @@ MAX_FAULTS_PER_HEIGHT: Final = 5
 PROGRESS_EVERY: Final = 1000
 ZERO_DIGEST: Final = bytes(32)
 
-INDEX_COLUMNS: Final = (COL_BLOCK_HASH, COL_ENTITY, COL_TX, COL_LEAF_VERSION, COL_HISTORY)
+INDEX_COLUMNS: Final = (COL_BLOCK_HASH, COL_ENTITY, COL_TX, COL_NODE, COL_ROOT, COL_HISTORY)
 """Columns with entries for many keys per height, compared through the per-height digests."""
 BLOCK_COLUMNS: Final = (COL_BLOCK, COL_COMMIT, COL_RESULTS)
 """Columns with one entry per height, read directly."""
-STATE_COLUMNS: Final = (COL_STATE, COL_ENTRY, COL_LEAF, COL_VALIDATORS)
+STATE_COLUMNS: Final = (COL_STATE, COL_VALIDATORS)
 """Columns that hold the current state, compared with the replayed state at the end."""
 META_KEYS: Final = (META_FORMAT, META_GENESIS, META_HEAD)
 
 LABELS: Final[Mapping[bytes, str]] = {
     COL_BLOCK: "block", COL_COMMIT: "commit", COL_RESULTS: "results", COL_BLOCK_HASH: "block hash index",
     COL_TX: "transaction index", COL_ENTITY: "entity index", COL_HISTORY: "state history",
-    COL_LEAF_VERSION: "leaf hash history", COL_STATE: "current state", COL_ENTRY: "bucket entries",
-    COL_LEAF: "leaf hashes", COL_VALIDATORS: "validator sets",
+    COL_NODE: "state tree nodes", COL_ROOT: "state tree roots", COL_STATE: "current state",
+    COL_VALIDATORS: "validator sets",
 }
 
 
@@ -103,7 +99,7 @@ class Problem:
     height: int | None
     """The height the faulty record belongs to (0: the genesis state); None for meta and current state."""
     column: str
-    """The column of the record: "b", "c", "r", "H", "t", "e", "y", "v", "s", "k", "l", "m/head", ...;
+    """The column of the record: "b", "c", "r", "H", "t", "e", "y", "n", "R", "s", "w", "m/head", ...;
     "?" for a key in no known column, "*" for a count of further index faults at one height."""
     message: str
 
@@ -216,8 +212,10 @@ def compute_entry_height(column: bytes, key: bytes, value: bytes) -> int | None:
         return int(U64.unpack(key[-12:-4])[0]) if ok else None
     if column == COL_HISTORY:
         return int(U64.unpack(key[33:])[0]) if len(key) == 41 else None
-    if column == COL_LEAF_VERSION:
-        return INV_MAX - int(U64.unpack(key[3:])[0]) if len(key) == 11 and len(value) == 32 else None
+    if column == COL_NODE:
+        return int(U64.unpack(key[1:9])[0]) if 10 <= len(key) <= 42 else None
+    if column == COL_ROOT:
+        return int(U64.unpack(key[1:])[0]) if len(key) == 9 else None
     return None
 
 
@@ -225,7 +223,7 @@ def compute_index_entries(
     *, height: int, block_hash: bytes | None, tx_ids: Sequence[bytes], entities: Sequence[Iterable[str]],
     changes: Mapping[bytes, bytes | None], update: StateUpdate,
 ) -> dict[bytes, bytes]:
-    """Every H, t, e, y and v entry that `Store.commit_block` (or `initialise`, at height 0) writes."""
+    """Every H, t, e, y, n and R entry that `Store.commit_block` (or `initialise`, at height 0) writes."""
     hb = h8(height)
     entries: dict[bytes, bytes] = {}
     if block_hash is not None:
@@ -237,8 +235,9 @@ def compute_index_entries(
             entries[entity_prefix(entity) + position] = tx_id
     for key, value in changes.items():
         entries[COL_HISTORY + update.key_hashes[key] + hb] = codec.encode([key, value])
-    for bucket, leaf in update.leaf_hashes.items():
-        entries[COL_LEAF_VERSION + bucket2(bucket) + inv8(height)] = leaf
+    for node_key, node in update.nodes.items():
+        entries[COL_NODE + node_key] = node
+    entries[COL_ROOT + hb] = update.tree.ref
     return entries
 
 
@@ -282,12 +281,12 @@ def describe_entry(column: bytes, key: bytes, value: bytes | None) -> str:
         if type(decoded) is list and len(decoded) == 2 and type(decoded[0]) is bytes:
             return f"key {show_key(decoded[0])}"
         return f"key hash {_short(key[1:33])}"
-    if (column == COL_LEAF_VERSION and size == 11) or (column == COL_LEAF and size == 3):
-        return f"bucket {int.from_bytes(key[1:3], 'big')}"
+    if column == COL_NODE and size >= 10:
+        return f"the tree node at depth {key[9]} path {key[10:].hex() or '(root)'}"
+    if column == COL_ROOT:
+        return "the state tree root"
     if column == COL_STATE:
         return f"key {show_key(key[1:])}"
-    if column == COL_ENTRY and size == 33:
-        return f"key hash {_short(key[1:])}"
     return f"entry {show_key(key)}"
 
 
@@ -370,19 +369,19 @@ class MemoryState:
 @dataclass(slots=True)
 class _Replay:
     state: MemoryState
-    buckets: dict[int, bytes]
+    nodes: dict[bytes, bytes]
+    """The nodes the current replayed tree references (older versions are dropped once stale)."""
     tree: StateTree
-    touched: set[int]
-    """Every bucket ever written: the buckets the leaf-hash column holds."""
 
-    def load_bucket(self, bucket: int) -> bytes:
-        return self.buckets.get(bucket, b"")
+    def load_node(self, node_key: bytes) -> bytes:
+        return self.nodes[node_key]
 
     def apply(self, changes: Mapping[bytes, bytes | None], update: StateUpdate) -> None:
         self.state.apply(changes)
-        self.buckets.update(update.buckets)
+        for node_key in update.stale:
+            del self.nodes[node_key]
+        self.nodes.update(update.nodes)
         self.tree = update.tree
-        self.touched.update(update.leaf_hashes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +410,7 @@ class _Checker:
         self.blocks_checked = 0
         self.txs_checked = 0
         self.digests = bytearray()
-        self.replay: _Replay | None = _Replay(MemoryState(), {}, StateTree.empty(), set())
+        self.replay: _Replay | None = _Replay(MemoryState(), {}, StateTree.empty())
         """None once a block cannot be executed: later state cannot be known."""
         self.committed: dict[bytes, int] = {}
         self.suspects: dict[int, set[bytes]] = {}
@@ -488,7 +487,7 @@ class _Checker:
                     self.add(None, "m", f"unknown meta key {show_key(key)}")
             elif column in INDEX_COLUMNS or column in BLOCK_COLUMNS:
                 height = compute_entry_height(column, key, value)
-                lowest = 0 if column in (COL_HISTORY, COL_LEAF_VERSION) else 1
+                lowest = 0 if column in (COL_HISTORY, COL_NODE, COL_ROOT) else 1
                 if height is None:
                     self.add(None, column, f"{LABELS[column]}: malformed entry {show_key(key)}")
                 elif not lowest <= height <= self.end:
@@ -513,7 +512,7 @@ class _Checker:
         if replay is None:
             return
         changes = compute_genesis_changes(replay.state, self.genesis)
-        update = compute_state_update(replay.tree, changes, replay.load_bucket)
+        update = compute_state_update(replay.tree, changes, replay.load_node)
         self.check_index(0, compute_index_entries(
             height=0, block_hash=None, tx_ids=(), entities=(), changes=changes, update=update,
         ))
@@ -627,7 +626,7 @@ class _Checker:
             chain_id=header.chain_id, height=height, time_ms=header.time_ms,
         ))
         self.check_results(height, block, execution.result_bytes)
-        update = compute_state_update(replay.tree, execution.changes, replay.load_bucket)
+        update = compute_state_update(replay.tree, execution.changes, replay.load_node)
         if update.root != header.state_root:
             self.add(height, COL_BLOCK, f"block {height}: state_root does not match the state after re-execution")
         self.check_index(height, compute_index_entries(
@@ -657,7 +656,7 @@ class _Checker:
             self.add(height, COL_RESULTS, f"the results of block {height} are wrong: {fault}")
 
     def check_index(self, height: int, entries: Mapping[bytes, bytes]) -> None:
-        """Compare a height's expected H, t, e, y and v entries with the scanned digest; name any fault."""
+        """Compare a height's expected H, t, e, y, n and R entries with the scanned digest; name any fault."""
         at = 32 * height
         if compute_index_digest(entries) == self.digests[at:at + 32]:
             return
@@ -680,18 +679,11 @@ class _Checker:
     # --- 3. the current state and the leftovers -------------------------------------------------------
 
     def check_state_columns(self, replay: _Replay) -> None:
-        """The s, k and l columns hold exactly the replayed state, its bucket entries and leaf hashes."""
+        """The s and w columns hold exactly the replayed state and validator sets."""
         self.progress("comparing the current state")
         state = replay.state.values
-        entries = (
-            (COL_ENTRY + key_hash, value_hash)
-            for bucket in sorted(replay.buckets)
-            for key_hash, value_hash in compute_bucket_entries(replay.buckets[bucket])
-        )
         expected_columns: tuple[tuple[bytes, Iterator[tuple[bytes, bytes]]], ...] = (
             (COL_STATE, ((COL_STATE + key, state[key]) for key in sorted(state))),
-            (COL_ENTRY, entries),
-            (COL_LEAF, ((COL_LEAF + bucket2(b), replay.tree.leaf_hash(b)) for b in sorted(replay.touched))),
             (COL_VALIDATORS, ((COL_VALIDATORS + h8(h), self.sets[h].encode()) for h in sorted(self.sets))),
         )
         for column, expected in expected_columns:

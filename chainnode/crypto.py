@@ -44,6 +44,8 @@ DOMAIN_VALSET: Final = b"chainnode/v1/validator-set"
 DOMAIN_GENESIS: Final = b"chainnode/v1/genesis"
 DOMAIN_STATE_KEY: Final = b"chainnode/v1/state-key"
 DOMAIN_STATE_VALUE: Final = b"chainnode/v1/state-value"
+DOMAIN_STATE_LEAF: Final = b"chainnode/v1/state-leaf"
+DOMAIN_STATE_NODE: Final = b"chainnode/v1/state-node"
 DOMAIN_CONTENT: Final = b"chainnode/v1/content"
 
 # Signature domains.

@@ -10,7 +10,9 @@ When the validator set has changed since genesis (departments joined, left or ch
 proposal), a version 2 bundle also carries the **transitions**: for each change, the header of the block
 before it, that block's commit (signed by the set trusted so far) and the new set, whose hash that header
 names as `next_validators_hash`. The verifier walks them from the genesis set to the set of the proven
-block. A bundle for a block still signed by the genesis set is version 1, with no transitions.
+block. A transaction bundle for a block still signed by the genesis set is version 1, with no transitions.
+A state bundle is version 3 since the state became a sparse Merkle tree (its state proof is tag 7
+version 2): it always carries the transitions field, empty when the genesis set signed the block.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ TAG_STATE_BUNDLE: Final = 10
 TAG_TX_BUNDLE: Final = 11
 BUNDLE_VERSION: Final = 1
 BUNDLE_VERSION_TRANSITIONS: Final = 2
+STATE_BUNDLE_VERSION: Final = 3
+"""State bundles 1 and 2 carried the bucket proof of chainnode-store/2 and are refused."""
 MAX_BUNDLE_BYTES: Final = 1024 * 1024
 MAX_PATH: Final = 40
 MAX_TRANSITIONS: Final = 64
@@ -86,12 +90,12 @@ class StateValueBundle:
     def encode(self) -> bytes:
         return codec.encode_object(
             TAG_STATE_BUNDLE,
-            _version(self.transitions),
+            STATE_BUNDLE_VERSION,
             [
                 [2, 1, *self.header.fields()],
                 [4, 1, *self.commit.fields()],
                 codec.decode(self.proof.encode(), max_size=MAX_BUNDLE_BYTES),
-                *_transitions_fields(self.transitions),
+                [t.fields() for t in self.transitions],
             ],
         )
 
@@ -155,18 +159,21 @@ def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
         value = codec.decode(data, max_size=MAX_BUNDLE_BYTES)
         if type(value) is not list or len(value) < 2:
             raise InvalidField("a proof bundle is an array [tag, version, ...]")
-        version = value[1] if value[1] in (BUNDLE_VERSION, BUNDLE_VERSION_TRANSITIONS) else BUNDLE_VERSION
-        extra = 1 if version == BUNDLE_VERSION_TRANSITIONS else 0
         if value[0] == TAG_STATE_BUNDLE:
+            if value[1] in (BUNDLE_VERSION, BUNDLE_VERSION_TRANSITIONS):
+                raise InvalidProof(f"state proof bundle version {value[1]} holds a bucket proof of an older release; "
+                                   "ask a node for a new proof")
             fields = codec.check_object(
-                value, tag=TAG_STATE_BUNDLE, version=version, n_fields=3 + extra, what="state proof bundle"
+                value, tag=TAG_STATE_BUNDLE, version=STATE_BUNDLE_VERSION, n_fields=4, what="state proof bundle"
             )
             return StateValueBundle(
                 header=header_from_fields(fields[0]),
                 commit=commit_from_fields(fields[1]),
                 proof=StateProof.decode(codec.encode(fields[2]), max_size=MAX_BUNDLE_BYTES),
-                transitions=_decode_transitions(fields[3]) if extra else (),
+                transitions=_decode_transitions(fields[3]),
             )
+        version = value[1] if value[1] in (BUNDLE_VERSION, BUNDLE_VERSION_TRANSITIONS) else BUNDLE_VERSION
+        extra = 1 if version == BUNDLE_VERSION_TRANSITIONS else 0
         fields = codec.check_object(
             value, tag=TAG_TX_BUNDLE, version=version, n_fields=7 + extra, what="transaction proof bundle"
         )

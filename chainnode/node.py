@@ -75,7 +75,7 @@ def open_store(layout: HomeLayout, genesis: Genesis) -> Store:
         stored = store.genesis_hash()
         if stored is None:
             changes = compute_genesis_changes(store, genesis)
-            update = compute_state_update(StateTree.empty(), changes, store.load_bucket)
+            update = compute_state_update(StateTree.empty(), changes, store.load_node)
             store.initialise(genesis.hash, changes, update, genesis.validator_set().encode())
         elif stored != genesis.hash:
             raise StoreError(
@@ -310,7 +310,7 @@ class Node:
                 now_ms=now_ms,
                 state=self.store,
                 tree=self.tree,
-                load_bucket=self.store.load_bucket,
+                load_node=self.store.load_node,
                 validators=self.validators_at(height),
                 next_validators=self.validators_at(height + 1),
                 proposer=self.node_key.public_key,
@@ -347,7 +347,7 @@ class Node:
                 tip=self.tip,
                 state=self.store,
                 tree=self.tree,
-                load_bucket=self.store.load_bucket,
+                load_node=self.store.load_node,
                 validators=self.validators_at(height),
                 next_validators=self.validators_at(height + 1),
                 last_validators=self.validators_at(height - 1) if height > 1 else None,

@@ -66,7 +66,7 @@ def build_block(
     now_ms: int,
     state: StateReader,
     tree: StateTree,
-    load_bucket: Callable[[int], bytes],
+    load_node: Callable[[bytes], bytes],
     validators: ValidatorSet,
     next_validators: ValidatorSet,
     proposer: bytes,
@@ -75,7 +75,7 @@ def build_block(
     height = tip.height + 1
     time_ms = compute_block_time(tip, now_ms)
     execution = execute_block(state, txs, BlockContext(chain_id=tip.chain_id, height=height, time_ms=time_ms))
-    update = compute_state_update(tree, execution.changes, load_bucket)
+    update = compute_state_update(tree, execution.changes, load_node)
     raw_txs = tuple(tx.raw for tx in txs)
     header = BlockHeader(
         chain_id=tip.chain_id,

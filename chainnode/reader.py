@@ -2,8 +2,8 @@
 
 Theory of operation. What the store holds is either *height-addressed and immutable once written*
 (blocks, commits, results, the transaction and entity indexes, validator sets by effective height, state
-history rows by (key, height), versioned bucket leaf hashes) or *current* (state values, bucket entries,
-the in-memory state tree, which follow the head). The committer writes a block in one batch, then
+history rows by (key, height), state tree nodes and root references by version) or *current* (state
+values, which follow the head). The committer writes a block in one batch, then
 publishes a `Head` (its tip and tree) with a single reference assignment. A reader:
 
 1. takes the published head first; every height it answers is at most that head, so every
@@ -32,13 +32,11 @@ from chainnode.genesis import Genesis
 from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
 from chainnode.producer import ChainTip
 from chainnode.results import decode_result
-from chainnode.state_tree import StateTree, compute_bucket, compute_key_hash, compute_state_proof
+from chainnode.state_tree import StateTree, compute_state_proof
 from chainnode.store import Store, StoreView
 from chainnode.validators import ValidatorSet, decode_validator_set
 from contracts import anchor
 
-OLD_TREES: Final = 4
-"""State trees of past heights kept in memory (each is 65,536 seeks to rebuild)."""
 VALIDATOR_SETS: Final = 64
 
 
@@ -95,8 +93,6 @@ class Reader:
         self.genesis = genesis
         self._head = head
         self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
-        self._trees: OrderedDict[int, StateTree] = OrderedDict()
         self._validator_sets: OrderedDict[int, ValidatorSet] = OrderedDict()
         self._change_heights: tuple[int, tuple[int, ...]] = (-1, ())
 
@@ -181,8 +177,8 @@ class Reader:
     def state_bundle(self, key: bytes, height: int | None = None) -> StateValueBundle:
         """Value of `key` after block `height` (default: the head) with its proof. Raises NotFound.
 
-        The head is answered from the published tree and a snapshot; a past height from its versioned
-        leaf hashes (a tree rebuilt once, then cached) and the state history.
+        Any height, the head included, is answered from the tree nodes stored for that version and the
+        state history, which a later commit never changes.
         """
         head = self._head()
         top = head.tip.height
@@ -191,36 +187,12 @@ class Reader:
         at = top if height is None else height
         if not 1 <= at <= top:
             raise NotFound(f"height {at} is not between 1 and the head {top}")
-        bucket = compute_bucket(compute_key_hash(key))
-        if at == top:
-            tree = head.tree
-            with self.store.snapshot() as snap:
-                if snap.head_height() == at:
-                    value, bucket_bytes = snap.get(key), snap.load_bucket(bucket)
-                else:  # a block committed since `head` was read: answer `at` from its history rows
-                    value, bucket_bytes = snap.value_at(key, at), snap.bucket_at(bucket, at)
-        else:
-            tree = self._tree_at(at)
-            value, bucket_bytes = self.store.value_at(key, at), self.store.bucket_at(bucket, at)
+        # the tree of `at` is read from its stored versioned nodes, which never change once written; the
+        # value from the state history at `at`: both are height-addressed, so no lock and no snapshot
+        value = self.store.value_at(key, at)
         header, commit = self.get_header_commit(at)
-        proof = compute_state_proof(tree, key, value, bucket_bytes)
+        proof = compute_state_proof(self.store.root_at(at), key, value, self.store.load_node)
         return StateValueBundle(header=header, commit=commit, proof=proof, transitions=self.transitions_to(at))
-
-    def _tree_at(self, height: int) -> StateTree:
-        with self._lock:
-            tree = self._trees.get(height)
-        if tree is not None:
-            return tree
-        with self._build_lock:  # one rebuild at a time: a flood of old heights costs one thread, not all
-            with self._lock:
-                tree = self._trees.get(height)
-            if tree is None:
-                tree = self.store.tree_at(height)
-                with self._lock:
-                    self._trees[height] = tree
-                    if len(self._trees) > OLD_TREES:
-                        self._trees.popitem(last=False)
-        return tree
 
     def transitions_to(self, height: int) -> tuple[Transition, ...]:
         """The validator-set transitions a verifier needs, from the genesis set to the set of `height`."""

@@ -1,44 +1,69 @@
-"""The authenticated state: 65,536 hash buckets under one RFC 9162 Merkle root, and proofs against it.
+"""The authenticated state: a sparse Merkle tree over 256-bit key hashes, versioned by height.
 
-A key lives in the bucket named by the first two bytes of its key hash. A bucket's leaf data is the
-concatenation of `key_hash || value_hash` for its keys, sorted by key hash; the state root is the RFC 9162
-Merkle Tree Hash over the 65,536 bucket leaf data strings in bucket order. A proof of a key (present or
-absent) is the bucket's full leaf data plus the 16-hash inclusion path of that bucket. See docs/state.md.
+A key lives at the shortest prefix of its key hash that no other key shares (path compression, as in
+Diem's Jellyfish Merkle tree): a tree of N honest keys is about log2(N) + 2 levels deep, and a key ground
+to share k bits with another costs its maker 2^k hashes and adds k levels to those two keys' proofs only.
+The node hashes and the proof format are defined in docs/state.md, precisely enough to reimplement.
 
-Theory of operation: `StateTree` keeps every node of the fixed, perfect binary tree as a list of 32-byte
-`bytes` per level (131,071 nodes), and an update re-hashes only the paths above the touched buckets. The
-tree is mutable; a block is executed speculatively on a `copy()` (17 list copies that share the immutable
-hashes, about 1-2 ms) that replaces the committed tree only once the block is committed.
+Theory of operation: every internal node is stored under its node key `h8(version) || depth || path`,
+where `version` is the height of the block that wrote it. A node never changes once written: a block
+writes new versions of the nodes on the paths it touches and leaves older versions in place, so the
+tree after any past height is read by starting from that height's root reference and following child
+references (each names its child's version). A child reference carries the child's hash, so one pass
+over the sorted batch of a block re-hashes each touched node exactly once. This module is pure: it reads
+nodes through a callback and returns the nodes to write.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Mapping, Sequence
+import bisect
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from chainnode import codec
-from chainnode.crypto import DOMAIN_STATE_KEY, DOMAIN_STATE_VALUE, HASH_SIZE, compute_hash, sha256
+from chainnode.crypto import (
+    DOMAIN_STATE_KEY,
+    DOMAIN_STATE_LEAF,
+    DOMAIN_STATE_NODE,
+    DOMAIN_STATE_VALUE,
+    HASH_SIZE,
+    compute_hash,
+)
 from chainnode.errors import InvalidField, InvalidProof, InvariantViolation
-from chainnode.merkle import NODE_PREFIX, leaf_hash, verify_inclusion
 
-TREE_DEPTH: Final = 16
-N_BUCKETS: Final = 1 << TREE_DEPTH
-ENTRY_SIZE: Final = 2 * HASH_SIZE
-"""One bucket entry: key_hash (32 bytes) || value_hash (32 bytes)."""
-EMPTY_BUCKET_LEAF_HASH: Final = leaf_hash(b"")
+KEY_BITS: Final = 256
+EMPTY_HASH: Final = bytes(HASH_SIZE)
+"""The hash of an empty subtree (and the root of the empty state): 32 zero bytes, which no SHA-256 output
+is known to equal."""
+
+REF_EMPTY: Final = 0
+REF_LEAF: Final = 1
+REF_NODE: Final = 2
+EMPTY_REF: Final = b"\x00"
+"""A child reference: `0x00` (empty); `0x01 || leaf_hash || key_hash || value_hash` (97 bytes, a leaf);
+`0x02 || node_hash || h8(version)` (41 bytes, an internal node stored under that version)."""
+REF_SIZES: Final = (1, 97, 41)
 
 TAG_STATE_PROOF: Final = 7
-STATE_PROOF_VERSION: Final = 1
+STATE_PROOF_VERSION: Final = 2
 MAX_STATE_PROOF_SIZE: Final = 64 * 1024
 
+_LEAF_PREFIX: Final = DOMAIN_STATE_LEAF + b"\x00"
+_NODE_PREFIX: Final = DOMAIN_STATE_NODE + b"\x00"
+_sha256 = hashlib.sha256
+_DEPTH_BYTES: Final = tuple(bytes((depth,)) for depth in range(KEY_BITS))
 
-# --- pure helpers ----------------------------------------------------------------------------------------
+LoadNode = Callable[[bytes], bytes]
+"""Return the stored value of a node key (`h8(version) || depth || path`); raise if it is missing."""
+
+
+# --- hashes and references -------------------------------------------------------------------------------
 
 
 def compute_key_hash(key: bytes) -> bytes:
-    """Return compute_hash(DOMAIN_STATE_KEY, key)."""
+    """Return compute_hash(DOMAIN_STATE_KEY, key): the key's position in the tree."""
     return compute_hash(DOMAIN_STATE_KEY, key)
 
 
@@ -47,212 +72,248 @@ def compute_value_hash(value: bytes) -> bytes:
     return compute_hash(DOMAIN_STATE_VALUE, value)
 
 
-def compute_bucket(key_hash: bytes) -> int:
-    """Return the bucket of a key hash: its first two bytes as a big-endian integer.
+def compute_leaf_hash(key_hash: bytes, value_hash: bytes) -> bytes:
+    """Return SHA-256("chainnode/v1/state-leaf" || 0x00 || key_hash || value_hash)."""
+    return _sha256(_LEAF_PREFIX + key_hash + value_hash).digest()
 
-    Raises InvalidField if `key_hash` is not 32 bytes.
+
+def compute_node_hash(left: bytes, right: bytes) -> bytes:
+    """Return SHA-256("chainnode/v1/state-node" || 0x00 || left || right) for two child hashes."""
+    return _sha256(_NODE_PREFIX + left + right).digest()
+
+
+def compute_leaf_ref(key_hash: bytes, value_hash: bytes) -> bytes:
+    """Return the reference of a leaf: 0x01 || leaf_hash || key_hash || value_hash."""
+    return b"\x01" + _sha256(_LEAF_PREFIX + key_hash + value_hash).digest() + key_hash + value_hash
+
+
+def compute_ref_hash(ref: bytes) -> bytes:
+    """Return the hash a reference names: EMPTY_HASH for the empty reference."""
+    return ref[1:33] if ref[0] else EMPTY_HASH
+
+
+def compute_node_key(version: int, depth: int, prefix: int) -> bytes:
+    """Return the key of the internal node at `depth` whose path is the `depth`-bit integer `prefix`.
+
+    `h8(version) || depth (1 byte) || path`, the path being the prefix bits left-aligned in
+    ceil(depth / 8) bytes with the unused low bits zero.
     """
-    if len(key_hash) != HASH_SIZE:
-        raise InvalidField(f"a key hash is {HASH_SIZE} bytes, got {len(key_hash)}", field="key_hash")
-    return int.from_bytes(key_hash[:2], "big")
+    return version.to_bytes(8, "big") + bytes((depth,)) + (prefix << (-depth % 8)).to_bytes((depth + 7) >> 3, "big")
 
 
-def compute_bucket_bytes(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """Return a bucket's leaf data: `key_hash || value_hash` for each entry, sorted by key hash.
+def split_node(value: bytes) -> tuple[bytes, bytes]:
+    """Split a stored internal node into its (left, right) child references.
 
-    Raises InvalidField if a hash is not 32 bytes, a key hash appears twice, or the entries do not all
-    belong to the same bucket.
+    Raises InvariantViolation if the value is not two well-formed references (a damaged store).
     """
-    ordered = sorted(entries)
-    for key_hash, value_hash in ordered:
-        if len(key_hash) != HASH_SIZE or len(value_hash) != HASH_SIZE:
-            raise InvalidField(f"bucket entries hold two {HASH_SIZE}-byte hashes", field="entries")
-    for (previous, _), (current, _) in itertools.pairwise(ordered):
-        if previous == current:
-            raise InvalidField(f"key hash {current.hex()} appears twice in a bucket", field="entries")
-        if previous[:2] != current[:2]:
-            raise InvalidField("bucket entries belong to different buckets", field="entries")
-    return b"".join(key_hash + value_hash for key_hash, value_hash in ordered)
+    try:
+        cut = REF_SIZES[value[0]]
+        left, right = value[:cut], value[cut:]
+        if len(right) != REF_SIZES[right[0]]:
+            raise IndexError
+    except IndexError as exc:
+        raise InvariantViolation(f"a stored state tree node is damaged ({len(value)} bytes)") from exc
+    return left, right
 
 
-def compute_bucket_leaf_hash(bucket_bytes: bytes) -> bytes:
-    """Return the RFC 9162 leaf hash of a bucket's leaf data."""
-    return leaf_hash(bucket_bytes)
+def _bit(key_hash: bytes, depth: int) -> int:
+    return (key_hash[depth >> 3] >> (7 - (depth & 7))) & 1
 
 
-def compute_bucket_entries(bucket_bytes: bytes) -> list[tuple[bytes, bytes]]:
-    """Split a bucket's leaf data into its (key_hash, value_hash) entries, without checking their order.
-
-    Raises InvalidField if the length is not a multiple of 64.
-    """
-    if len(bucket_bytes) % ENTRY_SIZE:
-        raise InvalidField(
-            f"bucket bytes must be a multiple of {ENTRY_SIZE} bytes, got {len(bucket_bytes)}",
-            field="bucket_bytes",
-        )
-    return [
-        (bucket_bytes[i : i + HASH_SIZE], bucket_bytes[i + HASH_SIZE : i + ENTRY_SIZE])
-        for i in range(0, len(bucket_bytes), ENTRY_SIZE)
-    ]
-
-
-def compute_entry_offset(bucket_bytes: bytes, key_hash: bytes) -> tuple[int, bool]:
-    """Binary-search sorted bucket bytes for `key_hash`.
-
-    Return (offset, found): the byte offset of its entry, or where the entry would be inserted.
-    """
-    lo, hi = 0, len(bucket_bytes) // ENTRY_SIZE
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if bucket_bytes[mid * ENTRY_SIZE : mid * ENTRY_SIZE + HASH_SIZE] < key_hash:
-            lo = mid + 1
-        else:
-            hi = mid
-    offset = lo * ENTRY_SIZE
-    return offset, bucket_bytes[offset : offset + HASH_SIZE] == key_hash
-
-
-def compute_updated_bucket_bytes(bucket_bytes: bytes, changes: Mapping[bytes, bytes | None]) -> bytes:
-    """Return the bucket's leaf data after `changes`: key_hash -> new value_hash, or None to delete.
-
-    `bucket_bytes` must be well-formed (it comes from our own store); only its length is re-checked.
-    Deleting an absent key is a no-op. Raises InvalidField if the length is not a multiple of 64, or a
-    change has a hash that is not 32 bytes or a key hash from another bucket.
-    """
-    if len(bucket_bytes) % ENTRY_SIZE:
-        raise InvalidField(f"bucket bytes must be a multiple of {ENTRY_SIZE} bytes", field="bucket_bytes")
-    prefix = bucket_bytes[:2]
-    for key_hash, value_hash in changes.items():
-        if len(key_hash) != HASH_SIZE or (value_hash is not None and len(value_hash) != HASH_SIZE):
-            raise InvalidField(f"a change holds {HASH_SIZE}-byte hashes", field="changes")
-        prefix = prefix or key_hash[:2]
-        if key_hash[:2] != prefix:
-            raise InvalidField(f"key hash {key_hash.hex()} belongs to another bucket", field="changes")
-    for key_hash, value_hash in changes.items():
-        offset, found = compute_entry_offset(bucket_bytes, key_hash)
-        rest = bucket_bytes[offset + ENTRY_SIZE :] if found else bucket_bytes[offset:]
-        entry = b"" if value_hash is None else key_hash + value_hash
-        bucket_bytes = bucket_bytes[:offset] + entry + rest
-    return bucket_bytes
-
-
-def validate_bucket_bytes(bucket_bytes: bytes, bucket: int) -> list[tuple[bytes, bytes]]:
-    """Check a bucket's leaf data is well-formed for `bucket` and return its entries.
-
-    Raises InvalidField unless the length is a multiple of 64, the key hashes are strictly increasing, and
-    every key hash falls in `bucket`.
-    """
-    entries = compute_bucket_entries(bucket_bytes)
-    prefix = bucket.to_bytes(2, "big")
-    previous = b""
-    for key_hash, _ in entries:
-        if key_hash <= previous:
-            raise InvalidField("bucket entries are not strictly sorted by key hash", field="bucket_bytes")
-        if key_hash[:2] != prefix:
-            raise InvalidField(f"key hash {key_hash.hex()} is not in bucket {bucket}", field="bucket_bytes")
-        previous = key_hash
-    return entries
-
-
-# --- the tree --------------------------------------------------------------------------------------------
-
-
+@dataclass(frozen=True, slots=True)
 class StateTree:
-    """Every node hash of the state's Merkle tree in memory: level 0 holds the leaf hashes, level 16 the root.
+    """The state tree after block `version` (-1: before genesis), named by its root reference.
 
-    Mutable: `set_leaf_hashes` changes it in place. Execute a block on `copy()` and keep the committed tree
-    untouched until the block is committed.
+    Immutable: an update returns a new StateTree and the nodes to store; the nodes of older versions stay.
     """
 
-    __slots__ = ("_levels",)
-
-    def __init__(self, levels: list[list[bytes]]) -> None:
-        """Wrap prebuilt levels; use `empty()` or `from_leaf_hashes()` instead."""
-        if len(levels) != TREE_DEPTH + 1 or any(
-            len(level) != N_BUCKETS >> h for h, level in enumerate(levels)
-        ):
-            raise InvariantViolation("state tree levels have the wrong shape")
-        self._levels = levels
+    version: int
+    ref: bytes
 
     @classmethod
     def empty(cls) -> StateTree:
-        """Return the tree of the empty state, where every bucket's leaf data is b""."""
-        levels: list[list[bytes]] = []
-        node = EMPTY_BUCKET_LEAF_HASH
-        for height in range(TREE_DEPTH + 1):
-            levels.append([node] * (N_BUCKETS >> height))
-            node = sha256(NODE_PREFIX + node + node)
-        return cls(levels)
-
-    @classmethod
-    def from_leaf_hashes(cls, hashes: Sequence[bytes]) -> StateTree:
-        """Build the tree from all 65,536 bucket leaf hashes, in bucket order.
-
-        Raises InvalidField unless there are exactly 65,536 hashes of 32 bytes each.
-        """
-        if len(hashes) != N_BUCKETS:
-            raise InvalidField(f"expected {N_BUCKETS} leaf hashes, got {len(hashes)}", field="hashes")
-        if any(type(h) is not bytes or len(h) != HASH_SIZE for h in hashes):
-            raise InvalidField(f"every leaf hash must be {HASH_SIZE} bytes", field="hashes")
-        levels = [list(hashes)]
-        for _ in range(TREE_DEPTH):
-            child = levels[-1]
-            levels.append([sha256(NODE_PREFIX + child[i] + child[i + 1]) for i in range(0, len(child), 2)])
-        return cls(levels)
+        """Return the tree before genesis: no keys, root EMPTY_HASH."""
+        return cls(-1, EMPTY_REF)
 
     def root(self) -> bytes:
         """Return the state root."""
-        return self._levels[TREE_DEPTH][0]
+        return compute_ref_hash(self.ref)
 
-    def leaf_hash(self, bucket: int) -> bytes:
-        """Return the leaf hash of `bucket`.
 
-        Raises InvalidField if `bucket` is not in [0, 65536).
+# --- the batch update ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeUpdate:
+    """What one batch changes: the new tree, the nodes to store, and the nodes it no longer uses."""
+
+    tree: StateTree
+    nodes: dict[bytes, bytes]
+    """Node key -> node value (two child references), all of version `tree.version`."""
+    stale: tuple[bytes, ...]
+    """Keys of older nodes the new tree no longer references (kept in the store as history)."""
+    hashed: int
+    """How many leaf and node hashes the update computed."""
+
+
+class _Batch:
+    """One pass over a sorted batch: each touched node is loaded once, rebuilt once and hashed once."""
+
+    __slots__ = ("hashed", "key_hashes", "load", "nodes", "stale", "value_hashes", "version", "version_bytes")
+
+    def __init__(self, version: int, key_hashes: list[bytes], value_hashes: list[bytes | None], load: LoadNode):
+        self.version = version
+        self.version_bytes = version.to_bytes(8, "big")
+        self.key_hashes = key_hashes
+        self.value_hashes = value_hashes
+        self.load = load
+        self.nodes: dict[bytes, bytes] = {}
+        self.stale: list[bytes] = []
+        self.hashed = 0
+
+    def split(self, depth: int, prefix: int, lo: int, hi: int) -> int:
+        """Return the first index in [lo, hi) whose key hash has bit `depth` set."""
+        pivot = (((prefix << 1) | 1) << (KEY_BITS - 1 - depth)).to_bytes(32, "big")
+        return bisect.bisect_left(self.key_hashes, pivot, lo, hi)
+
+    def update(self, ref: bytes, depth: int, prefix: int, lo: int, hi: int) -> bytes:
+        """Return the new reference of the subtree at (depth, prefix) after the changes [lo, hi)."""
+        kind = ref[0]
+        if kind == REF_NODE:
+            return self.update_node(ref, depth, prefix, lo, hi)
+        items = [
+            (self.key_hashes[i], vh) for i in range(lo, hi) if (vh := self.value_hashes[i]) is not None
+        ]
+        if kind == REF_LEAF:
+            old_key = ref[33:65]
+            if not any(self.key_hashes[i] == old_key for i in range(lo, hi)):
+                items.append((old_key, ref[65:97]))
+                items.sort()
+            if len(items) == 1 and items[0][0] == old_key and items[0][1] == ref[65:97]:
+                return ref
+        return self.build(items, 0, len(items), depth, prefix)
+
+    def update_node(self, ref: bytes, depth: int, prefix: int, lo: int, hi: int) -> bytes:
+        if hi - lo == 1:
+            return self.update_path(ref, depth, prefix, lo)
+        node_key = ref[33:41] + bytes((depth,)) + (prefix << (-depth % 8)).to_bytes((depth + 7) >> 3, "big")
+        left, right = split_node(self.load(node_key))
+        mid = self.split(depth, prefix, lo, hi)
+        new_left = self.update(left, depth + 1, prefix << 1, lo, mid) if lo < mid else left
+        new_right = self.update(right, depth + 1, (prefix << 1) | 1, mid, hi) if mid < hi else right
+        if new_left == left and new_right == right:
+            return ref
+        self.stale.append(node_key)
+        return self.join(new_left, new_right, depth, prefix)
+
+    def update_path(self, ref: bytes, depth: int, prefix: int, index: int) -> bytes:
+        """`update_node` for a single change: walk down to its leaf, then rebuild the path bottom-up.
+
+        The hot loop of a block update (most touched nodes below the top levels see one change), so it
+        is written flat: per level one load, one slice pair, one hash.
         """
-        _validate_bucket(bucket)
-        return self._levels[0][bucket]
+        key_hash, load, depth_bytes = self.key_hashes[index], self.load, _DEPTH_BYTES
+        whole = int.from_bytes(key_hash, "big")
+        path: list[tuple[bytes, bytes, int]] = []
+        top = ref
+        while ref[0] == REF_NODE:
+            node_key = ref[33:41] + depth_bytes[depth] + (prefix << (-depth % 8)).to_bytes((depth + 7) >> 3, "big")
+            value = load(node_key)
+            try:
+                cut = REF_SIZES[value[0]]
+                right = value[cut:]
+                if len(right) != REF_SIZES[right[0]]:
+                    raise IndexError
+            except IndexError:
+                split_node(value)  # raises InvariantViolation
+            depth += 1
+            prefix = whole >> (KEY_BITS - depth)
+            if prefix & 1:
+                path.append((node_key, value[:cut], 1))
+                ref = right
+            else:
+                path.append((node_key, right, 0))
+                ref = value[:cut]
+        if ref[0] == REF_LEAF and ref[33:65] == key_hash:  # the common case: a new value for this key
+            value_hash = self.value_hashes[index]
+            if value_hash == ref[65:97]:
+                return top
+            if value_hash is None:
+                new = EMPTY_REF
+            else:
+                self.hashed += 1
+                new = compute_leaf_ref(key_hash, value_hash)
+        else:
+            new = self.update(ref, depth, prefix, index, index + 1)
+            if new == ref:
+                return top
+        version, nodes, hashed = self.version_bytes, self.nodes, 0
+        self.stale.extend([step[0] for step in path])
+        for node_key, sibling, bit in reversed(path):
+            sk, nk = sibling[0], new[0]
+            if sk != REF_NODE and nk != REF_NODE and (sk == REF_EMPTY or nk == REF_EMPTY):
+                if nk == REF_EMPTY:
+                    new = sibling
+                continue
+            hashed += 1
+            if bit:
+                nodes[version + node_key[8:]] = sibling + new
+                data = (sibling[1:33] if sk else EMPTY_HASH) + (new[1:33] if nk else EMPTY_HASH)
+            else:
+                nodes[version + node_key[8:]] = new + sibling
+                data = (new[1:33] if nk else EMPTY_HASH) + (sibling[1:33] if sk else EMPTY_HASH)
+            new = b"\x02" + _sha256(_NODE_PREFIX + data).digest() + version
+        self.hashed += hashed
+        return new
 
-    def leaf_hashes(self) -> list[bytes]:
-        """Return all 65,536 leaf hashes in bucket order."""
-        return list(self._levels[0])
+    def build(self, items: list[tuple[bytes, bytes]], lo: int, hi: int, depth: int, prefix: int) -> bytes:
+        """Return the reference of a fresh subtree holding items[lo:hi], all under (depth, prefix)."""
+        if hi - lo == 0:
+            return EMPTY_REF
+        if hi - lo == 1:
+            self.hashed += 1
+            return compute_leaf_ref(*items[lo])
+        pivot = (((prefix << 1) | 1) << (KEY_BITS - 1 - depth)).to_bytes(32, "big")
+        mid = bisect.bisect_left(items, (pivot,), lo, hi)
+        left = self.build(items, lo, mid, depth + 1, prefix << 1)
+        right = self.build(items, mid, hi, depth + 1, (prefix << 1) | 1)
+        return self.join(left, right, depth, prefix)
 
-    def set_leaf_hashes(self, updates: Mapping[int, bytes]) -> None:
-        """Replace the leaf hashes of the buckets in `updates` and re-hash only the paths above them.
+    def join(self, left: bytes, right: bytes, depth: int, prefix: int) -> bytes:
+        """Return the reference of the node with these children, writing it if it is an internal node.
 
-        Raises InvalidField (and changes nothing) if a bucket is out of range or a hash is not 32 bytes.
+        An empty subtree next to a leaf collapses to the leaf, so every leaf sits at the shortest prefix
+        that no other key shares.
         """
-        for bucket, hash_ in updates.items():
-            _validate_bucket(bucket)
-            if type(hash_) is not bytes or len(hash_) != HASH_SIZE:
-                raise InvalidField(
-                    f"leaf hash of bucket {bucket} must be {HASH_SIZE} bytes", field="leaf_hash"
-                )
-        leaves = self._levels[0]
-        for bucket, hash_ in updates.items():
-            leaves[bucket] = hash_
-        dirty = {bucket >> 1 for bucket in updates}
-        for height in range(TREE_DEPTH):
-            child, parent = self._levels[height], self._levels[height + 1]
-            for index in dirty:
-                parent[index] = sha256(NODE_PREFIX + child[2 * index] + child[2 * index + 1])
-            dirty = {index >> 1 for index in dirty}
-
-    def copy(self) -> StateTree:
-        """Return an independent copy (lists sharing the immutable hashes), for speculative execution."""
-        return StateTree([list(level) for level in self._levels])
-
-    def inclusion_path(self, bucket: int) -> list[bytes]:
-        """Return the RFC 9162 inclusion proof of leaf `bucket` in the tree of 65,536 leaves (16 hashes).
-
-        Raises InvalidField if `bucket` is not in [0, 65536).
-        """
-        _validate_bucket(bucket)
-        return [self._levels[height][(bucket >> height) ^ 1] for height in range(TREE_DEPTH)]
+        if left[0] != REF_NODE and right[0] != REF_NODE:
+            if left[0] == REF_EMPTY:
+                return right
+            if right[0] == REF_EMPTY:
+                return left
+        self.hashed += 1
+        node_hash = _sha256(
+            _NODE_PREFIX + (left[1:33] if left[0] else EMPTY_HASH) + (right[1:33] if right[0] else EMPTY_HASH)
+        ).digest()
+        key = self.version_bytes + bytes((depth,)) + (prefix << (-depth % 8)).to_bytes((depth + 7) >> 3, "big")
+        self.nodes[key] = left + right
+        return b"\x02" + node_hash + self.version_bytes
 
 
-def _validate_bucket(bucket: int) -> None:
-    if type(bucket) is not int or not 0 <= bucket < N_BUCKETS:
-        raise InvalidField(f"bucket must be in [0, {N_BUCKETS}), got {bucket!r}", field="bucket")
+def compute_tree_update(tree: StateTree, changes: Mapping[bytes, bytes | None], load_node: LoadNode) -> TreeUpdate:
+    """Apply `changes` (key_hash -> new value_hash, or None to delete) to `tree` as version tree.version + 1.
+
+    The result does not depend on the order of `changes`. Deleting an absent key changes nothing. Raises
+    InvalidField if a hash is not 32 bytes, and InvariantViolation if a stored node is damaged.
+    """
+    for key_hash, value_hash in changes.items():
+        if len(key_hash) != HASH_SIZE or (value_hash is not None and len(value_hash) != HASH_SIZE):
+            raise InvalidField(f"a state tree change holds {HASH_SIZE}-byte hashes", field="changes")
+    ordered = sorted(changes)
+    batch = _Batch(tree.version + 1, ordered, [changes[k] for k in ordered], load_node)
+    ref = batch.update(tree.ref, 0, 0, 0, len(ordered)) if ordered else tree.ref
+    return TreeUpdate(
+        tree=StateTree(tree.version + 1, ref), nodes=batch.nodes, stale=tuple(batch.stale), hashed=batch.hashed
+    )
 
 
 # --- proofs ----------------------------------------------------------------------------------------------
@@ -265,15 +326,15 @@ class StateProof:
     key: bytes
     value: bytes | None
     """The value proven, or None for a proof of absence."""
-    bucket_bytes: bytes
-    """The full leaf data of the key's bucket at the proven height."""
-    path: tuple[bytes, ...]
-    """The RFC 9162 inclusion proof of the bucket's leaf: 16 hashes, nearest the leaf first."""
+    leaf: bytes | None
+    """`key_hash || value_hash` of the leaf at the end of the key's path, or None if that place is empty."""
+    siblings: tuple[bytes, ...]
+    """The hashes beside the path, nearest the leaf first; their number is the leaf's depth."""
 
     def encode(self) -> bytes:
-        """Return the canonical encoding [7, 1, key, value, bucket_bytes, [path...]]."""
+        """Return the canonical encoding [7, 2, key, value, leaf, [siblings...]]."""
         return codec.encode_object(
-            TAG_STATE_PROOF, STATE_PROOF_VERSION, [self.key, self.value, self.bucket_bytes, list(self.path)]
+            TAG_STATE_PROOF, STATE_PROOF_VERSION, [self.key, self.value, self.leaf, list(self.siblings)]
         )
 
     @classmethod
@@ -281,8 +342,8 @@ class StateProof:
         """Decode and check the fields of a state proof; does not verify it against a root.
 
         Raises InputTooLarge, MalformedEncoding, NonCanonicalEncoding, TrailingBytes, UnknownTag,
-        UnsupportedVersion, or InvalidField (a field of the wrong type or size, bucket bytes not a
-        multiple of 64 or not strictly sorted, a path that is not 16 hashes of 32 bytes).
+        UnsupportedVersion, or InvalidField (a field of the wrong type or size, a leaf that is not 64
+        bytes, more than 256 siblings or a sibling that is not 32 bytes).
         """
         fields = codec.decode_object(
             data,
@@ -294,68 +355,80 @@ class StateProof:
         )
         key = codec.want_bytes(fields[0], "key", max_size=max_size)
         value = None if fields[1] is None else codec.want_bytes(fields[1], "value", max_size=max_size)
-        bucket_bytes = codec.want_bytes(fields[2], "bucket_bytes", max_size=max_size)
-        _validate_sorted_entries(bucket_bytes)
-        raw_path = codec.want_list(fields[3], "path", max_len=TREE_DEPTH)
-        if len(raw_path) != TREE_DEPTH:
-            raise InvalidField(f"path must hold {TREE_DEPTH} hashes, got {len(raw_path)}", field="path")
-        path = tuple(codec.want_bytes(item, "path", size=HASH_SIZE) for item in raw_path)
-        return cls(key=key, value=value, bucket_bytes=bucket_bytes, path=path)
+        leaf = None if fields[2] is None else codec.want_bytes(fields[2], "leaf", size=2 * HASH_SIZE)
+        raw = codec.want_list(fields[3], "siblings", max_len=KEY_BITS)
+        siblings = tuple(codec.want_bytes(item, "siblings", size=HASH_SIZE) for item in raw)
+        return cls(key=key, value=value, leaf=leaf, siblings=siblings)
 
 
-def _validate_sorted_entries(bucket_bytes: bytes) -> None:
-    previous = b""
-    for key_hash, _ in compute_bucket_entries(bucket_bytes):
-        if key_hash <= previous:
-            raise InvalidField("bucket entries are not strictly sorted by key hash", field="bucket_bytes")
-        previous = key_hash
+def compute_state_proof(tree: StateTree, key: bytes, value: bytes | None, load_node: LoadNode) -> StateProof:
+    """Return the proof for `key` in `tree`, given its value there (None if absent).
 
-
-def compute_state_proof(tree: StateTree, key: bytes, value: bytes | None, bucket_bytes: bytes) -> StateProof:
-    """Return the proof for `key` given its value (None if absent) and its bucket's current leaf data.
-
-    Raises InvariantViolation if `bucket_bytes` is not what the tree holds for the key's bucket (a bug in
-    the caller's store).
+    Reads one stored node per level of the key's path. Raises InvariantViolation if the tree does not
+    hold `value` for `key` (the caller's value comes from another height) or a stored node is damaged.
     """
-    bucket = compute_bucket(compute_key_hash(key))
-    if leaf_hash(bucket_bytes) != tree.leaf_hash(bucket):
-        raise InvariantViolation(f"bucket bytes of bucket {bucket} do not match the state tree")
-    return StateProof(
-        key=key, value=value, bucket_bytes=bucket_bytes, path=tuple(tree.inclusion_path(bucket))
-    )
+    key_hash = compute_key_hash(key)
+    leaf, siblings = compute_path(tree, key_hash, load_node)
+    if value is None:
+        if leaf is not None and leaf[:HASH_SIZE] == key_hash:
+            raise InvariantViolation(f"the state tree holds key hash {key_hash.hex()}, said to be absent")
+    elif leaf != key_hash + compute_value_hash(value):
+        raise InvariantViolation(f"the state tree does not hold the given value of key hash {key_hash.hex()}")
+    return StateProof(key=key, value=value, leaf=leaf, siblings=siblings)
+
+
+def compute_path(tree: StateTree, key_hash: bytes, load_node: LoadNode) -> tuple[bytes | None, tuple[bytes, ...]]:
+    """Return (leaf, siblings) of `key_hash`'s path: the leaf `key_hash || value_hash` where the path ends
+    (None if that place is empty; it may be another key's leaf) and the sibling hashes, nearest it first.
+
+    Raises InvariantViolation if a stored node is damaged.
+    """
+    ref, depth, prefix = tree.ref, 0, 0
+    siblings: list[bytes] = []
+    while ref[0] == REF_NODE:
+        left, right = split_node(load_node(ref[33:41] + compute_node_key(0, depth, prefix)[8:]))
+        bit = _bit(key_hash, depth)
+        siblings.append(compute_ref_hash(left if bit else right))
+        ref, depth, prefix = (right if bit else left), depth + 1, (prefix << 1) | bit
+    siblings.reverse()
+    return (ref[33:97] if ref[0] == REF_LEAF else None), tuple(siblings)
 
 
 def verify_state_proof(root: bytes, proof: StateProof) -> None:
     """Check that `proof` shows its key holds its value (or is absent) in the state with `root`.
 
-    Raises InvalidProof, naming what is wrong, if the root or path is malformed, the bucket bytes are
-    malformed (not a multiple of 64, not strictly sorted, an entry outside the key's bucket), the value
-    claimed is not in the bucket, a key claimed absent is present, or the bucket does not verify against
-    the root.
+    Raises InvalidProof, naming what is wrong: a malformed root, leaf or sibling; a value that is not the
+    leaf's; a key claimed absent whose leaf is present; a leaf off the key's path; or a path that does not
+    lead to the root.
     """
     # STRUCTURE
     if type(root) is not bytes or len(root) != HASH_SIZE:
         raise InvalidProof(f"state root must be {HASH_SIZE} bytes", field="root")
-    if len(proof.path) != TREE_DEPTH or any(type(p) is not bytes or len(p) != HASH_SIZE for p in proof.path):
-        raise InvalidProof(f"path must hold {TREE_DEPTH} hashes of {HASH_SIZE} bytes", field="path")
+    depth = len(proof.siblings)
+    if depth > KEY_BITS or any(type(s) is not bytes or len(s) != HASH_SIZE for s in proof.siblings):
+        raise InvalidProof(f"siblings must be at most {KEY_BITS} hashes of {HASH_SIZE} bytes", field="siblings")
+    leaf = proof.leaf
+    if leaf is not None and (type(leaf) is not bytes or len(leaf) != 2 * HASH_SIZE):
+        raise InvalidProof(f"the leaf must be {2 * HASH_SIZE} bytes", field="leaf")
     key_hash = compute_key_hash(proof.key)
-    bucket = compute_bucket(key_hash)
-    try:
-        entries = validate_bucket_bytes(proof.bucket_bytes, bucket)
-    except InvalidField as exc:
-        raise InvalidProof(f"malformed bucket: {exc.message}", field="bucket_bytes") from exc
     # MEMBERSHIP
-    stored = dict(entries).get(key_hash)
-    if proof.value is None and stored is not None:
-        raise InvalidProof("key is claimed absent but its bucket holds it", field="value")
     if proof.value is not None:
-        if stored is None:
-            raise InvalidProof("key is claimed present but its bucket does not hold it", field="value")
-        if stored != compute_value_hash(proof.value):
-            raise InvalidProof("value does not match the value hash in the bucket", field="value")
-    # INCLUSION
-    if not verify_inclusion(leaf_hash(proof.bucket_bytes), bucket, N_BUCKETS, proof.path, root):
-        raise InvalidProof(f"bucket {bucket} does not verify against the state root", field="path")
+        if leaf is None or leaf[:HASH_SIZE] != key_hash:
+            raise InvalidProof("key is claimed present but the proof's leaf is another key's", field="leaf")
+        if leaf[HASH_SIZE:] != compute_value_hash(proof.value):
+            raise InvalidProof("value does not match the value hash in the leaf", field="value")
+    elif leaf is not None:
+        if leaf[:HASH_SIZE] == key_hash:
+            raise InvalidProof("key is claimed absent but the proof's leaf holds it", field="value")
+        shared = int.from_bytes(leaf[:HASH_SIZE], "big") ^ int.from_bytes(key_hash, "big")
+        if depth and shared >> (KEY_BITS - depth):
+            raise InvalidProof("the proof's leaf is not on the key's path", field="leaf")
+    # PATH
+    node = EMPTY_HASH if leaf is None else compute_leaf_hash(leaf[:HASH_SIZE], leaf[HASH_SIZE:])
+    for i, sibling in enumerate(proof.siblings):
+        node = compute_node_hash(sibling, node) if _bit(key_hash, depth - 1 - i) else compute_node_hash(node, sibling)
+    if node != root:
+        raise InvalidProof("the path does not lead to the state root", field="siblings")
 
 
 def is_valid_state_proof(root: bytes, proof: StateProof) -> bool:

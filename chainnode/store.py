@@ -1,7 +1,7 @@
 """The node's LevelDB store: one database per node home, one key prefix per column.
 
 Every write of a committed block (block, commit, results, transaction index, state, state history,
-bucket and leaf hashes, entity index, head) goes into ONE write batch written with sync=True, so a crash
+state tree nodes, entity index, head) goes into ONE write batch written with sync=True, so a crash
 at any instant leaves the old or the new height, never half a block. This module alone imports plyvel.
 The column layout is documented in docs/storage.md.
 """
@@ -24,10 +24,10 @@ from chainnode import codec
 from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit
 from chainnode.errors import CorruptStore, InvalidInput, StoreError, StoreLocked
 from chainnode.state import StateUpdate
-from chainnode.state_tree import N_BUCKETS, StateTree, compute_bucket_bytes, compute_key_hash, compute_value_hash
+from chainnode.state_tree import StateTree, compute_key_hash
 
-FORMAT_VERSION: Final = b"chainnode-store/2"
-"""2: contract state with member role periods and governance config (docs/contracts.md)."""
+FORMAT_VERSION: Final = b"chainnode-store/3"
+"""3: the state is a versioned sparse Merkle tree (docs/state.md); 2 had hash buckets."""
 
 META_FORMAT: Final = b"m/format"
 META_GENESIS: Final = b"m/genesis"
@@ -38,30 +38,24 @@ COL_COMMIT: Final = b"c"
 COL_RESULTS: Final = b"r"
 COL_TX: Final = b"t"
 COL_STATE: Final = b"s"
-COL_ENTRY: Final = b"k"
-COL_LEAF: Final = b"l"
-COL_LEAF_VERSION: Final = b"v"
+COL_NODE: Final = b"n"
+COL_ROOT: Final = b"R"
 COL_HISTORY: Final = b"y"
 COL_ENTITY: Final = b"e"
 COL_VALIDATORS: Final = b"w"
 
 U64: Final = struct.Struct(">Q")
 U32: Final = struct.Struct(">I")
-INV_MAX: Final = 2**64 - 1
 MAX_STORED_VALUE: Final = 128 * 1024 * 1024
-BUCKET_CACHE_LIMIT: Final = 16_384
+PINNED_DEPTH: Final = 16
+"""Tree nodes above this depth (at most 65,535 positions) stay cached in their newest version: every block
+update and proof reads them."""
+NODE_CACHE_LIMIT: Final = 1 << 15
+"""Deeper tree nodes per cache generation."""
 
 
 def h8(height: int) -> bytes:
     return U64.pack(height)
-
-
-def inv8(height: int) -> bytes:
-    return U64.pack(INV_MAX - height)
-
-
-def bucket2(bucket: int) -> bytes:
-    return bucket.to_bytes(2, "big")
 
 
 def entity_prefix(entity: str) -> bytes:
@@ -91,6 +85,47 @@ class BlockWrite:
     """Validator sets taking effect at a height (canonical tag-8 bytes), decided by this block."""
 
 
+class NodeCache:
+    """State tree nodes read or written lately, shared by the store and its snapshots.
+
+    A node key names one immutable value, so no cached entry is ever wrong for any view. Nodes above
+    PINNED_DEPTH are kept in their newest version (by position); deeper ones in two generations (a full
+    young generation becomes the old one).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pinned: dict[bytes, tuple[bytes, bytes]] = {}
+        """depth || path -> (node key, value) of the newest version seen of each node above PINNED_DEPTH."""
+        self._young: dict[bytes, bytes] = {}
+        self._old: dict[bytes, bytes] = {}
+        self.reads = 0
+        """Tree nodes read from LevelDB (cache misses) since the store was opened."""
+
+    def get(self, node_key: bytes) -> bytes | None:
+        with self._lock:
+            if len(node_key) > 8 and node_key[8] < PINNED_DEPTH:
+                held = self._pinned.get(node_key[8:])
+                return held[1] if held is not None and held[0] == node_key else None
+            return self._young.get(node_key) or self._old.get(node_key)
+
+    def remember(self, nodes: Mapping[bytes, bytes]) -> None:
+        deeper = {}
+        with self._lock:
+            for node_key, value in nodes.items():
+                if node_key[8] < PINNED_DEPTH:
+                    held = self._pinned.get(node_key[8:])
+                    if held is None or held[0][:8] < node_key[:8]:  # an old-height read keeps the newest version
+                        self._pinned[node_key[8:]] = (node_key, value)
+                else:
+                    deeper[node_key] = value
+            if len(deeper) > NODE_CACHE_LIMIT:
+                return  # a genesis of many keys: keep its top, not all of it
+            if len(self._young) + len(deeper) > NODE_CACHE_LIMIT:
+                self._old, self._young = self._young, {}
+            self._young.update(deeper)
+
+
 class StoreView:
     """Every read of the store, over the live database or over one LevelDB snapshot.
 
@@ -102,13 +137,18 @@ class StoreView:
 
     def __init__(
         self, source: Any, *, headers: OrderedDict[int, BlockHeader], header_lock: threading.Lock,
-        header_cache: int, bucket_cache: dict[int, bytes],
+        header_cache: int, nodes: NodeCache,
     ) -> None:
         self._db = source
         self._headers = headers
         self._header_lock = header_lock
         self._header_cache = header_cache
-        self._bucket_cache = bucket_cache
+        self._nodes = nodes
+
+    @property
+    def node_reads(self) -> int:
+        """State tree nodes read from LevelDB (cache misses) since the store was opened."""
+        return self._nodes.reads
 
     # --- meta ------------------------------------------------------------------------------------------
 
@@ -221,19 +261,31 @@ class StoreView:
         for key, value in self._db.iterator(prefix=COL_STATE + prefix):
             yield key[cut:], value
 
-    def load_bucket(self, bucket: int) -> bytes:
-        cached = self._bucket_cache.get(bucket)
-        if cached is not None:
-            return cached
-        return b"".join(k[1:] + v for k, v in self._db.iterator(prefix=COL_ENTRY + bucket2(bucket)))
+    def load_node(self, node_key: bytes) -> bytes:
+        """The stored state tree node `node_key` (docs/state.md). Raises CorruptStore if it is missing."""
+        value = self._nodes.get(node_key)
+        if value is None:
+            self._nodes.reads += 1
+            value = self._db.get(COL_NODE + node_key)
+            if value is None:
+                raise CorruptStore(f"state tree node {node_key.hex()} is missing; run `chainnode check`")
+            self._nodes.remember({node_key: value})
+        return value
+
+    def root_at(self, height: int) -> StateTree:
+        """The state tree after block `height` (0: the genesis state): one read of its root reference.
+
+        Raises CorruptStore if the height is committed but its root reference is missing.
+        """
+        ref = self._db.get(COL_ROOT + h8(height))
+        if ref is None:
+            raise CorruptStore(f"the state root reference of height {height} is missing; run `chainnode check`")
+        return StateTree(height, bytes(ref))
 
     def load_tree(self) -> StateTree:
-        hashes = [b""] * N_BUCKETS
-        tree = StateTree.empty()
-        empty = tree.leaf_hash(0)
-        for key, value in self._db.iterator(prefix=COL_LEAF):
-            hashes[int.from_bytes(key[1:3], "big")] = value
-        return StateTree.from_leaf_hashes([h or empty for h in hashes])
+        """The state tree at the head; the empty tree before initialisation."""
+        head = self.head_height()
+        return StateTree.empty() if head < 0 else self.root_at(head)
 
     def value_at(self, key: bytes, height: int) -> bytes | None:
         """The value of `key` after block `height` (None if absent then), from the state history."""
@@ -255,41 +307,6 @@ class StoreView:
         except (InvalidInput, ValueError, TypeError) as exc:
             raise CorruptStore(f"state history of key hash {key_hash.hex()} is damaged") from exc
         return key, value
-
-    def bucket_at(self, bucket: int, height: int) -> bytes:
-        """A bucket's leaf data after block `height`, rebuilt from the state history."""
-        latest: dict[bytes, tuple[int, bytes | None]] = {}
-        for key, raw in self._db.iterator(prefix=COL_HISTORY + bucket2(bucket)):
-            key_hash, version = key[1:33], int(U64.unpack(key[33:41])[0])
-            if version <= height:
-                latest[key_hash] = (version, self._decode_history(raw, key_hash)[1])
-        return compute_bucket_bytes(
-            (kh, compute_value_hash(value)) for kh, (_, value) in latest.items() if value is not None
-        )
-
-    def tree_at(self, height: int) -> StateTree:
-        """The state tree after block `height`, from the versioned leaf hashes.
-
-        One iterator seeks bucket by bucket to the newest version at or below `height`, jumping over
-        buckets that were never written, so the cost follows the buckets in use rather than all 65,536.
-        """
-        hashes = [StateTree.empty().leaf_hash(0)] * N_BUCKETS
-        target = inv8(height)
-        bucket = 0
-        with self._db.iterator(prefix=COL_LEAF_VERSION) as it:
-            while bucket < N_BUCKETS:
-                it.seek(COL_LEAF_VERSION + bucket2(bucket) + target)
-                found = next(it, None)
-                if found is None:
-                    break
-                key, value = found
-                at = int.from_bytes(key[1:3], "big")
-                if at == bucket:
-                    hashes[bucket] = value
-                    bucket += 1
-                else:  # nothing at or below `height` in `bucket`: go on from the next bucket that has rows
-                    bucket = at
-        return StateTree.from_leaf_hashes(hashes)
 
     # --- history ---------------------------------------------------------------------------------------
 
@@ -349,7 +366,7 @@ class Store(StoreView):
         except plyvel.CorruptionError as exc:
             raise CorruptStore(f"the store {path} is corrupt: {exc}") from exc
         super().__init__(db, headers=OrderedDict(), header_lock=threading.Lock(), header_cache=header_cache,
-                         bucket_cache={})
+                         nodes=NodeCache())
         self.path = path
         self._check_format(path)
 
@@ -377,10 +394,10 @@ class Store(StoreView):
     def snapshot(self) -> StoreSnapshot:
         """A read-only view of the store as of now: one committed height, whatever commits after.
 
-        It never sees the live bucket cache (which follows the head), only the shared header cache.
+        It shares the header and tree node caches: both hold only values that never change once written.
         """
         return StoreSnapshot(self._db.snapshot(), headers=self._headers, header_lock=self._header_lock,
-                             header_cache=self._header_cache, bucket_cache={})
+                             header_cache=self._header_cache, nodes=self._nodes)
 
     def initialise(
         self, genesis_hash: bytes, changes: Mapping[bytes, bytes | None], update: StateUpdate, validators: bytes
@@ -393,7 +410,7 @@ class Store(StoreView):
         self._put_state(batch, 0, changes, update)
         batch.put(META_HEAD, h8(0))
         batch.write()
-        self._remember_buckets(update.buckets)
+        self._nodes.remember(update.nodes)
 
     # --- the one write per block -----------------------------------------------------------------------
 
@@ -423,7 +440,7 @@ class Store(StoreView):
         batch.put(META_HEAD, hb)
         batch.write()
         self._cache_header(height, write.block.header)
-        self._remember_buckets(write.update.buckets)
+        self._nodes.remember(write.update.nodes)
 
     def replace_commit(self, height: int, commit: Commit) -> None:
         self._db.put(COL_COMMIT + h8(height), commit.encode(), sync=True)
@@ -431,6 +448,8 @@ class Store(StoreView):
     def _put_state(
         self, batch: plyvel.WriteBatch, height: int, changes: Mapping[bytes, bytes | None], update: StateUpdate
     ) -> None:
+        if update.tree.version != height:
+            raise StoreError(f"the state update of version {update.tree.version} cannot be stored at height {height}")
         hb = h8(height)
         for key, value in changes.items():
             key_hash = update.key_hashes[key]
@@ -439,16 +458,6 @@ class Store(StoreView):
             else:
                 batch.put(COL_STATE + key, value)
             batch.put(COL_HISTORY + key_hash + hb, codec.encode([key, value]))
-        for key_hash, value_hash in update.entry_changes.items():
-            if value_hash is None:
-                batch.delete(COL_ENTRY + key_hash)
-            else:
-                batch.put(COL_ENTRY + key_hash, value_hash)
-        for bucket, leaf in update.leaf_hashes.items():
-            batch.put(COL_LEAF + bucket2(bucket), leaf)
-            batch.put(COL_LEAF_VERSION + bucket2(bucket) + inv8(height), leaf)
-
-    def _remember_buckets(self, buckets: Mapping[int, bytes]) -> None:
-        if len(self._bucket_cache) + len(buckets) > BUCKET_CACHE_LIMIT:
-            self._bucket_cache.clear()
-        self._bucket_cache.update(buckets)
+        for node_key, node in update.nodes.items():
+            batch.put(COL_NODE + node_key, node)
+        batch.put(COL_ROOT + hb, update.tree.ref)

@@ -1,12 +1,13 @@
-"""Benchmark: apply one block's state updates to a state tree holding 1M keys.
+"""Benchmark: one block's state update into a sparse Merkle state tree holding 1M keys.
 
-A 1,000-transaction block writing 3 keys each touches about 3,000 buckets. For each of 5 runs this times
-computing the new bucket bytes of 3,000 distinct buckets (one key rewritten in each), their leaf hashes,
-the re-hash of the touched paths and the new root, on a fresh copy of the 1M-key tree. It prints the
-median, the updates per second, and as a floor the rate of plain hashlib SHA-256 over 64-byte inputs on
-the same machine in the same run.
+Builds the tree of `--keys` random keys once, then for each block size (default 1,000, 2,000 and 3,000
+changed keys: a new value for existing keys) times `compute_state_update` on fresh random keys, RUNS
+times, and prints the median. The nodes are read from an in-memory dict and, with `--leveldb`, from a
+real `Store` in a temporary directory (the genesis batch writes the 1M keys, their history and the
+tree; its node cache is warmed by WARM_UP untimed blocks, then each run reads new paths). As the floor it
+prints the rate of plain hashlib SHA-256 over node-hash-sized inputs (88 bytes) measured in the same run.
 
-Usage: .venv/bin/python scripts/bench/state_tree.py [--keys 1000000] [--buckets 3000] [--seed 1]
+Usage: .venv/bin/python scripts/bench/state_tree.py [--keys 1000000] [--sizes 1000,2000,3000] [--leveldb]
 """
 
 from __future__ import annotations
@@ -16,83 +17,19 @@ import hashlib
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from chainnode.state_tree import (
-    ENTRY_SIZE,
-    N_BUCKETS,
-    TREE_DEPTH,
-    StateTree,
-    compute_bucket_leaf_hash,
-    compute_updated_bucket_bytes,
-)
+from chainnode.state import compute_state_update
+from chainnode.state_tree import StateTree, compute_path, compute_state_proof
+from chainnode.store import Store
 
 RUNS = 5
-
-
-def build_state(n_keys: int, rng: random.Random) -> list[bytes]:
-    """Return the bucket bytes of all buckets for `n_keys` random key hashes with random value hashes."""
-    entries: list[list[bytes]] = [[] for _ in range(N_BUCKETS)]
-    blob = rng.randbytes(n_keys * ENTRY_SIZE)
-    for offset in range(0, len(blob), ENTRY_SIZE):
-        entry = blob[offset : offset + ENTRY_SIZE]
-        entries[int.from_bytes(entry[:2], "big")].append(entry)
-    return [b"".join(sorted(bucket)) for bucket in entries]
-
-
-def plan_block(
-    buckets: list[bytes], n_buckets: int, rng: random.Random
-) -> dict[int, dict[bytes, bytes | None]]:
-    """Pick `n_buckets` distinct buckets and one key write in each (a new value for an existing key)."""
-    block: dict[int, dict[bytes, bytes | None]] = {}
-    for bucket in rng.sample(range(N_BUCKETS), n_buckets):
-        data = buckets[bucket]
-        if data:
-            offset = rng.randrange(len(data) // ENTRY_SIZE) * ENTRY_SIZE
-            key_hash = data[offset : offset + 32]
-        else:
-            key_hash = bucket.to_bytes(2, "big") + rng.randbytes(30)
-        block[bucket] = {key_hash: rng.randbytes(32)}
-    return block
-
-
-def apply_block(
-    tree: StateTree, buckets: list[bytes], block: dict[int, dict[bytes, bytes | None]]
-) -> tuple[float, float, float]:
-    """New bucket bytes, new leaf hashes, re-hashed paths and the new root: the work of one block.
-
-    Returns the seconds spent in each of the three phases.
-    """
-    start = time.perf_counter()
-    new_bytes = {
-        bucket: compute_updated_bucket_bytes(buckets[bucket], changes) for bucket, changes in block.items()
-    }
-    edited = time.perf_counter()
-    leaf_hashes = {bucket: compute_bucket_leaf_hash(data) for bucket, data in new_bytes.items()}
-    hashed = time.perf_counter()
-    tree.set_leaf_hashes(leaf_hashes)
-    tree.root()
-    done = time.perf_counter()
-    return edited - start, hashed - edited, done - hashed
-
-
-def count_node_hashes(touched: list[int]) -> int:
-    """Return how many interior nodes `set_leaf_hashes` re-hashes for these touched buckets."""
-    total, dirty = 0, set(touched)
-    for _ in range(TREE_DEPTH):
-        dirty = {index >> 1 for index in dirty}
-        total += len(dirty)
-    return total
-
-
-def time_once(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
+WARM_UP = 5
 
 
 def ms(seconds: float) -> str:
@@ -100,65 +37,95 @@ def ms(seconds: float) -> str:
 
 
 def sha256_floor(n: int, rng: random.Random) -> float:
-    """Return plain hashlib SHA-256 digests per second of 64-byte inputs (median of RUNS)."""
-    inputs = [rng.randbytes(64) for _ in range(n)]
+    """Return plain hashlib SHA-256 digests per second of 88-byte inputs (median of RUNS)."""
+    inputs = [rng.randbytes(88) for _ in range(n)]
     sha256 = hashlib.sha256
 
     def run() -> None:
         for data in inputs:
             sha256(data).digest()
 
-    return n / statistics.median(time_once(run) for _ in range(RUNS))
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return n / statistics.median(times)
+
+
+def time_blocks(
+    label: str, tree: StateTree, keys: list[bytes], load: Callable[[bytes], bytes], size: int, rng: random.Random,
+    floor: float, store: Store | None = None,
+) -> float:
+    """Time RUNS updates of `size` random existing keys on `tree`; print and return the median."""
+    times, written, hashed, reads = [], [], [], []
+    for _ in range(RUNS):
+        changes: dict[bytes, bytes | None] = {key: rng.randbytes(8) for key in rng.sample(keys, size)}
+        before = 0 if store is None else store.node_reads
+        start = time.perf_counter()
+        update = compute_state_update(tree, changes, load)
+        times.append(time.perf_counter() - start)
+        reads.append((0 if store is None else store.node_reads) - before)
+        written.append(len(update.nodes))
+        hashed.append(update.hashed)
+    median = statistics.median(times)
+    print(f"{label}: {size:,} changed keys, median of {RUNS}: {ms(median)} "
+          f"({size / median:,.0f} key updates/s; {statistics.median(written):,.0f} nodes written, "
+          f"{statistics.median(hashed):,.0f} hashes = {ms(statistics.median(hashed) / floor)} at the floor; "
+          f"runs: {', '.join(f'{t * 1e3:.1f}' for t in times)} ms)"
+          + (f"; {statistics.median(reads):,.0f} nodes read from LevelDB" if store is not None else ""))
+    return median
+
+
+def time_proofs(store: Store, keys: list[bytes], rng: random.Random) -> None:
+    """Time what Node.state_bundle does for the state part: the root of a height, the value from the
+    history, and one node read per level (present keys and absent ones)."""
+    sample = rng.sample(keys, 1_000) + [b"absent/" + rng.randbytes(8) for _ in range(1_000)]
+    start = time.perf_counter()
+    for key in sample:
+        compute_state_proof(store.root_at(0), key, store.value_at(key, 0), store.load_node)
+    per = (time.perf_counter() - start) / len(sample)
+    print(f"leveldb: state proof at height 0 (root, value history, path), 2,000 keys: {per * 1e6:.0f} µs each")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
-    parser.add_argument("--buckets", type=int, default=3_000)
+    parser.add_argument("--sizes", default="1000,2000,3000")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--leveldb", action="store_true", help="also time reads from a LevelDB store")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    sizes = [int(s) for s in args.sizes.split(",")]
 
+    keys = [b"anchor/" + rng.randbytes(16) for _ in range(args.keys)]
     start = time.perf_counter()
-    buckets = build_state(args.keys, rng)
-    built = time.perf_counter()
-    tree = StateTree.from_leaf_hashes([compute_bucket_leaf_hash(data) for data in buckets])
-    hashed = time.perf_counter()
-    per_bucket = args.keys / N_BUCKETS
-    print(f"state: {args.keys:,} keys in {N_BUCKETS:,} buckets, {per_bucket:.1f} keys/bucket on average")
-    print(
-        f"setup: bucket bytes built in {built - start:.2f} s, tree hashed in {(hashed - built) * 1e3:.0f} ms"
-    )
-
-    phases: list[tuple[float, float, float]] = []
-    copy_times, node_hashes = [], []
-    for _ in range(RUNS):
-        block = plan_block(buckets, args.buckets, rng)
-        node_hashes.append(count_node_hashes(list(block)))
-        copy_start = time.perf_counter()
-        speculative = tree.copy()
-        copy_times.append(time.perf_counter() - copy_start)
-        phases.append(apply_block(speculative, buckets, block))
-    block_times = [sum(run) for run in phases]
-    edit, leaf, paths = (statistics.median(phase) for phase in zip(*phases, strict=True))
-    block_median = statistics.median(block_times)
-    copy_median = statistics.median(copy_times)
-    floor = sha256_floor(100_000, rng)
-    hashes = statistics.median(node_hashes)
-
-    print(f"block update ({args.buckets:,} touched buckets), median of {RUNS}: {ms(block_median)}")
-    print(f"  all runs (ms): {', '.join(f'{t * 1e3:.1f}' for t in block_times)}")
-    print(
-        f"  phases (median each): bucket bytes {ms(edit)}, leaf hashes {ms(leaf)}, paths + root {ms(paths)}"
-    )
-    print(f"bucket updates per second: {args.buckets / block_median:,.0f}")
-    print(
-        f"  of which SHA-256 calls: {args.buckets:,} bucket leaf hashes"
-        f" (~{args.keys // N_BUCKETS * ENTRY_SIZE:,} bytes each) + {hashes:,.0f} node hashes"
-        f" (64 bytes each; {hashes / floor * 1e3:.1f} ms at the floor below)"
-    )
-    print(f"tree copy for speculative execution, median of {RUNS}: {copy_median * 1e3:.2f} ms")
-    print(f"floor: hashlib SHA-256 of 64-byte inputs, median of {RUNS}: {floor:,.0f} hashes/s")
+    no_nodes: dict[bytes, bytes] = {}
+    genesis = compute_state_update(StateTree.empty(), dict.fromkeys(keys, b"v"), no_nodes.__getitem__)
+    built = time.perf_counter() - start
+    nodes = genesis.nodes
+    depths = [len(compute_path(genesis.tree, genesis.key_hashes[k], nodes.__getitem__)[1]) for k in keys[:2000]]
+    proof = compute_state_proof(genesis.tree, keys[0], b"v", nodes.__getitem__).encode()
+    print(f"state: {args.keys:,} keys, {len(nodes):,} internal nodes, built in {built:.1f} s; "
+          f"leaf depth mean {statistics.mean(depths):.1f}, max {max(depths)} (2,000 keys); "
+          f"one state proof {len(proof)} bytes")
+    floor = sha256_floor(200_000, rng)
+    for size in sizes:
+        time_blocks("memory ", genesis.tree, keys, nodes.__getitem__, size, rng, floor)
+    if args.leveldb:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(Path(tmp) / "data")
+            start = time.perf_counter()
+            store.initialise(b"\x00" * 32, dict.fromkeys(keys, b"v"), genesis, b"")
+            print(f"leveldb: genesis batch of {args.keys:,} keys written in {time.perf_counter() - start:.1f} s")
+            tree = store.load_tree()
+            for _ in range(WARM_UP):  # a running node's cache holds the nodes recent blocks read and wrote
+                compute_state_update(tree, {key: b"w" for key in rng.sample(keys, sizes[0])}, store.load_node)
+            for size in sizes:
+                time_blocks("leveldb", tree, keys, store.load_node, size, rng, floor, store)
+            time_proofs(store, keys, rng)
+            store.close()
+    print(f"floor: hashlib SHA-256 of 88-byte inputs, median of {RUNS}: {floor:,.0f} hashes/s")
 
 
 if __name__ == "__main__":

@@ -76,8 +76,8 @@ def height_of(key: bytes, value: bytes) -> int | None:
         return int.from_bytes(key[-12:-4], "big")
     if column == b"y":
         return int.from_bytes(key[33:41], "big")
-    if column == b"v":
-        return 2**64 - 1 - int.from_bytes(key[3:11], "big")
+    if column in (b"n", b"R"):
+        return int.from_bytes(key[1:9], "big")
     return None
 
 

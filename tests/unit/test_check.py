@@ -248,7 +248,7 @@ def test_a_head_marker_behind_the_blocks_is_reported(home: Path) -> None:
 
 
 def test_collection_stops_after_max_problems(home: Path) -> None:
-    mutate(home, delete=tuple(key for key, _ in items(home) if key[:1] in (b"e", b"k")))
+    mutate(home, delete=tuple(key for key, _ in items(home) if key[:1] in (b"e", b"n")))
     report = check_home(home)
     assert not report.ok and report.truncated
     assert len(report.problems) == MAX_PROBLEMS
@@ -274,7 +274,9 @@ def test_entry_heights_are_read_from_key_or_value() -> None:
     assert compute_entry_height(b"t", b"t" + bytes(32), h8 + bytes(4)) == 7
     assert compute_entry_height(b"e", b"eanchor:ab\x00" + h8 + bytes(4), bytes(32)) == 7
     assert compute_entry_height(b"y", b"y" + bytes(32) + h8, b"x") == 7
-    assert compute_entry_height(b"v", b"v" + bytes(2) + (2**64 - 1 - 7).to_bytes(8, "big"), bytes(32)) == 7
+    assert compute_entry_height(b"n", b"n" + h8 + bytes([9]) + b"\x80\x00", bytes(82)) == 7
+    assert compute_entry_height(b"n", b"n" + h8, bytes(82)) is None
+    assert compute_entry_height(b"R", b"R" + h8, b"\x00") == 7
     assert compute_entry_height(b"t", b"t" + bytes(31), h8 + bytes(4)) is None
     assert compute_entry_height(b"e", b"eanchor:ab" + h8 + bytes(4), bytes(32)) is None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chainnode import crypto
-from chainnode.errors import StoreError, StoreLocked
+from chainnode.errors import InvalidProof, StoreError, StoreLocked
 from chainnode.home import init_home
 from chainnode.node import Node
 from tests.nodeproc import anchor_tx
@@ -213,3 +213,68 @@ async def test_a_store_in_step_with_its_wal_starts_quietly(tmp_path: Path, caplo
         assert again.local_status()["store_rollback"] is None and not caplog.records
     finally:
         again.close()
+
+
+async def test_old_height_state_proofs_read_the_stored_versions_without_the_commit_lock(tmp_path: Path) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chainnode import light
+    from contracts.anchor import anchor_key
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(created.home)
+    keys = [anchor_key(crypto.sha256(f"doc-{i}".encode()), "PSB") for i in range(3)]
+    try:
+        for i in range(3):
+            await node.submit([anchor_tx(key, "n", f"doc-{i}")])
+            await node.produce_block()
+        held, release = threading.Event(), threading.Event()
+
+        def hold_the_lock() -> None:
+            with node._commit_lock:
+                held.set()
+                release.wait(60)
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        held.wait(10)
+
+        def prove_every_height() -> None:
+            for height in (1, 2, 3):
+                for index, state_key in enumerate(keys):
+                    bundle = node.reader.state_bundle(state_key, height)
+                    decoded = light.decode_bundle(bundle.encode())
+                    assert isinstance(decoded, light.StateValueBundle)
+                    verified = light.verify_state_bundle(node.genesis, decoded)
+                    assert verified.height == height
+                    assert (verified.value is not None) == (index < height)  # doc-i is anchored by block i + 1
+
+        pool = ThreadPoolExecutor(1)
+        try:
+            pool.submit(prove_every_height).result(timeout=10)  # a committer holds the lock meanwhile
+        finally:
+            release.set()
+            holder.join()
+            pool.shutdown()
+        data = node.reader.state_bundle(keys[0]).encode()
+        assert data[:3] == bytes([0x96, 10, 3])  # state bundles are version 3, transitions always present
+        for old_version in (1, 2):  # the bucket proofs of chainnode-store/2
+            with pytest.raises(InvalidProof, match="older release"):
+                light.decode_bundle(data[:2] + bytes([old_version]) + data[3:])
+    finally:
+        node.close()
+
+
+def test_a_store_of_the_bucket_format_is_refused(tmp_path: Path) -> None:
+    import plyvel
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    Node.from_home(created.home).close()
+    db = plyvel.DB(str(created.home / "data"))
+    db.put(b"m/format", b"chainnode-store/2")
+    db.close()
+    with pytest.raises(StoreError) as caught:
+        Node.from_home(created.home)
+    assert "chainnode-store/2" in caught.value.message and "Re-create the node home" in caught.value.message

@@ -47,7 +47,7 @@ async def test_old_state_trees_match_every_block_state_root(env: tuple[Node, cry
         await commit(node, key, *[f"tree-{height}-{i}" for i in range(height * 5)])
     for height in range(1, 7):
         header = node.store.get_header(height)
-        assert header is not None and node.store.tree_at(height).root() == header.state_root
+        assert header is not None and node.store.root_at(height).root() == header.state_root
 
 
 async def test_a_snapshot_keeps_its_height_while_a_block_commits(env: tuple[Node, crypto.PrivateKey, Genesis]) -> None:

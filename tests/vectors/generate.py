@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Final
 
-from chainnode import block, codec, crypto, merkle, results, tx, validators
+from chainnode import block, codec, crypto, merkle, results, state, state_tree, tx, validators
 
 VECTORS_PATH: Final = Path(__file__).with_name("vectors.json")
 
@@ -32,6 +32,8 @@ HASH_DOMAINS: Final = {
     "DOMAIN_GENESIS": crypto.DOMAIN_GENESIS,
     "DOMAIN_STATE_KEY": crypto.DOMAIN_STATE_KEY,
     "DOMAIN_STATE_VALUE": crypto.DOMAIN_STATE_VALUE,
+    "DOMAIN_STATE_LEAF": crypto.DOMAIN_STATE_LEAF,
+    "DOMAIN_STATE_NODE": crypto.DOMAIN_STATE_NODE,
     "DOMAIN_CONTENT": crypto.DOMAIN_CONTENT,
 }
 SIGN_DOMAINS: Final = {
@@ -248,7 +250,26 @@ def build_vectors() -> dict[str, Vector]:
         "encoding": validator_set.encode().hex(),
         "hash": validator_set.compute_hash().hex(),
     }
+    vectors["state/three_keys"] = build_state_vector()
     return vectors
+
+
+def build_state_vector() -> Vector:
+    """The worked example of docs/state.md: a three-key state, its root, a proof of presence and one of
+    absence that ends at another key's leaf."""
+    nodes: dict[bytes, bytes] = {}
+    update = state.compute_state_update(
+        state_tree.StateTree.empty(), {b"alice": b"1", b"bob": b"2", b"carol": b"3"}, nodes.__getitem__
+    )
+    nodes.update(update.nodes)
+    present = state_tree.compute_state_proof(update.tree, b"alice", b"1", nodes.__getitem__)
+    absent = state_tree.compute_state_proof(update.tree, b"dave", None, nodes.__getitem__)
+    return {
+        "empty_root": state_tree.StateTree.empty().root().hex(),
+        "root": update.root.hex(),
+        "proof_alice": present.encode().hex(),
+        "proof_dave_absent": absent.encode().hex(),
+    }
 
 
 def render(vectors: dict[str, Vector]) -> str:

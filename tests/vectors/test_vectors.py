@@ -158,3 +158,29 @@ def test_stored_results_decode_and_re_encode(name: str) -> None:
     }
     assert decoded.ok is expected[name]["ok"]
     assert len(decoded.events) == expected[name]["events"]
+
+
+def test_stored_state_proofs_verify_by_the_steps_of_state_md() -> None:
+    """docs/state.md's verification, written again with hashlib alone, accepts both stored proofs."""
+
+    def h(domain: bytes, data: bytes) -> bytes:
+        return hashlib.sha256(domain + b"\x00" + data).digest()
+
+    root = stored("state/three_keys", "root")
+    assert stored("state/three_keys", "empty_root") == bytes(32)
+    for label in ("proof_alice", "proof_dave_absent"):
+        tag, version, key, value, leaf, siblings = codec.decode(stored("state/three_keys", label), max_size=1 << 16)
+        assert (tag, version) == (7, 2)
+        key_hash = h(b"chainnode/v1/state-key", key)
+        if value is not None:
+            assert leaf == key_hash + h(b"chainnode/v1/state-value", value)
+        else:
+            assert leaf[:32] != key_hash
+        node = h(b"chainnode/v1/state-leaf", leaf)
+        for i, sibling in enumerate(siblings):
+            depth = len(siblings) - 1 - i
+            if (key_hash[depth // 8] >> (7 - depth % 8)) & 1:
+                node = h(b"chainnode/v1/state-node", sibling + node)
+            else:
+                node = h(b"chainnode/v1/state-node", node + sibling)
+        assert node == root
