@@ -7,6 +7,7 @@ by its pid; `close` kills whatever is still running.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -46,8 +47,8 @@ class NodeSlot:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     paused: bool = False
-    prefix: list[str] = field(default_factory=list)
-    """A command put before the node's (faketime) for a skewed clock."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the node process (libfaketime's, for a skewed clock)."""
 
 
 class DrillNet:
@@ -78,12 +79,12 @@ class DrillNet:
 
     # --- node processes --------------------------------------------------------------------------
 
-    def start(self, i: int, *, wait: bool = True, prefix: list[str] | None = None) -> None:
+    def start(self, i: int, *, wait: bool = True, env: dict[str, str] | None = None) -> None:
         node = self.nodes[i]
-        node.prefix = list(prefix or [])
+        node.env = dict(env or {})
         with node.log.open("ab") as handle:
-            node.proc = subprocess.Popen([*node.prefix, sys.executable, "-c", START_NODE, str(node.home)],
-                                         stdout=handle, stderr=subprocess.STDOUT)
+            node.proc = subprocess.Popen([sys.executable, "-c", START_NODE, str(node.home)],
+                                         stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **node.env})
         if wait:
             self.wait_ready(i)
 
@@ -107,9 +108,10 @@ class DrillNet:
         node = self.nodes[i]
         if node.proc is None:
             return
-        if node.paused and sig != signal.SIGCONT:
-            os.kill(node.proc.pid, signal.SIGCONT)  # a stopped process would not act on SIGTERM
-        os.kill(node.proc.pid, sig)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+            if node.paused and sig != signal.SIGCONT:
+                os.kill(node.proc.pid, signal.SIGCONT)  # a stopped process would not act on SIGTERM
+            os.kill(node.proc.pid, sig)
         node.paused = sig == signal.SIGSTOP
         if sig in (signal.SIGKILL, signal.SIGTERM):
             try:
@@ -173,7 +175,8 @@ class DrillNet:
         if proc is None:
             return None
         if proc.poll() is None:
-            os.kill(proc.pid, sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, sig)
         try:
             return proc.wait(30)
         except subprocess.TimeoutExpired:

@@ -1,10 +1,11 @@
 """One row of the drill: settle, inject the fault, hold it, heal, and time the recovery.
 
 Timeline of a row (seconds from its start): [0, settle) measures throughput before; the fault holds for
-`fault_s`; the heal is followed by up to `recovery_s` of watching heights every 0.1 s. "First commit" is
-the first block any node commits above the highest height seen at the heal; "all synced" is when every
-node has such a block. Once all are synced the row watches `after_s` more seconds to measure throughput
-after, then ends (so a quick recovery makes a short row).
+`fault_s` from the moment it is in place (setting it up may take seconds: a home copied, a proposal
+voted); "during" covers the set-up and the hold. The heal is followed by up to `recovery_s` of watching
+heights every 0.1 s. "First commit" is the first block any node commits above the highest height seen at
+the heal; "all synced" is when every node has such a block. Once all are synced the row watches `after_s`
+more seconds to measure throughput after, then ends (so a quick recovery makes a short row).
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ def _act(what: str, action: Callable[[Scene], None], scene: Scene, row: Row) -> 
 
 
 def _recover(net: DrillNet, row: Row, heal_height: int, healed: float, timing: Timing) -> float:
-    """Watch heights after the heal; fill first_commit_s / all_synced_s; return when 'after' starts."""
-    deadline = healed + timing.recovery_s
+    """Watch heights after the heal; fill first_commit_s / all_synced_s; return when 'after' starts.
+
+    Times count from the heal's start (a restart is part of recovering); the window of `recovery_s`
+    counts from its end, so a slow restart does not eat the window."""
+    deadline = time.monotonic() + timing.recovery_s
     while time.monotonic() < deadline:
         heights = net.heights()
         now = time.monotonic()
@@ -87,9 +91,10 @@ def run_row(net: DrillNet, load: Load, nemesis: Nemesis, timing: Timing) -> Row:
     scene = Scene(net, timing.fault_s)
     fault_at = time.monotonic()
     _act("inject", nemesis.inject, scene, row)
-    _hold(fault_at + IN_FLIGHT_S, net)
+    in_place = time.monotonic()  # some faults take seconds to set up (a copy of a home, a proposal)
+    _hold(in_place + IN_FLIGHT_S, net)
     settled_height = _max_height(net)
-    _hold(fault_at + timing.fault_s, net)
+    _hold(in_place + timing.fault_s, net)
     heal_height = _max_height(net)
     row.progress_during = heal_height > settled_height
     healed = time.monotonic()
@@ -97,6 +102,8 @@ def run_row(net: DrillNet, load: Load, nemesis: Nemesis, timing: Timing) -> Row:
     after_from = _recover(net, row, heal_height, healed, timing)
     if row.all_synced_s is not None:
         _hold(after_from + timing.after_s, net)
+    if nemesis.verify is not None:
+        _act("verify", nemesis.verify, scene, row)
     ended = time.monotonic()
     row.window, row.heights = (started, ended), (low, _max_height(net))
     row.acked = load.count(started, ended)
