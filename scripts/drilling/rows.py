@@ -26,10 +26,10 @@ IN_FLIGHT_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    settle_s: float = 5.0
+    settle_s: float = 3.0
     fault_s: float = 20.0
     recovery_s: float = 20.0
-    after_s: float = 5.0
+    after_s: float = 3.0
 
 
 def _max_height(net: DrillNet) -> int:

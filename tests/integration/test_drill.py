@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_drill_runs_kill_one_and_passes(tmp_path: Path) -> None:
     rows = tmp_path / "rows.json"
     done = subprocess.run(
-        [str(ROOT / "scripts" / "drill"), "--only", "kill-one", "--fault", "4", "--recovery", "20",
+        [str(ROOT / "scripts" / "drill"), "--only", "kill-one", "--fault", "8", "--recovery", "30",
          "--settle", "2", "--after", "2", "--json", str(rows), "--keep", str(tmp_path / "net")],
         capture_output=True, text=True, timeout=300,
     )
