@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from chainnode import crypto
 from chainnode.client import Client
 from chainnode.config import HomeLayout
 from chainnode.errors import ChainError
@@ -180,10 +181,14 @@ def _twin(scene: Scene) -> None:
 
 def _end_twin(scene: Scene) -> None:
     scene.net.end_helper("twin", signal.SIGKILL)
-    key = scene.net.genesis.validator_set().validators[2].public_key.hex()
+
+
+def _count_evidence(scene: Scene) -> None:
+    """After the row: how many duplicate-vote evidence records of node2's key the chain holds."""
+    key = crypto.load_key_file(HomeLayout(scene.net.nodes[2].home).node_key).key.public_key.hex()
     code, body = http_json(f"{scene.net.nodes[0].url}/v1/history/validator:{key}", timeout=5)
-    events = body.get("events", []) if code == 200 else []
-    scene.notes.append(f"{len(events)} evidence records of the doubled key on chain")
+    events = [e for e in body.get("events", []) if e.get("code") == "ok"] if code == 200 else []
+    scene.notes.append(f"{len(events)} evidence records of the doubled key committed")
 
 
 # --- a Byzantine validator -----------------------------------------------------------------------------
@@ -265,7 +270,8 @@ NEMESES: Final[tuple[Nemesis, ...]] = (
             _restart(2)),
     Nemesis("clock-ahead", "node1's clock 30 s ahead (faketime)", _skew("+30s"), _unskew, needs_faketime=True),
     Nemesis("clock-behind", "node1's clock 30 s behind (faketime)", _skew("-30s"), _unskew, needs_faketime=True),
-    Nemesis("dup-key", "node2's home copied and run twice at once (one key, two nodes)", _twin, _end_twin),
+    Nemesis("dup-key", "node2's home copied and run twice at once (one key, two nodes)", _twin, _end_twin,
+            verify=_count_evidence),
     Nemesis("byz-silent", "node3 stopped (silent validator): the baseline of byz-flood", _stop(3), _restart(3)),
     Nemesis("byz-flood", "node3's key floods signed junk proposals and future-round votes", _attack, _end_attack),
     Nemesis("valset-add", "add a fifth validator by proposal while node2 is killed and restarted", _join, _restart(2),
