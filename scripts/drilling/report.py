@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from chainnode.config import HomeLayout
+from chainnode.errors import ChainError
 from chainnode.store import Store
 from chainnode.tx import decode_transaction
 from scripts.drilling.load import Ack
@@ -85,15 +86,24 @@ def read_chain(home: Path, *, with_txs: bool) -> ChainView:
 
 def audit(rows: list[Row], acks: list[Ack], homes: list[Path]) -> list[str]:
     """Fill lost / duplicated / forked into `rows` from the stores of `homes`; return findings outside rows."""
-    views = [read_chain(home, with_txs=False) for home in homes]
-    best = max(range(len(homes)), key=lambda i: views[i].head)
-    reference = read_chain(homes[best], with_txs=True)
+    stray: list[str] = []
+    readable: list[Path] = []
+    views: list[ChainView] = []
+    for home in homes:
+        try:
+            views.append(read_chain(home, with_txs=False))
+            readable.append(home)
+        except ChainError as exc:  # a damaged store is a finding, not a reason to skip the others
+            stray.append(f"cannot read the store of {home.name}: {exc}")
+    if not views:
+        return stray
+    best = max(range(len(views)), key=lambda i: views[i].head)
+    reference = read_chain(readable[best], with_txs=True)
     forked = sorted({h for view in views for h, digest in view.hashes.items()
                      if reference.hashes.get(h, digest) != digest})
     lost = [ack for ack in acks if reference.tx_counts[ack.tx_id] == 0]
     duplicated = [tx_id for tx_id, n in reference.tx_counts.items() if n > 1]
     acked_at = {ack.tx_id: ack.at for ack in acks}
-    stray: list[str] = []
     for row in rows:
         start, end = row.window
         row.lost = sum(1 for ack in lost if start <= ack.at < end)
