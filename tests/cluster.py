@@ -73,11 +73,11 @@ class ProxyMesh:
             if (a in side) != (b in side):
                 self._call(proxy.cut)
 
-    def cut_links(self, links: list[tuple[int, int]]) -> None:
-        """Cut each undirected link (a, b): both nodes' dials to the other fail."""
-        for a, b in links:
-            for pair in ((a, b), (b, a)):
-                self._call(self.proxies[pair].cut)
+    def cut_pairs(self, pairs: set[frozenset[int]]) -> None:
+        """Cut the links between each given pair of nodes, both directions (a ring, a line, ...)."""
+        for (a, b), proxy in self.proxies.items():
+            if frozenset((a, b)) in pairs:
+                self._call(proxy.cut)
 
     def heal(self) -> None:
         for proxy in self.proxies.values():
