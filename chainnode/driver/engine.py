@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
-from chainnode.block import VOTE_PREVOTE, Block
+from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block
 from chainnode.consensus import MAX_ROUNDS_AHEAD, core
 from chainnode.consensus.errors import InvalidVote, WrongProposer
 from chainnode.consensus.events import (
@@ -444,6 +444,12 @@ class ConsensusEngine:
         index = None if self.state is None else self.state.my_index
         if index is None:
             return
+        if vote.vote_type == VOTE_PRECOMMIT and vote.block_hash:
+            # a precommit locks the value: keep its block with the WAL, so that after a restart (which
+            # resumes the lock) this node can propose it again in a later round instead of nothing
+            held = self.blocks.get(vote.height, vote.block_hash)
+            if held is not None:
+                self.signer.wal.save_block(vote.block_hash, held.raw)
         signed = self.signer.sign_vote(vote, index)
         if signed is None:
             return

@@ -21,7 +21,13 @@ from chainnode.consensus.events import Decide, TimeoutEvent, Timeouts
 from chainnode.consensus.messages import Proposal, sign_proposal, sign_vote
 from chainnode.consensus.proposer import compute_proposer
 from chainnode.driver.engine import ConsensusEngine, EngineSettings
-from chainnode.driver.gossip import KIND_VOTE, PeerStatus, encode_proposal_message
+from chainnode.driver.gossip import (
+    KIND_PROPOSAL,
+    KIND_VOTE,
+    PeerStatus,
+    decode_proposal_message,
+    encode_proposal_message,
+)
 from chainnode.driver.signer import WalSigner
 from chainnode.driver.stash import MAX_PER_VALIDATOR
 from chainnode.errors import InvalidSignature
@@ -294,3 +300,32 @@ def test_a_decided_block_that_is_not_at_hand_is_fetched_not_judged(tmp_path: Pat
             engine.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, 0, unknown))
     # precommits for a block never seen: the core needs its proposal to decide; nothing was judged invalid
     assert host.validations == [] and engine.state is not None and engine.state.verdicts == {}
+
+
+def test_a_node_that_restarts_locked_proposes_its_locked_block_again(tmp_path: Path) -> None:
+    """Locked on another proposer's block at round 0, the node crashes; restarted, it is the proposer of
+    round 1 and must re-propose the locked block (which only it and its WAL can bring back), not nothing."""
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    block = make_block(1, 1)
+    engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, block))
+    engine.on_verdict(1, block.compute_hash(), executed="executed")
+    for i in [*OTHERS, PROPOSER]:
+        engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, 0, block.compute_hash()))
+    assert [v.block_hash for v in host.votes_sent(VOTE_PRECOMMIT)] == [block.compute_hash()]
+    _OPEN_WALS.pop().close()  # the crash: the node keeps its WAL directory only
+
+    restarted, _, host = make_engine(tmp_path)
+    assert restarted.prepare_height() is not None
+    restarted.start("test")
+    assert restarted.state is not None and restarted.state.locked_value == block.compute_hash()
+    for i in [*OTHERS, PROPOSER]:  # round 0 ends without a decision
+        restarted.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, 0, b""))
+    timeouts = [event for _, event in host.timers if event.round == 0]
+    for event in timeouts:
+        restarted.on_timeout(event)
+    assert restarted.state.round == 1
+    proposals = [decode_proposal_message(p)[0].proposal for kind, p, exclude in host.broadcasts
+                 if kind == KIND_PROPOSAL and exclude is None]
+    assert [(p.round, p.block_hash, p.pol_round) for p in proposals] == [(1, block.compute_hash(), 0)]
+    assert host.builds == []
