@@ -109,6 +109,7 @@ class Adversary:
             if key not in self.replaced:
                 fake = replace(proposal, pol_round=self.sim.rng.randrange(proposal.round))
                 self.replaced[key] = self.sign_new_block(fake, index)
+                self.sim.fake_pols += 1
             return [(destination, KIND_PROPOSAL, self.replaced[key])]
         if destination is not None or not self.once(proposal.height, proposal.round, 0):
             return [(destination, KIND_PROPOSAL, payload)]
@@ -161,22 +162,30 @@ class Adversary:
         return payloads
 
     def break_lock(self, vote: Vote, index: int, payload: bytes) -> bytes:
-        """After precommitting v at round r, vote in later rounds for the round's other proposal."""
+        """Precommit a value (the one its engine precommits, or, instead of nil, the round's proposal or a
+        value no one proposed); in every later round of the height, vote for another value (the round's
+        proposal, or one no one proposed), where a validator locked on the first must vote it or nil."""
         key = (vote.height, vote.round, vote.vote_type)
         if key in self.replaced:
             return self.replaced[key]
         locked = self.precommitted.get(vote.height)
         replacement = payload
-        if locked is None:
-            if vote.vote_type == VOTE_PRECOMMIT and vote.block_hash != NIL:
-                self.precommitted[vote.height] = (vote.round, vote.block_hash)
-        elif vote.round > locked[0]:
-            state = self.node.engine.state if self.node.engine is not None else None
-            others = [] if state is None or state.height != vote.height else [
-                p.proposal.block_hash for p in state.get_proposals(vote.round) if p.proposal.block_hash != locked[1]
-            ]
-            if others:
-                self.sim.lock_breaks += 1
-                replacement = sign_vote(self.node.key, CHAIN_ID, replace(vote, block_hash=others[0]), index).encode()
+        proposals = self.round_proposals(vote.height, vote.round)
+        if locked is None and vote.vote_type == VOTE_PRECOMMIT:
+            value = vote.block_hash or (proposals[0] if proposals else self.sim.rng.randbytes(32))
+            self.precommitted[vote.height] = (vote.round, value)
+            if value != vote.block_hash:
+                replacement = sign_vote(self.node.key, CHAIN_ID, replace(vote, block_hash=value), index).encode()
+        elif locked is not None and vote.round > locked[0]:
+            others = [value for value in proposals if value != locked[1]]
+            other = others[0] if others else self.sim.rng.randbytes(32)
+            self.sim.lock_breaks += 1
+            replacement = sign_vote(self.node.key, CHAIN_ID, replace(vote, block_hash=other), index).encode()
         self.replaced[key] = replacement
         return replacement
+
+    def round_proposals(self, height: int, round_: int) -> list[bytes]:
+        state = self.node.engine.state if self.node.engine is not None else None
+        if state is None or state.height != height:
+            return []
+        return [received.proposal.block_hash for received in state.get_proposals(round_)]

@@ -47,7 +47,8 @@ VOTE_FLOOD: Final = "vote_flood"
 FAKE_POL: Final = "fake_pol"
 """Its proposals after round 0 claim a proof-of-lock round (pol_round >= 0) for a new block."""
 LOCK_BREAK: Final = "lock_break"
-"""After precommitting a value, prevotes and precommits the proposals of later rounds whatever its lock."""
+"""Precommits a value (instead of nil: the round's proposal or any value), then votes in later rounds of
+the height for other values, where a validator locked on the first would vote it or nil."""
 SKEW: Final = "skew"
 """Its clock, and so its block times, are 30 s off."""
 BEHAVIOURS: Final = frozenset(
@@ -126,13 +127,16 @@ SCENARIOS: Final[dict[str, Scenario]] = {
         Scenario(name="wrong-proposer", byzantine=((0, WRONG_PROPOSER),), drop_rate=0.1, spike_rate=0.05),
         Scenario(name="proposal-flood", byzantine=((1, PROPOSAL_FLOOD),), drop_rate=0.1, spike_rate=0.05),
         Scenario(name="vote-flood", byzantine=((2, VOTE_FLOOD),), drop_rate=0.1, spike_rate=0.05, crashes=1),
+        # Seven equal validators: the proposers of positions height + round = 1, 2, 3 are nodes 4, 1, 5.
+        # Node 4 is silent, so round 0 of height 1 fails and node 1 proposes round 1 (a fake POL here);
+        # in lock-break, node 0 precommits a value in round 0 and votes for another in round 1.
         Scenario(
-            name="fake-pol", byzantine=((3, FAKE_POL),), drop_rate=0.2, spike_rate=0.1, partitions=2,
-            heal_ms=(1500, 3000),
+            name="fake-pol", powers=(1,) * 7, byzantine=((4, SILENT), (1, FAKE_POL)), drop_rate=0.1,
+            spike_rate=0.05, target_height=2,
         ),
         Scenario(
-            name="lock-break", byzantine=((0, LOCK_BREAK),), drop_rate=0.2, spike_rate=0.1, partitions=3,
-            heal_ms=(2000, 4000),
+            name="lock-break", powers=(1,) * 7, byzantine=((4, SILENT), (0, LOCK_BREAK)), drop_rate=0.15,
+            spike_rate=0.1, target_height=2,
         ),
         Scenario(name="skew", byzantine=((1, SKEW),), drop_rate=0.1, spike_rate=0.05),
         Scenario(

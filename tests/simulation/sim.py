@@ -14,9 +14,10 @@ chain), also right after a WAL record is persisted; up to f of the power is Byza
 One queue of (time, sequence) events: one seed replays one run exactly.
 
 Checked after every run: agreement, validity, no honest double signing (across restarts), every
-decision's commit is valid, no honest node's message rejected by another and no error logged by an
-honest engine, progress after the heal within a bound, and that every double vote an honest engine took
-both halves of became evidence. `run_simulation(name, seed)` replays a run; a failure names both.
+decision's commit is valid, no decided block timed in the future (a skewed proposer's), no honest
+node's message rejected by another and no error logged by an honest engine, progress after the heal
+within a bound, and that every double vote an honest engine took both halves of became evidence.
+`run_simulation(name, seed)` replays a run; a failure names both.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from tests.simulation.scenarios import (
     BEHAVIOURS,
     CHAIN_ID,
     DOUBLE_VOTE,
+    EPOCH_MS,
     GOSSIP_MS,
     MESSAGE_DELAY_MS,
     SCENARIOS,
@@ -122,6 +124,7 @@ class SimResult:
     evidence: int
     rejected: int
     lock_breaks: int
+    fake_pols: int
 
     def describe(self) -> str:
         return f"scenario={self.scenario.name} seed={self.seed}"
@@ -247,6 +250,7 @@ class Simulation:
         self.evidence_count = 0
         self.rejected = 0
         self.lock_breaks = 0
+        self.fake_pols = 0
         self.max_round = 0
         self.finished_at: int | None = None
 
@@ -281,7 +285,7 @@ class Simulation:
             scenario=self.scenario, seed=self.seed, failures=self.failures, heal_at=self.heal_at, end_ms=self.now,
             events=self.events, finished_at=self.finished_at, decisions={h: d[0] for h, d in self.decisions.items()},
             max_round=self.max_round, evidence=self.evidence_count, rejected=self.rejected,
-            lock_breaks=self.lock_breaks,
+            lock_breaks=self.lock_breaks, fake_pols=self.fake_pols,
         )
 
     @contextmanager
@@ -574,6 +578,11 @@ class Simulation:
                 f"validity: honest node {node.index} decided invalid block {block_hash.hex()[:12]} at height "
                 f"{height} ({how})"
             )
+        if block.header.time_ms > EPOCH_MS + self.now + TIME_PRECISION_MS:
+            self.failures.append(
+                f"block time: honest node {node.index} decided block {height} timed "
+                f"{block.header.time_ms - EPOCH_MS - self.now} ms in the future ({how})"
+            )
         earlier = self.decisions.setdefault(height, (block_hash, node.index, how))
         if earlier[0] != block_hash:
             self.failures.append(
@@ -649,14 +658,15 @@ def _core(step_fn: StepFn | None, start_fn: StepFn | None) -> Iterator[None]:
     if step_fn is None and start_fn is None:
         yield
         return
-    real = engine_module.core
-    engine_module.core = SimpleNamespace(  # type: ignore[assignment]
+    namespace = vars(engine_module)  # the engine calls `core.step` / `core.start_height` through its global
+    real = namespace["core"]
+    namespace["core"] = SimpleNamespace(
         step=step_fn or core.step, start_height=start_fn or core.start_height, is_proposer=core.is_proposer
     )
     try:
         yield
     finally:
-        engine_module.core = real
+        namespace["core"] = real
 
 
 def run_simulation(
