@@ -32,7 +32,8 @@ from tests.simulation.scenarios import (
 from tests.simulation.world import INVALID_TX, build_block
 
 if TYPE_CHECKING:
-    from tests.simulation.sim import SimNode, Simulation
+    from tests.simulation.host import SimNode
+    from tests.simulation.sim import Simulation
 
 Outgoing = list[tuple[int | None, str, bytes]]
 """(destination node, or None for every peer; message kind; payload)."""

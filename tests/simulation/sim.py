@@ -27,14 +27,13 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Final, TypeAlias
 
-from chainnode import crypto
 from chainnode.block import Block, Commit, Vote
 from chainnode.consensus import MAX_ROUNDS_AHEAD, core
-from chainnode.consensus.events import Decide, TimeoutEvent
+from chainnode.consensus.events import Decide
 from chainnode.consensus.messages import (
     DuplicateVoteEvidence,
     SignedVote,
@@ -48,6 +47,7 @@ from chainnode.driver.signer import WalSigner
 from chainnode.errors import ChainError, InvalidInput
 from chainnode.wal import SignRecord
 from tests.simulation.byzantine import Adversary
+from tests.simulation.host import ErrorLog, SimHost, SimNode
 from tests.simulation.scenarios import (
     BEHAVIOURS,
     CHAIN_ID,
@@ -85,31 +85,6 @@ SETTINGS: Final = EngineSettings(
 StepFn: TypeAlias = Callable[..., core.Step]
 
 
-@dataclass(slots=True)
-class SimNode:
-    index: int
-    key: crypto.PrivateKey
-    behaviour: str | None
-    # What survives a crash: the WAL and the committed chain.
-    wal: MemoryWal = field(default_factory=MemoryWal)
-    chain: list[ChainEntry] = field(default_factory=list)
-    # Lost in a crash.
-    up: bool = False
-    incarnation: int = 0
-    engine: ConsensusEngine | None = None
-    heads: dict[int, int] = field(default_factory=dict)
-    sync_asked_ms: int = -(10**9)
-    adversary: Adversary | None = None
-
-    @property
-    def honest(self) -> bool:
-        return self.behaviour is None
-
-    @property
-    def head(self) -> int:
-        return len(self.chain)
-
-
 @dataclass
 class SimResult:
     scenario: Scenario
@@ -138,65 +113,6 @@ class SimResult:
                 f".venv/bin/python -m pytest tests/simulation/test_simulation.py -k replay, "
                 f"or run_simulation({self.scenario.name!r}, {self.seed}) in tests/simulation/sim.py"
             )
-
-
-class SimHost:
-    """One incarnation of a node's engine host (chainnode.driver.engine.EngineHost): once the node
-    crashes, everything its old engine asks for is lost."""
-
-    def __init__(self, sim: Simulation, node: SimNode) -> None:
-        self.sim, self.node, self.incarnation = sim, node, node.incarnation
-
-    def is_live(self) -> bool:
-        return self.node.up and self.node.incarnation == self.incarnation
-
-    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> None:
-        if self.is_live():
-            skip = None if exclude is None else self.sim.node_of_key[exclude]
-            self.sim.send_out(self.node, kind, payload, None, skip)
-
-    def send(self, peer: bytes, kind: str, payload: bytes) -> None:
-        if self.is_live():
-            self.sim.send_out(self.node, kind, payload, self.sim.node_of_key[peer], None)
-
-    def schedule(self, delay_ms: int, event: TimeoutEvent) -> None:
-        if self.is_live():
-            self.sim.push(self.sim.now + delay_ms, "timer", (self.node.index, self.incarnation, event))
-
-    def job(self, action: Callable[[], None]) -> None:
-        if self.is_live():
-            delay = self.sim.rng.randint(1, 8)
-            self.sim.push(self.sim.now + delay, "job", (self.node.index, self.incarnation, action))
-
-    def build_block(self, height: int, round_: int) -> None:
-        self.job(lambda: self.sim.on_build(self.node, height, round_))
-
-    def validate_block(self, height: int, block_hash: bytes, block: Block) -> None:
-        self.job(lambda: self.sim.on_validate(self.node, height, block_hash, block))
-
-    def commit_block(self, decision: Decide, block: Block, executed: Any | None) -> None:
-        self.job(lambda: self.sim.on_commit(self.node, decision, block))
-
-    def report_evidence(self, evidence: DuplicateVoteEvidence) -> None:
-        if self.is_live():
-            self.sim.on_evidence(self.node, evidence)
-
-    def request_sync(self) -> None:
-        if self.is_live():
-            self.sim.maybe_sync(self.node, force=True)
-
-
-class _ErrorLog(logging.Handler):
-    """An error logged by an honest node's engine is a failure of the run."""
-
-    def __init__(self, sim: Simulation) -> None:
-        super().__init__(logging.ERROR)
-        self.sim = sim
-
-    def emit(self, record: logging.LogRecord) -> None:
-        node = self.sim.current
-        if node is not None and node.honest:
-            self.sim.failures.append(f"node {node.index} logged an error: {record.getMessage()}")
 
 
 class Simulation:
@@ -291,7 +207,7 @@ class Simulation:
     @contextmanager
     def _watch_errors(self) -> Iterator[None]:
         logger = logging.getLogger("chainnode.bft")
-        handler, level = _ErrorLog(self), logger.level
+        handler, level = ErrorLog(self), logger.level
         logger.addHandler(handler)
         logger.setLevel(logging.ERROR)
         try:
