@@ -20,7 +20,7 @@ from chainnode.consensus import core
 from chainnode.consensus.events import BlockVerdict, Decide, ProposalEvent, ReportEvidence, TimeoutEvent
 from chainnode.consensus.state import ConsensusState
 from chainnode.errors import InvariantViolation
-from tests.simulation.sim import DOUBLE_VOTE, SCENARIOS, Scenario, SimResult, run_simulation
+from tests.simulation.sim import DOUBLE_VOTE, SCENARIOS, Scenario, SimResult, Simulation, run_simulation
 
 FAST_SEEDS = 25
 SLOW_SEEDS = 520
@@ -212,3 +212,22 @@ def test_a_core_that_ignores_block_times_lets_a_skewed_proposer_through_and_is_c
         return core.step(state, event, now_ms=now_ms)
 
     first_failure("skew", range(40), "block time", step_fn=step_fn)
+
+
+def test_after_the_membership_change_the_new_set_signs_the_commits() -> None:
+    """The engines follow the schedule: from height 3 node 4 (joined with power 2) signs commits, from
+    height 5 node 0 (left) is in no set, and every commit verified against its height's set."""
+    simulation = Simulation(SCENARIOS["membership"], 0)
+    result = simulation.run()
+    assert not result.failures, result.failures
+    chain = simulation.nodes[1].chain
+    keys = [node.key.public_key for node in simulation.nodes]
+
+    def signers(height: int) -> set[bytes]:
+        validators = simulation.membership.validators_at(height)
+        return {validators.validators[s.validator_index].public_key for s in chain[height - 1].commit.signatures}
+
+    assert keys[4] not in signers(2)
+    assert keys[4] in signers(3) or keys[4] in signers(4)
+    assert simulation.membership.validators_at(5).index_of(keys[0]) is None
+    assert all(keys[0] not in signers(h) for h in range(5, len(chain) + 1))
