@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
-from chainnode.block import VOTE_PREVOTE, Block
+from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block
 from chainnode.consensus import MAX_ROUNDS_AHEAD, core
 from chainnode.consensus.errors import InvalidVote, WrongProposer
 from chainnode.consensus.events import (
@@ -44,6 +44,7 @@ from chainnode.consensus.events import (
     SendProposal,
     SendVote,
     TimeoutEvent,
+    TimeoutKind,
     Timeouts,
     VoteEvent,
 )
@@ -339,7 +340,11 @@ class ConsensusEngine:
         for kind, payload in self._own[-RESEND_OWN:]:
             if kind == KIND_VOTE:
                 self.host.broadcast(kind, payload)
-        rounds = sorted({state.round, state.valid_round} - {-1})
+        # the round's votes, those of our valid round, and those of the proof-of-lock rounds the round's
+        # proposals claim (as CometBFT's vote gossip): a node that lost them in a restart, or never got
+        # them, can then accept a re-proposed value instead of waiting for it forever
+        pol_rounds = {received.proposal.pol_round for received in state.get_proposals(state.round)}
+        rounds = sorted(({state.round, state.valid_round} | pol_rounds) - {-1})
         votes = [
             signed.encode()
             for round_ in rounds
@@ -457,6 +462,12 @@ class ConsensusEngine:
         index = None if self.state is None else self.state.my_index
         if index is None:
             return
+        if vote.vote_type == VOTE_PRECOMMIT and vote.block_hash:
+            # a precommit locks the value: keep its block with the WAL, so that after a restart (which
+            # resumes the lock) this node can propose it again in a later round instead of nothing
+            held = self.blocks.get(vote.height, vote.block_hash)
+            if held is not None:
+                self.signer.wal.save_block(vote.block_hash, held.raw)
         signed = self.signer.sign_vote(vote, index)
         if signed is None:
             return
@@ -487,6 +498,16 @@ class ConsensusEngine:
                 log.error("cannot propose again: the block signed before is lost")
                 return
         self._publish_proposal(signed, held)
+        if signed.proposal.pol_round >= 0:
+            # Algorithm 1 sets no propose timeout for the proposer, which accepts its own proposal at once.
+            # A re-proposed value needs its proof-of-lock votes, which a restart loses (the lock itself is
+            # restored from the WAL): without this timeout such a proposer would never prevote, and its
+            # power could hold the round forever. CometBFT's proposer sets the timeout too.
+            kind = TimeoutKind.PROPOSE
+            self.host.schedule(
+                self.settings.timeouts.compute_timeout(kind, proposal.round),
+                TimeoutEvent(kind, proposal.height, proposal.round),
+            )
 
     def _publish_proposal(self, signed: SignedProposal, held: HeldBlock) -> None:
         proposal = signed.proposal

@@ -8,7 +8,8 @@ Ed25519 signature), or must not sign at all; a new signature is appended to the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from chainnode import crypto
 from chainnode.block import Vote
@@ -30,15 +31,35 @@ from chainnode.consensus.messages import (
     sign_vote,
 )
 from chainnode.consensus.state import Resume
-from chainnode.wal import SignLog, SignRecord
+from chainnode.wal import SignRecord
 
 log = logging.getLogger("chainnode.bft")
+
+
+class SignWal(Protocol):
+    """What the signer needs of a write-ahead log. `chainnode.wal.SignLog` is the node's (a file, fsync);
+    the simulator passes an in-memory one that survives its simulated crashes."""
+
+    @property
+    def records(self) -> Sequence[SignRecord]:
+        """Every record appended so far (after a restart: every record that reached the disk)."""
+        ...
+
+    def append(self, record: SignRecord) -> None:
+        """Persist `record` durably before the caller signs."""
+        ...
+
+    def save_block(self, block_hash: bytes, block_bytes: bytes) -> None:
+        """Keep the block of a proposal about to be signed, so it can be proposed again after a crash."""
+        ...
+
+    def load_block(self, block_hash: bytes) -> bytes | None: ...
 
 
 class WalSigner:
     """Signs proposals and votes for one node key, guarded by its WAL."""
 
-    def __init__(self, *, chain_id: str, key: crypto.PrivateKey, wal: SignLog) -> None:
+    def __init__(self, *, chain_id: str, key: crypto.PrivateKey, wal: SignWal) -> None:
         self.chain_id = chain_id
         self.key = key
         self.wal = wal
@@ -88,7 +109,7 @@ class WalSigner:
 
     def sign_proposal(self, proposal: Proposal, index: int) -> SignedProposal | None:
         """Sign `proposal` (or the one signed in its place before a crash); None if the guard refuses.
-        The caller saved the proposal's block first (see SignLog.save_block)."""
+        The caller saved the proposal's block first (see SignWal.save_block)."""
         approved = self.approve(compute_proposal_intent(self.chain_id, proposal))
         if approved is None:
             return None

@@ -21,7 +21,13 @@ from chainnode.consensus.events import Decide, TimeoutEvent, Timeouts
 from chainnode.consensus.messages import Proposal, sign_proposal, sign_vote
 from chainnode.consensus.proposer import compute_proposer
 from chainnode.driver.engine import ConsensusEngine, EngineSettings
-from chainnode.driver.gossip import KIND_VOTE, PeerStatus, encode_proposal_message
+from chainnode.driver.gossip import (
+    KIND_PROPOSAL,
+    KIND_VOTE,
+    PeerStatus,
+    decode_proposal_message,
+    encode_proposal_message,
+)
 from chainnode.driver.signer import WalSigner
 from chainnode.driver.stash import MAX_PER_VALIDATOR
 from chainnode.errors import InvalidSignature
@@ -313,3 +319,83 @@ def test_blocks_of_rounds_long_past_are_dropped_but_the_valid_value_is_kept(tmp_
                 engine.on_timeout(event)
     assert engine.state is not None and engine.state.round >= 5
     assert all(round_ >= engine.state.round - 2 for round_ in engine.blocks.rounds(1))
+
+
+def test_a_node_that_restarts_locked_proposes_its_locked_block_again(tmp_path: Path) -> None:
+    """Locked on another proposer's block at round 0, the node crashes; restarted, it is the proposer of
+    round 1 and must re-propose the locked block (which only it and its WAL can bring back), not nothing."""
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    block = make_block(1, 1)
+    engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, block))
+    engine.on_verdict(1, block.compute_hash(), executed="executed")
+    for i in [*OTHERS, PROPOSER]:
+        engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, 0, block.compute_hash()))
+    assert [v.block_hash for v in host.votes_sent(VOTE_PRECOMMIT)] == [block.compute_hash()]
+    _OPEN_WALS.pop().close()  # the crash: the node keeps its WAL directory only
+
+    restarted, _, host = make_engine(tmp_path)
+    assert restarted.prepare_height() is not None
+    restarted.start("test")
+    assert restarted.state is not None and restarted.state.locked_value == block.compute_hash()
+    for i in [*OTHERS, PROPOSER]:  # round 0 ends without a decision
+        restarted.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, 0, b""))
+    timeouts = [event for _, event in host.timers if event.round == 0]
+    for event in timeouts:
+        restarted.on_timeout(event)
+    assert restarted.state.round == 1
+    proposals = [decode_proposal_message(p)[0].proposal for kind, p, exclude in host.broadcasts
+                 if kind == KIND_PROPOSAL and exclude is None]
+    assert [(p.round, p.block_hash, p.pol_round) for p in proposals] == [(1, block.compute_hash(), 0)]
+    assert host.builds == []
+
+
+def test_the_votes_of_a_proposals_proof_of_lock_round_go_again_to_peers_at_the_height(tmp_path: Path) -> None:
+    """A re-proposal (pol_round >= 0) is accepted only with the prevotes of its POL round; a node that
+    holds them sends them to peers at the height, even if that round is neither its current nor its valid
+    one (a peer that restarted lost them, and the proposer may be the only other holder)."""
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    value = make_block(1, 7)
+    pol_votes = [vote_payload(i, VOTE_PREVOTE, 1, 0, value.compute_hash()) for i in OTHERS]
+    for payload in pol_votes:
+        engine.receive_vote(PEER, payload)
+    round_ = next(r for r in range(2, 8) if compute_proposer(VALIDATORS, 1, r) not in (ME,))
+    for i in OTHERS:  # more than 1/3 of the power is at `round_`: skip there
+        engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, round_, b""))
+    assert engine.state is not None and engine.state.round == round_ and engine.state.valid_round == -1
+    proposer = compute_proposer(VALIDATORS, 1, round_)
+    engine.receive_proposal(PEER, proposal_payload(proposer, 1, round_, value, pol_round=0))
+    engine.note_status(PEER, PeerStatus(0, 1, round_))
+    host.sends.clear()
+    engine.tick()
+    sent = {payload for peer, kind, payload in host.sends if peer == PEER and kind == KIND_VOTE}
+    assert set(pol_votes) <= sent
+
+
+def test_a_proposer_that_cannot_accept_its_own_re_proposal_prevotes_nil_after_the_propose_timeout(
+    tmp_path: Path,
+) -> None:
+    """Restarted locked, the node re-proposes its locked value but lost the proof-of-lock votes: it must
+    not wait in the propose step forever (its power may be needed for any quorum)."""
+    engine, _, host = make_engine(tmp_path)
+    engine.start("test")
+    block = make_block(1, 1)
+    engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, block))
+    engine.on_verdict(1, block.compute_hash(), executed="executed")
+    for i in [*OTHERS, PROPOSER]:
+        engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, 0, block.compute_hash()))
+    _OPEN_WALS.pop().close()  # the crash
+
+    restarted, _, host = make_engine(tmp_path)
+    restarted.prepare_height()
+    restarted.start("test")
+    for i in [*OTHERS, PROPOSER]:
+        restarted.receive_vote(PEER, vote_payload(i, VOTE_PRECOMMIT, 1, 0, b""))
+    for _, event in [t for t in host.timers if t[1].round == 0]:
+        restarted.on_timeout(event)
+    assert restarted.state is not None and restarted.state.round == 1 and restarted.state.step.name == "PROPOSE"
+    timeouts = [event for _, event in host.timers if event.round == 1 and event.kind.name == "PROPOSE"]
+    assert timeouts
+    restarted.on_timeout(timeouts[0])
+    assert [v.block_hash for v in host.votes_sent(VOTE_PREVOTE) if v.round == 1] == [b""]
