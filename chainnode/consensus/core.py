@@ -36,7 +36,7 @@ different vote is reported as evidence and counted for its value too (safe by qu
 needed for liveness when a double voter's votes reach nodes in different orders; see state.VoteSet).
 Memory is bounded: messages for other heights are ignored (the driver stashes the next height's), so
 are rounds more than MAX_ROUNDS_AHEAD ahead; at most MAX_PROPOSALS_PER_ROUND proposals per round and
-MAX_VALUES_PER_VALIDATOR values per validator, round and type are kept.
+MAX_VALUES_PER_VALIDATOR values per validator, round and type are kept, besides nil and proposed values.
 """
 
 from __future__ import annotations
@@ -240,11 +240,24 @@ def _receive_vote(state: ConsensusState, event: VoteEvent) -> Step:
         if key not in state.reported:
             effects = (ReportEvidence(compute_duplicate_vote_evidence(previous[0], signed)),)
             state = replace(state, reported=state.reported | {key})
-        if len(previous) >= MAX_VALUES_PER_VALIDATOR:
+        if len(previous) >= MAX_VALUES_PER_VALIDATOR and not _is_proposed_or_nil(state, vote.block_hash):
             return _ignore(state, *effects)  # [IGNORE] enough of this validator's values kept
     power = state.validators.validators[signed.validator_index].power
     key_votes = (vote.round, vote.vote_type)
     return Step(replace(state, votes={**state.votes, key_votes: votes.add(signed, power)}), effects)
+
+
+def _is_proposed_or_nil(state: ConsensusState, value: bytes) -> bool:
+    """Nil, or the value of a proposal received at this height: a vote for it is kept beyond the cap.
+
+    A Byzantine validator can fill its capped values of a round with votes for random hashes before its
+    vote for a real value arrives; if that vote is part of a proof of lock, dropping it could stall the
+    height (the locked node's re-proposal would never gather its 2f+1 prevotes elsewhere). Votes for
+    proposed values are few (at most MAX_PROPOSALS_PER_ROUND per round), so keeping them stays bounded.
+    """
+    if value == NIL or value in (state.locked_value, state.valid_value):
+        return True
+    return any(received.proposal.block_hash == value for kept in state.proposals.values() for received in kept)
 
 
 def _receive_verdict(state: ConsensusState, event: BlockVerdict) -> Step:

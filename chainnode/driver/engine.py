@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
-from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block
+from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block, Vote
 from chainnode.consensus import MAX_ROUNDS_AHEAD, core
 from chainnode.consensus.errors import InvalidVote, WrongProposer
 from chainnode.consensus.events import (
@@ -49,6 +49,7 @@ from chainnode.consensus.events import (
     VoteEvent,
 )
 from chainnode.consensus.messages import (
+    NIL,
     DuplicateVoteEvidence,
     Proposal,
     SignedProposal,
@@ -250,7 +251,7 @@ class ConsensusEngine:
         if message_id in seen:
             return Verdict.IGNORE  # [IGNORE] a duplicate (relays and re-sends bring many)
         slot = (vote.height, vote.round, vote.vote_type, signed.validator_index)
-        if self._values.get(slot, 0) > MAX_VALUES_PER_VALIDATOR:
+        if self._values.get(slot, 0) > MAX_VALUES_PER_VALIDATOR and not self._is_known_value(vote):
             return Verdict.IGNORE  # [IGNORE] this validator's values for the round and type are kept already
         if not verify_signed_vote(self.chain_id, signed, validators):
             raise InvalidSignature(f"vote for height {vote.height} does not verify", field="signature")  # [REJECT]
@@ -590,6 +591,11 @@ class ConsensusEngine:
             self._pending.append(VoteEvent(signed))
 
     # --- checks --------------------------------------------------------------------------------------
+
+    def _is_known_value(self, vote: Vote) -> bool:
+        """Nil or a proposed block of the height: the core keeps such votes beyond its per-validator cap
+        (a flood of random values must not crowd out a vote that is part of a proof of lock)."""
+        return vote.block_hash == NIL or self.blocks.get(vote.height, vote.block_hash) is not None
 
     def _is_in_window(self, height: int) -> bool:
         head = self.app.head_height()

@@ -31,14 +31,7 @@ def test_the_slow_tier_holds_over_ten_thousand_runs() -> None:
     assert len(SCENARIOS) * SLOW_SEEDS > 10_000
 
 
-VOTE_CAP_BUG = (
-    "liveness bug in the core, not the engine: a vote-flooding validator fills its MAX_VALUES_PER_VALIDATOR "
-    "slots of a future round at some nodes with random values, so its real prevote, part of an honest "
-    "node's proof of lock, is dropped there; the locked node then never sees its re-proposal accepted "
-    "(chainnode/consensus/core.py _receive_vote should keep a vote for a value proposed in the round "
-    "beyond the cap, and the engine's _values cap let it through)"
-)
-KNOWN_FAILURES: dict[tuple[str, int], str] = {("vote-flood", 1322): VOTE_CAP_BUG, ("vote-flood", 1434): VOTE_CAP_BUG}
+KNOWN_FAILURES: dict[tuple[str, int], str] = {}
 """Seeds that show a known bug outside the engine; strict, so a fix makes them fail until removed."""
 
 

@@ -43,7 +43,7 @@ from chainnode.consensus.messages import (
     validate_evidence,
 )
 from chainnode.consensus.proposer import compute_proposer
-from chainnode.consensus.state import ConsensusState, Resume, RoundStep
+from chainnode.consensus.state import MAX_VALUES_PER_VALIDATOR, ConsensusState, Resume, RoundStep
 from chainnode.errors import ConfigError, InvariantViolation
 from chainnode.validators import Validator, ValidatorSet
 
@@ -645,3 +645,21 @@ def test_four_nodes_decide_the_same_block_in_round_zero() -> None:
     assert {d.block_hash for d in decided.values()} == {V}
     for d in decided.values():
         validate_commit(d.commit, chain_id=CHAIN, height=H, block_hash=V, validators=VALIDATORS)
+
+
+def test_a_vote_for_a_proposed_value_is_kept_beyond_a_flooders_cap() -> None:
+    """A validator that filled its capped values of a round with random hashes still counts for the value
+    actually proposed there: otherwise its vote, part of a proof of lock, would be lost and a re-proposal
+    could never gather its prevotes."""
+    me = not_proposer(0)
+    flooder = next(i for i in others(me) if i != proposer(0))
+    node = Node(me)
+    junk = [bytes([0x10 + k]) * 32 for k in range(MAX_VALUES_PER_VALIDATOR)]
+    node.feed(*[vote(flooder, VOTE_PREVOTE, 0, value) for value in junk])
+    node.feed(vote(flooder, VOTE_PREVOTE, 0, bytes([0x99]) * 32))  # a value no one proposed: dropped
+    assert node.last.verdict is Verdict.IGNORE
+    with_verdict(node, proposal(0, V))
+    node.feed(vote(flooder, VOTE_PREVOTE, 0, V))
+    assert node.state.get_votes(0, VOTE_PREVOTE).get_vote(flooder, V) is not None
+    node.feed(vote(flooder, VOTE_PREVOTE, 0, NIL))
+    assert node.state.get_votes(0, VOTE_PREVOTE).get_vote(flooder, NIL) is not None
