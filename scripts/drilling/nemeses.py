@@ -52,6 +52,9 @@ class Nemesis:
     needs_faketime: bool = False
     verify: Action | None = None
     """Run once the row has recovered: checks that add notes (the new validator signs, ...)."""
+    banned: tuple[int, ...] = ()
+    """Nodes whose key the others ban for what the fault did with it: not expected to catch up within the
+    recovery window (they rejoin when the ban ends, 60 s for a first ban)."""
 
 
 def find_libfaketime() -> Path | None:
@@ -273,7 +276,8 @@ NEMESES: Final[tuple[Nemesis, ...]] = (
     Nemesis("dup-key", "node2's home copied and run twice at once (one key, two nodes)", _twin, _end_twin,
             verify=_count_evidence),
     Nemesis("byz-silent", "node3 stopped (silent validator): the baseline of byz-flood", _stop(3), _restart(3)),
-    Nemesis("byz-flood", "node3's key floods signed junk proposals and future-round votes", _attack, _end_attack),
+    Nemesis("byz-flood", "node3's key floods signed junk proposals and future-round votes", _attack, _end_attack,
+            banned=(3,)),
     Nemesis("valset-add", "add a fifth validator by proposal while node2 is killed and restarted", _join, _restart(2),
             verify=_check_joined),
 )

@@ -61,14 +61,16 @@ def _act(what: str, action: Callable[[Scene], None], scene: Scene, row: Row) -> 
         row.liveness.append(f"{what}: {exc}")
 
 
-def _recover(net: DrillNet, row: Row, heal_height: int, healed: float, timing: Timing) -> float:
+def _recover(
+    net: DrillNet, row: Row, heal_height: int, healed: float, timing: Timing, banned: tuple[int, ...] = ()
+) -> float:
     """Watch heights after the heal; fill first_commit_s / all_synced_s; return when 'after' starts.
 
     Times count from the heal's start (a restart is part of recovering); the window of `recovery_s`
     counts from its end, so a slow restart does not eat the window."""
     deadline = time.monotonic() + timing.recovery_s
     while time.monotonic() < deadline:
-        heights = net.heights()
+        heights = {i: h for i, h in net.heights().items() if i not in banned}
         now = time.monotonic()
         known = [h for h in heights.values() if h is not None]
         if row.first_commit_s is None and known and max(known) > heal_height:
@@ -99,7 +101,10 @@ def run_row(net: DrillNet, load: Load, nemesis: Nemesis, timing: Timing) -> Row:
     row.progress_during = heal_height > settled_height
     healed = time.monotonic()
     _act("heal", nemesis.heal, scene, row)
-    after_from = _recover(net, row, heal_height, healed, timing)
+    after_from = _recover(net, row, heal_height, healed, timing, nemesis.banned)
+    for index in nemesis.banned:
+        row.notes.append(f"node{index}'s key is banned by its peers for what the fault sent with it; it is left out "
+                         "of 'all synced' and rejoins when the ban ends")
     if row.all_synced_s is not None:
         _hold(after_from + timing.after_s, net)
     if nemesis.verify is not None:
