@@ -510,7 +510,8 @@ class Node:
             "node_key": self.node_key.public_key.hex(),
             "moniker": self.config.moniker,
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
-            "validator": self.is_producer,
+            # from the set in force now, not at start: a department admitted later becomes a validator
+            "validator": self.validators_at(self.tip.height + 1).index_of(self.node_key.public_key) is not None,
             "version": "0.1.0",
             "consensus": None if self.consensus_status is None else self.consensus_status(),
             "store_rollback": None if self.store_rollback is None else self.store_rollback.to_json(self.tip.height),

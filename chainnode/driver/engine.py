@@ -9,14 +9,14 @@ schedule a timer, build / validate / commit a block in a worker, report evidence
 runs in the node (chainnode/bft.py) and in the seeded simulator (tests/simulation), which injects a
 simulated network and clock.
 
-A peer message is checked cheapest first (gossip.py), verified, and handed to the core at once, so its
+A peer message is checked cheapest first (screen.py), verified, and handed to the core at once, so its
 verdict (ACCEPT, IGNORE, or a raised InvalidInput meaning REJECT) reaches the network while the sender is
 known: a validator that floods proposals out of turn is scored down and banned. Nothing is queued for
 peers, so nothing of theirs can crowd out the engine's own events; the engine's own events (its signed
 messages delivered back to the core, built blocks, verdicts, timeouts) go through an unbounded internal
 queue that is drained before every call returns, so none is ever dropped. Every message accepted for the
-first time is relayed to the other peers once, and every status interval the votes of the current round
-go again to peers at the same height: any connected quorum decides, whatever the shape of the partition.
+first time is relayed to the other peers once, and every status interval what peers at this height may
+lack goes again (regossip.py): any connected quorum decides, whatever the shape of the partition.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
-from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block, Vote
-from chainnode.consensus import MAX_ROUNDS_AHEAD, core
-from chainnode.consensus.errors import InvalidVote, WrongProposer
+from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block
+from chainnode.consensus import core
 from chainnode.consensus.events import (
     BlockVerdict,
     Decide,
@@ -49,32 +48,25 @@ from chainnode.consensus.events import (
     VoteEvent,
 )
 from chainnode.consensus.messages import (
-    NIL,
     DuplicateVoteEvidence,
     Proposal,
     SignedProposal,
     decode_proposal_signing_bytes,
-    is_well_formed_vote,
     sign_vote,
-    validate_proposal,
-    verify_signed_proposal,
-    verify_signed_vote,
 )
-from chainnode.consensus.proposer import compute_proposer
-from chainnode.consensus.state import MAX_VALUES_PER_VALIDATOR, ConsensusState
+from chainnode.consensus.state import ConsensusState
 from chainnode.driver.blocks import HeldBlock, ProposalBlocks
 from chainnode.driver.gossip import (
-    HEIGHT_WINDOW,
     KIND_PROPOSAL,
     KIND_VOTE,
     PeerStatus,
-    decode_proposal_message,
-    decode_vote_message,
     encode_proposal_message,
 )
+from chainnode.driver.regossip import Regossip
+from chainnode.driver.screen import MessageScreen
 from chainnode.driver.signer import WalSigner
 from chainnode.driver.stash import Stash
-from chainnode.errors import ChainError, InvalidBlock, InvalidInput, InvalidSignature
+from chainnode.errors import ChainError, InvalidInput
 from chainnode.validators import ValidatorSet
 from network.verdict import Verdict
 
@@ -82,8 +74,6 @@ log = logging.getLogger("chainnode.bft")
 
 KEEP_ROUNDS: Final = 2
 """Rounds before the current one whose proposal blocks are kept (besides the locked and valid values)."""
-RESEND_OWN: Final = 8
-"""Own messages of the current height sent again every status interval (the newest ones)."""
 
 
 class EngineApp(Protocol):
@@ -157,13 +147,14 @@ class ConsensusEngine:
         self.deciding: Decide | None = None
         self.blocks = ProposalBlocks()
         self.stash = Stash()
-        self.peer_status: dict[bytes, PeerStatus] = {}
+        self.screen = MessageScreen(
+            chain_id=settings.chain_id, head_height=app.head_height, validators_at=app.validators_at,
+            now_ms=app.now_ms, decode_block=app.decode_block, blocks=self.blocks,
+            time_precision_ms=settings.time_precision_ms, message_delay_ms=settings.message_delay_ms,
+        )
+        self.regossip = Regossip()
         self.round_started_ms = 0
         self._own: list[tuple[str, bytes]] = []
-        self._seen: dict[int, set[bytes]] = {}
-        self._values: dict[tuple[int, int, int, int], int] = {}
-        self._proposal_payloads: dict[tuple[int, int], list[tuple[int, bytes]]] = {}
-        self._untimely_logged: set[tuple[int, int]] = set()
         self._pending: deque[Event] = deque()
         self._draining = False
 
@@ -178,13 +169,8 @@ class ConsensusEngine:
         self.height = self.app.head_height() + 1
         self.blocks.prune(height=self.height)
         self.stash.prune_below(self.height)
-        for old in [h for h in self._seen if h < self.height]:
-            del self._seen[old]
-        for slot in [s for s in self._values if s[0] < self.height]:
-            del self._values[slot]
-        for key in [k for k in self._proposal_payloads if k[0] < self.height]:
-            del self._proposal_payloads[key]
-        self._untimely_logged = {k for k in self._untimely_logged if k[0] >= self.height}
+        self.screen.forget_below(self.height)
+        self.regossip.forget(below_height=self.height)
         if self.signer.compute_resume(self.height) is not None:
             return "this node signed for the height before it restarted"
         first = self.stash.first(self.height)
@@ -234,71 +220,29 @@ class ConsensusEngine:
     # --- peer input ----------------------------------------------------------------------------------
 
     def receive_vote(self, peer: bytes, payload: bytes) -> Verdict:
-        """Check, verify, relay and use a peer's vote. Raises InvalidInput ([REJECT]) for a bad one."""
-        signed = decode_vote_message(payload)  # [REJECT] not a canonical signed vote
-        vote = signed.vote
-        if not self._is_in_window(vote.height):
-            return Verdict.IGNORE  # [IGNORE] a finished height, or too far ahead to matter yet
-        if not is_well_formed_vote(vote):
-            raise InvalidVote("malformed vote (type, round or block hash)", field="vote")  # [REJECT]
-        validators = self.app.validators_at(vote.height)
-        if not 0 <= signed.validator_index < len(validators):
-            raise InvalidVote(f"no validator #{signed.validator_index}", field="validator_index")  # [REJECT]
-        if vote.round > self._max_round(vote.height):
-            return Verdict.IGNORE  # [IGNORE] a round too far ahead to keep
-        message_id = payload  # canonical, and Ed25519 signatures are deterministic: one vote, one payload
-        seen = self._seen.setdefault(vote.height, set())
-        if message_id in seen:
-            return Verdict.IGNORE  # [IGNORE] a duplicate (relays and re-sends bring many)
-        slot = (vote.height, vote.round, vote.vote_type, signed.validator_index)
-        if self._values.get(slot, 0) > MAX_VALUES_PER_VALIDATOR and not self._is_known_value(vote):
-            return Verdict.IGNORE  # [IGNORE] this validator's values for the round and type are kept already
-        if not verify_signed_vote(self.chain_id, signed, validators):
-            raise InvalidSignature(f"vote for height {vote.height} does not verify", field="signature")  # [REJECT]
-        seen.add(message_id)
-        self._values[slot] = self._values.get(slot, 0) + 1
+        """Screen, relay and use a peer's vote. Raises InvalidInput ([REJECT]) for a bad one."""
+        signed = self.screen.screen_vote(payload, deciding=self._deciding())
+        if signed is None:
+            return Verdict.IGNORE
         self.host.broadcast(KIND_VOTE, payload, exclude=peer)
-        return self._deliver(vote.height, VoteEvent(signed))
+        return self._deliver(signed.vote.height, VoteEvent(signed))
 
     def receive_proposal(self, peer: bytes, payload: bytes) -> Verdict:
-        """Check, verify, keep the block of, relay and use a peer's proposal. Raises InvalidInput
-        ([REJECT]) for a bad one; the block is decoded only after every cheaper check."""
-        signed, block_raw = decode_proposal_message(payload)  # [REJECT] not [signed proposal, block]
-        proposal = signed.proposal
-        if not self._is_in_window(proposal.height):
-            return Verdict.IGNORE  # [IGNORE] a finished height, or too far ahead to matter yet
-        validate_proposal(proposal)  # [REJECT] pol_round not in [-1, round)
-        validators = self.app.validators_at(proposal.height)
-        proposer = compute_proposer(validators, proposal.height, proposal.round)
-        if signed.validator_index != proposer:  # [REJECT] not from proposer(h, r), whoever relayed it
-            raise WrongProposer(
-                height=proposal.height, round_=proposal.round, signer=signed.validator_index, proposer=proposer
-            )
-        if proposal.round > self._max_round(proposal.height):
-            return Verdict.IGNORE  # [IGNORE] a round too far ahead to keep
-        message_id = signed.encode()
-        seen = self._seen.setdefault(proposal.height, set())
-        if message_id in seen:
-            return Verdict.IGNORE  # [IGNORE] a duplicate
-        if self.blocks.is_full(proposal.height, proposal.round, proposal.block_hash):
-            return Verdict.IGNORE  # [IGNORE] an equivocating proposer: enough of its blocks kept
-        if not verify_signed_proposal(self.chain_id, signed, validators):
-            raise InvalidSignature("proposal signature does not verify", field="signature")  # [REJECT]
-        block = self.app.decode_block(block_raw)  # [REJECT] not a canonical block
-        if block.compute_hash() != proposal.block_hash or block.header.height != proposal.height:
-            raise InvalidBlock("the attached block is not the proposed one", field="block")  # [REJECT]
-        seen.add(message_id)
-        self.blocks.add(proposal.height, proposal.round, proposal.block_hash, HeldBlock(block, block_raw))
-        self._proposal_payloads.setdefault((proposal.height, proposal.round), []).append((proposer, payload))
-        timely = self._is_timely(proposal, block, proposer)
+        """Screen (the block is decoded only after every cheaper check), keep, relay and use a peer's
+        proposal. Raises InvalidInput ([REJECT]) for a bad one."""
+        screened = self.screen.screen_proposal(payload, deciding=self._deciding())
+        if screened is None:
+            return Verdict.IGNORE
+        proposal = screened.signed.proposal
+        self.regossip.remember_proposal(proposal.height, proposal.round, payload)
         self.host.broadcast(KIND_PROPOSAL, payload, exclude=peer)
-        return self._deliver(proposal.height, ProposalEvent(signed, timely=timely))
+        return self._deliver(proposal.height, ProposalEvent(screened.signed, timely=screened.timely))
 
     def note_status(self, peer: bytes, status: PeerStatus) -> None:
-        self.peer_status[peer] = status
+        self.regossip.note_status(peer, status)
 
     def forget_peer(self, peer: bytes) -> None:
-        self.peer_status.pop(peer, None)
+        self.regossip.forget_peer(peer)
 
     def on_peer_connected(self, peer: bytes) -> None:
         """A new link: send what this node signed at the current height."""
@@ -333,38 +277,16 @@ class ConsensusEngine:
         self._drain()
 
     def tick(self) -> None:
-        """Every status interval: send own votes again, the round's votes to peers at this height, and a
-        stale round's proposal to validators that have not prevoted."""
+        """Every status interval: send again what peers at this height may lack (regossip.py)."""
         state = self.state
         if state is None or self.deciding is not None:
             return
-        for kind, payload in self._own[-RESEND_OWN:]:
-            if kind == KIND_VOTE:
-                self.host.broadcast(kind, payload)
-        # the round's votes, those of our valid round, and those of the proof-of-lock rounds the round's
-        # proposals claim (as CometBFT's vote gossip): a node that lost them in a restart, or never got
-        # them, can then accept a re-proposed value instead of waiting for it forever
-        pol_rounds = {received.proposal.pol_round for received in state.get_proposals(state.round)}
-        rounds = sorted(({state.round, state.valid_round} | pol_rounds) - {-1})
-        votes = [
-            signed.encode()
-            for round_ in rounds
-            for vote_type in (1, 2)
-            for values in state.get_votes(round_, vote_type).votes.values()
-            for signed in values
-        ]
         stale = self.app.now_ms() - self.round_started_ms > self.settings.timeouts.propose_ms
-        prevoted = set(state.get_votes(state.round, VOTE_PREVOTE).votes)
-        proposals = self._proposal_payloads.get((state.height, state.round), [])
-        for peer, status in self.peer_status.items():
-            if status.height != state.height or status.round > state.round:
-                continue  # a peer ahead has what we have; one behind a height syncs blocks
-            for payload in votes:
-                self.host.send(peer, KIND_VOTE, payload)
-            index = state.validators.index_of(peer)
-            if stale and index is not None and index not in prevoted:
-                for _, payload in proposals[:1]:
-                    self.host.send(peer, KIND_PROPOSAL, payload)
+        for peer, kind, payload in self.regossip.compute_sends(state, self._own, stale=stale):
+            if peer is None:
+                self.host.broadcast(kind, payload)
+            else:
+                self.host.send(peer, kind, payload)
 
     # --- stepping the core ---------------------------------------------------------------------------
 
@@ -420,8 +342,7 @@ class ConsensusEngine:
         keep_from = state.round - KEEP_ROUNDS
         keep = {value for value in (state.locked_value, state.valid_value) if value is not None}
         self.blocks.prune(height=state.height, keep_from_round=keep_from, keep_hashes=keep)
-        for key in [k for k in self._proposal_payloads if k[0] == state.height and k[1] < keep_from]:
-            del self._proposal_payloads[key]
+        self.regossip.forget(below_height=state.height, height=state.height, below_round=keep_from)
 
     def _round_ended(self, state: ConsensusState) -> None:
         """A round this node proposed in ended without a decision: say what the others made of it."""
@@ -474,7 +395,7 @@ class ConsensusEngine:
             return
         payload = signed.encode()
         self._own.append((KIND_VOTE, payload))
-        self._seen.setdefault(vote.height, set()).add(payload)
+        self.screen.mark_seen(vote.height, payload)
         self.host.broadcast(KIND_VOTE, payload)
         self._pending.append(VoteEvent(signed))
         if self.settings.equivocate and vote.vote_type == VOTE_PREVOTE:
@@ -515,10 +436,8 @@ class ConsensusEngine:
         self.blocks.add(proposal.height, proposal.round, proposal.block_hash, held, force=True)
         payload = encode_proposal_message(signed, held.raw)
         self._own.append((KIND_PROPOSAL, payload))
-        self._proposal_payloads.setdefault((proposal.height, proposal.round), []).append(
-            (signed.validator_index, payload)
-        )
-        self._seen.setdefault(proposal.height, set()).add(signed.encode())
+        self.regossip.remember_proposal(proposal.height, proposal.round, payload)
+        self.screen.mark_seen(proposal.height, signed.encode())
         self.host.broadcast(KIND_PROPOSAL, payload)
         self._pending.append(ProposalEvent(signed, timely=True))
 
@@ -592,32 +511,6 @@ class ConsensusEngine:
 
     # --- checks --------------------------------------------------------------------------------------
 
-    def _is_known_value(self, vote: Vote) -> bool:
-        """Nil or a proposed block of the height: the core keeps such votes beyond its per-validator cap
-        (a flood of random values must not crowd out a vote that is part of a proof of lock)."""
-        return vote.block_hash == NIL or self.blocks.get(vote.height, vote.block_hash) is not None
-
-    def _is_in_window(self, height: int) -> bool:
-        head = self.app.head_height()
-        return head < height <= head + HEIGHT_WINDOW
-
-    def _max_round(self, height: int) -> int:
+    def _deciding(self) -> tuple[int, int] | None:
         state = self.state
-        base = state.round if state is not None and state.height == height else 0
-        return base + MAX_ROUNDS_AHEAD
-
-    def _is_timely(self, proposal: Proposal, block: Block, proposer: int) -> bool:
-        """Proposer-based timestamps: a fresh proposal's block time must be near our clock."""
-        now = self.app.now_ms()
-        precision, delay = self.settings.time_precision_ms, self.settings.message_delay_ms
-        timely = now - precision - delay <= block.header.time_ms <= now + precision
-        key = (proposal.height, proposal.round)
-        if not timely and proposal.pol_round == -1 and key not in self._untimely_logged:
-            self._untimely_logged.add(key)
-            log.warning(
-                "proposal for height %d round %d from validator #%d has block time %d, %+d ms from this node's "
-                "clock (allowed: -%d..+%d): prevoting nil; one of the two clocks is wrong",
-                proposal.height, proposal.round, proposer, block.header.time_ms, block.header.time_ms - now,
-                precision + delay, precision,
-            )
-        return timely
+        return None if state is None else (state.height, state.round)

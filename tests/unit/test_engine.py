@@ -399,3 +399,12 @@ def test_a_proposer_that_cannot_accept_its_own_re_proposal_prevotes_nil_after_th
     assert timeouts
     restarted.on_timeout(timeouts[0])
     assert [v.block_hash for v in host.votes_sent(VOTE_PREVOTE) if v.round == 1] == [b""]
+
+
+def test_timeouts_are_scheduled_as_delays_so_a_wall_clock_jump_cannot_stretch_them(tmp_path: Path) -> None:
+    app = FakeApp()
+    engine, _, host = make_engine(tmp_path, app=app)
+    engine.start("test")
+    app.now += 30_000  # the wall clock jumps between the step and the timer; the delay is the core's
+    [(delay, event)] = host.timers
+    assert delay == Timeouts().propose_ms and event.round == 0
