@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Mapping
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +21,7 @@ from chainnode.state_tree import (
     is_valid_state_proof,
     verify_state_proof,
 )
+from tests.state_reference import bit, reference_root
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -34,22 +34,6 @@ KEY_HASHES = st.builds(
 )
 VALUE_HASHES = st.sampled_from([bytes([i]) * 32 for i in range(1, 6)])
 BATCH = st.dictionaries(KEY_HASHES, st.none() | VALUE_HASHES, max_size=25)
-
-
-def bit(key_hash: bytes, depth: int) -> int:
-    return (key_hash[depth // 8] >> (7 - depth % 8)) & 1
-
-
-def reference_root(items: Mapping[bytes, bytes], depth: int = 0) -> bytes:
-    """docs/state.md, computed from scratch: empty -> 32 zero bytes, one key -> its leaf, else a node."""
-    if not items:
-        return EMPTY_HASH
-    if len(items) == 1:
-        [(key_hash, value_hash)] = items.items()
-        return compute_leaf_hash(key_hash, value_hash)
-    left = {k: v for k, v in items.items() if not bit(k, depth)}
-    right = {k: v for k, v in items.items() if bit(k, depth)}
-    return compute_node_hash(reference_root(left, depth + 1), reference_root(right, depth + 1))
 
 
 Run = tuple[list[StateTree], dict[bytes, bytes], list[dict[bytes, bytes]]]

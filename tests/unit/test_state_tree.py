@@ -38,22 +38,7 @@ from chainnode.state_tree import (
     is_valid_state_proof,
     verify_state_proof,
 )
-
-
-def bit(key_hash: bytes, depth: int) -> int:
-    return (key_hash[depth // 8] >> (7 - depth % 8)) & 1
-
-
-def reference_root(items: Mapping[bytes, bytes], depth: int = 0) -> bytes:
-    """The root as docs/state.md defines it, computed from scratch: key_hash -> value_hash."""
-    if not items:
-        return EMPTY_HASH
-    if len(items) == 1:
-        [(key_hash, value_hash)] = items.items()
-        return compute_leaf_hash(key_hash, value_hash)
-    left = {k: v for k, v in items.items() if not bit(k, depth)}
-    right = {k: v for k, v in items.items() if bit(k, depth)}
-    return compute_node_hash(reference_root(left, depth + 1), reference_root(right, depth + 1))
+from tests.state_reference import bit, reference_root
 
 
 class Nodes(dict[bytes, bytes]):
