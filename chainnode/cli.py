@@ -41,7 +41,7 @@ from chainnode.client import (
     WaitTimeout,
     get_default_node_url,
 )
-from chainnode.config import HomeLayout, load_config
+from chainnode.config import HomeLayout, load_config, parse_listen
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
 from chainnode.genesis import DEPARTMENT_CODE, load_genesis
 from chainnode.results import jsonable
@@ -180,6 +180,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _address(value: str) -> str:
+    """A HOST:PORT argument, checked as the node checks its listen addresses."""
+    from chainnode.errors import ConfigError
+
+    try:
+        parse_listen(value, field="--address")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
+    return value
+
+
 def cmd_join(args: argparse.Namespace) -> int:
     from chainnode.home import join_home
     from contracts.proposals import JOIN_DELAY_BLOCKS
@@ -195,7 +206,8 @@ def cmd_join(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.home} already holds key files ({exc.filename}); choose an empty directory") from exc
     except OSError as exc:
         raise InputFileError(f"cannot create the home {args.home}: {exc.strerror or exc}") from exc
-    payload = joining.proposal_payload(name=args.name, power=args.power, address=f"127.0.0.1:{args.p2p_port}")
+    address = args.address or f"127.0.0.1:{args.p2p_port}"
+    payload = joining.proposal_payload(name=args.name, power=args.power, address=address)
     payload_path = joining.home / "add_department.json"
     payload_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     emit(args, {"home": str(joining.home), "department": joining.department, "payload": payload,
@@ -620,6 +632,8 @@ def build_parser() -> Parser:
     p.add_argument("--peer", action="append", required=True, metavar="HOST:PORT", help="a member node; repeatable")
     p.add_argument("--api-port", type=int, default=8700, metavar="N")
     p.add_argument("--p2p-port", type=int, default=26656, metavar="N")
+    p.add_argument("--address", metavar="HOST:PORT", type=_address,
+                   help="where the members reach this node's P2P port (default 127.0.0.1:P2P-PORT); goes on chain")
     p.set_defaults(run=cmd_join)
 
     p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")
