@@ -22,6 +22,7 @@ import nacl.signing
 
 from chainnode import codec
 from chainnode.errors import (
+    DecryptionFailed,
     InvalidField,
     InvalidSignature,
     KeyFileExists,
@@ -47,6 +48,7 @@ DOMAIN_STATE_VALUE: Final = b"chainnode/v1/state-value"
 DOMAIN_STATE_LEAF: Final = b"chainnode/v1/state-leaf"
 DOMAIN_STATE_NODE: Final = b"chainnode/v1/state-node"
 DOMAIN_CONTENT: Final = b"chainnode/v1/content"
+DOMAIN_ENCRYPTION_KEY: Final = b"chainnode/v1/encryption-key"
 
 # Signature domains.
 SIGN_TX: Final = b"chainnode/v1/sign/tx"
@@ -202,3 +204,94 @@ def load_key_file(path: Path) -> KeyFile:
 def compute_content_hash(data: bytes) -> bytes:
     """Plain SHA-256 of a file's bytes: what is anchored, so anyone can recompute it with sha256sum."""
     return sha256(data)
+
+
+# --- encryption: X25519 sealed boxes for content keys, XChaCha20-Poly1305 secretstream for content ----------
+
+ENCRYPTION_KEY_SIZE: Final = 32
+CONTENT_KEY_SIZE: Final = nacl.bindings.crypto_secretstream_xchacha20poly1305_KEYBYTES
+STREAM_HEADER_SIZE: Final = nacl.bindings.crypto_secretstream_xchacha20poly1305_HEADERBYTES
+STREAM_OVERHEAD: Final = nacl.bindings.crypto_secretstream_xchacha20poly1305_ABYTES
+SEAL_OVERHEAD: Final = nacl.bindings.crypto_box_SEALBYTES
+_TAG_MESSAGE: Final = nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+_TAG_FINAL: Final = nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+
+
+class EncryptionKey:
+    """A department's X25519 encryption key (never its Ed25519 signing key). `secret` never leaves it."""
+
+    __slots__ = ("_secret", "public_key")
+
+    def __init__(self, secret: bytes) -> None:
+        if type(secret) is not bytes or len(secret) != ENCRYPTION_KEY_SIZE:
+            raise InvalidField(f"an encryption key is {ENCRYPTION_KEY_SIZE} bytes", field="secret")
+        self._secret = secret
+        self.public_key: bytes = nacl.bindings.crypto_scalarmult_base(secret)
+
+    @classmethod
+    def generate(cls) -> EncryptionKey:
+        return cls(os.urandom(ENCRYPTION_KEY_SIZE))
+
+    @property
+    def secret(self) -> bytes:
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"EncryptionKey(public_key={self.public_key.hex()})"
+
+
+def compute_key_fingerprint(public_key: bytes) -> bytes:
+    """What the chain names an encryption key by: H("chainnode/v1/encryption-key" || public key)."""
+    return compute_hash(DOMAIN_ENCRYPTION_KEY, public_key)
+
+
+def seal_to(public_key: bytes, message: bytes) -> bytes:
+    """An anonymous sealed box (X25519 + XSalsa20-Poly1305) that only `public_key`'s owner opens."""
+    if len(public_key) != ENCRYPTION_KEY_SIZE:
+        raise InvalidField(f"an encryption public key is {ENCRYPTION_KEY_SIZE} bytes", field="public_key")
+    return bytes(nacl.bindings.crypto_box_seal(message, public_key))
+
+
+def open_sealed(key: EncryptionKey, sealed: bytes) -> bytes:
+    """Open a sealed box. Raises DecryptionFailed if it was sealed to another key or altered."""
+    try:
+        return bytes(nacl.bindings.crypto_box_seal_open(sealed, key.public_key, key.secret))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise DecryptionFailed("the sealed key does not open with this encryption key") from exc
+
+
+def new_content_key() -> bytes:
+    return os.urandom(CONTENT_KEY_SIZE)
+
+
+class StreamSealer:
+    """XChaCha20-Poly1305 secretstream encryption, one chunk at a time; `header` goes first on the wire."""
+
+    def __init__(self, content_key: bytes) -> None:
+        self._state = nacl.bindings.crypto_secretstream_xchacha20poly1305_state()
+        self.header: bytes = bytes(
+            nacl.bindings.crypto_secretstream_xchacha20poly1305_init_push(self._state, content_key)
+        )
+
+    def seal(self, chunk: bytes, *, final: bool) -> bytes:
+        tag = _TAG_FINAL if final else _TAG_MESSAGE
+        return bytes(nacl.bindings.crypto_secretstream_xchacha20poly1305_push(self._state, chunk, None, tag))
+
+
+class StreamOpener:
+    """The matching decryption: `open` returns a chunk's plaintext and whether it was the final one."""
+
+    def __init__(self, content_key: bytes, header: bytes) -> None:
+        self._state = nacl.bindings.crypto_secretstream_xchacha20poly1305_state()
+        try:
+            nacl.bindings.crypto_secretstream_xchacha20poly1305_init_pull(self._state, header, content_key)
+        except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+            raise DecryptionFailed("the content header does not fit this content key") from exc
+
+    def open(self, chunk: bytes) -> tuple[bytes, bool]:
+        """Raises DecryptionFailed for a chunk altered, reordered, or from another stream."""
+        try:
+            plain, tag = nacl.bindings.crypto_secretstream_xchacha20poly1305_pull(self._state, chunk, None)
+        except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+            raise DecryptionFailed("a content chunk does not authenticate (altered, reordered or truncated)") from exc
+        return bytes(plain), tag == _TAG_FINAL

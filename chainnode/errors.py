@@ -82,6 +82,12 @@ class InvalidSignature(InvalidInput):
     code = "invalid_signature"
 
 
+class DecryptionFailed(InvalidInput):
+    """A sealed key or an encrypted content does not open with the key given: another key, or tampered."""
+
+    code = "decryption_failed"
+
+
 class WrongChain(InvalidInput):
     code = "wrong_chain_id"
 
