@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chainnode import crypto
+from scripts.bench.cluster import verify_floor
 from scripts.drilling.load import Load
 from scripts.drilling.nemeses import NEMESES, Nemesis, faketime_missing, select
 from scripts.drilling.net import DrillError, DrillNet
@@ -52,17 +52,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the rows to FILE as JSON")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep node homes and logs in DIR (new or empty)")
     return parser.parse_args(argv)
-
-
-def measure_floor(n: int = 5000) -> float:
-    """Ed25519 verifications per second on one core, measured now: the yardstick for this machine."""
-    key = crypto.PrivateKey(b"\x07" * 32)
-    message = os.urandom(180)
-    signature = key.sign(message)
-    start = time.process_time()
-    for _ in range(n):
-        crypto.verify_signature(key.public_key, message, signature)
-    return n / (time.process_time() - start)
 
 
 def check_store(home: Path) -> tuple[bool, str]:
@@ -152,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(n.needs_faketime for n in nemeses) and (why := faketime_missing()):
         say(f"{why}; the clock-skew rows will be skipped")
     timing = Timing(settle_s=args.settle, fault_s=args.fault, recovery_s=args.recovery, after_s=args.after)
-    floor = measure_floor()
+    floor = verify_floor()  # the cluster benchmark's floor, so the two figures compare
     say(f"floor: {floor:,.0f} Ed25519 verifications/s on one core")
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="drill-") as scratch:

@@ -321,9 +321,8 @@ def test_blocks_of_rounds_long_past_are_dropped_but_the_valid_value_is_kept(tmp_
     assert all(round_ >= engine.state.round - 2 for round_ in engine.blocks.rounds(1))
 
 
-def test_a_node_that_restarts_locked_proposes_its_locked_block_again(tmp_path: Path) -> None:
-    """Locked on another proposer's block at round 0, the node crashes; restarted, it is the proposer of
-    round 1 and must re-propose the locked block (which only it and its WAL can bring back), not nothing."""
+def lock_on_round_0(tmp_path: Path) -> tuple[ConsensusEngine, FakeHost, Block]:
+    """An engine that received round 0's proposal and a quorum of prevotes for it: it locks and precommits."""
     engine, _, host = make_engine(tmp_path)
     engine.start("test")
     block = make_block(1, 1)
@@ -331,6 +330,13 @@ def test_a_node_that_restarts_locked_proposes_its_locked_block_again(tmp_path: P
     engine.on_verdict(1, block.compute_hash(), executed="executed")
     for i in [*OTHERS, PROPOSER]:
         engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, 0, block.compute_hash()))
+    return engine, host, block
+
+
+def test_a_node_that_restarts_locked_proposes_its_locked_block_again(tmp_path: Path) -> None:
+    """Locked on another proposer's block at round 0, the node crashes; restarted, it is the proposer of
+    round 1 and must re-propose the locked block (which only it and its WAL can bring back), not nothing."""
+    _engine, host, block = lock_on_round_0(tmp_path)
     assert [v.block_hash for v in host.votes_sent(VOTE_PRECOMMIT)] == [block.compute_hash()]
     _OPEN_WALS.pop().close()  # the crash: the node keeps its WAL directory only
 
@@ -378,13 +384,7 @@ def test_a_proposer_that_cannot_accept_its_own_re_proposal_prevotes_nil_after_th
 ) -> None:
     """Restarted locked, the node re-proposes its locked value but lost the proof-of-lock votes: it must
     not wait in the propose step forever (its power may be needed for any quorum)."""
-    engine, _, host = make_engine(tmp_path)
-    engine.start("test")
-    block = make_block(1, 1)
-    engine.receive_proposal(PEER, proposal_payload(PROPOSER, 1, 0, block))
-    engine.on_verdict(1, block.compute_hash(), executed="executed")
-    for i in [*OTHERS, PROPOSER]:
-        engine.receive_vote(PEER, vote_payload(i, VOTE_PREVOTE, 1, 0, block.compute_hash()))
+    _engine, host, _block = lock_on_round_0(tmp_path)
     _OPEN_WALS.pop().close()  # the crash
 
     restarted, _, host = make_engine(tmp_path)

@@ -35,7 +35,8 @@ async def test_a_caller_that_stops_waiting_keeps_its_slot_until_the_read_ends() 
     release = threading.Event()
     try:
         task = asyncio.ensure_future(pool.run(release.wait, 30))
-        await asyncio.sleep(0.01)
+        while pool.admitted == 0:  # the read has its thread
+            await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
