@@ -132,11 +132,6 @@ class BftDriver:
         node.on_admitted = self._relay_txs
         node.consensus_status = self.status_json
 
-    @property
-    def state(self) -> Any:
-        """The core's state (None while waiting for work); for status and tests."""
-        return self.engine.state
-
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -211,14 +206,13 @@ class BftDriver:
         height = self.engine.height
         self.membership.refresh(height)  # after each commit or sync, follow the roster
         self.wal.compact(height)
-        self._broadcast_status()
         if len(self.node.mempool):
             reason = f"{len(self.node.mempool)} transactions are pending"
         if reason is not None:
             self.engine.start(reason)
         else:
             self._wait_for_work(height)
-        self._broadcast_status()
+        self._broadcast_status()  # the new head, and the height if it started
 
     def _on_head_moved(self) -> None:
         """Block sync applied blocks: restart consensus at the new head."""
