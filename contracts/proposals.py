@@ -72,6 +72,12 @@ def power_in_force(dept: governance.DepartmentRecord, height: int) -> int:
     return 0 if joining else dept.power
 
 
+def _is_join_pending(dept: governance.DepartmentRecord, height: int) -> bool:
+    """The department's join power is still to be queued (`_queue_join_power` runs after the proposals of
+    its block, so at the due height too)."""
+    return dept.admitted_height > 0 and height <= dept.admitted_height + JOIN_DELAY_BLOCKS
+
+
 def cert_type_key(code: str) -> bytes:
     return PREFIX_CERT_TYPE + code.encode()
 
@@ -262,7 +268,10 @@ def apply_payload(overlay: StateOverlay, kind: str, payload: dict[str, Value], h
             record["removed_height"] = height
         record["power"] = power
         overlay.put_value(governance.department_key(payload["code"]), record)
-        _queue_validator_update(overlay, height, payload["code"], record["node_key"], power)
+        dept = governance.get_department(overlay, payload["code"])
+        if dept is None or not _is_join_pending(dept, height):
+            _queue_validator_update(overlay, height, payload["code"], record["node_key"], power)
+        # else: an observer still; its pending join queues the power its record holds when the period ends
     elif kind == "set_consensus_limits":
         limits = dict(overlay.get_value(LIMITS_KEY) or {})
         limits.update(payload)

@@ -464,6 +464,23 @@ def test_a_joiner_removed_while_an_observer_never_gets_power() -> None:
     assert all(v.power == 0 for v in updates if v.department == "CAC")
 
 
+def test_a_power_change_while_an_observer_waits_for_the_observer_period() -> None:
+    chain = Chain()
+    added = pass_proposal(chain, "add_department", KIND_CASES[0].payload, effective=5)
+    applied = int(proposal(chain, added)["apply_height"])
+    advance_to(chain, applied)
+    changed = pass_proposal(chain, "set_power", {"code": "CAC", "power": 3}, effective=applied + 2)
+    vote(chain, changed, "TAX")
+    updates = []
+    due = applied + proposals.JOIN_DELAY_BLOCKS
+    while chain.height < due:
+        updates.append((chain.height + 1, next_block(chain).validator_updates))
+    assert proposal(chain, changed)["status"] == "applied"
+    # no power before the period ends, however the proposal was timed; then the changed power, once
+    assert [(h, u) for h, u in updates if u] == [(due, (Validator(department="CAC", public_key=NEW_NODE.public_key,
+                                                                   power=3),))]
+
+
 # --- application that no longer fits -----------------------------------------------------------------
 
 
