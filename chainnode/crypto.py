@@ -294,4 +294,6 @@ class StreamOpener:
             plain, tag = nacl.bindings.crypto_secretstream_xchacha20poly1305_pull(self._state, chunk, None)
         except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
             raise DecryptionFailed("a content chunk does not authenticate (altered, reordered or truncated)") from exc
+        if tag not in (_TAG_MESSAGE, _TAG_FINAL):  # this format uses no PUSH or REKEY chunks
+            raise DecryptionFailed("a content chunk carries a tag this format does not use")
         return bytes(plain), tag == _TAG_FINAL

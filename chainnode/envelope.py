@@ -124,6 +124,8 @@ def decrypt_stream(source: BinaryIO, sink: BinaryIO, content_key: bytes) -> byte
         if len(sealed) != length:
             raise DecryptionFailed("the content ends inside a chunk (truncated)")
         plain, final = opener.open(sealed)
+        if not final and len(plain) != CHUNK_SIZE:  # one plaintext has one ciphertext layout
+            raise DecryptionFailed(f"a content chunk before the last holds {len(plain)} bytes, not {CHUNK_SIZE}")
         plain_hash.update(plain)
         sink.write(plain)
         if final:

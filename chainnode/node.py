@@ -490,7 +490,7 @@ class Node:
     async def wait_for_height(self, height: int, timeout_s: float) -> bool:
         async with self._new_head:
             try:
-                await asyncio.wait_for(self._new_head.wait_for(lambda: self.tip.height >= height), timeout_s)
+                await asyncio.wait_for(self._new_head.wait_for(lambda: self._head.tip.height >= height), timeout_s)
             except TimeoutError:
                 return False
         return True

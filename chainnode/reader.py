@@ -142,7 +142,7 @@ class Reader:
     def tx_status(self, tx_id: bytes) -> TxStatus:
         """Committed status with the result, or "unknown" (the mempool's verdicts are the node's business)."""
         location = self.store.get_tx_location(tx_id)
-        if location is None:
+        if location is None or location.height > self.head_height():  # written, not yet published
             return TxStatus(tx_id, "unknown")
         results = self.store.get_result_bytes(location.height) or []
         result = decode_result(results[location.index]).to_json() if location.index < len(results) else None
@@ -217,7 +217,7 @@ class Reader:
     def tx_bundle(self, tx_id: bytes) -> TxBundle:
         """Inclusion and result proof of a committed transaction. Raises NotFound."""
         location = self.store.get_tx_location(tx_id)
-        if location is None:
+        if location is None or location.height > self.head_height():
             raise NotFound(f"transaction {tx_id.hex()} is not committed")
         block, commit = self.get_block(location.height)
         results = self.get_results(location.height)

@@ -160,10 +160,10 @@ class BlockSync:
             self.on_advanced()
 
     def _charge_failed_request(self, peer: bytes, height: int, claimed: int, exc: Exception) -> None:
-        """Score a peer whose answer was unusable: an error answer (`not_found`, or any other code) for a
-        height it claimed to have is a false status, an answer that does not decode is invalid sync data; a
-        timeout or a lost link is no offence."""
-        if isinstance(exc, RemoteError):
+        """Score a peer whose answer was unusable: `not_found` for a height it claimed to have is a false
+        status, an answer that does not decode is invalid sync data; another error answer (the peer's own
+        failure), a timeout or a lost link is no offence: the peer is only dropped as a sync source."""
+        if isinstance(exc, RemoteError) and exc.remote_code == "not_found":
             self.network.report_peer(peer, Offence.FALSE_STATUS,
                                      f"announced height {claimed} but answered {exc.remote_code} for block {height}")
         elif isinstance(exc, InvalidInput):

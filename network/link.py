@@ -37,7 +37,7 @@ import aiohttp
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType
 
 from chainnode.crypto import PrivateKey
-from chainnode.errors import ChainError
+from chainnode.errors import ChainError, InvariantViolation
 from network.config import NetworkConfig
 from network.errors import (
     CLOSE_GOING_AWAY,
@@ -428,6 +428,8 @@ class Link:
             reason = "the handler rejected it"
         except ChainError as exc:
             verdict, reason = compute_verdict(exc), f"{exc.code}: {exc.message}"
+        except InvariantViolation:
+            raise  # the node's own state is broken: stop loudly rather than run on with it
         except Exception as exc:  # what this peer sent broke the handler: the peer's fault, not the node's
             self._on_handler_failure(f"{frame.kind} message", exc)
             return
@@ -461,6 +463,8 @@ class Link:
             answer = exc.message.encode("utf-8")[: min(MAX_ERROR_MESSAGE, limit)]
             if compute_verdict(exc) is Verdict.REJECT:
                 self._report(self, Offence.REJECTED_MESSAGE, f"{frame.kind} request rejected: {code}: {exc.message}")
+        except InvariantViolation:
+            raise  # the node's own state is broken: stop loudly rather than run on with it
         except Exception as exc:  # the peer's fault, as for a message; the peer still gets an answer
             self._on_handler_failure(f"{frame.kind} request", exc)
             code, answer = CODE_INTERNAL_ERROR, b"the request could not be served"

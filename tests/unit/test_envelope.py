@@ -87,6 +87,19 @@ def test_a_flipped_byte_a_lost_or_reordered_chunk_and_trailing_bytes_are_refused
         decrypt(b"PK\x03\x04 a zip file, not an envelope")
 
 
+def test_a_short_chunk_before_the_last_is_refused() -> None:
+    """Only the documented layout opens: a writer holding the key cannot split the content its own way."""
+    import struct
+
+    sealer = crypto.StreamSealer(KEY)
+    parts = [MAGIC + sealer.header]
+    for chunk, final in ((b"abc", False), (b"def", True)):
+        sealed = sealer.seal(chunk, final=final)
+        parts.append(struct.pack(">I", len(sealed)) + sealed)
+    with pytest.raises(DecryptionFailed, match="before the last"):
+        decrypt(b"".join(parts))
+
+
 def test_a_content_over_the_limit_is_refused() -> None:
     with pytest.raises(InputTooLarge):
         encrypt_stream(io.BytesIO(bytes(CHUNK_SIZE + 1)), io.BytesIO(), KEY, max_plaintext=CHUNK_SIZE)

@@ -96,9 +96,15 @@ async def test_an_answer_that_does_not_decode_is_scored_down() -> None:
     assert network.reports == [(PEER, Offence.INVALID_SYNC_DATA)]
 
 
-async def test_any_error_answer_for_an_announced_height_is_a_false_status() -> None:
-    network = await run_sync(RemoteError("peer answered internal_error", remote_code="internal_error"))
+async def test_not_found_for_an_announced_height_is_a_false_status() -> None:
+    network = await run_sync(RemoteError("peer answered not_found", remote_code="not_found"))
     assert network.reports == [(PEER, Offence.FALSE_STATUS)]
+
+
+async def test_the_peers_own_failure_is_no_false_status() -> None:
+    """internal_error is what a peer answers when serving failed on its side: dropped as a source, not charged."""
+    network = await run_sync(RemoteError("peer answered internal_error", remote_code="internal_error"))
+    assert network.reports == []
 
 
 async def test_a_timeout_is_no_offence() -> None:
