@@ -108,17 +108,26 @@ def admission_json(index: int, admission: Admission) -> dict[str, Any]:
 
 
 async def read_submission(request: web.Request) -> tuple[list[bytes], bool]:
-    """The transactions in a submit request, and whether it was a batch."""
+    """The transactions in a submit request, and whether it was a batch. The body (up to
+    `max_request_bytes`) is decoded on the read pool, never on the event loop consensus runs on."""
     body = await request.read()
-    max_batch = request.app[NODE].config.max_batch_txs
-    if request.content_type == MSGPACK:
-        value = codec.decode(body, max_size=request.app[NODE].config.max_request_bytes) if body[:1] != b"" else None
+    config = request.app[NODE].config
+    return await request.app[READS].run(
+        decode_submission, body, request.content_type, max_batch=config.max_batch_txs,
+        max_bytes=config.max_request_bytes,
+    )
+
+
+def decode_submission(body: bytes, content_type: str, *, max_batch: int, max_bytes: int) -> tuple[list[bytes], bool]:
+    """Raises InvalidField, InvalidJson or InputTooLarge naming what is wrong with the body."""
+    if content_type == MSGPACK:
+        value = codec.decode(body, max_size=max_bytes) if body[:1] != b"" else None
         if type(value) is list and value and all(type(v) is bytes for v in value):
             if len(value) > max_batch:
                 raise InputTooLarge(f"a batch holds at most {max_batch} transactions, got {len(value)}")
             return list(value), True
         return [body], False
-    if request.content_type not in ("application/json", ""):
+    if content_type not in ("application/json", ""):
         raise InvalidField(f"Content-Type must be {MSGPACK} or application/json", field="content-type")
     document = parse_json_body(body)
     if isinstance(document, dict) and "tx" in document:

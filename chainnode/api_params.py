@@ -23,6 +23,8 @@ MAX_HEIGHT: Final = 2**62
 MAX_WAIT_S: Final = 60
 """`?wait=` long-polls at most this many seconds."""
 MAX_JSON_DEPTH: Final = 16
+MAX_JSON_CONTAINERS: Final = 1024
+"""Arrays and objects in one body (a submission has two)."""
 """Nesting of arrays and objects in a JSON body (a submission needs 2)."""
 MAX_JSON_STRUCTURE: Final = 1 << 20
 """Bytes of a JSON body outside its strings (brackets, commas, numbers, keywords): a submission of
@@ -112,6 +114,8 @@ def validate_json_shape(text: str) -> None:
         raise InputTooLarge(
             f"a JSON body has at most {MAX_JSON_STRUCTURE} bytes outside its strings", field="body"
         )
+    if structure.count("[") + structure.count("{") > MAX_JSON_CONTAINERS:  # C speed, before the loop below
+        raise InputTooLarge(f"a JSON body holds at most {MAX_JSON_CONTAINERS} arrays and objects", field="body")
     depth = 0
     for bracket in _JSON_NESTING.findall(structure):
         depth += 1 if bracket in "[{" else -1

@@ -146,6 +146,7 @@ async def test_every_code_parameter_is_matched_whole(api: TestClient[Any, Any]) 
         pytest.param(b'{"tx": "unterminated', id="unterminated string"),
         pytest.param(b'{"txs": [' + b'"",' * 600_000 + b'""]}', id="600,000 strings"),
         pytest.param(b'{"tx": "' + b"\\\"[" * 1000 + b'"} ' + b"[" * 40, id="brackets after escaped quotes"),
+        pytest.param(b'{"txs": [' + b"[]," * 300_000 + b"[]]}", id="300,000 empty arrays"),
     ],
 )
 async def test_hostile_json_bodies_are_refused(api: TestClient[Any, Any], body: bytes) -> None:
