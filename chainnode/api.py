@@ -44,7 +44,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def problem_response(error: ChainError) -> web.Response:
-    return web.Response(status=error.http_status, text=json.dumps(error.to_problem()), content_type=PROBLEM)
+    headers = {"Retry-After": "1"} if error.http_status == 503 else None  # busy, mempool full: transient
+    return web.Response(
+        status=error.http_status, text=json.dumps(error.to_problem()), content_type=PROBLEM, headers=headers
+    )
 
 
 @web.middleware

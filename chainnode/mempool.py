@@ -61,6 +61,15 @@ class Rejection:
     message: str
 
 
+_ROSTER_HINTS: Final = {
+    "not_a_member": "; ask an admin of your department to register this key (chainnode member register)",
+    "key_not_yet_effective": "; submit again once the chain reaches the height its registration takes effect",
+    "key_revoked": "; sign with a key your department admin has registered",
+    "department_removed": "; the department was removed from the network by proposal",
+}
+"""What the refused signer can do, added to the roster's message (the code is unchanged)."""
+
+
 class RosterCheck:
     """Admission's roster check over the committed state: the key holds a role at the height (node keys
     hold the role "node", so the nodes' own evidence reports pass).
@@ -85,7 +94,8 @@ class RosterCheck:
                 governance.require_member(self._state, public_key, height)
                 self._verdicts[public_key] = None
             except ContractError as exc:
-                self._verdicts[public_key] = SignerNotAuthorised(exc.message, code=exc.code)
+                hint = _ROSTER_HINTS.get(exc.code, "")
+                self._verdicts[public_key] = SignerNotAuthorised(f"{exc.message}{hint}", code=exc.code)
         refusal = self._verdicts[public_key]
         if refusal is not None:
             raise SignerNotAuthorised(refusal.message, code=refusal.code)

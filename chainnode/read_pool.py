@@ -47,7 +47,8 @@ class ReadPool:
         """Run `fn(*args, **kwargs)` on a read thread and return its result. Raises Busy when full."""
         with self._lock:
             if self._admitted >= self.limit:
-                raise Busy(f"the node is serving {self._admitted} reads; retry shortly")
+                raise Busy(f"the node is serving {self._admitted} reads; retry shortly (operators: [api] "
+                           "read_threads and read_queue in config.toml size this pool)")
             self._admitted += 1
         try:
             future = self._executor.submit(functools.partial(fn, *args, **kwargs))

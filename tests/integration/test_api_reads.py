@@ -43,6 +43,7 @@ async def test_a_read_beyond_the_pool_gets_busy_and_the_status_still_answers(tmp
         refused = await client.get(f"/v1/state?key={b'x'.hex()}&height=1")
         assert refused.status == 503 and refused.content_type == PROBLEM
         assert (await refused.json(content_type=None))["code"] == "busy"
+        assert refused.headers["Retry-After"] == "1"  # a client knows to come back
         status = await client.get("/v1/status")
         assert status.status == 200 and (await status.json())["height"] == 1
         gate.set()
