@@ -166,13 +166,14 @@ def cmd_init(args: argparse.Namespace) -> int:
         "home": str(created.home), "chain_id": genesis.chain_id, "genesis_hash": genesis.hash.hex(),
         "department": created.department, "api_url": created.api_url, "config": str(layout.config),
         "genesis": str(layout.genesis), "node_key": str(created.node_key),
-        "officer_key": str(created.officer_key),
+        "officer_key": str(created.officer_key), "encryption_key": str(layout.encryption_key),
     }, [
         f"created node home {created.home} for {created.department} ({args.name}), chain {genesis.chain_id}",
         f"  {layout.config}   node settings: API {created.api_url}, P2P 127.0.0.1:{args.p2p_port}",
         f"  {layout.genesis}  the network (hash {genesis.hash.hex()[:16]}…); verifiers need this file",
         f"  {created.node_key}  the node's signing key (keep private)",
         f"  {created.officer_key}  an officer of {created.department} with every role: signs transactions",
+        f"  {layout.encryption_key}  opens documents sent to {created.department} (keep private; never on chain)",
         f"  {layout.data}/  the block store, created on first start",
         f"officer key: {created.officer_key}",
         f"next: chainnode start --home {created.home}",
@@ -216,6 +217,8 @@ def cmd_join(args: argparse.Namespace) -> int:
         f"{joining.genesis.chain_id}",
         f"  node key {joining.node_key.public_key.hex()}",
         f"  admin key {joining.admin_key_path} (public {joining.admin_key.public_key.hex()})",
+        f"  encryption key {HomeLayout(joining.home).encryption_key} (public "
+        f"{joining.encryption_key.public_key.hex()}): documents to {joining.department} are sealed to it",
         f"the network admits {joining.department} only by proposal; an admin of a member department runs:",
         f"  chainnode proposal create --kind add_department --payload {payload_path} --deadline-in 100 "
         "--effective-in 2 --key ADMIN.key",

@@ -185,6 +185,11 @@ class HomeLayout:
         return self.root / "keys" / "node.key"
 
     @property
+    def encryption_key(self) -> Path:
+        """The department's X25519 key for opening documents sealed to it (never on chain)."""
+        return self.root / "keys" / "encryption.key"
+
+    @property
     def data(self) -> Path:
         return self.root / "data"
 

@@ -57,6 +57,7 @@ SIGN_PROPOSAL: Final = b"chainnode/v1/sign/proposal"
 SIGN_HANDSHAKE: Final = b"chainnode/v1/sign/handshake"
 
 KEY_FILE_KIND: Final = "chainnode-ed25519-key"
+ENCRYPTION_KEY_FILE_KIND: Final = "chainnode-encryption-key"
 
 
 def compute_hash(domain: bytes, data: bytes) -> bytes:
@@ -129,16 +130,26 @@ class KeyFile:
 def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: bool = False) -> None:
     """Write `key` to `path` as JSON, readable by the owner only (0600), atomically.
 
-    The key goes to a new 0600 file beside the target, is synced, then renamed over it, so a crash never
-    leaves a half-written key and the seed is never in a file others can read. Raises KeyFileExists if the
-    file exists and `overwrite` is false.
+    Raises KeyFileExists if the file exists and `overwrite` is false.
     """
+    document = {"kind": KEY_FILE_KIND, "label": label, "public_key": key.public_key.hex(), "seed": key.seed.hex()}
+    _write_secret_file(path, document, overwrite=overwrite)
+
+
+def write_encryption_key_file(path: Path, key: EncryptionKey, *, label: str = "", overwrite: bool = False) -> None:
+    """Write a department's X25519 encryption key like a signing key: JSON, 0600, atomically."""
     document = {
-        "kind": KEY_FILE_KIND,
+        "kind": ENCRYPTION_KEY_FILE_KIND,
         "label": label,
         "public_key": key.public_key.hex(),
-        "seed": key.seed.hex(),
+        "secret": key.secret.hex(),
     }
+    _write_secret_file(path, document, overwrite=overwrite)
+
+
+def _write_secret_file(path: Path, document: dict[str, str], *, overwrite: bool) -> None:
+    """The secret goes to a new 0600 file beside the target, is synced, then renamed over it, so a crash
+    never leaves a half-written key and the secret is never in a file others can read."""
     if path.exists() and not overwrite:
         raise KeyFileExists(f"key file {path} already exists; choose another path or pass --force")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,11 +173,10 @@ def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: b
         os.close(directory)
 
 
-def load_key_file(path: Path) -> KeyFile:
-    """Read a key file written by `write_key_file`.
+def _read_secret_file(path: Path, kind: str, what: str) -> dict[str, object]:
+    """A key file's JSON object, after checking that only its owner can read it and that it is of `kind`.
 
-    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure (readable by group or others) or
-    KeyFileMalformed (not JSON, wrong kind, bad hex, or a public key that does not match the seed).
+    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure or KeyFileMalformed.
     """
     try:
         mode = path.stat().st_mode
@@ -187,8 +197,18 @@ def load_key_file(path: Path) -> KeyFile:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise KeyFileMalformed(f"key file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
-    if not isinstance(document, dict) or document.get("kind") != KEY_FILE_KIND:
-        raise KeyFileMalformed(f"key file {path} is not a chainnode key (expected kind {KEY_FILE_KIND!r})")
+    if not isinstance(document, dict) or document.get("kind") != kind:
+        raise KeyFileMalformed(f"key file {path} is not {what} (expected kind {kind!r})")
+    return document
+
+
+def load_key_file(path: Path) -> KeyFile:
+    """Read a key file written by `write_key_file`.
+
+    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure (readable by group or others) or
+    KeyFileMalformed (not JSON, wrong kind, bad hex, or a public key that does not match the seed).
+    """
+    document = _read_secret_file(path, KEY_FILE_KIND, "a chainnode key")
     try:
         seed = bytes.fromhex(str(document["seed"]))
         public_key = bytes.fromhex(str(document["public_key"]))
@@ -199,6 +219,19 @@ def load_key_file(path: Path) -> KeyFile:
         raise KeyFileMalformed(f"key file {path}: public_key does not belong to the seed")
     label = document.get("label", "")
     return KeyFile(key=key, label=label if isinstance(label, str) else "")
+
+
+def load_encryption_key_file(path: Path) -> EncryptionKey:
+    """Read a department encryption key written by `write_encryption_key_file` (same errors as load_key_file)."""
+    document = _read_secret_file(path, ENCRYPTION_KEY_FILE_KIND, "a chainnode encryption key")
+    try:
+        key = EncryptionKey(bytes.fromhex(str(document["secret"])))
+        public_key = bytes.fromhex(str(document["public_key"]))
+    except (KeyError, ValueError, InvalidField) as exc:
+        raise KeyFileMalformed(f"key file {path} has a missing or malformed secret or public_key") from exc
+    if key.public_key != public_key:
+        raise KeyFileMalformed(f"key file {path}: public_key does not belong to the secret")
+    return key
 
 
 def compute_content_hash(data: bytes) -> bytes:

@@ -63,6 +63,7 @@ def init_network(
     layouts = [_fresh_home(h) for h in homes]
     node_keys = [crypto.PrivateKey.generate() for _ in departments]
     officer_keys = [crypto.PrivateKey.generate() for _ in departments]
+    encryption_keys = [crypto.EncryptionKey.generate() for _ in departments]
     document: dict[str, Any] = {
         "chain_id": chain_id,
         "genesis_time_ms": time.time_ns() // 1_000_000,
@@ -74,6 +75,7 @@ def init_network(
                 "node_key": nk.public_key.hex(),
                 "power": spec.power,
                 "address": f"{host}:{p2p}",
+                "encryption_key": ek.public_key.hex(),
                 "members": [
                     {
                         "public_key": ok.public_key.hex(),
@@ -82,16 +84,19 @@ def init_network(
                     }
                 ],
             }
-            for spec, nk, ok, p2p in zip(departments, node_keys, officer_keys, p2p_ports, strict=True)
+            for spec, nk, ok, ek, p2p in zip(
+                departments, node_keys, officer_keys, encryption_keys, p2p_ports, strict=True
+            )
         ],
     }
     created = []
     genesis: Genesis | None = None
-    for layout, spec, nk, ok, api, p2p in zip(
-        layouts, departments, node_keys, officer_keys, api_ports, p2p_ports, strict=True
+    for layout, spec, nk, ok, ek, api, p2p in zip(
+        layouts, departments, node_keys, officer_keys, encryption_keys, api_ports, p2p_ports, strict=True
     ):
         genesis = write_genesis(layout.genesis, document)
         crypto.write_key_file(layout.node_key, nk, label=f"{spec.code} node")
+        crypto.write_encryption_key_file(layout.encryption_key, ek, label=f"{spec.code} documents")
         officer_path = layout.keys / "officer.key"
         crypto.write_key_file(officer_path, ok, label=f"{spec.code} officer")
         peers = tuple(f"{host}:{p}" for p in p2p_ports if p != p2p)
@@ -143,6 +148,7 @@ class JoiningHome:
     node_key: crypto.PrivateKey
     admin_key: crypto.PrivateKey
     admin_key_path: Path
+    encryption_key: crypto.EncryptionKey
     genesis: Genesis
 
     def proposal_payload(self, *, name: str, power: int, address: str) -> dict[str, Any]:
@@ -153,6 +159,7 @@ class JoiningHome:
             "node_key": self.node_key.public_key.hex(),
             "power": power,
             "address": address,
+            "encryption_key": self.encryption_key.public_key.hex(),
             "admins": [{"public_key": self.admin_key.public_key.hex(), "name": f"{self.department} admin"}],
         }
 
@@ -182,6 +189,8 @@ def join_home(
     crypto.write_key_file(layout.node_key, node_key, label=f"{department} node")
     admin_path = layout.keys / "admin.key"
     crypto.write_key_file(admin_path, admin_key, label=f"{department} admin")
+    encryption_key = crypto.EncryptionKey.generate()
+    crypto.write_encryption_key_file(layout.encryption_key, encryption_key, label=f"{department} documents")
     config = NodeConfig(
         moniker=department.lower(), api_listen=f"{host}:{api_port}", p2p_listen=f"{host}:{p2p_port}", peers=peers
     )
@@ -189,4 +198,4 @@ def join_home(
         config = dataclasses.replace(config, **config_overrides)
     layout.config.write_text(render_config(config), encoding="utf-8")
     return JoiningHome(home=layout.root, department=department, node_key=node_key, admin_key=admin_key,
-                       admin_key_path=admin_path, genesis=genesis)
+                       admin_key_path=admin_path, encryption_key=encryption_key, genesis=genesis)

@@ -320,3 +320,33 @@ def test_key_file_errors_share_a_root_and_codes() -> None:
 def test_load_key_file_ignores_a_non_string_label(tmp_path: Path) -> None:
     path = write_document(tmp_path / "node.key", {**good_document(), "label": 5})
     assert crypto.load_key_file(path).label == ""
+
+
+def test_encryption_key_file_round_trip_is_owner_only(tmp_path: Path) -> None:
+    key = crypto.EncryptionKey.generate()
+    path = tmp_path / "keys" / "encryption.key"
+    crypto.write_encryption_key_file(path, key, label="SAMR documents")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    loaded = crypto.load_encryption_key_file(path)
+    assert loaded.public_key == key.public_key and loaded.secret == key.secret
+    assert key.secret.hex() not in repr(loaded)
+
+
+def test_encryption_key_file_is_not_a_signing_key_and_back(tmp_path: Path) -> None:
+    signing, sealing = tmp_path / "node.key", tmp_path / "encryption.key"
+    crypto.write_key_file(signing, KEY)
+    crypto.write_encryption_key_file(sealing, crypto.EncryptionKey.generate())
+    with pytest.raises(KeyFileMalformed, match="is not a chainnode encryption key"):
+        crypto.load_encryption_key_file(signing)
+    with pytest.raises(KeyFileMalformed, match="is not a chainnode key"):
+        crypto.load_key_file(sealing)
+
+
+def test_encryption_key_file_with_a_foreign_public_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "encryption.key"
+    crypto.write_encryption_key_file(path, crypto.EncryptionKey.generate())
+    document = json.loads(path.read_text())
+    document["public_key"] = crypto.EncryptionKey.generate().public_key.hex()
+    path.write_text(json.dumps(document))
+    with pytest.raises(KeyFileMalformed, match="does not belong to the secret"):
+        crypto.load_encryption_key_file(path)
