@@ -60,12 +60,10 @@ def _record_field(record: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def verify_anchor_bundle(genesis: Genesis, content_hash: bytes, data: bytes) -> VerifiedAnchor:
-    """Verify one state bundle as an anchor of `content_hash` against `genesis` alone.
+def verify_state_value(genesis: Genesis, data: bytes) -> light.VerifiedState:
+    """Verify one state bundle against `genesis` alone: format, block and commit, state path.
 
-    Raises InvalidProof naming the check that failed: bundle format, chain, validator set, commit, state
-    path, a proof of absence, a key or record for another hash or department, a malformed record.
-    """
+    Raises InvalidProof naming the check that failed. The value may be None (a proof of absence)."""
     # FORMAT
     try:
         bundle = light.decode_bundle(data)
@@ -82,22 +80,36 @@ def verify_anchor_bundle(genesis: Genesis, content_hash: bytes, data: bytes) -> 
         verify_state_proof(bundle.header.state_root, bundle.proof)
     except InvalidProof as exc:
         raise InvalidProof(f"state proof check failed: {exc.message}", field=exc.field) from exc
-    verified = light.VerifiedState(
+    return light.VerifiedState(
         height=bundle.header.height,
         time_ms=bundle.header.time_ms,
         block_hash=block_hash,
         key=bundle.proof.key,
         value=bundle.proof.value,
     )
-    if verified.value is None:
-        raise InvalidProof("record check failed: the proof shows that no anchor record exists under its key")
-    # RECORD: decoded from the proven value, never from the node's JSON
+
+
+def decode_proven_record(value: bytes, what: str, max_size: int) -> dict[str, Any]:
+    """A record decoded from a proven value only, never from the node's JSON. Raises InvalidProof."""
     try:
-        record = codec.decode(verified.value, max_size=MAX_RECORD_BYTES)
+        record = codec.decode(value, max_size=max_size)
     except ChainError as exc:
         raise InvalidProof(f"record check failed: the proven value is not canonical: {exc.message}") from exc
     if type(record) is not dict:
-        raise InvalidProof("record check failed: the proven value is not an anchor record")
+        raise InvalidProof(f"record check failed: the proven value is not {what}")
+    return record
+
+
+def verify_anchor_bundle(genesis: Genesis, content_hash: bytes, data: bytes) -> VerifiedAnchor:
+    """Verify one state bundle as an anchor of `content_hash` against `genesis` alone.
+
+    Raises InvalidProof naming the check that failed: bundle format, chain, validator set, commit, state
+    path, a proof of absence, a key or record for another hash or department, a malformed record.
+    """
+    verified = verify_state_value(genesis, data)
+    if verified.value is None:
+        raise InvalidProof("record check failed: the proof shows that no anchor record exists under its key")
+    record = decode_proven_record(verified.value, "an anchor record", MAX_RECORD_BYTES)
     proven_hash = _record_field(record, "content_hash", bytes)
     if proven_hash != content_hash:
         message = f"record check failed: the record is for sha256 {proven_hash.hex()}, not this file's"

@@ -142,6 +142,14 @@ OPENAPI: Final[dict[str, Any]] = {
         "/v1/openapi.json": {"get": _op("This document")},
     },
     "components": {
+        "securitySchemes": {
+            "SignedRead": {
+                "type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "Chainnode-Signed key=<hex>, time=<ms>, signature=<hex>: an Ed25519 signature by a "
+                               "registered member key over the method, path with query, time and body hash "
+                               "(docs/api.md, signed requests); good for 60 s",
+            },
+        },
         "responses": {
             "Problem": {
                 "description": "RFC 9457 problem document",

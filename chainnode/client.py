@@ -14,15 +14,17 @@ import errno
 import json
 import os
 import socket
+import time
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeVar, cast
+from typing import Any, BinaryIO, Final, TypeVar, cast
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
-from chainnode import codec, crypto, errors
+from chainnode import codec, crypto, errors, read_auth
 from chainnode.client_records import ContractRefused, Contracts, RecordQueries, check_committed
 from chainnode.codec import Value
 from chainnode.errors import ChainError, ClientError
@@ -141,6 +143,7 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
         self.base_url = normalise_node_url(base_url)
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._chain_id: str | None = None
 
     async def __aenter__(self) -> AsyncClient:
         self._get_session()
@@ -162,19 +165,30 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
         return self._session
 
     async def _request(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, body: bytes | None = None,
-        content_type: str | None = None, extra_timeout: float = 0.0,
+        self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
+        content_type: str | None = None, extra_timeout: float = 0.0, headers: dict[str, str] | None = None,
+        sink: BinaryIO | None = None,
     ) -> tuple[str, bytes]:
-        """Send one request; return the answer's content type and body. Raises RemoteError or ClientError."""
+        """Send one request; return the answer's content type and body. Raises RemoteError or ClientError.
+
+        `body` may be bytes or an open binary file (streamed). With `sink`, a successful answer's body is
+        streamed into it instead of returned."""
         url = self.base_url + path
-        headers = {"Content-Type": content_type} if content_type else None
+        all_headers = dict(headers or {})
+        if content_type:
+            all_headers["Content-Type"] = content_type
         timeout = aiohttp.ClientTimeout(total=self.timeout + extra_timeout)
         try:
             async with self._get_session().request(
-                method, url, params=params, data=body, headers=headers, timeout=timeout
+                method, url, params=params, data=body, headers=all_headers or None, timeout=timeout
             ) as response:
-                data = await response.read()
                 status, ctype = response.status, response.content_type
+                if sink is not None and status < 300:
+                    async for chunk in response.content.iter_chunked(1 << 16):
+                        await asyncio.to_thread(sink.write, chunk)
+                    data = b""
+                else:
+                    data = await response.read()
         except aiohttp.InvalidURL as exc:
             raise InvalidNodeUrl(f"invalid node URL {self.base_url!r}: {exc}", field="node") from exc
         except TimeoutError as exc:
@@ -308,6 +322,48 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
     def _read(self, path: str, params: dict[str, str]) -> Coroutine[Any, Any, dict[str, Any]]:
         return self._json("GET", path, params=params)
 
+    # --- signed requests (docs/api.md): scoped records, ciphertexts, opening a document -------------------
+
+    async def _signed_headers(self, key: crypto.PrivateKey, method: str, target: str,
+                              body_sha256: bytes = read_auth.EMPTY_SHA256) -> dict[str, str]:
+        """The Authorization header for `method target` (the path with its query string, as sent)."""
+        if self._chain_id is None:
+            status = await self.status()
+            chain_id = status.get("chain_id")
+            if not isinstance(chain_id, str):
+                raise self._unexpected("status without chain_id")
+            self._chain_id = chain_id
+        now_ms = time.time_ns() // 1_000_000
+        return {"Authorization": read_auth.sign_read(key, self._chain_id, method, target, now_ms, body_sha256)}
+
+    async def signed_json(self, key: crypto.PrivateKey, path: str, params: dict[str, str] | None = None
+                          ) -> dict[str, Any]:
+        """GET a scoped record with a request signed by `key` (a registered member's)."""
+        target = str(URL(path).with_query(params)) if params else path
+        headers = await self._signed_headers(key, "GET", target)
+        return await self._json("GET", target, headers=headers)
+
+    async def upload_ciphertext(self, key: crypto.PrivateKey, path: Path, sha256: bytes) -> dict[str, Any]:
+        """Stream a ciphertext file to the node's blob store (PUT /v1/blobs/<sha256>)."""
+        route = f"/v1/blobs/{sha256.hex()}"
+        headers = await self._signed_headers(key, "PUT", route, body_sha256=sha256)
+        size = path.stat().st_size
+        headers["Content-Length"] = str(size)
+        with path.open("rb") as handle:
+            return await self._json("PUT", route, body=handle, content_type="application/octet-stream",
+                                    headers=headers, extra_timeout=size / 1_000_000)
+
+    async def download_ciphertext(self, key: crypto.PrivateKey, doc_id: str, sink: BinaryIO, *, size: int) -> None:
+        """Stream a document's ciphertext into `sink`."""
+        route = f"/v1/documents/{doc_id}/ciphertext"
+        headers = await self._signed_headers(key, "GET", route)
+        await self._request("GET", route, headers=headers, sink=sink, extra_timeout=size / 1_000_000)
+
+    async def open_document_key(self, doc_id: str, access_tx: bytes) -> dict[str, Any]:
+        """POST the member's signed documents.access transaction; the node answers once it is committed."""
+        return await self._json("POST", f"/v1/documents/{doc_id}/open", body=access_tx, content_type=MSGPACK,
+                                extra_timeout=35)
+
     async def call(
         self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, wait_s: float = 30
     ) -> dict[str, Any]:
@@ -403,6 +459,19 @@ class Client(RecordQueries[dict[str, Any]]):
     ) -> dict[str, Any]:
         """See `AsyncClient.call`."""
         return self._run(self._client.call(key, contract, method, args, wait_s=wait_s))
+
+    def signed_json(self, key: crypto.PrivateKey, path: str, params: dict[str, str] | None = None
+                    ) -> dict[str, Any]:
+        return self._run(self._client.signed_json(key, path, params))
+
+    def upload_ciphertext(self, key: crypto.PrivateKey, path: Path, sha256: bytes) -> dict[str, Any]:
+        return self._run(self._client.upload_ciphertext(key, path, sha256))
+
+    def download_ciphertext(self, key: crypto.PrivateKey, doc_id: str, sink: BinaryIO, *, size: int) -> None:
+        self._run(self._client.download_ciphertext(key, doc_id, sink, size=size))
+
+    def open_document_key(self, doc_id: str, access_tx: bytes) -> dict[str, Any]:
+        return self._run(self._client.open_document_key(doc_id, access_tx))
 
     @property
     def contracts(self) -> Contracts:
