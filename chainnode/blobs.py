@@ -15,12 +15,14 @@ governance `max_document_bytes`, asked at each new write) and in total (`max_sto
 overshoot the quota together.
 
 Threads. Every method of `BlobStore` and `BlobUpload` except `has`, `size` and `used_bytes` does blocking
-file I/O: async callers run them with `asyncio.to_thread` (the peer server and the fetcher do). The
-bookkeeping is guarded by one lock, so any number of threads may use one store.
+file I/O: async callers run them with `asyncio.to_thread` (the peer server and the fetcher do;
+`receive_upload` does it for a client's upload). The bookkeeping is guarded by one lock, so any number of
+threads may use one store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import itertools
@@ -28,7 +30,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -426,3 +428,19 @@ class BlobUpload:
         self._file.close()
         _remove(self._path)
         self._store._release(self._token)
+
+
+async def receive_upload(store: BlobStore, blob_hash: bytes, size: int, chunks: AsyncIterable[bytes]) -> None:
+    """Store a blob a client streams (e.g. an HTTP body's chunks), every file operation in a worker thread.
+
+    Stops reading as soon as more than `size` bytes arrived. Raises what `begin_upload`, `BlobUpload.write`
+    and `BlobUpload.finish` raise; on any error or cancellation nothing of the upload is left.
+    """
+    upload = await asyncio.to_thread(store.begin_upload, blob_hash, size)
+    try:
+        async for chunk in chunks:
+            await asyncio.to_thread(upload.write, chunk)
+        await asyncio.to_thread(upload.finish)
+    except BaseException:
+        await asyncio.shield(asyncio.to_thread(upload.abort))
+        raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from chainnode.blobs import (
     BlobStoreFull,
     BlobTooLarge,
     InvalidBlobHash,
+    receive_upload,
 )
 from chainnode.errors import InvalidInput
 
@@ -254,3 +256,21 @@ def test_negative_size_is_refused(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     with pytest.raises(BlobSizeMismatch):
         store.begin_upload(blob(1)[1], -1)
+
+
+async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def test_receive_upload_streams_off_the_loop(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    data, blob_hash = blob(2 * MiB + 1)
+    await receive_upload(store, blob_hash, len(data), chunks_of(data, 65536))
+    assert store.read_range(blob_hash, 0, len(data)) == data
+    other, other_hash = blob(1000, seed=5)
+    with pytest.raises(BlobSizeMismatch):
+        await receive_upload(store, other_hash, 999, chunks_of(other, 100))
+    with pytest.raises(BlobHashMismatch):
+        await receive_upload(store, other_hash, 1000, chunks_of(bytes(1000), 100))
+    assert files(tmp_path / "blobs") == [blob_hash.hex()] and store.used_bytes() == len(data)
