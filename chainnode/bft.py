@@ -21,8 +21,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from chainnode import faults
-from chainnode.blob_fetcher import DeliveryFetcher, NodeDeliveryHost
-from chainnode.blob_transfer import KIND_BLOB, BlobServer, DocumentQueries, NoDocuments, get_max_document_bytes
+from chainnode.blob_fetcher import DeliveryFetcher, NodeDeliveryHost, open_blob_store
+from chainnode.blob_transfer import KIND_BLOB, BlobServer, DocumentQueries, NoDocuments
 from chainnode.blobs import BlobStore
 from chainnode.block import Block, decode_block
 from chainnode.config import NodeConfig
@@ -83,8 +83,11 @@ class _NodeApp:
 class BftDriver:
     """Consensus for one node: the engine's host on the network, the event loop and the node."""
 
-    def __init__(self, node: Node, *, documents: DocumentQueries | None = None) -> None:
-        """`documents`: the documents contract's queries (blob_parties, pending_deliveries)."""
+    def __init__(
+        self, node: Node, *, documents: DocumentQueries | None = None, blobs: BlobStore | None = None
+    ) -> None:
+        """`documents`: the documents contract's queries (blob_parties, pending_deliveries); `blobs`: the
+        home's blob store, if the caller opened it already (one instance per home and process)."""
         self.node = node
         self.config: NodeConfig = node.config
         self.chain_id = node.genesis.chain_id
@@ -129,7 +132,7 @@ class BftDriver:
         self.last_commit_ms = 0
         self._sync_lock = asyncio.Lock()
         self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved)
-        self._init_blobs(documents or NoDocuments())
+        self._init_blobs(documents or NoDocuments(), blobs)
         self._stopping = False
         self._stopped = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -205,12 +208,11 @@ class BftDriver:
             "last_commit_ms": self.last_commit_ms or None,
         }
 
-    def _init_blobs(self, documents: DocumentQueries) -> None:
+    def _init_blobs(self, documents: DocumentQueries, blobs: BlobStore | None) -> None:
         """Document ciphertexts: the store in HOME/blobs (scanned now), the `blob` request server and the
         fetcher of this department's pending deliveries (docs/documents.md, "Blob store and transfer")."""
         store = self.node.store
-        self.blobs = BlobStore(self.node.layout.blobs, max_store_bytes=self.config.max_store_bytes,
-                               max_blob_bytes=lambda: get_max_document_bytes(store))
+        self.blobs = blobs or open_blob_store(self.node)
         self.blob_server = BlobServer(self.blobs, store, documents, head_height=self.node.head_height,
                                       report=self.network.report_peer)
         self.deliveries = DeliveryFetcher(self.blobs, NodeDeliveryHost(self.node, self.network), documents)

@@ -37,6 +37,7 @@ from chainnode.blob_transfer import (
     DocumentQueries,
     decode_blob_response,
     encode_blob_request,
+    get_max_document_bytes,
     get_node_department,
 )
 from chainnode.blobs import BlobError, BlobStore, BlobStoreFull
@@ -54,11 +55,14 @@ DELIVERED_EXPIRY_HEIGHTS: Final = 100
 """A delivered report expires this many heights after the head it was signed at (then it may be resent)."""
 
 
-def compute_delivered_tx(doc_id: str, *, chain_id: str, key: crypto.PrivateKey, head: int) -> tuple[bytes, bytes]:
-    """The `documents.delivered {"doc_id"}` transaction signed by the node key: `(raw, tx_id)`."""
+def compute_delivered_tx(
+    doc_id: str, *, chain_id: str, key: crypto.PrivateKey, head: int, expiry_heights: int = DELIVERED_EXPIRY_HEIGHTS
+) -> tuple[bytes, bytes]:
+    """The `documents.delivered {"doc_id"}` transaction signed by the node key, valid up to `head +
+    expiry_heights`: `(raw, tx_id)`."""
     body = TxBody(
         chain_id=chain_id, contract="documents", method="delivered", args={"doc_id": doc_id},
-        signer=key.public_key, nonce=os.urandom(16), expiry_height=head + DELIVERED_EXPIRY_HEIGHTS,
+        signer=key.public_key, nonce=os.urandom(16), expiry_height=head + expiry_heights,
     )
     tx = sign_transaction(key, body)
     return tx.raw, tx.tx_id
@@ -358,13 +362,22 @@ class NodeDeliveryHost:
 
     async def submit_delivered(self, doc_id: str) -> tuple[bytes, int] | None:
         head = self.node.head_height()
+        expiry = max(1, min(DELIVERED_EXPIRY_HEIGHTS, self.node.genesis.params.max_tx_ttl))
         raw, tx_id = compute_delivered_tx(doc_id, chain_id=self.node.genesis.chain_id, key=self.node.node_key,
-                                          head=head)
+                                          head=head, expiry_heights=expiry)
         [admission] = await self.node.submit([raw])
         if not admission.accepted:
             log.warning("the delivered report of document %s was not admitted: %s", doc_id, admission.error)
             return None
-        return tx_id, head + DELIVERED_EXPIRY_HEIGHTS
+        return tx_id, head + expiry
 
     def is_committed(self, tx_id: bytes) -> bool:
         return self.node.store.has_tx(tx_id)
+
+
+def open_blob_store(node: Node) -> BlobStore:
+    """The node home's blob store (HOME/blobs, scanned now), bounded by `[documents] max_store_bytes` and,
+    per blob, by the governance `max_document_bytes` at the head. Open one per home and process."""
+    store = node.store
+    return BlobStore(node.layout.blobs, max_store_bytes=node.config.max_store_bytes,
+                     max_blob_bytes=lambda: get_max_document_bytes(store))

@@ -50,13 +50,15 @@ Status = Literal["ok", "missing", "refused"]
 
 class DocumentQueries(Protocol):
     """What the transfer needs of the documents contract (contracts/documents.py provides these functions;
-    a module with them satisfies this Protocol)."""
+    a module with them satisfies this Protocol, whatever it names the parameters)."""
 
-    def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
+    def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes, /) -> frozenset[str]:
         """The department codes allowed to fetch that ciphertext (empty if no document carries it)."""
         ...
 
-    def pending_deliveries(self, reader: StateReader, department: str, limit: int) -> list[tuple[str, bytes, int]]:
+    def pending_deliveries(
+        self, reader: StateReader, department: str, limit: int, /
+    ) -> list[tuple[str, bytes, int]]:
         """`(doc_id, ciphertext_sha256, ciphertext_size)` of up to `limit` inbox documents of `department`
         whose ciphertext its node has not reported delivered."""
         ...
