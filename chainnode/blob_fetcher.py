@@ -190,10 +190,11 @@ class DeliveryFetcher:
                 task.cancel()  # the group waits for them to end
 
     def _next_retry_in(self) -> float | None:
-        waiting = [t.retry_at for t in self._transfers.values() if not t.running]
-        if not waiting:
-            return None
-        return max(0.0, min(waiting) - self._now())
+        """Seconds until the next backoff ends; None if none is running (a transfer that only waits for a
+        free slot is started when a running one ends, which notifies)."""
+        now = self._now()
+        waiting = [t.retry_at for t in self._transfers.values() if not t.running and t.retry_at > now]
+        return None if not waiting else max(0.0, min(waiting) - now)
 
     async def _pass(self, group: asyncio.TaskGroup) -> None:
         department = self.host.own_department()

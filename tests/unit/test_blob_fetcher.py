@@ -47,6 +47,7 @@ class Peer:
     """After this many answers the peer answers nothing more until `release` is set."""
     release: asyncio.Event = field(default_factory=asyncio.Event)
     served: list[int] = field(default_factory=list)
+    waiting: int = 0
 
 
 @dataclass
@@ -77,7 +78,9 @@ class FakeHost:
         if not server.connected:
             raise PeerDisconnected("gone")
         if server.limit is not None and len(server.served) >= server.limit:
+            server.waiting += 1
             await server.release.wait()
+            server.waiting -= 1
             if not server.connected:
                 raise PeerDisconnected("gone")
         server.served.append(len(server.served))
@@ -222,6 +225,28 @@ async def test_bytes_that_do_not_hash_to_the_name_are_discarded(world: World) ->
         world.add_peer(world.host.peers.pop(PSB).key, "PSB")
         await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
     assert world.store.read_range(HASH, 0, len(DATA)) == DATA
+
+
+async def test_at_most_two_transfers_run_at_once(world: World) -> None:
+    blobs = [bytes([n]) * (1000 + n) for n in range(3)]
+    hashes = [hashlib.sha256(b).digest() for b in blobs]
+    world.host.documents.pending["CAB"] = [(f"doc-{n}", hashes[n], len(blobs[n])) for n in range(3)]
+    psb = world.add_peer(PSB, "PSB", holds=None)
+    for h, b in zip(hashes, blobs, strict=True):
+        world.host.documents.parties[h] = frozenset({"PSB", "CAB"})
+        upload = psb.store.begin_upload(h, len(b))
+        upload.write(b)
+        upload.finish()
+    psb.limit = 0
+    async with world.running() as fetcher:
+        await wait_until(lambda: psb.waiting == 2, "two transfers waiting for the peer")
+        for _ in range(3):  # more passes change nothing: the third waits for a free slot
+            fetcher.notify()
+            await wait_until(lambda: not fetcher._wanted.is_set(), "a pass")
+        assert psb.waiting == 2
+        psb.release.set()
+        await wait_until(lambda: len(world.host.submitted) == 3, "three delivered reports")
+    assert all(world.store.has(h) for h in hashes)
 
 
 def test_the_delivered_transaction() -> None:
