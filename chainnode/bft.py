@@ -21,6 +21,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 from chainnode import faults
+from chainnode.blob_fetcher import DeliveryFetcher, NodeDeliveryHost, open_blob_store
+from chainnode.blob_transfer import KIND_BLOB, BlobServer, DocumentQueries, NoDocuments
+from chainnode.blobs import BlobStore
 from chainnode.block import Block, decode_block
 from chainnode.config import NodeConfig
 from chainnode.consensus.events import Decide, TimeoutEvent, Timeouts
@@ -80,7 +83,11 @@ class _NodeApp:
 class BftDriver:
     """Consensus for one node: the engine's host on the network, the event loop and the node."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(
+        self, node: Node, *, documents: DocumentQueries | None = None, blobs: BlobStore | None = None
+    ) -> None:
+        """`documents`: the documents contract's queries (blob_parties, pending_deliveries); `blobs`: the
+        home's blob store, if the caller opened it already (one instance per home and process)."""
         self.node = node
         self.config: NodeConfig = node.config
         self.chain_id = node.genesis.chain_id
@@ -125,6 +132,7 @@ class BftDriver:
         self.last_commit_ms = 0
         self._sync_lock = asyncio.Lock()
         self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved)
+        self._init_blobs(documents or NoDocuments(), blobs)
         self._stopping = False
         self._stopped = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -152,6 +160,7 @@ class BftDriver:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._status_loop())
                 group.create_task(self.sync.run())
+                group.create_task(self.deliveries.run())
                 group.create_task(self._stopped.wait())
                 group.create_task(self.network.wait_closed())  # a network bug: surface it
         finally:
@@ -167,6 +176,7 @@ class BftDriver:
         """End every loop and close the peer links (the WAL keeps what a restart needs)."""
         self._stopping = True
         self.sync.stop()
+        self.deliveries.stop()
         self._stopped.set()
         await self.network.stop()
 
@@ -198,6 +208,15 @@ class BftDriver:
             "last_commit_ms": self.last_commit_ms or None,
         }
 
+    def _init_blobs(self, documents: DocumentQueries, blobs: BlobStore | None) -> None:
+        """Document ciphertexts: the store in HOME/blobs (scanned now), the `blob` request server and the
+        fetcher of this department's pending deliveries (docs/documents.md, "Blob store and transfer")."""
+        store = self.node.store
+        self.blobs = blobs or open_blob_store(self.node)
+        self.blob_server = BlobServer(self.blobs, store, documents, head_height=self.node.head_height,
+                                      report=self.network.report_peer)
+        self.deliveries = DeliveryFetcher(self.blobs, NodeDeliveryHost(self.node, self.network), documents)
+
     # --- heights -----------------------------------------------------------------------------------
 
     def _enter_height(self) -> None:
@@ -206,6 +225,7 @@ class BftDriver:
         height = self.engine.height
         self.membership.refresh(height)  # after each commit or sync, follow the roster
         self.wal.compact(height)
+        self.deliveries.notify()  # the inbox may have new documents, or delivered reports committed
         if len(self.node.mempool):
             reason = f"{len(self.node.mempool)} transactions are pending"
         if reason is not None:
@@ -395,6 +415,8 @@ class BftDriver:
         raise InvalidInput(f"unexpected message kind {kind!r}")
 
     async def on_request(self, peer: bytes, kind: str, payload: bytes) -> bytes:
+        if kind == KIND_BLOB:
+            return await self.blob_server.serve(peer, payload)
         if kind != KIND_BLOCK:
             raise InvalidInput(f"unexpected request kind {kind!r}")
         return serve_blocks(self.node, payload)

@@ -53,6 +53,8 @@ class NodeConfig:
     """Proposer-based timestamps: how far a fresh proposal's block time may be from this node's clock."""
     message_delay_ms: int = 1000
     status_interval_ms: int = 1000
+    max_store_bytes: int = 16 * 1024**3
+    """The blob store's quota (HOME/blobs): document ciphertexts held and being received, in bytes."""
     misbehave: str = ""
     """Fault injection for tests only: "double-sign" makes this validator equivocate. Never in production."""
 
@@ -74,6 +76,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "timeout_precommit_ms", "timeout_precommit_delta_ms", "timeout_max_ms", "time_precision_ms",
         "message_delay_ms", "status_interval_ms", "misbehave",
     ),
+    "documents": ("max_store_bytes",),
 }
 TOML_NAMES = {
     "api_listen": "listen",
@@ -81,6 +84,10 @@ TOML_NAMES = {
     "mempool_max_txs": "max_txs",
     "mempool_max_bytes": "max_bytes",
 }
+
+
+MIN_STORE_BYTES = 1024 * 1024
+"""The smallest `[documents] max_store_bytes`: room for at least one 1 MiB chunk."""
 
 
 def parse_listen(value: str, *, field: str) -> tuple[str, int]:
@@ -134,6 +141,12 @@ def load_config(path: Path) -> NodeConfig:
         raise ConfigError('consensus.misbehave must be "" or "double-sign" (a test-only fault)', field="misbehave")
     if config.verify_threads < 1 or config.max_block_txs < 1 or config.read_threads < 1:
         raise ConfigError("mempool.verify_threads, api.read_threads and producer.max_block_txs must be at least 1")
+    if config.max_store_bytes < MIN_STORE_BYTES:
+        raise ConfigError(
+            f"documents.max_store_bytes must be at least {MIN_STORE_BYTES} (1 MiB), got {config.max_store_bytes}; "
+            "it is the blob store's quota in bytes (default 17179869184, 16 GiB)",
+            field="documents.max_store_bytes",
+        )
     return config
 
 
@@ -196,3 +209,8 @@ class HomeLayout:
     @property
     def wal(self) -> Path:
         return self.root / "wal"
+
+    @property
+    def blobs(self) -> Path:
+        """Document ciphertexts (chainnode/blobs.py)."""
+        return self.root / "blobs"

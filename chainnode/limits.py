@@ -37,3 +37,8 @@ STATUS_MESSAGE_LIMIT: Final = 4 * 1024
 
 if TXS_MESSAGE_LIMIT < MAX_TX_BYTES_CEILING + 64:  # pragma: no cover - a constant's consistency
     raise ValueError("TXS_MESSAGE_LIMIT must hold the largest transaction")
+
+BLOB_CHUNK_MAX: Final = 1024 * 1024
+"""The most ciphertext bytes one `blob` request may ask for (and one answer carry)."""
+BLOB_MESSAGE_LIMIT: Final = BLOB_CHUNK_MAX + 1024
+"""A `blob` answer: [status, total, up to BLOB_CHUNK_MAX bytes] (the framing is under 32 bytes)."""

@@ -23,6 +23,7 @@ from chainnode import codec
 from chainnode.consensus.messages import SignedProposal, SignedVote, decode_signed_proposal, decode_signed_vote
 from chainnode.errors import InvalidInput
 from chainnode.limits import (
+    BLOB_MESSAGE_LIMIT,
     BLOCK_SYNC_LIMIT,
     PROPOSAL_MESSAGE_LIMIT,
     STATUS_MESSAGE_LIMIT,
@@ -35,6 +36,8 @@ KIND_PROPOSAL: Final = "proposal"
 KIND_VOTE: Final = "vote"
 KIND_STATUS: Final = "status"
 KIND_BLOCK: Final = "block"
+KIND_BLOB: Final = "blob"
+"""Document ciphertext transfer (chainnode/blob_transfer.py): a request kind only."""
 
 LIMITS: Final[Mapping[str, int]] = MappingProxyType(
     {
@@ -43,6 +46,7 @@ LIMITS: Final[Mapping[str, int]] = MappingProxyType(
         KIND_VOTE: VOTE_MESSAGE_LIMIT,
         KIND_STATUS: STATUS_MESSAGE_LIMIT,
         KIND_BLOCK: BLOCK_SYNC_LIMIT,
+        KIND_BLOB: BLOB_MESSAGE_LIMIT,
         "evidence": 64 * 1024,
         "tx": 128 * 1024,
     }

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from chainnode import codec, crypto
 from chainnode.bft import KIND_PROPOSAL, KIND_STATUS, KIND_TXS, KIND_VOTE, BftDriver
+from chainnode.blob_transfer import KIND_BLOB, BlobRequest, decode_blob_response, encode_blob_request
 from chainnode.block import VOTE_PREVOTE, Vote
 from chainnode.consensus.messages import sign_vote
 from chainnode.errors import ChainError, InvalidInput
@@ -128,5 +129,19 @@ async def test_a_proposal_out_of_turn_is_rejected_at_once_and_its_block_not_kept
         with pytest.raises(WrongProposer):
             await driver.on_message(PEER, KIND_PROPOSAL, codec.encode([signed.encode(), block.encode()]))
         assert len(driver.engine.blocks) == 0
+    finally:
+        other.close()
+
+
+async def test_blob_requests_are_answered_and_garbage_refused(driver: BftDriver) -> None:
+    other = Node.from_home(driver.node.layout.root.parent / "b")
+    try:
+        request = BlobRequest(b"\x05" * 32, 0, 1024)
+        # no document carries the hash (the documents queries are not wired here): refused, no penalty
+        answer = await driver.on_request(other.node_key.public_key, KIND_BLOB, encode_blob_request(request))
+        assert decode_blob_response(answer, request).status == "refused"
+        with pytest.raises(InvalidInput):
+            await driver.on_request(other.node_key.public_key, KIND_BLOB, codec.encode([b"\x05" * 31, 0, 1]))
+        assert driver.blobs.root == driver.node.layout.root / "blobs" and driver.blobs.root.is_dir()
     finally:
         other.close()

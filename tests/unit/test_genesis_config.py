@@ -81,3 +81,22 @@ def test_config_round_trip_and_mistakes(tmp_path: Path) -> None:
         assert words in caught.value.message, text
     with pytest.raises(ConfigError, match="chainnode init"):
         load_config(tmp_path / "none.toml")
+
+
+def test_blob_store_quota_setting(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert NodeConfig().max_store_bytes == 16 * 1024**3
+    config = NodeConfig(max_store_bytes=5 * 1024 * 1024)
+    path.write_text(render_config(config))
+    assert "[documents]\nmax_store_bytes = 5242880" in path.read_text()
+    assert load_config(path) == config
+    for text, words in [
+        ("[documents]\nmax_store_bytes = 1000\n", "documents.max_store_bytes must be at least 1048576"),
+        ("[documents]\nmax_store_bytes = -5\n", "non-negative"),
+        ("[documents]\nmax_store_bytes = \"16G\"\n", "non-negative integer"),
+        ("[documents]\nmax_bytes = 5\n", "unknown key 'max_bytes'"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert words in caught.value.message, text

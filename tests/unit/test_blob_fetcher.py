@@ -1,0 +1,258 @@
+"""The delivery fetcher (chainnode/blob_fetcher.py) against fake peers that run the real `blob` server:
+chunked fetch and verification, one delivered report per document, rotation on missing and lost peers,
+resume from the partial (after a lost peer and after a restart), and bytes that do not hash to the name."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from chainnode.blob_fetcher import DeliveryFetcher, FetcherSettings, compute_delivered_tx
+from chainnode.blob_transfer import BlobServer
+from chainnode.blobs import BlobStore
+from chainnode.errors import ChainError
+from chainnode.limits import BLOB_CHUNK_MAX
+from chainnode.tx import decode_transaction
+from contracts.base import StateReader
+from network.errors import PeerDisconnected
+from network.scoring import Offence
+from tests.contract_kit import CHAIN_ID, Chain, key_for
+from tests.integration.test_network_support import wait_until
+from tests.unit.test_blob_transfer import FakeDocuments
+
+PSB, CAB, TAX = (key_for(f"{code}/node").public_key for code in ("PSB", "CAB", "TAX"))
+DATA = bytes(range(251)) * 12_000  # 3,012,000 bytes: three chunks
+HASH = hashlib.sha256(DATA).digest()
+FAST = FetcherSettings(backoff_base_s=0.01, backoff_max_s=0.05, request_timeout_s=2.0)
+
+
+def new_store(root: Path) -> BlobStore:
+    return BlobStore(root, max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
+
+
+@dataclass
+class Peer:
+    key: bytes
+    department: str
+    server: BlobServer
+    store: BlobStore
+    connected: bool = True
+    limit: int | None = None
+    """After this many answers the peer answers nothing more until `release` is set."""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    served: list[int] = field(default_factory=list)
+    waiting: int = 0
+
+
+@dataclass
+class FakeHost:
+    chain: Chain
+    documents: FakeDocuments
+    peers: dict[bytes, Peer] = field(default_factory=dict)
+    submitted: list[tuple[str, bytes]] = field(default_factory=list)
+    committed: set[bytes] = field(default_factory=set)
+    reports: list[tuple[bytes, Offence, str]] = field(default_factory=list)
+    own: str = "CAB"
+
+    @property
+    def reader(self) -> StateReader:
+        return self.chain.state
+
+    def head_height(self) -> int:
+        return self.chain.height
+
+    def own_department(self) -> str | None:
+        return self.own
+
+    def peer_departments(self) -> dict[bytes, str | None]:
+        return {key: peer.department for key, peer in self.peers.items() if peer.connected}
+
+    async def request(self, peer: bytes, kind: str, payload: bytes, *, timeout: float) -> bytes:
+        server = self.peers[peer]
+        if not server.connected:
+            raise PeerDisconnected("gone")
+        if server.limit is not None and len(server.served) >= server.limit:
+            server.waiting += 1
+            await server.release.wait()
+            server.waiting -= 1
+            if not server.connected:
+                raise PeerDisconnected("gone")
+        server.served.append(len(server.served))
+        return await server.server.serve(CAB, payload)
+
+    def report_peer(self, peer: bytes, offence: Offence, reason: str) -> None:
+        self.reports.append((peer, offence, reason))
+
+    async def submit_delivered(self, doc_id: str) -> tuple[bytes, int] | None:
+        _raw, tx_id = compute_delivered_tx(doc_id, chain_id=CHAIN_ID, key=key_for("CAB/node"), head=self.chain.height)
+        self.submitted.append((doc_id, tx_id))
+        return tx_id, self.chain.height + 100
+
+    def is_committed(self, tx_id: bytes) -> bool:
+        return tx_id in self.committed
+
+
+@dataclass
+class World:
+    host: FakeHost
+    store: BlobStore
+    root: Path
+
+    def add_peer(self, key: bytes, department: str, *, holds: bytes | None = DATA) -> Peer:
+        store = new_store(self.root / department)
+        if holds is not None:
+            upload = store.begin_upload(HASH, len(holds))
+            upload.write(holds)
+            with contextlib.suppress(ChainError):
+                upload.finish()
+            if not store.has(HASH):  # bytes that are not the blob: planted as if a peer were lying
+                (self.root / department / HASH.hex()).write_bytes(holds)
+                store.scan()
+        server = BlobServer(store, self.host.chain.state, self.host.documents, head_height=lambda: 0,
+                            report=lambda *_: None)
+        peer = Peer(key, department, server, store)
+        self.host.peers[key] = peer
+        return peer
+
+    @contextlib.asynccontextmanager
+    async def running(self, store: BlobStore | None = None) -> AsyncIterator[DeliveryFetcher]:
+        fetcher = DeliveryFetcher(store or self.store, self.host, self.host.documents, settings=FAST)
+        task = asyncio.create_task(fetcher.run())
+        try:
+            yield fetcher
+        finally:
+            fetcher.stop()
+            await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    documents = FakeDocuments(
+        parties={HASH: frozenset({"PSB", "CAB"})}, pending={"CAB": [("doc-1", HASH, len(DATA))]}
+    )
+    host = FakeHost(Chain(), documents)
+    return World(host, new_store(tmp_path / "own"), tmp_path)
+
+
+async def test_fetches_verifies_and_reports_delivered_once(world: World) -> None:
+    world.add_peer(TAX, "TAX", holds=None)  # not a party: asked only if the party fails
+    psb = world.add_peer(PSB, "PSB")
+    async with world.running() as fetcher:
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+        assert world.store.read_range(HASH, 0, len(DATA)) == DATA
+        assert len(psb.served) == 3 and world.host.peers[TAX].served == []
+        [(doc_id, tx_id)] = world.host.submitted
+        assert doc_id == "doc-1" and fetcher.in_flight() == {"doc-1": tx_id}
+        # more blocks while the report is pending: no second report
+        for _ in range(3):
+            fetcher.notify()
+            await asyncio.sleep(0)
+        await wait_until(lambda: not fetcher._wanted.is_set(), "the passes")
+        assert len(world.host.submitted) == 1
+        # the state shows the delivery: the document leaves the list and the in-flight entry goes
+        world.host.documents.pending["CAB"] = []
+        world.host.committed.add(tx_id)
+        fetcher.notify()
+        await wait_until(lambda: fetcher.in_flight() == {}, "the report to settle")
+    assert len(world.host.submitted) == 1
+
+
+async def test_a_held_ciphertext_is_only_reported(world: World) -> None:
+    upload = world.store.begin_upload(HASH, len(DATA))
+    upload.write(DATA)
+    upload.finish()
+    psb = world.add_peer(PSB, "PSB")
+    async with world.running():
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+    assert psb.served == []
+
+
+async def test_a_refused_report_is_sent_again(world: World) -> None:
+    world.add_peer(PSB, "PSB")
+    async with world.running() as fetcher:
+        await wait_until(lambda: len(world.host.submitted) == 1, "the first report")
+        world.host.committed.add(world.host.submitted[0][1])  # committed, yet the document is still listed
+        fetcher.notify()
+        await wait_until(lambda: len(world.host.submitted) == 2, "a second report")
+
+
+async def test_resumes_from_the_partial_when_the_peer_is_lost(world: World) -> None:
+    psb = world.add_peer(PSB, "PSB")
+    tax = world.add_peer(TAX, "TAX", holds=None)
+    psb.limit = 1
+    async with world.running() as fetcher:
+        await wait_until(lambda: fetcher.stats.bytes_fetched == BLOB_CHUNK_MAX and len(psb.served) == 1,
+                         "the first chunk")
+        psb.connected = False  # lost mid-transfer; the other peer does not hold the blob
+        psb.release.set()
+        await wait_until(lambda: len(tax.served) >= 2, "the other peer to be asked (and retried)")
+        assert not world.store.has(HASH)
+        psb.connected = True
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+    assert world.store.read_range(HASH, 0, len(DATA)) == DATA
+    assert fetcher.stats.bytes_fetched == len(DATA)  # nothing fetched twice
+
+
+async def test_resumes_from_the_partial_after_a_restart(world: World) -> None:
+    psb = world.add_peer(PSB, "PSB")
+    psb.limit = 2
+    async with world.running() as fetcher:
+        await wait_until(lambda: fetcher.stats.bytes_fetched == 2 * BLOB_CHUNK_MAX, "two chunks")
+        # the node stops while its third request waits
+    assert not world.store.has(HASH)
+    restarted = new_store(world.root / "own")
+    assert restarted.used_bytes() == 2 * BLOB_CHUNK_MAX
+    psb.release.set()
+    async with world.running(restarted) as second:
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+    assert second.stats.bytes_fetched == len(DATA) - fetcher.stats.bytes_fetched
+    assert restarted.read_range(HASH, 0, len(DATA)) == DATA
+
+
+async def test_bytes_that_do_not_hash_to_the_name_are_discarded(world: World) -> None:
+    wrong = bytes(len(DATA))
+    world.add_peer(PSB, "PSB", holds=wrong)
+    async with world.running() as fetcher:
+        await wait_until(lambda: fetcher.stats.hash_mismatches >= 2, "two failed attempts")
+        assert not world.store.has(HASH) and world.host.submitted == []
+        # an honest holder turns up: the transfer starts over and succeeds
+        world.add_peer(world.host.peers.pop(PSB).key, "PSB")
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+    assert world.store.read_range(HASH, 0, len(DATA)) == DATA
+
+
+async def test_at_most_two_transfers_run_at_once(world: World) -> None:
+    blobs = [bytes([n]) * (1000 + n) for n in range(3)]
+    hashes = [hashlib.sha256(b).digest() for b in blobs]
+    world.host.documents.pending["CAB"] = [(f"doc-{n}", hashes[n], len(blobs[n])) for n in range(3)]
+    psb = world.add_peer(PSB, "PSB", holds=None)
+    for h, b in zip(hashes, blobs, strict=True):
+        world.host.documents.parties[h] = frozenset({"PSB", "CAB"})
+        upload = psb.store.begin_upload(h, len(b))
+        upload.write(b)
+        upload.finish()
+    psb.limit = 0
+    async with world.running() as fetcher:
+        await wait_until(lambda: psb.waiting == 2, "two transfers waiting for the peer")
+        for _ in range(3):  # more passes change nothing: the third waits for a free slot
+            fetcher.notify()
+            await wait_until(lambda: not fetcher._wanted.is_set(), "a pass")
+        assert psb.waiting == 2
+        psb.release.set()
+        await wait_until(lambda: len(world.host.submitted) == 3, "three delivered reports")
+    assert all(world.store.has(h) for h in hashes)
+
+
+def test_the_delivered_transaction() -> None:
+    key = key_for("CAB/node")
+    raw, tx_id = compute_delivered_tx("doc-1", chain_id=CHAIN_ID, key=key, head=41)
+    tx = decode_transaction(raw)
+    assert tx.tx_id == tx_id and tx.is_signature_valid() and tx.signer == key.public_key
+    assert (tx.body.contract, tx.body.method, tx.body.args) == ("documents", "delivered", {"doc_id": "doc-1"})
+    assert tx.body.expiry_height == 141

@@ -1,0 +1,177 @@
+"""The `blob` request (chainnode/blob_transfer.py): who is served, what is answered, and malformed requests
+refused as the peer's fault; the documents queries are fakes over a real genesis roster."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from chainnode import codec
+from chainnode.blob_transfer import (
+    BlobRequest,
+    BlobResponse,
+    BlobServer,
+    decode_blob_request,
+    decode_blob_response,
+    encode_blob_request,
+    encode_blob_response,
+    get_max_document_bytes,
+    get_node_department,
+)
+from chainnode.blobs import BlobStore
+from chainnode.driver.gossip import LIMITS
+from chainnode.errors import InvalidInput
+from chainnode.limits import BLOB_CHUNK_MAX
+from contracts.base import StateReader
+from network.scoring import Offence
+from tests.contract_kit import Chain, key_for
+
+PSB, CAB, SAMR = (key_for(f"{code}/node").public_key for code in ("PSB", "CAB", "SAMR"))
+CLERK = key_for("PSB/clerk").public_key
+DATA = bytes(range(256)) * 5000  # 1.28 MB: more than one chunk
+HASH = hashlib.sha256(DATA).digest()
+UNKNOWN = hashlib.sha256(b"no document carries this").digest()
+NOT_HELD = hashlib.sha256(b"a document this node lacks").digest()
+
+
+@dataclass
+class FakeDocuments:
+    parties: dict[bytes, frozenset[str]] = field(default_factory=dict)
+    pending: dict[str, list[tuple[str, bytes, int]]] = field(default_factory=dict)
+
+    def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
+        return self.parties.get(ciphertext_sha256, frozenset())
+
+    def pending_deliveries(self, reader: StateReader, department: str, limit: int) -> list[tuple[str, bytes, int]]:
+        return self.pending.get(department, [])[:limit]
+
+
+@dataclass
+class Fixture:
+    server: BlobServer
+    store: BlobStore
+    reports: list[tuple[bytes, Offence, str]]
+
+    async def ask(self, peer: bytes, blob_hash: bytes, offset: int = 0, length: int = BLOB_CHUNK_MAX) -> BlobResponse:
+        request = BlobRequest(blob_hash, offset, length)
+        answer = await self.server.serve(peer, encode_blob_request(request))
+        assert len(answer) <= LIMITS["blob"]
+        return decode_blob_response(answer, request)
+
+
+@pytest.fixture
+def fixture(tmp_path: Path) -> Fixture:
+    chain = Chain()
+    store = BlobStore(tmp_path / "blobs", max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
+    upload = store.begin_upload(HASH, len(DATA))
+    upload.write(DATA)
+    upload.finish()
+    documents = FakeDocuments({HASH: frozenset({"PSB", "CAB"}), NOT_HELD: frozenset({"PSB", "CAB"})})
+    reports: list[tuple[bytes, Offence, str]] = []
+    server = BlobServer(store, chain.state, documents, head_height=lambda: chain.height,
+                        report=lambda peer, offence, reason: reports.append((peer, offence, reason)))
+    return Fixture(server, store, reports)
+
+
+async def test_a_party_node_is_served_in_chunks(fixture: Fixture) -> None:
+    first = await fixture.ask(CAB, HASH)
+    assert first == BlobResponse("ok", len(DATA), DATA[:BLOB_CHUNK_MAX])
+    rest = await fixture.ask(CAB, HASH, BLOB_CHUNK_MAX)
+    assert rest.data == DATA[BLOB_CHUNK_MAX:] and rest.total == len(DATA)
+    assert (await fixture.ask(PSB, HASH, 10, 5)).data == DATA[10:15]
+    assert await fixture.ask(CAB, HASH, len(DATA)) == BlobResponse("ok", len(DATA), b"")  # at the end
+    assert fixture.reports == []
+
+
+async def test_a_non_party_node_is_refused_and_scored_down(fixture: Fixture) -> None:
+    assert await fixture.ask(SAMR, HASH) == BlobResponse("refused", 0, b"")
+    [(peer, offence, reason)] = fixture.reports
+    assert peer == SAMR and offence is Offence.REJECTED_MESSAGE
+    assert "the node of SAMR" in reason and "CAB, PSB" in reason
+
+
+async def test_a_key_that_is_no_node_key_is_refused(fixture: Fixture) -> None:
+    assert await fixture.ask(CLERK, HASH) == BlobResponse("refused", 0, b"")
+    assert await fixture.ask(b"\x07" * 32, HASH) == BlobResponse("refused", 0, b"")
+    assert [r[0] for r in fixture.reports] == [CLERK, b"\x07" * 32]
+    assert "not a department's node key" in fixture.reports[0][2]
+
+
+async def test_a_blob_no_document_carries_is_refused_without_penalty(fixture: Fixture) -> None:
+    # the asker may be ahead of this node, whose chain does not know the document yet
+    assert await fixture.ask(CAB, UNKNOWN) == BlobResponse("refused", 0, b"")
+    assert fixture.reports == []
+
+
+async def test_a_blob_not_held_is_missing(fixture: Fixture) -> None:
+    assert await fixture.ask(CAB, NOT_HELD) == BlobResponse("missing", 0, b"")
+    assert fixture.reports == []
+
+
+async def test_an_offset_past_the_end_is_the_askers_fault(fixture: Fixture) -> None:
+    with pytest.raises(InvalidInput, match="past the blob's end"):
+        await fixture.server.serve(CAB, encode_blob_request(BlobRequest(HASH, len(DATA) + 1, 10)))
+
+
+MALFORMED = [
+    b"",
+    b"\xc1",
+    codec.encode("hello"),
+    codec.encode([HASH, 0]),
+    codec.encode([HASH, 0, 1, 2]),
+    codec.encode([HASH[:31], 0, 1]),
+    codec.encode([HASH + b"\x00", 0, 1]),
+    codec.encode([HASH.hex(), 0, 1]),
+    codec.encode([HASH, -1, 1]),
+    codec.encode([HASH, True, 1]),
+    codec.encode([HASH, 0, 0]),
+    codec.encode([HASH, 0, BLOB_CHUNK_MAX + 1]),
+    codec.encode([HASH, 0, "1"]),
+    codec.encode([HASH, None, 1]),
+    codec.encode({"hash": HASH, "offset": 0, "length": 1}),
+    codec.encode([HASH, 0, 1]) + b"\x00",
+    codec.encode([HASH, 0, b"x" * 100]),
+]
+
+
+@pytest.mark.parametrize("payload", MALFORMED, ids=range(len(MALFORMED)))
+async def test_malformed_requests_are_refused_and_change_nothing(fixture: Fixture, payload: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        await fixture.server.serve(CAB, payload)
+    assert fixture.store.size(HASH) == len(DATA) and fixture.store.used_bytes() == len(DATA)
+
+
+def test_request_round_trip_and_limits() -> None:
+    request = BlobRequest(HASH, 2**63 - 1, BLOB_CHUNK_MAX)
+    assert decode_blob_request(encode_blob_request(request)) == request
+    full = encode_blob_response(BlobResponse("ok", 2**63 - 1, b"x" * BLOB_CHUNK_MAX))
+    assert len(full) <= LIMITS["blob"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["ok", 100, b"x" * 11],  # more than asked
+        ["ok", 5, b"x" * 10],  # past the total
+        ["ok", 100, b""],  # nothing, though the blob goes on
+        ["missing", 5, b""],
+        ["refused", 0, b"x"],
+        ["maybe", 0, b""],
+        ["ok", -1, b""],
+        ["ok", 100],
+    ],
+)
+def test_unusable_responses_are_refused(answer: list[object]) -> None:
+    with pytest.raises(InvalidInput):
+        decode_blob_response(codec.encode(answer), BlobRequest(HASH, 0, 10))
+
+
+def test_node_departments_come_from_the_roster() -> None:
+    chain = Chain()
+    assert get_node_department(chain.state, PSB, 1) == "PSB"
+    assert get_node_department(chain.state, CLERK, 1) is None  # a member, but not the node key
+    assert get_node_department(chain.state, b"\x01" * 32, 1) is None
+    assert get_max_document_bytes(chain.state) == 64 * 1024 * 1024
