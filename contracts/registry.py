@@ -9,6 +9,7 @@ from contracts import (
     anchor,
     cases,
     certificates,
+    documents,
     evidence,
     governance,
     items,
@@ -70,6 +71,7 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
     "materials": materials.METHODS,
     "certificates": certificates.METHODS,
     "cases": cases.METHODS,
+    "documents": documents.METHODS,
     "evidence": {
         "report": Method(
             parse=evidence.parse_report, handler=evidence.report,
