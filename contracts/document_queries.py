@@ -37,6 +37,7 @@ and never reaches its cap of 256. Openings are separate keys, unbounded.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Final
 
 from chainnode.results import jsonable
@@ -155,7 +156,7 @@ def is_overdue(record: dict[str, Any], department: str, now_ms: int) -> bool:
             and deadline is not None and now_ms > deadline)
 
 
-def may_read(reader: StateReader, doc_id: str, department: str, roles: tuple[str, ...] | list[str]) -> bool:
+def may_read(reader: StateReader, doc_id: str, department: str, roles: Collection[str]) -> bool:
     """Whether a member of `department` holding `roles` may read the document's record (not its content):
     its sender, any of its recipients, or an auditor."""
     record = get_document(reader, doc_id)

@@ -199,6 +199,12 @@ def _put_indexes(overlay: StateOverlay, record: dict[str, Any]) -> None:
         overlay.put(Q.cert_index_key(record["cert_id"], doc_id), Q.INDEX_VALUE)
 
 
+def _delete_if_present(overlay: StateOverlay, key: bytes) -> None:
+    """Delete an index key only if it is there, so a block never records the deletion of an absent key."""
+    if overlay.get(key) is not None:
+        overlay.delete(key)
+
+
 def _new_id(overlay: StateOverlay, ctx: CallContext) -> str:
     doc_id = Q.compute_doc_id(ctx.tx_id)
     if overlay.get(Q.doc_key(doc_id)) is not None:
@@ -319,7 +325,7 @@ def withdraw(overlay: StateOverlay, args: ReasonArgs, ctx: CallContext) -> Outco
                            "time_ms": ctx.block_time_ms, "tx_id": ctx.tx_id}
     _put(overlay, record, _history("withdrawn", officer, ctx, args.reason))
     for code in record["recipients"]:
-        overlay.delete(Q.undelivered_key(code, args.doc_id))
+        _delete_if_present(overlay, Q.undelivered_key(code, args.doc_id))
     event = _event("withdrawn", record, ctx.signer, reason=args.reason)
     return Outcome((event,), _entities(record, ctx.signer))
 
@@ -374,7 +380,7 @@ def delivered(overlay: StateOverlay, args: DeliveredArgs, ctx: CallContext) -> O
     status.update(delivered_height=ctx.height, delivered_ms=ctx.block_time_ms)
     record["recipient_status"] = {**record["recipient_status"], node.department: status}
     _put(overlay, record, _history("delivered", node, ctx, ""))
-    overlay.delete(Q.undelivered_key(node.department, args.doc_id))
+    _delete_if_present(overlay, Q.undelivered_key(node.department, args.doc_id))
     event = _event("delivered", record, ctx.signer, department=node.department)
     return Outcome((event,), _entities(record, ctx.signer))
 

@@ -357,16 +357,21 @@ def parse_revoke(args: Value) -> MemberArgs:
 
 
 def _effective(args: MemberArgs, ctx: CallContext) -> int:
-    if args.effective_height is None:
+    return _effective_height(args.effective_height, ctx)
+
+
+def _effective_height(effective_height: int | None, ctx: CallContext) -> int:
+    """The height a change takes effect: the next one by default. Raises invalid_effective_height."""
+    if effective_height is None:
         return ctx.height + 1
-    if not ctx.height < args.effective_height <= ctx.height + MAX_EFFECTIVE_DELAY:
+    if not ctx.height < effective_height <= ctx.height + MAX_EFFECTIVE_DELAY:
         raise ContractError(
             "invalid_effective_height",
             f"effective_height must be after the current height {ctx.height} and at most "
             f"{MAX_EFFECTIVE_DELAY} heights ahead",
             field="effective_height",
         )
-    return args.effective_height
+    return effective_height
 
 
 def _own_member(overlay: StateOverlay, admin: MemberRecord, public_key: bytes) -> dict[str, Value]:
@@ -498,7 +503,7 @@ def set_encryption_key(overlay: StateOverlay, args: EncryptionKeyArgs, ctx: Call
     """
     # AUTHORISE: an admin, for the admin's own department.
     admin = require_member(overlay, ctx.signer, ctx.height, ("admin",))
-    effective = _effective(MemberArgs(args.public_key, "", (), None, "", args.effective_height), ctx)
+    effective = _effective_height(args.effective_height, ctx)
     # CHECK
     periods = encryption_key_periods(overlay, admin.department)
     in_force = encryption_key_at(overlay, admin.department, ctx.height)

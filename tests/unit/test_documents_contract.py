@@ -587,3 +587,16 @@ def test_too_many_recipients_is_refused_by_the_parser(chain: Chain) -> None:
     with pytest.raises(ContractError) as excinfo:
         document_args.parse_send({**send_args(chain), "recipients": codes})
     assert excinfo.value.field == "recipients"
+
+
+def test_a_withdrawal_deletes_only_the_undelivered_entries_still_there(chain: Chain) -> None:
+    doc_id = send(chain, recipients=("SAMR", "CAB"))
+    chain.ok(node_key("SAMR"), "documents", "delivered", {"doc_id": doc_id})
+    chain.height += 1
+    chain.time_ms += 60_000
+    execution = execute_block(chain.state, [chain.tx(officer(chain, "PSB"), "documents", "withdraw",
+                                                     {"doc_id": doc_id, "reason": "error"})],
+                              BlockContext(chain_id=CHAIN_ID, height=chain.height, time_ms=chain.time_ms))
+    assert execution.results[0].code == "ok"
+    deleted = {key for key, value in execution.changes.items() if value is None}
+    assert deleted == {document_queries.undelivered_key("CAB", doc_id)}

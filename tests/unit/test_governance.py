@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chainnode import crypto
+from chainnode import crypto, records
 from contracts import anchor, governance
 from contracts.base import ContractError
 from tests.contract_kit import Chain, encryption_key_for, key_for
@@ -395,3 +395,15 @@ def test_set_encryption_key_arguments() -> None:
         with pytest.raises(ContractError) as excinfo:
             governance.parse_set_encryption_key(args)
         assert excinfo.value.code == "invalid_arguments" and excinfo.value.field == field
+
+
+def test_department_json_shows_the_key_in_force_and_its_fingerprint() -> None:
+    keyed = Chain(encryption_keys=True)
+    dept = governance.get_department(keyed.state, "PSB")
+    assert dept is not None
+    key = governance.encryption_key_at(keyed.state, "PSB", 0)
+    assert key is not None
+    shown = records.department_json(dept, 0, key)
+    assert shown["encryption_key"] == key.hex()
+    assert shown["encryption_key_fingerprint"] == crypto.compute_key_fingerprint(key).hex()
+    assert records.department_json(dept, 0)["encryption_key"] is None
