@@ -19,6 +19,8 @@ from chainnode.limits import MAX_BLOCK_BYTES_CEILING, MAX_BLOCK_TXS_CEILING, MAX
 from chainnode.validators import Validator, ValidatorSet
 
 DEPARTMENT_CODE: Final = re.compile(r"^[A-Z][A-Z0-9_]{1,31}\Z")
+MAX_DOCUMENT_BYTES_CEILING: Final = 1 << 30
+"""The most `max_document_bytes` may be set to, at genesis or by proposal (1 GiB)."""
 KNOWN_ROLES: Final = frozenset({"admin", "clerk", "reviewer", "approver", "issuer", "document_officer", "auditor"})
 
 
@@ -35,6 +37,9 @@ class Params:
     """1 enables test-only contract methods (validator updates without governance). Never in production."""
     utc_offset_minutes: int = 480
     """The network's civil time zone, for working days and deadlines (480: UTC+8)."""
+    max_document_bytes: int = 64 * 1024 * 1024
+    """The largest ciphertext an official document may have (docs/documents.md); proposal
+    `set_document_limits` changes it."""
 
 
 PARAM_RANGES: Final = {
@@ -44,6 +49,7 @@ PARAM_RANGES: Final = {
     "max_tx_bytes": (1024, MAX_TX_BYTES_CEILING),
     "max_block_txs": (1, MAX_BLOCK_TXS_CEILING),
     "max_block_bytes": (4096, MAX_BLOCK_BYTES_CEILING),
+    "max_document_bytes": (1024, MAX_DOCUMENT_BYTES_CEILING),
 }
 PROPOSAL_KINDS: Final = (
     "add_department",
@@ -53,6 +59,7 @@ PROPOSAL_KINDS: Final = (
     "publish_calendar",
     "register_cert_type",
     "register_material_type",
+    "set_document_limits",
 )
 DEFAULT_THRESHOLD: Final = (2, 3)
 
@@ -83,6 +90,8 @@ class Department:
     power: int
     address: str
     members: tuple[Member, ...]
+    encryption_key: bytes | None = None
+    """The department's X25519 public key for official documents, in force from height 0 (optional)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +124,21 @@ def _hex_key(value: object, where: str) -> bytes:
         raise GenesisError(f"{where} is not hex", field=where) from exc
     if len(key) != crypto.PUBLIC_KEY_SIZE:
         raise GenesisError(f"{where} must be a 32-byte Ed25519 public key in hex", field=where)
+    return key
+
+
+def _encryption_key(value: object, where: str) -> bytes | None:
+    """An optional X25519 public key: 64 hex digits, or absent / null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64:
+        raise GenesisError(f"{where} must be a 32-byte X25519 public key as 64 hex digits", field=where)
+    try:
+        key = bytes.fromhex(value)
+    except ValueError as exc:
+        raise GenesisError(f"{where} must be a 32-byte X25519 public key as 64 hex digits", field=where) from exc
+    if len(key) != 32:
+        raise GenesisError(f"{where} must be a 32-byte X25519 public key as 64 hex digits", field=where)
     return key
 
 
@@ -192,6 +216,7 @@ def parse_genesis(document: Any) -> Genesis:
                 power=power,
                 address=str(raw.get("address", "")),
                 members=tuple(members),
+                encryption_key=_encryption_key(raw.get("encryption_key"), f"{where}.encryption_key"),
             )
         )
     if not any(d.power > 0 for d in departments):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chainnode import crypto
 from chainnode.errors import NotFound
 from chainnode.results import jsonable
 from contracts import calendar, cases, certificates, governance, items, materials, proposals
@@ -65,7 +66,9 @@ def envelope(v: View, **fields: Any) -> dict[str, Any]:
 # --- governance ---------------------------------------------------------------------------------------
 
 
-def department_json(d: governance.DepartmentRecord, height: int) -> dict[str, Any]:
+def department_json(d: governance.DepartmentRecord, height: int, encryption_key: bytes | None = None
+                    ) -> dict[str, Any]:
+    """The department as JSON, with its encryption key in force at `height` and that key's fingerprint."""
     return {
         "code": d.code,
         "name": d.name,
@@ -74,11 +77,15 @@ def department_json(d: governance.DepartmentRecord, height: int) -> dict[str, An
         "admitted_height": d.admitted_height,
         "removed_height": d.removed_height,
         "active": d.active_at(height),
+        "encryption_key": None if encryption_key is None else encryption_key.hex(),
+        "encryption_key_fingerprint": None if encryption_key is None else
+        crypto.compute_key_fingerprint(encryption_key).hex(),
     }
 
 
 def list_departments(v: View) -> dict[str, Any]:
-    return envelope(v, departments=[department_json(d, v.height) for d in governance.departments(v)])
+    return envelope(v, departments=[department_json(d, v.height, governance.encryption_key_at(v, d.code, v.height))
+                                    for d in governance.departments(v)])
 
 
 def member(v: View, public_key: bytes) -> dict[str, Any]:

@@ -38,6 +38,11 @@ def date_of(time_ms: int, utc_offset_minutes: int) -> int:
     return EPOCH_ORDINAL + (time_ms + utc_offset_minutes * 60_000) // DAY_MS
 
 
+def year_of(time_ms: int, utc_offset_minutes: int) -> int:
+    """The civil year of a block time in the network's time zone."""
+    return datetime.date.fromordinal(date_of(time_ms, utc_offset_minutes)).year
+
+
 def end_of_day_ms(ordinal: int, utc_offset_minutes: int) -> int:
     """The block time at which the civil date `ordinal` ends (local midnight that follows it)."""
     return (ordinal + 1 - EPOCH_ORDINAL) * DAY_MS - utc_offset_minutes * 60_000

@@ -9,6 +9,12 @@ Department admins register, re-role, rotate and revoke their own department's ke
 an effective height (default: the next height). Departments come from genesis and from proposals
 (`contracts.proposals`); a removed department keeps its record with `removed_height`, and its keys stop
 signing from that height on while what they signed before stays checkable.
+
+A department's X25519 encryption key (for official documents, docs/documents.md) is kept the same way,
+in periods by height under `gov/enckey/<code>` -> {"department", "periods": [[from_height, public_key]]}:
+from genesis (`departments[i].encryption_key`), from an `add_department` proposal, and by rotation
+(`set_encryption_key`, signed by an admin of the department). Old periods are never removed, so a
+document stays openable by the key it was sealed to and a verifier can tell which key was current.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from chainnode import crypto
 from chainnode.codec import Value
 from chainnode.genesis import KNOWN_ROLES, Genesis
 from chainnode.results import Event
@@ -25,6 +32,7 @@ from contracts.base import CallContext, ContractError, Outcome, StateOverlay, St
 PREFIX_DEPARTMENT: Final = b"gov/department/"
 PREFIX_MEMBER: Final = b"gov/member/"
 PREFIX_ROSTER: Final = b"gov/roster/"
+PREFIX_ENCRYPTION_KEY: Final = b"gov/enckey/"
 CONFIG_KEY: Final = b"gov/config"
 ROLE_NODE: Final = "node"
 STAFF_ROLES: Final = tuple(sorted(KNOWN_ROLES))
@@ -66,6 +74,10 @@ def member_key(public_key: bytes) -> bytes:
 
 def roster_key(department: str, public_key: bytes) -> bytes:
     return PREFIX_ROSTER + department.encode() + b"/" + public_key
+
+
+def encryption_key_key(code: str) -> bytes:
+    return PREFIX_ENCRYPTION_KEY + code.encode()
 
 
 def _decode(reader: StateReader, key: bytes) -> Value | None:
@@ -130,6 +142,31 @@ def apply_genesis(overlay: StateOverlay, genesis: Genesis) -> None:
         )
         for member in dept.members:
             put_member(overlay, new_member(member.public_key, dept.code, member.name, list(member.roles), 0))
+        if dept.encryption_key is not None:
+            put_encryption_key(overlay, dept.code, dept.encryption_key, 0)
+
+
+def put_encryption_key(overlay: StateOverlay, department: str, public_key: bytes, from_height: int) -> None:
+    """Start a period of the department's encryption key at `from_height` (replacing one starting there).
+
+    Raises ContractError: change_pending (a period starts after `from_height`), too_many_changes.
+    """
+    record = _decode(overlay, encryption_key_key(department))
+    periods = [] if record is None else [list(p) for p in record["periods"]]
+    if periods and from_height < periods[-1][0]:
+        raise ContractError(
+            "change_pending",
+            f"a key change of {department} takes effect at height {periods[-1][0]}; a new one cannot take effect "
+            "before it",
+            field="effective_height",
+        )
+    if periods and from_height == periods[-1][0]:
+        periods[-1] = [from_height, public_key]
+    else:
+        if len(periods) >= MAX_PERIODS:
+            raise ContractError("too_many_changes", f"a department keeps at most {MAX_PERIODS} encryption keys")
+        periods.append([from_height, public_key])
+    overlay.put_value(encryption_key_key(department), {"department": department, "periods": periods})
 
 
 # --- lookups -----------------------------------------------------------------------------------------
@@ -152,6 +189,23 @@ def departments(reader: StateReader) -> list[DepartmentRecord]:
 
 def active_departments(reader: StateReader, height: int) -> list[DepartmentRecord]:
     return [d for d in departments(reader) if d.active_at(height)]
+
+
+def encryption_key_periods(reader: StateReader, department: str) -> list[tuple[int, bytes]]:
+    """Every period of the department's encryption key, `(from_height, public_key)` in order; [] if none."""
+    record = _decode(reader, encryption_key_key(department))
+    return [] if record is None else [(int(h), bytes(k)) for h, k in record["periods"]]
+
+
+def encryption_key_at(reader: StateReader, department: str, height: int) -> bytes | None:
+    """The department's encryption public key in force at `height`: that of the last period with
+    `from_height <= height`; None before the first period (or if it never had one)."""
+    current = None
+    for from_height, public_key in encryption_key_periods(reader, department):
+        if from_height > height:
+            break
+        current = public_key
+    return current
 
 
 def utc_offset_minutes(reader: StateReader) -> int:
@@ -303,16 +357,21 @@ def parse_revoke(args: Value) -> MemberArgs:
 
 
 def _effective(args: MemberArgs, ctx: CallContext) -> int:
-    if args.effective_height is None:
+    return _effective_height(args.effective_height, ctx)
+
+
+def _effective_height(effective_height: int | None, ctx: CallContext) -> int:
+    """The height a change takes effect: the next one by default. Raises invalid_effective_height."""
+    if effective_height is None:
         return ctx.height + 1
-    if not ctx.height < args.effective_height <= ctx.height + MAX_EFFECTIVE_DELAY:
+    if not ctx.height < effective_height <= ctx.height + MAX_EFFECTIVE_DELAY:
         raise ContractError(
             "invalid_effective_height",
             f"effective_height must be after the current height {ctx.height} and at most "
             f"{MAX_EFFECTIVE_DELAY} heights ahead",
             field="effective_height",
         )
-    return args.effective_height
+    return effective_height
 
 
 def _own_member(overlay: StateOverlay, admin: MemberRecord, public_key: bytes) -> dict[str, Value]:
@@ -416,3 +475,48 @@ def revoke_member(overlay: StateOverlay, args: MemberArgs, ctx: CallContext) -> 
     record["revoked_reason"] = args.reason
     put_member(overlay, record)
     return _member_event("member.revoked", record, effective, admin)
+
+
+# --- the department's encryption key (by a department admin, for the admin's own department) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionKeyArgs:
+    public_key: bytes
+    effective_height: int | None
+
+
+def parse_set_encryption_key(args: Value) -> EncryptionKeyArgs:
+    fields = want_args_map(args, {"public_key", "effective_height"}, {"public_key"})
+    return EncryptionKeyArgs(
+        public_key=A.bytes32(fields["public_key"], "public_key"),
+        effective_height=A.optional(fields, "effective_height", A.integer, None),
+    )
+
+
+def set_encryption_key(overlay: StateOverlay, args: EncryptionKeyArgs, ctx: CallContext) -> Outcome:
+    """Start a new period of the signer's department's encryption key (default: from the next height).
+
+    A change at the same height as a pending one replaces it. Raises ContractError: the roster's errors
+    (role admin), invalid_effective_height, same_key (the key in force, or pending, is this one),
+    change_pending, too_many_changes.
+    """
+    # AUTHORISE: an admin, for the admin's own department.
+    admin = require_member(overlay, ctx.signer, ctx.height, ("admin",))
+    effective = _effective_height(args.effective_height, ctx)
+    # CHECK
+    periods = encryption_key_periods(overlay, admin.department)
+    in_force = encryption_key_at(overlay, admin.department, ctx.height)
+    if args.public_key == in_force or (periods and periods[-1][1] == args.public_key):
+        when = "in force" if args.public_key == in_force else f"pending from height {periods[-1][0]}"
+        raise ContractError("same_key", f"this key is already the encryption key of {admin.department} ({when})",
+                            field="public_key")
+    # EFFECT
+    put_encryption_key(overlay, admin.department, args.public_key, effective)
+    # EVENTS
+    event = Event(kind="department.encryption_key_set", attributes={
+        "department": admin.department, "public_key": args.public_key,
+        "fingerprint": crypto.compute_key_fingerprint(args.public_key), "effective_height": effective,
+        "by": admin.public_key,
+    })
+    return Outcome((event,), (f"department:{admin.department}", f"member:{admin.public_key.hex()}"))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from chainnode.codec import Value
-from chainnode.genesis import DEFAULT_THRESHOLD, PROPOSAL_KINDS, Genesis
+from chainnode.genesis import DEFAULT_THRESHOLD, MAX_DOCUMENT_BYTES_CEILING, PROPOSAL_KINDS, Genesis, Params
 from chainnode.limits import MAX_BLOCK_BYTES_CEILING, MAX_BLOCK_TXS_CEILING, MAX_TX_BYTES_CEILING
 from chainnode.results import Event
 from contracts import args as A
@@ -41,6 +41,8 @@ PREFIX_CERT_TYPE: Final = b"gov/cert_type/"
 PREFIX_MATERIAL_TYPE: Final = b"gov/material_type/"
 SEQ_KEY: Final = b"gov/proposal_seq"
 LIMITS_KEY: Final = b"consensus/limits"
+DOCS_CONFIG_KEY: Final = b"docs/config"
+"""{"max_document_bytes"}: the documents contract's limits (genesis params, proposal `set_document_limits`)."""
 MAX_DEADLINE_DELAY: Final = 1_000_000
 MAX_ADMINS: Final = 8
 MAX_ISSUERS: Final = 64
@@ -119,7 +121,7 @@ def _date(value: Value, field: str) -> str:
 
 
 def _payload_add_department(p: Value) -> dict[str, Value]:
-    f = _fields(p, "payload", {"code", "name", "node_key", "power", "address", "admins"},
+    f = _fields(p, "payload", {"code", "name", "node_key", "power", "address", "admins", "encryption_key"},
                 {"code", "name", "node_key", "power", "admins"})
     payload: dict[str, Value] = {
         "code": A.department_code(f["code"], "payload.code"),
@@ -129,6 +131,8 @@ def _payload_add_department(p: Value) -> dict[str, Value]:
         "address": A.optional(f, "address", lambda v, n: A.text(v, "payload.address", min_len=0), ""),
         "admins": list(A.items_of(f["admins"], "payload.admins", _admin, max_items=MAX_ADMINS, min_items=1)),
     }
+    if f.get("encryption_key") is not None:  # absent from older payloads, which stay as they were
+        payload["encryption_key"] = A.bytes32(f["encryption_key"], "payload.encryption_key")
     keys = [payload["node_key"], *(a["public_key"] for a in payload["admins"])]
     if len(set(keys)) != len(keys):
         raise A.bad("payload.admins", "payload.node_key and the admins' public keys must all differ")
@@ -186,6 +190,12 @@ def _payload_material_type(p: Value) -> dict[str, Value]:
     return {"code": A.code(f["code"], "payload.code"), "name": A.text(f["name"], "payload.name")}
 
 
+def _payload_document_limits(p: Value) -> dict[str, Value]:
+    f = _fields(p, "payload", {"max_document_bytes"}, {"max_document_bytes"})
+    return {"max_document_bytes": A.integer(f["max_document_bytes"], "payload.max_document_bytes", low=1024,
+                                            high=MAX_DOCUMENT_BYTES_CEILING)}
+
+
 PAYLOADS: Final[dict[str, Callable[[Value], dict[str, Value]]]] = {
     "add_department": _payload_add_department,
     "remove_department": _payload_code_only,
@@ -194,6 +204,7 @@ PAYLOADS: Final[dict[str, Callable[[Value], dict[str, Value]]]] = {
     "publish_calendar": _payload_calendar,
     "register_cert_type": _payload_cert_type,
     "register_material_type": _payload_material_type,
+    "set_document_limits": _payload_document_limits,
 }
 assert tuple(PAYLOADS) == PROPOSAL_KINDS
 
@@ -259,6 +270,8 @@ def apply_payload(overlay: StateOverlay, kind: str, payload: dict[str, Value], h
             governance.put_member(
                 overlay, governance.new_member(admin["public_key"], payload["code"], admin["name"], ["admin"], height)
             )
+        if payload.get("encryption_key") is not None:
+            governance.put_encryption_key(overlay, payload["code"], payload["encryption_key"], height)
         # observer first: the power is queued JOIN_DELAY_BLOCKS later, once the node has had time to sync
         overlay.put_value(join_power_key(height + JOIN_DELAY_BLOCKS, payload["code"]), payload["code"])
     elif kind in ("remove_department", "set_power"):
@@ -276,6 +289,10 @@ def apply_payload(overlay: StateOverlay, kind: str, payload: dict[str, Value], h
         limits = dict(overlay.get_value(LIMITS_KEY) or {})
         limits.update(payload)
         overlay.put_value(LIMITS_KEY, limits)
+    elif kind == "set_document_limits":
+        config = dict(overlay.get_value(DOCS_CONFIG_KEY) or {})
+        config.update(payload)
+        overlay.put_value(DOCS_CONFIG_KEY, config)
     elif kind == "publish_calendar":
         overlay.put_value(calendar.calendar_key(payload["year"]), payload)
     elif kind == "register_cert_type":
@@ -285,7 +302,9 @@ def apply_payload(overlay: StateOverlay, kind: str, payload: dict[str, Value], h
 
 
 def apply_genesis(overlay: StateOverlay, genesis: Genesis) -> None:
-    """Write the registries genesis starts with. Raises ContractError naming the entry at fault."""
+    """Write the registries genesis starts with, and the documents contract's limits. Raises ContractError
+    naming the entry at fault."""
+    overlay.put_value(DOCS_CONFIG_KEY, {"max_document_bytes": genesis.params.max_document_bytes})
     sections: list[tuple[str, tuple[dict[str, Any], ...]]] = [
         ("register_material_type", genesis.governance.material_types),
         ("register_cert_type", genesis.governance.cert_types),
@@ -505,6 +524,13 @@ def get_cert_type(reader: StateReader, code: str) -> dict[str, Value] | None:
 def get_material_type(reader: StateReader, code: str) -> dict[str, Value] | None:
     raw = reader.get(material_type_key(code))
     return None if raw is None else dict(decode_state(raw))
+
+
+def max_document_bytes(reader: StateReader) -> int:
+    """The largest ciphertext a document may have now (`docs/config`; the genesis default if unset)."""
+    raw = reader.get(DOCS_CONFIG_KEY)
+    config = {} if raw is None else dict(decode_state(raw))
+    return int(config.get("max_document_bytes", Params().max_document_bytes))
 
 
 def consensus_limits(reader: StateReader) -> dict[str, int]:

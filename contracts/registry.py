@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from contracts import anchor, cases, certificates, evidence, governance, items, materials, proposals, validators
+from contracts import (
+    anchor,
+    cases,
+    certificates,
+    documents,
+    evidence,
+    governance,
+    items,
+    materials,
+    proposals,
+    validators,
+)
 from contracts.base import Method
 
 REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
@@ -38,6 +49,12 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
             description="A department admin revokes a staff key from a height on; earlier signatures stay valid.",
             example={"public_key": "<32 bytes>", "reason": "left the department"},
         ),
+        "set_encryption_key": Method(
+            parse=governance.parse_set_encryption_key, handler=governance.set_encryption_key,
+            description="A department admin rotates the department's X25519 encryption key for official documents, "
+                        "effective from a height; earlier keys stay on record.",
+            example={"public_key": "<32 bytes>", "effective_height": 120},
+        ),
         "propose": Method(
             parse=proposals.parse_propose, handler=proposals.propose,
             description="A department admin proposes a change that the departments vote on.",
@@ -54,6 +71,7 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
     "materials": materials.METHODS,
     "certificates": certificates.METHODS,
     "cases": cases.METHODS,
+    "documents": documents.METHODS,
     "evidence": {
         "report": Method(
             parse=evidence.parse_report, handler=evidence.report,

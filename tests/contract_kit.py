@@ -50,6 +50,11 @@ def key_for(label: str) -> crypto.PrivateKey:
     return crypto.PrivateKey(crypto.sha256(label.encode()))
 
 
+def encryption_key_for(label: str) -> crypto.EncryptionKey:
+    """A fixed X25519 key pair from a label ("<DEPT>/encryption" is a department's genesis key)."""
+    return crypto.EncryptionKey(crypto.sha256(f"encryption {label}".encode()))
+
+
 @dataclass
 class Staff:
     """Keys by (department, role): `staff["SAMR", "clerk"]`; each holds only that role."""
@@ -64,8 +69,10 @@ DEFAULT_DEPARTMENTS = ("PSB", "SAMR", "CAB", "TAX")
 
 
 def make_genesis(departments: Sequence[str] = DEFAULT_DEPARTMENTS, *, governance: dict[str, Any] | None = None,
-                 utc_offset_minutes: int = 480) -> tuple[Genesis, Staff]:
-    """A genesis where every department has one key per role (named "<DEPT> <role>") and power 10."""
+                 utc_offset_minutes: int = 480, encryption_keys: bool = False,
+                 params: dict[str, Any] | None = None) -> tuple[Genesis, Staff]:
+    """A genesis where every department has one key per role (named "<DEPT> <role>") and power 10, and with
+    `encryption_keys` the encryption key `encryption_key_for("<DEPT>/encryption")`."""
     staff = Staff()
     docs = []
     for code in departments:
@@ -76,10 +83,12 @@ def make_genesis(departments: Sequence[str] = DEFAULT_DEPARTMENTS, *, governance
             members.append({"public_key": key.public_key.hex(), "name": f"{code} {role}", "roles": [role]})
         docs.append({"code": code, "name": f"Department {code}", "node_key": key_for(f"{code}/node").public_key.hex(),
                      "power": 10, "members": members})
+        if encryption_keys:
+            docs[-1]["encryption_key"] = encryption_key_for(f"{code}/encryption").public_key.hex()
     document: dict[str, Any] = {
         "chain_id": CHAIN_ID,
         "genesis_time_ms": START_MS,
-        "params": {"utc_offset_minutes": utc_offset_minutes},
+        "params": {"utc_offset_minutes": utc_offset_minutes, **(params or {})},
         "departments": docs,
     }
     if governance:
@@ -91,9 +100,11 @@ class Chain:
     """Executes one transaction per block (or several with `block`), advancing height and block time."""
 
     def __init__(self, departments: Sequence[str] = DEFAULT_DEPARTMENTS, *,
-                 governance: dict[str, Any] | None = None, utc_offset_minutes: int = 480) -> None:
+                 governance: dict[str, Any] | None = None, utc_offset_minutes: int = 480,
+                 encryption_keys: bool = False, params: dict[str, Any] | None = None) -> None:
         self.genesis, self.staff = make_genesis(departments, governance=governance,
-                                                utc_offset_minutes=utc_offset_minutes)
+                                                utc_offset_minutes=utc_offset_minutes,
+                                                encryption_keys=encryption_keys, params=params)
         self.state = DictState()
         self.state.apply(compute_genesis_changes(self.state, self.genesis))
         self.height = 0

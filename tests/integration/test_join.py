@@ -45,6 +45,8 @@ def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> Non
         payload = joining.proposal_payload(name="Human Resources", power=10, address=f"127.0.0.1:{joiner_p2p}")
         payload["node_key"] = bytes.fromhex(payload["node_key"])
         payload["admins"][0]["public_key"] = bytes.fromhex(payload["admins"][0]["public_key"])
+        if "encryption_key" in payload:  # the joiner's document key: its first period starts at admission
+            payload["encryption_key"] = bytes.fromhex(payload["encryption_key"])
         # Before admission its links are refused; it keeps retrying and stays at height 0.
         joiner = start_node(joining.home, tmp_path / "joiner.log")
         joiner_url = f"http://127.0.0.1:{api_port}"
@@ -70,6 +72,9 @@ def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> Non
             assert proposal["status"] == "applied", proposal
             applied = int(proposal["apply_height"])
             new_key = joining.node_key.public_key.hex()
+            listed = {d["code"]: d for d in http_json(f"{cluster.urls[0]}/v1/departments")[1]["departments"]}
+            assert listed["HRSS"]["encryption_key"] == (
+                payload["encryption_key"].hex() if "encryption_key" in payload else None)
 
             voting = applied + JOIN_DELAY_BLOCKS + 2
 

@@ -40,6 +40,11 @@ def test_valid_genesis_and_its_hash() -> None:
         (lambda d: d.update(params={"max_tx_bytes": -1}), "must be an integer in"),
         (lambda d: d.update(params={"nonsense": 1}), "unknown fields"),
         (lambda d: d.update(extra=1.5), "cannot be encoded"),
+        (lambda d: d["departments"][0].update(encryption_key="zz" * 32), "departments[0].encryption_key"),
+        (lambda d: d["departments"][0].update(encryption_key="11" * 31), "64 hex digits"),
+        (lambda d: d["departments"][0].update(encryption_key=7), "X25519"),
+        (lambda d: d.update(params={"max_document_bytes": 1023}), "max_document_bytes must be an integer in"),
+        (lambda d: d.update(params={"max_document_bytes": (1 << 30) + 1}), "[1024, 1073741824]"),
     ],
 )
 def test_genesis_mistakes_are_named(change: Any, words: str) -> None:
@@ -48,6 +53,20 @@ def test_genesis_mistakes_are_named(change: Any, words: str) -> None:
     with pytest.raises(GenesisError) as caught:
         parse_genesis(doc)
     assert words in caught.value.message
+
+
+def test_genesis_encryption_key_and_document_limit() -> None:
+    doc = copy.deepcopy(DOC)
+    assert parse_genesis(doc).departments[0].encryption_key is None
+    assert parse_genesis(doc).params.max_document_bytes == 64 * 1024 * 1024
+    doc["departments"][0]["encryption_key"] = "ab" * 32
+    doc["params"] = {"max_document_bytes": 4096}
+    genesis = parse_genesis(doc)
+    assert genesis.departments[0].encryption_key == b"\xab" * 32 and genesis.params.max_document_bytes == 4096
+    doc["departments"][0]["encryption_key"] = "ab" * 31
+    with pytest.raises(GenesisError) as caught:
+        parse_genesis(doc)
+    assert caught.value.field == "genesis.departments[0].encryption_key"
 
 
 def test_genesis_file_errors(tmp_path: Path) -> None:

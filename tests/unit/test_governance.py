@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from chainnode import crypto
+from chainnode import crypto, records
 from contracts import anchor, governance
 from contracts.base import ContractError
-from tests.contract_kit import Chain, key_for
+from tests.contract_kit import Chain, encryption_key_for, key_for
 
 _hashes = itertools.count()
 
@@ -330,3 +330,80 @@ def test_malformed_arguments_are_refused_at_execution(chain: Chain) -> None:
                   {"public_key": chain.staff["SAMR", "clerk"].public_key, "roles": None})
     chain.refused("invalid_arguments", admin, "governance", "register_member",
                   {"public_key": key_for("z").public_key, "name": "Z", "roles": None})
+
+
+# --- department encryption keys ----------------------------------------------------------------------
+
+
+def enc(label: str) -> bytes:
+    return encryption_key_for(label).public_key
+
+
+def test_genesis_encryption_keys_start_at_height_zero() -> None:
+    keyed = Chain(encryption_keys=True)
+    for code in ("PSB", "SAMR", "CAB", "TAX"):
+        assert governance.encryption_key_periods(keyed.state, code) == [(0, enc(f"{code}/encryption"))]
+        assert governance.encryption_key_at(keyed.state, code, 0) == enc(f"{code}/encryption")
+    plain = Chain()
+    assert governance.encryption_key_periods(plain.state, "PSB") == []
+    assert governance.encryption_key_at(plain.state, "PSB", 5) is None
+
+
+def test_set_encryption_key_adds_periods_like_member_roles(chain: Chain) -> None:
+    admin = chain.staff["SAMR", "admin"]
+    first, second, third = enc("SAMR/1"), enc("SAMR/2"), enc("SAMR/3")
+    result = chain.ok(admin, "governance", "set_encryption_key", {"public_key": first})
+    assert chain.event_attrs(result, "department.encryption_key_set") == {
+        "department": "SAMR", "public_key": first, "fingerprint": crypto.compute_key_fingerprint(first),
+        "effective_height": 2, "by": admin.public_key,
+    }
+    assert "department:SAMR" in chain.last_entities[0]
+    assert governance.encryption_key_at(chain.state, "SAMR", 1) is None  # from the next height by default
+    assert governance.encryption_key_at(chain.state, "SAMR", 2) == first
+    chain.ok(admin, "governance", "set_encryption_key", {"public_key": second, "effective_height": 10})
+    # a change at the same height as the pending one replaces it
+    chain.ok(admin, "governance", "set_encryption_key", {"public_key": third, "effective_height": 10})
+    assert governance.encryption_key_periods(chain.state, "SAMR") == [(2, first), (10, third)]
+    assert [governance.encryption_key_at(chain.state, "SAMR", h) for h in (1, 2, 9, 10, 50)] == [
+        None, first, first, third, third]
+    chain.refused("change_pending", admin, "governance", "set_encryption_key",
+                  {"public_key": second, "effective_height": 8})
+    message = chain.refused("same_key", admin, "governance", "set_encryption_key",
+                            {"public_key": third, "effective_height": 12}).message
+    assert "pending from height 10" in message
+    message = chain.refused("same_key", admin, "governance", "set_encryption_key", {"public_key": first}).message
+    assert "in force" in message
+    chain.refused("invalid_effective_height", admin, "governance", "set_encryption_key",
+                  {"public_key": second, "effective_height": chain.height})
+    assert governance.encryption_key_periods(chain.state, "PSB") == []  # only the admin's own department
+
+
+def test_set_encryption_key_needs_an_admin_and_keeps_at_most_64_periods(chain: Chain) -> None:
+    chain.refused("role_required", chain.staff["SAMR", "document_officer"], "governance", "set_encryption_key",
+                  {"public_key": enc("x")})
+    admin = chain.staff["PSB", "admin"]
+    for i in range(governance.MAX_PERIODS):
+        chain.ok(admin, "governance", "set_encryption_key", {"public_key": enc(f"PSB/{i}")})
+    assert len(governance.encryption_key_periods(chain.state, "PSB")) == governance.MAX_PERIODS
+    chain.refused("too_many_changes", admin, "governance", "set_encryption_key", {"public_key": enc("PSB/last")})
+
+
+def test_set_encryption_key_arguments() -> None:
+    for args, field in (({"public_key": b"\x01" * 31}, "public_key"), ({}, "args"),
+                        ({"public_key": b"\x01" * 32, "effective_height": -1}, "effective_height"),
+                        ({"public_key": b"\x01" * 32, "department": "PSB"}, "args")):
+        with pytest.raises(ContractError) as excinfo:
+            governance.parse_set_encryption_key(args)
+        assert excinfo.value.code == "invalid_arguments" and excinfo.value.field == field
+
+
+def test_department_json_shows_the_key_in_force_and_its_fingerprint() -> None:
+    keyed = Chain(encryption_keys=True)
+    dept = governance.get_department(keyed.state, "PSB")
+    assert dept is not None
+    key = governance.encryption_key_at(keyed.state, "PSB", 0)
+    assert key is not None
+    shown = records.department_json(dept, 0, key)
+    assert shown["encryption_key"] == key.hex()
+    assert shown["encryption_key_fingerprint"] == crypto.compute_key_fingerprint(key).hex()
+    assert records.department_json(dept, 0)["encryption_key"] is None

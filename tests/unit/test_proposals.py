@@ -156,6 +156,10 @@ KIND_CASES = [
         "register_material_type", {"code": "id_card", "name": "Identity card"},
         lambda chain: proposals.get_material_type(chain.state, "id_card") is not None,
     ),
+    KindCase(
+        "set_document_limits", {"max_document_bytes": 1 << 20},
+        lambda chain: proposals.max_document_bytes(chain.state) == 1 << 20,
+    ),
 ]
 
 
@@ -599,6 +603,10 @@ MALFORMED = [
     ("register_cert_type", {"code": "c", "name": "C", "issuers": ["SAMR", "SAMR"]}, "payload.issuers", "twice"),
     ("register_cert_type", {"code": "c", "name": "C", "issuers": ["SAMR"], "validity_days": 0},
      "payload.validity_days", "validity_days"),
+    ("set_document_limits", {}, "payload", "max_document_bytes"),
+    ("set_document_limits", {"max_document_bytes": 1023}, "payload.max_document_bytes", "1024"),
+    ("set_document_limits", {"max_document_bytes": (1 << 30) + 1}, "payload.max_document_bytes", "1073741824"),
+    ("add_department", {**ADD, "encryption_key": b"\x05" * 31}, "payload.encryption_key", "32 bytes"),
     ("set_consensus_limits", {}, "payload", "at least one"),
     ("set_consensus_limits", {"max_block_txs": 0}, "payload.max_block_txs", "max_block_txs"),
     ("set_consensus_limits", {"max_gas": 5}, "payload", "max_gas"),
@@ -708,3 +716,24 @@ def test_malformed_genesis_registries_are_refused_clearly(section: str, entry: d
     with pytest.raises(GenesisError) as excinfo:
         Chain(governance={section: [entry]})
     assert "entry 0" in str(excinfo.value) and named in str(excinfo.value)
+
+
+def test_add_department_carries_its_encryption_key_from_the_apply_height() -> None:
+    chain = Chain()
+    key = crypto.EncryptionKey(crypto.sha256(b"CAC encryption")).public_key
+    added = propose(chain, "add_department", {**KIND_CASES[0].payload, "encryption_key": key}, effective=5)
+    for department in ("PSB", "SAMR", "CAB"):
+        vote(chain, added, department)
+    apply_height = int(proposal(chain, added)["apply_height"])
+    advance_to(chain, apply_height)
+    assert governance.encryption_key_periods(chain.state, "CAC") == [(apply_height, key)]
+    assert governance.encryption_key_at(chain.state, "CAC", apply_height - 1) is None
+    plain = propose(chain, "add_department", {**KIND_CASES[0].payload, "code": "CAD", "node_key": b"\x07" * 32,
+                                              "admins": [{"public_key": b"\x08" * 32, "name": "CAD admin"}]},
+                    effective=5)
+    assert "encryption_key" not in proposal(chain, plain)["payload"]
+
+
+def test_document_limits_start_from_genesis() -> None:
+    assert proposals.max_document_bytes(Chain().state) == 64 * 1024 * 1024
+    assert proposals.max_document_bytes(Chain(params={"max_document_bytes": 4096}).state) == 4096
