@@ -15,11 +15,12 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from chainnode import api_records, codec
+from chainnode import api_documents, api_records, codec
 from chainnode.api_params import parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
 from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotFound
@@ -374,7 +375,9 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-OPENAPI_DOCUMENT: Final = {**OPENAPI, "paths": {**OPENAPI["paths"], **api_records.openapi_paths()}}
+OPENAPI_DOCUMENT: Final = {
+    **OPENAPI, "paths": {**OPENAPI["paths"], **api_records.openapi_paths(), **api_documents.openapi_paths()},
+}
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -405,4 +408,6 @@ def create_app(node: Node) -> web.Application:
     app.router.add_get("/v1/events", events)
     app.router.add_get("/v1/openapi.json", openapi)
     api_records.add_routes(app)
+    api_documents.add_routes(app)
+    node.client_checks["documents"] = partial(api_documents.check_client_tx, node)
     return app

@@ -21,7 +21,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from chainnode import faults
-from chainnode.blob_fetcher import DeliveryFetcher, NodeDeliveryHost, open_blob_store
+from chainnode.blob_fetcher import DeliveryFetcher, NodeDeliveryHost
 from chainnode.blob_transfer import KIND_BLOB, BlobServer, DocumentQueries, NoDocuments
 from chainnode.blobs import BlobStore
 from chainnode.block import Block, decode_block
@@ -212,9 +212,10 @@ class BftDriver:
         """Document ciphertexts: the store in HOME/blobs (scanned now), the `blob` request server and the
         fetcher of this department's pending deliveries (docs/documents.md, "Blob store and transfer")."""
         store = self.node.store
-        self.blobs = blobs or open_blob_store(self.node)
+        self.blobs = blobs or self.node.blobs
+        slow = faults.is_enabled(faults.SLOW_BLOBS, os.environ)
         self.blob_server = BlobServer(self.blobs, store, documents, head_height=self.node.head_height,
-                                      report=self.network.report_peer)
+                                      report=self.network.report_peer, delay_s=0.1 if slow else 0.0)
         self.deliveries = DeliveryFetcher(self.blobs, NodeDeliveryHost(self.node, self.network), documents)
 
     # --- heights -----------------------------------------------------------------------------------

@@ -37,7 +37,6 @@ from chainnode.blob_transfer import (
     DocumentQueries,
     decode_blob_response,
     encode_blob_request,
-    get_max_document_bytes,
     get_node_department,
 )
 from chainnode.blobs import BlobError, BlobStore, BlobStoreFull
@@ -374,11 +373,3 @@ class NodeDeliveryHost:
 
     def is_committed(self, tx_id: bytes) -> bool:
         return self.node.store.has_tx(tx_id)
-
-
-def open_blob_store(node: Node) -> BlobStore:
-    """The node home's blob store (HOME/blobs, scanned now), bounded by `[documents] max_store_bytes` and,
-    per blob, by the governance `max_document_bytes` at the head. Open one per home and process."""
-    store = node.store
-    return BlobStore(node.layout.blobs, max_store_bytes=node.config.max_store_bytes,
-                     max_blob_bytes=lambda: get_max_document_bytes(store))

@@ -164,14 +164,18 @@ class BlobServer:
 
     def __init__(
         self, store: BlobStore, reader: StateReader, queries: DocumentQueries, *, head_height: Callable[[], int],
-        report: Callable[[bytes, Offence, str], None],
+        report: Callable[[bytes, Offence, str], None], delay_s: float = 0.0,
     ) -> None:
         self._store, self._reader, self._queries = store, reader, queries
         self._head_height, self._report = head_height, report
+        self._delay_s = delay_s
+        """Test fault `slow-blobs` only: wait this long before each answer, so a transfer can be interrupted."""
 
     async def serve(self, peer: bytes, payload: bytes) -> bytes:
         """The answer to one `blob` request from `peer`. Raises InvalidInput for a malformed request."""
         request = decode_blob_request(payload)
+        if self._delay_s:
+            await asyncio.sleep(self._delay_s)
         response, refusal = await asyncio.to_thread(self.compute_response, peer, request, self._head_height())
         if refusal is not None:
             log.info("refused blob %s to %s: %s", request.blob_hash.hex()[:16], peer.hex()[:16], refusal)

@@ -687,9 +687,10 @@ def build_parser() -> Parser:
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.set_defaults(run=cmd_check)
 
-    from chainnode import cli_records  # the contract command groups: member, proposal, item, material, case, cert
+    from chainnode import cli_documents, cli_records  # the contract command groups
 
     cli_records.add_commands(sub, both)
+    cli_documents.add_commands(sub, both)
     return parser
 
 

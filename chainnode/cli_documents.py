@@ -311,6 +311,39 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if v.content_matches else 1
 
 
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """A new department encryption key: the old one is kept (documents sealed to it still open), the new
+    one goes in force on chain by `governance.set_encryption_key`, signed by a department admin."""
+    from chainnode import crypto
+    from chainnode.config import HomeLayout
+    from chainnode.doc_keys import DocumentKeys
+
+    layout = HomeLayout(args.home)
+    if not layout.config.is_file():
+        raise InputFileError(f"{args.home} is not a node home (no config.toml)")
+    current = crypto.load_encryption_key_file(layout.encryption_key) if layout.encryption_key.exists() else None
+    admin = load_key(args.key)
+    fresh = crypto.EncryptionKey.generate()
+    if current is not None:  # archive first: a crash after this point loses no key
+        archive = DocumentKeys(layout.keys).archive_path(current)
+        if not archive.exists():
+            crypto.write_encryption_key_file(archive, current, label="rotated away")
+    crypto.write_encryption_key_file(layout.encryption_key, fresh, label="documents", overwrite=True)
+    fingerprint = crypto.compute_key_fingerprint(fresh.public_key).hex()
+    with open_client(args) as client:
+        try:
+            status = client.call(admin, "governance", "set_encryption_key", {"public_key": fresh.public_key})
+        except ContractRefused as exc:
+            raise _refused(exc) from exc
+    emit(args, {"public_key": fresh.public_key.hex(), "fingerprint": fingerprint, "height": status.get("height"),
+                "key_file": str(layout.encryption_key)}, [
+        f"new encryption key {fingerprint[:16]}… in {layout.encryption_key}; in force from the height after "
+        f"{status.get('height')}",
+        "  the old key stays beside it, so documents sealed to it still open",
+    ])
+    return 0
+
+
 # --- the parser ----------------------------------------------------------------------------------------
 
 
@@ -373,3 +406,7 @@ def add_commands(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--proof", type=Path, metavar="FILE", help="check this saved proof offline")
     p.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof for offline checks")
     p.add_argument("--key", type=Path, metavar="KEYFILE", help="your member key (to fetch the proof)")
+    p = add_action(actions, "rotate-key", both, cmd_rotate_key, "give the department a new encryption key "
+                   "(run on its node's machine, by a department admin)")
+    p.add_argument("--home", type=Path, required=True, metavar="DIR", help="the department node's home")
+    key_option(p)

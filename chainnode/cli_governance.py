@@ -131,7 +131,8 @@ def add_member(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
 
 
 def _payload_bytes(kind: str, payload: Any) -> Any:
-    """Turn the hex fields of a payload (add_department: node_key, admins[].public_key) into bytes."""
+    """Turn the hex fields of a payload (add_department: node_key, encryption_key, admins[].public_key) into
+    bytes."""
     if kind != "add_department" or not isinstance(payload, dict):
         return payload
     converted = dict(payload)
@@ -145,6 +146,8 @@ def _payload_bytes(kind: str, payload: Any) -> Any:
             raise InvalidArgumentsLocal(f"{where}: {exc}", field=where) from exc
 
     converted["node_key"] = unhex(payload.get("node_key"), "payload.node_key")
+    if "encryption_key" in payload:
+        converted["encryption_key"] = unhex(payload["encryption_key"], "payload.encryption_key")
     if isinstance(payload.get("admins"), list):
         converted["admins"] = [
             {**a, "public_key": unhex(a.get("public_key"), f"payload.admins[{i}].public_key")} if isinstance(a, dict)

@@ -31,6 +31,7 @@ from chainnode.client import Client
 from chainnode.client_records import check_committed
 from chainnode.codec import Value
 from chainnode.config import HomeLayout, load_config
+from chainnode.demo_documents import DocumentsResult, DocumentStory
 from chainnode.errors import ChainError, ClientError
 from chainnode.genesis import load_genesis
 from contracts import calendar
@@ -81,6 +82,7 @@ class StoryResult:
     status_before: str = ""
     status_after: str = ""
     proposals: list[int] = field(default_factory=list)
+    documents: DocumentsResult | None = None
 
 
 def events_of(status: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -124,6 +126,7 @@ class Story:
         self.samr = offices["SAMR"]
         self.result = StoryResult()
         self.offset = 0
+        self.year = 0
 
     def step(self, title: str) -> None:
         self.say("")
@@ -137,7 +140,7 @@ class Story:
         self.offset = int(registries.get("utc_offset_minutes") or 0)
         # Before the first block there is no block time yet; the next block's time is about now.
         head_ms = int(self.samr.client.status().get("block_time_ms") or time.time() * 1000)
-        year = datetime.date.fromordinal(calendar.date_of(head_ms, self.offset)).year
+        year = self.year = datetime.date.fromordinal(calendar.date_of(head_ms, self.offset)).year
         material_types = {t.get("code") for t in registries.get("material_types") or []}
         cert_types = {t.get("code"): t for t in registries.get("cert_types") or []}
         needed: list[tuple[str, dict[str, Value], str]] = []
@@ -300,6 +303,11 @@ class Story:
         self.decide()
         self.certificate()
         self.revoke()
+        if "TAX" in self.offices:
+            self.result.documents = DocumentStory(self.offices, self.say, self.suffix, self.year).run()
+        else:
+            self.say("")
+            self.say("== 9. (the documents story needs TAX's node; skipped)")
         return self.result
 
 
@@ -354,6 +362,11 @@ def print_epilogue(result: StoryResult, url: str) -> None:
           f"   # {result.status_before} then")
     print(f"  .venv/bin/chainnode cert show {result.cert_id} --node {url}   # {result.status_after} now")
     print(f"  .venv/bin/chainnode holder show {result.holder_ref} --node {url}")
+    if result.documents is not None:
+        notice = result.documents.notice_id
+        print(f"  .venv/bin/chainnode doc show {notice} --key .devnet/node1/keys/officer.key --node {url}")
+        print(f"  .venv/bin/chainnode doc history {notice} --genesis .devnet/node1/genesis.json "
+              f"--key .devnet/node1/keys/officer.key --node {url}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,10 @@ from chainnode.errors import ConfigError
 ENV_VAR: Final = "CHAINNODE_TEST_FAULTS"
 DOUBLE_SIGN: Final = "double-sign"
 TEST_HOOKS: Final = "test-hooks"
-KNOWN: Final = frozenset({DOUBLE_SIGN, TEST_HOOKS})
+SLOW_BLOBS: Final = "slow-blobs"
+"""Named in the variable alone (no config switch): the node answers each peer's `blob` request 0.1 s late,
+so a test can interrupt a transfer. It only slows this node's serving; nothing else changes."""
+KNOWN: Final = frozenset({DOUBLE_SIGN, TEST_HOOKS, SLOW_BLOBS})
 
 
 class FaultRefused(ConfigError):

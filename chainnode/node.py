@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from chainnode import crypto, faults
+from chainnode.blob_transfer import get_max_document_bytes
+from chainnode.blobs import BlobStore
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
 from chainnode.config import HomeLayout, NodeConfig, load_config
+from chainnode.doc_keys import DocumentKeys
 from chainnode.errors import (
     ChainError,
     CorruptStore,
@@ -134,6 +137,14 @@ class Node:
         self.on_admitted: Callable[[list[bytes]], None] | None = None
         """Called with the transactions a client submitted and the mempool accepted (gossip hook)."""
         self.started_ms = self.clock.now_ms()
+        store = self.store
+        self.blobs = BlobStore(layout.blobs, max_store_bytes=config.max_store_bytes,
+                               max_blob_bytes=lambda: get_max_document_bytes(store))
+        """Document ciphertexts (HOME/blobs): uploaded by clients, fetched and served by the BFT driver."""
+        self.document_keys = DocumentKeys(layout.keys)
+        """The department's encryption keys, for opening documents through this node."""
+        self.client_checks: dict[str, Callable[[Transaction], None]] = {}
+        """Extra admission rules, by name, for transactions clients submit (not gossip): raise InvalidInput."""
         self.is_producer = self.validators_at(self.tip.height + 1).index_of(node_key.public_key) is not None
 
     @classmethod
@@ -440,6 +451,9 @@ class Node:
         for i, raw in enumerate(raws):
             try:
                 tx = self.mempool.screen(raw, next_height=next_height)
+                if relay:
+                    for check in self.client_checks.values():
+                        check(tx)
             except InvalidInput as exc:
                 outcomes[i] = Admission(tx_id=None, error=exc)
                 continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chainnode import crypto
+from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.errors import NotFound
 from chainnode.results import jsonable
 from contracts import calendar, cases, certificates, governance, items, materials, proposals
@@ -140,6 +141,7 @@ def registries(v: View) -> dict[str, Any]:
         material_types=material_types,
         calendar_years=sorted(years),
         consensus_limits=proposals.consensus_limits(v),
+        documents={"max_document_bytes": get_max_document_bytes(v)},
         utc_offset_minutes=governance.utc_offset_minutes(v),
     )
 

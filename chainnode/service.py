@@ -23,6 +23,7 @@ from chainnode.config import parse_listen
 from chainnode.errors import ChainError, ConfigError
 from chainnode.node import Node
 from chainnode.read_pool import SWITCH_INTERVAL_S
+from contracts import documents
 
 log = logging.getLogger("chainnode.service")
 
@@ -60,7 +61,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         ready.set()
     validators = node.validators_at(node.head_height() + 1)
     solo = len(validators) == 1 and node.is_producer and not node.config.peers
-    driver = None if solo else BftDriver(node)
+    driver = None if solo else BftDriver(node, documents=documents, blobs=node.blobs)
     if driver is not None:
         try:
             await driver.start()

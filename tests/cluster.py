@@ -101,6 +101,7 @@ class Cluster:
         overrides: dict[str, Any] | None = None,
         per_node: dict[int, dict[str, Any]] | None = None,
         observers: int = 0,
+        test_faults: dict[int, str] | None = None,
     ) -> None:
         self.root = root
         self.n = n
@@ -116,7 +117,7 @@ class Cluster:
             config_overrides={**FAST, **(overrides or {})},
         )
         self.urls = [h.api_url for h in self.homes]
-        self.test_faults: dict[int, str] = {}
+        self.test_faults: dict[int, str] = dict(test_faults or {})
         """CHAINNODE_TEST_FAULTS per node: what its config asks for, so only that node may misbehave."""
         self.mesh = ProxyMesh() if proxies else None
         for i, home in enumerate(self.homes):
@@ -124,7 +125,7 @@ class Cluster:
             config = load_config(layout.config)
             changes = dict((per_node or {}).get(i, {}))
             if changes.get("misbehave"):
-                self.test_faults[i] = changes["misbehave"]
+                self.test_faults[i] = ",".join(filter(None, (self.test_faults.get(i), changes["misbehave"])))
             if self.mesh is not None:
                 changes["peers"] = tuple(f"127.0.0.1:{self.mesh.add(i, j, p2p[j])}" for j in range(n) if j != i)
                 changes["dial_roster"] = False  # the addresses on chain would bypass the proxies

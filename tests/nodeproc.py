@@ -61,9 +61,10 @@ def start_node(home: Path, log: Path, *, test_faults: str = "") -> subprocess.Po
 
 
 def http_json(
-    url: str, *, data: bytes | None = None, content_type: str = "application/json", timeout: float = 10
+    url: str, *, data: bytes | None = None, content_type: str = "application/json", timeout: float = 10,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())

@@ -159,11 +159,12 @@ def test_proposal_group(node: Node, registries: list[int]) -> None:
     assert shown["votes"]["PSB"]["approve"] is True
     assert "PSB yes" in node.ok("proposal", "show", registries[2]).out
     joining = {"code": "HRSS", "name": "Human Resources", "node_key": "11" * 32, "power": 10,
-               "admins": [{"public_key": "22" * 32, "name": "HRSS admin"}]}
+               "encryption_key": "33" * 32, "admins": [{"public_key": "22" * 32, "name": "HRSS admin"}]}
     created = node.write("proposal", "create", "--kind", "add_department", "--payload",
                          node.file("join.json", json.dumps(joining)), "--deadline-in", 5, "--effective-in", 6)
     proposal = node.ok("proposal", "show", created["proposal_id"], "--json").json()["proposal"]
     assert proposal["status"] == "open" and proposal["payload"]["admins"][0]["public_key"] == "22" * 32
+    assert proposal["payload"]["encryption_key"] == "33" * 32  # as `chainnode join` writes it: hex
 
 
 def test_member_group(node: Node) -> None:

@@ -1,0 +1,146 @@
+"""Official documents across four real node processes: PSB sends through its node to TAX and SAMR; the
+recipients' nodes fetch the ciphertext over the peer network (TAX's node is killed in the middle of its
+transfer and finishes after a restart), their staff open it through their own node, CAB (not a recipient)
+never holds a copy and is refused everywhere, and the history of send, delivery, opening and receipt
+verifies against genesis alone."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainnode import crypto, doc_client, light
+from chainnode.client import Client, RemoteError
+from chainnode.config import HomeLayout
+from chainnode.doc_verify import verify_document_bundle
+from chainnode.genesis import load_genesis
+from chainnode.read_auth import sign_read
+from tests.cluster import Cluster
+from tests.nodeproc import http_json
+
+PSB, SAMR, CAB, TAX = 0, 1, 2, 3
+SIZE = 6 * 1024 * 1024 + 12345
+
+
+def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def blob_files(cluster: Cluster, i: int) -> list[Path]:
+    root = HomeLayout(cluster.homes[i].home).root / "blobs"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def delivered(client: Client, key: crypto.PrivateKey, doc_id: str, department: str) -> bool:
+    status = doc_client.record(client, key, doc_id)["document"]["recipient_status"][department]
+    return status["delivered_height"] is not None
+
+
+def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path, test_faults={TAX: "slow-blobs", PSB: "slow-blobs", SAMR: "slow-blobs"})
+    cluster.start_all()
+    clients = [Client(url, timeout=30) for url in cluster.urls]
+    try:
+        source = tmp_path / "notice.bin"
+        source.write_bytes(os.urandom(SIZE))
+        sent = doc_client.send(clients[PSB], cluster.keys[PSB], source, recipients=["TAX", "SAMR"],
+                               number="PSB-2026-001", title="Request for assistance", classification="confidential",
+                               max_bytes=64 << 20, reply_days=5)
+        digest = sent.digest.ciphertext_sha256.hex()
+
+        # TAX's node is killed in the middle of its transfer; after a restart it finishes from its partial
+        partial = wait_for("TAX's node to start fetching", lambda: [p for p in blob_files(cluster, TAX)
+                                                                   if p.stat().st_size > 0])
+        assert all(digest in p.name for p in partial)
+        cluster.kill(TAX)
+        assert not delivered(clients[PSB], cluster.keys[PSB], sent.doc_id, "TAX")
+        cluster.start(TAX)
+        wait_for("delivery to TAX", lambda: delivered(clients[PSB], cluster.keys[PSB], sent.doc_id, "TAX"))
+        wait_for("delivery to SAMR", lambda: delivered(clients[PSB], cluster.keys[PSB], sent.doc_id, "SAMR"))
+
+        # TAX's staff open it through TAX's node: the exact content, and the opening is on the ledger
+        opened = doc_client.open_to(clients[TAX], cluster.keys[TAX], sent.doc_id, tmp_path / "opened.bin",
+                                    purpose="reply to the request")
+        assert (tmp_path / "opened.bin").read_bytes() == source.read_bytes()
+        doc_client.receipt(clients[TAX], cluster.keys[TAX], sent.doc_id, tmp_path / "opened.bin")
+
+        # CAB is no recipient: its node never held the ciphertext, and its document officer (no auditor) is
+        # refused everywhere
+        assert not [p for p in blob_files(cluster, CAB) if digest in p.name]
+        clerk = crypto.PrivateKey.generate()
+        registered = clients[CAB].call(cluster.keys[CAB], "governance", "register_member", {
+            "public_key": clerk.public_key, "name": "CAB clerk", "roles": ["clerk", "document_officer"]})
+        cluster.wait_committed(CAB, cluster.submit(CAB, ["a block after the registration"]))
+        wait_for("the clerk's key to take effect", lambda: clients[CAB].status()["height"] > registered["height"])
+        with pytest.raises(RemoteError) as refused:
+            doc_client.record(clients[CAB], clerk, sent.doc_id)
+        assert (refused.value.status, refused.value.code) == (403, "not_authorised")
+        with pytest.raises(RemoteError) as refused:
+            doc_client.content_key(clients[CAB], clerk, sent.doc_id, case_id=None, purpose="curious")
+        assert (refused.value.status, refused.value.code) == (403, "no_access")
+        with pytest.raises(RemoteError) as refused:
+            clients[CAB].download_ciphertext(clerk, sent.doc_id, io.BytesIO(), size=SIZE)
+        assert refused.value.code == "no_access"
+
+        # hostile or mistaken calls get a clear refusal and change nothing
+        status, body = http_json(f"{cluster.urls[TAX]}/v1/documents/{sent.doc_id}")
+        assert (status, body["code"]) == (401, "signature_required")
+        stale = sign_read(cluster.keys[TAX], "cluster", "GET", f"/v1/documents/{sent.doc_id}", 1_000)
+        status, body = http_json(f"{cluster.urls[TAX]}/v1/documents/{sent.doc_id}", headers={"Authorization": stale})
+        assert (status, body["code"]) == (401, "read_request_expired")
+        with pytest.raises(RemoteError) as refused:  # a member of TAX opens through PSB's node
+            doc_client.content_key(clients[PSB], cluster.keys[TAX], sent.doc_id, case_id=None, purpose=None)
+        assert refused.value.code == "wrong_node"
+        orphan = dict(_send_args(sent), number="PSB-2026-002", ciphertext_sha256=crypto.sha256(b"never uploaded"))
+        with pytest.raises(RemoteError) as refused:  # a send whose ciphertext the node does not hold
+            clients[PSB].submit(clients[PSB].build_tx(cluster.keys[PSB], "documents", "send", orphan).raw)
+        assert (refused.value.status, refused.value.code) == (409, "ciphertext_missing")
+        with pytest.raises(RemoteError) as refused:  # the body is not the ciphertext it claims to be
+            bogus = tmp_path / "bogus.bin"
+            bogus.write_bytes(b"x" * 1000)
+            clients[PSB].upload_ciphertext(cluster.keys[PSB], bogus, crypto.sha256(b"y" * 1000))
+        assert refused.value.status == 400
+
+        # the history: send, deliveries, opening, receipt, each transaction proven against genesis alone
+        genesis = load_genesis(HomeLayout(cluster.homes[PSB].home).genesis)
+        answer = doc_client.record(clients[PSB], cluster.keys[PSB], sent.doc_id)
+        actions = [h["action"] for h in answer["document"]["history"]]
+        assert actions[0] == "sent" and {"delivered", "received"} <= set(actions), actions
+        access = answer["access"]
+        assert [(a["department"], a["tx_id"]) for a in access] == [("TAX", opened.access_tx)]
+        for tx_id in [h["tx_id"] for h in answer["document"]["history"]] + [a["tx_id"] for a in access]:
+            bundle = light.decode_bundle(clients[CAB].tx_proof(tx_id))
+            assert isinstance(bundle, light.TxBundle)
+            assert light.verify_tx_bundle(genesis, bundle).result.code == "ok"
+        verified = verify_document_bundle(genesis, sent.doc_id, _b64(answer["state_proof"]["proof"]),
+                                          crypto.sha256(source.read_bytes()))
+        assert verified.content_matches and verified.sender == "PSB"
+        assert {r.department: r.state for r in verified.recipients} == {"TAX": "received", "SAMR": "pending"}
+        cluster.stop_all()
+    finally:
+        for client in clients:
+            client.close()
+        cluster.abort()
+
+
+def _send_args(sent: doc_client.Sent) -> dict[str, Any]:
+    return {"title": "another", "classification": "internal", "recipients": ["TAX"],
+            "plaintext_sha256": sent.digest.plaintext_sha256, "ciphertext_size": sent.digest.ciphertext_size,
+            "sealed_keys": [{"department": code, "fingerprint": bytes(32), "sealed": bytes(80)}
+                            for code in ("PSB", "TAX")]}
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text)
