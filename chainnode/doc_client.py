@@ -151,6 +151,12 @@ def open_to(client: Client, key: crypto.PrivateKey, doc_id: str, out: Path, *, c
 
     `out` is written only when every check passed (through a temporary file in its directory)."""
     document = record(client, key, doc_id)["document"]
+    department = member_department(client, key)
+    status = (document.get("recipient_status") or {}).get(department)
+    if status is not None and status.get("delivered_height") is None and department != document.get("sender"):
+        raise DocumentError(
+            f"{department}'s node has not reported the ciphertext of {doc_id} yet (it fetches it from the sender's "
+            "node once the send is committed); nothing was opened or recorded: try again shortly", field="doc_id")
     cipher_hash = bytes.fromhex(document["ciphertext_sha256"])
     plain_hash = bytes.fromhex(document["plaintext_sha256"])
     size = int(document["ciphertext_size"])

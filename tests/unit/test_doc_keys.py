@@ -1,0 +1,35 @@
+"""The node's department encryption keys: found by fingerprint, the rotated-away ones too, and a key added
+while the node runs is found on the next miss."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chainnode import crypto
+from chainnode.doc_keys import DocumentKeys
+
+
+def fingerprint(key: crypto.EncryptionKey) -> bytes:
+    return crypto.compute_key_fingerprint(key.public_key)
+
+
+def test_current_and_archived_keys_are_found_by_fingerprint(tmp_path: Path) -> None:
+    keys = DocumentKeys(tmp_path)
+    old, new = crypto.EncryptionKey.generate(), crypto.EncryptionKey.generate()
+    crypto.write_encryption_key_file(keys.archive_path(old), old)
+    crypto.write_encryption_key_file(tmp_path / "encryption.key", new)
+    assert keys.find(fingerprint(old)).public_key == old.public_key  # type: ignore[union-attr]
+    assert keys.find(fingerprint(new)).public_key == new.public_key  # type: ignore[union-attr]
+    assert keys.find(bytes(32)) is None
+
+
+def test_a_key_added_later_is_found_and_a_bad_file_is_reported_without_its_secret(tmp_path: Path) -> None:
+    keys = DocumentKeys(tmp_path)
+    later = crypto.EncryptionKey.generate()
+    assert keys.find(fingerprint(later)) is None
+    crypto.write_encryption_key_file(tmp_path / "encryption.key", later)
+    (tmp_path / "encryption-broken.key").write_text("{}")
+    (tmp_path / "encryption-broken.key").chmod(0o600)
+    assert keys.find(fingerprint(later)) is not None
+    assert len(keys.problems) == 1 and "encryption-broken.key" in keys.problems[0]
+    assert later.secret.hex() not in " ".join(keys.problems)
