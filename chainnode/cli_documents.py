@@ -22,6 +22,7 @@ from chainnode.cli_records import (
     Refused,
     add_action,
     add_height,
+    format_date_ms,
     format_local_ms,
     load_key,
     positive_int,
@@ -185,7 +186,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"  content:  sha256 {d.get('plaintext_sha256')}; ciphertext {d.get('ciphertext_size')} bytes",
     ]
     if d.get("reply_deadline_ms"):
-        lines.append(f"  reply by: {format_local_ms(int(d['reply_deadline_ms']), offset)} "
+        lines.append(f"  reply by: end of {format_date_ms(int(d['reply_deadline_ms']), offset, last_day=True)} "
                      f"({d.get('reply_days')} working days)")
     for name, label in (("case_id", "case"), ("cert_id", "certificate"), ("forwarded_from", "forwarded from")):
         if d.get(name):
@@ -300,7 +301,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if r.state in ("received", "returned"):
             text += f" by {r.signer_name} at height {r.height}, {r.time}"
         if r.receipt_matches:
-            text += " (the receipt names this content)"
+            text += " (the receipt names the content on chain)"
         if r.reason:
             text += f": {r.reason}"
         lines.append(text)

@@ -118,15 +118,18 @@ class DocumentStory:
             self.open("CAB", forwarded.doc_id, work, "civil registry update")
 
         self.say("")
-        self.say(f"== 13. An auditor traces the notice {sent.doc_id}")
-        answer = self._record("CAB", sent.doc_id)
-        document = answer["document"]
-        self.result.states = {code: s["state"] for code, s in document["recipient_status"].items()}
-        events = [(h["height"], h["action"], h["department"], h.get("signer_name"), h.get("detail") or "")
-                  for h in document["history"]]
-        events += [(a["height"], "opened" + (" (FLAGGED)" if a["flagged"] else ""), a["department"],
-                    a["signer_name"], a.get("purpose") or "") for a in answer["access"]]
-        self.result.openings = len(answer["access"])
+        self.say(f"== 13. An auditor traces the notice {sent.doc_id} and its forward")
+        events: list[tuple[int, str, str, str, str]] = []
+        for doc_id, label in ((sent.doc_id, ""), (forwarded.doc_id, " [forward]")):
+            answer = self._record("CAB", doc_id)
+            document = answer["document"]
+            if doc_id == sent.doc_id:
+                self.result.states = {code: s["state"] for code, s in document["recipient_status"].items()}
+            events += [(h["height"], h["action"] + label, h["department"], h.get("signer_name"), h.get("detail") or "")
+                       for h in document["history"]]
+            events += [(a["height"], "opened" + label + (" (FLAGGED)" if a["flagged"] else ""), a["department"],
+                        a["signer_name"], a.get("purpose") or "") for a in answer["access"]]
+            self.result.openings += len(answer["access"])
         for height, action, department, signer, detail in sorted(events, key=lambda e: e[0]):
             line = f"  height {height}: {action} by {signer} ({department})" + (f": {detail}" if detail else "")
             self.result.history.append(line.strip())

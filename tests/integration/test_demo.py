@@ -52,6 +52,14 @@ def test_the_story_on_four_departments(cluster: Cluster) -> None:
     assert result.status_at_issue == "valid"
     assert result.revoked_height > result.issued_height
     assert (result.status_before, result.status_after) == ("valid", "revoked")
+    documents = result.documents
+    assert documents is not None and documents.states == {"TAX": "received", "PSB": "returned"}
+    assert documents.openings == 4  # TAX, PSB, TAX again to forward, CAB the forward
+    trail = " | ".join(documents.history)
+    for shown in ("sent by SAMR officer", "delivered by TAX node", "opened by TAX officer", "received by TAX",
+                  "returned by PSB officer (PSB): not within PSB's remit", "forwarded by TAX officer",
+                  "opened [forward] by CAB officer"):
+        assert shown in trail, shown
     # A second run finds the registries in place and tells a new applicant's story.
     assert again.proposals == [] and again.case_id != result.case_id and again.holder_ref != result.holder_ref
     assert (again.first_status, again.refiled_status, again.status_before, again.status_after) == (
