@@ -10,27 +10,45 @@ decrypted, both hashes checked). Floors measured in the same run: PyNaCl XChaCha
 MB/s on one core, and disk write MB/s (LevelDB batches with sync, and a plain fsynced file), so the
 ratios mean something on another day.
 
-    .venv/bin/python scripts/bench/documents.py                     # 100 KB x 40 and 10 MB x 4, 3 runs
+    .venv/bin/python scripts/bench/documents.py                     # 100 KB x 40 and 10 MB x 8, 3 runs
     .venv/bin/python scripts/bench/documents.py --runs 1 --small-docs 10 --large-docs 2
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import plyvel
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cluster import Net
+# Python puts this script's directory first on the path; its contracts.py would shadow the package.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 
 from chainnode import crypto, doc_client
 from chainnode.client import Client
+
+
+def _load_cluster_bench() -> Any:
+    """scripts/bench/cluster.py (its network of real node processes), loaded by path: this directory also
+    holds contracts.py, which must not shadow the `contracts` package."""
+    spec = importlib.util.spec_from_file_location("bench_cluster", Path(__file__).resolve().parent / "cluster.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+Net = _load_cluster_bench().Net
 
 PSB, TAX = 0, 3
 
@@ -78,38 +96,55 @@ def wait_delivered(client: Client, key: crypto.PrivateKey, doc_ids: list[str], t
         time.sleep(0.05)
 
 
-def one_run(net: Net, work: Path, size: int, count: int) -> dict[str, float]:
-    sender, reader = Client(net.urls[PSB], timeout=120), Client(net.urls[TAX], timeout=120)
-    try:
-        files = []
-        for k in range(count):
-            path = work / f"doc-{size}-{k}.bin"
-            path.write_bytes(os.urandom(size))
-            files.append(path)
-        tag = os.urandom(3).hex()
+def one_run(net: Any, work: Path, size: int, count: int, concurrency: int) -> dict[str, float]:
+    """`count` documents PSB -> TAX by `concurrency` clerks at once (each: a blocking client of its own)."""
+    files = []
+    for k in range(count):
+        path = work / f"doc-{size}-{k}.bin"
+        path.write_bytes(os.urandom(size))
+        files.append(path)
+    tag = os.urandom(3).hex()
+    local = threading.local()
+    created: list[Client] = []
+
+    def client(url: str) -> Client:
+        clients = local.__dict__.setdefault("clients", {})
+        if url not in clients:
+            clients[url] = Client(url, timeout=120)
+            created.append(clients[url])
+        return clients[url]  # type: ignore[no-any-return]
+
+    def send(k: int) -> doc_client.Sent:
+        return doc_client.send(client(net.urls[PSB]), net.keys[PSB], files[k], recipients=["TAX"],
+                               number=f"BENCH-{tag}-{k}", title="benchmark", classification="internal",
+                               max_bytes=64 << 20)
+
+    def open_one(k_sent: tuple[int, doc_client.Sent]) -> None:
+        k, sent = k_sent
+        doc_client.open_to(client(net.urls[TAX]), net.keys[TAX], sent.doc_id, work / f"opened-{k}.bin")
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
         start = time.perf_counter()
-        sent = [doc_client.send(sender, net.keys[PSB], f, recipients=["TAX"], number=f"BENCH-{tag}-{k}",
-                                title="benchmark", classification="internal", max_bytes=64 << 20)
-                for k, f in enumerate(files)]
+        sent = list(pool.map(send, range(count)))
         sent_s = time.perf_counter() - start
-        wait_delivered(sender, net.keys[PSB], [s.doc_id for s in sent])
+        with Client(net.urls[PSB], timeout=120) as watcher:
+            wait_delivered(watcher, net.keys[PSB], [s.doc_id for s in sent])
         delivered_s = time.perf_counter() - start
-        for s in sent:
-            doc_client.open_to(reader, net.keys[TAX], s.doc_id, work / "opened.bin")
+        list(pool.map(open_one, enumerate(sent)))
         opened_s = time.perf_counter() - start
-        cipher_mb = sum(s.digest.ciphertext_size for s in sent) / 1e6
-        return {"sent_per_s": count / sent_s, "delivered_per_s": count / delivered_s,
-                "received_per_s": count / opened_s, "transfer_mb_s": cipher_mb / delivered_s}
-    finally:
-        sender.close()
-        reader.close()
+    for made in created:
+        made.close()
+    cipher_mb = sum(s.digest.ciphertext_size for s in sent) / 1e6
+    return {"sent_per_s": count / sent_s, "delivered_per_s": count / delivered_s,
+            "received_per_s": count / opened_s, "transfer_mb_s": cipher_mb / delivered_s}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--small-docs", type=int, default=40)
-    parser.add_argument("--large-docs", type=int, default=4)
+    parser.add_argument("--large-docs", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="clerks sending (and opening) at once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-docs-") as tmp:
         root = Path(tmp)
@@ -134,9 +169,10 @@ def main() -> None:
             work = root / "work"
             work.mkdir()
             for label, size, count in (("100 KB", 100_000, args.small_docs), ("10 MB", 10_000_000, args.large_docs)):
-                runs = [one_run(net, work, size, count) for _ in range(args.runs)]
+                runs = [one_run(net, work, size, count, args.concurrency) for _ in range(args.runs)]
                 median = {name: statistics.median(r[name] for r in runs) for name in runs[0]}
-                print(f"{label} x {count}, median of {args.runs}: sent {median['sent_per_s']:.1f}/s, "
+                print(f"{label} x {count}, {args.concurrency} clerks at once, median of {args.runs}: "
+                      f"sent {median['sent_per_s']:.1f}/s, "
                       f"delivered {median['delivered_per_s']:.1f}/s, sent+delivered+opened "
                       f"{median['received_per_s']:.1f}/s; ciphertext transfer {median['transfer_mb_s']:.1f} MB/s "
                       f"({median['transfer_mb_s'] / floor_crypto:.3f} of the cipher floor, "
