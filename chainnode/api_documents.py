@@ -267,7 +267,9 @@ async def open_document(request: web.Request) -> web.Response:
         status_code = 403 if code in ("no_access", "document_withdrawn", "not_a_member", "key_revoked") else 409
         raise OpenRefused(f"the ledger refused the opening (tx {tx.tx_id.hex()}, height {status.height}): "
                           f"{result.get('message')}", code=code, status=status_code)
-    sealed = next(e for e in record["sealed_keys"] if e["department"] == department)
+    sealed = next((e for e in record["sealed_keys"] if e["department"] == department), None)
+    if sealed is None:
+        raise OpenRefused(f"document {doc_id} holds no key sealed to {department}", code="no_access", status=403)
     key = await asyncio.to_thread(node.document_keys.find, sealed["fingerprint"])
     if key is None:
         raise OpenRefused(

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from chainnode import crypto, envelope
 from chainnode.client import Client
-from chainnode.client_records import check_committed
+from chainnode.client_records import ContractRefused, check_committed
 from chainnode.codec import Value
 from chainnode.errors import ChainError, DecryptionFailed
 from contracts.base import derive_record_id
@@ -55,17 +55,21 @@ def document_id(tx_id: bytes) -> str:
 
 
 def encryption_keys(client: Client, codes: Sequence[str]) -> dict[str, bytes]:
-    """The encryption public key in force of each department, from the node's department list.
+    """The encryption public key of each department in force at the next height (the earliest the send can
+    be committed at), from the node's department list, a rotation already scheduled included.
 
     The contract checks each key's fingerprint against the key in force when the send is committed, so a
     key the node reports wrongly makes the send fail (stale_key), never leaks the content."""
-    listed = {d["code"]: d for d in client.departments().get("departments", [])}
+    answer = client.departments()
+    next_height = int(answer.get("height") or 0) + 1
+    listed = {d["code"]: d for d in answer.get("departments", [])}
     keys = {}
     for code in codes:
         department = listed.get(code)
         if department is None:
             raise DocumentError(f"there is no department {code}; chainnode departments lists them", field="to")
-        key = department.get("encryption_key")
+        in_force = [key for start, key in department.get("encryption_key_periods") or [] if start <= next_height]
+        key = in_force[-1] if in_force else department.get("encryption_key")
         if not isinstance(key, str) or len(key) != 64:
             raise DocumentError(f"{code} has no encryption key registered, so it cannot receive documents",
                                 field="to")
@@ -116,7 +120,14 @@ def send(client: Client, key: crypto.PrivateKey, source: Path, *, recipients: Se
     for name, value in (("reply_days", reply_days), ("case_id", case_id), ("cert_id", cert_id)):
         if value is not None:
             args[name] = value
-    tx_id, height = _call(client, key, "send", args)
+    try:
+        tx_id, height = _call(client, key, "send", args)
+    except ContractRefused as exc:
+        if exc.code != "stale_key":
+            raise
+        # a department's key changed between reading it and the commit: seal to the key in force now
+        args["sealed_keys"] = _sealed_keys(content_key, encryption_keys(client, [*recipients, sender]))
+        tx_id, height = _call(client, key, "send", args)
     return Sent(document_id(bytes.fromhex(tx_id)), tx_id, height, digest)
 
 

@@ -67,9 +67,11 @@ def envelope(v: View, **fields: Any) -> dict[str, Any]:
 # --- governance ---------------------------------------------------------------------------------------
 
 
-def department_json(d: governance.DepartmentRecord, height: int, encryption_key: bytes | None = None
-                    ) -> dict[str, Any]:
-    """The department as JSON, with its encryption key in force at `height` and that key's fingerprint."""
+def department_json(d: governance.DepartmentRecord, height: int, encryption_key: bytes | None = None,
+                    key_periods: list[tuple[int, bytes]] | None = None) -> dict[str, Any]:
+    """The department as JSON, with its encryption key in force at `height` and that key's fingerprint, and
+    every key period (`[from_height, key hex]`, a scheduled rotation included), so a client sealing a
+    document for the next block can pick the key in force then."""
     return {
         "code": d.code,
         "name": d.name,
@@ -81,12 +83,16 @@ def department_json(d: governance.DepartmentRecord, height: int, encryption_key:
         "encryption_key": None if encryption_key is None else encryption_key.hex(),
         "encryption_key_fingerprint": None if encryption_key is None else
         crypto.compute_key_fingerprint(encryption_key).hex(),
+        "encryption_key_periods": [[start, key.hex()] for start, key in key_periods or []],
     }
 
 
 def list_departments(v: View) -> dict[str, Any]:
-    return envelope(v, departments=[department_json(d, v.height, governance.encryption_key_at(v, d.code, v.height))
-                                    for d in governance.departments(v)])
+    return envelope(v, departments=[
+        department_json(d, v.height, governance.encryption_key_at(v, d.code, v.height),
+                        governance.encryption_key_periods(v, d.code))
+        for d in governance.departments(v)
+    ])
 
 
 def member(v: View, public_key: bytes) -> dict[str, Any]:
