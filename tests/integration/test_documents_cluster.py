@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from chainnode import crypto, doc_client, light
+from chainnode.cli import main
 from chainnode.client import Client, RemoteError
 from chainnode.config import HomeLayout
 from chainnode.doc_verify import verify_document_bundle
@@ -128,6 +129,23 @@ def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_pat
                                           crypto.sha256(source.read_bytes()))
         assert verified.content_matches and verified.sender == "PSB"
         assert {r.department: r.state for r in verified.recipients} == {"TAX": "received", "SAMR": "pending"}
+
+        # TAX's admin rotates its encryption key: a document sent at once is sealed to the new key, and the
+        # first one (sealed to the old key) still opens
+        tax_home = cluster.homes[TAX]
+        code = main(["doc", "rotate-key", "--home", str(tax_home.home), "--key", str(tax_home.officer_key),
+                     "--node", cluster.urls[TAX]])
+        assert code == 0
+        note = tmp_path / "after-rotation.txt"
+        note.write_text("sealed to the new key")
+        fresh = doc_client.send(clients[PSB], cluster.keys[PSB], note, recipients=["TAX"], number="PSB-2026-003",
+                                title="After the rotation", classification="internal", max_bytes=64 << 20)
+        wait_for("delivery of the new document", lambda: delivered(clients[PSB], cluster.keys[PSB], fresh.doc_id,
+                                                                    "TAX"))
+        doc_client.open_to(clients[TAX], cluster.keys[TAX], fresh.doc_id, tmp_path / "fresh.txt")
+        assert (tmp_path / "fresh.txt").read_text() == "sealed to the new key"
+        doc_client.open_to(clients[TAX], cluster.keys[TAX], sent.doc_id, tmp_path / "again.bin")
+        assert (tmp_path / "again.bin").read_bytes() == source.read_bytes()
         cluster.stop_all()
     finally:
         for client in clients:
