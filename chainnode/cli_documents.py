@@ -19,6 +19,7 @@ from chainnode import doc_client, light
 from chainnode.anchor_verify import encode_proof_file
 from chainnode.cli import InputFileError, _unb64, decode_proof_file, emit, open_client, write_output_file
 from chainnode.cli_records import (
+    InvalidArgumentsLocal,
     Refused,
     add_action,
     add_height,
@@ -87,6 +88,8 @@ def cmd_send(args: argparse.Namespace) -> int:
             )
         except ContractRefused as exc:
             raise _refused(exc) from exc
+        except doc_client.DocumentArgumentError as exc:
+            raise InvalidArgumentsLocal(exc.message, field=exc.field) from exc
     d = sent.digest
     emit(args, {"doc_id": sent.doc_id, "tx_id": sent.tx_id, "height": sent.height,
                 "plaintext_sha256": d.plaintext_sha256.hex(), "ciphertext_sha256": d.ciphertext_sha256.hex(),
@@ -147,6 +150,8 @@ def cmd_forward(args: argparse.Namespace) -> int:
             sent = doc_client.forward(client, key, args.id, args.to, args.note)
         except ContractRefused as exc:
             raise _refused(exc) from exc
+        except doc_client.DocumentArgumentError as exc:
+            raise InvalidArgumentsLocal(exc.message, field=exc.field) from exc
     emit(args, {"doc_id": sent.doc_id, "forwarded_from": args.id, "tx_id": sent.tx_id, "height": sent.height,
                 "recipients": args.to}, [
         f"forwarded document {args.id} to {', '.join(args.to)} as document {sent.doc_id}",

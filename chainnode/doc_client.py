@@ -21,7 +21,8 @@ from chainnode.client import Client
 from chainnode.client_records import ContractRefused, check_committed
 from chainnode.codec import Value
 from chainnode.errors import ChainError, DecryptionFailed
-from contracts.base import derive_record_id
+from contracts.base import ContractError, derive_record_id
+from contracts.document_args import parse_send
 
 DOMAIN_DOCUMENT: Final = b"chainnode/v1/document"
 COMMIT_WAIT_S: Final = 60
@@ -31,6 +32,12 @@ class DocumentError(ChainError):
     """A document could not be sent or opened on the client's side; the message names the step."""
 
     code = "document_error"
+
+
+class DocumentArgumentError(DocumentError):
+    """The command's own arguments cannot make a valid document (checked before anything is uploaded)."""
+
+    code = "invalid_arguments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +74,13 @@ def encryption_keys(client: Client, codes: Sequence[str]) -> dict[str, bytes]:
     for code in codes:
         department = listed.get(code)
         if department is None:
-            raise DocumentError(f"there is no department {code}; chainnode departments lists them", field="to")
+            known = ", ".join(sorted(listed))
+            raise DocumentArgumentError(f"there is no department {code}; the departments are {known}", field="to")
         in_force = [key for start, key in department.get("encryption_key_periods") or [] if start <= next_height]
         key = in_force[-1] if in_force else department.get("encryption_key")
         if not isinstance(key, str) or len(key) != 64:
-            raise DocumentError(f"{code} has no encryption key registered, so it cannot receive documents",
-                                field="to")
+            raise DocumentArgumentError(f"{code} has no encryption key registered, so it cannot receive documents",
+                                        field="to")
         keys[code] = bytes.fromhex(key)
     return keys
 
@@ -102,6 +110,9 @@ def send(client: Client, key: crypto.PrivateKey, source: Path, *, recipients: Se
          case_id: str | None = None, cert_id: str | None = None) -> Sent:
     """Encrypt `source`, upload the ciphertext to the node, and send it (wait for the commit)."""
     sender = member_department(client, key)
+    if sender in recipients:
+        raise DocumentArgumentError(f"{sender} is your own department; a document goes to other departments",
+                                    field="to")
     keys = encryption_keys(client, [*recipients, sender])
     content_key = crypto.new_content_key()
     with tempfile.TemporaryDirectory(prefix="chainnode-doc-") as work:
@@ -111,15 +122,19 @@ def send(client: Client, key: crypto.PrivateKey, source: Path, *, recipients: Se
                 digest = envelope.encrypt_stream(plain, sink, content_key, max_plaintext=max_bytes)
         except OSError as exc:
             raise DocumentError(f"cannot read {source}: {exc.strerror or exc}", field="file") from exc
+        args: dict[str, Value] = {
+            "number": number, "title": title, "classification": classification, "recipients": list(recipients),
+            "plaintext_sha256": digest.plaintext_sha256, "ciphertext_sha256": digest.ciphertext_sha256,
+            "ciphertext_size": digest.ciphertext_size, "sealed_keys": _sealed_keys(content_key, keys),
+        }
+        for name, value in (("reply_days", reply_days), ("case_id", case_id), ("cert_id", cert_id)):
+            if value is not None:
+                args[name] = value
+        try:  # the contract's own argument check, before anything is uploaded
+            parse_send(args)
+        except ContractError as exc:
+            raise DocumentArgumentError(exc.message, field=exc.field) from exc
         client.upload_ciphertext(key, cipher_path, digest.ciphertext_sha256)
-    args: dict[str, Value] = {
-        "number": number, "title": title, "classification": classification, "recipients": list(recipients),
-        "plaintext_sha256": digest.plaintext_sha256, "ciphertext_sha256": digest.ciphertext_sha256,
-        "ciphertext_size": digest.ciphertext_size, "sealed_keys": _sealed_keys(content_key, keys),
-    }
-    for name, value in (("reply_days", reply_days), ("case_id", case_id), ("cert_id", cert_id)):
-        if value is not None:
-            args[name] = value
     try:
         tx_id, height = _call(client, key, "send", args)
     except ContractRefused as exc:
