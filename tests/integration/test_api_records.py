@@ -156,8 +156,12 @@ async def test_bad_queries_name_the_problem(env: Env) -> None:
 async def test_openapi_and_contract_list_cover_every_route_and_method(env: Env) -> None:
     document = await env.get("/v1/openapi.json")
     for path in ("/v1/cases/{case_id}", "/v1/certs/{cert_id}", "/v1/supervision/{department}", "/v1/contracts",
-                 "/v1/items/{code}", "/v1/members/{public_key}", "/v1/proposals/{proposal_id}"):
+                 "/v1/items/{code}", "/v1/members/{public_key}", "/v1/proposals/{proposal_id}",
+                 "/v1/blobs/{sha256}", "/v1/documents", "/v1/documents/{doc_id}",
+                 "/v1/documents/{doc_id}/ciphertext", "/v1/documents/{doc_id}/open"):
         assert path in document["paths"]
+    assert document["paths"]["/v1/documents/{doc_id}"]["get"]["security"] == [{"SignedRead": []}]
+    assert "SignedRead" in document["components"]["securitySchemes"]
     contracts = (await env.get("/v1/contracts"))["contracts"]
-    assert {"governance", "items", "materials", "cases", "certificates", "anchor"} <= set(contracts)
+    assert {"governance", "items", "materials", "cases", "certificates", "anchor", "documents"} <= set(contracts)
     assert "decide" in contracts["cases"] and contracts["cases"]["decide"]["description"]
