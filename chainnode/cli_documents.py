@@ -9,7 +9,6 @@ ledger before the node hands over the content key (docs/documents.md).
 from __future__ import annotations
 
 import argparse
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -55,16 +54,12 @@ def _refused(exc: ContractRefused) -> Refused:
 
 
 def _file_sha256(path: Path) -> bytes:
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+        return doc_client.file_sha256(path)
     except FileNotFoundError as exc:
         raise InputFileError(f"file {path} does not exist") from exc
     except OSError as exc:
         raise InputFileError(f"file {path} cannot be read: {exc.strerror or exc}") from exc
-    return digest.digest()
 
 
 def _max_bytes(client: Client) -> int:

@@ -192,7 +192,7 @@ def open_to(client: Client, key: crypto.PrivateKey, doc_id: str, out: Path, *, c
         cipher_path = Path(work) / "ciphertext"
         with cipher_path.open("wb") as sink:
             client.download_ciphertext(key, doc_id, sink, size=size)
-        if _file_sha256(cipher_path) != cipher_hash:
+        if file_sha256(cipher_path) != cipher_hash:
             raise DocumentError("the ciphertext the node sent does not match the hash on chain; nothing was written")
         fd, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out_dir)
         try:
@@ -208,7 +208,8 @@ def open_to(client: Client, key: crypto.PrivateKey, doc_id: str, out: Path, *, c
     return Opened(doc_id, out, plain_hash, access_tx, height)
 
 
-def _file_sha256(path: Path) -> bytes:
+def file_sha256(path: Path) -> bytes:
+    """SHA-256 of a file, read in 1 MiB blocks. Raises OSError."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while block := handle.read(1 << 20):
@@ -219,7 +220,7 @@ def _file_sha256(path: Path) -> bytes:
 def receipt(client: Client, key: crypto.PrivateKey, doc_id: str, plaintext: Path) -> tuple[str, int]:
     """Sign for a document (签收), naming the SHA-256 of the content received."""
     try:
-        digest = _file_sha256(plaintext)
+        digest = file_sha256(plaintext)
     except OSError as exc:
         raise DocumentError(f"cannot read {plaintext}: {exc.strerror or exc}", field="file") from exc
     return _call(client, key, "receipt", {"doc_id": doc_id, "plaintext_sha256": digest})
