@@ -278,6 +278,21 @@ def compute_key_fingerprint(public_key: bytes) -> bytes:
     return compute_hash(DOMAIN_ENCRYPTION_KEY, public_key)
 
 
+_PROBE_SCALAR: Final = bytes([0x48] + [0x11] * 30 + [0x51])
+
+
+def is_usable_encryption_key(public_key: bytes) -> bool:
+    """Whether a 32-byte X25519 public key can be sealed to: not a low-order point (all-zero shared secret,
+    which libsodium refuses). Deterministic, one scalar multiplication: contracts use it on keys they accept."""
+    if type(public_key) is not bytes or len(public_key) != ENCRYPTION_KEY_SIZE:
+        return False
+    try:
+        nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, public_key)
+    except (nacl.exceptions.CryptoError, RuntimeError, ValueError, TypeError):
+        return False
+    return True
+
+
 def seal_to(public_key: bytes, message: bytes) -> bytes:
     """An anonymous sealed box (X25519 + XSalsa20-Poly1305) that only `public_key`'s owner opens."""
     if len(public_key) != ENCRYPTION_KEY_SIZE:

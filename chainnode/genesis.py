@@ -139,6 +139,9 @@ def _encryption_key(value: object, where: str) -> bytes | None:
         raise GenesisError(f"{where} must be a 32-byte X25519 public key as 64 hex digits", field=where) from exc
     if len(key) != 32:
         raise GenesisError(f"{where} must be a 32-byte X25519 public key as 64 hex digits", field=where)
+    if not crypto.is_usable_encryption_key(key):
+        raise GenesisError(f"{where} is a low-order X25519 point (such as all zeros): nothing can be sealed to it",
+                           field=where)
     return key
 
 

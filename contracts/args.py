@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+from chainnode import crypto
 from chainnode.codec import Value
 from contracts.base import ContractError
 
@@ -109,3 +110,11 @@ def items_of(value: Value, field: str, parse: Callable[[Value, str], T], *, max_
 
 def optional(fields: dict[str, Value], name: str, parse: Callable[[Value, str], T], default: T) -> T:
     return parse(fields[name], name) if name in fields and fields[name] is not None else default
+
+
+def encryption_key(value: Value, field: str) -> bytes:
+    """A department's X25519 public key: 32 bytes that can be sealed to (not a low-order point)."""
+    key = bytes32(value, field)
+    if not crypto.is_usable_encryption_key(key):
+        raise bad(field, f"{field} is not a usable X25519 public key (a low-order point such as all zeros)")
+    return key

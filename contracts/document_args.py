@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from chainnode import crypto
 from chainnode.codec import Value
 from contracts import args as A
 from contracts.base import ContractError, want_args_map
@@ -168,5 +169,11 @@ def parse_delivered(args: Value) -> DeliveredArgs:
 
 def parse_access(args: Value) -> AccessArgs:
     f = want_args_map(args, {"doc_id", "reply_key", "case_id", "purpose"}, {"doc_id", "reply_key"})
-    return AccessArgs(doc_id=A.record_id(f["doc_id"], "doc_id"), reply_key=A.bytes32(f["reply_key"], "reply_key"),
-                      case_id=A.optional(f, "case_id", A.record_id, None), purpose=_optional_text(f, "purpose"))
+    purpose = _optional_text(f, "purpose")
+    if "purpose" in f and not purpose.strip():
+        raise A.bad("purpose", "purpose, when given, must say something (not only spaces)")
+    reply_key = A.bytes32(f["reply_key"], "reply_key")
+    if not crypto.is_usable_encryption_key(reply_key):
+        raise A.bad("reply_key", "reply_key is not a usable X25519 public key (a low-order point)")
+    return AccessArgs(doc_id=A.record_id(f["doc_id"], "doc_id"), reply_key=reply_key,
+                      case_id=A.optional(f, "case_id", A.record_id, None), purpose=purpose)

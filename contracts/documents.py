@@ -232,6 +232,12 @@ def send(overlay: StateOverlay, args: SendArgs, ctx: CallContext) -> Outcome:
         raise ContractError("number_in_use", f"{officer.department} already used number {args.number!r} in {year} "
                             f"for document {first}", field="number")
     validate_recipients(overlay, officer.department, args.recipients, args.sealed_keys, ctx.height)
+    carrier = next(iter(overlay.iter_prefix(Q.blob_prefix(args.ciphertext_sha256))), None)
+    if carrier is not None:  # a ciphertext belongs to one send (and its forwards): who may fetch it follows
+        first = carrier[0][len(Q.blob_prefix(args.ciphertext_sha256)):].decode()
+        raise ContractError("ciphertext_in_use", f"document {first} already carries this ciphertext; a send "
+                            "encrypts its content afresh (a new content key), and only a forward reuses one",
+                            field="ciphertext_sha256")
     limit = proposals.max_document_bytes(overlay)
     if args.ciphertext_size > limit:
         raise ContractError("document_too_large", f"the ciphertext of {args.ciphertext_size} bytes exceeds the "
@@ -299,6 +305,7 @@ def return_document(overlay: StateOverlay, args: ReasonArgs, ctx: CallContext) -
                   signer_name=officer.name, reason=args.reason)
     record["recipient_status"] = {**record["recipient_status"], officer.department: status}
     _put(overlay, record, _history("returned", officer, ctx, args.reason))
+    _delete_if_present(overlay, Q.undelivered_key(officer.department, args.doc_id))  # nothing left to deliver
     event = _event("returned", record, ctx.signer, department=officer.department, reason=args.reason)
     return Outcome((event,), _entities(record, ctx.signer))
 
@@ -400,6 +407,9 @@ def access(overlay: StateOverlay, args: AccessArgs, ctx: CallContext) -> Outcome
                             f"{', '.join(allowed)} may open it", field="doc_id")
     if member.department != record["sender"]:
         _require_not_withdrawn(record)
+    if args.case_id is not None and case_queries.get_case(overlay, args.case_id) is None:
+        raise ContractError("case_not_found", f"there is no case {args.case_id}; an opening names a real case "
+                            "or a purpose", field="case_id")
     seq = int(record["access_count"])
     if seq >= MAX_ACCESS_SEQ:
         raise ContractError("too_many_openings", f"document {args.doc_id} has been opened {seq} times",

@@ -489,7 +489,7 @@ class EncryptionKeyArgs:
 def parse_set_encryption_key(args: Value) -> EncryptionKeyArgs:
     fields = want_args_map(args, {"public_key", "effective_height"}, {"public_key"})
     return EncryptionKeyArgs(
-        public_key=A.bytes32(fields["public_key"], "public_key"),
+        public_key=A.encryption_key(fields["public_key"], "public_key"),
         effective_height=A.optional(fields, "effective_height", A.integer, None),
     )
 

@@ -132,7 +132,7 @@ def _payload_add_department(p: Value) -> dict[str, Value]:
         "admins": list(A.items_of(f["admins"], "payload.admins", _admin, max_items=MAX_ADMINS, min_items=1)),
     }
     if f.get("encryption_key") is not None:  # absent from older payloads, which stay as they were
-        payload["encryption_key"] = A.bytes32(f["encryption_key"], "payload.encryption_key")
+        payload["encryption_key"] = A.encryption_key(f["encryption_key"], "payload.encryption_key")
     keys = [payload["node_key"], *(a["public_key"] for a in payload["admins"])]
     if len(set(keys)) != len(keys):
         raise A.bad("payload.admins", "payload.node_key and the admins' public keys must all differ")

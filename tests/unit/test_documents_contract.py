@@ -48,10 +48,12 @@ def sealed_keys(chain: Chain, codes: Sequence[str]) -> list[dict[str, Any]]:
 
 def send_args(chain: Chain, sender: str = "PSB", recipients: Sequence[str] = ("SAMR", "CAB"),
               **changes: Any) -> dict[str, Any]:
+    n = next(_numbers)
     args: dict[str, Any] = {
-        "number": f"PSB[2026]{next(_numbers)}", "title": "Notice on joint inspection", "classification": "internal",
-        "recipients": list(recipients), "plaintext_sha256": PLAINTEXT, "ciphertext_sha256": CIPHERTEXT,
-        "ciphertext_size": 1000,
+        "number": f"PSB[2026]{n}", "title": "Notice on joint inspection", "classification": "internal",
+        "recipients": list(recipients), "plaintext_sha256": PLAINTEXT, "ciphertext_size": 1000,
+        # every send encrypts afresh: its own ciphertext (only a forward carries the original's)
+        "ciphertext_sha256": crypto.sha256(b"ciphertext %d" % n),
     }
     args.update(changes)
     if "sealed_keys" not in args:
@@ -71,6 +73,12 @@ def get(chain: Chain, doc_id: str) -> dict[str, Any]:
     record = documents.get_document(chain.state, doc_id)
     assert record is not None
     return record
+
+
+def blob_of(chain: Chain, doc_id: str) -> bytes:
+    digest = get(chain, doc_id)["ciphertext_sha256"]
+    assert isinstance(digest, bytes)
+    return digest
 
 
 def officer(chain: Chain, code: str) -> crypto.PrivateKey:
@@ -118,13 +126,13 @@ def test_send_records_the_document_its_indexes_and_its_deadline(chain: Chain) ->
     state = chain.state.data
     for key in (document_queries.sent_key("PSB", doc_id), document_queries.inbox_key("SAMR", doc_id),
                 document_queries.inbox_key("CAB", doc_id), document_queries.undelivered_key("SAMR", doc_id),
-                document_queries.blob_key(CIPHERTEXT, doc_id)):
+                document_queries.blob_key(args["ciphertext_sha256"], doc_id)):
         assert state[key] == b"\xc0"
     assert chain.state.value(document_queries.number_key("PSB", 2026, args["number"])) == doc_id
     assert set(chain.last_entities[0]) >= {f"document:{doc_id}", "department:PSB", "department:SAMR",
                                            "department:CAB", f"member:{officer(chain, 'PSB').public_key.hex()}"}
     attrs = chain.event_attrs(result, "document.sent")
-    assert attrs["recipients"] == ["CAB", "SAMR"] and attrs["ciphertext_sha256"] == CIPHERTEXT
+    assert attrs["recipients"] == ["CAB", "SAMR"] and attrs["ciphertext_sha256"] == args["ciphertext_sha256"]
 
 
 def test_a_sealed_key_opens_with_the_recipients_key_only(chain: Chain) -> None:
@@ -316,14 +324,14 @@ def test_withdraw_before_any_receipt(chain: Chain) -> None:
                   {"doc_id": doc_id, "reason": "no"})
     chain.refused("document_not_found", officer(chain, "PSB"), "documents", "withdraw",
                   {"doc_id": "ef" * 16, "reason": "no"})
-    assert documents.blob_parties(chain.state, CIPHERTEXT) == frozenset({"PSB", "SAMR", "CAB"})
+    assert documents.blob_parties(chain.state, blob_of(chain, doc_id)) == frozenset({"PSB", "SAMR", "CAB"})
     result = chain.ok(officer(chain, "PSB"), "documents", "withdraw", {"doc_id": doc_id, "reason": "sent in error"})
     assert chain.event_attrs(result, "document.withdrawn")["reason"] == "sent in error"
     record = get(chain, doc_id)
     assert record["withdrawn"]["reason"] == "sent in error" and record["withdrawn"]["height"] == chain.height
     assert document_queries.undelivered_key("SAMR", doc_id) not in chain.state.data
     assert document_queries.inbox_key("SAMR", doc_id) in chain.state.data  # the inbox index stays
-    assert documents.blob_parties(chain.state, CIPHERTEXT) == frozenset({"PSB"})
+    assert documents.blob_parties(chain.state, blob_of(chain, doc_id)) == frozenset({"PSB"})
     assert documents.pending_deliveries(chain.state, "SAMR", 10) == []
     chain.refused("already_withdrawn", officer(chain, "PSB"), "documents", "withdraw",
                   {"doc_id": doc_id, "reason": "again"})
@@ -363,7 +371,7 @@ def test_forward_creates_a_linked_record(chain: Chain) -> None:
     assert {f"document:{new_id}", f"document:{doc_id}", "department:TAX"} <= set(chain.last_entities[0])
     assert chain.state.data[document_queries.sent_key("SAMR", new_id)] == b"\xc0"
     assert chain.state.data[document_queries.inbox_key("TAX", new_id)] == b"\xc0"
-    assert documents.blob_parties(chain.state, CIPHERTEXT) == frozenset({"PSB", "SAMR", "TAX"})
+    assert documents.blob_parties(chain.state, blob_of(chain, doc_id)) == frozenset({"PSB", "SAMR", "TAX"})
     # the forward's number is not claimed again
     assert chain.state.value(document_queries.number_key("PSB", 2026, original["number"])) == doc_id
     assert chain.state.value(document_queries.number_key("SAMR", 2026, original["number"])) is None
@@ -419,7 +427,7 @@ def test_forwards_are_bounded(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_delivered_by_a_recipients_node_only(chain: Chain) -> None:
     doc_id = send(chain, recipients=("SAMR", "CAB"), ciphertext_size=4321)
-    assert documents.pending_deliveries(chain.state, "SAMR", 10) == [(doc_id, CIPHERTEXT, 4321)]
+    assert documents.pending_deliveries(chain.state, "SAMR", 10) == [(doc_id, blob_of(chain, doc_id), 4321)]
     chain.refused("not_a_recipient", node_key("TAX"), "documents", "delivered", {"doc_id": doc_id})
     chain.refused("not_a_recipient", node_key("PSB"), "documents", "delivered", {"doc_id": doc_id})
     chain.refused("role_required", officer(chain, "SAMR"), "documents", "delivered", {"doc_id": doc_id})
@@ -429,7 +437,7 @@ def test_delivered_by_a_recipients_node_only(chain: Chain) -> None:
     status = get(chain, doc_id)["recipient_status"]["SAMR"]
     assert status["delivered_height"] == chain.height and status["state"] == "pending"
     assert documents.pending_deliveries(chain.state, "SAMR", 10) == []
-    assert documents.pending_deliveries(chain.state, "CAB", 10) == [(doc_id, CIPHERTEXT, 4321)]
+    assert documents.pending_deliveries(chain.state, "CAB", 10) == [(doc_id, blob_of(chain, doc_id), 4321)]
     chain.refused("already_delivered", node_key("SAMR"), "documents", "delivered", {"doc_id": doc_id})
 
 
@@ -510,7 +518,7 @@ def test_boxes_may_read_and_overdue(chain: Chain) -> None:
     assert documents.get_document(chain.state, "not an id") is None
     assert documents.access_records(chain.state, "not an id") == []
     assert documents.blob_parties(chain.state, b"\x00" * 32) == frozenset()
-    assert documents.document_json(get(chain, first))["ciphertext_sha256"] == CIPHERTEXT.hex()
+    assert documents.document_json(get(chain, first))["ciphertext_sha256"] == blob_of(chain, first).hex()
 
 
 def test_history_is_bounded_by_construction() -> None:
@@ -600,3 +608,34 @@ def test_a_withdrawal_deletes_only_the_undelivered_entries_still_there(chain: Ch
     assert execution.results[0].code == "ok"
     deleted = {key for key, value in execution.changes.items() if value is None}
     assert deleted == {document_queries.undelivered_key("CAB", doc_id)}
+
+
+def test_a_send_cannot_claim_another_documents_ciphertext(chain: Chain) -> None:
+    """Who may fetch a ciphertext follows the documents that carry it: a second send naming the same hash
+    would make its recipients parties to someone else's document (or revive a withdrawn one's)."""
+    first = send(chain, recipients=("SAMR",))
+    stolen = blob_of(chain, first)
+    args = send_args(chain, "TAX", ("CAB",), ciphertext_sha256=stolen)
+    message = chain.refused("ciphertext_in_use", officer(chain, "TAX"), "documents", "send", args).message
+    assert first in message
+    assert documents.blob_parties(chain.state, stolen) == frozenset({"PSB", "SAMR"})
+
+
+def test_a_return_leaves_nothing_to_deliver(chain: Chain) -> None:
+    doc_id = send(chain, recipients=("SAMR",))
+    chain.ok(officer(chain, "SAMR"), "documents", "return", {"doc_id": doc_id, "reason": "not ours"})
+    assert document_queries.undelivered_key("SAMR", doc_id) not in chain.state.data
+    assert documents.pending_deliveries(chain.state, "SAMR", 10) == []
+
+
+def test_an_opening_names_a_real_case_a_real_purpose_and_a_usable_reply_key(chain: Chain) -> None:
+    doc_id = send(chain, recipients=("SAMR",), classification="confidential")
+    clerk = chain.staff["SAMR", "clerk"]
+    reply = b"\x33" * 32
+    chain.refused("case_not_found", clerk, "documents", "access",
+                  {"doc_id": doc_id, "reply_key": reply, "case_id": "ab" * 16})
+    chain.refused("invalid_arguments", clerk, "documents", "access",
+                  {"doc_id": doc_id, "reply_key": reply, "purpose": "   "})
+    for weak in (bytes(32), b"\x01" + bytes(31)):  # low-order points: nothing can be sealed to them
+        chain.refused("invalid_arguments", clerk, "documents", "access", {"doc_id": doc_id, "reply_key": weak})
+    assert get(chain, doc_id)["access_count"] == 0

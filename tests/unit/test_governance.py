@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chainnode import crypto, records
-from contracts import anchor, governance
+from contracts import anchor, governance, proposals
 from contracts.base import ContractError
 from tests.contract_kit import Chain, encryption_key_for, key_for
 
@@ -407,3 +407,14 @@ def test_department_json_shows_the_key_in_force_and_its_fingerprint() -> None:
     assert shown["encryption_key"] == key.hex()
     assert shown["encryption_key_fingerprint"] == crypto.compute_key_fingerprint(key).hex()
     assert records.department_json(dept, 0)["encryption_key"] is None
+
+
+def test_a_low_order_encryption_key_is_refused_everywhere_it_could_enter(chain: Chain) -> None:
+    """All zeros (or another low-order point) would make every sender's sealing fail."""
+    admin = chain.staff["PSB", "admin"]
+    chain.refused("invalid_arguments", admin, "governance", "set_encryption_key", {"public_key": bytes(32)})
+    with pytest.raises(ContractError, match="not a usable X25519"):
+        proposals.parse_propose({"kind": "add_department", "title": "x", "deadline_height": 50, "effective_height": 60,
+                                 "payload": {"code": "HRSS", "name": "HR", "node_key": b"\x11" * 32, "power": 10,
+                                             "encryption_key": bytes(32),
+                                             "admins": [{"public_key": b"\x22" * 32, "name": "a"}]}})
