@@ -27,6 +27,7 @@ from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotF
 from chainnode.light import StateValueBundle
 from chainnode.mempool import Admission
 from chainnode.node import Node
+from chainnode.read_auth import ReadForbidden
 from chainnode.read_pool import ReadPool
 from chainnode.reader import Reader, TxStatus
 from chainnode.results import decode_result, jsonable
@@ -34,6 +35,8 @@ from chainnode.tx import decode_transaction
 
 log = logging.getLogger("chainnode.api")
 
+SCOPED_STATE_PREFIXES: Final = (b"doc/", b"docs/")
+"""State that /v1/state does not serve: documents are read through their own, signed routes."""
 NODE: Final = web.AppKey("node", Node)
 READS: Final = web.AppKey("reads", ReadPool)
 """Every read handler that touches the store or decodes a block, transaction or proof runs here."""
@@ -270,6 +273,11 @@ async def get_state(request: web.Request) -> web.Response:
     key = parse_hex(request.query.get("key", ""), "key", max_size=1024)
     if not key:
         raise InvalidField("query parameter key (hex) is required", field="key")
+    if key.startswith(SCOPED_STATE_PREFIXES):
+        raise ReadForbidden(
+            "document records and their read audit are answered only to signed requests of their parties' staff "
+            "and auditors: GET /v1/documents/{id} (it carries the record's state proof)", code="scoped_record",
+        )
     height = parse_int(request.query.get("height"), "height", lo=1)
     answer = await request.app[READS].run(lambda: state_bundle_json(reader.state_bundle(key, height)))
     return web.json_response(answer)

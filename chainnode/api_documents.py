@@ -15,6 +15,7 @@ opening through a node escapes the read audit.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from aiohttp import web
 from chainnode import api_params, crypto, records
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import receive_upload
-from chainnode.errors import ChainError, InvalidField, InvalidInput, NotFound
+from chainnode.errors import ChainError, DecryptionFailed, InvalidField, InvalidInput, NotFound
 from chainnode.read_auth import ReadForbidden, SignedRead, reader_member, verify_read
 from chainnode.results import jsonable
 from chainnode.tx import Transaction, decode_transaction
@@ -31,10 +32,19 @@ from contracts import document_queries, documents, governance
 from contracts.document_args import parse_access
 
 MAX_LIST: Final = 500
+MAX_ACCESS_LIST: Final = 1000
+"""Access records in one answer: the first 1,000 openings (`access_count` says how many there are)."""
+UPLOAD_IDLE_S: Final = 30
+"""An upload that sends nothing for this long is dropped (and its claim on the blob store with it)."""
 OPEN_WAIT_S: Final = 30
 UPLOAD_CHUNK: Final = 256 * 1024
 DOWNLOAD_CHUNK: Final = 1024 * 1024
 BOXES: Final = ("sent", "inbox", "pending_receipt", "overdue")
+
+
+_FORBIDDEN: Final = frozenset({"no_access", "document_withdrawn", "not_a_member", "key_revoked",
+                               "key_not_yet_effective", "department_removed", "role_required"})
+"""Ledger refusals of an opening that mean "this signer may not", answered 403 like the signed reads."""
 
 
 class CiphertextMissing(InvalidInput):
@@ -70,8 +80,14 @@ async def _signed(request: web.Request, body_sha256: bytes | None = None) -> Sig
     )
 
 
-def _may_read(view: records.View, signed: SignedRead, record: dict[str, Any]) -> governance.MemberRecord:
-    member = reader_member(view, signed, view.height)
+def _member_now(node: Any, signed: SignedRead) -> governance.MemberRecord:
+    """The signer's registration at the head: a key revoked since cannot read, not even past heights."""
+    head = records.view(node.reader)
+    return reader_member(head, signed, head.height)
+
+
+def _may_read(node: Any, view: records.View, signed: SignedRead, record: dict[str, Any]) -> governance.MemberRecord:
+    member = _member_now(node, signed)
     if not documents.may_read(view, record["doc_id"], member.department, member.roles):
         raise ReadForbidden(
             f"{member.name} ({member.department}) may not read document {record['doc_id']}: it is readable by "
@@ -102,11 +118,12 @@ async def get_document(request: web.Request) -> web.Response:
     def run() -> dict[str, Any]:
         view = records.view(node.reader, height)
         record = _record(view, doc_id)
-        _may_read(view, signed, record)
+        _may_read(node, view, signed, record)
         proof = node.reader.state_bundle(document_queries.doc_key(doc_id), view.height) if view.height > 0 else None
         return {
             "height": view.height, "time_ms": view.time_ms, "document": jsonable(record),
-            "access": jsonable(documents.access_records(view, doc_id)),
+            "access": jsonable(documents.access_records(view, doc_id, limit=MAX_ACCESS_LIST)),
+            "access_count": record["access_count"],
             "state_proof": None if proof is None else state_bundle_json(proof),
         }
 
@@ -130,7 +147,7 @@ async def list_documents(request: web.Request) -> web.Response:
 
     def run() -> dict[str, Any]:
         view = records.view(node.reader, height)
-        member = reader_member(view, signed, view.height)
+        member = _member_now(node, signed)
         if member.department != department and "auditor" not in member.roles:
             raise ReadForbidden(
                 f"{member.name} ({member.department}) may list the documents of {member.department} only; "
@@ -209,6 +226,11 @@ async def upload_blob(request: web.Request) -> web.Response:
         if "document_officer" not in member.roles:
             raise ReadForbidden(f"uploading a document needs the role document_officer; {member.name} "
                                 f"({member.department}) holds {', '.join(member.roles)}", code="role_required")
+        own = governance.member_record(view, node.node_key.public_key)
+        if own is None or own["department"] != member.department:
+            here = "no department" if own is None else own["department"]
+            raise ReadForbidden(f"upload to your own department's node: this is the node of {here}, and "
+                                f"{member.name} belongs to {member.department}", code="wrong_node")
         return get_max_document_bytes(view)
 
     limit = await request.app[READS].run(check)
@@ -217,8 +239,20 @@ async def upload_blob(request: web.Request) -> web.Response:
                            "parameter max_document_bytes)", field="Content-Length")
     if node.blobs.has(digest):
         return web.json_response({"sha256": digest.hex(), "size": size, "stored": False, "held": True})
-    await receive_upload(node.blobs, digest, size, request.content.iter_chunked(UPLOAD_CHUNK))
+    await receive_upload(node.blobs, digest, size, _idle_bounded(request, UPLOAD_IDLE_S))
     return web.json_response({"sha256": digest.hex(), "size": size, "stored": True, "held": True}, status=201)
+
+
+async def _idle_bounded(request: web.Request, idle_s: float) -> AsyncIterator[bytes]:
+    """The body's chunks; raises InvalidInput if the client sends nothing for `idle_s` seconds."""
+    while True:
+        try:
+            chunk = await asyncio.wait_for(request.content.read(UPLOAD_CHUNK), idle_s)
+        except TimeoutError:
+            raise InvalidInput(f"the upload sent nothing for {idle_s:g} s; it was dropped", field="body") from None
+        if not chunk:
+            return
+        yield chunk
 
 
 async def open_document(request: web.Request) -> web.Response:
@@ -227,8 +261,13 @@ async def open_document(request: web.Request) -> web.Response:
 
     node = request.app[NODE]
     doc_id = _doc_id(request)
-    raw = await request.read()
-    tx = _access_tx(raw, doc_id, node.genesis.params.max_tx_bytes)
+    limit = node.genesis.params.max_tx_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise InvalidField(f"the body must be one signed transaction of at most {limit} bytes", field="body")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise InvalidField(f"the body must be one signed transaction of at most {limit} bytes", field="body")
+    tx = _access_tx(raw, doc_id, limit)
 
     def check() -> tuple[str, dict[str, Any]]:
         view = records.view(node.reader)
@@ -246,8 +285,8 @@ async def open_document(request: web.Request) -> web.Response:
 
     department, record = await request.app[READS].run(check)
     admission = (await node.submit([raw]))[0]
-    if admission.error is not None and admission.error.code != "tx_already_committed":
-        raise admission.error
+    if admission.error is not None and admission.error.code not in ("tx_already_committed", "tx_already_pending"):
+        raise admission.error  # a repeated request waits for the same access record
     loop = asyncio.get_running_loop()
     deadline = loop.time() + OPEN_WAIT_S
     status = await tx_status(request, tx.tx_id)
@@ -264,7 +303,7 @@ async def open_document(request: web.Request) -> web.Response:
     result = status.result or {}
     if result.get("code") != "ok":
         code = str(result.get("code") or "refused")
-        status_code = 403 if code in ("no_access", "document_withdrawn", "not_a_member", "key_revoked") else 409
+        status_code = 403 if code in _FORBIDDEN else 409
         raise OpenRefused(f"the ledger refused the opening (tx {tx.tx_id.hex()}, height {status.height}): "
                           f"{result.get('message')}", code=code, status=status_code)
     sealed = next((e for e in record["sealed_keys"] if e["department"] == department), None)
@@ -277,7 +316,14 @@ async def open_document(request: web.Request) -> web.Response:
             f"{department} had when the document was sent); put it in {node.layout.keys}/", code="key_not_held",
             status=503,
         )
-    content_key = crypto.open_sealed(key, sealed["sealed"])
+    try:
+        content_key = crypto.open_sealed(key, sealed["sealed"])
+    except DecryptionFailed as exc:
+        raise OpenRefused(
+            f"the key {record['sender']} sealed for {department} does not open with {department}'s key "
+            f"{sealed['fingerprint'].hex()[:16]}…: the sender's client sealed it wrongly; ask {record['sender']} to "
+            "send the document again", code="sealed_key_broken", status=409,
+        ) from exc
     reply_key = parse_access(tx.body.args).reply_key
     return web.json_response({
         "doc_id": doc_id, "access_tx": tx.tx_id.hex(), "height": status.height,
@@ -311,6 +357,12 @@ def check_client_tx(node: Any, tx: Transaction) -> None:
     if body.method == "forward":
         original = documents.get_document(node.store, str(body.args.get("doc_id", "")))
         digest = None if original is None else original["ciphertext_sha256"]
+    if type(digest) is bytes and not node.blobs.has(digest) and body.method == "forward":
+        raise CiphertextMissing(
+            f"this node does not hold the ciphertext {digest.hex()} of the document to forward yet; wait until "
+            "it is delivered to your department's node (chainnode doc show), then forward through that node",
+            field="args.doc_id",
+        )
     if type(digest) is bytes and not node.blobs.has(digest):
         raise CiphertextMissing(
             f"this node does not hold the ciphertext {digest.hex()}; upload it first (PUT /v1/blobs/{digest.hex()}, "

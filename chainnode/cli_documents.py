@@ -9,6 +9,7 @@ ledger before the node hands over the content key (docs/documents.md).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -237,6 +238,32 @@ def _events(answer: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: (int(e.get("height") or 0), str(e.get("tx_id"))))
 
 
+_METHODS: Final = {"sent": ("send", "forward"), "delivered": ("delivered",), "received": ("receipt",),
+                    "returned": ("return",), "withdrawn": ("withdraw",), "forwarded": ("forward",),
+                    "opened": ("access",)}
+"""The methods whose transaction may stand behind each event (a forward's own record starts with "sent")."""
+
+
+def _check_event(event: dict[str, Any], verified: light.VerifiedTx, doc_id: str) -> None:
+    """The proven transaction is the event the node reported: height, signer, method, document, success.
+    Raises InvalidProof naming the first difference."""
+    tx = verified.tx.body
+    action = str(event.get("action", "")).split(" ")[0]
+    methods = _METHODS.get(action, ())
+    args = tx.args if isinstance(tx.args, dict) else {}
+    checks = [
+        (verified.height == event.get("height"), f"is proven at height {verified.height}, not {event.get('height')}"),
+        (tx.signer.hex() == event.get("signer"), "was signed by another key than the event names"),
+        (tx.contract == "documents" and tx.method in methods, f"is {tx.contract}.{tx.method}, not a {action}"),
+        (doc_client.document_id(verified.tx.tx_id) == doc_id if action == "sent" else args.get("doc_id") == doc_id,
+         "is about another document"),
+        (verified.result.code == "ok", f"failed on chain ({verified.result.code})"),
+    ]
+    for ok, problem in checks:
+        if not ok:
+            raise InvalidProof(f"transaction {event.get('tx_id')} of the {action} event {problem}")
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     key = load_key(args.key)
     genesis = load_genesis(args.genesis) if args.genesis else None
@@ -254,10 +281,11 @@ def cmd_history(args: argparse.Namespace) -> int:
                 if not isinstance(bundle, light.TxBundle):
                     raise InvalidProof("the node returned a state proof where a transaction proof was expected")
                 verified = light.verify_tx_bundle(genesis, bundle)
-                if verified.height != event.get("height"):
-                    raise InvalidProof(f"transaction {event['tx_id']} is proven at height {verified.height}, "
-                                       f"not {event.get('height')} as the record says")
+                _check_event(event, verified, args.id)
                 event["proof"] = f"verified against genesis (block {verified.block_hash.hex()[:16]}…)"
+        if genesis is not None and int(answer.get("access_count") or 0) != len(answer.get("access") or []):
+            raise InvalidProof(f"the record counts {answer.get('access_count')} openings but the node listed "
+                               f"{len(answer.get('access') or [])}")
     lines = [f"history of document {args.id} ({len(events)} events, as of height {answer.get('height')}):"]
     for e in events:
         detail = f": {e['detail']}" if e.get("detail") else ""
@@ -290,9 +318,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"file {args.file}: sha256 {file_hash.hex()}",
         f"checked a state proof from {source} against genesis {args.genesis} (chain {genesis.chain_id}) only",
         f"{verdict}: document {v.doc_id} {v.number} {v.title!r} [{v.classification}]",
-        f"  sent by:   {v.sender}" + (f" ({v.sender_name})" if v.sender_name else "")
+        ("  forwarded by: " if v.forwarded_from else "  sent by:   ") + v.sender
+        + (f" ({v.sender_name})" if v.sender_name else "")
         + f", officer {v.sender_officer_name} (key {v.sender_officer})",
         f"  sent at:   height {v.sent_height}, {v.sent_time}",
+        *([f"  forwards:  document {v.forwarded_from}, first sent by {v.origin_sender}; {v.sender} forwarded it"]
+          if v.forwarded_from else []),
         f"  content:   sha256 {v.plaintext_sha256} on chain; "
         + ("this file is that content" if v.content_matches else "this file is NOT that content"),
     ]
@@ -324,18 +355,29 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         raise InputFileError(f"{args.home} is not a node home (no config.toml)")
     current = crypto.load_encryption_key_file(layout.encryption_key) if layout.encryption_key.exists() else None
     admin = load_key(args.key)
+    keyring = DocumentKeys(layout.keys)
     fresh = crypto.EncryptionKey.generate()
-    if current is not None:  # archive first: a crash after this point loses no key
-        archive = DocumentKeys(layout.keys).archive_path(current)
-        if not archive.exists():
-            crypto.write_encryption_key_file(archive, current, label="rotated away")
-    crypto.write_encryption_key_file(layout.encryption_key, fresh, label="documents", overwrite=True)
     fingerprint = crypto.compute_key_fingerprint(fresh.public_key).hex()
+    # Both keys are on disk under their fingerprints before the chain names the new one, so a crash at any
+    # point loses no key the chain may name; the node finds keys by fingerprint.
+    if current is not None and not keyring.archive_path(current).exists():
+        crypto.write_encryption_key_file(keyring.archive_path(current), current, label="documents")
+    staged = keyring.archive_path(fresh)
+    crypto.write_encryption_key_file(staged, fresh, label="documents")
     with open_client(args) as client:
         try:
             status = client.call(admin, "governance", "set_encryption_key", {"public_key": fresh.public_key})
         except ContractRefused as exc:
-            raise _refused(exc) from exc
+            staged.unlink(missing_ok=True)
+            refused = _refused(exc)
+            raise Refused(f"{refused.message}; the key in force is unchanged and the new key was deleted",
+                          code=refused.code) from exc
+        except BaseException:
+            print(f"note: the new key {fingerprint[:16]}… stays in {staged} in case the chain took it (GET "
+                  "/v1/departments shows the fingerprint in force); the node opens documents with either key",
+                  file=sys.stderr)
+            raise
+    crypto.write_encryption_key_file(layout.encryption_key, fresh, label="documents", overwrite=True)
     emit(args, {"public_key": fresh.public_key.hex(), "fingerprint": fingerprint, "height": status.get("height"),
                 "key_file": str(layout.encryption_key)}, [
         f"new encryption key {fingerprint[:16]}… in {layout.encryption_key}; in force from the height after "

@@ -49,6 +49,9 @@ class VerifiedDocument:
     content_matches: bool | None
     """Whether the file given hashes to the plaintext_sha256 on chain (None: no file given)."""
     forwarded_from: str | None
+    """For a forward (转发): the document it forwards; `sender` is then the forwarding department."""
+    origin_sender: str
+    """The department that first sent the content (the sender, unless this is a forward)."""
     withdrawn: bool
     recipients: list[RecipientStatus] = field(default_factory=list)
     proven_at_height: int = 0
@@ -108,6 +111,7 @@ def verify_document_bundle(genesis: Genesis, doc_id: str, data: bytes, file_sha2
         sent_height=_field(record, "sent_height", int), sent_time=format_time_ms(_field(record, "sent_ms", int)),
         plaintext_sha256=plaintext.hex(),
         content_matches=None if file_sha256 is None else file_sha256 == plaintext,
-        forwarded_from=record.get("forwarded_from"), withdrawn=record.get("withdrawn") is not None,
+        forwarded_from=record.get("forwarded_from"), origin_sender=_field(record, "origin_sender", str),
+        withdrawn=record.get("withdrawn") is not None,
         recipients=recipients, proven_at_height=verified.height, proven_block_hash=verified.block_hash.hex(),
     )

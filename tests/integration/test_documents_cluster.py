@@ -101,6 +101,12 @@ def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_pat
         stale = sign_read(cluster.keys[TAX], "cluster", "GET", f"/v1/documents/{sent.doc_id}", 1_000)
         status, body = http_json(f"{cluster.urls[TAX]}/v1/documents/{sent.doc_id}", headers={"Authorization": stale})
         assert (status, body["code"]) == (401, "read_request_expired")
+        for key in (b"doc/" + sent.doc_id.encode(), b"docs/access/" + sent.doc_id.encode() + bytes(4)):
+            status, body = http_json(f"{cluster.urls[CAB]}/v1/state?key={key.hex()}")  # not around the scope
+            assert (status, body["code"]) == (403, "scoped_record")
+        with pytest.raises(RemoteError) as refused:  # an upload goes to the uploader's own department's node
+            clients[CAB].upload_ciphertext(cluster.keys[TAX], source, crypto.sha256(source.read_bytes()))
+        assert (refused.value.status, refused.value.code) == (403, "wrong_node")
         with pytest.raises(RemoteError) as refused:  # a member of TAX opens through PSB's node
             doc_client.content_key(clients[PSB], cluster.keys[TAX], sent.doc_id, case_id=None, purpose=None)
         assert refused.value.code == "wrong_node"

@@ -25,7 +25,7 @@ def tx(contract: str, method: str, args: object) -> Transaction:
 
 
 def test_an_open_request_must_be_an_access_to_the_document_in_the_path() -> None:
-    good = tx("documents", "access", {"doc_id": DOC, "reply_key": bytes(32)})
+    good = tx("documents", "access", {"doc_id": DOC, "reply_key": crypto.EncryptionKey.generate().public_key})
     assert _access_tx(good.raw, DOC, 65536).tx_id == good.tx_id
     with pytest.raises(InvalidInput, match=r"must be a signed documents\.access"):
         _access_tx(b"", DOC, 65536)
@@ -58,3 +58,10 @@ def test_a_send_is_admitted_only_by_a_node_holding_its_ciphertext() -> None:
     node.blobs.held.add(digest)
     check_client_tx(node, send)
     check_client_tx(SimpleNamespace(blobs=Blobs(set()), store=DictState()), tx("anchor", "put", {}))
+
+
+def test_an_open_request_with_an_unusable_reply_key_is_refused_before_anything_is_recorded() -> None:
+    weak = tx("documents", "access", {"doc_id": DOC, "reply_key": bytes(32)})
+    with pytest.raises(ChainError, match="not a usable X25519") as refused:
+        _access_tx(weak.raw, DOC, 65536)
+    assert refused.value.http_status == 400
