@@ -65,8 +65,9 @@ def encryption_keys(client: Client, codes: Sequence[str]) -> dict[str, bytes]:
     """The encryption public key of each department in force at the next height (the earliest the send can
     be committed at), from the node's department list, a rotation already scheduled included.
 
-    The contract checks each key's fingerprint against the key in force when the send is committed, so a
-    key the node reports wrongly makes the send fail (stale_key), never leaks the content."""
+    The client trusts its own department's node for these keys (docs/documents.md, threat model): the
+    contract refuses a send sealed to a key not in force (stale_key), but that refused transaction and the
+    uploaded ciphertext exist, so a node that lied would get the content key it sealed to."""
     answer = client.departments()
     next_height = int(answer.get("height") or 0) + 1
     listed = {d["code"]: d for d in answer.get("departments", [])}
