@@ -10,7 +10,10 @@ ciphertext (`blob_parties`: the sender and the recipients of a document carrying
 `refused`; when the chain knows the ciphertext, a refusal also scores the asker down (`REJECTED_MESSAGE`):
 it asked for what its department may not read. A blob this node does not hold is `missing` (total 0).
 A request that is not the shape above is the peer's fault: `decode_blob_request` raises InvalidInput, which
-the link answers `invalid_input` and charges to the peer. State and disk reads run in a worker thread.
+the link answers `invalid_input` and charges to the peer. A peer with `MAX_REQUESTS_IN_FLIGHT` requests
+being answered already gets `refused` for a further one, without a state or disk read, and is scored down
+(`REJECTED_MESSAGE`): an honest fetcher never asks more at once. State and disk reads run in a worker
+thread.
 
 The documents contract's queries are injected (`DocumentQueries`), so this module does not depend on it.
 """
@@ -18,10 +21,11 @@ The documents contract's queries are injected (`DocumentQueries`), so this modul
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, cast
 
 from chainnode import codec
 from chainnode.blobs import HASH_SIZE, BlobNotFound, BlobStore
@@ -41,6 +45,8 @@ STATUSES: Final = (STATUS_OK, STATUS_MISSING, STATUS_REFUSED)
 MAX_OFFSET: Final = 2**63 - 1
 REQUEST_LIMIT: Final = 64
 """A request is at most 49 bytes."""
+MAX_REQUESTS_IN_FLIGHT: Final = 2
+"""`blob` requests of one peer answered at once; the fetcher runs at most 2 transfers, one request each."""
 DOCS_CONFIG_KEY: Final = b"docs/config"
 DEFAULT_MAX_DOCUMENT_BYTES: Final = 64 * 1024 * 1024
 """The documents contract's default `max_document_bytes` (docs/documents.md)."""
@@ -60,8 +66,50 @@ class DocumentQueries(Protocol):
         self, reader: StateReader, department: str, limit: int, /
     ) -> list[tuple[str, bytes, int]]:
         """`(doc_id, ciphertext_sha256, ciphertext_size)` of up to `limit` inbox documents of `department`
-        whose ciphertext its node has not reported delivered."""
+        whose ciphertext its node has not reported delivered, in doc_id order. A query that also takes a
+        keyword `after: str | None = None` (see `PendingPage`) is paged by that cursor."""
         ...
+
+
+class PendingPage(Protocol):
+    """`pending_deliveries` with a cursor: the first `limit` entries whose doc_id is greater than `after`
+    (all of them when `after` is None), in doc_id order."""
+
+    def __call__(
+        self, reader: StateReader, department: str, limit: int, /, *, after: str | None = None
+    ) -> list[tuple[str, bytes, int]]: ...
+
+
+def accepts_after(queries: DocumentQueries) -> bool:
+    """Whether `queries.pending_deliveries` takes the keyword `after` (a doc_id cursor)."""
+    try:
+        parameters = inspect.signature(queries.pending_deliveries).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        (p.name == "after" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) or p.kind is p.VAR_KEYWORD
+        for p in parameters
+    )
+
+
+def get_pending_page(
+    queries: DocumentQueries, reader: StateReader, department: str, limit: int, *, after: str | None, skip: int,
+    paged: bool,
+) -> tuple[list[tuple[str, bytes, int]], bool]:
+    """Up to `limit` pending deliveries of `department` whose doc_id is greater than `after`, and whether
+    they are the last. `paged`: the query takes `after` (`accepts_after`); otherwise it is asked for the
+    first `skip + limit` (`skip`: how many earlier pages returned) or more, and the entries up to `after`
+    are dropped. Blocking (state reads)."""
+    if paged:
+        entries = cast(PendingPage, queries.pending_deliveries)(reader, department, limit, after=after)
+        return entries, len(entries) < limit
+    wanted = skip + limit
+    while True:
+        entries = queries.pending_deliveries(reader, department, wanted)
+        later = [entry for entry in entries if after is None or entry[0] > after]
+        if len(later) >= limit or len(entries) < wanted:
+            return later[:limit], len(entries) < wanted and len(later) <= limit
+        wanted += limit  # entries were added before the cursor: ask for more
 
 
 class NoDocuments:
@@ -70,7 +118,9 @@ class NoDocuments:
     def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
         return frozenset()
 
-    def pending_deliveries(self, reader: StateReader, department: str, limit: int) -> list[tuple[str, bytes, int]]:
+    def pending_deliveries(
+        self, reader: StateReader, department: str, limit: int, *, after: str | None = None
+    ) -> list[tuple[str, bytes, int]]:
         return []
 
 
@@ -170,13 +220,28 @@ class BlobServer:
         self._head_height, self._report = head_height, report
         self._delay_s = delay_s
         """Test fault `slow-blobs` only: wait this long before each answer, so a transfer can be interrupted."""
+        self._in_flight: dict[bytes, int] = {}
+        """Peer -> its requests being answered (only peers with one or more)."""
 
     async def serve(self, peer: bytes, payload: bytes) -> bytes:
         """The answer to one `blob` request from `peer`. Raises InvalidInput for a malformed request."""
         request = decode_blob_request(payload)
-        if self._delay_s:
-            await asyncio.sleep(self._delay_s)
-        response, refusal = await asyncio.to_thread(self.compute_response, peer, request, self._head_height())
+        busy = self._in_flight.get(peer, 0)
+        # [REJECT] more requests at once than a fetcher makes: refused before any read, and scored down
+        if busy >= MAX_REQUESTS_IN_FLIGHT:
+            reason = f"more than {MAX_REQUESTS_IN_FLIGHT} blob requests at once"
+            log.info("refused blob %s to %s: %s", request.blob_hash.hex()[:16], peer.hex()[:16], reason)
+            self._report(peer, Offence.REJECTED_MESSAGE, reason)
+            return encode_blob_response(BlobResponse(STATUS_REFUSED, 0, b""))
+        self._in_flight[peer] = busy + 1
+        try:
+            if self._delay_s:
+                await asyncio.sleep(self._delay_s)
+            response, refusal = await asyncio.to_thread(self.compute_response, peer, request, self._head_height())
+        finally:
+            left = self._in_flight.pop(peer) - 1
+            if left:
+                self._in_flight[peer] = left
         if refusal is not None:
             log.info("refused blob %s to %s: %s", request.blob_hash.hex()[:16], peer.hex()[:16], refusal)
             self._report(peer, Offence.REJECTED_MESSAGE, refusal)

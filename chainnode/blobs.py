@@ -14,10 +14,10 @@ governance `max_document_bytes`, asked at each new write) and in total (`max_sto
 `[documents] max_store_bytes`): a write claims its declared size up front, so concurrent writes can never
 overshoot the quota together.
 
-Threads. Every method of `BlobStore` and `BlobUpload` except `has`, `size` and `used_bytes` does blocking
-file I/O: async callers run them with `asyncio.to_thread` (the peer server and the fetcher do;
-`receive_upload` does it for a client's upload). The bookkeeping is guarded by one lock, so any number of
-threads may use one store.
+Threads. Every method of `BlobStore` and `BlobUpload` except `has`, `size`, `used_bytes` and
+`partial_hashes` does blocking file I/O: async callers run them with `asyncio.to_thread` (the peer server
+and the fetcher do; `receive_upload` does it for a client's upload). The bookkeeping is guarded by one
+lock, so any number of threads may use one store.
 """
 
 from __future__ import annotations
@@ -177,6 +177,12 @@ class BlobStore:
         """Complete blobs plus the declared sizes of writes in progress."""
         with self._lock:
             return sum(self._complete.values()) + sum(self._claims.values())
+
+    def partial_hashes(self) -> frozenset[bytes]:
+        """The hashes with a partial: on disk (found by `scan` or kept by `close_partial`) or open."""
+        with self._lock:
+            on_disk = {token[1] for token in self._claims if isinstance(token, tuple) and token[0] == "partial"}
+            return frozenset(on_disk | self._partials.keys())
 
     # --- reading ---------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,9 +71,11 @@ class NetworkHost:
     def own_department(self) -> str | None:
         return get_node_department(self.chain.state, self.network.public_key, self.chain.height + 1)
 
-    def peer_departments(self) -> dict[bytes, str | None]:
-        return {p.key: get_node_department(self.chain.state, p.key, self.chain.height + 1)
-                for p in self.network.peers()}
+    def connected_peers(self) -> list[bytes]:
+        return [p.key for p in self.network.peers()]
+
+    def peer_departments(self, peers: Sequence[bytes]) -> dict[bytes, str | None]:
+        return {key: get_node_department(self.chain.state, key, self.chain.height + 1) for key in peers}
 
     async def request(self, peer: bytes, kind: str, payload: bytes, *, timeout: float) -> bytes:
         return await self.network.request(peer, kind, payload, timeout=timeout)

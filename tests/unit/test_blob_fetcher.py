@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -24,7 +25,7 @@ from network.errors import PeerDisconnected
 from network.scoring import Offence
 from tests.contract_kit import CHAIN_ID, Chain, key_for
 from tests.integration.test_network_support import wait_until
-from tests.unit.test_blob_transfer import FakeDocuments
+from tests.unit.test_blob_transfer import FakeDocuments, LegacyDocuments
 
 PSB, CAB, TAX = (key_for(f"{code}/node").public_key for code in ("PSB", "CAB", "TAX"))
 DATA = bytes(range(251)) * 12_000  # 3,012,000 bytes: three chunks
@@ -48,6 +49,7 @@ class Peer:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     served: list[int] = field(default_factory=list)
     waiting: int = 0
+    asked: int = 0
 
 
 @dataclass
@@ -59,6 +61,13 @@ class FakeHost:
     committed: set[bytes] = field(default_factory=set)
     reports: list[tuple[bytes, Offence, str]] = field(default_factory=list)
     own: str = "CAB"
+    loop_reads: list[str] = field(default_factory=list)
+    """State reads made on the event loop (they belong in worker threads)."""
+
+    def _note_read(self, what: str) -> None:
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop()
+            self.loop_reads.append(what)
 
     @property
     def reader(self) -> StateReader:
@@ -68,19 +77,28 @@ class FakeHost:
         return self.chain.height
 
     def own_department(self) -> str | None:
+        self._note_read("own_department")
         return self.own
 
-    def peer_departments(self) -> dict[bytes, str | None]:
-        return {key: peer.department for key, peer in self.peers.items() if peer.connected}
+    def connected_peers(self) -> list[bytes]:
+        return [key for key, peer in self.peers.items() if peer.connected]
+
+    def peer_departments(self, peers: Sequence[bytes] | None = None) -> dict[bytes, str | None]:
+        self._note_read("peer_departments")
+        keys = self.connected_peers() if peers is None else peers
+        return {key: self.peers[key].department for key in keys}
 
     async def request(self, peer: bytes, kind: str, payload: bytes, *, timeout: float) -> bytes:
         server = self.peers[peer]
         if not server.connected:
             raise PeerDisconnected("gone")
+        server.asked += 1
         if server.limit is not None and len(server.served) >= server.limit:
             server.waiting += 1
-            await server.release.wait()
-            server.waiting -= 1
+            try:
+                await asyncio.wait_for(server.release.wait(), timeout)
+            finally:
+                server.waiting -= 1
             if not server.connected:
                 raise PeerDisconnected("gone")
         server.served.append(len(server.served))
@@ -95,6 +113,7 @@ class FakeHost:
         return tx_id, self.chain.height + 100
 
     def is_committed(self, tx_id: bytes) -> bool:
+        self._note_read("is_committed")
         return tx_id in self.committed
 
 
@@ -121,8 +140,11 @@ class World:
         return peer
 
     @contextlib.asynccontextmanager
-    async def running(self, store: BlobStore | None = None) -> AsyncIterator[DeliveryFetcher]:
-        fetcher = DeliveryFetcher(store or self.store, self.host, self.host.documents, settings=FAST)
+    async def running(
+        self, store: BlobStore | None = None, *, settings: FetcherSettings = FAST, queries: object = None
+    ) -> AsyncIterator[DeliveryFetcher]:
+        fetcher = DeliveryFetcher(store or self.store, self.host, queries or self.host.documents,  # type: ignore[arg-type]
+                                  settings=settings)
         task = asyncio.create_task(fetcher.run())
         try:
             yield fetcher
@@ -161,6 +183,7 @@ async def test_fetches_verifies_and_reports_delivered_once(world: World) -> None
         fetcher.notify()
         await wait_until(lambda: fetcher.in_flight() == {}, "the report to settle")
     assert len(world.host.submitted) == 1
+    assert world.host.loop_reads == []  # every state read ran in a worker thread
 
 
 async def test_a_held_ciphertext_is_only_reported(world: World) -> None:
@@ -247,6 +270,124 @@ async def test_at_most_two_transfers_run_at_once(world: World) -> None:
         psb.release.set()
         await wait_until(lambda: len(world.host.submitted) == 3, "three delivered reports")
     assert all(world.store.has(h) for h in hashes)
+
+
+async def test_a_lying_peer_is_scored_down_and_the_next_attempt_asks_another(world: World) -> None:
+    world.host.documents.parties[HASH] = frozenset({"PSB", "CAB", "TAX"})
+    liar_key, honest_key = sorted([PSB, TAX])  # the liar comes first in key order
+    liar = world.add_peer(liar_key, "PSB" if liar_key == PSB else "TAX", holds=bytes(len(DATA)))
+    honest = world.add_peer(honest_key, "TAX" if liar_key == PSB else "PSB")
+    async with world.running() as fetcher:
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+    assert world.store.read_range(HASH, 0, len(DATA)) == DATA
+    assert fetcher.stats.hash_mismatches == 1 and len(liar.served) == 3 and len(honest.served) == 3
+    [(peer, offence, reason)] = world.host.reports
+    assert peer == liar_key and offence is Offence.INVALID_SYNC_DATA and "another SHA-256" in reason
+
+
+async def test_a_failed_attempt_starts_the_next_from_another_peer(world: World) -> None:
+    world.host.documents.parties[HASH] = frozenset({"PSB", "CAB", "TAX"})
+    slow_key, other_key = sorted([PSB, TAX])
+    slow = world.add_peer(slow_key, "PSB" if slow_key == PSB else "TAX")
+    other = world.add_peer(other_key, "TAX" if slow_key == PSB else "PSB", holds=None)
+    slow.limit = 0  # never answers in time
+    settings = FetcherSettings(backoff_base_s=0.5, backoff_max_s=0.5, request_timeout_s=0.2)
+    async with world.running(settings=settings) as fetcher:
+        await wait_until(lambda: fetcher.stats.last_error != "", "the first attempt to fail")
+        assert (slow.asked, other.asked) == (1, 1)  # the slow one first (key order), then `missing`
+        upload = other.store.begin_upload(HASH, len(DATA))
+        upload.write(DATA)
+        upload.finish()
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+    assert slow.asked == 1 and other.asked == 4  # the second attempt started with the other peer
+
+
+async def test_a_forged_size_does_not_block_the_real_document(world: World) -> None:
+    world.host.documents.pending["CAB"] = [("doc-0", HASH, len(DATA) + 1), ("doc-1", HASH, len(DATA))]
+    world.add_peer(PSB, "PSB")
+    async with world.running() as fetcher:
+        await wait_until(lambda: [d for d, _ in world.host.submitted] == ["doc-1"], "the real document's report")
+        for _ in range(3):
+            fetcher.notify()
+            await wait_until(lambda: not fetcher._wanted.is_set(), "a pass")
+    assert [d for d, _ in world.host.submitted] == ["doc-1"]  # the forged size is never reported
+
+
+def plant_unheld(documents: FakeDocuments | LegacyDocuments, count: int) -> None:
+    """`count` inbox entries, before doc-1 in ID order, whose ciphertext no peer holds."""
+    for n in range(count):
+        blob_hash = hashlib.sha256(b"nobody holds %d" % n).digest()
+        documents.pending.setdefault("CAB", []).append((f"doc-0{n:03}", blob_hash, 100))
+        documents.parties[blob_hash] = frozenset({"PSB", "CAB"})
+
+
+@pytest.mark.parametrize("paged", [True, False], ids=["cursor", "legacy"])
+async def test_entries_nobody_holds_do_not_starve_later_documents(world: World, paged: bool) -> None:
+    queries: FakeDocuments | LegacyDocuments = world.host.documents if paged else LegacyDocuments(
+        dict(world.host.documents.parties), {"CAB": list(world.host.documents.pending["CAB"])})
+    plant_unheld(queries, 12)
+    world.add_peer(PSB, "PSB")
+    settings = FetcherSettings(backoff_base_s=5, backoff_max_s=5, request_timeout_s=2.0, pending_limit=4)
+    async with world.running(settings=settings, queries=queries):
+        await wait_until(lambda: [d for d, _ in world.host.submitted] == ["doc-1"], "the delivered report")
+    if isinstance(queries, FakeDocuments):
+        assert queries.pages[:4] == [None, "doc-0003", "doc-0007", "doc-0011"]
+    else:
+        assert queries.limits[:4] == [4, 8, 12, 16]
+
+
+async def test_a_partial_no_longer_pending_is_dropped(world: World) -> None:
+    world.store.open_partial(HASH, len(DATA))
+    world.store.append_partial(HASH, 0, DATA[:1000])
+    world.store.close_partial(HASH)
+    restarted = new_store(world.root / "own")  # the claim survives a restart
+    assert restarted.partial_hashes() == {HASH} and restarted.used_bytes() == 1000
+    world.host.documents.pending["CAB"] = []  # withdrawn: no longer pending, and CAB no longer a party
+    world.host.documents.parties[HASH] = frozenset({"PSB"})
+    async with world.running(restarted) as fetcher:
+        await wait_until(lambda: restarted.used_bytes() == 0, "the partial to be dropped")
+    assert restarted.partial_hashes() == frozenset() and fetcher.stats.partials_dropped == 1
+    assert not (world.root / "own" / "partial" / f"{HASH.hex()}.part").exists()
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["pending", "party"])
+async def test_a_partial_still_wanted_is_kept(world: World, listed: bool) -> None:
+    world.store.open_partial(HASH, len(DATA))
+    world.store.append_partial(HASH, 0, DATA[:1000])
+    world.store.close_partial(HASH)
+    if not listed:  # not in the list read, but CAB is a party of the hash (a document sent meanwhile)
+        world.host.documents.pending["CAB"] = []
+    async with world.running() as fetcher:  # no peer: the transfer fails and waits
+        for _ in range(3):
+            fetcher.notify()
+            await wait_until(lambda: not fetcher._wanted.is_set(), "a pass")
+            await asyncio.sleep(0.02)
+    assert world.store.partial_hashes() == {HASH} and world.store.used_bytes() == 1000
+    assert fetcher.stats.partials_dropped == 0
+
+
+async def test_a_report_committed_while_the_list_is_read_is_not_sent_again(world: World) -> None:
+    world.add_peer(PSB, "PSB")
+    documents = world.host.documents
+    read = documents.pending_deliveries
+
+    def commit_after_the_read(*args: object, **kwargs: object) -> list[tuple[str, bytes, int]]:
+        entries = read(*args, **kwargs)  # type: ignore[arg-type]
+        if world.host.submitted and not world.host.committed:  # the block delivering it lands right now
+            world.host.committed.add(world.host.submitted[0][1])
+            documents.pending["CAB"] = []
+        return entries
+
+    async with world.running(queries=SimpleNamespace(blob_parties=documents.blob_parties,
+                                                    pending_deliveries=commit_after_the_read)) as fetcher:
+        await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
+        fetcher.notify()
+        await wait_until(lambda: bool(world.host.committed), "the commit")
+        for _ in range(3):
+            fetcher.notify()
+            await wait_until(lambda: not fetcher._wanted.is_set(), "a pass")
+        await wait_until(lambda: fetcher.in_flight() == {}, "the report to settle")
+    assert len(world.host.submitted) == 1
 
 
 def test_the_delivered_transaction() -> None:

@@ -3,6 +3,7 @@ refused as the peer's fault; the documents queries are fakes over a real genesis
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +15,15 @@ from chainnode.blob_transfer import (
     BlobRequest,
     BlobResponse,
     BlobServer,
+    NoDocuments,
+    accepts_after,
     decode_blob_request,
     decode_blob_response,
     encode_blob_request,
     encode_blob_response,
     get_max_document_bytes,
     get_node_department,
+    get_pending_page,
 )
 from chainnode.blobs import BlobStore
 from chainnode.driver.gossip import LIMITS
@@ -45,8 +49,31 @@ class FakeDocuments:
     def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
         return self.parties.get(ciphertext_sha256, frozenset())
 
+    pages: list[str | None] = field(default_factory=list)
+    """The cursors asked for, in order."""
+
+    def pending_deliveries(
+        self, reader: StateReader, department: str, limit: int, *, after: str | None = None
+    ) -> list[tuple[str, bytes, int]]:
+        self.pages.append(after)
+        entries = sorted(self.pending.get(department, []))
+        return [entry for entry in entries if after is None or entry[0] > after][:limit]
+
+
+@dataclass
+class LegacyDocuments:
+    """The documents queries as contracts/document_queries.py has them today: no cursor."""
+
+    parties: dict[bytes, frozenset[str]] = field(default_factory=dict)
+    pending: dict[str, list[tuple[str, bytes, int]]] = field(default_factory=dict)
+    limits: list[int] = field(default_factory=list)
+
+    def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
+        return self.parties.get(ciphertext_sha256, frozenset())
+
     def pending_deliveries(self, reader: StateReader, department: str, limit: int) -> list[tuple[str, bytes, int]]:
-        return self.pending.get(department, [])[:limit]
+        self.limits.append(limit)
+        return sorted(self.pending.get(department, []))[:limit]
 
 
 @dataclass
@@ -175,3 +202,57 @@ def test_node_departments_come_from_the_roster() -> None:
     assert get_node_department(chain.state, CLERK, 1) is None  # a member, but not the node key
     assert get_node_department(chain.state, b"\x01" * 32, 1) is None
     assert get_max_document_bytes(chain.state) == 64 * 1024 * 1024
+
+
+async def test_more_than_two_requests_at_once_are_refused_unread_and_scored(tmp_path: Path) -> None:
+    chain = Chain()
+    store = BlobStore(tmp_path / "blobs", max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
+    upload = store.begin_upload(HASH, len(DATA))
+    upload.write(DATA)
+    upload.finish()
+    reads: list[int] = []
+    read_range = store.read_range
+
+    def counting_read(blob_hash: bytes, offset: int, length: int) -> bytes:
+        reads.append(offset)
+        return read_range(blob_hash, offset, length)
+
+    store.read_range = counting_read  # type: ignore[method-assign]
+    reports: list[tuple[bytes, Offence, str]] = []
+    server = BlobServer(store, chain.state, FakeDocuments({HASH: frozenset({"PSB", "CAB"})}),
+                        head_height=lambda: chain.height, delay_s=0.2,
+                        report=lambda peer, offence, reason: reports.append((peer, offence, reason)))
+    fixture = Fixture(server, store, reports)
+    asks = [asyncio.create_task(fixture.ask(CAB, HASH, offset)) for offset in (0, 1, 2)]
+    other = asyncio.create_task(fixture.ask(PSB, HASH, 3))  # another peer has its own allowance
+    third = await asyncio.wait_for(asks[2], 0.1)  # answered at once, before the two in flight
+    assert third == BlobResponse("refused", 0, b"") and reads == []
+    [(peer, offence, reason)] = reports
+    assert peer == CAB and offence is Offence.REJECTED_MESSAGE and "more than 2 blob requests at once" in reason
+    first, second = await asks[0], await asks[1]
+    assert first.data == DATA[:BLOB_CHUNK_MAX] and second.data == DATA[1 : 1 + BLOB_CHUNK_MAX]
+    assert (await other).status == "ok"
+    assert (await fixture.ask(CAB, HASH, 4)).status == "ok"  # the allowance comes back
+    assert sorted(reads) == [0, 1, 3, 4] and len(reports) == 1
+
+
+def test_pending_pages_by_cursor_and_by_the_older_query() -> None:
+    chain = Chain()
+    entries = [(f"doc-{n:02}", HASH, n) for n in range(7)]
+    paged, legacy = FakeDocuments(pending={"CAB": list(entries)}), LegacyDocuments(pending={"CAB": list(entries)})
+    assert accepts_after(paged) and not accepts_after(legacy) and accepts_after(NoDocuments())
+    for queries, is_paged in ((paged, True), (legacy, False)):
+        pages, after, skip = [], None, 0
+        while True:
+            page, is_last = get_pending_page(queries, chain.state, "CAB", 3, after=after, skip=skip, paged=is_paged)
+            pages.append(page)
+            if is_last:
+                break
+            after, skip = page[-1][0], skip + len(page)
+        assert pages == [entries[:3], entries[3:6], entries[6:]]
+    # entries added before the cursor do not shift the older query's page
+    legacy.pending["CAB"] += [("doc-00a", HASH, 1), ("doc-00b", HASH, 1), ("doc-00c", HASH, 1)]
+    page, is_last = get_pending_page(legacy, chain.state, "CAB", 3, after="doc-02", skip=3, paged=False)
+    assert page == entries[3:6] and not is_last
+    page, is_last = get_pending_page(legacy, chain.state, "CAB", 3, after="doc-05", skip=6, paged=False)
+    assert page == entries[6:] and is_last

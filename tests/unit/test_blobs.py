@@ -274,3 +274,22 @@ async def test_receive_upload_streams_off_the_loop(tmp_path: Path) -> None:
     with pytest.raises(BlobHashMismatch):
         await receive_upload(store, other_hash, 1000, chunks_of(bytes(1000), 100))
     assert files(tmp_path / "blobs") == [blob_hash.hex()] and store.used_bytes() == len(data)
+
+
+def test_partial_hashes_lists_open_and_closed_partials_and_drop_releases_them(tmp_path: Path) -> None:
+    data, blob_hash = blob(3000)
+    other_data, other_hash = blob(2000, seed=2)
+    store = make_store(tmp_path)
+    assert store.partial_hashes() == frozenset()
+    store.open_partial(blob_hash, len(data))
+    assert store.partial_hashes() == {blob_hash}  # open, nothing written yet
+    store.append_partial(blob_hash, 0, data[:1000])
+    store.close_partial(blob_hash)
+    store.open_partial(other_hash, len(other_data))
+    store.close_partial(other_hash)  # nothing on disk: no partial left
+    assert store.partial_hashes() == {blob_hash}
+    restarted = make_store(tmp_path)
+    assert restarted.partial_hashes() == {blob_hash} and restarted.used_bytes() == 1000
+    restarted.drop_partial(blob_hash)
+    assert restarted.partial_hashes() == frozenset() and restarted.used_bytes() == 0
+    assert make_store(tmp_path).partial_hashes() == frozenset()
