@@ -249,13 +249,18 @@ def blob_parties(reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str
     return frozenset(parties)
 
 
-def pending_deliveries(reader: StateReader, department: str, limit: int) -> list[tuple[str, bytes, int]]:
+def pending_deliveries(reader: StateReader, department: str, limit: int, *, after: str | None = None
+                       ) -> list[tuple[str, bytes, int]]:
     """(doc_id, ciphertext_sha256, ciphertext_size) of the department's inbox documents whose delivery its
-    node has not yet reported, in ID order, at most `limit`."""
+    node has not yet reported, in ID order, at most `limit`, those with an ID after `after` (a page cursor)."""
     found: list[tuple[str, bytes, int]] = []
-    for doc_id in _ids_under(reader, _department_prefix(PREFIX_UNDELIVERED, department)):
+    prefix = _department_prefix(PREFIX_UNDELIVERED, department)
+    for key, _ in reader.iter_prefix(prefix):
         if len(found) >= limit:
             break
+        doc_id = key[len(prefix):].decode()
+        if after is not None and doc_id <= after:
+            continue
         record = get_document(reader, doc_id)
         if record is not None:
             found.append((doc_id, bytes(record["ciphertext_sha256"]), int(record["ciphertext_size"])))

@@ -639,3 +639,12 @@ def test_an_opening_names_a_real_case_a_real_purpose_and_a_usable_reply_key(chai
     for weak in (bytes(32), b"\x01" + bytes(31)):  # low-order points: nothing can be sealed to them
         chain.refused("invalid_arguments", clerk, "documents", "access", {"doc_id": doc_id, "reply_key": weak})
     assert get(chain, doc_id)["access_count"] == 0
+
+
+def test_pending_deliveries_pages_by_document_id(chain: Chain) -> None:
+    ids = sorted(send(chain, recipients=("SAMR",)) for _ in range(5))
+    first = documents.pending_deliveries(chain.state, "SAMR", 2)
+    assert [d for d, _, _ in first] == ids[:2]
+    rest = documents.pending_deliveries(chain.state, "SAMR", 10, after=first[-1][0])
+    assert [d for d, _, _ in rest] == ids[2:]
+    assert documents.pending_deliveries(chain.state, "SAMR", 10, after=ids[-1]) == []
