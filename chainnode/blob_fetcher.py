@@ -126,6 +126,11 @@ class FetcherSettings:
     """Documents read from `pending_deliveries` per page; a pass reads every page."""
     max_tracked: int = 4096
     """Transfers whose backoff is remembered; past it the one due soonest is forgotten."""
+    orphan_grace_s: float = 3600.0
+    """A complete blob that no document carries is deleted once it is older than this (an upload whose send
+    never came, or was refused); the grace leaves a client the time to submit its send."""
+    sweep_interval_s: float = 600.0
+    """How often (at most) the store is swept for such blobs."""
 
 
 TransferKey = tuple[bytes, int]
@@ -174,6 +179,7 @@ class FetcherStats:
     reported: int = 0
     hash_mismatches: int = 0
     partials_dropped: int = 0
+    orphans_dropped: int = 0
     last_error: str = ""
     peers_used: list[bytes] = field(default_factory=list)
 
@@ -200,6 +206,7 @@ class DeliveryFetcher:
         """Hash -> the transfer running for it."""
         self._in_flight: dict[str, _InFlight] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_sweep: float | None = None
         self.stats = FetcherStats()
 
     def notify(self) -> None:
@@ -278,6 +285,23 @@ class DeliveryFetcher:
         stale = [h for h in partials - seen_partials if h not in self._fetching]
         if stale:
             await asyncio.to_thread(self._drop_partials, department, stale)
+        if self._last_sweep is None or self._now() - self._last_sweep >= self.settings.sweep_interval_s:
+            self._last_sweep = self._now()
+            await asyncio.to_thread(self.sweep_orphans)
+
+    def sweep_orphans(self) -> int:
+        """Delete complete blobs older than the grace that no document carries (`blob_parties` is empty at
+        the head, checked again just before each deletion); return how many. Blocking."""
+        dropped = 0
+        for blob_hash in self.store.blobs_older_than(self.settings.orphan_grace_s):
+            if blob_hash in self._fetching or self.queries.blob_parties(self.host.reader, blob_hash):
+                continue
+            self.store.drop_blob(blob_hash)
+            dropped += 1
+            log.info("blob %s: no document carries it; deleted after %g s", blob_hash.hex()[:16],
+                     self.settings.orphan_grace_s)
+        self.stats.orphans_dropped += dropped
+        return dropped
 
     def _read_page(self, department: str, after: str | None, skip: int, in_flight: dict[str, _InFlight]) -> _Page:
         """One page of the pending list, with the head and the committed reports read before it (so a

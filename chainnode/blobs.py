@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import AsyncIterable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -349,6 +350,28 @@ class BlobStore:
         self._install(("partial", blob_hash), path, blob_hash, size)
         with self._lock:
             self._partials.pop(blob_hash, None)
+
+    def blobs_older_than(self, age_s: float) -> list[bytes]:
+        """Complete blobs last written more than `age_s` seconds ago (wall clock), in hash order. Blocking."""
+        with self._lock:
+            hashes = sorted(self._complete)
+        now = time.time()
+        old = []
+        for blob_hash in hashes:
+            try:
+                written = self._blob_path(blob_hash).stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if now - written > age_s:
+                old.append(blob_hash)
+        return old
+
+    def drop_blob(self, blob_hash: bytes) -> None:
+        """Delete a complete blob and release its bytes (a no-op if the store does not hold it). Blocking."""
+        with self._lock:
+            size = self._complete.pop(validate_blob_hash(blob_hash), None)
+        if size is not None:
+            _remove(self._blob_path(blob_hash))
 
     def drop_partial(self, blob_hash: bytes) -> None:
         """Delete a partial and release its claim (a no-op without one)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -397,3 +399,20 @@ def test_the_delivered_transaction() -> None:
     assert tx.tx_id == tx_id and tx.is_signature_valid() and tx.signer == key.public_key
     assert (tx.body.contract, tx.body.method, tx.body.args) == ("documents", "delivered", {"doc_id": "doc-1"})
     assert tx.body.expiry_height == 141
+
+
+def test_old_blobs_no_document_carries_are_swept_and_the_others_kept(world: World) -> None:
+    """An upload whose send never came is deleted after the grace; a carried or a young blob stays."""
+    orphan, young = b"an upload never sent", b"an upload just made"
+    for data in (DATA, orphan, young):
+        upload = world.store.begin_upload(hashlib.sha256(data).digest(), len(data))
+        upload.write(data)
+        upload.finish()
+    old = time.time() - 7200
+    for data in (DATA, orphan):
+        os.utime(world.root / "own" / hashlib.sha256(data).hexdigest(), (old, old))
+    fetcher = DeliveryFetcher(world.store, world.host, world.host.documents, settings=FAST)
+    assert fetcher.sweep_orphans() == 1
+    assert not world.store.has(hashlib.sha256(orphan).digest())
+    assert world.store.has(HASH) and world.store.has(hashlib.sha256(young).digest())  # carried; young
+    assert world.store.used_bytes() == len(DATA) + len(young)
