@@ -258,6 +258,8 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     node.ok("cert", "revoke", cert_id, "--reason", "fraud", "--key", node.key)
     assert "[REVOKED as of height" in node.ok("cert", "show", cert_id).out
     assert "[VALID as of height" in node.ok("cert", "show", cert_id, "--height", valid_height).out
+    first = node.ok("cert", "show", cert_id, "--version", 1)
+    assert "version 1 of 2, superseded at height" in first.out and "[REVOKED as of height" in first.out, first.out
     assert node.ok("cert", "show", cert_id, "--version", 1, "--json").json()["certificate"]["version"] == 1
     issued = node.write("cert", "issue", "--type", "residence_permit", "--holder", HOLDER, "--content-hash",
                         "ab" * 32, "--material", identity)
@@ -328,6 +330,8 @@ def test_a_refused_call_exits_1(node: Node, item: str) -> None:
     assert_error(node.run("item", "publish", node.file("dup.json", json.dumps(ITEM)), "--key", node.key), 1,
                  "item_exists")
     assert_error(node.run("case", "show", "ab" * 16), 1, "not_found")
+    assert "PSX" in assert_error(node.run("case", "overdue", "--department", "PSX"), 1, "not_found")
+    assert "PSX" in assert_error(node.run("case", "list", "--department", "PSX"), 1, "not_found")
     assert_error(node.run("case", "review", "ab" * 16, "--opinion", "agree", "--comment", "c", "--key", node.key), 1,
                  "case_not_found")
 
