@@ -238,8 +238,10 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     assert node.ok("case", "list", "--department", "PSB", "--status", "accepted").out.count(case_id) == 1
     supervision = node.ok("case", "overdue", "--department", "PSB", "--within-days", 30)
     assert case_id in supervision.out and "overdue (0)" in supervision.out
+    officer = crypto.load_key_file(Path(node.key)).key.public_key.hex()  # holds approver and issuer
     decided = node.write("case", "decide", case_id, "--approve", "--reason", "conditions met",
-                         "--cert-content", node.file("permit.pdf", b"%PDF permit"), "--valid-until", "2031-06-30")
+                         "--cert-content", node.file("permit.pdf", b"%PDF permit"), "--valid-until", "2031-06-30",
+                         "--issuer-officer", officer)
     cert_id = decided["cert_id"]
     shown = node.ok("case", "show", case_id)
     for text in ("[APPROVED as of height", "decision:     approve by PSB officer", f"certificate:  {cert_id}",
@@ -320,6 +322,8 @@ def test_a_bad_argument_exits_2(node: Node) -> None:
     line = assert_error(node.run("item", "publish", incomplete, "--key", node.key), 2, "invalid_arguments")
     assert "missing" in line
     assert_error(node.run("case", "decide", "ab" * 16, "--approve", "--reason", "r", "--valid-until", "2031-01-01",
+                          "--key", node.key), 2, "usage")
+    assert_error(node.run("case", "decide", "ab" * 16, "--approve", "--reason", "r", "--issuer-officer", "ab" * 32,
                           "--key", node.key), 2, "usage")
 
 
