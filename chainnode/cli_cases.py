@@ -141,11 +141,15 @@ def cmd_case_decide(args: argparse.Namespace) -> int:
     cert_hash = content_hash(args, "cert_content", "cert_content_hash")
     if cert_hash is None and args.valid_until is not None:
         raise UsageError("--valid-until applies to the certificate: give --cert-content or --cert-content-hash too")
+    if cert_hash is None and args.issuer_officer is not None:
+        raise UsageError("--issuer-officer applies to the certificate: give --cert-content or --cert-content-hash too")
     with open_client(args) as client:
         if cert_hash is not None:
             certificate: dict[str, Value] = {"content_hash": cert_hash}
             if args.valid_until is not None:
                 certificate["valid_until_ms"] = end_of_day_ms(args.valid_until, utc_offset(client))
+            if args.issuer_officer is not None:
+                certificate["issuer_officer"] = args.issuer_officer
             call["certificate"] = certificate
         done = submit(args, client, "cases", "decide", call)
     cert_id = done.attribute("certificate_id")
@@ -280,6 +284,9 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--reason", required=True)
     add_content_choice(p, "cert-content", required=False)
     p.add_argument("--valid-until", type=date_arg, metavar="YYYY-MM-DD", help="the certificate's last valid day")
+    p.add_argument("--issuer-officer", type=hex32, metavar="HEX",
+                   help="the certificate's issuing officer, a key of the department holding issuer (needed when "
+                        "the approver holds no issuer role)")
     p = add_action(actions, "show", both, cmd_case_show, "a case: state, steps, deadline, time spent")
     p.add_argument("id", type=record_id, metavar="ID")
     add_height(p)
@@ -351,8 +358,11 @@ def cmd_cert_show(args: argparse.Namespace) -> int:
     c = answer.get("certificate") or {}
     history = c.get("history") or []
     issued = history[0] if history else {}
+    version = f"version {c.get('version')} of {c.get('latest_version')}"
+    if c.get("superseded"):
+        version += f", superseded at height {c.get('superseded_height')} (status is the certificate's)"
     lines = [
-        f"certificate {c.get('cert_id')}: {c.get('cert_type')} version {c.get('version')}  "
+        f"certificate {c.get('cert_id')}: {c.get('cert_type')} {version}  "
         f"[{str(c.get('status')).upper()} as of height {answer.get('height')}]",
         f"  holder:       {c.get('holder_ref')}",
         f"  issued by:    {c.get('issuer')}, officer {c.get('issuer_officer_name')} ({c.get('issuer_officer')})",

@@ -10,7 +10,9 @@ When the validator set has changed since genesis (departments joined, left or ch
 proposal), a version 2 bundle also carries the **transitions**: for each change, the header of the block
 before it, that block's commit (signed by the set trusted so far) and the new set, whose hash that header
 names as `next_validators_hash`. The verifier walks them from the genesis set to the set of the proven
-block. A transaction bundle for a block still signed by the genesis set is version 1, with no transitions.
+block. A transaction bundle for a block still signed by the genesis set is version 1, with no transitions;
+a version 2 bundle with an empty list is refused, and so is a transition that does not change the set, so
+that each proof has exactly one encoding.
 A state bundle is version 3 since the state became a sparse Merkle tree (its state proof is tag 7
 version 2): it always carries the transitions field, empty when the genesis set signed the block.
 """
@@ -154,7 +156,8 @@ def _hashes(value: Value, field: str) -> tuple[bytes, ...]:
 
 
 def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
-    """Decode either kind of bundle. Raises InvalidProof for anything malformed."""
+    """Decode either kind of bundle. Raises InvalidProof for anything malformed, and for a transaction
+    bundle of version 2 whose transitions list is empty (its one encoding is version 1)."""
     try:
         value = codec.decode(data, max_size=MAX_BUNDLE_BYTES)
         if type(value) is not list or len(value) < 2:
@@ -177,6 +180,11 @@ def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
         fields = codec.check_object(
             value, tag=TAG_TX_BUNDLE, version=version, n_fields=7 + extra, what="transaction proof bundle"
         )
+        if extra and not codec.want_list(fields[7], "transitions", max_len=MAX_TRANSITIONS):
+            # One proof, one encoding: a block signed by the genesis set is proven by a version 1 bundle only.
+            raise InvalidProof("a version 2 transaction proof bundle carries at least one validator-set "
+                               "transition; a block signed by the genesis set is proven by version 1, which has "
+                               "no transitions field", field="transitions")
         return TxBundle(
             header=header_from_fields(fields[0]),
             commit=commit_from_fields(fields[1]),
@@ -211,8 +219,9 @@ def verify_header(
 
     The trusted set starts as genesis's and moves along `transitions`, each signed by the set trusted
     before it. Raises InvalidProof: another chain, a transition out of order or not signed by the trusted
-    set, a set whose hash the transition's header does not name, a header signed by a set the transitions
-    do not lead to, or a commit that is not a quorum of valid signatures.
+    set, a set whose hash the transition's header does not name, a transition that leaves the set as it was,
+    a header signed by a set the transitions do not lead to, or a commit that is not a quorum of valid
+    signatures.
     """
     if header.chain_id != genesis.chain_id:
         raise InvalidProof(f"the proof is for chain {header.chain_id!r}, genesis is {genesis.chain_id!r}")
@@ -229,6 +238,10 @@ def verify_header(
         if hop.next_validators.compute_hash() != h.next_validators_hash:
             raise InvalidProof(f"the new validator set does not match block {h.height}'s next_validators_hash",
                                field="transitions")
+        if h.next_validators_hash == h.validators_hash:
+            # A block that changes nothing would be a hop any bundle could carry or leave out.
+            raise InvalidProof(f"the transition at height {h.height} does not change the validator set; a proof "
+                               "carries one transition per change and no other", field="transitions")
         trusted, trusted_from = hop.next_validators, h.height + 1
     if header.validators_hash != trusted.compute_hash():
         source = "the proof's transitions lead to" if transitions else "genesis names"

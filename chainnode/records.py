@@ -208,7 +208,17 @@ def case(v: View, case_id: str) -> dict[str, Any]:
                     time_spent=cases.time_spent(found, cal))
 
 
+def _require_department(v: View, department: str) -> None:
+    """Raises NotFound naming a department that does not exist at the view's height, so that a mistyped
+    code is an error rather than an empty list or a report of zeros. A department that has since left the
+    alliance keeps its record and its cases, so it is found."""
+    if governance.get_department(v, department) is None:
+        raise NotFound(f"there is no department {department} at height {v.height}", field="department")
+
+
 def list_cases(v: View, department: str, status: str | None, limit: int) -> dict[str, Any]:
+    """Raises NotFound for an unknown department."""
+    _require_department(v, department)
     cal = v.calendar()
     found = cases.cases_by_department(v, department, status=status, up_to_height=v.height, limit=limit)
     return envelope(v, department=department, status=status,
@@ -216,20 +226,21 @@ def list_cases(v: View, department: str, status: str | None, limit: int) -> dict
 
 
 def supervision(v: View, department: str, within_days: int) -> dict[str, Any]:
+    """Raises NotFound for an unknown department."""
+    _require_department(v, department)
     report = cases.supervision(v, department, now_ms=v.time_ms, within_days=within_days, calendar=v.calendar(),
                                up_to_height=v.height)
     return envelope(v, department=department, within_days=within_days, **report)
 
 
 def certificate(v: View, cert_id: str, version: int | None) -> dict[str, Any]:
-    if version is None:
-        found = certificates.get_certificate(v, cert_id)
-    else:
-        found = certificates.get_certificate_version(v, cert_id, version)
-        current = certificates.get_certificate(v, cert_id)
-        if found is None and current is not None and current["version"] == version:
-            found = current
-    if found is None:
+    """The certificate (or one of its versions) as of the view's height. Raises NotFound.
+
+    The status is always the certificate's: a superseded version is revoked, suspended or expired with the
+    certificate, whatever its own snapshot says (`certificates.certificate_version_json`)."""
+    current = certificates.get_certificate(v, cert_id)
+    found = current if version is None else certificates.get_certificate_version(v, cert_id, version)
+    if current is None or found is None:
         what = f"certificate {cert_id}" + ("" if version is None else f" version {version}")
         raise NotFound(f"there is no {what} at height {v.height}", field="cert_id")
-    return envelope(v, certificate=certificates.certificate_json(found, v.time_ms))
+    return envelope(v, certificate=certificates.certificate_version_json(found, current, v.time_ms))

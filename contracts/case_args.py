@@ -67,6 +67,8 @@ class CertificateArgs:
     valid_from_ms: int | None
     valid_until_ms: int | None
     metadata: dict[str, str]
+    issuer_officer: bytes | None = None
+    """The key recorded as the certificate's issuing officer, when the approver holds no `issuer` role."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +144,14 @@ def parse_hand_over(args: Value) -> HandOverArgs:
 
 
 def _certificate(value: Value, field: str) -> CertificateArgs:
-    f = want_args_map(value, {"content_hash", "valid_from_ms", "valid_until_ms", "metadata"}, {"content_hash"})
+    f = want_args_map(value, {"content_hash", "valid_from_ms", "valid_until_ms", "metadata", "issuer_officer"},
+                      {"content_hash"})
     parsed = CertificateArgs(
         content_hash=A.bytes32(f["content_hash"], f"{field}.content_hash"),
         valid_from_ms=A.optional(f, "valid_from_ms", lambda v, n: A.time_ms(v, f"{field}.valid_from_ms"), None),
         valid_until_ms=A.optional(f, "valid_until_ms", lambda v, n: A.time_ms(v, f"{field}.valid_until_ms"), None),
         metadata=A.optional(f, "metadata", lambda v, n: A.metadata(v, f"{field}.metadata"), {}),
+        issuer_officer=A.optional(f, "issuer_officer", lambda v, n: A.bytes32(v, f"{field}.issuer_officer"), None),
     )
     start, end = parsed.valid_from_ms, parsed.valid_until_ms
     if start is not None and end is not None and end <= start:

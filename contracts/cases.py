@@ -402,8 +402,10 @@ def decide(overlay: StateOverlay, args: DecideArgs, ctx: CallContext) -> Outcome
 
     Raises ContractError: the roster's errors (role approver of the case's department), case_not_found,
     case_closed, case_not_accepted, opinions_missing, opinion_against, certificate_required,
-    certificate_not_expected, too_many_steps, and the certificate contract's errors (unknown_cert_type,
-    cert_type_not_authorised, a material defect, invalid_validity).
+    certificate_not_expected, too_many_steps, issuer_required (the certificate's issuing officer: an
+    approver holding `issuer` too, or `certificate.issuer_officer`, a key of the department holding
+    `issuer`), and the certificate contract's errors (unknown_cert_type, cert_type_not_authorised, a
+    material defect, invalid_validity).
     """
     # AUTHORISE: an approver of the case's department.
     record = _load_case(overlay, args.case_id)
@@ -433,7 +435,8 @@ def decide(overlay: StateOverlay, args: DecideArgs, ctx: CallContext) -> Outcome
     if approve and args.certificate is not None:
         cited = [m["material_id"] for m in record["materials"] if m["set_aside"] is None]
         cert_id, cert_event = certificates.issue_for_case(
-            overlay, ctx, officer=approver, cert_type=record["cert_type"], holder_ref=record["holder_ref"],
+            overlay, ctx, approver=approver, issuer_officer=args.certificate.issuer_officer,
+            cert_type=record["cert_type"], holder_ref=record["holder_ref"],
             content_hash=args.certificate.content_hash, case_id=args.case_id, materials=cited,
             valid_from_ms=args.certificate.valid_from_ms, valid_until_ms=args.certificate.valid_until_ms,
             metadata=args.certificate.metadata)
@@ -494,9 +497,11 @@ METHODS: Final[dict[str, Method]] = {
     "decide": Method(
         parse=parse_decide, handler=decide,
         description="An approver of the case's department approves or denies it; approval of an item with a "
-                    "certificate type issues the certificate in the same transaction.",
+                    "certificate type issues the certificate in the same transaction, its issuing officer the "
+                    "approver (holding issuer too) or certificate.issuer_officer (a key of the department "
+                    "holding issuer).",
         example={"case_id": _CASE_ID, "decision": "approve", "reason": "all conditions met",
                  "certificate": {"content_hash": "<32 bytes>", "valid_until_ms": 1_930_000_000_000,
-                                 "metadata": {"name": "..."}}},
+                                 "metadata": {"name": "..."}, "issuer_officer": "<32 bytes>"}},
     ),
 }

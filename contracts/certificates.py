@@ -2,10 +2,13 @@
 
 A certificate is issued by a key with the role `issuer` of a department listed among its type's issuers
 (`proposals.get_cert_type(...)["issuers"]`), or from an approved case (`issue_for_case`, signed by the
-approving officer). Afterwards only an issuer of the issuing department may amend it (a new version; the
-old one stays readable), suspend, reinstate, renew (new end of validity) or revoke it (final). Every
+approving officer, who either holds `issuer` as well or names an issuing officer of its department who
+does; that officer is recorded as `issuer_officer`, the approver as the history entry's signer).
+Afterwards only an issuer of the issuing department may amend it (a new version; the old one stays
+readable), suspend, reinstate, renew (new end of validity) or revoke it (final). Every
 action is appended to the record's `history` with its reason and signer, so the status as of any past
-time can be replayed from the record alone (`status_at`).
+time can be replayed from the current record alone (`status_at`). A superseded version has no status of
+its own: it is revoked, suspended or expired with its certificate.
 
 Status as of a time T, in order of precedence: `revoked` (revoked at or before T), `suspended`,
 `not_yet_valid` (T before valid_from_ms), `expired` (T at or after the valid_until_ms in force at T),
@@ -129,7 +132,12 @@ def certificates_of_holder(reader: StateReader, holder_ref: bytes, *, limit: int
 
 
 def status_at(record: Mapping[str, Any], time_ms: int) -> str:
-    """The status as of block time `time_ms`, replayed from the record's history (see the module doc)."""
+    """The status as of block time `time_ms`, replayed from the record's history (see the module doc).
+
+    `record` is the current record (`cert/<id>`): a superseded version's snapshot (`cert/<id>/v/<n>`) has
+    a history that ends when it was amended, so it would miss every later suspension or revocation; the
+    status of any version is the certificate's (`certificate_version_json`).
+    """
     suspended = revoked = False
     valid_until = record["valid_until_ms"]
     for entry in record["history"]:
@@ -155,9 +163,25 @@ def status_at(record: Mapping[str, Any], time_ms: int) -> str:
 
 
 def certificate_json(record: Mapping[str, Any], time_ms: int) -> dict[str, Any]:
-    """The record as JSON (bytes as lowercase hex) with its "status" as of `time_ms`."""
-    out: dict[str, Any] = {key: jsonable(value) for key, value in record.items()}
-    out["status"] = status_at(record, time_ms)
+    """The current record as JSON (bytes as lowercase hex) with its "status" as of `time_ms`."""
+    return certificate_version_json(record, record, time_ms)
+
+
+def certificate_version_json(version: Mapping[str, Any], current: Mapping[str, Any], time_ms: int) -> dict[str, Any]:
+    """One version of a certificate as JSON, with the **certificate's** status as of `time_ms`.
+
+    A superseded version's record is a snapshot taken when it was amended: its own `history`, `revoked`
+    and `suspended` stop there, so its status is read from `current` (the record at the same height),
+    never from the snapshot. Adds "status", "latest_version" (how many versions there are), "superseded"
+    and "superseded_height" (the height of the amendment that replaced it, None for the latest).
+    """
+    out: dict[str, Any] = {key: jsonable(value) for key, value in version.items()}
+    out["status"] = status_at(current, time_ms)
+    out["latest_version"] = current["version"]
+    out["superseded"] = version["version"] < current["version"]
+    out["superseded_height"] = next((entry["height"] for entry in current["history"]
+                                     if entry["action"] == "amended" and entry["version"] == version["version"] + 1),
+                                    None)
     return out
 
 
@@ -321,7 +345,9 @@ def certificate_entities(record: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _issue(overlay: StateOverlay, ctx: CallContext, officer: governance.MemberRecord, args: IssueArgs,
-           case_id: str | None) -> dict[str, Any]:
+           case_id: str | None, signer: governance.MemberRecord | None = None) -> dict[str, Any]:
+    """Write a new certificate issued by `officer` (who holds `issuer`); `signer` is the transaction's signer
+    when it is someone else (an approver naming the issuing officer), recorded in the history entry."""
     registered = validate_authorised(overlay, args.cert_type, officer.department)
     validate_materials(overlay, args.materials, args.holder_ref, ctx.block_time_ms)
     start, end = _validity(registered, args.valid_from_ms, args.valid_until_ms, ctx)
@@ -337,28 +363,60 @@ def _issue(overlay: StateOverlay, ctx: CallContext, officer: governance.MemberRe
         "previous_version": None, "issued_height": ctx.height, "issued_ms": ctx.block_time_ms, "tx_id": ctx.tx_id,
         "updated_height": ctx.height, "updated_ms": ctx.block_time_ms, "suspended": False, "suspended_reason": None,
         "revoked": False, "revoked_reason": None, "revoked_height": None, "revoked_ms": None,
-        "history": [_history_entry("issued", reason, officer, ctx, 1, end)],
+        "history": [_history_entry("issued", reason, officer if signer is None else signer, ctx, 1, end)],
     }
     overlay.put_value(cert_key(cert_id), record)
     overlay.put(holder_key(args.holder_ref, cert_id), b"\xc0")
     return record
 
 
-def issue_for_case(overlay: StateOverlay, ctx: CallContext, *, officer: governance.MemberRecord, cert_type: str,
-                   holder_ref: bytes, content_hash: bytes, case_id: str, materials: Sequence[str],
-                   valid_from_ms: int | None, valid_until_ms: int | None,
-                   metadata: Mapping[str, str] | None = None) -> tuple[str, Event]:
-    """Issue a certificate from an approved case, signed by the approving officer; returns (cert_id, event).
+def validate_case_issuer(reader: StateReader, ctx: CallContext, *, approver: governance.MemberRecord,
+                         issuer_officer: bytes | None, department: str) -> governance.MemberRecord:
+    """The issuing officer of a certificate issued by a case decision: the approver, if it holds `issuer`
+    too, else the named `issuer_officer`, a key of `department` holding `issuer` at `ctx.height`.
 
-    The caller has checked the officer's role and the arguments' shapes. Raises ContractError like
-    `issue`: unknown_cert_type, cert_type_not_authorised, material_not_found or a material defect,
-    invalid_validity, cert_exists (one certificate per transaction).
+    Raises issuer_required naming what is needed: an approver without `issuer` who names no officer, or
+    a named key that is not a member of `department` holding `issuer` at this height.
     """
+    if issuer_officer is None:
+        if ROLE_ISSUER in approver.roles:
+            return approver
+        raise ContractError(
+            "issuer_required", f"approving the case issues a certificate, and its issuing officer must hold the "
+            f"role {ROLE_ISSUER}: {approver.name} of {department} holds {', '.join(approver.roles)}; sign with a "
+            f"{department} key holding both approver and {ROLE_ISSUER}, or name certificate.issuer_officer, a "
+            f"{department} key holding {ROLE_ISSUER}", field="certificate.issuer_officer")
+    named = governance.member_at(reader, issuer_officer, ctx.height)
+    if named is None or named.department != department or ROLE_ISSUER not in named.roles:
+        held = "not a current member" if named is None else \
+            f"{named.name} of {named.department} with role(s) {', '.join(named.roles)}"
+        raise ContractError(
+            "issuer_required", f"certificate.issuer_officer must be a {department} key holding the role "
+            f"{ROLE_ISSUER} at height {ctx.height}; {issuer_officer.hex()} is {held}",
+            field="certificate.issuer_officer")
+    return named
+
+
+def issue_for_case(overlay: StateOverlay, ctx: CallContext, *, approver: governance.MemberRecord,
+                   issuer_officer: bytes | None, cert_type: str, holder_ref: bytes, content_hash: bytes,
+                   case_id: str, materials: Sequence[str], valid_from_ms: int | None, valid_until_ms: int | None,
+                   metadata: Mapping[str, str] | None = None) -> tuple[str, Event]:
+    """Issue a certificate from an approved case; returns (cert_id, event).
+
+    The approver signed the decision; the certificate's `issuer_officer` is whoever holds `issuer` for it
+    (`validate_case_issuer`): the approver itself, or the officer the decision names. The history entry
+    records the approver as the signer. The caller has checked the approver's role and the arguments'
+    shapes. Raises ContractError: issuer_required, and like `issue`: unknown_cert_type,
+    cert_type_not_authorised, material_not_found or a material defect, invalid_validity, cert_exists (one
+    certificate per transaction).
+    """
+    officer = validate_case_issuer(overlay, ctx, approver=approver, issuer_officer=issuer_officer,
+                                   department=approver.department)
     args = IssueArgs(cert_type=cert_type, holder_ref=holder_ref, content_hash=content_hash,
                      valid_from_ms=valid_from_ms, valid_until_ms=valid_until_ms, materials=tuple(materials),
                      metadata=A.metadata(dict(metadata or {}), "metadata"))
-    record = _issue(overlay, ctx, officer, args, case_id)
-    return record["cert_id"], _event("issued", record, record["history"][0]["reason"], officer.public_key)
+    record = _issue(overlay, ctx, officer, args, case_id, signer=approver)
+    return record["cert_id"], _event("issued", record, record["history"][0]["reason"], approver.public_key)
 
 
 def _update(overlay: StateOverlay, record: dict[str, Any], action: str, reason: str,

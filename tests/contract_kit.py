@@ -46,6 +46,19 @@ class DictState:
         return None if raw is None else codec.decode(raw, max_size=1 << 20)
 
 
+@dataclass
+class _LatestStore:
+    """The store interface of `chainnode.records.View` over a DictState: every height reads today's value."""
+
+    state: DictState
+
+    def value_at(self, key: bytes, height: int) -> bytes | None:
+        return self.state.get(key)
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return self.state.iter_prefix(prefix)
+
+
 def key_for(label: str) -> crypto.PrivateKey:
     return crypto.PrivateKey(crypto.sha256(label.encode()))
 
@@ -149,6 +162,12 @@ class Chain:
         """Let time pass with empty blocks (the last one carries the time step)."""
         for i in range(heights):
             self.block([], advance_ms=(days * DAY_MS + ms) if i == heights - 1 else 1000)
+
+    def view(self) -> Any:
+        """The API's read view (`chainnode.records.View`) of the current state, at the current height and time."""
+        from chainnode import records
+
+        return records.View(store=_LatestStore(self.state), height=self.height, time_ms=self.time_ms)  # type: ignore[arg-type]
 
     def event_attrs(self, result: TxResult, kind: str) -> dict[str, Value]:
         for event in result.events:

@@ -106,8 +106,14 @@ async def test_the_story_through_the_record_routes(env: Env) -> None:
     cert = (await env.get(f"/v1/certs/{cert_id}"))["certificate"]
     assert cert["status"] == "valid" and cert["case_id"] == case_id and cert["materials"] == [material_id]
 
+    await env.call("certificates", "amend", {"cert_id": cert_id, "content_hash": crypto.sha256(b"permit 2"),
+                                             "reason": "address changed"})
+    amended_at = env.node.head_height()
     await env.call("certificates", "revoke", {"cert_id": cert_id, "reason": "obtained by fraud"})
     assert (await env.get(f"/v1/certs/{cert_id}"))["certificate"]["status"] == "revoked"
+    first = (await env.get(f"/v1/certs/{cert_id}?version=1"))["certificate"]
+    assert first["version"] == 1 and first["status"] == "revoked" and first["latest_version"] == 2
+    assert first["superseded"] is True and first["superseded_height"] == amended_at
     before = await env.get(f"/v1/certs/{cert_id}?height={issued_at}")
     assert before["height"] == issued_at and before["certificate"]["status"] == "valid"
     await env.get(f"/v1/certs/{cert_id}?height={issued_at - 1}", expect=404)  # not issued yet then
@@ -118,6 +124,9 @@ async def test_the_story_through_the_record_routes(env: Env) -> None:
     assert [c["cert_id"] for c in holder["certificates"]] == [cert_id]
     supervision = await env.get("/v1/supervision/PSB?within_days=5")
     assert supervision["overdue"] == [] and supervision["decided"] == 1
+    for path in ("/v1/supervision/PSX", "/v1/cases?department=PSX"):
+        missing = await env.get(path, expect=404)
+        assert missing["code"] == "not_found" and "PSX" in missing["detail"] and missing["field"] == "department"
     history = await env.get(f"/v1/history/case:{case_id}")
     assert len(history["events"]) == 2  # filed, decided
 

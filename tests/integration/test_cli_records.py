@@ -238,8 +238,10 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     assert node.ok("case", "list", "--department", "PSB", "--status", "accepted").out.count(case_id) == 1
     supervision = node.ok("case", "overdue", "--department", "PSB", "--within-days", 30)
     assert case_id in supervision.out and "overdue (0)" in supervision.out
+    officer = crypto.load_key_file(Path(node.key)).key.public_key.hex()  # holds approver and issuer
     decided = node.write("case", "decide", case_id, "--approve", "--reason", "conditions met",
-                         "--cert-content", node.file("permit.pdf", b"%PDF permit"), "--valid-until", "2031-06-30")
+                         "--cert-content", node.file("permit.pdf", b"%PDF permit"), "--valid-until", "2031-06-30",
+                         "--issuer-officer", officer)
     cert_id = decided["cert_id"]
     shown = node.ok("case", "show", case_id)
     for text in ("[APPROVED as of height", "decision:     approve by PSB officer", f"certificate:  {cert_id}",
@@ -258,6 +260,8 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     node.ok("cert", "revoke", cert_id, "--reason", "fraud", "--key", node.key)
     assert "[REVOKED as of height" in node.ok("cert", "show", cert_id).out
     assert "[VALID as of height" in node.ok("cert", "show", cert_id, "--height", valid_height).out
+    first = node.ok("cert", "show", cert_id, "--version", 1)
+    assert "version 1 of 2, superseded at height" in first.out and "[REVOKED as of height" in first.out, first.out
     assert node.ok("cert", "show", cert_id, "--version", 1, "--json").json()["certificate"]["version"] == 1
     issued = node.write("cert", "issue", "--type", "residence_permit", "--holder", HOLDER, "--content-hash",
                         "ab" * 32, "--material", identity)
@@ -319,6 +323,8 @@ def test_a_bad_argument_exits_2(node: Node) -> None:
     assert "missing" in line
     assert_error(node.run("case", "decide", "ab" * 16, "--approve", "--reason", "r", "--valid-until", "2031-01-01",
                           "--key", node.key), 2, "usage")
+    assert_error(node.run("case", "decide", "ab" * 16, "--approve", "--reason", "r", "--issuer-officer", "ab" * 32,
+                          "--key", node.key), 2, "usage")
 
 
 def test_a_refused_call_exits_1(node: Node, item: str) -> None:
@@ -328,6 +334,8 @@ def test_a_refused_call_exits_1(node: Node, item: str) -> None:
     assert_error(node.run("item", "publish", node.file("dup.json", json.dumps(ITEM)), "--key", node.key), 1,
                  "item_exists")
     assert_error(node.run("case", "show", "ab" * 16), 1, "not_found")
+    assert "PSX" in assert_error(node.run("case", "overdue", "--department", "PSX"), 1, "not_found")
+    assert "PSX" in assert_error(node.run("case", "list", "--department", "PSX"), 1, "not_found")
     assert_error(node.run("case", "review", "ab" * 16, "--opinion", "agree", "--comment", "c", "--key", node.key), 1,
                  "case_not_found")
 

@@ -96,7 +96,8 @@ def replay(ops: list[tuple[str, int, int, int]]) -> tuple[Chain, list[tuple[str,
         elif kind == "decide":
             args: dict[str, Any] = {"case_id": case_id, "decision": ("approve", "deny")[int(b == 7)], "reason": "r"}
             if c:
-                args["certificate"] = {"content_hash": crypto.sha256(bytes([a, b, c]))}
+                args["certificate"] = {"content_hash": crypto.sha256(bytes([a, b, c])),
+                                       "issuer_officer": chain.staff["SAMR", "issuer"].public_key}
             call("SAMR", "approver", "decide", args)
         else:
             chain.advance(days=c)

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from chainnode import crypto
+from chainnode import crypto, records
+from chainnode.errors import NotFound
 from contracts import case_queries, cases, certificates, governance
 from contracts.calendar import Calendar
-from tests.contract_kit import DAY_MS, START_MS, Chain, DictState
+from tests.contract_kit import DAY_MS, START_MS, Chain, DictState, key_for
 
 GOVERNANCE: dict[str, Any] = {
     "material_types": [
@@ -94,9 +95,11 @@ def accepted_case(chain: Chain) -> str:
 
 
 def approve(chain: Chain, case_id: str, **extra: Any) -> Any:
+    """The SAMR approver (who holds no issuer role) approves, naming the SAMR issuer as issuing officer."""
+    certificate = {"content_hash": LICENCE, "issuer_officer": chain.staff["SAMR", "issuer"].public_key}
     return chain.ok(chain.staff["SAMR", "approver"], "cases", "decide",
                     {"case_id": case_id, "decision": "approve", "reason": "conditions met",
-                     "certificate": {"content_hash": LICENCE}, **extra})
+                     "certificate": certificate, **extra})
 
 
 def tax_agrees(chain: Chain, case_id: str) -> None:
@@ -153,6 +156,7 @@ def test_the_whole_story_from_filing_to_certificate(chain: Chain) -> None:
     cert = certificates.get_certificate(chain.state, record["certificate_id"])
     assert cert is not None and cert["case_id"] == case_id and cert["holder_ref"] == HOLDER
     assert cert["materials"] == [id_card, address] and cert["issuer"] == "SAMR"
+    assert cert["issuer_officer"] == chain.staff["SAMR", "issuer"].public_key
     assert certificates.status_at(cert, chain.time_ms) == "valid"
     assert [e.kind for e in result.events] == ["case.decided", "cert.issued"]
     assert f"cert:{record['certificate_id']}" in chain.last_entities[0]
@@ -431,6 +435,44 @@ def test_attack_rows_for_decide(chain: Chain) -> None:
                   {"case_id": case_id, "opinion": "note", "comment": "late"})
 
 
+def test_a_certificate_is_issued_only_by_an_officer_holding_issuer(chain: Chain) -> None:
+    """Attack table: an approver without the issuer role issuing a certificate in its own name."""
+    case_id = accepted_case(chain)
+    tax_agrees(chain, case_id)
+    approver = chain.staff["SAMR", "approver"]
+    args = {"case_id": case_id, "decision": "approve", "reason": "r", "certificate": {"content_hash": LICENCE}}
+    result = chain.refused("issuer_required", approver, "cases", "decide", args)
+    assert "SAMR approver of SAMR holds approver" in result.message and "certificate.issuer_officer" in result.message
+    for named in (chain.staff["SAMR", "reviewer"], chain.staff["CAB", "issuer"], key_for("nobody")):
+        named_args = {**args, "certificate": {"content_hash": LICENCE, "issuer_officer": named.public_key}}
+        chain.refused("issuer_required", approver, "cases", "decide", named_args)
+    assert get(chain, case_id)["status"] == "accepted"
+    # A key holding both approver and issuer is its own issuing officer.
+    chief = key_for("SAMR chief")
+    chain.ok(chain.staff["SAMR", "admin"], "governance", "register_member",
+             {"public_key": chief.public_key, "name": "SAMR chief", "roles": ["approver", "issuer"]})
+    chain.ok(chief, "cases", "decide", args)
+    cert = certificates.get_certificate(chain.state, get(chain, case_id)["certificate_id"])
+    assert cert is not None and cert["issuer_officer"] == chief.public_key
+    assert cert["issuer_officer_name"] == "SAMR chief"
+
+
+def test_a_named_issuing_officer_is_recorded_as_issuer(chain: Chain) -> None:
+    case_id = accepted_case(chain)
+    tax_agrees(chain, case_id)
+    result = approve(chain, case_id)
+    record = get(chain, case_id)
+    cert = certificates.get_certificate(chain.state, record["certificate_id"])
+    issuer, approver = chain.staff["SAMR", "issuer"], chain.staff["SAMR", "approver"]
+    assert cert is not None and cert["issuer_officer"] == issuer.public_key
+    assert cert["issuer_officer_name"] == "SAMR issuer"
+    assert cert["history"][0]["signer"] == approver.public_key and record["decision"]["signer"] == approver.public_key
+    assert chain.event_attrs(result, "cert.issued")["signer"] == approver.public_key
+    bad = {"case_id": case_id, "decision": "approve", "reason": "r",
+           "certificate": {"content_hash": LICENCE, "issuer_officer": b"short"}}
+    chain.refused("invalid_arguments", approver, "cases", "decide", bad)
+
+
 def test_an_item_without_certificate_type_takes_no_certificate(chain: Chain) -> None:
     publish(chain, "SAMR-002", cert_type=None, parallel_departments=[])
     case_id = file(chain, [attest(chain, "id_card", "PSB"), attest(chain, "address_proof", "CAB")], code="SAMR-002")
@@ -499,6 +541,21 @@ def test_supervision_lists_due_and_overdue_cases(chain: Chain) -> None:
     approve(chain, case_id)
     report = cases.supervision(chain.state, "SAMR", now_ms=chain.time_ms, within_days=3, calendar=cal)
     assert report["overdue"] == [] and report["decided"] == 1 and report["on_time_rate"] == "0.0"
+
+
+def test_an_unknown_department_is_not_found(chain: Chain) -> None:
+    """Supervision of a mistyped department once answered zeros: it is a not_found naming the department."""
+    accepted_case(chain)
+    assert records.supervision(chain.view(), "SAMR", 3)["open"] == 1
+    assert len(records.list_cases(chain.view(), "SAMR", None, 10)["cases"]) == 1
+    with pytest.raises(NotFound, match="no department SAMX") as caught:
+        records.supervision(chain.view(), "SAMX", 3)
+    assert caught.value.code == "not_found" and caught.value.field == "department"
+    with pytest.raises(NotFound, match="no department SAMX"):
+        records.list_cases(chain.view(), "SAMX", None, 10)
+    # A department with no cases yet is found, with nothing to report.
+    assert records.supervision(chain.view(), "CAB", 3)["open"] == 0
+    assert records.list_cases(chain.view(), "CAB", "accepted", 10)["cases"] == []
 
 
 def test_supervision_skips_a_suspended_case(chain: Chain) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from chainnode import crypto
+from chainnode import crypto, records
+from chainnode.errors import NotFound
 from contracts import certificates, governance
 from contracts.base import CallContext, ContractError, StateOverlay
 from tests.contract_kit import DAY_MS, Chain, key_for
@@ -377,6 +378,34 @@ def test_certificate_json_is_json_friendly(chain: Chain) -> None:
     assert certificates.certificate_json(record(chain, cert_id), chain.time_ms + 400 * DAY_MS)["status"] == "expired"
 
 
+def test_a_superseded_version_has_the_certificates_status(chain: Chain) -> None:
+    """GET /v1/certs/{id}?version=1 once reported a revoked certificate's first version as valid: the
+    snapshot kept for version 1 stops at the amendment, so its own history never saw the revocation."""
+    cert_id = issue(chain)
+    act(chain, "amend", cert_id, content_hash=CONTENT_2)
+    amended_at = chain.height
+    act(chain, "suspend", cert_id)
+    first = records.certificate(chain.view(), cert_id, 1)["certificate"]
+    assert first["version"] == 1 and first["content_hash"] == CONTENT.hex() and first["status"] == "suspended"
+    act(chain, "revoke", cert_id)
+    first = records.certificate(chain.view(), cert_id, 1)["certificate"]
+    assert first["status"] == "revoked" and first["version"] == 1 and first["latest_version"] == 2
+    assert first["superseded"] is True and first["superseded_height"] == amended_at
+    latest = records.certificate(chain.view(), cert_id, None)["certificate"]
+    assert latest == records.certificate(chain.view(), cert_id, 2)["certificate"]
+    assert latest["status"] == "revoked" and latest["version"] == latest["latest_version"] == 2
+    assert latest["superseded"] is False and latest["superseded_height"] is None
+    with pytest.raises(NotFound, match="version 3"):
+        records.certificate(chain.view(), cert_id, 3)
+
+
+def test_a_superseded_version_expires_with_the_certificate(chain: Chain) -> None:
+    cert_id = issue(chain)
+    act(chain, "amend", cert_id, content_hash=CONTENT_2, valid_until_ms=chain.time_ms + 10 * DAY_MS)
+    chain.advance(days=11)
+    assert records.certificate(chain.view(), cert_id, 1)["certificate"]["status"] == "expired"
+
+
 # --- issue from a case ---------------------------------------------------------------------------------
 
 
@@ -385,26 +414,68 @@ def case_context(chain: Chain, signer: bytes, tx_id: bytes) -> CallContext:
                        signer=signer, tx_id=tx_id)
 
 
-def test_issue_for_case_is_signed_by_the_approving_officer(chain: Chain) -> None:
+def test_issue_for_case_records_an_officer_holding_issuer(chain: Chain) -> None:
+    """The approver signs; the issuing officer recorded is the one the decision names, who holds issuer."""
     material_id = attest(chain)
     approver = chain.staff["SAMR", "approver"].public_key
+    issuer = chain.staff["SAMR", "issuer"].public_key
     overlay = StateOverlay(chain.state)
     ctx = case_context(chain, approver, b"\x07" * 32)
     officer = governance.require_member(overlay, approver, ctx.height, ("approver",))
     cert_id, event = certificates.issue_for_case(
-        overlay, ctx, officer=officer, cert_type="business_licence", holder_ref=HOLDER, content_hash=CONTENT,
-        case_id="ab" * 16, materials=[material_id], valid_from_ms=None, valid_until_ms=None,
+        overlay, ctx, approver=officer, issuer_officer=issuer, cert_type="business_licence", holder_ref=HOLDER,
+        content_hash=CONTENT, case_id="ab" * 16, materials=[material_id], valid_from_ms=None, valid_until_ms=None,
         metadata={"name": "shop"},
     )
     assert cert_id == certificates.compute_cert_id(ctx.tx_id)
     assert event.kind == "cert.issued" and event.attributes["case_id"] == "ab" * 16
+    assert event.attributes["signer"] == approver
     rec = certificates.get_certificate(overlay, cert_id)
     assert rec is not None and rec["case_id"] == "ab" * 16 and rec["materials"] == [material_id]
-    assert rec["issuer"] == "SAMR" and rec["issuer_officer"] == approver
-    assert rec["issuer_officer_name"] == "SAMR approver"
+    assert rec["issuer"] == "SAMR" and rec["issuer_officer"] == issuer
+    assert rec["issuer_officer_name"] == "SAMR issuer"
+    assert rec["history"][0]["signer"] == approver and rec["history"][0]["signer_name"] == "SAMR approver"
     assert rec["valid_until_ms"] == ctx.block_time_ms + 365 * DAY_MS
     assert rec["history"][0]["reason"] == f"approved case {'ab' * 16}"
     assert [r["cert_id"] for r in certificates.certificates_of_holder(overlay, HOLDER)] == [cert_id]
+
+
+def test_issue_for_case_by_an_approver_who_is_also_an_issuer(chain: Chain) -> None:
+    both = key_for("SAMR approver and issuer")
+    chain.ok(chain.staff["SAMR", "admin"], "governance", "register_member",
+             {"public_key": both.public_key, "name": "SAMR chief", "roles": ["approver", "issuer"]})
+    overlay = StateOverlay(chain.state)
+    ctx = case_context(chain, both.public_key, b"\x09" * 32)
+    officer = governance.require_member(overlay, both.public_key, ctx.height, ("approver",))
+    cert_id, _ = certificates.issue_for_case(
+        overlay, ctx, approver=officer, issuer_officer=None, cert_type="business_licence", holder_ref=HOLDER,
+        content_hash=CONTENT, case_id="ab" * 16, materials=[], valid_from_ms=None, valid_until_ms=None)
+    rec = certificates.get_certificate(overlay, cert_id)
+    assert rec is not None and rec["issuer_officer"] == both.public_key and rec["issuer_officer_name"] == "SAMR chief"
+
+
+@pytest.mark.parametrize(("named", "held"), [
+    (None, "holds approver"),
+    (("SAMR", "clerk"), "SAMR clerk of SAMR with role(s) clerk"),
+    (("CAB", "issuer"), "CAB issuer of CAB"),
+    ("unregistered", "not a current member"),
+])
+def test_issue_for_case_without_an_issuer_is_refused(chain: Chain, named: Any, held: str) -> None:
+    """An approver holding no issuer role is not recorded as the issuing officer: issuer_required."""
+    approver = chain.staff["SAMR", "approver"].public_key
+    overlay = StateOverlay(chain.state)
+    ctx = case_context(chain, approver, b"\x0a" * 32)
+    officer = governance.require_member(overlay, approver, ctx.height, ("approver",))
+    issuer_officer = None if named is None else \
+        key_for("nobody").public_key if named == "unregistered" else chain.staff[named].public_key
+    with pytest.raises(ContractError) as caught:
+        certificates.issue_for_case(
+            overlay, ctx, approver=officer, issuer_officer=issuer_officer, cert_type="business_licence",
+            holder_ref=HOLDER, content_hash=CONTENT, case_id="ab" * 16, materials=[], valid_from_ms=None,
+            valid_until_ms=None)
+    assert caught.value.code == "issuer_required" and held in caught.value.message
+    assert "issuer" in caught.value.message and caught.value.field == "certificate.issuer_officer"
+    assert not overlay.writes
 
 
 @pytest.mark.parametrize(("dept", "cert_type", "holder", "code"), [
@@ -420,8 +491,9 @@ def test_issue_for_case_refusals(chain: Chain, dept: str, cert_type: str, holder
     officer = governance.require_member(overlay, approver, ctx.height, ("approver",))
     with pytest.raises(ContractError) as caught:
         certificates.issue_for_case(
-            overlay, ctx, officer=officer, cert_type=cert_type, holder_ref=holder, content_hash=CONTENT,
-            case_id="cd" * 16, materials=[material_id], valid_from_ms=None, valid_until_ms=None,
+            overlay, ctx, approver=officer, issuer_officer=chain.staff[dept, "issuer"].public_key,
+            cert_type=cert_type, holder_ref=holder, content_hash=CONTENT, case_id="cd" * 16,
+            materials=[material_id], valid_from_ms=None, valid_until_ms=None,
         )
     assert caught.value.code == code and caught.value.message
     assert not overlay.writes
