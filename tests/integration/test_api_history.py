@@ -22,7 +22,7 @@ from chainnode import crypto, history
 from chainnode.api import create_app
 from chainnode.cli import main
 from chainnode.cli_records import format_local_ms
-from chainnode.client import AsyncClient
+from chainnode.client import AsyncClient, Client
 from chainnode.codec import Value
 from chainnode.home import init_home
 from chainnode.node import Node
@@ -212,6 +212,12 @@ async def test_the_history_command(env: Env) -> None:
 
     def cli(*argv: str) -> tuple[int, str, str]:
         return run_cli("history", *argv, "--node", env.url)
+
+    def iterate(page_size: int) -> list[dict[str, Any]]:
+        with Client(env.url) as client:
+            return list(client.iter_history(entity, page_size=page_size))
+
+    assert await asyncio.to_thread(iterate, 1) == everything  # the blocking client's iterator, page by page
 
     # the CLI's blocking client runs its own loop: off this one, which serves the node
     code, out, err = await asyncio.to_thread(cli, entity, "--limit", "2")
