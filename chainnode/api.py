@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from chainnode import api_documents, api_records, codec
-from chainnode.api_params import parse_hex, parse_int, parse_json_body, parse_wait
+from chainnode import api_documents, api_records, codec, history
+from chainnode.api_params import MAX_HEIGHT, parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
 from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotFound
 from chainnode.light import StateValueBundle
@@ -42,7 +42,6 @@ READS: Final = web.AppKey("reads", ReadPool)
 """Every read handler that touches the store or decodes a block, transaction or proof runs here."""
 MSGPACK: Final = "application/msgpack"
 PROBLEM: Final = "application/problem+json"
-MAX_HISTORY: Final = 1000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -295,13 +294,29 @@ async def get_anchors(request: web.Request) -> web.Response:
 
 
 async def get_history(request: web.Request) -> web.Response:
-    reader = request.app[NODE].reader
+    """One page of an entity's history (chainnode/history.py): the parameters are checked on the loop; the
+    index, blocks and roster are read, and the answer encoded, on the read pool."""
+    node = request.app[NODE]
     entity = request.match_info["entity"]
     if not 1 <= len(entity) <= 200 or "\x00" in entity:
-        raise InvalidField("entity must be 1-200 characters, e.g. anchor:<hex> or department:PSB", field="entity")
-    limit = min(parse_int(request.query.get("limit"), "limit", default=100, lo=1) or 100, MAX_HISTORY)
-    found = await request.app[READS].run(lambda: reader.entity_history(entity, limit=limit))
-    return web.json_response({"entity": entity, "events": found})
+        raise InvalidField("entity must be 1-200 characters, e.g. case:<id> or department:PSB", field="entity")
+    query = request.query
+    limit = min(parse_int(query.get("limit"), "limit", default=history.DEFAULT_LIMIT, lo=1)
+                or history.DEFAULT_LIMIT, history.MAX_LIMIT)
+    from_height = parse_int(query.get("from_height"), "from_height", default=1, lo=1) or 1
+    to_height = parse_int(query.get("to_height"), "to_height", lo=1)
+    if to_height is not None and to_height < from_height:
+        raise InvalidField(f"to_height {to_height} is below from_height {from_height}", field="to_height")
+    chain_id = node.reader.genesis.chain_id
+    cursor = query.get("cursor") or None
+    after = None if cursor is None else history.decode_cursor(cursor, chain_id, entity, max_height=MAX_HEIGHT)
+    reader = node.reader
+
+    def read_page() -> str:  # encoded on the read pool too: a full page is hundreds of kB of JSON
+        page = reader.entity_history(entity, limit=limit, from_height=from_height, to_height=to_height, after=after)
+        return json.dumps(page.to_json(chain_id))
+
+    return web.Response(text=await request.app[READS].run(read_page), content_type="application/json")
 
 
 class EventCache:

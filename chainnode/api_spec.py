@@ -125,10 +125,17 @@ OPENAPI: Final[dict[str, Any]] = {
         },
         "/v1/history/{entity}": {
             "get": _op(
-                "Transactions that touched an entity (anchor:<hex>, department:<code>, signer:<hex>), in chain order",
+                "Every transaction that touched an entity (case:<id>, cert:<id>, material:<id>, item:<code>, "
+                "department:<code>, member:<hex>, document:<id>, anchor:<hex>, signer:<hex>, ...), in chain order, "
+                "with block time, call, signer and the signer's name, department and roles at that height, "
+                "outcome and events; paged by next_cursor (null at the end)",
                 [
-                    _path("entity", {"type": "string"}),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                    _path("entity", {"type": "string"}, "KIND:ID"),
+                    _query("from_height", {"type": "integer", "minimum": 1}, "lowest height (default 1)"),
+                    _query("to_height", {"type": "integer", "minimum": 1}, "highest height (default: the head)"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                           "events per page (default 100; a larger value is capped at 1000)"),
+                    _query("cursor", {"type": "string"}, "next_cursor of the previous page, as answered"),
                 ],
             )
         },

@@ -15,7 +15,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Final, TypeVar, cast
@@ -296,14 +296,46 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
             raise self._unexpected(f"a proof as {ctype or 'no content type'}")
         return data
 
-    async def history(self, entity: str, limit: int = 100) -> list[dict[str, Any]]:
-        """Transactions that touched `entity` ("anchor:<hex>", "department:PSB", "signer:<hex>")."""
-        path = f"/v1/history/{quote(entity, safe=':')}"
-        answer = await self._json("GET", path, params={"limit": str(limit)})
-        events = answer.get("events")
-        if not isinstance(events, list):
+    async def history_page(
+        self, entity: str, *, limit: int = 100, from_height: int | None = None, to_height: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of an entity's history ("case:<id>", "department:PSB", "member:<hex>", ...): the node's
+        whole answer, with `events` in chain order and `next_cursor` (None after the last page).
+
+        Raises RemoteError invalid_field (field "cursor") for a cursor of another entity or chain.
+        """
+        params = {"limit": str(limit)}
+        for name, value in (("from_height", from_height), ("to_height", to_height), ("cursor", cursor)):
+            if value is not None:
+                params[name] = str(value)
+        answer = await self._json("GET", f"/v1/history/{quote(entity, safe=':')}", params=params)
+        if not isinstance(answer.get("events"), list):
             raise self._unexpected("history without events")
-        return [dict(e) for e in events]
+        return answer
+
+    async def history(
+        self, entity: str, limit: int = 100, *, from_height: int | None = None, to_height: int | None = None,
+        cursor: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The events of one page of an entity's history (see `history_page` for its cursor)."""
+        page = await self.history_page(entity, limit=limit, from_height=from_height, to_height=to_height,
+                                       cursor=cursor)
+        return [dict(e) for e in page["events"]]
+
+    async def iter_history(
+        self, entity: str, *, from_height: int | None = None, to_height: int | None = None, page_size: int = 1000,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every event of an entity's history within the bounds, following the cursor page by page."""
+        cursor: str | None = None
+        while True:
+            page = await self.history_page(entity, limit=page_size, from_height=from_height, to_height=to_height,
+                                           cursor=cursor)
+            for event in page["events"]:
+                yield dict(event)
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
 
     async def build_tx(
         self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, expiry_blocks: int = 1000
@@ -443,8 +475,32 @@ class Client(RecordQueries[dict[str, Any]]):
     def tx_proof(self, tx_id: str | bytes) -> bytes:
         return self._run(self._client.tx_proof(tx_id))
 
-    def history(self, entity: str, limit: int = 100) -> list[dict[str, Any]]:
-        return self._run(self._client.history(entity, limit))
+    def history_page(
+        self, entity: str, *, limit: int = 100, from_height: int | None = None, to_height: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        return self._run(self._client.history_page(entity, limit=limit, from_height=from_height,
+                                                   to_height=to_height, cursor=cursor))
+
+    def history(
+        self, entity: str, limit: int = 100, *, from_height: int | None = None, to_height: int | None = None,
+        cursor: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return self._run(self._client.history(entity, limit, from_height=from_height, to_height=to_height,
+                                              cursor=cursor))
+
+    def iter_history(
+        self, entity: str, *, from_height: int | None = None, to_height: int | None = None, page_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every event of an entity's history within the bounds, one page (one request) at a time."""
+        cursor: str | None = None
+        while True:
+            page = self.history_page(entity, limit=page_size, from_height=from_height, to_height=to_height,
+                                     cursor=cursor)
+            yield from (dict(e) for e in page["events"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
 
     def build_tx(
         self, key: crypto.PrivateKey, contract: str, method: str, args: Value, *, expiry_blocks: int = 1000

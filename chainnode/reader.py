@@ -29,6 +29,7 @@ from chainnode import codec, merkle
 from chainnode.block import Block, BlockHeader, Commit
 from chainnode.errors import CorruptStore, InvalidInput, NotFound
 from chainnode.genesis import Genesis
+from chainnode.history import HistoryPage, get_entity_history
 from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
 from chainnode.producer import ChainTip
 from chainnode.results import decode_result
@@ -246,21 +247,14 @@ class Reader:
 
     # --- history --------------------------------------------------------------------------------------------
 
-    def entity_history(self, entity: str, *, limit: int) -> list[dict[str, Any]]:
-        """The first `limit` transactions that touched `entity`, in chain order, with their result codes.
+    def entity_history(
+        self, entity: str, *, limit: int, from_height: int = 1, to_height: int | None = None,
+        after: tuple[int, int] | None = None,
+    ) -> HistoryPage:
+        """One page of the transactions that touched `entity`, in chain order (chainnode/history.py).
 
-        Only committed heights (up to the published head) are listed; each block's results decode once.
+        Only committed heights (up to the published head) are listed; each block decodes once per page.
+        Raises CorruptStore if the entity index and the blocks disagree.
         """
-        head = self.head_height()
-        out: list[dict[str, Any]] = []
-        results: tuple[int, list[bytes]] = (-1, [])
-        for height, index, tx_id in self.store.iter_entity(entity):
-            if height > head or len(out) >= limit:
-                break
-            if results[0] != height:
-                results = (height, self.get_results(height))
-            found = results[1]
-            result = decode_result(found[index]) if index < len(found) else None
-            out.append({"height": height, "index": index, "tx_id": tx_id.hex(),
-                        "code": None if result is None else result.code})
-        return out
+        return get_entity_history(self, entity, limit=limit, from_height=from_height, to_height=to_height,
+                                  after=after)

@@ -58,6 +58,8 @@ INTEGER_PARAMS: list[tuple[str, str, str, dict[str, str]]] = [
     ("/v1/blocks/{}", "height", "path", {}),
     ("/v1/state", "height", "query", {"key": "00"}),
     ("/v1/history/department:PSB", "limit", "query", {}),
+    ("/v1/history/department:PSB", "from_height", "query", {}),
+    ("/v1/history/department:PSB", "to_height", "query", {}),
     ("/v1/events", "from_height", "query", {}),
     ("/v1/validators", "height", "query", {}),
     ("/v1/proposals/{}", "proposal_id", "path", {}),

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from chainnode import crypto
 from chainnode.api import PROBLEM, create_app
+from chainnode.history import HistoryPage
 from chainnode.home import init_home
 from chainnode.node import Node
 from tests.nodeproc import anchor_tx
@@ -29,10 +30,10 @@ async def test_a_read_beyond_the_pool_gets_busy_and_the_status_still_answers(tmp
     entered, gate = threading.Event(), threading.Event()
     history = node.reader.entity_history
 
-    def held_history(entity: str, *, limit: int) -> list[dict[str, Any]]:
+    def held_history(entity: str, **bounds: Any) -> HistoryPage:
         entered.set()
         gate.wait(30)
-        return history(entity, limit=limit)
+        return history(entity, **bounds)
 
     node.reader.entity_history = held_history  # type: ignore[method-assign]
     client = TestClient(TestServer(create_app(node), host="127.0.0.1"))

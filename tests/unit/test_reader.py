@@ -128,7 +128,7 @@ async def test_reads_never_wait_for_the_commit_lock(env: tuple[Node, crypto.Priv
         reader = node.reader
         answers.append(light.verify_state_bundle(genesis, reader.state_bundle(key_of("lock-0"), 1)))
         answers.append(reader.state_bundle(key_of("lock-2")).header.height)
-        first_tx = bytes.fromhex(reader.entity_history("department:PSB", limit=1)[0]["tx_id"])
+        first_tx = bytes.fromhex(reader.entity_history("department:PSB", limit=1).events[0]["tx_id"])
         answers.append(reader.tx_bundle(first_tx).header.height)
         answers.append(reader.get_block(2)[0].header.height)
         answers.append(records.view(reader, 2).height)

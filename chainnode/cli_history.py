@@ -1,0 +1,107 @@
+"""`chainnode history ENTITY`: an auditor's trace of one entity (case:<id>, cert:<id>, member:<hex>, ...), one
+line per transaction that touched it, in chain order: height, block time in the network's zone, the call, its
+outcome, who signed it with the department and roles the signer held at that height, and the transaction ID.
+
+One page by default (`--limit`, 100); `--all` follows the node's cursor to the end. With `--json`, one page's
+answer as the node gave it, or with `--all` every event in one document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any, Final
+
+from chainnode.cli import UsageError, emit, open_client
+from chainnode.cli_records import format_local_ms, positive_int, utc_offset
+from chainnode.client import Client
+
+ENTITY_FORM: Final = re.compile(r"[a-z][a-z_]{0,31}:[^\s\x00]{1,160}\Z")
+ENTITY_HELP: Final = ("KIND:ID, e.g. case:<id>, cert:<id>, material:<id>, item:<code>, department:<CODE>, "
+                      "member:<hex>, document:<id>, anchor:<hex>, signer:<hex>")
+MAX_PAGE: Final = 1000
+
+
+def validate_entity(entity: str) -> None:
+    """Raises UsageError (exit 2) naming the form unless `entity` is KIND:ID."""
+    if not ENTITY_FORM.match(entity):
+        raise UsageError(f"entity {entity!r} is not of the form {ENTITY_HELP}", field="entity")
+
+
+def format_signer(event: dict[str, Any]) -> str:
+    """"Name (DEPT; role, role)" as the roster stood at the event's height."""
+    name, department = event.get("signer_name"), event.get("signer_department")
+    if name is None:
+        return f"unregistered key {str(event.get('signer'))[:16]}…"
+    roles = ", ".join(event.get("signer_roles") or []) or "no role then"
+    return f"{name} ({department}; {roles})"
+
+
+def format_event_line(event: dict[str, Any], utc_offset_minutes: int) -> str:
+    local = format_local_ms(int(event.get("time_ms") or 0), utc_offset_minutes)
+    call = f"{event.get('contract')}.{event.get('method')}"
+    return (f"{event.get('height'):>8}  {local}  {call:<28} {event.get('code'):<14} {format_signer(event)}  "
+            f"tx {event.get('tx_id')}")
+
+
+def _page(client: Client, args: argparse.Namespace, limit: int, cursor: str | None) -> dict[str, Any]:
+    return client.history_page(args.entity, limit=limit, from_height=args.from_height, to_height=args.to_height,
+                               cursor=cursor)
+
+
+def _print(lines: Sequence[str]) -> None:
+    if lines:
+        print("\n".join(lines), flush=True)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    validate_entity(args.entity)
+    if args.from_height is not None and args.to_height is not None and args.to_height < args.from_height:
+        raise UsageError(f"--to {args.to_height} is below --from {args.from_height}")
+    limit = args.limit or (MAX_PAGE if args.all else 100)
+    with open_client(args) as client:
+        offset = 0 if args.json else utc_offset(client)
+        page = _page(client, args, limit, args.cursor)
+        if not args.all:
+            events = page.get("events") or []
+            lines = [format_event_line(e, offset) for e in events] or ["no events"]
+            if page.get("next_cursor"):
+                lines.append(f"(more events follow: add --all, or --cursor {page['next_cursor']})")
+            emit(args, page, lines)
+            return 0
+        collected: list[dict[str, Any]] = []
+        count = 0
+        while True:  # text streams page by page, so a long trace starts printing at once
+            events = page.get("events") or []
+            count += len(events)
+            if args.json:
+                collected.extend(events)
+            else:
+                args.emitted = True
+                _print([format_event_line(e, offset) for e in events])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+            page = _page(client, args, limit, cursor)
+    if args.json:
+        emit(args, {**page, "events": collected, "next_cursor": None}, [])
+    elif count == 0:
+        _print(["no events"])
+    sys.stdout.flush()
+    return 0
+
+
+def add_commands(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
+    """Add `chainnode history` to the `chainnode` parser."""
+    help_text = "every transaction that touched an entity, with who signed it in what role, in chain order"
+    p = sub.add_parser("history", parents=parents, help=help_text, description=help_text)
+    p.add_argument("entity", metavar="ENTITY", help=ENTITY_HELP)
+    p.add_argument("--from", dest="from_height", type=positive_int, metavar="H", help="from height H (default 1)")
+    p.add_argument("--to", dest="to_height", type=positive_int, metavar="H", help="up to height H (default: head)")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help=f"events per page (default 100, with --all {MAX_PAGE}; the node caps it at {MAX_PAGE})")
+    p.add_argument("--all", action="store_true", help="follow the cursor to the last event")
+    p.add_argument("--cursor", metavar="C", help="continue after a page (its next_cursor)")
+    p.set_defaults(run=cmd_history)

@@ -1,0 +1,251 @@
+"""An entity's history on a real node (in-process, real LevelDB, 127.0.0.1): pages that follow a cursor across
+thousands of events, height bounds, refused cursors, the signer's roles as they stood at each height, the
+client's iterator and the `chainnode history` command."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from chainnode import crypto, history
+from chainnode.api import create_app
+from chainnode.cli import main
+from chainnode.cli_records import format_local_ms
+from chainnode.client import AsyncClient, Client
+from chainnode.codec import Value
+from chainnode.home import init_home
+from chainnode.node import Node
+from chainnode.tx import TxBody, sign_transaction
+from tests.nodeproc import anchor_tx
+
+CHAIN = "history-test"
+EVENTS = 2_500
+PER_BLOCK = 500
+
+
+@dataclass
+class Env:
+    client: TestClient[Any, Any]
+    node: Node
+    key: crypto.PrivateKey
+
+    @property
+    def url(self) -> str:
+        return str(self.client.make_url("")).rstrip("/")
+
+    async def get(self, path: str, expect: int = 200, **params: object) -> dict[str, Any]:
+        response = await self.client.get(path, params={k: str(v) for k, v in params.items()})
+        document = await response.json(content_type=None)
+        assert response.status == expect, document
+        return dict(document)
+
+    async def call(self, key: crypto.PrivateKey, contract: str, method: str, args: Value) -> str:
+        """Submit one call signed by `key`, commit its block, return its tx_id (whatever its outcome)."""
+        body = TxBody(chain_id=CHAIN, contract=contract, method=method, args=args, signer=key.public_key,
+                      nonce=os.urandom(16), expiry_height=self.node.head_height() + 100)
+        tx = sign_transaction(key, body)
+        admission = (await self.node.submit([tx.raw]))[0]
+        assert admission.error is None, admission.error
+        await self.node.produce_block()
+        return tx.tx_id.hex()
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    _, created = init_home(tmp_path / "home", chain_id=CHAIN, department="PSB", name="Police")
+    node = Node.from_home(created.home)
+    client = TestClient(TestServer(create_app(node), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield Env(client, node, crypto.load_key_file(created.officer_key).key)
+    finally:
+        await client.close()
+        node.close()
+
+
+async def anchor_blocks(env: Env, total: int, per_block: int) -> None:
+    """`total` anchors by the officer, `per_block` to a block (each block one batch submission)."""
+    for start in range(0, total, per_block):
+        raws = [anchor_tx(env.key, CHAIN, f"doc-{i}") for i in range(start, min(start + per_block, total))]
+        admissions = await env.node.submit(raws)
+        assert all(a.error is None for a in admissions)
+        proposed = await env.node.produce_block()
+        assert proposed is not None and len(proposed.block.txs) == len(raws)
+
+
+async def test_pages_follow_the_cursor_across_thousands_of_events(env: Env) -> None:
+    await anchor_blocks(env, EVENTS, PER_BLOCK)
+    head = env.node.head_height()
+    entity = "department:PSB"
+    pages: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, object] = {"limit": 1000} if cursor is None else {"limit": 1000, "cursor": cursor}
+        pages.append(await env.get(f"/v1/history/{entity}", **params))
+        cursor = pages[-1]["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p["events"]) for p in pages] == [1000, 1000, 500]
+    events = [e for p in pages for e in p["events"]]
+    positions = [(e["height"], e["index"]) for e in events]
+    assert positions == sorted(set(positions)) and len(positions) == EVENTS  # chain order, nothing twice
+    assert {e["height"] for e in events} == set(range(1, head + 1))
+    assert all(p["head"] == head and p["to_height"] == head and p["entity"] == entity for p in pages)
+
+    first = events[0]
+    header = env.node.store.get_header(1)
+    assert header is not None
+    assert first["time_ms"] == header.time_ms and first["time"].endswith("Z") and first["time"][:4].isdigit()
+    assert (first["contract"], first["method"], first["code"], first["message"]) == ("anchor", "put", "ok", "")
+    assert first["signer"] == env.key.public_key.hex()
+    assert first["signer_department"] == "PSB" and isinstance(first["signer_name"], str) and first["signer_name"]
+    assert "admin" in first["signer_roles"]
+    assert [e["kind"] for e in first["events"]] == ["anchor.recorded"]
+    assert first["events"][0]["attributes"]["department"] == "PSB"
+    tx = env.node.reader.tx_status(bytes.fromhex(first["tx_id"]))
+    assert (tx.height, tx.index) == (first["height"], first["index"])
+
+    default = await env.get(f"/v1/history/{entity}")
+    assert len(default["events"]) == 100 and default["limit"] == 100 and default["next_cursor"]
+    assert default["events"] == events[:100]
+    capped = await env.get(f"/v1/history/{entity}", limit=50_000)
+    assert capped["limit"] == 1000 and capped["events"] == events[:1000]
+
+    # the client: the old call, one page with its cursor, and the iterator over every page
+    async with AsyncClient(env.url) as client:
+        assert await client.history(entity, 10) == events[:10]
+        page = await client.history_page(entity, limit=700, cursor=default["next_cursor"])
+        assert page["events"] == events[100:800]
+        assert [e async for e in client.iter_history(entity, page_size=900)] == events
+
+
+async def test_height_bounds_and_refused_cursors(env: Env) -> None:
+    await anchor_blocks(env, 1200, 300)  # heights 1-4, 300 events each
+    entity = "department:PSB"
+    bounded = await env.get(f"/v1/history/{entity}", from_height=2, to_height=3, limit=1000)
+    assert {e["height"] for e in bounded["events"]} == {2, 3} and len(bounded["events"]) == 600
+    assert bounded["next_cursor"] is None  # exactly the events in bounds: no empty page to fetch
+    exact = await env.get(f"/v1/history/{entity}", from_height=2, to_height=3, limit=600)
+    assert exact["events"] == bounded["events"] and exact["next_cursor"] is None
+    paged = await env.get(f"/v1/history/{entity}", from_height=2, to_height=3, limit=599)
+    assert paged["next_cursor"] is not None
+    rest = await env.get(f"/v1/history/{entity}", from_height=2, to_height=3, limit=599, cursor=paged["next_cursor"])
+    assert paged["events"] + rest["events"] == bounded["events"] and rest["next_cursor"] is None
+
+    beyond = await env.get(f"/v1/history/{entity}", from_height=4, to_height=1_000_000)
+    assert beyond["to_height"] == 4 and {e["height"] for e in beyond["events"]} == {4}
+    assert (await env.get(f"/v1/history/{entity}", from_height=5))["events"] == []
+    unknown = await env.get("/v1/history/case:00000000000000000000000000000000")
+    assert unknown["events"] == [] and unknown["next_cursor"] is None
+
+    cursor = paged["next_cursor"]
+    other_entity = f"signer:{env.key.public_key.hex()}"
+    raw = bytearray(base64.urlsafe_b64decode(cursor))
+    raw[0] = 9  # another version
+    for bad in ("abc", cursor[:-1], cursor + "A", "!" * 28, base64.urlsafe_b64encode(bytes(raw)).decode()):
+        problem = await env.get(f"/v1/history/{entity}", 400, cursor=bad)
+        assert problem["code"] == "invalid_field" and problem["field"] == "cursor", bad
+    foreign = await env.get(f"/v1/history/{other_entity}", 400, cursor=cursor)
+    assert foreign["field"] == "cursor" and "another entity" in foreign["detail"]
+    elsewhere = history.encode_cursor("another-chain", entity, (2, 5))
+    assert (await env.get(f"/v1/history/{entity}", 400, cursor=elsewhere))["field"] == "cursor"
+    inverted = await env.get(f"/v1/history/{entity}", 400, from_height=3, to_height=2)
+    assert inverted["field"] == "to_height"
+
+
+async def test_roles_are_those_held_at_each_height(env: Env) -> None:
+    clerk = crypto.PrivateKey.generate()
+    member = clerk.public_key.hex()
+    await env.call(env.key, "governance", "register_member",
+                   {"public_key": clerk.public_key, "name": "Clerk Wang", "roles": ["clerk"]})
+    as_clerk = await env.call(clerk, "anchor", "put", {"content_hash": crypto.sha256(b"one"), "kind": "note"})
+    await env.call(env.key, "governance", "set_roles", {"public_key": clerk.public_key, "roles": ["reviewer"]})
+    as_reviewer = await env.call(clerk, "anchor", "put", {"content_hash": crypto.sha256(b"two"), "kind": "note"})
+    refused = await env.call(env.key, "anchor", "put", {"content_hash": crypto.sha256(b"one"), "kind": "note"})
+
+    signed = (await env.get(f"/v1/history/signer:{member}"))["events"]
+    assert [e["tx_id"] for e in signed] == [as_clerk, as_reviewer]
+    assert [e["signer_roles"] for e in signed] == [["clerk"], ["reviewer"]]  # not today's roles for both
+    assert {(e["signer_name"], e["signer_department"]) for e in signed} == {("Clerk Wang", "PSB")}
+    changes = (await env.get(f"/v1/history/member:{member}"))["events"]
+    assert [e["method"] for e in changes] == ["register_member", "set_roles"]
+    assert all(e["signer"] == env.key.public_key.hex() and "admin" in e["signer_roles"] for e in changes)
+    assert changes[1]["events"][0]["attributes"]["roles"] == ["reviewer"]
+
+    # a refused call is on chain with its code, under its signer (the only entity it is indexed under)
+    mine = (await env.get(f"/v1/history/signer:{env.key.public_key.hex()}"))["events"]
+    assert mine[-1]["tx_id"] == refused and mine[-1]["code"] == "anchor_exists" and "already" in mine[-1]["message"]
+    assert mine[-1]["events"] == []
+    anchored = (await env.get(f"/v1/history/anchor:{crypto.sha256(b'one').hex()}"))["events"]
+    assert [e["tx_id"] for e in anchored] == [as_clerk]
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+async def test_the_history_command(env: Env) -> None:
+    clerk = crypto.PrivateKey.generate()
+    await env.call(env.key, "governance", "register_member",
+                   {"public_key": clerk.public_key, "name": "Clerk Wang", "roles": ["clerk"]})
+    for label in ("a", "b", "c"):
+        await env.call(clerk, "anchor", "put", {"content_hash": crypto.sha256(label.encode()), "kind": "note"})
+    await env.call(env.key, "governance", "set_roles", {"public_key": clerk.public_key, "roles": ["reviewer"]})
+    await env.call(clerk, "anchor", "put", {"content_hash": crypto.sha256(b"d"), "kind": "note"})
+    entity = f"signer:{clerk.public_key.hex()}"
+    everything = (await env.get(f"/v1/history/{entity}"))["events"]
+    assert len(everything) == 4
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        return run_cli("history", *argv, "--node", env.url)
+
+    def iterate(page_size: int) -> list[dict[str, Any]]:
+        with Client(env.url) as client:
+            return list(client.iter_history(entity, page_size=page_size))
+
+    assert await asyncio.to_thread(iterate, 1) == everything  # the blocking client's iterator, page by page
+
+    # the CLI's blocking client runs its own loop: off this one, which serves the node
+    code, out, err = await asyncio.to_thread(cli, entity, "--limit", "2")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("(more events follow: add --all, or --cursor ")
+    first = everything[0]
+    assert lines[0].split()[0] == str(first["height"])
+    assert format_local_ms(first["time_ms"], 480) in lines[0]  # the network's zone (genesis: UTC+08:00)
+    assert "anchor.put" in lines[0] and " ok " in lines[0] and "Clerk Wang (PSB; clerk)" in lines[0]
+    assert lines[0].endswith(f"tx {first['tx_id']}")
+
+    code, out, err = await asyncio.to_thread(cli, entity, "--limit", "1", "--all")
+    lines = out.splitlines()
+    assert code == 0 and err == "" and len(lines) == 4
+    assert [line.rsplit(" ", 1)[1] for line in lines] == [e["tx_id"] for e in everything]
+    assert "Clerk Wang (PSB; clerk)" in lines[2] and "Clerk Wang (PSB; reviewer)" in lines[3]
+
+    code, out, _ = await asyncio.to_thread(cli, entity, "--limit", "3", "--all", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["events"] == everything and document["next_cursor"] is None
+    last = everything[-1]["height"]
+    code, out, _ = await asyncio.to_thread(cli, entity, "--from", str(last), "--to", str(last), "--json")
+    assert code == 0 and json.loads(out)["events"] == everything[-1:]
+
+    code, out, err = await asyncio.to_thread(cli, "case:00000000000000000000000000000000")
+    assert (code, out, err) == (0, "no events\n", "")
+    code, out, err = await asyncio.to_thread(cli, "PSB")
+    assert code == 2 and out == "" and err.startswith("error: usage: ") and "KIND:ID" in err
+    code, _, err = await asyncio.to_thread(cli, entity, "--cursor", "not-a-cursor")
+    assert code == 1 and err.startswith("error: invalid_field: ") and "cursor" in err
