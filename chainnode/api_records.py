@@ -18,6 +18,7 @@ from chainnode import api_params, records
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
+from contracts import certificates, governance
 from contracts.registry import REGISTRY
 
 MAX_LIST: Final = 1000
@@ -180,11 +181,34 @@ async def get_validators(request: web.Request) -> web.Response:
     })
 
 
+async def get_cert_proof(request: web.Request) -> web.Response:
+    """The proofs a verifier checks a certificate with (chainnode.cert_verify): the certificate's record and
+    its issuing officer's roster record, both at one height (default: the head); for an unknown ID, the
+    proof that the record is absent."""
+    from chainnode.api import NODE, READS, b64
+
+    reader = request.app[NODE].reader
+    cert_id = _id(request, "cert_id")
+    height = _int(request, "height", lo=1)
+
+    def prove() -> dict[str, Any]:
+        view = records.view(reader, height)
+        record = certificates.get_certificate(view, cert_id)
+        bundles = [reader.state_bundle(certificates.cert_key(cert_id), view.height)]
+        if record is not None:
+            bundles.append(reader.state_bundle(governance.member_key(record["issuer_officer"]), view.height))
+        return {"cert_id": cert_id, "height": bundles[0].header.height,
+                "bundles": [b64(bundle.encode()) for bundle in bundles]}
+
+    return web.json_response(await request.app[READS].run(prove))
+
+
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_get(route.path, _handler(route))
     app.router.add_get("/v1/contracts", list_contracts)
     app.router.add_get("/v1/validators", get_validators)
+    app.router.add_get("/v1/certs/{cert_id}/proof", get_cert_proof)
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -194,6 +218,15 @@ def openapi_paths() -> dict[str, Any]:
                        "validators by their index in it",
             "parameters": [{"name": "height", "in": "query", "required": False, "schema": _INT,
                             "description": "a height up to head + 2 (sets are known two heights ahead)"}],
+            "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
+        }},
+        "/v1/certs/{cert_id}/proof": {"get": {
+            "summary": "State proofs to check a certificate against genesis: its record and its issuing officer's "
+                       "roster record at one height (for an unknown ID, a proof of absence); `bundles` in base64",
+            "parameters": [{"name": "cert_id", "in": "path", "required": True, "schema": _ID,
+                            "description": "certificate ID as printed (32 hex digits)"},
+                           {"name": "height", "in": "query", "required": False, "schema": _INT,
+                            "description": "prove the state after this block (default: the head)"}],
             "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
         }},
         "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Final
 
-from chainnode.cli import UsageError, emit, open_client
+from chainnode import crypto
+from chainnode.cli import UsageError, emit, open_client, read_input_file
 from chainnode.cli_records import (
     Committed,
     add_action,
@@ -386,6 +389,45 @@ def cmd_cert_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cert_verify(args: argparse.Namespace) -> int:
+    """Check a certificate trusting only genesis; exit 0 only for a valid one (and the file's content)."""
+    from chainnode.anchor_verify import encode_proof_file
+    from chainnode.cert_verify import verify_certificate
+    from chainnode.cli import _unb64, decode_proof_file, write_output_file
+    from chainnode.genesis import load_genesis
+
+    genesis = load_genesis(args.genesis)
+    file_hash = None if args.file is None else crypto.compute_content_hash(read_input_file(args.file, "file"))
+    if args.proof is not None:
+        bundles, source = decode_proof_file(args.proof), f"proof file {args.proof}"
+    else:
+        with open_client(args) as client:
+            params = {} if args.height is None else {"height": str(args.height)}
+            answer = client._read(f"/v1/certs/{args.id}/proof", params)
+            source = f"node {client.base_url}"
+        bundles = [_unb64(b) for b in answer.get("bundles") or []]
+    v = verify_certificate(genesis, args.id, bundles, file_hash)
+    if args.proof_out is not None:
+        write_output_file(args.proof_out, encode_proof_file({"cert_id": args.id}, bundles))
+    issuer = v.issuer + (f" ({v.issuer_name})" if v.issuer_name else "")
+    lines = [
+        f"checked proofs from {source} against genesis {args.genesis} (chain {genesis.chain_id}) only",
+        f"{v.verdict}: certificate {v.cert_id} ({v.cert_type}), version {v.version}",
+        f"  issued by:   {issuer} at height {v.issued_height}, {v.issued_time}",
+        f"  officer:     {v.officer_name} ({v.officer_department}, key {v.officer}), roles at that height: "
+        f"{', '.join(v.officer_roles_at_issue) or 'none'}" + ("" if v.officer_held_issuer else "  <- NOT an issuer"),
+        f"  validity:    from {v.valid_from}" + (f" until {v.valid_until}" if v.valid_until else " with no end"),
+        f"  status:      {v.status} at height {v.proven_at_height} ({v.proven_time})",
+        f"  content:     sha256 {v.content_hash}" + ("" if v.content_matches is None else
+                                                     "; the file IS this content" if v.content_matches else
+                                                     "; the file is NOT this content"),
+        *(f"  reason:      {reason}" for reason in v.reasons),
+        f"  proof:       block {v.proven_block_hash}",
+    ]
+    emit(args, {"verified": v.ok, "verdict": v.verdict, **asdict(v)}, lines)
+    return 0 if v.ok else 1
+
+
 def add_cert(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("cert", help="issue and manage electronic certificates (证照)")
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -410,6 +452,14 @@ def add_cert(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("id", type=record_id, metavar="ID")
     p.add_argument("--valid-until", type=date_arg, required=True, metavar="YYYY-MM-DD", help="the new last valid day")
     p.add_argument("--reason", required=True)
+    p = add_action(actions, "verify", both, cmd_cert_verify, "check a certificate trusting only genesis: issuer, "
+                   "officer's role, content, status (exit 0 only if valid)")
+    p.add_argument("id", type=record_id, metavar="ID")
+    p.add_argument("--genesis", type=Path, required=True, metavar="GENESIS")
+    p.add_argument("--file", type=Path, metavar="FILE", help="the content presented; its SHA-256 must match")
+    p.add_argument("--height", type=positive_int, metavar="H", help="prove the state after block H (default: head)")
+    p.add_argument("--proof", type=Path, metavar="FILE", help="check this saved proof offline")
+    p.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof for offline checks")
     p = add_action(actions, "show", both, cmd_cert_show, "a certificate and its status as of a height")
     p.add_argument("id", type=record_id, metavar="ID")
     p.add_argument("--version", type=positive_int, metavar="N", help="an earlier version")

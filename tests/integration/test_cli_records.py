@@ -7,6 +7,7 @@ stdout and stderr captured; one test also runs the real command line in a subpro
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -260,6 +261,26 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     node.ok("cert", "revoke", cert_id, "--reason", "fraud", "--key", node.key)
     assert "[REVOKED as of height" in node.ok("cert", "show", cert_id).out
     assert "[VALID as of height" in node.ok("cert", "show", cert_id, "--height", valid_height).out
+    genesis = node.home / "genesis.json"  # a verifier's only trust: the verdicts, online and offline
+    permit = node.file("permit-presented.pdf", b"%PDF v2")
+    revoked = node.run("cert", "verify", cert_id, "--genesis", genesis, "--file", permit)
+    assert revoked.code == 1 and "REVOKED: certificate" in revoked.out and "revoked: fraud" in revoked.out
+    proof = node.files / "permit.proof"
+    then = node.ok("cert", "verify", cert_id, "--genesis", genesis, "--height", valid_height, "--proof-out", proof)
+    assert "VALID: certificate" in then.out and "roles at that height:" in then.out and "issuer" in then.out
+    offline = node.run("cert", "verify", cert_id, "--genesis", genesis, "--proof", proof, "--file", permit)
+    assert offline.code == 1 and "CONTENT DIFFERS" in offline.out  # v1's content, not the amended file
+    assert node.ok("cert", "verify", cert_id, "--genesis", genesis, "--proof", proof, "--file",
+                   node.file("permit-v1.pdf", b"%PDF permit")).out.count("the file IS this content") == 1
+    document = json.loads(proof.read_text())
+    raw = bytearray(base64.b64decode(document["bundles"][0]))
+    raw[len(raw) // 2] ^= 1
+    document["bundles"][0] = base64.b64encode(bytes(raw)).decode()
+    (node.files / "altered.proof").write_text(json.dumps(document))
+    altered = node.run("cert", "verify", cert_id, "--genesis", genesis, "--proof", node.files / "altered.proof")
+    assert altered.code == 1 and "error: invalid_proof" in altered.err
+    absent = node.run("cert", "verify", "0" * 32, "--genesis", genesis)
+    assert absent.code == 1 and "certificate_not_found" in absent.err and "proof of absence" in absent.err
     first = node.ok("cert", "show", cert_id, "--version", 1)
     assert "version 1 of 2, superseded at height" in first.out and "[REVOKED as of height" in first.out, first.out
     assert node.ok("cert", "show", cert_id, "--version", 1, "--json").json()["certificate"]["version"] == 1
