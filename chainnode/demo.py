@@ -5,7 +5,9 @@ Four departments take part: public security (PSB), market regulation (SAMR), civ
 the four departments approve, and publishes this year's working-day calendar; SAMR publishes the approval
 item; PSB attests the applicant's identity; a first filing is returned listing the missing address
 proof; CAB attests it; the refiled case is accepted with its deadline, reviewed and approved, which
-issues a business licence; the licence is later revoked, and its status is read before and after.
+issues a business licence; the licence is later revoked, and its status is read before and after. Then
+official documents (chainnode.demo_documents): sent, delivered, opened, signed for, returned, withdrawn and
+forwarded, and an auditor's trace with every opening.
 
 `./scripts/demo` runs it on the devnet (`./scripts/devnet up`); `run_story` runs it on any network whose
 officers' keys are given (the integration test uses a cluster started from Python). Each run uses a fresh
