@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from chainnode import crypto, light
 from chainnode.anchor_verify import (
@@ -31,12 +31,11 @@ from chainnode.anchor_verify import (
     format_time_ms,
     verify_anchor_bundle,
 )
-from chainnode.client import (
+from chainnode.client_settings import (
     DEFAULT_NODE_URL,
     DEFAULT_TIMEOUT_S,
     MAX_SERVER_WAIT_S,
     NODE_URL_ENV,
-    Client,
     InvalidNodeUrl,
     WaitTimeout,
     get_default_node_url,
@@ -45,6 +44,9 @@ from chainnode.config import HomeLayout, load_config, parse_listen
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
 from chainnode.genesis import DEPARTMENT_CODE, load_genesis
 from chainnode.results import jsonable
+
+if TYPE_CHECKING:
+    from chainnode.client import Client
 
 MAX_INPUT_FILE: Final = 1 << 30
 DEFAULT_KIND: Final = "file"
@@ -112,6 +114,8 @@ def write_output_file(path: Path, data: bytes) -> None:
 
 
 def open_client(args: argparse.Namespace) -> Client:
+    from chainnode.client import Client  # the HTTP stack loads only for commands that talk to a node
+
     return Client(args.node or get_default_node_url(), timeout=args.timeout)
 
 

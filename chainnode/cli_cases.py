@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import crypto
 from chainnode.cli import UsageError, emit, open_client, read_input_file
@@ -34,9 +34,11 @@ from chainnode.cli_records import (
     submit,
     utc_offset,
 )
-from chainnode.client import Client
 from chainnode.codec import Value
 from contracts import case_queries, certificates
+
+if TYPE_CHECKING:
+    from chainnode.client import Client
 
 REVIEW_OPINIONS: Final = ("agree", "disagree", "note")
 PARALLEL_OPINIONS: Final = ("agree", "disagree")

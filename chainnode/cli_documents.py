@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import doc_client, light
 from chainnode.anchor_verify import encode_proof_file
@@ -30,11 +30,13 @@ from chainnode.cli_records import (
     record_id,
     utc_offset,
 )
-from chainnode.client import Client
 from chainnode.client_records import ContractRefused
 from chainnode.doc_verify import verify_document_bundle
 from chainnode.errors import InvalidProof
 from chainnode.genesis import load_genesis
+
+if TYPE_CHECKING:
+    from chainnode.client import Client
 
 CLASSIFICATIONS: Final = ("public", "internal", "confidential")
 BOXES: Final = ("inbox", "sent", "pending_receipt", "overdue")

@@ -12,11 +12,13 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chainnode.cli import UsageError, emit, open_client
 from chainnode.cli_records import format_local_ms, positive_int, utc_offset
-from chainnode.client import Client
+
+if TYPE_CHECKING:
+    from chainnode.client import Client
 
 ENTITY_FORM: Final = re.compile(r"[a-z][a-z_]{0,31}:[^\s\x00]{1,160}\Z")
 ENTITY_HELP: Final = ("KIND:ID, e.g. case:<id>, cert:<id>, material:<id>, item:<code>, department:<CODE>, "

@@ -17,11 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import crypto
 from chainnode.cli import InputFileError, UsageError, emit, open_client, read_input_file
-from chainnode.client import Client
 from chainnode.client_records import ContractRefused
 from chainnode.codec import Value
 from chainnode.errors import ChainError
@@ -29,6 +28,9 @@ from chainnode.genesis import KNOWN_ROLES
 from contracts import calendar, materials
 from contracts.base import ContractError
 from contracts.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from chainnode.client import Client
 
 DOMAIN_HOLDER_REF: Final = b"chainnode/v1/holder-ref"
 MIN_SALT: Final = 16

@@ -26,22 +26,29 @@ from yarl import URL
 
 from chainnode import codec, crypto, errors, read_auth
 from chainnode.client_records import ContractRefused, Contracts, RecordQueries, check_committed
+from chainnode.client_settings import (
+    DEFAULT_NODE_URL,
+    DEFAULT_TIMEOUT_S,
+    MAX_SERVER_WAIT_S,
+    NODE_URL_ENV,
+    InvalidNodeUrl,
+    WaitTimeout,
+    get_default_node_url,
+)
 from chainnode.codec import Value
 from chainnode.errors import ChainError, ClientError
 from chainnode.tx import Transaction, TxBody, sign_transaction
 
-DEFAULT_NODE_URL: Final = "http://127.0.0.1:8700"
-NODE_URL_ENV: Final = "CHAINNODE_NODE"
-DEFAULT_TIMEOUT_S: Final = 10.0
-MAX_SERVER_WAIT_S: Final = 60
-"""The node caps `?wait=` at this many seconds."""
 NONCE_SIZE: Final = 16
 MSGPACK: Final = "application/msgpack"
 PROBLEM: Final = "application/problem+json"
 DEVNET_HINT: Final = "is it running? try `./scripts/devnet status`"
 
 T = TypeVar("T")
-__all__ = ["AsyncClient", "Client", "ContractRefused", "RemoteError", "WaitTimeout"]
+__all__ = [
+    "DEFAULT_NODE_URL", "DEFAULT_TIMEOUT_S", "MAX_SERVER_WAIT_S", "NODE_URL_ENV", "AsyncClient", "Client",
+    "ContractRefused", "InvalidNodeUrl", "RemoteError", "WaitTimeout", "get_default_node_url",
+]
 
 
 class RemoteError(ChainError):
@@ -51,18 +58,6 @@ class RemoteError(ChainError):
         super().__init__(message, field=field)
         self.code = code  # type: ignore[misc]
         self.status = status
-
-
-class InvalidNodeUrl(ClientError):
-    """The node URL given is not an http(s)://HOST[:PORT] URL: the caller's mistake, not the node's."""
-
-    code = "invalid_node_url"
-
-
-class WaitTimeout(ChainError):
-    """A transaction was still pending when the caller's deadline passed."""
-
-    code = "wait_timeout"
 
 
 def _error_classes() -> dict[str, type[ChainError]]:
@@ -109,11 +104,6 @@ def normalise_node_url(url: str) -> str:
     if parsed.query_string or parsed.fragment:
         raise InvalidNodeUrl(f"invalid node URL {url!r}: no query or fragment allowed", field="node")
     return text.rstrip("/")
-
-
-def get_default_node_url() -> str:
-    """The node URL from the environment variable CHAINNODE_NODE, or the devnet's first node."""
-    return os.environ.get(NODE_URL_ENV) or DEFAULT_NODE_URL
 
 
 def describe_connection_error(exc: BaseException) -> str:

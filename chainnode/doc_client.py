@@ -14,15 +14,17 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import crypto, envelope
-from chainnode.client import Client
 from chainnode.client_records import ContractRefused, check_committed
 from chainnode.codec import Value
 from chainnode.errors import ChainError, DecryptionFailed
 from contracts.base import ContractError, derive_record_id
 from contracts.document_args import parse_send
+
+if TYPE_CHECKING:
+    from chainnode.client import Client
 
 DOMAIN_DOCUMENT: Final = b"chainnode/v1/document"
 COMMIT_WAIT_S: Final = 60

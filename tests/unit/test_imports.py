@@ -23,3 +23,13 @@ MODULES = sorted(
 def test_module_imports_alone(module: str) -> None:
     result = subprocess.run([sys.executable, "-W", "error", "-c", f"import {module}"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_offline_commands_do_not_load_the_http_stack() -> None:
+    """A verifier at a service window runs `cert verify --proof` many times: the CLI and its parser load
+    without aiohttp, which only commands that talk to a node import (about a tenth of a second each)."""
+    code = ("import sys; from chainnode.cli import build_parser; build_parser(); "
+            "import chainnode.cert_verify, chainnode.doc_verify; "
+            "sys.exit('aiohttp' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr or "aiohttp was imported"
