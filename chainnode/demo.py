@@ -356,7 +356,7 @@ def check_running(offices: Mapping[str, Office]) -> None:
                              f"answer); start it with ./scripts/devnet up") from exc
 
 
-def print_epilogue(result: StoryResult, url: str) -> None:
+def print_epilogue(result: StoryResult, url: str, devnet: Path = Path(".devnet")) -> None:
     print("")
     print("== Look it up with the CLI:")
     print(f"  .venv/bin/chainnode case show {result.case_id} --node {url}")
@@ -366,9 +366,9 @@ def print_epilogue(result: StoryResult, url: str) -> None:
     print(f"  .venv/bin/chainnode holder show {result.holder_ref} --node {url}")
     if result.documents is not None:
         notice = result.documents.notice_id
-        print(f"  .venv/bin/chainnode doc show {notice} --key .devnet/node1/keys/officer.key --node {url}")
-        print(f"  .venv/bin/chainnode doc history {notice} --genesis .devnet/node1/genesis.json "
-              f"--key .devnet/node1/keys/officer.key --node {url}")
+        key, genesis = devnet / "node1" / "keys" / "officer.key", devnet / "node1" / "genesis.json"
+        print(f"  .venv/bin/chainnode doc show {notice} --key {key} --node {url}")
+        print(f"  .venv/bin/chainnode doc history {notice} --genesis {genesis} --key {key} --node {url}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -383,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         nodes = ", ".join(f"{d} {o.url}" for d, o in offices.items())
         print(f"demo: the story on the devnet in {args.devnet} ({nodes})")
         result = run_story(offices)
-        print_epilogue(result, offices["SAMR"].url)
+        print_epilogue(result, offices["SAMR"].url, args.devnet)
         return 0
     except NotRunning as exc:
         print(f"demo: {exc.message}", file=sys.stderr)
