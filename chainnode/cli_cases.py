@@ -236,10 +236,13 @@ def cmd_case_list(args: argparse.Namespace) -> int:
 
 def cmd_case_overdue(args: argparse.Namespace) -> int:
     with open_client(args) as client:
-        answer = client.supervision(args.department, args.within_days, height=args.height)
+        answer = client.supervision(args.department, args.within_days, height=args.height,
+                                    from_height=args.from_height)
     rate = answer.get("on_time_rate")
+    period = "" if not args.from_height else f", cases filed from height {args.from_height}"
     lines = [
-        f"{args.department} at height {answer.get('height')}: {answer.get('open')} open, {answer.get('returned')} "
+        f"{args.department} at height {answer.get('height')}{period}: {answer.get('open')} open, "
+        f"{answer.get('returned')} "
         f"returned, {answer.get('decided')} decided ({'no decisions yet' if rate is None else f'{rate}% on time'})",
         f"  overdue ({len(answer.get('overdue') or [])}):",
     ]
@@ -303,6 +306,8 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--department", required=True, metavar="CODE")
     p.add_argument("--within-days", type=working_days_arg, default=3, metavar="N",
                    help="due within N working days (default 3)")
+    p.add_argument("--from-height", type=positive_int, metavar="H",
+                   help="only cases filed at or after block H: a period, with --height as its end")
     add_height(p)
 
 

@@ -92,8 +92,11 @@ class RecordQueries(Generic[R]):
     def case(self, case_id: str, height: int | None = None) -> R:
         return self._get(f"/v1/cases/{quote(case_id)}", height)
 
-    def supervision(self, department: str, within_days: int = 3, height: int | None = None) -> R:
-        return self._get(f"/v1/supervision/{quote(department)}", height, within_days=within_days)
+    def supervision(self, department: str, within_days: int = 3, height: int | None = None,
+                    from_height: int | None = None) -> R:
+        """Deadline supervision of the cases filed from `from_height` (default: all) to `height` (the head)."""
+        extra = {} if from_height is None else {"from_height": from_height}
+        return self._get(f"/v1/supervision/{quote(department)}", height, within_days=within_days, **extra)
 
     def certificate(self, cert_id: str, version: int | None = None, height: int | None = None) -> R:
         return self._get(f"/v1/certs/{quote(cert_id)}", height, version=version)

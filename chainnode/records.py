@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from chainnode import crypto
 from chainnode.blob_transfer import get_max_document_bytes
-from chainnode.errors import NotFound
+from chainnode.errors import InvalidField, NotFound
 from chainnode.results import jsonable
 from contracts import calendar, cases, certificates, governance, items, materials, proposals
 
@@ -225,12 +225,15 @@ def list_cases(v: View, department: str, status: str | None, limit: int) -> dict
                     cases=[cases.case_json(c, now_ms=v.time_ms, calendar=cal) for c in found])
 
 
-def supervision(v: View, department: str, within_days: int) -> dict[str, Any]:
-    """Raises NotFound for an unknown department."""
+def supervision(v: View, department: str, within_days: int, from_height: int = 0) -> dict[str, Any]:
+    """Raises NotFound for an unknown department; InvalidField for a period that ends before it starts."""
     _require_department(v, department)
+    if from_height > v.height:
+        raise InvalidField(f"from_height {from_height} is after the height {v.height} the answer is for",
+                           field="from_height")
     report = cases.supervision(v, department, now_ms=v.time_ms, within_days=within_days, calendar=v.calendar(),
-                               up_to_height=v.height)
-    return envelope(v, department=department, within_days=within_days, **report)
+                               up_to_height=v.height, from_height=from_height)
+    return envelope(v, department=department, within_days=within_days, from_height=from_height, **report)
 
 
 def certificate(v: View, cert_id: str, version: int | None) -> dict[str, Any]:

@@ -214,8 +214,9 @@ def _percent(part: int, whole: int) -> str | None:
 
 
 def supervision(reader: StateReader, department: str, *, now_ms: int, within_days: int, calendar: Calendar,
-                up_to_height: int | None = None) -> dict[str, Any]:
-    """Deadline supervision (电子监察) of a department's cases as of block time `now_ms`.
+                up_to_height: int | None = None, from_height: int = 0) -> dict[str, Any]:
+    """Deadline supervision (电子监察) of a department's cases as of block time `now_ms`, over the cases filed
+    from `from_height` to `up_to_height` (a period: default, every case).
 
     "overdue": open (accepted) cases past their deadline, most overdue first; "due_soon": open cases not
     yet overdue whose deadline is at most `within_days` working days away, soonest first; "open",
@@ -225,7 +226,9 @@ def supervision(reader: StateReader, department: str, *, now_ms: int, within_day
     """
     overdue, due_soon = [], []
     counts = {"open": 0, "returned": 0, "decided": 0, "decided_on_time": 0}
-    for _, case_id, value in _department_entries(reader, department, up_to_height):
+    for filed, case_id, value in _department_entries(reader, department, up_to_height):
+        if filed < from_height:
+            continue
         status = value["status"]
         if status in CLOSED:
             counts["decided"] += 1

@@ -239,6 +239,13 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     assert node.ok("case", "list", "--department", "PSB", "--status", "accepted").out.count(case_id) == 1
     supervision = node.ok("case", "overdue", "--department", "PSB", "--within-days", 30)
     assert case_id in supervision.out and "overdue (0)" in supervision.out
+    head = int(node.ok("status", "--json").json()["height"])
+    later = node.ok("case", "overdue", "--department", "PSB", "--within-days", 30, "--from-height", head, "--json")
+    assert later.json()["open"] == 0 and later.json()["from_height"] == head  # the case was filed before
+    period = node.ok("case", "overdue", "--department", "PSB", "--within-days", 30, "--from-height", 1)
+    assert case_id in period.out and "cases filed from height 1" in period.out
+    too_late = node.run("case", "overdue", "--department", "PSB", "--from-height", head + 1000, "--height", head)
+    assert too_late.code == 1 and "from_height" in too_late.err
     officer = crypto.load_key_file(Path(node.key)).key.public_key.hex()  # holds approver and issuer
     decided = node.write("case", "decide", case_id, "--approve", "--reason", "conditions met",
                          "--cert-content", node.file("permit.pdf", b"%PDF permit"), "--valid-until", "2031-06-30",
