@@ -82,7 +82,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             sent = doc_client.send(
                 client, key, args.file, recipients=args.to, number=args.number, title=args.title,
                 classification=args.classification, max_bytes=_max_bytes(client), reply_days=args.reply_days,
-                case_id=args.case, cert_id=args.cert,
+                case_id=args.case, cert_id=args.cert, genesis=load_genesis(args.genesis) if args.genesis else None,
             )
         except ContractRefused as exc:
             raise _refused(exc) from exc
@@ -145,7 +145,8 @@ def cmd_forward(args: argparse.Namespace) -> int:
     key = load_key(args.key)
     with open_client(args) as client:
         try:
-            sent = doc_client.forward(client, key, args.id, args.to, args.note)
+            sent = doc_client.forward(client, key, args.id, args.to, args.note,
+                                      genesis=load_genesis(args.genesis) if args.genesis else None)
         except ContractRefused as exc:
             raise _refused(exc) from exc
         except doc_client.DocumentArgumentError as exc:
@@ -408,6 +409,8 @@ def add_commands(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--reply-days", type=positive_int, metavar="N", help="a reply is due in N working days")
     p.add_argument("--case", type=record_id, metavar="ID", help="a related case")
     p.add_argument("--cert", type=record_id, metavar="ID", help="a related certificate")
+    p.add_argument("--genesis", type=Path, metavar="GENESIS",
+                   help="check the recipients' encryption keys against state proofs from it (trust no node)")
     key_option(p)
     p = add_action(actions, "inbox", both, cmd_inbox, "a department's documents (default: your inbox)")
     p.add_argument("--box", choices=BOXES, default="inbox")
@@ -434,6 +437,8 @@ def add_commands(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("id", type=record_id, metavar="ID")
     p.add_argument("--to", type=departments_arg, required=True, metavar="CODES")
     p.add_argument("--note", help="a note for the new recipients")
+    p.add_argument("--genesis", type=Path, metavar="GENESIS",
+                   help="check the new recipients' encryption keys against state proofs from it")
     key_option(p)
     p = add_action(actions, "show", both, cmd_show, "a document's record: status per recipient, receipts, returns")
     p.add_argument("id", type=record_id, metavar="ID")

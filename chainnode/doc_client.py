@@ -8,6 +8,8 @@ sealed to a one-time X25519 key made for this opening alone (docs/documents.md).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import tempfile
@@ -17,9 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import crypto, envelope
+from chainnode.anchor_verify import decode_proven_record, verify_state_value
 from chainnode.client_records import ContractRefused, check_committed
 from chainnode.codec import Value
-from chainnode.errors import ChainError, DecryptionFailed
+from chainnode.errors import ChainError, DecryptionFailed, InvalidProof
+from chainnode.genesis import Genesis
+from contracts import governance
 from contracts.base import ContractError, derive_record_id
 from contracts.document_args import parse_send
 
@@ -88,6 +93,33 @@ def encryption_keys(client: Client, codes: Sequence[str]) -> dict[str, bytes]:
     return keys
 
 
+def proven_encryption_keys(client: Client, genesis: Genesis, codes: Sequence[str]) -> dict[str, bytes]:
+    """The key in force at the next height of each department, read from state proofs checked against
+    `genesis` (docs/proofs.md): the node is trusted for nothing, so a node that lied about a recipient's key
+    would be caught here, before anything is sealed. Raises InvalidProof or DocumentArgumentError."""
+    keys = {}
+    for code in codes:
+        state_key = governance.encryption_key_key(code)
+        answer = client.state(state_key)
+        try:
+            bundle = base64.b64decode(str(answer.get("proof")), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidProof("the node's answer holds no state proof") from exc
+        proven = verify_state_value(genesis, bundle)
+        if proven.key != state_key:
+            raise InvalidProof(f"the node proved another key than {code}'s encryption key", field="key")
+        if proven.value is None:
+            raise DocumentArgumentError(f"{code} has no encryption key on chain (proven), so it cannot receive "
+                                        "documents", field="to")
+        record = decode_proven_record(proven.value, "an encryption-key record", 1 << 16)
+        periods = record.get("periods")
+        in_force = [k for start, k in periods if start <= proven.height + 1] if type(periods) is list else []
+        if not in_force or type(in_force[-1]) is not bytes:
+            raise DocumentArgumentError(f"{code} has no encryption key in force (proven)", field="to")
+        keys[code] = in_force[-1]
+    return keys
+
+
 def member_department(client: Client, key: crypto.PrivateKey) -> str:
     record = client.member(key.public_key)
     department = record.get("member", {}).get("department")
@@ -110,13 +142,17 @@ def _call(client: Client, key: crypto.PrivateKey, method: str, args: dict[str, V
 
 def send(client: Client, key: crypto.PrivateKey, source: Path, *, recipients: Sequence[str], number: str,
          title: str, classification: str, max_bytes: int, reply_days: int | None = None,
-         case_id: str | None = None, cert_id: str | None = None) -> Sent:
-    """Encrypt `source`, upload the ciphertext to the node, and send it (wait for the commit)."""
+         case_id: str | None = None, cert_id: str | None = None, genesis: Genesis | None = None) -> Sent:
+    """Encrypt `source`, upload the ciphertext to the node, and send it (wait for the commit).
+
+    With `genesis`, the recipients' keys are checked against state proofs (`proven_encryption_keys`);
+    without, the node's department list is trusted for them."""
     sender = member_department(client, key)
     if sender in recipients:
         raise DocumentArgumentError(f"{sender} is your own department; a document goes to other departments",
                                     field="to")
-    keys = encryption_keys(client, [*recipients, sender])
+    parties = [*recipients, sender]
+    keys = encryption_keys(client, parties) if genesis is None else proven_encryption_keys(client, genesis, parties)
     content_key = crypto.new_content_key()
     with tempfile.TemporaryDirectory(prefix="chainnode-doc-") as work:
         cipher_path = Path(work) / "ciphertext"
@@ -144,7 +180,9 @@ def send(client: Client, key: crypto.PrivateKey, source: Path, *, recipients: Se
         if exc.code != "stale_key":
             raise
         # a department's key changed between reading it and the commit: seal to the key in force now
-        args["sealed_keys"] = _sealed_keys(content_key, encryption_keys(client, [*recipients, sender]))
+        fresh = encryption_keys(client, parties) if genesis is None else proven_encryption_keys(client, genesis,
+                                                                                                  parties)
+        args["sealed_keys"] = _sealed_keys(content_key, fresh)
         tx_id, height = _call(client, key, "send", args)
     return Sent(document_id(bytes.fromhex(tx_id)), tx_id, height, digest)
 
@@ -238,12 +276,13 @@ def withdraw(client: Client, key: crypto.PrivateKey, doc_id: str, reason: str) -
 
 
 def forward(client: Client, key: crypto.PrivateKey, doc_id: str, recipients: Sequence[str],
-            note: str | None = None) -> Sent:
+            note: str | None = None, genesis: Genesis | None = None) -> Sent:
     """Forward (转发) a received document: open its content key (recorded as an access with the purpose
     "forward"), seal it to the new recipients and the forwarding department, and send the forward."""
     forwarder = member_department(client, key)
     document = record(client, key, doc_id)["document"]
-    keys = encryption_keys(client, [*recipients, forwarder])
+    parties = [*recipients, forwarder]
+    keys = encryption_keys(client, parties) if genesis is None else proven_encryption_keys(client, genesis, parties)
     key_bytes, _, _ = content_key(client, key, doc_id, case_id=None, purpose="forward")
     args: dict[str, Value] = {"doc_id": doc_id, "recipients": list(recipients),
                               "sealed_keys": _sealed_keys(key_bytes, keys)}

@@ -145,7 +145,8 @@ def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_pat
         note = tmp_path / "after-rotation.txt"
         note.write_text("sealed to the new key")
         fresh = doc_client.send(clients[PSB], cluster.keys[PSB], note, recipients=["TAX"], number="PSB-2026-003",
-                                title="After the rotation", classification="internal", max_bytes=64 << 20)
+                                title="After the rotation", classification="internal", max_bytes=64 << 20,
+                                genesis=genesis)  # the new key, proven against genesis: no node trusted
         wait_for("delivery of the new document", lambda: delivered(clients[PSB], cluster.keys[PSB], fresh.doc_id,
                                                                     "TAX"))
         doc_client.open_to(clients[TAX], cluster.keys[TAX], fresh.doc_id, tmp_path / "fresh.txt")
