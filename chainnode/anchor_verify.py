@@ -52,12 +52,17 @@ class VerifiedAnchor:
     proven_block_hash: str
 
 
-def _record_field(record: dict[str, Any], name: str, kind: type) -> Any:
+def proven_field(record: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    """A field of a proven record, of exactly `kind` (a bool is not an int). Raises InvalidProof naming it."""
     value = record.get(name)
     if type(value) is not kind:
-        message = f"record check failed: the proven value is not an anchor record ({name} is not {kind.__name__})"
+        message = f"record check failed: the proven value is not {what} ({name} is not {kind.__name__})"
         raise InvalidProof(message, field=name)
     return value
+
+
+def _record_field(record: dict[str, Any], name: str, kind: type) -> Any:
+    return proven_field(record, name, kind, "an anchor record")
 
 
 def verify_state_value(genesis: Genesis, data: bytes) -> light.VerifiedState:

@@ -11,15 +11,17 @@ certificate". This is what `chainnode cert verify` runs (docs/proofs.md, "Certif
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from chainnode.anchor_verify import decode_proven_record, format_time_ms, verify_state_value
+from chainnode.anchor_verify import decode_proven_record, format_time_ms, proven_field, verify_state_value
 from chainnode.errors import ChainError, InvalidProof
 from chainnode.genesis import Genesis
 from contracts import certificates, governance
 
 MAX_RECORD_BYTES: Final = 1 << 20
 ROLE_ISSUER: Final = "issuer"
+CERT: Final = "a certificate record"
+ROSTER: Final = "a roster record"
 
 
 class CertificateNotFound(ChainError):
@@ -68,13 +70,6 @@ class VerifiedCertificate:
         return self.verdict == "VALID"
 
 
-def _want(record: dict[str, Any], name: str, kind: type, what: str) -> Any:
-    value = record.get(name)
-    if type(value) is not kind:
-        raise InvalidProof(f"record check failed: the proven value is not {what} ({name})", field=name)
-    return value
-
-
 def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], file_sha256: bytes | None = None
                        ) -> VerifiedCertificate:
     """Verify the certificate's bundle and its officer's roster bundle (same height) against `genesis`.
@@ -89,11 +84,11 @@ def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], fil
     if proven.value is None:
         raise CertificateNotFound(f"no certificate {cert_id} exists at height {proven.height} (a proof of "
                                   "absence, checked against genesis)")
-    record = decode_proven_record(proven.value, "a certificate record", MAX_RECORD_BYTES)
-    if _want(record, "cert_id", str, "a certificate record") != cert_id:
+    record = decode_proven_record(proven.value, CERT, MAX_RECORD_BYTES)
+    if proven_field(record, "cert_id", str, CERT) != cert_id:
         raise InvalidProof("record check failed: the proven record is of another certificate", field="cert_id")
-    officer = _want(record, "issuer_officer", bytes, "a certificate record")
-    issued_height = _want(record, "issued_height", int, "a certificate record")
+    officer = proven_field(record, "issuer_officer", bytes, CERT)
+    issued_height = proven_field(record, "issued_height", int, CERT)
     if len(bundles) < 2:
         raise InvalidProof("the proof lacks the issuing officer's roster record")
     roster = verify_state_value(genesis, bundles[1])
@@ -105,11 +100,11 @@ def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], fil
                            f"of {proven.height}; both must be of one height")
     if roster.value is None:
         raise InvalidProof("roster check failed: the issuing officer's key was never registered")
-    member = decode_proven_record(roster.value, "a roster record", MAX_RECORD_BYTES)
-    periods = _want(member, "periods", list, "a roster record")
+    member = decode_proven_record(roster.value, ROSTER, MAX_RECORD_BYTES)
+    periods = proven_field(member, "periods", list, ROSTER)
     roles = list(governance.roles_at(periods, issued_height) or ())
-    department = _want(member, "department", str, "a roster record")
-    issuer = _want(record, "issuer", str, "a certificate record")
+    department = proven_field(member, "department", str, ROSTER)
+    issuer = proven_field(record, "issuer", str, CERT)
     status = certificates.status_at(record, proven.time_ms)
     reasons = []
     if status == "revoked":
@@ -120,18 +115,18 @@ def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], fil
         reasons.append(f"the officer belongs to {department}, not to the issuing department {issuer}")
     if ROLE_ISSUER not in roles:
         reasons.append(f"the officer held {', '.join(roles) or 'no role'} at height {issued_height}, not issuer")
-    content = _want(record, "content_hash", bytes, "a certificate record")
+    content = proven_field(record, "content_hash", bytes, CERT)
     until = record.get("valid_until_ms")
     dept = genesis.department(issuer)
     return VerifiedCertificate(
-        cert_id=cert_id, cert_type=_want(record, "cert_type", str, "a certificate record"), issuer=issuer,
+        cert_id=cert_id, cert_type=proven_field(record, "cert_type", str, CERT), issuer=issuer,
         issuer_name=None if dept is None else dept.name, officer=officer.hex(),
-        officer_name=_want(member, "name", str, "a roster record"), officer_department=department,
+        officer_name=proven_field(member, "name", str, ROSTER), officer_department=department,
         officer_roles_at_issue=roles, officer_held_issuer=ROLE_ISSUER in roles and department == issuer,
-        issued_height=issued_height, issued_time=format_time_ms(_want(record, "issued_ms", int, "a certificate")),
-        version=_want(record, "version", int, "a certificate record"), status=status, reasons=reasons,
+        issued_height=issued_height, issued_time=format_time_ms(proven_field(record, "issued_ms", int, CERT)),
+        version=proven_field(record, "version", int, CERT), status=status, reasons=reasons,
         content_hash=content.hex(), content_matches=None if file_sha256 is None else file_sha256 == content,
-        valid_from=format_time_ms(_want(record, "valid_from_ms", int, "a certificate record")),
+        valid_from=format_time_ms(proven_field(record, "valid_from_ms", int, CERT)),
         valid_until=None if type(until) is not int else format_time_ms(until),
         proven_at_height=proven.height, proven_time=format_time_ms(proven.time_ms),
         proven_block_hash=proven.block_hash.hex(),

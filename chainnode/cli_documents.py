@@ -28,6 +28,7 @@ from chainnode.cli_records import (
     load_key,
     positive_int,
     record_id,
+    refused,
     utc_offset,
 )
 from chainnode.client_records import ContractRefused
@@ -48,12 +49,6 @@ def departments_arg(text: str) -> list[str]:
     if not codes:
         raise argparse.ArgumentTypeError("name at least one department code, e.g. TAX,PSB")
     return codes
-
-
-def _refused(exc: ContractRefused) -> Refused:
-    message = exc.message.removeprefix(f"{exc.code}: ")
-    where = f" (tx {exc.tx_id}" + ("" if exc.height is None else f", height {exc.height}") + ")"
-    return Refused(message + where, code=exc.code)
 
 
 def _file_sha256(path: Path) -> bytes:
@@ -85,7 +80,7 @@ def cmd_send(args: argparse.Namespace) -> int:
                 case_id=args.case, cert_id=args.cert, genesis=load_genesis(args.genesis) if args.genesis else None,
             )
         except ContractRefused as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
         except doc_client.DocumentArgumentError as exc:
             raise InvalidArgumentsLocal(exc.message, field=exc.field) from exc
     d = sent.digest
@@ -119,7 +114,7 @@ def _simple_write(args: argparse.Namespace, lines: Sequence[str], run: Any) -> i
         try:
             tx_id, height = run(client, key)
         except ContractRefused as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
     emit(args, {"doc_id": args.id, "tx_id": tx_id, "height": height},
          [*lines, f"  tx {tx_id}, height {height}"])
     return 0
@@ -148,7 +143,7 @@ def cmd_forward(args: argparse.Namespace) -> int:
             sent = doc_client.forward(client, key, args.id, args.to, args.note,
                                       genesis=load_genesis(args.genesis) if args.genesis else None)
         except ContractRefused as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
         except doc_client.DocumentArgumentError as exc:
             raise InvalidArgumentsLocal(exc.message, field=exc.field) from exc
     emit(args, {"doc_id": sent.doc_id, "forwarded_from": args.id, "tx_id": sent.tx_id, "height": sent.height,
@@ -372,9 +367,9 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
             status = client.call(admin, "governance", "set_encryption_key", {"public_key": fresh.public_key})
         except ContractRefused as exc:
             staged.unlink(missing_ok=True)
-            refused = _refused(exc)
-            raise Refused(f"{refused.message}; the key in force is unchanged and the new key was deleted",
-                          code=refused.code) from exc
+            refusal = refused(exc)
+            raise Refused(f"{refusal.message}; the key in force is unchanged and the new key was deleted",
+                          code=refusal.code) from exc
         except BaseException:
             print(f"note: the new key {fingerprint[:16]}… stays in {staged} in case the chain took it (GET "
                   "/v1/departments shows the fingerprint in force); the node opens documents with either key",

@@ -252,6 +252,13 @@ def validate_call(contract: str, method: str, call_args: dict[str, Value]) -> No
         raise InvalidArgumentsLocal(exc.message, field=exc.field) from exc
 
 
+def refused(exc: ContractRefused) -> Refused:
+    """The CLI's one-line error for a contract's refusal: its message, then the transaction and height."""
+    message = exc.message.removeprefix(f"{exc.code}: ")
+    where = f" (tx {exc.tx_id}" + ("" if exc.height is None else f", height {exc.height}") + ")"
+    return Refused(message + where, code=exc.code)
+
+
 def submit(args: argparse.Namespace, client: Client, contract: str, method: str, call_args: dict[str, Value]
            ) -> Committed:
     """Check, sign, submit and (unless --no-wait) wait for a call. Raises Refused, RemoteError, WaitTimeout."""
@@ -264,9 +271,7 @@ def submit(args: argparse.Namespace, client: Client, contract: str, method: str,
     try:
         status = client.call(key, contract, method, call, wait_s=args.wait_timeout)
     except ContractRefused as exc:
-        message = exc.message.removeprefix(f"{exc.code}: ")
-        where = f" (tx {exc.tx_id}" + ("" if exc.height is None else f", height {exc.height}") + ")"
-        raise Refused(message + where, code=exc.code) from exc
+        raise refused(exc) from exc
     result = status.get("result") or {}
     return Committed(str(status.get("tx_id")), status.get("height"), list(result.get("events") or []))
 

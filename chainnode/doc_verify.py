@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from chainnode.anchor_verify import decode_proven_record, format_time_ms, verify_state_value
+from chainnode.anchor_verify import decode_proven_record, format_time_ms, proven_field, verify_state_value
 from chainnode.errors import InvalidProof
 from chainnode.genesis import Genesis
 
@@ -58,11 +58,8 @@ class VerifiedDocument:
     proven_block_hash: str = ""
 
 
-def _field(record: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = record.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise InvalidProof(f"record check failed: the proven value is not a document record ({name})", field=name)
-    return value
+def _field(record: dict[str, Any], name: str, kind: type) -> Any:
+    return proven_field(record, name, kind, "a document record")
 
 
 def verify_document_bundle(genesis: Genesis, doc_id: str, data: bytes, file_sha256: bytes | None = None
