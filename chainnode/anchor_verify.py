@@ -65,10 +65,12 @@ def _record_field(record: dict[str, Any], name: str, kind: type) -> Any:
     return proven_field(record, name, kind, "an anchor record")
 
 
-def verify_state_value(genesis: Genesis, data: bytes) -> light.VerifiedState:
-    """Verify one state bundle against `genesis` alone: format, block and commit, state path.
+def verify_state_values(genesis: Genesis, data: bytes, trust: light.TrustRoot | None = None
+                        ) -> list[light.VerifiedState]:
+    """Verify a state bundle against `genesis` (or a saved trust root) alone: format, links, state paths.
 
-    Raises InvalidProof naming the check that failed. The value may be None (a proof of absence)."""
+    Returns every proven value in the bundle's order; a value may be None (a proof of absence). Raises
+    InvalidProof naming the check that failed."""
     # FORMAT
     try:
         bundle = light.decode_bundle(data)
@@ -76,22 +78,30 @@ def verify_state_value(genesis: Genesis, data: bytes) -> light.VerifiedState:
         raise InvalidProof(f"proof format check failed: {exc.message}", field=exc.field) from exc
     if not isinstance(bundle, light.StateValueBundle):
         raise InvalidProof("proof format check failed: a transaction proof, not a state proof")
-    # HEADER AND COMMIT, then the STATE PATH, against genesis only
+    # LINKS (headers and commits), then the STATE PATHS, against genesis only
     try:
-        block_hash = light.verify_header(genesis, bundle.header, bundle.commit, bundle.transitions)
+        links, after = light.verify_links(genesis, bundle.from_height, bundle.links, trust)
     except InvalidProof as exc:
         raise InvalidProof(f"block and commit check failed: {exc.message}", field=exc.field) from exc
-    try:
-        verify_state_proof(bundle.header.state_root, bundle.proof)
-    except InvalidProof as exc:
-        raise InvalidProof(f"state proof check failed: {exc.message}", field=exc.field) from exc
-    return light.VerifiedState(
-        height=bundle.header.height,
-        time_ms=bundle.header.time_ms,
-        block_hash=block_hash,
-        key=bundle.proof.key,
-        value=bundle.proof.value,
-    )
+    final = links[-1]
+    header = final.link.header
+    proven = []
+    for proof in bundle.proofs:
+        try:
+            verify_state_proof(header.state_root, proof)
+        except InvalidProof as exc:
+            raise InvalidProof(f"state proof check failed: {exc.message}", field=exc.field) from exc
+        proven.append(light.VerifiedState(height=header.height, time_ms=header.time_ms, block_hash=final.block_hash,
+                                          key=proof.key, value=proof.value, trust=after))
+    return proven
+
+
+def verify_state_value(genesis: Genesis, data: bytes, trust: light.TrustRoot | None = None) -> light.VerifiedState:
+    """Verify a state bundle of one value against `genesis` alone. Raises InvalidProof."""
+    proven = verify_state_values(genesis, data, trust)
+    if len(proven) != 1:
+        raise InvalidProof(f"proof format check failed: expected a proof of one value, this one proves {len(proven)}")
+    return proven[0]
 
 
 def decode_proven_record(value: bytes, what: str, max_size: int) -> dict[str, Any]:

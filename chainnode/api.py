@@ -194,9 +194,10 @@ async def get_tx(request: web.Request) -> web.Response:
 async def get_tx_proof(request: web.Request) -> web.StreamResponse:
     reader = request.app[NODE].reader
     tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
+    trusted = parse_int(request.query.get("trusted_height"), "trusted_height", lo=0) or 0
 
     def prove() -> tuple[int, bytes]:
-        bundle = reader.tx_bundle(tx_id)
+        bundle = reader.tx_bundle(tx_id, trusted_height=trusted)
         return bundle.header.height, bundle.encode()
 
     height, data = await request.app[READS].run(prove)
@@ -278,7 +279,9 @@ async def get_state(request: web.Request) -> web.Response:
             "and auditors: GET /v1/documents/{id} (it carries the record's state proof)", code="scoped_record",
         )
     height = parse_int(request.query.get("height"), "height", lo=1)
-    answer = await request.app[READS].run(lambda: state_bundle_json(reader.state_bundle(key, height)))
+    trusted = parse_int(request.query.get("trusted_height"), "trusted_height", lo=0) or 0
+    answer = await request.app[READS].run(
+        lambda: state_bundle_json(reader.state_bundle(key, height, trusted_height=trusted)))
     return web.json_response(answer)
 
 

@@ -185,25 +185,36 @@ async def get_validators(request: web.Request) -> web.Response:
 
 
 async def get_cert_proof(request: web.Request) -> web.Response:
-    """The proofs a verifier checks a certificate with (chainnode.cert_verify): the certificate's record and
-    its issuing officer's roster record, both at one height (default: the head); for an unknown ID, the
-    proof that the record is absent."""
+    """The bundle a verifier checks a certificate with (chainnode.cert_verify): under one block, the
+    certificate's record and its issuing officer's roster record (for an unknown ID, the proof that the record
+    is absent), and with `content_hash` of an older version's content, that version's record too.
+    `trusted_height` starts the bundle from a verifier's saved trust; `format=binary` answers its bytes."""
     from chainnode.api import NODE, READS, b64
 
     reader = request.app[NODE].reader
     cert_id = _id(request, "cert_id")
     height = _int(request, "height", lo=1)
+    trusted = _int(request, "trusted_height", default=0) or 0
+    content = request.query.get("content_hash")
+    content_hash = None if content is None else api_params.parse_hex(content, "content_hash", size=32)
 
-    def prove() -> dict[str, Any]:
+    def prove() -> tuple[bytes, int]:
         view = records.view(reader, height)
         record = certificates.get_certificate(view, cert_id)
-        bundles = [reader.state_bundle(certificates.cert_key(cert_id), view.height)]
+        keys = [certificates.cert_key(cert_id)]
         if record is not None:
-            bundles.append(reader.state_bundle(governance.member_key(record["issuer_officer"]), view.height))
-        return {"cert_id": cert_id, "height": bundles[0].header.height,
-                "bundles": [b64(bundle.encode()) for bundle in bundles]}
+            keys.append(governance.member_key(record["issuer_officer"]))
+            if content_hash is not None and content_hash != record["content_hash"]:
+                keys.extend(certificates.version_key(cert_id, n) for n in range(1, record["version"])
+                            if (certificates.get_certificate_version(view, cert_id, n) or {}).get("content_hash")
+                            == content_hash)
+        bundle = reader.state_values_bundle(keys[:3], view.height, trusted_height=trusted)
+        return bundle.encode(), bundle.header.height
 
-    return web.json_response(await request.app[READS].run(prove))
+    data, proven = await request.app[READS].run(prove)
+    if request.query.get("format") == "binary":
+        return web.Response(body=data, content_type="application/octet-stream")
+    return web.json_response({"cert_id": cert_id, "height": proven, "bytes": len(data), "proof": b64(data)})
 
 
 def add_routes(app: web.Application) -> None:
@@ -224,12 +235,23 @@ def openapi_paths() -> dict[str, Any]:
             "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
         }},
         "/v1/certs/{cert_id}/proof": {"get": {
-            "summary": "State proofs to check a certificate against genesis: its record and its issuing officer's "
-                       "roster record at one height (for an unknown ID, a proof of absence); `bundles` in base64",
+            "summary": "The bundle to check a certificate against genesis (docs/proofs.md): under one block, its "
+                       "record and its issuing officer's roster record (for an unknown ID, a proof of absence); "
+                       "`proof` in base64, or the raw bytes with format=binary",
             "parameters": [{"name": "cert_id", "in": "path", "required": True, "schema": _ID,
                             "description": "certificate ID as printed (32 hex digits)"},
                            {"name": "height", "in": "query", "required": False, "schema": _INT,
-                            "description": "prove the state after this block (default: the head)"}],
+                            "description": "prove the state after this block (default: the head)"},
+                           {"name": "trusted_height", "in": "query", "required": False, "schema": _INT,
+                            "description": "the height of the verifier's saved trust (default 0: genesis); "
+                                           "the bundle carries only the hops from there"},
+                           {"name": "content_hash", "in": "query", "required": False,
+                            "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                            "description": "SHA-256 of a presented file: if it is an older version's content, "
+                                           "that version's record is proven too"},
+                           {"name": "format", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["json", "binary"]},
+                            "description": "binary: the bundle's bytes (application/octet-stream)"}],
             "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
         }},
         "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "

@@ -1,11 +1,13 @@
 """Verifying a certificate against genesis alone: who issued it, whether its officer held `issuer` then,
-whether a file is its content, and its status at the proven height.
+whether a file is its content (or an older version's), and its status at the proven height.
 
-A verifier holds the certificate ID, the network's genesis.json and two state proofs of one height: the
-certificate's record (`cert/<id>`), and the issuing officer's roster record (`gov/member/<key>`), whose role
-periods give the roles the officer held at the issue height. Everything reported is read from the two
-proven values; a node's JSON is never trusted. A proof that `cert/<id>` is absent is a proven "no such
-certificate". This is what `chainnode cert verify` runs (docs/proofs.md, "Certificates").
+A verifier holds the certificate ID, the network's genesis.json (or a trust file it saved) and one state
+bundle: a block and, under its state root, the certificate's record (`cert/<id>`), the issuing officer's
+roster record (`gov/member/<key>`), whose role periods give the roles the officer held at the issue height,
+and, when the presented file is an older version's content, that version's record (`cert/<id>/v/<n>`).
+Everything reported is read from the proven values; a node's JSON is never trusted. A proof that
+`cert/<id>` is absent is a proven "no such certificate". This is what `chainnode cert verify` runs
+(docs/proofs.md, "A certificate").
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from chainnode.anchor_verify import decode_proven_record, format_time_ms, proven_field, verify_state_value
+from chainnode.anchor_verify import decode_proven_record, format_time_ms, proven_field, verify_state_values
 from chainnode.errors import ChainError, InvalidProof
 from chainnode.genesis import Genesis
+from chainnode.light import TrustRoot, VerifiedState
 from contracts import certificates, governance
 
 MAX_RECORD_BYTES: Final = 1 << 20
@@ -49,11 +52,15 @@ class VerifiedCertificate:
     reasons: list[str] = field(default_factory=list)
     content_hash: str = ""
     content_matches: bool | None = None
+    file_version: int | None = None
+    """The version whose content the presented file is (None: no file, or none the proof shows)."""
     valid_from: str = ""
     valid_until: str | None = None
     proven_at_height: int = 0
     proven_time: str = ""
     proven_block_hash: str = ""
+    trust: TrustRoot | None = None
+    """The trust root after this proof: save it (`--trust-out`) and the next proofs need no older hops."""
 
     @property
     def verdict(self) -> str:
@@ -62,7 +69,7 @@ class VerifiedCertificate:
         if not self.officer_held_issuer:
             return "NOT AUTHORISED"
         if self.content_matches is False:
-            return "CONTENT DIFFERS"
+            return "SUPERSEDED VERSION" if self.file_version is not None else "CONTENT DIFFERS"
         return self.status.upper().replace("_", " ")
 
     @property
@@ -70,14 +77,15 @@ class VerifiedCertificate:
         return self.verdict == "VALID"
 
 
-def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], file_sha256: bytes | None = None
-                       ) -> VerifiedCertificate:
-    """Verify the certificate's bundle and its officer's roster bundle (same height) against `genesis`.
+def verify_certificate(genesis: Genesis, cert_id: str, bundle: bytes, file_sha256: bytes | None = None,
+                       trust: TrustRoot | None = None) -> VerifiedCertificate:
+    """Verify a certificate bundle against `genesis` (or a saved trust root): one block, and under its state
+    root the certificate's record, its issuing officer's roster record and, when a file of an older version
+    was presented, that version's record.
 
     Raises InvalidProof naming the failed check, or CertificateNotFound for a genuine proof of absence."""
-    if not bundles:
-        raise InvalidProof("no proof given")
-    proven = verify_state_value(genesis, bundles[0])
+    values = verify_state_values(genesis, bundle, trust)
+    proven = values[0]
     if proven.key != certificates.cert_key(cert_id):
         raise InvalidProof("record check failed: the proof is for another key than this certificate's record",
                            field="key")
@@ -89,15 +97,11 @@ def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], fil
         raise InvalidProof("record check failed: the proven record is of another certificate", field="cert_id")
     officer = proven_field(record, "issuer_officer", bytes, CERT)
     issued_height = proven_field(record, "issued_height", int, CERT)
-    if len(bundles) < 2:
+    if len(values) < 2:
         raise InvalidProof("the proof lacks the issuing officer's roster record")
-    roster = verify_state_value(genesis, bundles[1])
+    roster = values[1]
     if roster.key != governance.member_key(officer):
-        raise InvalidProof("roster check failed: the second proof is not of the issuing officer's record",
-                           field="key")
-    if roster.height != proven.height:
-        raise InvalidProof(f"roster check failed: the roster proof is of height {roster.height}, the certificate's "
-                           f"of {proven.height}; both must be of one height")
+        raise InvalidProof("roster check failed: the second value is not the issuing officer's record", field="key")
     if roster.value is None:
         raise InvalidProof("roster check failed: the issuing officer's key was never registered")
     member = decode_proven_record(roster.value, ROSTER, MAX_RECORD_BYTES)
@@ -105,6 +109,9 @@ def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], fil
     roles = list(governance.roles_at(periods, issued_height) or ())
     department = proven_field(member, "department", str, ROSTER)
     issuer = proven_field(record, "issuer", str, CERT)
+    version = proven_field(record, "version", int, CERT)
+    content = proven_field(record, "content_hash", bytes, CERT)
+    file_version = _file_version(values[2:], cert_id, version, content, file_sha256)
     status = certificates.status_at(record, proven.time_ms)
     reasons = []
     if status == "revoked":
@@ -115,7 +122,8 @@ def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], fil
         reasons.append(f"the officer belongs to {department}, not to the issuing department {issuer}")
     if ROLE_ISSUER not in roles:
         reasons.append(f"the officer held {', '.join(roles) or 'no role'} at height {issued_height}, not issuer")
-    content = proven_field(record, "content_hash", bytes, CERT)
+    if file_version is not None and file_version < version:
+        reasons.append(f"the file is version {file_version}, superseded: the certificate is at version {version}")
     until = record.get("valid_until_ms")
     dept = genesis.department(issuer)
     return VerifiedCertificate(
@@ -124,10 +132,33 @@ def verify_certificate(genesis: Genesis, cert_id: str, bundles: list[bytes], fil
         officer_name=proven_field(member, "name", str, ROSTER), officer_department=department,
         officer_roles_at_issue=roles, officer_held_issuer=ROLE_ISSUER in roles and department == issuer,
         issued_height=issued_height, issued_time=format_time_ms(proven_field(record, "issued_ms", int, CERT)),
-        version=proven_field(record, "version", int, CERT), status=status, reasons=reasons,
-        content_hash=content.hex(), content_matches=None if file_sha256 is None else file_sha256 == content,
+        version=version, status=status, reasons=reasons, content_hash=content.hex(),
+        content_matches=None if file_sha256 is None else file_sha256 == content, file_version=file_version,
         valid_from=format_time_ms(proven_field(record, "valid_from_ms", int, CERT)),
         valid_until=None if type(until) is not int else format_time_ms(until),
         proven_at_height=proven.height, proven_time=format_time_ms(proven.time_ms),
-        proven_block_hash=proven.block_hash.hex(),
+        proven_block_hash=proven.block_hash.hex(), trust=proven.trust,
     )
+
+
+def _file_version(extra: list[VerifiedState], cert_id: str, version: int, content: bytes,
+                  file_sha256: bytes | None) -> int | None:
+    """Which version the presented file is: the current one, an older one proven by the bundle's third value
+    (the superseded version's record), or None (no file, or not a version the proof shows)."""
+    if file_sha256 is None:
+        return None
+    if file_sha256 == content:
+        return version
+    if len(extra) > 1:
+        raise InvalidProof("the proof carries more values than a certificate check uses")
+    if not extra:
+        return None
+    old = extra[0]
+    older = decode_proven_record(old.value, CERT, MAX_RECORD_BYTES) if old.value is not None else None
+    if older is None:
+        raise InvalidProof("version check failed: the proof shows no record of the version it names")
+    number = proven_field(older, "version", int, CERT)
+    if old.key != certificates.version_key(cert_id, number) or not 1 <= number < version:
+        raise InvalidProof("version check failed: the third value is not a superseded version of this certificate",
+                           field="key")
+    return number if proven_field(older, "content_hash", bytes, CERT) == file_sha256 else None

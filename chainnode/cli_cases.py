@@ -8,6 +8,7 @@ Shared helpers (submitting a call, argument types, dates in the network's time z
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -396,42 +397,76 @@ def cmd_cert_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_trust(path: Path | None, genesis: Any) -> Any:
+    """The verifier's saved trust root (`--trust FILE`), or None: trust genesis alone."""
+    from chainnode.light import read_trust_file
+
+    if path is None:
+        return None
+    return read_trust_file(read_input_file(path, "trust file").decode("utf-8", "replace"), genesis)
+
+
 def cmd_cert_verify(args: argparse.Namespace) -> int:
-    """Check a certificate trusting only genesis; exit 0 only for a valid one (and the file's content)."""
-    from chainnode.anchor_verify import encode_proof_file
+    """Check a certificate trusting only genesis (or a saved trust file); exit 0 only for a valid one (and the
+    file's content)."""
     from chainnode.cert_verify import verify_certificate
     from chainnode.cli import _unb64, decode_proof_file, write_output_file
     from chainnode.genesis import load_genesis
 
     genesis = load_genesis(args.genesis)
+    trust = read_trust(args.trust, genesis)
     file_hash = None if args.file is None else crypto.compute_content_hash(read_input_file(args.file, "file"))
     if args.proof is not None:
-        bundles, source = decode_proof_file(args.proof), f"proof file {args.proof}"
+        bundle, source = decode_proof_file(args.proof)[0], f"proof file {args.proof}"
+    elif args.qr_image is not None:
+        from chainnode.qr import read_qr
+
+        bundle, source = read_qr(args.qr_image), f"QR code {args.qr_image}"
     else:
         with open_client(args) as client:
             params = {} if args.height is None else {"height": str(args.height)}
+            if trust is not None:
+                params["trusted_height"] = str(trust.height)
+            if file_hash is not None:
+                params["content_hash"] = file_hash.hex()
             answer = client._read(f"/v1/certs/{args.id}/proof", params)
             source = f"node {client.base_url}"
-        bundles = [_unb64(b) for b in answer.get("bundles") or []]
-    v = verify_certificate(genesis, args.id, bundles, file_hash)
+        bundle = _unb64(answer.get("proof") or "")
+    v = verify_certificate(genesis, args.id, bundle, file_hash, trust)
     if args.proof_out is not None:
-        write_output_file(args.proof_out, encode_proof_file({"cert_id": args.id}, bundles))
+        write_output_file(args.proof_out, bundle)
+    qr_version = None
+    if args.qr is not None:
+        from chainnode.qr import write_qr
+
+        qr_version = write_qr(args.qr, bundle)
+    if args.trust_out is not None and v.trust is not None:
+        write_output_file(args.trust_out, (json.dumps(v.trust.to_json(), indent=2) + "\n").encode())
     issuer = v.issuer + (f" ({v.issuer_name})" if v.issuer_name else "")
+    root = "genesis" if trust is None else f"genesis and trust file {args.trust} (height {trust.height})"
+    file_text = "" if v.content_matches is None else "; the file IS this content" if v.content_matches else \
+        f"; the file is version {v.file_version}, NOT the current content" if v.file_version else \
+        "; the file is NOT this content"
     lines = [
-        f"checked proofs from {source} against genesis {args.genesis} (chain {genesis.chain_id}) only",
-        f"{v.verdict}: certificate {v.cert_id} ({v.cert_type}), version {v.version}",
+        f"checked a {len(bundle)}-byte proof from {source} against {root} {args.genesis} (chain {genesis.chain_id})",
+        f"{v.verdict}: certificate {v.cert_id} ({v.cert_type}), version {v.version} (the latest)",
         f"  issued by:   {issuer} at height {v.issued_height}, {v.issued_time}",
         f"  officer:     {v.officer_name} ({v.officer_department}, key {v.officer}), roles at that height: "
         f"{', '.join(v.officer_roles_at_issue) or 'none'}" + ("" if v.officer_held_issuer else "  <- NOT an issuer"),
         f"  validity:    from {v.valid_from}" + (f" until {v.valid_until}" if v.valid_until else " with no end"),
         f"  status:      {v.status} at height {v.proven_at_height} ({v.proven_time})",
-        f"  content:     sha256 {v.content_hash}" + ("" if v.content_matches is None else
-                                                     "; the file IS this content" if v.content_matches else
-                                                     "; the file is NOT this content"),
+        f"  content:     sha256 {v.content_hash}{file_text}",
         *(f"  reason:      {reason}" for reason in v.reasons),
         f"  proof:       block {v.proven_block_hash}",
     ]
-    emit(args, {"verified": v.ok, "verdict": v.verdict, **asdict(v)}, lines)
+    if args.proof_out is not None:
+        lines.append(f"  saved:       proof ({len(bundle)} bytes) to {args.proof_out}")
+    if qr_version is not None:
+        lines.append(f"  saved:       QR code (version {qr_version}) to {args.qr}")
+    if args.trust_out is not None:
+        lines.append(f"  saved:       trust in the validator set of height {v.proven_at_height} to {args.trust_out}")
+    document = {k: value for k, value in asdict(v).items() if k != "trust"}
+    emit(args, {"verified": v.ok, "verdict": v.verdict, "proof_bytes": len(bundle), **document}, lines)
     return 0 if v.ok else 1
 
 
@@ -465,8 +500,16 @@ def add_cert(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--genesis", type=Path, required=True, metavar="GENESIS")
     p.add_argument("--file", type=Path, metavar="FILE", help="the content presented; its SHA-256 must match")
     p.add_argument("--height", type=positive_int, metavar="H", help="prove the state after block H (default: head)")
-    p.add_argument("--proof", type=Path, metavar="FILE", help="check this saved proof offline")
-    p.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof for offline checks")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--proof", type=Path, metavar="FILE", help="check this saved proof offline")
+    source.add_argument("--qr-image", type=Path, metavar="IMAGE", help="check the proof in this QR code image "
+                        "offline (PNG, JPEG, ...)")
+    p.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof (binary) for offline checks")
+    p.add_argument("--qr", type=Path, metavar="FILE.png", help="save the proof as one QR code (PNG or SVG)")
+    p.add_argument("--trust", type=Path, metavar="FILE", help="a trust file saved by --trust-out: proofs start "
+                   "from its validator set, so they stay short")
+    p.add_argument("--trust-out", type=Path, metavar="FILE", help="after a proof verifies, save the validator set "
+                   "that signed it as the new trust root")
     p = add_action(actions, "show", both, cmd_cert_show, "a certificate and its status as of a height")
     p.add_argument("id", type=record_id, metavar="ID")
     p.add_argument("--version", type=positive_int, metavar="N", help="an earlier version")

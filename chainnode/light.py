@@ -1,135 +1,196 @@
 """What a verifier runs offline: check headers, commits and Merkle proofs against genesis alone.
 
-A proof bundle carries one block header, the commit that finalised it, and a Merkle path from a header
-root to the fact: a state value (or its absence) under `state_root`, or a transaction and its result
-under `tx_root` and `results_root`. The verifier trusts only the genesis file: it recomputes the block
-hash, checks the commit's signatures and quorum against the validator set, then the path. The exact
-bytes are described in docs/proofs.md.
+A proof bundle is a short chain of **links**, each a block header with a commit that finalises it, ending
+at the block that holds the fact: a state value (or its absence) under `state_root`, or transactions and
+their results under `tx_root` and `results_root`. The verifier starts from a trust root (the genesis
+validator set, or a newer set it saved from a bundle it verified before) and walks the links in height
+order. A link signed by the set it trusts is checked against that set. A link signed by another set carries
+that set, and is accepted when the trusted validators who signed it hold more than one third of the
+trusted power (skipping verification, as light clients of Tendermint do) or when the previous link names
+the set as its `next_validators_hash` one height before; either way more than two thirds of the new set
+must have signed. So a bundle carries only the hops where the trusted signers fall short, not every
+validator-set change since genesis. The exact bytes and rules are in docs/proofs.md.
 
-When the validator set has changed since genesis (departments joined, left or changed power by
-proposal), a version 2 bundle also carries the **transitions**: for each change, the header of the block
-before it, that block's commit (signed by the set trusted so far) and the new set, whose hash that header
-names as `next_validators_hash`. The verifier walks them from the genesis set to the set of the proven
-block. A transaction bundle for a block still signed by the genesis set is version 1, with no transitions;
-a version 2 bundle with an empty list is refused, and so is a transition that does not change the set, so
-that each proof has exactly one encoding.
-A state bundle is version 3 since the state became a sparse Merkle tree (its state proof is tag 7
-version 2): it always carries the transitions field, empty when the genesis set signed the block.
+Each proof has exactly one encoding: fields have fixed positions and types, a link carries a validator set
+only when it differs from the trusted one, a commit carries no signature it could do without, the Merkle
+paths consume exactly their hashes, and a link without a payload is a hop that is needed as written.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from chainnode import codec, merkle
-from chainnode.block import BlockHeader, Commit, commit_from_fields, header_from_fields, validate_commit
+from chainnode import codec
+from chainnode.block import (
+    TAG_HEADER,
+    VERSION,
+    BlockHeader,
+    Commit,
+    CommitSignature,
+    header_from_fields,
+    validate_commit,
+)
 from chainnode.codec import Value
-from chainnode.errors import InvalidCommit, InvalidField, InvalidInput, InvalidProof
+from chainnode.crypto import HASH_SIZE, SIGNATURE_SIZE
+from chainnode.errors import ChainError, InvalidCommit, InvalidField, InvalidInput, InvalidProof
 from chainnode.genesis import Genesis
+from chainnode.merkle import compute_multiproof_root, leaf_hash
 from chainnode.results import TxResult, decode_result
-from chainnode.state_tree import StateProof, verify_state_proof
+from chainnode.state_tree import (
+    KEY_BITS,
+    StateProof,
+    compute_key_hash,
+    compute_value_hash,
+    verify_state_proof,
+)
 from chainnode.tx import Transaction, decode_transaction
-from chainnode.validators import ValidatorSet, decode_validator_set
+from chainnode.validators import MAX_VALIDATORS, Validator, ValidatorSet
 
 TAG_STATE_BUNDLE: Final = 10
 TAG_TX_BUNDLE: Final = 11
-BUNDLE_VERSION: Final = 1
-BUNDLE_VERSION_TRANSITIONS: Final = 2
-STATE_BUNDLE_VERSION: Final = 3
-"""State bundles 1 and 2 carried the bucket proof of chainnode-store/2 and are refused."""
-MAX_BUNDLE_BYTES: Final = 1024 * 1024
-MAX_PATH: Final = 40
-MAX_TRANSITIONS: Final = 64
+STATE_BUNDLE_VERSION: Final = 4
+TX_BUNDLE_VERSION: Final = 3
+"""State bundles 1-3 and transaction bundles 1-2 replayed every validator-set change; they are refused."""
+MAX_BUNDLE_BYTES: Final = 32 * 1024 * 1024
+"""A history page of thousands of events is one bundle; a single fact is a few kilobytes."""
+MAX_LINKS: Final = 20_000
+MAX_STATE_PROOFS: Final = 16
+MAX_TXS_PER_LINK: Final = 100_000
+MAX_KEY_BYTES: Final = 1024
+MAX_VALUE_BYTES: Final = 1 << 20
+MAX_TX_BYTES: Final = 1 << 20
+TRUST_FILE_KIND: Final = "chainnode-trust"
+TRUST_FILE_VERSION: Final = 1
+
+
+# --- the parts of a bundle -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Transition:
-    """A change of validator set: block `header` (final by `commit`) names `next_validators` as the set
-    that signs the blocks after it."""
+class TxEntry:
+    """One transaction of a block and its result, at `index`."""
+
+    index: int
+    tx_bytes: bytes
+    result_bytes: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TxPayload:
+    """Transactions of one block with the multiproofs of their leaves under tx_root and results_root."""
+
+    entries: tuple[TxEntry, ...]
+    tx_proof: tuple[bytes, ...]
+    result_proof: tuple[bytes, ...]
+
+    def fields(self) -> list[Value]:
+        return [[[e.index, e.tx_bytes, e.result_bytes] for e in self.entries],
+                b"".join(self.tx_proof), b"".join(self.result_proof)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    """A block header and the commit that finalises it; `validators` is the set that signed it when that set
+    is not the one trusted before this link; `payload` is what the bundle proves in this block (None for a
+    hop that only moves trust forward)."""
 
     header: BlockHeader
     commit: Commit
-    next_validators: ValidatorSet
+    validators: ValidatorSet | None = None
+    payload: tuple[StateProof, ...] | TxPayload | None = None
 
     def fields(self) -> list[Value]:
+        payload: Value = None
+        if isinstance(self.payload, TxPayload):
+            payload = self.payload.fields()
+        elif self.payload is not None:
+            payload = [_state_proof_fields(p) for p in self.payload]
         return [
-            [2, 1, *self.header.fields()],
-            [4, 1, *self.commit.fields()],
-            codec.decode(self.next_validators.encode(), max_size=MAX_BUNDLE_BYTES),
+            self.header.fields(),
+            self.commit.round,
+            [[s.validator_index, s.signature] for s in self.commit.signatures],
+            None if self.validators is None else [v.fields() for v in self.validators.validators],
+            payload,
         ]
 
 
-def _version(transitions: tuple[Transition, ...]) -> int:
-    return BUNDLE_VERSION_TRANSITIONS if transitions else BUNDLE_VERSION
-
-
-def _transitions_fields(transitions: tuple[Transition, ...]) -> list[Value]:
-    return [[t.fields() for t in transitions]] if transitions else []
-
-
-def _decode_transitions(value: Value) -> tuple[Transition, ...]:
-    hops = []
-    for hop in codec.want_list(value, "transitions", max_len=MAX_TRANSITIONS):
-        parts = codec.want_list(hop, "transition", max_len=3)
-        if len(parts) != 3:
-            raise InvalidField("a transition is [header, commit, validator set]", field="transitions")
-        header, commit, validators = parts
-        hops.append(Transition(header=header_from_fields(header), commit=commit_from_fields(commit),
-                               next_validators=decode_validator_set(validators)))
-    return tuple(hops)
+def _state_proof_fields(proof: StateProof) -> list[Value]:
+    # the leaf of a present key is its key hash and value hash: derived, so not carried
+    leaf = None if proof.value is not None else proof.leaf
+    return [proof.key, proof.value, leaf, b"".join(proof.siblings)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateValueBundle:
-    """Proof that a state key held a value (or was absent) after block `header.height`."""
+    """Proof that state keys held values (or were absent) after the last link's block."""
 
-    header: BlockHeader
-    commit: Commit
-    proof: StateProof
-    transitions: tuple[Transition, ...] = ()
+    from_height: int
+    """The trust root the links start from: 0 for the genesis validator set, else a trusted header's height."""
+    links: tuple[Link, ...]
+
+    @property
+    def header(self) -> BlockHeader:
+        return self.links[-1].header
+
+    @property
+    def proofs(self) -> tuple[StateProof, ...]:
+        payload = self.links[-1].payload
+        assert isinstance(payload, tuple)
+        return payload
+
+    @property
+    def proof(self) -> StateProof:
+        return self.proofs[0]
 
     def encode(self) -> bytes:
-        return codec.encode_object(
-            TAG_STATE_BUNDLE,
-            STATE_BUNDLE_VERSION,
-            [
-                [2, 1, *self.header.fields()],
-                [4, 1, *self.commit.fields()],
-                codec.decode(self.proof.encode(), max_size=MAX_BUNDLE_BYTES),
-                [t.fields() for t in self.transitions],
-            ],
-        )
+        return codec.encode_object(TAG_STATE_BUNDLE, STATE_BUNDLE_VERSION,
+                                   [self.from_height, [link.fields() for link in self.links]])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TxBundle:
-    """Proof that a transaction was committed at `header.height`, at `index`, with `result`."""
+    """Proof that transactions were committed, where, and with what result: one or many blocks."""
 
-    header: BlockHeader
-    commit: Commit
-    index: int
-    tx_bytes: bytes
-    tx_path: tuple[bytes, ...]
-    result_bytes: bytes
-    result_path: tuple[bytes, ...]
-    transitions: tuple[Transition, ...] = ()
+    from_height: int
+    links: tuple[Link, ...]
+
+    @property
+    def header(self) -> BlockHeader:
+        return self.links[-1].header
 
     def encode(self) -> bytes:
-        return codec.encode_object(
-            TAG_TX_BUNDLE,
-            _version(self.transitions),
-            [
-                [2, 1, *self.header.fields()],
-                [4, 1, *self.commit.fields()],
-                self.index,
-                self.tx_bytes,
-                list(self.tx_path),
-                self.result_bytes,
-                list(self.result_path),
-                *_transitions_fields(self.transitions),
-            ],
-        )
+        return codec.encode_object(TAG_TX_BUNDLE, TX_BUNDLE_VERSION,
+                                   [self.from_height, [link.fields() for link in self.links]])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustRoot:
+    """What a verifier trusts: the genesis validator set (height 0), or the set that signed a header it
+    verified before, with that header."""
+
+    chain_id: str
+    genesis_hash: bytes
+    height: int
+    header: BlockHeader | None
+    validators: ValidatorSet
+
+    @classmethod
+    def of_genesis(cls, genesis: Genesis) -> TrustRoot:
+        return cls(chain_id=genesis.chain_id, genesis_hash=genesis.hash, height=0, header=None,
+                   validators=genesis.validator_set())
+
+    def to_json(self) -> dict[str, Any]:
+        """The trust file (`--trust-out`): JSON, with the header and set in their canonical bytes (hex)."""
+        assert self.header is not None
+        return {
+            "kind": TRUST_FILE_KIND, "version": TRUST_FILE_VERSION, "chain_id": self.chain_id,
+            "genesis_hash": self.genesis_hash.hex(), "height": self.height,
+            "block_hash": self.header.compute_hash().hex(), "header": self.header.encode().hex(),
+            "validators": self.validators.encode().hex(),
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +200,8 @@ class VerifiedState:
     block_hash: bytes
     key: bytes
     value: bytes | None
+    trust: TrustRoot | None = None
+    """The trust root after this bundle: its proven block and the set that signed it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,144 +214,427 @@ class VerifiedTx:
     result: TxResult
 
 
-def _hashes(value: Value, field: str) -> tuple[bytes, ...]:
-    return tuple(codec.want_bytes(h, field, size=32) for h in codec.want_list(value, field, max_len=MAX_PATH))
+# --- decoding --------------------------------------------------------------------------------------------
+
+
+def _hashes(data: bytes, field: str, max_count: int) -> tuple[bytes, ...]:
+    if len(data) % HASH_SIZE or len(data) > max_count * HASH_SIZE:
+        raise InvalidField(f"{field} is a run of at most {max_count} hashes of {HASH_SIZE} bytes", field=field)
+    return tuple(data[i:i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE))
+
+
+def _decode_validators(value: Value) -> ValidatorSet:
+    validators = []
+    for item in codec.want_list(value, "validators", max_len=MAX_VALIDATORS):
+        entry = codec.want_list(item, "validator", max_len=3)
+        if len(entry) != 3:
+            raise InvalidField("a validator is [department, public_key, power]", field="validators")
+        validators.append(Validator(department=entry[0], public_key=entry[1], power=entry[2]))
+    return ValidatorSet(tuple(validators))
+
+
+def _decode_state_proof(value: Value) -> StateProof:
+    parts = codec.want_list(value, "state proof", max_len=4)
+    if len(parts) != 4:
+        raise InvalidField("a state proof is [key, value, leaf, siblings]", field="proofs")
+    key = codec.want_bytes(parts[0], "key", max_size=MAX_KEY_BYTES)
+    proven = None if parts[1] is None else codec.want_bytes(parts[1], "value", max_size=MAX_VALUE_BYTES)
+    if proven is not None:
+        if parts[2] is not None:
+            raise InvalidProof("a proof of a present key carries no leaf: it is the key hash and the value hash",
+                               field="leaf")
+        leaf: bytes | None = compute_key_hash(key) + compute_value_hash(proven)
+    else:
+        leaf = None if parts[2] is None else codec.want_bytes(parts[2], "leaf", size=2 * HASH_SIZE)
+    siblings = _hashes(codec.want_bytes(parts[3], "siblings", max_size=KEY_BITS * HASH_SIZE), "siblings", KEY_BITS)
+    return StateProof(key=key, value=proven, leaf=leaf, siblings=siblings)
+
+
+def _decode_tx_payload(value: Value) -> TxPayload:
+    parts = codec.want_list(value, "transactions", max_len=3)
+    if len(parts) != 3:
+        raise InvalidField("a block's transactions are [entries, tx_proof, result_proof]", field="transactions")
+    entries = []
+    for item in codec.want_list(parts[0], "entries", max_len=MAX_TXS_PER_LINK):
+        entry = codec.want_list(item, "entry", max_len=3)
+        if len(entry) != 3:
+            raise InvalidField("a transaction entry is [index, tx, result]", field="entries")
+        entries.append(TxEntry(index=codec.want_int(entry[0], "index", hi=MAX_TXS_PER_LINK),
+                               tx_bytes=codec.want_bytes(entry[1], "tx", max_size=MAX_TX_BYTES),
+                               result_bytes=codec.want_bytes(entry[2], "result", max_size=MAX_TX_BYTES)))
+    if not entries:
+        raise InvalidProof("a block's transaction payload names at least one transaction", field="entries")
+    bound = 2 * 17 * len(entries) + 34
+    return TxPayload(entries=tuple(entries),
+                     tx_proof=_hashes(codec.want_bytes(parts[1], "tx_proof", max_size=bound * HASH_SIZE),
+                                      "tx_proof", bound),
+                     result_proof=_hashes(codec.want_bytes(parts[2], "result_proof", max_size=bound * HASH_SIZE),
+                                          "result_proof", bound))
+
+
+def _decode_link(value: Value, tag: int) -> Link:
+    parts = codec.want_list(value, "link", max_len=5)
+    if len(parts) != 5:
+        raise InvalidField("a link is [header, round, signatures, validators, payload]", field="links")
+    header = header_from_fields([TAG_HEADER, VERSION, *codec.want_list(parts[0], "header", max_len=12)])
+    signatures = []
+    for item in codec.want_list(parts[2], "signatures", max_len=MAX_VALIDATORS):
+        pair = codec.want_list(item, "signature", max_len=2)
+        if len(pair) != 2:
+            raise InvalidField("a commit signature is [validator_index, signature]", field="signatures")
+        signatures.append(CommitSignature(validator_index=codec.want_int(pair[0], "validator_index", hi=1023),
+                                          signature=codec.want_bytes(pair[1], "signature", size=SIGNATURE_SIZE)))
+    commit = Commit(height=header.height, round=codec.want_int(parts[1], "round", hi=2**31),
+                    block_hash=header.compute_hash(), signatures=tuple(signatures))
+    validators = None if parts[3] is None else _decode_validators(parts[3])
+    payload: tuple[StateProof, ...] | TxPayload | None = None
+    if parts[4] is not None:
+        if tag == TAG_STATE_BUNDLE:
+            proofs = codec.want_list(parts[4], "proofs", max_len=MAX_STATE_PROOFS)
+            if not proofs:
+                raise InvalidProof("a state payload proves at least one key", field="proofs")
+            payload = tuple(_decode_state_proof(p) for p in proofs)
+        else:
+            payload = _decode_tx_payload(parts[4])
+    return Link(header=header, commit=commit, validators=validators, payload=payload)
 
 
 def decode_bundle(data: bytes) -> StateValueBundle | TxBundle:
-    """Decode either kind of bundle. Raises InvalidProof for anything malformed, and for a transaction
-    bundle of version 2 whose transitions list is empty (its one encoding is version 1)."""
+    """Decode either kind of bundle. Raises InvalidProof for anything malformed or in an older version."""
     try:
         value = codec.decode(data, max_size=MAX_BUNDLE_BYTES)
         if type(value) is not list or len(value) < 2:
             raise InvalidField("a proof bundle is an array [tag, version, ...]")
-        if value[0] == TAG_STATE_BUNDLE:
-            if value[1] in (BUNDLE_VERSION, BUNDLE_VERSION_TRANSITIONS):
-                raise InvalidProof(f"state proof bundle version {value[1]} holds a bucket proof of an older release; "
-                                   "ask a node for a new proof")
-            fields = codec.check_object(
-                value, tag=TAG_STATE_BUNDLE, version=STATE_BUNDLE_VERSION, n_fields=4, what="state proof bundle"
-            )
-            return StateValueBundle(
-                header=header_from_fields(fields[0]),
-                commit=commit_from_fields(fields[1]),
-                proof=StateProof.decode(codec.encode(fields[2]), max_size=MAX_BUNDLE_BYTES),
-                transitions=_decode_transitions(fields[3]),
-            )
-        version = value[1] if value[1] in (BUNDLE_VERSION, BUNDLE_VERSION_TRANSITIONS) else BUNDLE_VERSION
-        extra = 1 if version == BUNDLE_VERSION_TRANSITIONS else 0
-        fields = codec.check_object(
-            value, tag=TAG_TX_BUNDLE, version=version, n_fields=7 + extra, what="transaction proof bundle"
-        )
-        if extra and not codec.want_list(fields[7], "transitions", max_len=MAX_TRANSITIONS):
-            # One proof, one encoding: a block signed by the genesis set is proven by a version 1 bundle only.
-            raise InvalidProof("a version 2 transaction proof bundle carries at least one validator-set "
-                               "transition; a block signed by the genesis set is proven by version 1, which has "
-                               "no transitions field", field="transitions")
-        return TxBundle(
-            header=header_from_fields(fields[0]),
-            commit=commit_from_fields(fields[1]),
-            index=codec.want_int(fields[2], "index", hi=10**6),
-            tx_bytes=codec.want_bytes(fields[3], "tx_bytes"),
-            tx_path=_hashes(fields[4], "tx_path"),
-            result_bytes=codec.want_bytes(fields[5], "result_bytes"),
-            result_path=_hashes(fields[6], "result_path"),
-            transitions=_decode_transitions(fields[7]) if extra else (),
-        )
+        tag, version = value[0], value[1]
+        if (tag, version) in ((TAG_STATE_BUNDLE, 1), (TAG_STATE_BUNDLE, 2), (TAG_STATE_BUNDLE, 3),
+                              (TAG_TX_BUNDLE, 1), (TAG_TX_BUNDLE, 2)):
+            raise InvalidProof(f"proof bundle version {version} is of an older release, which replayed every "
+                               "validator-set change; ask a node for a new proof")
+        if tag not in (TAG_STATE_BUNDLE, TAG_TX_BUNDLE):
+            raise InvalidProof(f"tag {tag!r} is not a proof bundle (10: state values, 11: transactions)")
+        want = STATE_BUNDLE_VERSION if tag == TAG_STATE_BUNDLE else TX_BUNDLE_VERSION
+        fields = codec.check_object(value, tag=tag, version=want, n_fields=2, what="proof bundle")
+        from_height = codec.want_int(fields[0], "from_height", hi=2**63 - 1)
+        raw_links = codec.want_list(fields[1], "links", max_len=MAX_LINKS)
+        links = tuple(_decode_link(link, tag) for link in raw_links)
+        if not links or links[-1].payload is None:
+            raise InvalidProof("a bundle ends with the link whose block holds what it proves", field="links")
+        if tag == TAG_STATE_BUNDLE:
+            if any(link.payload is not None for link in links[:-1]):
+                raise InvalidProof("a state bundle proves values of one block: only its last link has a payload",
+                                   field="links")
+            return StateValueBundle(from_height=from_height, links=links)
+        return TxBundle(from_height=from_height, links=links)
     except InvalidProof:
         raise
     except InvalidInput as exc:
         raise InvalidProof(f"malformed proof: {exc.message}", field=exc.field) from exc
 
 
-def _check_commit(header: BlockHeader, commit: Commit, validators: ValidatorSet, what: str) -> bytes:
+# --- verification ----------------------------------------------------------------------------------------
+
+
+def load_trust(document: Any, genesis: Genesis) -> TrustRoot:
+    """A trust root from a trust file's JSON (`TrustRoot.to_json`). Raises InvalidProof naming the problem:
+    another chain or genesis, a malformed header or set, a set that did not sign the header."""
+    if type(document) is not dict or document.get("kind") != TRUST_FILE_KIND:
+        raise InvalidProof(f"not a trust file (expected kind {TRUST_FILE_KIND!r})", field="kind")
+    if document.get("version") != TRUST_FILE_VERSION:
+        raise InvalidProof(f"trust file version {document.get('version')!r} is not {TRUST_FILE_VERSION}",
+                           field="version")
+    if document.get("chain_id") != genesis.chain_id or document.get("genesis_hash") != genesis.hash.hex():
+        raise InvalidProof(f"the trust file is for chain {document.get('chain_id')!r} with another genesis, not "
+                           f"{genesis.chain_id!r} of this genesis file", field="genesis_hash")
+    try:
+        header = header_from_fields(codec.decode(bytes.fromhex(str(document.get("header"))), max_size=4096))
+        validators_value = codec.decode(bytes.fromhex(str(document.get("validators"))), max_size=1 << 20)
+        (inner,) = codec.check_object(validators_value, tag=8, version=1, n_fields=1, what="validator set")
+        validators = _decode_validators(inner)
+    except (ValueError, ChainError) as exc:
+        raise InvalidProof(f"the trust file's header or validator set is malformed: {exc}") from exc
+    if header.chain_id != genesis.chain_id or header.height != document.get("height") \
+            or validators.compute_hash() != header.validators_hash:
+        raise InvalidProof("the trust file's validator set did not sign its header, or its height is not the "
+                           "header's", field="validators")
+    return TrustRoot(chain_id=genesis.chain_id, genesis_hash=genesis.hash, height=header.height, header=header,
+                     validators=validators)
+
+
+def read_trust_file(text: str, genesis: Genesis) -> TrustRoot:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InvalidProof(f"the trust file is not JSON: {exc}") from exc
+    return load_trust(document, genesis)
+
+
+def trust_root(genesis: Genesis, from_height: int, trust: TrustRoot | None) -> TrustRoot:
+    """The root a bundle starts from: genesis (height 0) or the verifier's saved trust of that height."""
+    if from_height == 0:
+        return TrustRoot.of_genesis(genesis)
+    if trust is not None and trust.height == from_height:
+        return trust
+    held = "genesis only" if trust is None else f"a trust root at height {trust.height}"
+    raise InvalidProof(f"the proof starts from a trust root at height {from_height}, and this verifier holds {held}; "
+                       "ask for a proof from genesis or from the height you trust (trusted_height)",
+                       field="from_height")
+
+
+def _signer_power(commit: Commit, signers: ValidatorSet, trusted: ValidatorSet
+                  ) -> tuple[int, int, list[tuple[int, int]]]:
+    """(power of the signers in their set, power the trusted set gives them, each signature's two powers)."""
+    each = []
+    for sig in commit.signatures:
+        validator = signers.validators[sig.validator_index]
+        index = trusted.index_of(validator.public_key)
+        each.append((validator.power, 0 if index is None else trusted.validators[index].power))
+    return sum(p for p, _ in each), sum(t for _, t in each), each
+
+
+def is_trusting(trusted_power: int, total: int) -> bool:
+    """More than one third of the trusted set's power."""
+    return 3 * trusted_power > total
+
+
+def check_link(trusted: ValidatorSet, previous: BlockHeader | None, link: Link, chain_id: str
+               ) -> tuple[bytes, ValidatorSet]:
+    """Check one link against the trusted set; return (block hash, the set that signed it).
+
+    Raises InvalidProof naming the failed rule (docs/proofs.md, "Links")."""
+    header = link.header
+    where = f"block {header.height}"
+    if header.chain_id != chain_id:
+        raise InvalidProof(f"{where} is of chain {header.chain_id!r}, genesis is {chain_id!r}", field="links")
+    trusted_hash = trusted.compute_hash()
+    if link.validators is None:
+        if header.validators_hash != trusted_hash:
+            raise InvalidProof(f"{where} was signed by a validator set other than the trusted one, and the proof "
+                               "does not carry that set", field="validators")
+        signers = trusted
+    else:
+        signers = link.validators
+        if signers.compute_hash() != header.validators_hash:
+            raise InvalidProof(f"the validator set carried for {where} is not the one its header names",
+                               field="validators")
+        if header.validators_hash == trusted_hash:
+            raise InvalidProof(f"{where} carries the validator set it is trusted for; its one encoding omits it",
+                               field="validators")
     block_hash = header.compute_hash()
     try:
-        validate_commit(
-            commit, chain_id=header.chain_id, height=header.height, block_hash=block_hash, validators=validators
-        )
+        validate_commit(link.commit, chain_id=chain_id, height=header.height, block_hash=block_hash,
+                        validators=signers)
     except InvalidCommit as exc:
-        raise InvalidProof(f"the commit does not finalise {what}: {exc.message}") from exc
-    return block_hash
+        raise InvalidProof(f"the commit does not finalise {where}: {exc.message}", field="signatures") from exc
+    power, trusted_power, each = _signer_power(link.commit, signers, trusted)
+    skipping = signers is not trusted and not (
+        previous is not None and header.height == previous.height + 1
+        and previous.next_validators_hash == header.validators_hash)
+    if skipping and not is_trusting(trusted_power, trusted.total_power):
+        raise InvalidProof(f"{where} is signed by a new validator set in which the trusted validators hold "
+                           f"{trusted_power} of {trusted.total_power} power, not more than a third; the proof lacks "
+                           "a hop between them", field="links")
+    # one encoding: no signature can go while the commit still proves what it must
+    for own, theirs in each:
+        if signers.is_quorum(power - own) and (not skipping or is_trusting(trusted_power - theirs,
+                                                                             trusted.total_power)):
+            raise InvalidProof(f"the commit of {where} carries a signature it does not need; a proof's commit is "
+                               "minimal", field="signatures")
+    return block_hash, signers
 
 
-def verify_header(
-    genesis: Genesis, header: BlockHeader, commit: Commit, transitions: tuple[Transition, ...] = ()
-) -> bytes:
-    """Check that `header` was finalised by the network of `genesis`; return its block hash.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedLink:
+    link: Link
+    block_hash: bytes
 
-    The trusted set starts as genesis's and moves along `transitions`, each signed by the set trusted
-    before it. Raises InvalidProof: another chain, a transition out of order or not signed by the trusted
-    set, a set whose hash the transition's header does not name, a transition that leaves the set as it was,
-    a header signed by a set the transitions do not lead to, or a commit that is not a quorum of valid
-    signatures.
+
+def verify_links(genesis: Genesis, from_height: int, links: Sequence[Link], trust: TrustRoot | None = None
+                 ) -> tuple[list[VerifiedLink], TrustRoot]:
+    """Walk the links from the trust root; return each link with its block hash, and the trust after them."""
+    root = trust_root(genesis, from_height, trust)
+    trusted, previous, last = root.validators, root.header, root.height
+    verified = []
+    for i, link in enumerate(links):
+        if link.header.height <= last:
+            raise InvalidProof(f"the links are not in increasing height order after {last}", field="links")
+        if link.payload is None:
+            after = links[i + 1] if i + 1 < len(links) else None
+            changes = link.validators is not None or (
+                after is not None and after.validators is not None and after.header.height == link.header.height + 1)
+            if not changes:
+                raise InvalidProof(f"the hop at block {link.header.height} moves no trust: a hop carries a new "
+                                   "validator set or precedes the block that does", field="links")
+        block_hash, trusted = check_link(trusted, previous, link, genesis.chain_id)
+        previous, last = link.header, link.header.height
+        verified.append(VerifiedLink(link=link, block_hash=block_hash))
+    assert previous is not None
+    return verified, TrustRoot(chain_id=genesis.chain_id, genesis_hash=genesis.hash, height=previous.height,
+                               header=previous, validators=trusted)
+
+
+def verify_state_values(genesis: Genesis, bundle: StateValueBundle, trust: TrustRoot | None = None
+                        ) -> list[VerifiedState]:
+    """Every value the bundle proves, in its order. Raises InvalidProof naming the first check that fails."""
+    links, after = verify_links(genesis, bundle.from_height, bundle.links, trust)
+    final = links[-1]
+    header = final.link.header
+    proven = []
+    for proof in bundle.proofs:
+        verify_state_proof(header.state_root, proof)
+        proven.append(VerifiedState(height=header.height, time_ms=header.time_ms, block_hash=final.block_hash,
+                                    key=proof.key, value=proof.value, trust=after))
+    return proven
+
+
+def verify_state_bundle(genesis: Genesis, bundle: StateValueBundle, trust: TrustRoot | None = None) -> VerifiedState:
+    """The first value the bundle proves. Raises InvalidProof naming the first check that fails."""
+    return verify_state_values(genesis, bundle, trust)[0]
+
+
+def _check_payload(header: BlockHeader, block_hash: bytes, payload: TxPayload) -> list[VerifiedTx]:
+    previous = -1
+    out = []
+    tx_leaves: dict[int, bytes] = {}
+    result_leaves: dict[int, bytes] = {}
+    for entry in payload.entries:
+        if not previous < entry.index < header.tx_count:
+            raise InvalidProof(f"block {header.height}'s transaction indexes are not increasing within its "
+                               f"{header.tx_count} transactions", field="entries")
+        previous = entry.index
+        try:
+            tx = decode_transaction(entry.tx_bytes)
+            result = decode_result(entry.result_bytes)
+        except InvalidInput as exc:
+            raise InvalidProof(f"malformed transaction or result in block {header.height}: {exc.message}") from exc
+        if not tx.is_signature_valid():
+            raise InvalidProof(f"the signature of transaction {tx.tx_id.hex()} does not verify", field="tx")
+        if result.tx_id != tx.tx_id:
+            raise InvalidProof(f"the result at index {entry.index} belongs to another transaction", field="result")
+        tx_leaves[entry.index] = leaf_hash(entry.tx_bytes)
+        result_leaves[entry.index] = leaf_hash(entry.result_bytes)
+        out.append(VerifiedTx(height=header.height, time_ms=header.time_ms, block_hash=block_hash,
+                              index=entry.index, tx=tx, result=result))
+    if compute_multiproof_root(tx_leaves, header.tx_count, payload.tx_proof) != header.tx_root:
+        raise InvalidProof(f"the transactions are not in block {header.height}'s tx_root at their indexes",
+                           field="tx_proof")
+    if compute_multiproof_root(result_leaves, header.tx_count, payload.result_proof) != header.results_root:
+        raise InvalidProof(f"the results are not in block {header.height}'s results_root at their indexes",
+                           field="result_proof")
+    return out
+
+
+def verify_txs(genesis: Genesis, bundle: TxBundle, trust: TrustRoot | None = None
+               ) -> tuple[list[VerifiedTx], TrustRoot]:
+    """Every transaction the bundle proves, in chain order, and the trust after it. Raises InvalidProof."""
+    links, after = verify_links(genesis, bundle.from_height, bundle.links, trust)
+    proven: list[VerifiedTx] = []
+    for verified in links:
+        payload = verified.link.payload
+        if payload is not None:
+            assert isinstance(payload, TxPayload)
+            proven.extend(_check_payload(verified.link.header, verified.block_hash, payload))
+    return proven, after
+
+
+def verify_tx_bundle(genesis: Genesis, bundle: TxBundle, trust: TrustRoot | None = None) -> VerifiedTx:
+    """The one transaction a single-transaction bundle proves. Raises InvalidProof."""
+    proven, _ = verify_txs(genesis, bundle, trust)
+    if len(proven) != 1:
+        raise InvalidProof(f"expected a proof of one transaction, this one proves {len(proven)}")
+    return proven[0]
+
+
+# --- building (node side, and tests) ---------------------------------------------------------------------
+
+
+def minimal_commit(commit: Commit, signers: ValidatorSet, trusted: ValidatorSet | None) -> Commit:
+    """The commit with only the signatures a proof needs: more than two thirds of `signers`' power, and, when
+    `trusted` is given (a skip), more than one third of the trusted power. The largest powers are kept
+    first, then any signature the rest can do without is dropped. The input commit must satisfy both."""
+    def weights(sig: CommitSignature) -> tuple[int, int]:
+        validator = signers.validators[sig.validator_index]
+        index = None if trusted is None else trusted.index_of(validator.public_key)
+        return validator.power, 0 if trusted is None or index is None else trusted.validators[index].power
+
+    def enough(chosen: Iterable[CommitSignature]) -> bool:
+        pairs = [weights(s) for s in chosen]
+        return signers.is_quorum(sum(p for p, _ in pairs)) and (
+            trusted is None or is_trusting(sum(t for _, t in pairs), trusted.total_power))
+
+    ranked = sorted(commit.signatures, key=lambda s: (-weights(s)[1], -weights(s)[0], s.validator_index))
+    chosen: list[CommitSignature] = []
+    for sig in ranked:
+        if enough(chosen):
+            break
+        chosen.append(sig)
+    for sig in sorted(chosen, key=lambda s: (weights(s), s.validator_index)):
+        rest = [s for s in chosen if s is not sig]
+        if enough(rest):
+            chosen = rest
+    return Commit(height=commit.height, round=commit.round, block_hash=commit.block_hash,
+                  signatures=tuple(sorted(chosen, key=lambda s: s.validator_index)))
+
+
+def can_skip(commit: Commit, signers: ValidatorSet, trusted: ValidatorSet) -> bool:
+    """Whether the trusted validators among `commit`'s signers hold more than a third of the trusted power."""
+    return is_trusting(_signer_power(commit, signers, trusted)[1], trusted.total_power)
+
+
+BlockSource = Callable[[int], tuple[BlockHeader, Commit]]
+SetSource = Callable[[int], ValidatorSet]
+
+
+def plan_links(targets: Sequence[tuple[int, Any]], *, from_height: int, root_set: ValidatorSet,
+               root_header: BlockHeader | None, change_heights: Sequence[int], block_at: BlockSource,
+               set_at: SetSource) -> list[Link]:
+    """The links of a bundle for `targets` ([(height, payload)], increasing heights above `from_height`):
+    each target block, preceded by the hops that carry trust from the set trusted before it to the set that
+    signed it. Greedy: the furthest validator-set period whose last block the trusted signers can vouch for
+    (more than a third of the trusted power), else the change one height at a time (the block before a
+    change names the next set).
+
+    `change_heights` are the heights at which a new set took effect (ascending); `block_at(h)` gives a
+    stored header and commit, `set_at(h)` the set that signs block h.
     """
-    if header.chain_id != genesis.chain_id:
-        raise InvalidProof(f"the proof is for chain {header.chain_id!r}, genesis is {genesis.chain_id!r}")
-    trusted, trusted_from = genesis.validator_set(), 1
-    for hop in transitions:
-        h = hop.header
-        if h.chain_id != genesis.chain_id or not trusted_from <= h.height < header.height:
-            raise InvalidProof(f"the validator-set transition at height {h.height} is out of order or for "
-                               "another chain", field="transitions")
-        if h.validators_hash != trusted.compute_hash():
-            raise InvalidProof(f"the transition at height {h.height} is not signed by the validator set trusted "
-                               "at that height", field="transitions")
-        _check_commit(h, hop.commit, trusted, f"the transition block {h.height}")
-        if hop.next_validators.compute_hash() != h.next_validators_hash:
-            raise InvalidProof(f"the new validator set does not match block {h.height}'s next_validators_hash",
-                               field="transitions")
-        if h.next_validators_hash == h.validators_hash:
-            # A block that changes nothing would be a hop any bundle could carry or leave out.
-            raise InvalidProof(f"the transition at height {h.height} does not change the validator set; a proof "
-                               "carries one transition per change and no other", field="transitions")
-        trusted, trusted_from = hop.next_validators, h.height + 1
-    if header.validators_hash != trusted.compute_hash():
-        source = "the proof's transitions lead to" if transitions else "genesis names"
-        raise InvalidProof(
-            f"block {header.height} was signed by a validator set other than the one {source}; the proof "
-            "lacks the validator-set transitions since then",
-            field="transitions",
-        )
-    return _check_commit(header, commit, trusted, f"block {header.height}")
+    links: list[Link] = []
+    trusted, previous = root_set, root_header
+    last = from_height
 
+    def add(height: int, payload: Any) -> None:
+        nonlocal trusted, previous, last
+        header, commit = block_at(height)
+        signers = set_at(height)
+        same = signers.compute_hash() == trusted.compute_hash()
+        adjacent = previous is not None and height == previous.height + 1 \
+            and previous.next_validators_hash == header.validators_hash
+        trimmed = minimal_commit(commit, signers, None if same or adjacent else trusted)
+        links.append(Link(header=header, commit=trimmed, validators=None if same else signers, payload=payload))
+        trusted, previous, last = (trusted if same else signers), header, height
 
-def verify_state_bundle(genesis: Genesis, bundle: StateValueBundle) -> VerifiedState:
-    """Raises InvalidProof naming the first check that fails."""
-    block_hash = verify_header(genesis, bundle.header, bundle.commit, bundle.transitions)
-    verify_state_proof(bundle.header.state_root, bundle.proof)
-    return VerifiedState(
-        height=bundle.header.height,
-        time_ms=bundle.header.time_ms,
-        block_hash=block_hash,
-        key=bundle.proof.key,
-        value=bundle.proof.value,
-    )
-
-
-def verify_tx_bundle(genesis: Genesis, bundle: TxBundle) -> VerifiedTx:
-    """Raises InvalidProof naming the first check that fails."""
-    header = bundle.header
-    block_hash = verify_header(genesis, header, bundle.commit, bundle.transitions)
-    if bundle.index >= header.tx_count:
-        raise InvalidProof(f"index {bundle.index} is outside block {header.height}'s {header.tx_count} transactions")
-    try:
-        tx = decode_transaction(bundle.tx_bytes)
-        result = decode_result(bundle.result_bytes)
-    except InvalidInput as exc:
-        raise InvalidProof(f"malformed transaction or result: {exc.message}") from exc
-    if not tx.is_signature_valid():
-        raise InvalidProof("the transaction's signature does not verify")
-    if not merkle.verify_inclusion(
-        merkle.leaf_hash(bundle.tx_bytes), bundle.index, header.tx_count, bundle.tx_path, header.tx_root
-    ):
-        raise InvalidProof("the transaction is not in the block's tx_root at that index", field="tx_path")
-    if result.tx_id != tx.tx_id:
-        raise InvalidProof("the result belongs to another transaction", field="result_bytes")
-    if not merkle.verify_inclusion(
-        merkle.leaf_hash(bundle.result_bytes), bundle.index, header.tx_count, bundle.result_path, header.results_root
-    ):
-        raise InvalidProof("the result is not in the block's results_root at that index", field="result_path")
-    return VerifiedTx(
-        height=header.height, time_ms=header.time_ms, block_hash=block_hash, index=bundle.index, tx=tx, result=result
-    )
+    for height, payload in targets:
+        while True:
+            header, commit = block_at(height)
+            signers = set_at(height)
+            if signers.compute_hash() == trusted.compute_hash() or can_skip(commit, signers, trusted) or (
+                    previous is not None and height == previous.height + 1
+                    and previous.next_validators_hash == header.validators_hash):
+                break
+            # the periods strictly between the trusted block and the target: the last block of each
+            periods = [h for h in change_heights if last < h <= height]
+            ends = [(min(nxt - 1, height - 1)) for nxt in [*periods[1:], height + 1]]
+            hop = next((end for start, end in reversed(list(zip(periods, ends, strict=True)))
+                        if last < end < height and start <= end
+                        and set_at(end).compute_hash() != trusted.compute_hash()
+                        and can_skip(block_at(end)[1], set_at(end), trusted)), None)
+            if hop is not None:
+                add(hop, None)
+                continue
+            # no period can be vouched for by the trusted signers: walk the next change one height at a time
+            change = next(h for h in change_heights if h > last and set_at(h).compute_hash() != trusted.compute_hash())
+            if change - 1 > last:
+                add(change - 1, None)  # signed by the trusted set; names the next set
+            if change == height:
+                break
+            add(change, None)
+        add(height, payload)
+    return links

@@ -13,6 +13,7 @@ recursion. The property tests check this against the RFC's recursive definitions
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Final
 
@@ -247,3 +248,64 @@ def _verify_consistency_rfc(
         fn >>= 1  # 6c
         sn >>= 1
     return fr == first_hash and sr == second_hash and sn == 0  # step 7
+
+
+def compute_multiproof(leaf_hashes: Sequence[bytes], indices: Sequence[int]) -> list[bytes]:
+    """Return the multiproof of the leaves at `indices`: the hashes of the largest subtrees (as the RFC 9162
+    split names them) that hold none of those leaves, in depth-first order, left before right.
+
+    With one index it holds the hashes of PATH(index, D[n]), in this order. Raises InvalidField for an index
+    outside [0, n) or no index at all.
+    """
+    chosen = sorted(set(indices))
+    if not chosen:
+        raise InvalidField("a multiproof names at least one leaf", field="index")
+    for index in (chosen[0], chosen[-1]):
+        _validate_index(index, len(leaf_hashes))
+    levels = compute_levels(leaf_hashes)
+    proof: list[bytes] = []
+
+    def walk(lo: int, hi: int, first: int, last: int) -> None:
+        # chosen[first:last] are the chosen indexes in [lo, hi)
+        if first == last:
+            proof.append(_subtree_hash(levels, lo, hi))
+            return
+        if hi - lo == 1:
+            return
+        mid = lo + compute_split(hi - lo)
+        split = bisect_left(chosen, mid, first, last)
+        walk(lo, mid, first, split)
+        walk(mid, hi, split, last)
+
+    walk(0, len(leaf_hashes), 0, len(chosen))
+    return proof
+
+
+def compute_multiproof_root(leaves: dict[int, bytes], size: int, proof: Sequence[bytes]) -> bytes | None:
+    """Return the root that `proof` and the leaf hashes `leaves` ({index: leaf hash}) give for a tree of
+    `size` leaves, or None if they do not fit together (an index out of range, too few or too many hashes).
+
+    The one multiproof of `compute_multiproof` is the only sequence that is consumed exactly.
+    """
+    chosen = sorted(leaves)
+    if not chosen or chosen[0] < 0 or chosen[-1] >= size or not all(_is_hash(p) for p in proof):
+        return None
+    position = 0
+
+    def walk(lo: int, hi: int, first: int, last: int) -> bytes | None:
+        nonlocal position
+        if first == last:
+            if position >= len(proof):
+                return None
+            position += 1
+            return proof[position - 1]
+        if hi - lo == 1:
+            return leaves[lo]
+        mid = lo + compute_split(hi - lo)
+        split = bisect_left(chosen, mid, first, last)
+        left = walk(lo, mid, first, split)
+        right = None if left is None else walk(mid, hi, split, last)
+        return None if right is None else sha256(NODE_PREFIX + left + right)  # type: ignore[operator]
+
+    root = walk(0, size, 0, len(chosen))
+    return root if position == len(proof) else None

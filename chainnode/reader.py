@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,7 +30,7 @@ from chainnode.block import Block, BlockHeader, Commit
 from chainnode.errors import CorruptStore, InvalidInput, NotFound
 from chainnode.genesis import Genesis
 from chainnode.history import HistoryPage, get_entity_history
-from chainnode.light import MAX_TRANSITIONS, StateValueBundle, Transition, TxBundle
+from chainnode.light import Link, StateValueBundle, TxBundle, TxEntry, TxPayload, plan_links
 from chainnode.producer import ChainTip
 from chainnode.results import decode_result
 from chainnode.state_tree import StateTree, compute_state_proof
@@ -175,8 +175,14 @@ class Reader:
 
     # --- proofs -------------------------------------------------------------------------------------------
 
-    def state_bundle(self, key: bytes, height: int | None = None) -> StateValueBundle:
-        """Value of `key` after block `height` (default: the head) with its proof. Raises NotFound.
+    def state_bundle(self, key: bytes, height: int | None = None, *, trusted_height: int = 0) -> StateValueBundle:
+        """Value of `key` after block `height` (default: the head) with its proof. Raises NotFound."""
+        return self.state_values_bundle([key], height, trusted_height=trusted_height)
+
+    def state_values_bundle(self, keys: Sequence[bytes], height: int | None = None, *, trusted_height: int = 0
+                            ) -> StateValueBundle:
+        """Values of `keys` after block `height` (default: the head), proven under one header and commit, with
+        the hops from the verifier's trust root at `trusted_height` (0: genesis). Raises NotFound.
 
         Any height, the head included, is answered from the tree nodes stored for that version and the
         state history, which a later commit never changes.
@@ -190,50 +196,67 @@ class Reader:
             raise NotFound(f"height {at} is not between 1 and the head {top}")
         # the tree of `at` is read from its stored versioned nodes, which never change once written; the
         # value from the state history at `at`: both are height-addressed, so no lock and no snapshot
-        value = self.store.value_at(key, at)
-        header, commit = self.get_header_commit(at)
-        proof = compute_state_proof(self.store.root_at(at), key, value, self.store.load_node)
-        return StateValueBundle(header=header, commit=commit, proof=proof, transitions=self.transitions_to(at))
+        root = self.store.root_at(at)
+        proofs = tuple(compute_state_proof(root, key, self.store.value_at(key, at), self.store.load_node)
+                       for key in keys)
+        start = self._trust_start(trusted_height, at)
+        return StateValueBundle(from_height=start, links=tuple(self.links_for([(at, proofs)], start)))
 
-    def transitions_to(self, height: int) -> tuple[Transition, ...]:
-        """The validator-set transitions a verifier needs, from the genesis set to the set of `height`."""
-        hops: list[Transition] = []
-        trusted = self.genesis.validator_set().compute_hash()
+    def _trust_start(self, trusted_height: int, target: int) -> int:
+        """The height a bundle starts from: the verifier's trusted height, or genesis (0) when it trusts a
+        height above the block proven (a walk goes forward only)."""
+        if trusted_height < 0 or trusted_height > self.head_height():
+            raise NotFound(f"trusted_height {trusted_height} is not between 0 and the head {self.head_height()}")
+        return trusted_height if trusted_height <= target else 0
+
+    def change_heights(self) -> tuple[int, ...]:
+        """The heights at which a new validator set took effect (or will, up to head + 2), ascending."""
         head = self.head_height()
         known = self._change_heights
         if known[0] != head:
             known = self._change_heights = (head, tuple(self.store.validator_change_heights(head + 2)))
-        for change in (h for h in known[1] if h <= height):
-            validators = self.validators_at(change)
-            if change <= 1 or validators.compute_hash() == trusted:
-                continue
-            header, commit = self.get_header_commit(change - 1)
-            hops.append(Transition(header=header, commit=commit, next_validators=validators))
-            trusted = validators.compute_hash()
-        if len(hops) > MAX_TRANSITIONS:
-            raise NotFound(f"block {height} is {len(hops)} validator-set changes from genesis; a proof carries at "
-                           f"most {MAX_TRANSITIONS}")
-        return tuple(hops)
+        return known[1]
 
-    def tx_bundle(self, tx_id: bytes) -> TxBundle:
+    def links_for(self, targets: Sequence[tuple[int, Any]], from_height: int = 0) -> list[Link]:
+        """The links of a bundle proving `targets` ([(height, payload)], increasing) to a verifier that
+        trusts the set of block `from_height` (0: genesis): chainnode.light.plan_links over the store."""
+        if from_height == 0:
+            root_set, root_header = self.genesis.validator_set(), None
+        else:
+            root_set, root_header = self.validators_at(from_height), self.get_header_commit(from_height)[0]
+        return plan_links(targets, from_height=from_height, root_set=root_set, root_header=root_header,
+                          change_heights=self.change_heights(), block_at=self.get_header_commit,
+                          set_at=self.validators_at)
+
+    def tx_bundle(self, tx_id: bytes, *, trusted_height: int = 0) -> TxBundle:
         """Inclusion and result proof of a committed transaction. Raises NotFound."""
         location = self.store.get_tx_location(tx_id)
         if location is None or location.height > self.head_height():
             raise NotFound(f"transaction {tx_id.hex()} is not committed")
-        block, commit = self.get_block(location.height)
-        results = self.get_results(location.height)
-        tx_leaves = [merkle.leaf_hash(t) for t in block.txs]
-        result_leaves = [merkle.leaf_hash(r) for r in results]
-        return TxBundle(
-            header=block.header,
-            commit=commit,
-            index=location.index,
-            tx_bytes=block.txs[location.index],
-            tx_path=tuple(merkle.compute_inclusion_proof(tx_leaves, location.index)),
-            result_bytes=results[location.index],
-            result_path=tuple(merkle.compute_inclusion_proof(result_leaves, location.index)),
-            transitions=self.transitions_to(location.height),
-        )
+        return self.txs_bundle([(location.height, location.index)], trusted_height=trusted_height)
+
+    def txs_bundle(self, locations: Sequence[tuple[int, int]], *, trusted_height: int = 0) -> TxBundle:
+        """One proof of the committed transactions at `locations` ((height, index) pairs, any order): each
+        block's header and commit once, a multiproof per block. Raises NotFound."""
+        by_height: dict[int, set[int]] = {}
+        for height, index in locations:
+            by_height.setdefault(height, set()).add(index)
+        if not by_height:
+            raise NotFound("a transaction proof names at least one transaction")
+        targets = []
+        for height in sorted(by_height):
+            block, _ = self.get_block(height)
+            results = self.get_results(height)
+            indexes = sorted(by_height[height])
+            if indexes[-1] >= len(block.txs):
+                raise NotFound(f"block {height} has no transaction at index {indexes[-1]}")
+            targets.append((height, TxPayload(
+                entries=tuple(TxEntry(index=i, tx_bytes=block.txs[i], result_bytes=results[i]) for i in indexes),
+                tx_proof=tuple(merkle.compute_multiproof([merkle.leaf_hash(t) for t in block.txs], indexes)),
+                result_proof=tuple(merkle.compute_multiproof([merkle.leaf_hash(r) for r in results], indexes)),
+            )))
+        start = self._trust_start(trusted_height, targets[0][0])
+        return TxBundle(from_height=start, links=tuple(self.links_for(targets, start)))
 
     def anchor_bundles(self, content_hash: bytes) -> list[StateValueBundle]:
         """A proof for every department's anchor of `content_hash` at the head (anchors are never deleted)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from chainnode import codec, light
+from chainnode.state_tree import compute_key_hash, compute_value_hash
 
 CLI = [sys.executable, "-m", "chainnode.cli"]
 START_TIMEOUT_S = 30.0
@@ -180,7 +181,11 @@ def tampered_proof(path: Path, out: Path) -> None:
     assert isinstance(bundle, light.StateValueBundle) and bundle.proof.value is not None
     record = codec.decode(bundle.proof.value, max_size=1 << 16)
     record["signer_name"] = "someone else"
-    forged = dataclasses.replace(bundle, proof=dataclasses.replace(bundle.proof, value=codec.encode(record)))
+    value = codec.encode(record)
+    proof = dataclasses.replace(bundle.proof, value=value,
+                                leaf=compute_key_hash(bundle.proof.key) + compute_value_hash(value))
+    last = dataclasses.replace(bundle.links[-1], payload=(proof,))
+    forged = dataclasses.replace(bundle, links=(*bundle.links[:-1], last))
     document["bundles"] = [base64.b64encode(forged.encode()).decode()]
     out.write_text(json.dumps(document))
 

@@ -279,13 +279,23 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     assert offline.code == 1 and "CONTENT DIFFERS" in offline.out  # v1's content, not the amended file
     assert node.ok("cert", "verify", cert_id, "--genesis", genesis, "--proof", proof, "--file",
                    node.file("permit-v1.pdf", b"%PDF permit")).out.count("the file IS this content") == 1
-    document = json.loads(proof.read_text())
-    raw = bytearray(base64.b64decode(document["bundles"][0]))
+    raw = bytearray(proof.read_bytes())  # the compact binary bundle, as a QR code holds it
     raw[len(raw) // 2] ^= 1
-    document["bundles"][0] = base64.b64encode(bytes(raw)).decode()
-    (node.files / "altered.proof").write_text(json.dumps(document))
+    (node.files / "altered.proof").write_bytes(bytes(raw))
     altered = node.run("cert", "verify", cert_id, "--genesis", genesis, "--proof", node.files / "altered.proof")
     assert altered.code == 1 and "error: invalid_proof" in altered.err
+    old_file = node.file("permit-v1.pdf", b"%PDF permit")
+    superseded = node.run("cert", "verify", cert_id, "--genesis", genesis, "--file", old_file)
+    assert superseded.code == 1 and "SUPERSEDED VERSION: certificate" in superseded.out, superseded.out
+    assert "the file is version 1, superseded" in superseded.out and "revoked: fraud" in superseded.out
+    qr, trust = node.files / "permit.png", node.files / "trust.json"
+    node.ok("cert", "verify", cert_id, "--genesis", genesis, "--height", valid_height, "--qr", qr,
+            "--trust-out", trust)
+    scanned = node.ok("cert", "verify", cert_id, "--genesis", genesis, "--qr-image", qr, "--json").json()
+    assert scanned["verdict"] == "VALID" and scanned["proof_bytes"] == len(proof.read_bytes())
+    trusted = node.run("cert", "verify", cert_id, "--genesis", genesis, "--trust", trust)  # now, from that trust
+    assert trusted.code == 1 and "REVOKED: certificate" in trusted.out
+    assert f"trust file {trust} (height {valid_height})" in trusted.out
     absent = node.run("cert", "verify", "0" * 32, "--genesis", genesis)
     assert absent.code == 1 and "certificate_not_found" in absent.err and "proof of absence" in absent.err
     first = node.ok("cert", "show", cert_id, "--version", 1)

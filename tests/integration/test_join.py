@@ -109,8 +109,8 @@ def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> Non
             late = cluster.submit(3, ["verified-after-join"])
             cluster.wait_committed(3, late)
             bundle = light.decode_bundle(clients[3].tx_proof(late[0]))
-            assert bundle.transitions and bundle.transitions[-1].next_validators.index_of(joining.node_key.public_key) \
-                is not None
+            assert isinstance(bundle, light.TxBundle) and bundle.links[-1].validators is not None \
+                and bundle.links[-1].validators.index_of(joining.node_key.public_key) is not None
             assert light.verify_tx_bundle(joining.genesis, bundle).tx.tx_id.hex() == late[0]  # type: ignore[arg-type]
             member = http_json(f"{cluster.urls[0]}/v1/members/{joining.admin_key.public_key.hex()}")[1]
             assert member["active"] and member["roles"] == ["admin"] and member["member"]["department"] == "HRSS"

@@ -259,8 +259,8 @@ async def test_old_height_state_proofs_read_the_stored_versions_without_the_comm
             holder.join()
             pool.shutdown()
         data = node.reader.state_bundle(keys[0]).encode()
-        assert data[:3] == bytes([0x96, 10, 3])  # state bundles are version 3, transitions always present
-        for old_version in (1, 2):  # the bucket proofs of chainnode-store/2
+        assert data[:3] == bytes([0x94, 10, 4])  # state bundles are version 4: [10, 4, from_height, links]
+        for old_version in (1, 2, 3):  # the bucket proofs of chainnode-store/2, then the replay of every change
             with pytest.raises(InvalidProof, match="older release"):
                 light.decode_bundle(data[:2] + bytes([old_version]) + data[3:])
     finally:

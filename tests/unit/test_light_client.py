@@ -1,0 +1,292 @@
+"""Light-client proofs on a real node's store: links that skip validator-set changes, a bundle size that does
+not grow with history, trust roots a verifier saves, and one encoding per proof."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainnode import codec, crypto, light
+from chainnode.anchor_verify import verify_state_values
+from chainnode.block import VOTE_PRECOMMIT, Commit, CommitSignature, Vote
+from chainnode.cert_verify import verify_certificate
+from chainnode.codec import Value
+from chainnode.errors import InvalidProof
+from chainnode.home import DepartmentSpec, init_network
+from chainnode.node import Node
+from chainnode.qr import MAX_QR_BYTES
+from chainnode.tx import TxBody, decode_transaction, sign_transaction
+from contracts import certificates, governance
+from contracts.certificates import compute_cert_id
+from tests.nodeproc import anchor_tx
+
+CHAIN = "lc"
+
+
+class Chain:
+    """One running node of a network whose every validator key the test holds: it builds each block and
+    signs its commit with every validator of that height, as a quorum would."""
+
+    def __init__(self, node: Node, keys: list[crypto.PrivateKey], officers: list[crypto.PrivateKey]) -> None:
+        self.node, self.admin, self.officers = node, officers[0], officers
+        self.keys = {k.public_key: k for k in keys}
+
+    def add_key(self) -> crypto.PrivateKey:
+        key = crypto.PrivateKey.generate()
+        self.keys[key.public_key] = key
+        return key
+
+    def tx(self, contract: str, method: str, args: Value, signer: crypto.PrivateKey | None = None) -> bytes:
+        key = signer or self.admin
+        body = TxBody(chain_id=CHAIN, contract=contract, method=method, args=args, signer=key.public_key,
+                      nonce=os.urandom(16), expiry_height=self.node.head_height() + 100)
+        return sign_transaction(key, body).raw
+
+    async def block(self, *raws: bytes, signers: set[bytes] | None = None) -> int:
+        node = self.node
+        if raws:
+            await node.submit(list(raws))
+        proposed = node.build_proposal(node.take_proposal_txs(), now_ms=node.clock.now_ms())
+        height = proposed.block.height
+        validators = node.validators_at(height)
+        vote = Vote(vote_type=VOTE_PRECOMMIT, height=height, round=0, block_hash=proposed.block_hash)
+        message = vote.compute_signing_bytes(CHAIN)
+        signatures = tuple(
+            CommitSignature(validator_index=i, signature=self.keys[v.public_key].sign(message))
+            for i, v in enumerate(validators.validators) if signers is None or v.public_key in signers)
+        node.commit_decided(proposed, Commit(height=height, round=0, block_hash=proposed.block_hash,
+                                             signatures=signatures))
+        await node.announce_commit(proposed)
+        for raw in raws:
+            result = node.reader.tx_status(decode_transaction(raw).tx_id).result
+            assert result is not None and result["code"] == "ok", result
+        return height
+
+    async def set_validator(self, department: str, key: bytes, power: int) -> int:
+        return await self.block(self.tx("testhook", "set_validator",
+                                        {"department": department, "public_key": key, "power": power}))
+
+
+@pytest.fixture
+def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
+    """Four genesis validators (PSB, SAMR, CAB, TAX, power 10 each); only PSB's node runs."""
+    monkeypatch.setenv("CHAINNODE_TEST_FAULTS", "test-hooks")
+    codes = ["PSB", "SAMR", "CAB", "TAX"]
+    _, homes = init_network([tmp_path / c for c in codes], chain_id=CHAIN,
+                            departments=[DepartmentSpec(code=c, name=c) for c in codes],
+                            api_ports=[1, 2, 3, 4], p2p_ports=[5, 6, 7, 8], params={"test_hooks": 1})
+    node = Node.from_home(homes[0].home)
+    try:
+        yield Chain(node, [crypto.load_key_file(h.node_key).key for h in homes],
+                    [crypto.load_key_file(h.officer_key).key for h in homes])
+    finally:
+        node.close()
+
+
+def reencode(bundle: light.StateValueBundle | light.TxBundle) -> bytes:
+    data = bundle.encode()
+    assert light.decode_bundle(data) == bundle
+    return data
+
+
+async def test_a_genesis_signed_block_needs_one_link_and_no_set(chain: Chain) -> None:
+    raw = anchor_tx(chain.admin, CHAIN, "first")
+    await chain.block(raw)
+    bundle = chain.node.reader.tx_bundle(decode_transaction(raw).tx_id)
+    assert bundle.from_height == 0 and len(bundle.links) == 1 and bundle.links[0].validators is None
+    assert len(bundle.links[0].commit.signatures) == 3  # of four signatures, three are more than two thirds
+    proven = light.verify_tx_bundle(chain.node.genesis, light.decode_bundle(reencode(bundle)))  # type: ignore[arg-type]
+    assert proven.tx.tx_id == decode_transaction(raw).tx_id and proven.result.code == "ok"
+
+
+async def test_replacing_every_genesis_validator_one_by_one_needs_few_hops(chain: Chain) -> None:
+    """Each genesis validator is replaced by a new department, one change at a time (eight changes). The
+    bundle of the last block carries only the hops where the trusted signers fall short: two links, not
+    eight, and a verifier checks it from genesis."""
+    genesis = chain.node.genesis
+    changes = 0
+    for validator in genesis.validator_set().validators:
+        await chain.set_validator(f"N{changes}", chain.add_key().public_key, 10)
+        await chain.set_validator(validator.department, validator.public_key, 0)
+        changes += 2
+    raw = anchor_tx(chain.admin, CHAIN, "after")
+    await chain.block(raw)
+    await chain.block()
+    final = chain.node.validators_at(chain.node.head_height())
+    assert not {v.public_key for v in final.validators} & {v.public_key for v in genesis.validator_set().validators}
+    bundle = chain.node.reader.tx_bundle(decode_transaction(raw).tx_id)
+    assert changes == 8 and 2 <= len(bundle.links) <= 3, [link.header.height for link in bundle.links]
+    assert all(link.validators is not None for link in bundle.links)
+    light.verify_tx_bundle(genesis, light.decode_bundle(reencode(bundle)))  # type: ignore[arg-type]
+    # without the hop, the genesis validators hold nothing of the final set: refused, naming the gap
+    with pytest.raises(InvalidProof, match="lacks a hop"):
+        light.verify_tx_bundle(genesis, dataclasses.replace(bundle, links=bundle.links[-1:]))
+
+
+async def test_a_set_replaced_at_once_is_followed_one_height_at_a_time(chain: Chain) -> None:
+    """Three of four validators replaced in one block: no skip can vouch for the new set, so the bundle
+    carries the block before the change (signed by the old set, naming the new one) and the first block
+    of the new set."""
+    genesis = chain.node.genesis
+    old = genesis.validator_set().validators
+    raws = [chain.tx("testhook", "set_validator", {"department": f"R{i}", "public_key": chain.add_key().public_key,
+                                                   "power": 100}) for i in range(3)]
+    raws += [chain.tx("testhook", "set_validator", {"department": v.department, "public_key": v.public_key,
+                                                    "power": 0}) for v in old[1:]]
+    queued = await chain.block(*raws)
+    for _ in range(4):
+        await chain.block()
+    raw = anchor_tx(chain.admin, CHAIN, "late")
+    await chain.block(raw)
+    bundle = chain.node.reader.tx_bundle(decode_transaction(raw).tx_id)
+    heights = [link.header.height for link in bundle.links]
+    assert heights[:2] == [queued + 1, queued + 2] and bundle.links[0].validators is None
+    light.verify_tx_bundle(genesis, light.decode_bundle(reencode(bundle)))  # type: ignore[arg-type]
+
+
+@pytest.mark.xfail(strict=True, reason="the certificate record still carries its whole history")
+async def test_proof_size_stays_within_one_qr_code_after_100_set_changes(chain: Chain) -> None:
+    """100 validator-set changes (four departments join, then powers change) and 50 actions on one
+    certificate: its proof with the issuing officer's roster record, one skip from genesis and from a trust
+    root saved halfway, fits one binary QR code (2,953 bytes)."""
+    node = chain.node
+    await chain.block(chain.tx("governance", "propose", {
+        "kind": "register_cert_type", "payload": {"code": "permit", "name": "Permit", "issuers": ["PSB"],
+                                                  "validity_days": 3650},
+        "deadline_height": node.head_height() + 50, "effective_height": node.head_height() + 2}))
+    # a proposal passes with more than two thirds of the departments
+    await chain.block(*(chain.tx("governance", "vote", {"proposal_id": 1, "approve": True}, officer)
+                        for officer in chain.officers[:3]))
+    issue = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(b"holder"),
+                                               "content_hash": crypto.sha256(b"permit v1")})
+    await chain.block()
+    await chain.block(issue)
+    cert_id = compute_cert_id(decode_transaction(issue).tx_id)
+
+    joined = [chain.add_key() for _ in range(4)]
+    changes, midway = 0, 0
+    for i, key in enumerate(joined):
+        await chain.set_validator(f"D{i}", key.public_key, 10)
+        changes += 1
+    members = [*chain.node.genesis.validator_set().validators]
+    while changes < 100:
+        target = members[changes % len(members)]
+        await chain.set_validator(target.department, target.public_key, 5 + changes % 11)
+        changes += 1
+        if changes == 50:
+            midway = node.head_height()
+    for action in range(50):
+        method = "suspend" if action % 2 == 0 else "reinstate"
+        await chain.block(chain.tx("certificates", method, {"cert_id": cert_id, "reason": f"check {action}"}))
+    await chain.block()
+
+    genesis = node.genesis
+    keys = [certificates.cert_key(cert_id), governance.member_key(chain.admin.public_key)]
+    bundle = node.reader.state_values_bundle(keys)
+    data = reencode(bundle)
+    assert len(bundle.links) == 1 and len(data) <= MAX_QR_BYTES, len(data)
+    verified = verify_certificate(genesis, cert_id, data)
+    assert verified.verdict == "VALID" and verified.trust is not None
+
+    # a verifier that saved its trust halfway gets a bundle from there
+    from_midway = node.reader.state_values_bundle(keys, trusted_height=midway)
+    trust = light.TrustRoot(chain_id=CHAIN, genesis_hash=genesis.hash, height=midway,
+                            header=node.reader.get_header_commit(midway)[0], validators=node.validators_at(midway))
+    data = reencode(from_midway)
+    assert from_midway.from_height == midway and len(data) <= MAX_QR_BYTES
+    assert verify_certificate(genesis, cert_id, data, trust=trust).ok
+    with pytest.raises(InvalidProof, match="trust root at height"):
+        verify_certificate(genesis, cert_id, data)  # a verifier holding genesis alone cannot start there
+
+
+async def test_a_saved_trust_root_round_trips_and_is_checked(chain: Chain) -> None:
+    raw = anchor_tx(chain.admin, CHAIN, "t")
+    await chain.block(raw)
+    genesis = chain.node.genesis
+    proven = verify_state_values(genesis, chain.node.reader.state_bundle(b"consensus/test_hooks").encode())[0]
+    assert proven.trust is not None
+    document = proven.trust.to_json()
+    assert light.load_trust(document, genesis) == proven.trust
+    for field, value in (("genesis_hash", "00" * 32), ("height", document["height"] + 1), ("kind", "other"),
+                         ("validators", genesis.validator_set().encode()[:-1].hex())):
+        with pytest.raises(InvalidProof):
+            light.load_trust({**document, field: value}, genesis)
+
+
+def _links(data: bytes) -> list[Any]:
+    value = codec.decode(data, max_size=light.MAX_BUNDLE_BYTES)
+    assert isinstance(value, list)
+    return value
+
+
+async def test_each_proof_has_exactly_one_encoding(chain: Chain) -> None:
+    """A genuine bundle rewritten in any other form that a lax verifier might accept is refused: an older
+    version, a field added, a set carried that is already trusted, an extra signature, a hop that moves no
+    trust, a leaf carried for a present key, a multiproof with a hash more or less."""
+    genesis = chain.node.genesis
+    raw = anchor_tx(chain.admin, CHAIN, "one")
+    await chain.block(raw, anchor_tx(chain.admin, CHAIN, "two"))
+    await chain.block()
+    tx = chain.node.reader.tx_bundle(decode_transaction(raw).tx_id)
+    state = chain.node.reader.state_bundle(b"consensus/test_hooks")
+    full_commit = chain.node.reader.get_header_commit(tx.header.height)[1]
+    link = tx.links[0]
+    payload = link.payload
+    assert isinstance(payload, light.TxPayload)
+    proof = state.proof
+    variants: dict[str, bytes] = {
+        "tx as an older version": codec.encode([11, 2, *_links(tx.encode())[2:]]),
+        "state as an older version": codec.encode([10, 3, *_links(state.encode())[2:]]),
+        "a field added": codec.encode([*_links(tx.encode()), []]),
+        "the trusted set carried": dataclasses.replace(
+            tx, links=(dataclasses.replace(link, validators=genesis.validator_set()),)).encode(),
+        "every signature": dataclasses.replace(
+            tx, links=(dataclasses.replace(link, commit=dataclasses.replace(link.commit,
+                                                                          signatures=full_commit.signatures)),)).encode(),
+        "a hop that moves no trust": dataclasses.replace(
+            tx, links=(dataclasses.replace(chain.node.reader.links_for([(1, None)])[0], payload=None), link)).encode(),
+        "a multiproof with a hash more": dataclasses.replace(
+            tx, links=(dataclasses.replace(link, payload=dataclasses.replace(
+                payload, tx_proof=(*payload.tx_proof, bytes(32)))),)).encode(),
+        "a multiproof with a hash less": dataclasses.replace(
+            tx, links=(dataclasses.replace(link, payload=dataclasses.replace(
+                payload, result_proof=payload.result_proof[:-1])),)).encode(),
+    }
+    leaf_fields = [proof.key, proof.value, proof.leaf, b"".join(proof.siblings)]
+    state_fields = _links(state.encode())
+    state_fields[3][0][4] = [leaf_fields]
+    variants["a leaf carried for a present key"] = codec.encode(state_fields)
+    for name, data in variants.items():
+        with pytest.raises(InvalidProof):
+            bundle = light.decode_bundle(data)
+            if isinstance(bundle, light.TxBundle):
+                light.verify_txs(genesis, bundle)
+            else:
+                light.verify_state_values(genesis, bundle)
+            pytest.fail(f"{name} verifies")
+
+
+async def test_an_altered_byte_or_another_chain_is_refused(chain: Chain, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = anchor_tx(chain.admin, CHAIN, "x")
+    await chain.block(raw)
+    data = chain.node.reader.tx_bundle(decode_transaction(raw).tx_id).encode()
+    genesis = chain.node.genesis
+    for position in range(0, len(data), 7):
+        altered = bytearray(data)
+        altered[position] ^= 0x01
+        with pytest.raises(InvalidProof):
+            light.verify_txs(genesis, light.decode_bundle(bytes(altered)))  # type: ignore[arg-type]
+    _, others = init_network([tmp_path / "other"], chain_id=CHAIN, departments=[DepartmentSpec(code="PSB", name="P")],
+                             api_ports=[9], p2p_ports=[10])
+    other = Node.from_home(others[0].home)
+    try:
+        with pytest.raises(InvalidProof, match=r"signature|validator set"):
+            light.verify_txs(other.genesis, light.decode_bundle(data))  # type: ignore[arg-type]
+    finally:
+        other.close()
