@@ -314,10 +314,16 @@ async def get_history(request: web.Request) -> web.Response:
     cursor = query.get("cursor") or None
     after = None if cursor is None else history.decode_cursor(cursor, chain_id, entity, max_height=MAX_HEIGHT)
     reader = node.reader
+    prove = query.get("proof") in ("1", "true")
+    trusted = parse_int(query.get("trusted_height"), "trusted_height", lo=0) or 0
 
     def read_page() -> str:  # encoded on the read pool too: a full page is hundreds of kB of JSON
         page = reader.entity_history(entity, limit=limit, from_height=from_height, to_height=to_height, after=after)
-        return json.dumps(page.to_json(chain_id))
+        answer = page.to_json(chain_id)
+        if prove and page.events:
+            bundle = reader.txs_bundle([(e["height"], e["index"]) for e in page.events], trusted_height=trusted)
+            answer["proof"] = b64(bundle.encode())
+        return json.dumps(answer)
 
     return web.Response(text=await request.app[READS].run(read_page), content_type="application/json")
 

@@ -136,6 +136,11 @@ OPENAPI: Final[dict[str, Any]] = {
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
                            "events per page (default 100; a larger value is capped at 1000)"),
                     _query("cursor", {"type": "string"}, "next_cursor of the previous page, as answered"),
+                    _query("proof", {"type": "string", "enum": ["1"]},
+                           "1: add `proof`, one transaction bundle (base64) proving every event of the page "
+                           "(docs/proofs.md)"),
+                    _query("trusted_height", {"type": "integer", "minimum": 0},
+                           "with proof=1: the height of the verifier's saved trust (default 0: genesis)"),
                 ],
             )
         },

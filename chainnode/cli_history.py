@@ -12,6 +12,7 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from chainnode.cli import UsageError, emit, open_client
@@ -44,13 +45,29 @@ def format_signer(event: dict[str, Any]) -> str:
 def format_event_line(event: dict[str, Any], utc_offset_minutes: int) -> str:
     local = format_local_ms(int(event.get("time_ms") or 0), utc_offset_minutes)
     call = f"{event.get('contract')}.{event.get('method')}"
-    return (f"{event.get('height'):>8}  {local}  {call:<28} {event.get('code'):<14} {format_signer(event)}  "
+    mark = "✓ " if event.get("verified") else ""
+    return (f"{mark}{event.get('height'):>8}  {local}  {call:<28} {event.get('code'):<14} {format_signer(event)}  "
             f"tx {event.get('tx_id')}")
 
 
 def _page(client: Client, args: argparse.Namespace, limit: int, cursor: str | None) -> dict[str, Any]:
-    return client.history_page(args.entity, limit=limit, from_height=args.from_height, to_height=args.to_height,
-                               cursor=cursor)
+    """One page; with --verify, its proof is checked against genesis (or the trust file) before anything of it
+    is shown, and each event is marked verified."""
+    trust = getattr(args, "trust_root", None)
+    page = client.history_page(args.entity, limit=limit, from_height=args.from_height, to_height=args.to_height,
+                               cursor=cursor, proof=args.verify, trusted_height=None if trust is None else trust.height)
+    events = page.get("events") or []
+    if args.verify and events:
+        from chainnode.cli import _unb64
+        from chainnode.trace_verify import verify_trace
+
+        checked = verify_trace(args.genesis_doc, events, _unb64(str(page.get("proof") or "")), trust)
+        for event in events:
+            event["verified"] = True
+        args.verified = getattr(args, "verified", 0) + checked.events
+        args.proof_bytes = getattr(args, "proof_bytes", 0) + len(str(page.get("proof") or "")) * 3 // 4
+        page.pop("proof", None)
+    return page
 
 
 def _print(lines: Sequence[str]) -> None:
@@ -58,17 +75,37 @@ def _print(lines: Sequence[str]) -> None:
         print("\n".join(lines), flush=True)
 
 
+def _verified_lines(args: argparse.Namespace) -> list[str]:
+    if not args.verify:
+        return []
+    root = "genesis" if args.trust_root is None else f"genesis and trust file {args.trust}"
+    return [f"✓ {getattr(args, 'verified', 0)} events verified against {root} {args.genesis} "
+            f"(proofs {getattr(args, 'proof_bytes', 0)} bytes): each is the proven transaction at its height and "
+            "index, with its call, signer, time and outcome; names and roles are the node's reading of the roster"]
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     validate_entity(args.entity)
     if args.from_height is not None and args.to_height is not None and args.to_height < args.from_height:
         raise UsageError(f"--to {args.to_height} is below --from {args.from_height}")
     limit = args.limit or (MAX_PAGE if args.all else 100)
+    if args.verify:
+        from chainnode.cli_cases import read_trust
+        from chainnode.genesis import load_genesis
+
+        if args.genesis is None:
+            raise UsageError("--verify checks against a genesis file: add --genesis GENESIS", field="genesis")
+        args.genesis_doc = load_genesis(args.genesis)
+        args.trust_root = read_trust(args.trust, args.genesis_doc)
+    elif args.genesis is not None or args.trust is not None:
+        raise UsageError("--genesis and --trust are for --verify", field="verify")
     with open_client(args) as client:
         offset = 0 if args.json else utc_offset(client)
         page = _page(client, args, limit, args.cursor)
         if not args.all:
             events = page.get("events") or []
             lines = [format_event_line(e, offset) for e in events] or ["no events"]
+            lines += _verified_lines(args)
             if page.get("next_cursor"):
                 lines.append(f"(more events follow: add --all, or --cursor {page['next_cursor']})")
             emit(args, page, lines)
@@ -91,6 +128,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         emit(args, {**page, "events": collected, "next_cursor": None}, [])
     elif count == 0:
         _print(["no events"])
+    else:
+        _print(_verified_lines(args))
     sys.stdout.flush()
     return 0
 
@@ -106,4 +145,8 @@ def add_commands(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
                    help=f"events per page (default 100, with --all {MAX_PAGE}; the node caps it at {MAX_PAGE})")
     p.add_argument("--all", action="store_true", help="follow the cursor to the last event")
     p.add_argument("--cursor", metavar="C", help="continue after a page (its next_cursor)")
+    p.add_argument("--verify", action="store_true", help="ask for each page's proof and check every event against "
+                   "genesis before showing it (exit 1 if any check fails)")
+    p.add_argument("--genesis", type=Path, metavar="GENESIS", help="with --verify: the network's genesis.json")
+    p.add_argument("--trust", type=Path, metavar="FILE", help="with --verify: a trust file (cert verify --trust-out)")
     p.set_defaults(run=cmd_history)

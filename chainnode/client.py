@@ -288,15 +288,19 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
 
     async def history_page(
         self, entity: str, *, limit: int = 100, from_height: int | None = None, to_height: int | None = None,
-        cursor: str | None = None,
+        cursor: str | None = None, proof: bool = False, trusted_height: int | None = None,
     ) -> dict[str, Any]:
         """One page of an entity's history ("case:<id>", "department:PSB", "member:<hex>", ...): the node's
-        whole answer, with `events` in chain order and `next_cursor` (None after the last page).
+        whole answer, with `events` in chain order and `next_cursor` (None after the last page); with `proof`,
+        also `proof`, one bundle of every event (chainnode.trace_verify).
 
         Raises RemoteError invalid_field (field "cursor") for a cursor of another entity or chain.
         """
         params = {"limit": str(limit)}
-        for name, value in (("from_height", from_height), ("to_height", to_height), ("cursor", cursor)):
+        if proof:
+            params["proof"] = "1"
+        for name, value in (("from_height", from_height), ("to_height", to_height), ("cursor", cursor),
+                            ("trusted_height", trusted_height)):
             if value is not None:
                 params[name] = str(value)
         answer = await self._json("GET", f"/v1/history/{quote(entity, safe=':')}", params=params)
@@ -467,10 +471,11 @@ class Client(RecordQueries[dict[str, Any]]):
 
     def history_page(
         self, entity: str, *, limit: int = 100, from_height: int | None = None, to_height: int | None = None,
-        cursor: str | None = None,
+        cursor: str | None = None, proof: bool = False, trusted_height: int | None = None,
     ) -> dict[str, Any]:
         return self._run(self._client.history_page(entity, limit=limit, from_height=from_height,
-                                                   to_height=to_height, cursor=cursor))
+                                                   to_height=to_height, cursor=cursor, proof=proof,
+                                                   trusted_height=trusted_height))
 
     def history(
         self, entity: str, limit: int = 100, *, from_height: int | None = None, to_height: int | None = None,

@@ -249,3 +249,46 @@ async def test_the_history_command(env: Env) -> None:
     assert code == 2 and out == "" and err.startswith("error: usage: ") and "KIND:ID" in err
     code, _, err = await asyncio.to_thread(cli, entity, "--cursor", "not-a-cursor")
     assert code == 1 and err.startswith("error: invalid_field: ") and "cursor" in err
+
+
+async def test_a_page_is_proven_by_one_bundle(env: Env, tmp_path: Path) -> None:
+    """1,000 events over several blocks: one bundle proves them all (each block's header and commit once); an
+    event the node altered, dropped or added is refused; `history --verify` marks each line verified."""
+    from chainnode import light
+    from chainnode.errors import InvalidProof
+    from chainnode.trace_verify import verify_trace
+
+    await anchor_blocks(env, 1000, 250)
+    refused = await env.call(env.key, "governance", "set_roles", {"public_key": bytes(32), "roles": ["clerk"]})
+    entity = "department:PSB"
+    page = await env.get(f"/v1/history/{entity}", limit=1000, proof=1)
+    assert len(page["events"]) == 1000
+    genesis, data = env.node.genesis, base64.b64decode(page["proof"])
+    bundle = light.decode_bundle(data)
+    assert isinstance(bundle, light.TxBundle) and len(bundle.links) == 4  # one link per block, no hop
+    checked = verify_trace(genesis, page["events"], data)
+    assert (checked.events, checked.blocks) == (1000, 4)
+    for change in ({"code": "refused"}, {"signer": "00" * 32}, {"index": 999}, {"time_ms": 1}):
+        altered = [dict(page["events"][0], **change), *page["events"][1:]]
+        with pytest.raises(InvalidProof):
+            verify_trace(genesis, altered, data)
+    with pytest.raises(InvalidProof, match="holds 1000 transactions and the page lists 999"):
+        verify_trace(genesis, page["events"][1:], data)
+    last = await env.get(f"/v1/history/signer:{env.key.public_key.hex()}", from_height=env.node.head_height(),
+                         proof=1)
+    assert [e["tx_id"] for e in last["events"]] == [refused] and last["events"][0]["code"] != "ok"
+    verify_trace(genesis, last["events"], base64.b64decode(last["proof"]))  # a refused call is proven too
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        return run_cli("history", *argv, "--node", env.url)
+
+    genesis_file = str(tmp_path / "genesis.json")
+    Path(genesis_file).write_text(json.dumps(genesis.document))
+    code, out, err = await asyncio.to_thread(cli, entity, "--limit", "400", "--all", "--verify", "--genesis",
+                                             genesis_file)
+    lines = out.splitlines()
+    assert code == 0 and err == "", err
+    assert len(lines) == 1001 and all(line.startswith("✓ ") for line in lines)
+    assert lines[-1].startswith("✓ 1000 events verified against genesis")
+    code, _, err = await asyncio.to_thread(cli, entity, "--verify")
+    assert code == 2 and "--genesis" in err

@@ -7,7 +7,6 @@ stdout and stderr captured; one test also runs the real command line in a subpro
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import subprocess
