@@ -520,37 +520,45 @@ def revoke(overlay: StateOverlay, args: ChangeArgs, ctx: CallContext) -> Outcome
     return _update(overlay, record, "revoked", args.reason, officer, ctx)
 
 
+def compute_certificate_targets(args: IssueArgs | ChangeArgs) -> tuple[str, ...]:
+    """The entities a certificates call names: the certificate of a change; the holder and the cited
+    materials of an issue (its ID comes from the transaction)."""
+    if isinstance(args, ChangeArgs):
+        return (f"cert:{args.cert_id}",)
+    return (f"holder:{args.holder_ref.hex()}", *(f"material:{m}" for m in args.materials))
+
+
 _CERT_ID_EXAMPLE: Final = "0123456789abcdef0123456789abcdef"
 
 METHODS: Final[dict[str, Method]] = {
     "issue": Method(
-        parse=parse_issue, handler=issue,
+        parse=parse_issue, handler=issue, targets=compute_certificate_targets,
         description="An issuer of an authorised department issues a certificate to a holder reference.",
         example={"cert_type": "business_licence", "holder_ref": "<32 bytes>", "content_hash": "<32 bytes>",
                  "valid_until_ms": 1_800_000_000_000, "materials": [_CERT_ID_EXAMPLE], "metadata": {"name": "..."}},
     ),
     "amend": Method(
-        parse=parse_amend, handler=amend,
+        parse=parse_amend, handler=amend, targets=compute_certificate_targets,
         description="An issuer of the issuing department records a new version; the old version stays readable.",
         example={"cert_id": _CERT_ID_EXAMPLE, "content_hash": "<32 bytes>", "reason": "registered address changed"},
     ),
     "suspend": Method(
-        parse=parse_status_change, handler=suspend,
+        parse=parse_status_change, handler=suspend, targets=compute_certificate_targets,
         description="An issuer of the issuing department suspends a valid certificate.",
         example={"cert_id": _CERT_ID_EXAMPLE, "reason": "under investigation"},
     ),
     "reinstate": Method(
-        parse=parse_status_change, handler=reinstate,
+        parse=parse_status_change, handler=reinstate, targets=compute_certificate_targets,
         description="An issuer of the issuing department lifts a suspension.",
         example={"cert_id": _CERT_ID_EXAMPLE, "reason": "investigation closed"},
     ),
     "renew": Method(
-        parse=parse_renew, handler=renew,
+        parse=parse_renew, handler=renew, targets=compute_certificate_targets,
         description="An issuer of the issuing department extends a certificate's validity.",
         example={"cert_id": _CERT_ID_EXAMPLE, "valid_until_ms": 1_830_000_000_000, "reason": "annual renewal"},
     ),
     "revoke": Method(
-        parse=parse_status_change, handler=revoke,
+        parse=parse_status_change, handler=revoke, targets=compute_certificate_targets,
         description="An issuer of the issuing department revokes a certificate; revocation is final.",
         example={"cert_id": _CERT_ID_EXAMPLE, "reason": "obtained by fraud"},
     ),

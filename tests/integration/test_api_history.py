@@ -183,12 +183,12 @@ async def test_roles_are_those_held_at_each_height(env: Env) -> None:
     assert all(e["signer"] == env.key.public_key.hex() and "admin" in e["signer_roles"] for e in changes)
     assert changes[1]["events"][0]["attributes"]["roles"] == ["reviewer"]
 
-    # a refused call is on chain with its code, under its signer (the only entity it is indexed under)
+    # a refused call is on chain with its code, under its signer and the anchor its arguments name
     mine = (await env.get(f"/v1/history/signer:{env.key.public_key.hex()}"))["events"]
     assert mine[-1]["tx_id"] == refused and mine[-1]["code"] == "anchor_exists" and "already" in mine[-1]["message"]
     assert mine[-1]["events"] == []
     anchored = (await env.get(f"/v1/history/anchor:{crypto.sha256(b'one').hex()}"))["events"]
-    assert [e["tx_id"] for e in anchored] == [as_clerk]
+    assert [(e["tx_id"], e["code"]) for e in anchored] == [(as_clerk, "ok"), (refused, "anchor_exists")]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
