@@ -412,6 +412,7 @@ class Store(StoreView):
         Writes only missing `e` rows (a row already there is rewritten with the same value), in batches of
         UPGRADE_BATCH_BLOCKS blocks, then the new format marker in a last synced batch: a crash meanwhile
         leaves a /3 store with some rows added, and the next open runs the upgrade again from the start.
+        Raises CorruptStore if a block below the head is missing or a transaction cannot be decoded.
         """
         head = self.head_height()
         log.info("upgrading the store %s from %s to %s: indexing the calls of %d blocks under their targets",
