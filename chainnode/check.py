@@ -161,7 +161,7 @@ def _open_store(data: Path) -> Store:
     if not (data / "CURRENT").is_file():
         raise CorruptStore(f"{data} is not a usable LevelDB store: its CURRENT file is missing")
     try:
-        return Store(data)
+        return Store(data, upgrade=False)
     except Exception as exc:
         if not _is_leveldb_error(exc):
             raise

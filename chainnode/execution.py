@@ -75,27 +75,63 @@ def validate_call(tx: Transaction, registry: Registry = REGISTRY) -> None:
         raise InvalidArguments(exc.message, field=exc.field or "args") from exc
 
 
+def compute_targets(method: Method, args: Value) -> tuple[str, ...]:
+    """The entities a call's parsed arguments name (`Method.targets`), for the history index.
+
+    The index is local, not consensus state: a fault here is logged and indexes the call under its signer
+    only; it never changes the call's result.
+    """
+    if method.targets is None:
+        return ()
+    try:
+        return tuple(method.targets(args))
+    except Exception:
+        log.exception("the targets of a %s call could not be computed", type(args).__name__)
+        return ()
+
+
+def compute_call_entities(tx: Transaction, registry: Registry = REGISTRY) -> tuple[str, ...]:
+    """The entities a transaction is indexed under whatever its result: its signer, and the targets its
+    arguments name when the contract and method exist and the arguments parse."""
+    signer_entity = f"signer:{tx.signer.hex()}"
+    try:
+        method = get_method(tx.body.contract, tx.body.method, registry)
+        args: Value = method.parse(tx.body.args)
+    except (ContractError, UnknownContract, UnknownMethod):
+        return (signer_entity,)
+    return _entities(signer_entity, compute_targets(method, args))
+
+
+def _entities(signer_entity: str, *groups: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((signer_entity, *(entity for group in groups for entity in group))))
+
+
 def execute_transaction(
     block_overlay: StateOverlay, tx: Transaction, ctx: BlockContext, registry: Registry = REGISTRY
 ) -> tuple[TxResult, tuple[str, ...]]:
+    """Run one call; returns its result and the entities it is indexed under: the signer always; the
+    targets of its arguments once they parse, even if the contract refuses the call; and, if it succeeds,
+    the entities its outcome names."""
     signer_entity = f"signer:{tx.signer.hex()}"
     call = CallContext(
         chain_id=ctx.chain_id, height=ctx.height, block_time_ms=ctx.time_ms, signer=tx.signer, tx_id=tx.tx_id
     )
     overlay = block_overlay.child()
+    targets: tuple[str, ...] = ()
     try:
         method = get_method(tx.body.contract, tx.body.method, registry)
         args: Value = method.parse(tx.body.args)
+        targets = compute_targets(method, args)
         outcome: Outcome = method.handler(overlay, args, call)
     except (ContractError, UnknownContract, UnknownMethod) as exc:
-        return TxResult(tx_id=tx.tx_id, code=exc.code, message=exc.message), (signer_entity,)
+        return TxResult(tx_id=tx.tx_id, code=exc.code, message=exc.message), _entities(signer_entity, targets)
     except Exception:  # a contract bug: the same on every node, so record it rather than halt the chain
         log.exception("contract %s.%s failed on tx %s", tx.body.contract, tx.body.method, tx.tx_id.hex())
         return TxResult(tx_id=tx.tx_id, code="contract_fault", message="the contract failed; see node logs"), (
-            signer_entity,
+            _entities(signer_entity, targets)
         )
     overlay.merge_into_parent()
-    entities = (signer_entity, *(e for e in outcome.entities if e != signer_entity))
+    entities = _entities(signer_entity, outcome.entities, targets)
     return TxResult(tx_id=tx.tx_id, code=CODE_OK, message="", events=outcome.events), entities
 
 

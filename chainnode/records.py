@@ -246,4 +246,5 @@ def certificate(v: View, cert_id: str, version: int | None) -> dict[str, Any]:
     if current is None or found is None:
         what = f"certificate {cert_id}" + ("" if version is None else f" version {version}")
         raise NotFound(f"there is no {what} at height {v.height}", field="cert_id")
-    return envelope(v, certificate=certificates.certificate_version_json(found, current, v.time_ms))
+    history = certificates.get_certificate_history(v, cert_id, current["actions"])
+    return envelope(v, certificate=certificates.certificate_version_json(found, current, v.time_ms, history))

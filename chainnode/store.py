@@ -9,6 +9,7 @@ The column layout is documented in docs/storage.md.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import struct
 import threading
@@ -23,11 +24,19 @@ import plyvel
 from chainnode import codec
 from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit
 from chainnode.errors import CorruptStore, InvalidInput, StoreError, StoreLocked
+from chainnode.execution import compute_call_entities
 from chainnode.state import StateUpdate
 from chainnode.state_tree import StateTree, compute_key_hash
+from chainnode.tx import decode_transaction
 
-FORMAT_VERSION: Final = b"chainnode-store/3"
-"""3: the state is a versioned sparse Merkle tree (docs/state.md); 2 had hash buckets."""
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION: Final = b"chainnode-store/4"
+"""4: a refused call is indexed (`e`) under the entities its arguments name, not only its signer;
+3: the state is a versioned sparse Merkle tree (docs/state.md); 2 had hash buckets."""
+UPGRADABLE_FORMAT: Final = b"chainnode-store/3"
+"""The one older format a store is upgraded from when opened (`Store.upgrade_entity_index`)."""
+UPGRADE_BATCH_BLOCKS: Final = 1000
 
 META_FORMAT: Final = b"m/format"
 META_GENESIS: Final = b"m/genesis"
@@ -346,7 +355,7 @@ class StoreSnapshot(StoreView):
 class Store(StoreView):
     """A node's LevelDB store. Reads are safe from any thread; writes come from the one committer."""
 
-    def __init__(self, path: Path, *, header_cache: int = 1024) -> None:
+    def __init__(self, path: Path, *, header_cache: int = 1024, upgrade: bool = True) -> None:
         path.mkdir(parents=True, exist_ok=True)
         try:
             db = plyvel.DB(
@@ -368,9 +377,9 @@ class Store(StoreView):
         super().__init__(db, headers=OrderedDict(), header_lock=threading.Lock(), header_cache=header_cache,
                          nodes=NodeCache())
         self.path = path
-        self._check_format(path)
+        self._check_format(path, upgrade=upgrade)
 
-    def _check_format(self, path: Path) -> None:
+    def _check_format(self, path: Path, *, upgrade: bool) -> None:
         try:
             fmt = self._db.get(META_FORMAT)
         except plyvel.Error as exc:
@@ -379,6 +388,15 @@ class Store(StoreView):
         if fmt is not None and fmt != FORMAT_VERSION and not re.fullmatch(rb"chainnode-store/[0-9]{1,4}", fmt):
             self._db.close()
             raise CorruptStore(f"the store {path} is corrupt: its format marker {fmt!r} is damaged")
+        if fmt == UPGRADABLE_FORMAT and upgrade:
+            self.upgrade_entity_index()
+            return
+        if fmt == UPGRADABLE_FORMAT:
+            self._db.close()
+            raise StoreError(
+                f"the store {path} has format {fmt.decode()}, which this release upgrades when a node opens it; "
+                "start the node once (chainnode start --home HOME) and stop it, then run this again"
+            )
         if fmt is not None and fmt != FORMAT_VERSION:
             self._db.close()
             raise StoreError(
@@ -386,6 +404,40 @@ class Store(StoreView):
                 f"node reads {FORMAT_VERSION.decode()}. Re-create the node home from its genesis and let it sync "
                 "from the network (on a local devnet: ./scripts/devnet reset)"
             )
+
+    def upgrade_entity_index(self) -> None:
+        """Upgrade a chainnode-store/3 store to /4: index every committed call under the entities its arguments
+        name (`execution.compute_call_entities`), which /3 wrote for successful calls only.
+
+        Writes only missing `e` rows (a row already there is rewritten with the same value), in batches of
+        UPGRADE_BATCH_BLOCKS blocks, then the new format marker in a last synced batch: a crash meanwhile
+        leaves a /3 store with some rows added, and the next open runs the upgrade again from the start.
+        Raises CorruptStore if a block below the head is missing or a transaction cannot be decoded.
+        """
+        head = self.head_height()
+        log.info("upgrading the store %s from %s to %s: indexing the calls of %d blocks under their targets",
+                 self.path, UPGRADABLE_FORMAT.decode(), FORMAT_VERSION.decode(), max(head, 0))
+        batch = self._db.write_batch(transaction=True)
+        for height in range(1, head + 1):
+            block = self.get_block(height)
+            if block is None:
+                raise CorruptStore(f"block {height} is missing below the head {head}; run `chainnode check`")
+            for index, raw in enumerate(block.txs):
+                try:
+                    tx = decode_transaction(raw, max_size=MAX_STORED_VALUE)
+                except InvalidInput as exc:
+                    raise CorruptStore(f"transaction {index} of block {height} cannot be decoded: {exc.message}; "
+                                       "run `chainnode check`") from exc
+                position = h8(height) + U32.pack(index)
+                for entity in compute_call_entities(tx):
+                    batch.put(entity_prefix(entity) + position, tx.tx_id)
+            if height % UPGRADE_BATCH_BLOCKS == 0:
+                batch.write()
+                batch = self._db.write_batch(transaction=True)
+                log.info("upgrading the store: indexed block %d of %d", height, head)
+        batch.write()
+        self._db.put(META_FORMAT, FORMAT_VERSION, sync=True)
+        log.info("upgraded the store %s to %s", self.path, FORMAT_VERSION.decode())
 
     def close(self) -> None:
         if not self._db.closed:

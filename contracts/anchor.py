@@ -100,3 +100,8 @@ def put(overlay: StateOverlay, args: PutArgs, ctx: CallContext) -> Outcome:
         },
     )
     return Outcome((event,), (f"anchor:{args.content_hash.hex()}", f"department:{member.department}"))
+
+
+def compute_put_targets(args: PutArgs) -> tuple[str, ...]:
+    """The entity a `put` names: its anchor."""
+    return (f"anchor:{args.content_hash.hex()}",)

@@ -123,6 +123,10 @@ class Method:
     handler: Callable[[StateOverlay, Any, CallContext], Outcome]
     description: str = ""
     example: dict[str, Any] = field(default_factory=dict)
+    targets: Callable[[Any], tuple[str, ...]] | None = None
+    """The entity IDs the parsed arguments name (`case:<id>`, `cert:<id>`, ...), from the arguments alone:
+    no state, no context. A call the contract refuses is indexed under these as well as its signer, so an
+    auditor's trace of a record shows the refused attempts on it (docs/contracts.md, "Entities")."""
 
 
 def want_args_map(args: Value, allowed: set[str], required: set[str]) -> dict[str, Value]:

@@ -167,3 +167,15 @@ def parse_decide(args: Value) -> DecideArgs:
     if parsed.certificate is not None and parsed.decision != "approve":
         raise A.bad("certificate", "a certificate is issued only with decision approve")
     return parsed
+
+
+def compute_file_targets(args: FileArgs) -> tuple[str, ...]:
+    """The entities a filing names: the item, the holder and the cited materials."""
+    return (f"item:{args.item_code}", f"holder:{args.holder_ref.hex()}", *(f"material:{m}" for m in args.materials))
+
+
+def compute_case_targets(args: ResubmitArgs | CorrectionArgs | OpinionArgs | HandOverArgs | DecideArgs
+                         ) -> tuple[str, ...]:
+    """The entities a call on a case names: the case, and the materials a resubmission cites."""
+    cited = args.materials if isinstance(args, ResubmitArgs) else ()
+    return (f"case:{args.case_id}", *(f"material:{m}" for m in cited))

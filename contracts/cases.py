@@ -45,6 +45,8 @@ from contracts.case_args import (
     HandOverArgs,
     OpinionArgs,
     ResubmitArgs,
+    compute_case_targets,
+    compute_file_targets,
     parse_decide,
     parse_file,
     parse_hand_over,
@@ -462,40 +464,40 @@ _MATERIAL_ID: Final = "fedcba9876543210fedcba9876543210"
 
 METHODS: Final[dict[str, Method]] = {
     "file": Method(
-        parse=parse_file, handler=file,
+        parse=parse_file, handler=file, targets=compute_file_targets,
         description="A clerk of the item's implementing department files a case citing materials: accepted with "
                     "a deadline if complete, else returned with the complete list of problems.",
         example={"item_code": "SAMR-001", "holder_ref": "<32 bytes>", "materials": [_MATERIAL_ID],
                  "note": "walk-in application"},
     ),
     "resubmit": Method(
-        parse=parse_resubmit, handler=resubmit,
+        parse=parse_resubmit, handler=resubmit, targets=compute_case_targets,
         description="A clerk adds corrected materials to a returned case; the check runs again.",
         example={"case_id": _CASE_ID, "materials": [_MATERIAL_ID]},
     ),
     "request_correction": Method(
-        parse=parse_request_correction, handler=request_correction,
+        parse=parse_request_correction, handler=request_correction, targets=compute_case_targets,
         description="A reviewer or approver returns an accepted case for corrections; its clock is suspended.",
         example={"case_id": _CASE_ID, "problems": [{"material_type": "lease", "reason": "signature page missing"}],
                  "note": "bring the complete lease"},
     ),
     "review": Method(
-        parse=parse_review, handler=review,
+        parse=parse_review, handler=review, targets=compute_case_targets,
         description="A reviewer of the case's department records an opinion (agree, disagree or note).",
         example={"case_id": _CASE_ID, "opinion": "agree", "comment": "materials complete and consistent"},
     ),
     "opinion": Method(
-        parse=parse_opinion, handler=opinion,
+        parse=parse_opinion, handler=opinion, targets=compute_case_targets,
         description="A reviewer or approver of a parallel department gives that department's one opinion.",
         example={"case_id": _CASE_ID, "opinion": "agree", "comment": "no tax arrears"},
     ),
     "hand_over": Method(
-        parse=parse_hand_over, handler=hand_over,
+        parse=parse_hand_over, handler=hand_over, targets=compute_case_targets,
         description="The case's officer or a department admin hands the case to another officer of the department.",
         example={"case_id": _CASE_ID, "to": "<32 bytes>", "reason": "officer on leave"},
     ),
     "decide": Method(
-        parse=parse_decide, handler=decide,
+        parse=parse_decide, handler=decide, targets=compute_case_targets,
         description="An approver of the case's department approves or denies it; approval of an item with a "
                     "certificate type issues the certificate in the same transaction, its issuing officer the "
                     "approver (holding issuer too) or certificate.issuer_officer (a key of the department "

@@ -6,18 +6,21 @@ approving officer, who either holds `issuer` as well or names an issuing officer
 does; that officer is recorded as `issuer_officer`, the approver as the history entry's signer).
 Afterwards only an issuer of the issuing department may amend it (a new version; the old one stays
 readable), suspend, reinstate, renew (new end of validity) or revoke it (final). Every
-action is appended to the record's `history` with its reason and signer, so the status as of any past
-time can be replayed from the current record alone (`status_at`). A superseded version has no status of
-its own: it is revoked, suspended or expired with its certificate.
+action is recorded with its reason and signer under its own key, `cert/<id>/h/<seq>`, written in the same
+transaction; the record keeps only the current fields and the count of actions (`actions`), so its size
+(and a verifier's proof of it) does not grow with the history. The status comes from the record alone
+(`status_at`); as of an earlier height, from the record read at that height. A superseded version has no
+status of its own: it is revoked, suspended or expired with its certificate.
 
-Status as of a time T, in order of precedence: `revoked` (revoked at or before T), `suspended`,
-`not_yet_valid` (T before valid_from_ms), `expired` (T at or after the valid_until_ms in force at T),
+Status as of a time T at or after the record's last action, in order of precedence: `revoked`,
+`suspended`, `not_yet_valid` (T before valid_from_ms), `expired` (T at or after valid_until_ms),
 otherwise `valid`. A certificate cannot be back-dated: valid_from_ms is never before the block time of
 its issue, so before issue it reads as `not_yet_valid`.
 
 State layout (certificate IDs are 32 lowercase hex digits, `contracts.args.ID_HEX`):
 - `cert/<id>` -> the current record (shape below).
 - `cert/<id>/v/<version as 4 bytes big-endian>` -> the full record of each superseded version.
+- `cert/<id>/h/<seq as 4 bytes big-endian>` -> action number seq (0: the issue), at most MAX_HISTORY.
 - `certs/holder/<holder_ref, 32 bytes>/<id>` -> b"\\xc0": the holder index, never deleted. It lives
   under its own prefix `certs/` (which `cert/` is not a prefix of), so a holder scan never meets a
   record and a scan of `cert/` never meets the index.
@@ -27,9 +30,10 @@ Record: {"cert_id", "cert_type", "holder_ref" (32-byte salted hash), "content_ha
 "materials" ([material IDs]), "metadata" ({str: str}), "valid_from_ms", "valid_until_ms" (or None),
 "version", "previous_version" (or None), "issued_height", "issued_ms", "tx_id" (the issue transaction),
 "updated_height", "updated_ms", "suspended", "suspended_reason", "revoked", "revoked_reason",
-"revoked_height", "revoked_ms", "history": [{"action", "reason", "signer", "signer_name", "department",
-"height", "time_ms", "version", "tx_id", "valid_until_ms" (the end of validity after the action)}]}.
-Actions: issued, amended, suspended, reinstated, renewed, revoked.
+"revoked_height", "revoked_ms", "actions" (how many actions are recorded)}.
+Action: {"action", "reason", "signer", "signer_name", "department", "height", "time_ms", "version",
+"tx_id", "valid_until_ms" (the end of validity after the action)}; actions: issued, amended, suspended,
+reinstated, renewed, revoked.
 """
 
 from __future__ import annotations
@@ -84,6 +88,10 @@ def version_key(cert_id: str, version: int) -> bytes:
     return PREFIX_CERT + cert_id.encode() + b"/v/" + version.to_bytes(4, "big")
 
 
+def history_key(cert_id: str, seq: int) -> bytes:
+    return PREFIX_CERT + cert_id.encode() + b"/h/" + seq.to_bytes(4, "big")
+
+
 def holder_prefix(holder_ref: bytes) -> bytes:
     return PREFIX_HOLDER + holder_ref + b"/"
 
@@ -117,6 +125,23 @@ def get_certificate_version(reader: StateReader, cert_id: str, version: int) -> 
     return _decode(reader, version_key(cert_id, version))
 
 
+def get_certificate_history(reader: StateReader, cert_id: str, count: int, *, start: int = 0,
+                            limit: int = MAX_HISTORY) -> list[dict[str, Any]]:
+    """Actions `start` to `start + limit` (at most) of the first `count` of a certificate, in order.
+
+    `count` is the `actions` of the record read at the same height (a version's snapshot gives the actions
+    recorded up to its amendment): one read per action, never more than MAX_HISTORY.
+    """
+    end = min(count, start + limit, MAX_HISTORY)
+    entries = []
+    for seq in range(max(start, 0), end):
+        entry = _decode(reader, history_key(cert_id, seq))
+        if entry is None:
+            break
+        entries.append(entry)
+    return entries
+
+
 def certificates_of_holder(reader: StateReader, holder_ref: bytes, *, limit: int = MAX_HOLDER_LIST
                            ) -> list[dict[str, Any]]:
     """The current records of every certificate issued to `holder_ref`, in certificate-ID order."""
@@ -132,31 +157,20 @@ def certificates_of_holder(reader: StateReader, holder_ref: bytes, *, limit: int
 
 
 def status_at(record: Mapping[str, Any], time_ms: int) -> str:
-    """The status as of block time `time_ms`, replayed from the record's history (see the module doc).
+    """The status as of block time `time_ms` at or after the record's last action (see the module doc).
 
-    `record` is the current record (`cert/<id>`): a superseded version's snapshot (`cert/<id>/v/<n>`) has
-    a history that ends when it was amended, so it would miss every later suspension or revocation; the
-    status of any version is the certificate's (`certificate_version_json`).
+    `record` is the certificate's record (`cert/<id>`) read at the height whose time `time_ms` is, or a
+    later one: the status as of an earlier height is that of the record read at that height. A superseded
+    version's snapshot (`cert/<id>/v/<n>`) stops when it was amended, so it would miss every later
+    suspension or revocation; the status of any version is the certificate's (`certificate_version_json`).
     """
-    suspended = revoked = False
-    valid_until = record["valid_until_ms"]
-    for entry in record["history"]:
-        if entry["time_ms"] > time_ms:
-            break
-        action = entry["action"]
-        valid_until = entry["valid_until_ms"]
-        if action == "suspended":
-            suspended = True
-        elif action == "reinstated":
-            suspended = False
-        elif action == "revoked":
-            revoked = True
-    if revoked:
+    if record["revoked"]:
         return REVOKED
-    if suspended:
+    if record["suspended"]:
         return SUSPENDED
     if time_ms < record["valid_from_ms"]:
         return NOT_YET_VALID
+    valid_until = record["valid_until_ms"]
     if valid_until is not None and time_ms >= valid_until:
         return EXPIRED
     return VALID
@@ -164,24 +178,30 @@ def status_at(record: Mapping[str, Any], time_ms: int) -> str:
 
 def certificate_json(record: Mapping[str, Any], time_ms: int) -> dict[str, Any]:
     """The current record as JSON (bytes as lowercase hex) with its "status" as of `time_ms`."""
-    return certificate_version_json(record, record, time_ms)
+    out: dict[str, Any] = {key: jsonable(value) for key, value in record.items()}
+    out["status"] = status_at(record, time_ms)
+    return out
 
 
-def certificate_version_json(version: Mapping[str, Any], current: Mapping[str, Any], time_ms: int) -> dict[str, Any]:
-    """One version of a certificate as JSON, with the **certificate's** status as of `time_ms`.
+def certificate_version_json(version: Mapping[str, Any], current: Mapping[str, Any], time_ms: int,
+                             history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One version of a certificate as JSON, with the **certificate's** status as of `time_ms` and its actions.
 
-    A superseded version's record is a snapshot taken when it was amended: its own `history`, `revoked`
-    and `suspended` stop there, so its status is read from `current` (the record at the same height),
-    never from the snapshot. Adds "status", "latest_version" (how many versions there are), "superseded"
-    and "superseded_height" (the height of the amendment that replaced it, None for the latest).
+    `history` is the certificate's actions read at the same height as `current`
+    (`get_certificate_history(reader, cert_id, current["actions"])`). A superseded version's record is a
+    snapshot taken when it was amended: its `actions`, `revoked` and `suspended` stop there, so its status
+    is read from `current`, never from the snapshot, and the action after its last is the amendment that
+    replaced it. Adds "status", "latest_version" (how many versions there are), "superseded",
+    "superseded_height" (the height of that amendment, None for the latest) and "history" (the actions up
+    to this version's last).
     """
-    out: dict[str, Any] = {key: jsonable(value) for key, value in version.items()}
+    out = certificate_json(version, time_ms)
     out["status"] = status_at(current, time_ms)
     out["latest_version"] = current["version"]
     out["superseded"] = version["version"] < current["version"]
-    out["superseded_height"] = next((entry["height"] for entry in current["history"]
-                                     if entry["action"] == "amended" and entry["version"] == version["version"] + 1),
-                                    None)
+    replaced_by = history[version["actions"]] if out["superseded"] and len(history) > version["actions"] else None
+    out["superseded_height"] = None if replaced_by is None else replaced_by["height"]
+    out["history"] = [jsonable(dict(entry)) for entry in history[:version["actions"]]]
     return out
 
 
@@ -315,7 +335,7 @@ def _require_changeable(overlay: StateOverlay, cert_id: str, department: str) ->
             "cert_revoked", f"certificate {cert_id} was revoked at height {record['revoked_height']} "
             f"({record['revoked_reason']}); revocation is final", field="cert_id",
         )
-    if len(record["history"]) >= MAX_HISTORY:
+    if record["actions"] >= MAX_HISTORY:
         raise ContractError("too_many_changes", f"certificate {cert_id} already has {MAX_HISTORY} recorded "
                             "actions; issue a new certificate instead", field="cert_id")
     return record
@@ -339,6 +359,17 @@ def _event(action: str, record: Mapping[str, Any], reason: str, signer: bytes) -
     })
 
 
+def _record_action(overlay: StateOverlay, record: dict[str, Any], entry: dict[str, Value]) -> None:
+    """Write `entry` as the certificate's next action and the record with its count of actions."""
+    overlay.put_value(history_key(record["cert_id"], record["actions"]), entry)
+    record["actions"] += 1
+    overlay.put_value(cert_key(record["cert_id"]), record)
+
+
+def _issue_reason(case_id: str | None) -> str:
+    return "" if case_id is None else f"approved case {case_id}"
+
+
 def certificate_entities(record: Mapping[str, Any]) -> tuple[str, ...]:
     """The entity IDs of a certificate for the history index: cert, holder and issuing department."""
     return (f"cert:{record['cert_id']}", f"holder:{record['holder_ref'].hex()}", f"department:{record['issuer']}")
@@ -354,7 +385,6 @@ def _issue(overlay: StateOverlay, ctx: CallContext, officer: governance.MemberRe
     cert_id = compute_cert_id(ctx.tx_id)
     if overlay.get(cert_key(cert_id)) is not None:
         raise ContractError("cert_exists", f"transaction {ctx.tx_id.hex()} already issued certificate {cert_id}")
-    reason = "" if case_id is None else f"approved case {case_id}"
     record: dict[str, Any] = {
         "cert_id": cert_id, "cert_type": args.cert_type, "holder_ref": args.holder_ref,
         "content_hash": args.content_hash, "issuer": officer.department, "issuer_officer": officer.public_key,
@@ -362,10 +392,10 @@ def _issue(overlay: StateOverlay, ctx: CallContext, officer: governance.MemberRe
         "metadata": args.metadata, "valid_from_ms": start, "valid_until_ms": end, "version": 1,
         "previous_version": None, "issued_height": ctx.height, "issued_ms": ctx.block_time_ms, "tx_id": ctx.tx_id,
         "updated_height": ctx.height, "updated_ms": ctx.block_time_ms, "suspended": False, "suspended_reason": None,
-        "revoked": False, "revoked_reason": None, "revoked_height": None, "revoked_ms": None,
-        "history": [_history_entry("issued", reason, officer if signer is None else signer, ctx, 1, end)],
+        "revoked": False, "revoked_reason": None, "revoked_height": None, "revoked_ms": None, "actions": 0,
     }
-    overlay.put_value(cert_key(cert_id), record)
+    _record_action(overlay, record, _history_entry("issued", _issue_reason(case_id),
+                                                   officer if signer is None else signer, ctx, 1, end))
     overlay.put(holder_key(args.holder_ref, cert_id), b"\xc0")
     return record
 
@@ -416,16 +446,15 @@ def issue_for_case(overlay: StateOverlay, ctx: CallContext, *, approver: governa
                      valid_from_ms=valid_from_ms, valid_until_ms=valid_until_ms, materials=tuple(materials),
                      metadata=A.metadata(dict(metadata or {}), "metadata"))
     record = _issue(overlay, ctx, officer, args, case_id, signer=approver)
-    return record["cert_id"], _event("issued", record, record["history"][0]["reason"], approver.public_key)
+    return record["cert_id"], _event("issued", record, _issue_reason(case_id), approver.public_key)
 
 
 def _update(overlay: StateOverlay, record: dict[str, Any], action: str, reason: str,
             officer: governance.MemberRecord, ctx: CallContext) -> Outcome:
     record["updated_height"] = ctx.height
     record["updated_ms"] = ctx.block_time_ms
-    record["history"] = [*record["history"], _history_entry(action, reason, officer, ctx, record["version"],
-                                                            record["valid_until_ms"])]
-    overlay.put_value(cert_key(record["cert_id"]), record)
+    _record_action(overlay, record, _history_entry(action, reason, officer, ctx, record["version"],
+                                                   record["valid_until_ms"]))
     return Outcome((_event(action, record, reason, officer.public_key),), certificate_entities(record))
 
 
@@ -520,37 +549,45 @@ def revoke(overlay: StateOverlay, args: ChangeArgs, ctx: CallContext) -> Outcome
     return _update(overlay, record, "revoked", args.reason, officer, ctx)
 
 
+def compute_certificate_targets(args: IssueArgs | ChangeArgs) -> tuple[str, ...]:
+    """The entities a certificates call names: the certificate of a change; the holder and the cited
+    materials of an issue (its ID comes from the transaction)."""
+    if isinstance(args, ChangeArgs):
+        return (f"cert:{args.cert_id}",)
+    return (f"holder:{args.holder_ref.hex()}", *(f"material:{m}" for m in args.materials))
+
+
 _CERT_ID_EXAMPLE: Final = "0123456789abcdef0123456789abcdef"
 
 METHODS: Final[dict[str, Method]] = {
     "issue": Method(
-        parse=parse_issue, handler=issue,
+        parse=parse_issue, handler=issue, targets=compute_certificate_targets,
         description="An issuer of an authorised department issues a certificate to a holder reference.",
         example={"cert_type": "business_licence", "holder_ref": "<32 bytes>", "content_hash": "<32 bytes>",
                  "valid_until_ms": 1_800_000_000_000, "materials": [_CERT_ID_EXAMPLE], "metadata": {"name": "..."}},
     ),
     "amend": Method(
-        parse=parse_amend, handler=amend,
+        parse=parse_amend, handler=amend, targets=compute_certificate_targets,
         description="An issuer of the issuing department records a new version; the old version stays readable.",
         example={"cert_id": _CERT_ID_EXAMPLE, "content_hash": "<32 bytes>", "reason": "registered address changed"},
     ),
     "suspend": Method(
-        parse=parse_status_change, handler=suspend,
+        parse=parse_status_change, handler=suspend, targets=compute_certificate_targets,
         description="An issuer of the issuing department suspends a valid certificate.",
         example={"cert_id": _CERT_ID_EXAMPLE, "reason": "under investigation"},
     ),
     "reinstate": Method(
-        parse=parse_status_change, handler=reinstate,
+        parse=parse_status_change, handler=reinstate, targets=compute_certificate_targets,
         description="An issuer of the issuing department lifts a suspension.",
         example={"cert_id": _CERT_ID_EXAMPLE, "reason": "investigation closed"},
     ),
     "renew": Method(
-        parse=parse_renew, handler=renew,
+        parse=parse_renew, handler=renew, targets=compute_certificate_targets,
         description="An issuer of the issuing department extends a certificate's validity.",
         example={"cert_id": _CERT_ID_EXAMPLE, "valid_until_ms": 1_830_000_000_000, "reason": "annual renewal"},
     ),
     "revoke": Method(
-        parse=parse_status_change, handler=revoke,
+        parse=parse_status_change, handler=revoke, targets=compute_certificate_targets,
         description="An issuer of the issuing department revokes a certificate; revocation is final.",
         example={"cert_id": _CERT_ID_EXAMPLE, "reason": "obtained by fraud"},
     ),

@@ -177,3 +177,17 @@ def parse_access(args: Value) -> AccessArgs:
         raise A.bad("reply_key", "reply_key is not a usable X25519 public key (a low-order point)")
     return AccessArgs(doc_id=A.record_id(f["doc_id"], "doc_id"), reply_key=reply_key,
                       case_id=A.optional(f, "case_id", A.record_id, None), purpose=purpose)
+
+
+def compute_document_targets(args: SendArgs | ReceiptArgs | ReasonArgs | ForwardArgs | DeliveredArgs | AccessArgs
+                             ) -> tuple[str, ...]:
+    """The entities a documents call names: the document (none yet for a send), the recipient departments of
+    a send or forward, and the case or certificate it cites."""
+    named = [] if isinstance(args, SendArgs) else [f"document:{args.doc_id}"]
+    if isinstance(args, SendArgs | ForwardArgs):
+        named += (f"department:{code}" for code in args.recipients)
+    if isinstance(args, SendArgs | AccessArgs) and args.case_id is not None:
+        named.append(f"case:{args.case_id}")
+    if isinstance(args, SendArgs) and args.cert_id is not None:
+        named.append(f"cert:{args.cert_id}")
+    return tuple(named)

@@ -39,6 +39,7 @@ from contracts.document_args import (
     ReceiptArgs,
     SealedKey,
     SendArgs,
+    compute_document_targets,
     parse_access,
     parse_delivered,
     parse_forward,
@@ -433,7 +434,7 @@ _SEALED: Final = {"department": "SAMR", "fingerprint": "<32 bytes>", "sealed": "
 
 METHODS: Final[dict[str, Method]] = {
     "send": Method(
-        parse=parse_send, handler=send,
+        parse=parse_send, handler=send, targets=compute_document_targets,
         description="A document officer sends an encrypted official document to other departments, with the "
                     "content key sealed to each recipient's and its own encryption key in force.",
         example={"number": "PSB[2026]12", "title": "Notice on joint inspection", "classification": "internal",
@@ -442,33 +443,33 @@ METHODS: Final[dict[str, Method]] = {
                  "sealed_keys": [{**_SEALED, "department": "PSB"}, _SEALED]},
     ),
     "receipt": Method(
-        parse=parse_receipt, handler=receipt,
+        parse=parse_receipt, handler=receipt, targets=compute_document_targets,
         description="A recipient's document officer signs for a document, confirming the plaintext's hash.",
         example={"doc_id": _DOC_ID, "plaintext_sha256": "<32 bytes>"},
     ),
     "return": Method(
-        parse=parse_reason, handler=return_document,
+        parse=parse_reason, handler=return_document, targets=compute_document_targets,
         description="A recipient's document officer returns a document to its sender with a reason.",
         example={"doc_id": _DOC_ID, "reason": "not within our remit"},
     ),
     "withdraw": Method(
-        parse=parse_reason, handler=withdraw,
+        parse=parse_reason, handler=withdraw, targets=compute_document_targets,
         description="The sender's document officer withdraws a document that no recipient has received yet.",
         example={"doc_id": _DOC_ID, "reason": "sent in error"},
     ),
     "forward": Method(
-        parse=parse_forward, handler=forward,
+        parse=parse_forward, handler=forward, targets=compute_document_targets,
         description="A recipient's document officer forwards a received document to other departments.",
         example={"doc_id": _DOC_ID, "recipients": ["TAX"], "note": "for your information",
                  "sealed_keys": [_SEALED, {**_SEALED, "department": "TAX"}]},
     ),
     "delivered": Method(
-        parse=parse_delivered, handler=delivered,
+        parse=parse_delivered, handler=delivered, targets=compute_document_targets,
         description="A recipient department's node reports that it holds the document's ciphertext.",
         example={"doc_id": _DOC_ID},
     ),
     "access": Method(
-        parse=parse_access, handler=access,
+        parse=parse_access, handler=access, targets=compute_document_targets,
         description="A member of a department holding a key of the document records an opening of it.",
         example={"doc_id": _DOC_ID, "reply_key": "<32 bytes>", "purpose": "drafting the reply"},
     ),

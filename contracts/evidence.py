@@ -116,3 +116,8 @@ def report(overlay: StateOverlay, args: ReportArgs, ctx: CallContext) -> Outcome
         },
     )
     return Outcome((event,), (f"department:{offender.department}", f"validator:{args.offender.hex()}"))
+
+
+def compute_report_targets(args: ReportArgs) -> tuple[str, ...]:
+    """The entity a report names: the offending validator."""
+    return (f"validator:{args.offender.hex()}",)

@@ -520,3 +520,9 @@ def set_encryption_key(overlay: StateOverlay, args: EncryptionKeyArgs, ctx: Call
         "by": admin.public_key,
     })
     return Outcome((event,), (f"department:{admin.department}", f"member:{admin.public_key.hex()}"))
+
+
+def compute_member_targets(args: MemberArgs) -> tuple[str, ...]:
+    """The entities a member call names: the key, and the new key of a rotation."""
+    keys = (args.public_key,) if args.new_public_key is None else (args.public_key, args.new_public_key)
+    return tuple(f"member:{key.hex()}" for key in keys)

@@ -472,6 +472,11 @@ def retire(overlay: StateOverlay, args: RetireArgs, ctx: CallContext) -> Outcome
     return Outcome((event,), _entities(args.code, header["owner"], header["department"]))
 
 
+def compute_item_targets(args: Definition | RetireArgs) -> tuple[str, ...]:
+    """The entity an items call names: the item."""
+    return (f"item:{args.code}",)
+
+
 _EXAMPLE: Final[dict[str, Any]] = {
     "code": "SAMR-001",
     "name": "Business licence for a sole proprietor",
@@ -491,18 +496,18 @@ _EXAMPLE: Final[dict[str, Any]] = {
 
 METHODS: Final[dict[str, Method]] = {
     "publish": Method(
-        parse=parse_publish, handler=publish,
+        parse=parse_publish, handler=publish, targets=compute_item_targets,
         description="A department admin publishes a new approval item owned by the department.",
         example=_EXAMPLE,
     ),
     "amend": Method(
-        parse=parse_amend, handler=amend,
+        parse=parse_amend, handler=amend, targets=compute_item_targets,
         description="The owner department's admin publishes a new version of an item (a full definition); "
                     "cases keep the version they were filed under.",
         example={**_EXAMPLE, "promised_limit_days": 3, "reason": "faster processing"},
     ),
     "retire": Method(
-        parse=parse_retire, handler=retire,
+        parse=parse_retire, handler=retire, targets=compute_item_targets,
         description="The owner department's admin retires an item; no new cases may be filed against it.",
         example={"code": "SAMR-001", "reason": "merged into SAMR-002"},
     ),

@@ -330,16 +330,22 @@ def revoke(overlay: StateOverlay, args: RevokeArgs, ctx: CallContext) -> Outcome
                               f"department:{record['issuer']}"))
 
 
+def compute_material_targets(args: AttestArgs | RevokeArgs) -> tuple[str, ...]:
+    """The entity a materials call names: the holder of an attestation (its ID comes from the transaction),
+    the material of a revocation."""
+    return (f"holder:{args.holder_ref.hex()}",) if isinstance(args, AttestArgs) else (f"material:{args.material_id}",)
+
+
 METHODS: Final[dict[str, Method]] = {
     "attest": Method(
-        parse=parse_attest, handler=attest,
+        parse=parse_attest, handler=attest, targets=compute_material_targets,
         description="A clerk or certificate issuer attests a material (type, holder hash, content hash, validity) "
                     "for the signer's department; cases cite it by ID.",
         example={"material_type": "id_card", "holder_ref": "<32 bytes>", "content_hash": "<32 bytes>",
                  "form": "original", "valid_from_ms": 1_772_413_200_000, "valid_until_ms": 2_087_946_000_000},
     ),
     "revoke": Method(
-        parse=parse_revoke, handler=revoke,
+        parse=parse_revoke, handler=revoke, targets=compute_material_targets,
         description="The issuing department revokes a material with a reason; the record stays, marked revoked.",
         example={"material_id": "<32 hex digits>", "reason": "attested in error"},
     ),

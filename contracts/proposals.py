@@ -536,3 +536,8 @@ def max_document_bytes(reader: StateReader) -> int:
 def consensus_limits(reader: StateReader) -> dict[str, int]:
     raw = reader.get(LIMITS_KEY)
     return {} if raw is None else dict(decode_state(raw))
+
+
+def compute_vote_targets(args: VoteArgs) -> tuple[str, ...]:
+    """The entity a vote names: its proposal."""
+    return (f"proposal:{args.proposal_id}",)

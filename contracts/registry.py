@@ -24,6 +24,7 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
         "put": Method(
             parse=anchor.parse_put,
             handler=anchor.put,
+            targets=anchor.compute_put_targets,
             description="Record a SHA-256 content hash with a kind and metadata for the signer's department.",
             example={"content_hash": "<32 bytes>", "kind": "contract", "metadata": {"title": "..."}},
         ),
@@ -31,21 +32,25 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
     "governance": {
         "register_member": Method(
             parse=governance.parse_register, handler=governance.register_member,
+            targets=governance.compute_member_targets,
             description="A department admin registers a staff key with roles, effective from a height.",
             example={"public_key": "<32 bytes>", "name": "Clerk Wang", "roles": ["clerk"], "effective_height": 120},
         ),
         "set_roles": Method(
             parse=governance.parse_set_roles, handler=governance.set_roles,
+            targets=governance.compute_member_targets,
             description="A department admin changes a staff key's roles, effective from a height.",
             example={"public_key": "<32 bytes>", "roles": ["clerk", "reviewer"]},
         ),
         "rotate_key": Method(
             parse=governance.parse_rotate, handler=governance.rotate_key,
+            targets=governance.compute_member_targets,
             description="A department admin replaces a staff key by a new one with the same roles.",
             example={"public_key": "<32 bytes>", "new_public_key": "<32 bytes>", "reason": "device replaced"},
         ),
         "revoke_member": Method(
             parse=governance.parse_revoke, handler=governance.revoke_member,
+            targets=governance.compute_member_targets,
             description="A department admin revokes a staff key from a height on; earlier signatures stay valid.",
             example={"public_key": "<32 bytes>", "reason": "left the department"},
         ),
@@ -62,7 +67,7 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
                      "title": "Identity card material", "deadline_height": 500, "effective_height": 510},
         ),
         "vote": Method(
-            parse=proposals.parse_vote, handler=proposals.vote,
+            parse=proposals.parse_vote, handler=proposals.vote, targets=proposals.compute_vote_targets,
             description="A department admin casts the department's one vote on an open proposal.",
             example={"proposal_id": 1, "approve": True},
         ),
@@ -74,13 +79,14 @@ REGISTRY: Final[Mapping[str, Mapping[str, Method]]] = {
     "documents": documents.METHODS,
     "evidence": {
         "report": Method(
-            parse=evidence.parse_report, handler=evidence.report,
+            parse=evidence.parse_report, handler=evidence.report, targets=evidence.compute_report_targets,
             description="Record two conflicting signed votes of one validator (equivocation), reported by a node.",
         ),
     },
     "testhook": {
         "set_validator": Method(
             parse=validators.parse_set_validator, handler=validators.set_validator,
+            targets=validators.compute_set_validator_targets,
             description="Test networks only: queue a validator update that takes effect two heights later.",
             example={"department": "PSB", "public_key": "<32 bytes>", "power": 10},
         ),

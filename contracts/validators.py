@@ -65,3 +65,7 @@ def set_validator(overlay: StateOverlay, args: SetValidatorArgs, ctx: CallContex
         },
     )
     return Outcome((event,), (f"department:{args.department}",))
+
+
+def compute_set_validator_targets(args: SetValidatorArgs) -> tuple[str, ...]:
+    return (f"department:{args.department}",)

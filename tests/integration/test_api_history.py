@@ -1,6 +1,7 @@
 """An entity's history on a real node (in-process, real LevelDB, 127.0.0.1): pages that follow a cursor across
 thousands of events, height bounds, refused cursors, the signer's roles as they stood at each height, the
-client's iterator and the `chainnode history` command."""
+client's iterator and the `chainnode history` command; refused calls in the history of the case or certificate
+they aimed at, the upgrade of a chainnode-store/3 index and the check finding a missing row of a refused call."""
 
 from __future__ import annotations
 
@@ -15,18 +16,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import plyvel
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from chainnode import crypto, history
 from chainnode.api import create_app
+from chainnode.check import check_home
 from chainnode.cli import main
 from chainnode.cli_records import format_local_ms
 from chainnode.client import AsyncClient, Client
 from chainnode.codec import Value
+from chainnode.errors import StoreError
 from chainnode.home import init_home
 from chainnode.node import Node
+from chainnode.store import COL_ENTITY, FORMAT_VERSION, META_FORMAT, UPGRADABLE_FORMAT, Store, entity_prefix
 from chainnode.tx import TxBody, sign_transaction
+from contracts.case_queries import compute_case_id
+from contracts.certificates import compute_cert_id
+from contracts.materials import compute_material_id
 from tests.nodeproc import anchor_tx
 
 CHAIN = "history-test"
@@ -183,12 +191,12 @@ async def test_roles_are_those_held_at_each_height(env: Env) -> None:
     assert all(e["signer"] == env.key.public_key.hex() and "admin" in e["signer_roles"] for e in changes)
     assert changes[1]["events"][0]["attributes"]["roles"] == ["reviewer"]
 
-    # a refused call is on chain with its code, under its signer (the only entity it is indexed under)
+    # a refused call is on chain with its code, under its signer and the anchor its arguments name
     mine = (await env.get(f"/v1/history/signer:{env.key.public_key.hex()}"))["events"]
     assert mine[-1]["tx_id"] == refused and mine[-1]["code"] == "anchor_exists" and "already" in mine[-1]["message"]
     assert mine[-1]["events"] == []
     anchored = (await env.get(f"/v1/history/anchor:{crypto.sha256(b'one').hex()}"))["events"]
-    assert [e["tx_id"] for e in anchored] == [as_clerk]
+    assert [(e["tx_id"], e["code"]) for e in anchored] == [(as_clerk, "ok"), (refused, "anchor_exists")]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -292,3 +300,121 @@ async def test_a_page_is_proven_by_one_bundle(env: Env, tmp_path: Path) -> None:
     assert lines[-1].startswith("✓ 1000 events verified against genesis")
     code, _, err = await asyncio.to_thread(cli, entity, "--verify")
     assert code == 2 and "--genesis" in err
+
+
+# --- refused calls in the history of the record they aimed at -------------------------------------------
+
+
+async def expect(env: Env, code: str, key: crypto.PrivateKey, contract: str, method: str, args: Value) -> bytes:
+    """A call committed with result `code`; its tx_id."""
+    tx_id = bytes.fromhex(await env.call(key, contract, method, args))
+    result = env.node.reader.tx_status(tx_id).to_json()["result"]
+    assert result["code"] == code, result
+    return tx_id
+
+
+async def pass_proposal(env: Env, kind: str, payload: dict[str, Any]) -> None:
+    height = env.node.head_height()
+    await expect(env, "ok", env.key, "governance", "propose", {
+        "kind": kind, "payload": payload, "deadline_height": height + 50, "effective_height": height + 2})
+    proposal_id = len((await env.get("/v1/proposals"))["proposals"])
+    await expect(env, "ok", env.key, "governance", "vote", {"proposal_id": proposal_id, "approve": True})
+
+
+async def refused_story(env: Env) -> tuple[str, str, bytes, bytes]:
+    """A case approved with its certificate, a refused decision on it by a clerk and a refused revocation of
+    the certificate by an issuer of another department; returns (case, cert, the two refused tx_ids)."""
+    clerk, samr_admin, samr_issuer = (crypto.PrivateKey(crypto.sha256(label.encode()))
+                                      for label in ("psb-clerk", "samr-admin", "samr-issuer"))
+    await pass_proposal(env, "register_material_type", {"code": "id_card", "name": "Identity card"})
+    await pass_proposal(env, "register_cert_type", {"code": "permit", "name": "Permit", "issuers": ["PSB"]})
+    await pass_proposal(env, "add_department", {
+        "code": "SAMR", "name": "Market regulation", "node_key": crypto.sha256(b"samr-node"), "power": 0,
+        "admins": [{"public_key": samr_admin.public_key, "name": "SAMR admin"}]})
+    await env.call(env.key, "anchor", "put", {"content_hash": crypto.sha256(b"apply"), "kind": "note"})
+    await expect(env, "ok", env.key, "governance", "register_member", {
+        "public_key": clerk.public_key, "name": "Clerk", "roles": ["clerk"]})
+    await expect(env, "ok", samr_admin, "governance", "register_member", {
+        "public_key": samr_issuer.public_key, "name": "SAMR issuer", "roles": ["issuer"]})
+    await expect(env, "ok", env.key, "items", "publish", {
+        "code": "PSB-001", "name": "Residence permit", "legal_basis": "Residence Regulation art. 3",
+        "kind": "licensing", "conditions": [], "legal_limit_days": 20, "promised_limit_days": 5,
+        "materials": [{"material_type": "id_card", "issuers": ["PSB"], "form": "original", "optional": False}],
+        "cert_type": "permit", "parallel_departments": [],
+    })
+    material_id = compute_material_id(await expect(env, "ok", env.key, "materials", "attest", {
+        "material_type": "id_card", "holder_ref": crypto.sha256(b"holder"), "content_hash": crypto.sha256(b"id")}))
+    case_id = compute_case_id(await expect(env, "ok", env.key, "cases", "file", {
+        "item_code": "PSB-001", "holder_ref": crypto.sha256(b"holder"), "materials": [material_id]}))
+    decide = {"case_id": case_id, "decision": "approve", "reason": "complete",
+              "certificate": {"content_hash": crypto.sha256(b"permit")}}
+    refused_decision = await expect(env, "role_required", clerk, "cases", "decide", decide)
+    cert_id = compute_cert_id(await expect(env, "ok", env.key, "cases", "decide", decide))
+    refused_revocation = await expect(env, "wrong_department", samr_issuer, "certificates", "revoke",
+                                      {"cert_id": cert_id, "reason": "not ours"})
+    return case_id, cert_id, refused_decision, refused_revocation
+
+
+def entity_rows(home: Path) -> dict[bytes, bytes]:
+    db = plyvel.DB(str(home / "data"))
+    try:
+        return dict(db.iterator(prefix=COL_ENTITY))
+    finally:
+        db.close()
+
+
+async def test_refused_calls_show_in_the_history_of_their_target(env: Env) -> None:
+    case_id, cert_id, refused_decision, refused_revocation = await refused_story(env)
+    case_events = (await env.get(f"/v1/history/case:{case_id}"))["events"]
+    assert [(e["tx_id"], e["code"]) for e in case_events if e["code"] != "ok"] == \
+        [(refused_decision.hex(), "role_required")]
+    assert [e["method"] for e in case_events if e["code"] == "ok"] == ["file", "decide"]
+    cert_events = (await env.get(f"/v1/history/cert:{cert_id}"))["events"]
+    assert [(e["tx_id"], e["code"]) for e in cert_events] == [
+        (cert_events[0]["tx_id"], "ok"), (refused_revocation.hex(), "wrong_department")]
+    paged = env.node.reader.entity_history(f"cert:{cert_id}", limit=10)
+    assert [e["code"] for e in paged.events] == ["ok", "wrong_department"]
+
+
+async def test_an_upgraded_store_holds_the_index_a_fresh_node_writes(env: Env) -> None:
+    _, cert_id, refused_decision, refused_revocation = await refused_story(env)
+    home = env.node.store.path.parent
+    await env.client.close()
+    env.node.close()
+    fresh = entity_rows(home)
+    assert fresh[entity_prefix(f"cert:{cert_id}") + next(k[-12:] for k, v in fresh.items()
+                                                         if v == refused_revocation)] == refused_revocation
+
+    # What a chainnode-store/3 node wrote: a refused call under its signer only.
+    db = plyvel.DB(str(home / "data"))
+    for key, tx_id in list(db.iterator(prefix=COL_ENTITY)):
+        if tx_id in (refused_decision, refused_revocation) and not key.startswith(entity_prefix("signer:")[:-1]):
+            db.delete(key)
+    db.put(META_FORMAT, UPGRADABLE_FORMAT)
+    db.close()
+    assert entity_rows(home) != fresh
+
+    with pytest.raises(StoreError, match="chainnode start"):  # the check never writes, so it does not upgrade
+        check_home(home)
+    Store(home / "data").close()
+    assert entity_rows(home) == fresh
+    db = plyvel.DB(str(home / "data"))
+    assert db.get(META_FORMAT) == FORMAT_VERSION
+    db.close()
+    assert check_home(home).ok
+
+
+async def test_the_check_finds_a_missing_row_of_a_refused_call(env: Env) -> None:
+    case_id, _, refused_decision, _ = await refused_story(env)
+    height = env.node.reader.tx_status(refused_decision).to_json()["height"]
+    home = env.node.store.path.parent
+    await env.client.close()
+    env.node.close()
+    assert check_home(home).ok
+    db = plyvel.DB(str(home / "data"))
+    rows = [key for key, tx_id in db.iterator(prefix=entity_prefix(f"case:{case_id}")) if tx_id == refused_decision]
+    assert len(rows) == 1
+    db.delete(rows[0])
+    db.close()
+    report = check_home(home)
+    assert not report.ok and [(p.height, p.column) for p in report.problems] == [(height, "e")]

@@ -1,9 +1,14 @@
-"""The record routes on a real node: the government story through the API, answers as of any height."""
+"""The record routes on a real node: the government story through the API, answers as of any height, and a
+certificate whose 50 actions leave its record and proof small."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import io
 import os
 from collections.abc import AsyncIterator
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +17,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from chainnode import crypto
 from chainnode.api import create_app
+from chainnode.cli import main
 from chainnode.codec import Value
 from chainnode.home import init_home
 from chainnode.node import Node
 from chainnode.tx import TxBody, sign_transaction
+from contracts import certificates
 from contracts.case_queries import compute_case_id
 from contracts.certificates import compute_cert_id
 from contracts.materials import compute_material_id
@@ -27,6 +34,10 @@ HOLDER = crypto.sha256(b"salt|applicant-1")
 class Env:
     def __init__(self, client: TestClient[Any, Any], node: Node, key: crypto.PrivateKey) -> None:
         self.client, self.node, self.key = client, node, key
+
+    @property
+    def url(self) -> str:
+        return str(self.client.make_url("")).rstrip("/")
 
     async def call(self, contract: str, method: str, args: Value) -> tuple[bytes, dict[str, Any]]:
         """Submit one call, produce its block, return (tx_id, committed status)."""
@@ -174,3 +185,46 @@ async def test_openapi_and_contract_list_cover_every_route_and_method(env: Env) 
     contracts = (await env.get("/v1/contracts"))["contracts"]
     assert {"governance", "items", "materials", "cases", "certificates", "anchor", "documents"} <= set(contracts)
     assert "decide" in contracts["cases"] and contracts["cases"]["decide"]["description"]
+
+
+def cert_show(url: str, *argv: object) -> str:
+    """`chainnode cert show` against the node; off the loop that serves it (the CLI's client runs its own)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["cert", "show", *(str(a) for a in argv), "--node", url])
+    assert code == 0 and err.getvalue() == "", err.getvalue()
+    return out.getvalue()
+
+
+def shown_actions(text: str) -> list[str]:
+    return [line.split()[5] for line in text.splitlines() if line.startswith("    height ")]
+
+
+async def test_fifty_certificate_actions_keep_the_record_small_and_all_show(env: Env) -> None:
+    """A certificate's actions live under their own keys: its record and a verifier's proof stay small after 50
+    actions, and `chainnode cert show` still lists all 50 in order, as of any height."""
+    await pass_proposal(env, "register_cert_type", {"code": "permit", "name": "Permit", "issuers": ["PSB"]})
+    await env.call("anchor", "put", {"content_hash": crypto.sha256(b"apply"), "kind": "note"})
+    tx_id, _ = await env.call("certificates", "issue", {"cert_type": "permit", "holder_ref": HOLDER,
+                                                        "content_hash": crypto.sha256(b"permit")})
+    cert_id = compute_cert_id(tx_id)
+    after_one = env.node.store.get(certificates.cert_key(cert_id)) or b""
+    issued_at = env.node.head_height()
+    actions = ["issued"]
+    for i in range(1, 50):
+        method, done = ("suspend", "suspended") if i % 2 else ("reinstate", "reinstated")
+        await env.call("certificates", method, {"cert_id": cert_id, "reason": f"action {i}"})
+        actions.append(done)
+
+    after_fifty = env.node.store.get(certificates.cert_key(cert_id)) or b""
+    assert len(after_fifty) < 1024 and abs(len(after_fifty) - len(after_one)) < 64, (len(after_one), len(after_fifty))
+    proof = await env.get(f"/v1/certs/{cert_id}/proof")
+    assert len(base64.b64decode(proof["proof"])) == proof["bytes"] <= 2953  # one binary QR code
+
+    shown = await asyncio.to_thread(cert_show, env.url, cert_id)
+    assert shown_actions(shown) == actions
+    assert "[SUSPENDED as of height" in shown  # the 49th change is a suspension
+    reasons = [line.rsplit(": ", 1)[1] for line in shown.splitlines() if ": action " in line]
+    assert reasons == [f"action {i}" for i in range(1, 50)]
+    then = await asyncio.to_thread(cert_show, env.url, cert_id, "--height", issued_at)
+    assert shown_actions(then) == ["issued"]

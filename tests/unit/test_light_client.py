@@ -149,7 +149,6 @@ async def test_a_set_replaced_at_once_is_followed_one_height_at_a_time(chain: Ch
     light.verify_tx_bundle(genesis, light.decode_bundle(reencode(bundle)))  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="the certificate record still carries its whole history")
 async def test_proof_size_stays_within_one_qr_code_after_100_set_changes(chain: Chain) -> None:
     """100 validator-set changes (four departments join, then powers change) and 50 actions on one
     certificate: its proof with the issuing officer's roster record, one skip from genesis and from a trust
