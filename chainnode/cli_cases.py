@@ -443,12 +443,13 @@ def cmd_cert_verify(args: argparse.Namespace) -> int:
     if args.trust_out is not None and v.trust is not None:
         write_output_file(args.trust_out, (json.dumps(v.trust.to_json(), indent=2) + "\n").encode())
     issuer = v.issuer + (f" ({v.issuer_name})" if v.issuer_name else "")
-    root = "genesis" if trust is None else f"genesis and trust file {args.trust} (height {trust.height})"
+    root = f"genesis {args.genesis}" + ("" if trust is None else
+                                        f" and trust file {args.trust} (height {trust.height})")
     file_text = "" if v.content_matches is None else "; the file IS this content" if v.content_matches else \
         f"; the file is version {v.file_version}, NOT the current content" if v.file_version else \
         "; the file is NOT this content"
     lines = [
-        f"checked a {len(bundle)}-byte proof from {source} against {root} {args.genesis} (chain {genesis.chain_id})",
+        f"checked a {len(bundle)}-byte proof from {source} against {root} (chain {genesis.chain_id})",
         f"{v.verdict}: certificate {v.cert_id} ({v.cert_type}), version {v.version} (the latest)",
         f"  issued by:   {issuer} at height {v.issued_height}, {v.issued_time}",
         f"  officer:     {v.officer_name} ({v.officer_department}, key {v.officer}), roles at that height: "

@@ -294,7 +294,7 @@ def test_case_and_cert_groups(node: Node, item: str) -> None:
     assert scanned["verdict"] == "VALID" and scanned["proof_bytes"] == len(proof.read_bytes())
     trusted = node.run("cert", "verify", cert_id, "--genesis", genesis, "--trust", trust)  # now, from that trust
     assert trusted.code == 1 and "REVOKED: certificate" in trusted.out
-    assert f"trust file {trust} (height {valid_height})" in trusted.out
+    assert f"against genesis {genesis} and trust file {trust} (height {valid_height})" in trusted.out
     absent = node.run("cert", "verify", "0" * 32, "--genesis", genesis)
     assert absent.code == 1 and "certificate_not_found" in absent.err and "proof of absence" in absent.err
     first = node.ok("cert", "show", cert_id, "--version", 1)
