@@ -18,7 +18,6 @@ from chainnode import api_params, records
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
-from contracts import certificates, governance
 from contracts.registry import REGISTRY
 
 MAX_LIST: Final = 1000
@@ -200,15 +199,8 @@ async def get_cert_proof(request: web.Request) -> web.Response:
 
     def prove() -> tuple[bytes, int]:
         view = records.view(reader, height)
-        record = certificates.get_certificate(view, cert_id)
-        keys = [certificates.cert_key(cert_id)]
-        if record is not None:
-            keys.append(governance.member_key(record["issuer_officer"]))
-            if content_hash is not None and content_hash != record["content_hash"]:
-                keys.extend(certificates.version_key(cert_id, n) for n in range(1, record["version"])
-                            if (certificates.get_certificate_version(view, cert_id, n) or {}).get("content_hash")
-                            == content_hash)
-        bundle = reader.state_values_bundle(keys[:3], view.height, trusted_height=trusted)
+        keys = records.certificate_proof_keys(view, cert_id, content_hash)
+        bundle = reader.state_values_bundle(keys, view.height, trusted_height=trusted)
         return bundle.encode(), bundle.header.height
 
     data, proven = await request.app[READS].run(prove)

@@ -248,3 +248,21 @@ def certificate(v: View, cert_id: str, version: int | None) -> dict[str, Any]:
         raise NotFound(f"there is no {what} at height {v.height}", field="cert_id")
     history = certificates.get_certificate_history(v, cert_id, current["actions"])
     return envelope(v, certificate=certificates.certificate_version_json(found, current, v.time_ms, history))
+
+
+def certificate_proof_keys(v: View, cert_id: str, content_hash: bytes | None = None) -> list[bytes]:
+    """The state keys a certificate check proves (docs/proofs.md, "A certificate"): the record; its issuing
+    officer's roster record; and, when `content_hash` is an older version's content, that version's record.
+    Only the record's key when there is no such certificate."""
+    record = certificates.get_certificate(v, cert_id)
+    keys = [certificates.cert_key(cert_id)]
+    if record is None:
+        return keys
+    keys.append(governance.member_key(record["issuer_officer"]))
+    if content_hash is not None and content_hash != record["content_hash"]:
+        older = next((n for n in range(record["version"] - 1, 0, -1)
+                      if (certificates.get_certificate_version(v, cert_id, n) or {}).get("content_hash")
+                      == content_hash), None)
+        if older is not None:
+            keys.append(certificates.version_key(cert_id, older))
+    return keys

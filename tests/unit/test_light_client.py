@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chainnode import codec, crypto, light
+from chainnode import codec, crypto, light, records
 from chainnode.anchor_verify import verify_state_values
 from chainnode.block import VOTE_PRECOMMIT, Commit, CommitSignature, Vote
 from chainnode.cert_verify import verify_certificate
@@ -72,6 +72,17 @@ class Chain:
                                         {"department": department, "public_key": key, "power": power}))
 
 
+class ManualClock:
+    """Block time that moves only when a test moves it (one second a block otherwise)."""
+
+    def __init__(self) -> None:
+        self.ms = 1_900_000_000_000
+
+    def now_ms(self) -> int:
+        self.ms += 1000
+        return self.ms
+
+
 @pytest.fixture
 def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
     """Four genesis validators (PSB, SAMR, CAB, TAX, power 10 each); only PSB's node runs."""
@@ -80,7 +91,7 @@ def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
     _, homes = init_network([tmp_path / c for c in codes], chain_id=CHAIN,
                             departments=[DepartmentSpec(code=c, name=c) for c in codes],
                             api_ports=[1, 2, 3, 4], p2p_ports=[5, 6, 7, 8], params={"test_hooks": 1})
-    node = Node.from_home(homes[0].home)
+    node = Node.from_home(homes[0].home, clock=ManualClock())
     try:
         yield Chain(node, [crypto.load_key_file(h.node_key).key for h in homes],
                     [crypto.load_key_file(h.officer_key).key for h in homes])
@@ -356,3 +367,68 @@ async def test_an_independent_verifier_agrees_on_every_genuine_and_altered_bundl
             altered = bytes(data[:position]) + bytes([data[position] ^ (0x20 if position % 2 else 0x01)]) \
                 + data[position + 1:]
             assert _light_verdict(genesis, altered, root) == _independent_verdict(genesis, altered, root), position
+
+
+async def test_each_verdict_of_a_certificate_check(chain: Chain, tmp_path: Path) -> None:
+    """VALID, SUSPENDED, REVOKED, EXPIRED, NOT YET VALID, SUPERSEDED VERSION, CONTENT DIFFERS, a proven
+    absence, an altered byte and a proof from another chain, each from the bundle a node serves."""
+    from chainnode.cert_verify import CertificateNotFound
+
+    node, reader, genesis = chain.node, chain.node.reader, chain.node.genesis
+    clock = node.clock
+    assert isinstance(clock, ManualClock)
+    await chain.block(chain.tx("governance", "propose", {
+        "kind": "register_cert_type", "payload": {"code": "permit", "name": "Permit", "issuers": ["PSB"],
+                                                  "validity_days": 3650},
+        "deadline_height": node.head_height() + 50, "effective_height": node.head_height() + 2}))
+    await chain.block(*(chain.tx("governance", "vote", {"proposal_id": 1, "approve": True}, officer)
+                        for officer in chain.officers[:3]))
+    await chain.block()
+
+    async def issue(label: str, **extra: int) -> str:
+        raw = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(label.encode()),
+                                                 "content_hash": crypto.sha256(label.encode()), **extra})
+        await chain.block(raw)
+        return compute_cert_id(decode_transaction(raw).tx_id)
+
+    now = clock.ms
+    valid, suspended, revoked = await issue("valid"), await issue("suspended"), await issue("revoked")
+    expiring = await issue("expiring", valid_until_ms=now + 60_000)
+    later = await issue("later", valid_from_ms=now + 10**9)
+    amended = await issue("v1")
+    await chain.block(chain.tx("certificates", "suspend", {"cert_id": suspended, "reason": "inspection"}))
+    await chain.block(chain.tx("certificates", "revoke", {"cert_id": revoked, "reason": "fraud"}))
+    await chain.block(chain.tx("certificates", "amend", {"cert_id": amended, "content_hash": crypto.sha256(b"v2"),
+                                                         "reason": "new address"}))
+    clock.ms += 120_000  # the expiring one's end passes
+    await chain.block()
+
+    def check(cert_id: str, content: bytes | None = None) -> str:
+        file_hash = None if content is None else crypto.sha256(content)
+        keys = records.certificate_proof_keys(records.view(reader), cert_id, file_hash)
+        data = reader.state_values_bundle(keys).encode()
+        return verify_certificate(genesis, cert_id, data, file_hash).verdict
+
+    assert check(valid, b"valid") == "VALID"
+    assert check(suspended) == "SUSPENDED"
+    assert check(revoked) == "REVOKED"
+    assert check(expiring) == "EXPIRED"
+    assert check(later) == "NOT YET VALID"
+    assert check(amended, b"v2") == "VALID"
+    assert check(amended, b"v1") == "SUPERSEDED VERSION"
+    assert check(valid, b"another file") == "CONTENT DIFFERS"
+    with pytest.raises(CertificateNotFound, match="proof of absence"):
+        check("0" * 32)
+    data = reader.state_values_bundle([certificates.cert_key(valid),
+                                       governance.member_key(chain.admin.public_key)]).encode()
+    altered = data[:-40] + bytes([data[-40] ^ 1]) + data[-39:]
+    with pytest.raises(InvalidProof):
+        verify_certificate(genesis, valid, altered)
+    _, others = init_network([tmp_path / "other"], chain_id=CHAIN, departments=[DepartmentSpec(code="PSB", name="P")],
+                             api_ports=[9], p2p_ports=[10])
+    other = Node.from_home(others[0].home)
+    try:
+        with pytest.raises(InvalidProof):
+            verify_certificate(other.genesis, valid, data)
+    finally:
+        other.close()
