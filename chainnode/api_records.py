@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chainnode import api_params, records
+from chainnode import api_params, periods, records
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
@@ -89,6 +89,35 @@ def _status(request: web.Request) -> str | None:
     return status
 
 
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "0")
+    if value not in ("0", "1", ""):
+        raise InvalidField(f"{name} must be 0 or 1", field=name)
+    return value == "1"
+
+
+def _supervision(v: records.View, request: web.Request) -> dict[str, Any]:
+    """Supervision by heights (from_height, height) or by dates (from_date, to_date), never a mix."""
+    from chainnode.api import NODE
+
+    department = _department(request)
+    within_days = _int(request, "within_days", default=3, hi=3650) or 0
+    per_officer = _flag(request, "per_officer")
+    from_date = periods.parse_date_param(request.query.get("from_date"), "from_date")
+    to_date = periods.parse_date_param(request.query.get("to_date"), "to_date")
+    if from_date is None and to_date is None:
+        return records.supervision(v, department, within_days, _int(request, "from_height", default=0) or 0,
+                                   per_officer=per_officer)
+    if request.query.get("from_height"):
+        raise InvalidField("give from_date or from_height, not both", field="from_height")
+    if request.query.get("height"):
+        raise InvalidField("give to_date or height, not both: a period of dates is answered as of its last "
+                           "block", field="height")
+    return records.supervision_of_dates(request.app[NODE].reader, department, within_days, from_date, to_date,
+                                        per_officer=per_officer)
+
+
+_DATE: Final = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _ID: Final = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 _CODE: Final = {"type": "string"}
@@ -133,14 +162,18 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("/v1/cases/{case_id}", lambda v, r: records.case(v, _id(r, "case_id")),
           "A case: state, materials, steps, deadline, and time spent per step and per officer",
           (("case_id", "path", _ID, "case ID"),)),
-    Route("/v1/supervision/{department}",
-          lambda v, r: records.supervision(v, _department(r), _int(r, "within_days", default=3, hi=3650) or 0,
-                                           _int(r, "from_height", default=0) or 0),
-          "Deadline supervision of the cases filed in a period (from_height to height): open cases overdue at "
-          "the height, those due within N working days, counts and the on-time rate",
+    Route("/v1/supervision/{department}", lambda v, r: _supervision(v, r),
+          "Deadline supervision of the cases filed in a period (from_height to height, or from_date to to_date): "
+          "open cases overdue at the period's last block, those due within N working days, counts and the "
+          "on-time rate; with per_officer=1, time per step and per officer",
           (("department", "path", _CODE, "department code"),
            ("within_days", "query", _INT, "working days ahead (default 3)"),
-           ("from_height", "query", _INT, "only cases filed at or after this height (default: all)"))),
+           ("from_height", "query", _INT, "only cases filed at or after this height (default: all)"),
+           ("from_date", "query", _DATE, "only cases filed on or after this day (network time zone); not with "
+                                         "from_height"),
+           ("to_date", "query", _DATE, "only cases filed up to this day inclusive, answered as of the day's "
+                                       "last block; not with height"),
+           ("per_officer", "query", {"enum": ["0", "1"]}, "1: add time per step and per officer"))),
     Route("/v1/certs/{cert_id}", lambda v, r: records.certificate(v, _id(r, "cert_id"), _int(r, "version", lo=1)),
           "A certificate with its status at the height (valid, suspended, revoked, expired) and history",
           (("cert_id", "path", _ID, "certificate ID"), ("version", "query", _INT, "an earlier version"))),

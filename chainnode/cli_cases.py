@@ -37,6 +37,7 @@ from chainnode.cli_records import (
 )
 from chainnode.codec import Value
 from contracts import case_queries, certificates
+from contracts.calendar import format_date
 
 if TYPE_CHECKING:
     from chainnode.client import Client
@@ -235,15 +236,47 @@ def cmd_case_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _supervision_period(args: argparse.Namespace, answer: dict[str, Any]) -> str:
+    if args.from_date or args.to_date:
+        return (f" for cases filed {answer.get('from_date') or 'from the start'} to {answer.get('to_date') or 'now'} "
+                f"(heights {answer.get('from_height')} to {answer.get('to_height')})")
+    return "" if not args.from_height else f", cases filed from height {args.from_height}"
+
+
+def _officer_lines(answer: dict[str, Any]) -> list[str]:
+    def median(ms: Any, days: Any) -> str:
+        return "-" if ms is None else f"{format_duration(int(ms))} ({days} working day(s))"
+
+    lines = ["  time per step (median since the step before):"]
+    for s in answer.get("time_per_step") or []:
+        spent = "starts the clock" if s.get("kind") == "file" else median(s.get("median_ms"),
+                                                                           s.get("median_working_days"))
+        lines.append(f"    {s.get('kind'):<20} {s.get('count'):>5} step(s)  {spent}")
+    lines.append("  per officer:")
+    lines += [f"    {o.get('name')} ({o.get('department')}, {str(o.get('signer'))[:16]}…): {o.get('cases')} case(s), "
+              f"{o.get('on_time')} decided on time, {o.get('overdue')} overdue; {o.get('steps')} step(s), median "
+              f"{median(o.get('median_step_ms'), o.get('median_step_working_days'))}"
+              for o in answer.get("officers") or []]
+    return lines
+
+
 def cmd_case_overdue(args: argparse.Namespace) -> int:
+    department = args.department or args.department_option
+    if not department or (args.department and args.department_option):
+        raise UsageError("name one department: DEPT or --department DEPT", field="department")
+    if (args.from_date or args.to_date) and (args.from_height or args.height):
+        raise UsageError("a period is --from-date/--to-date or --from-height/--height, not both")
+    if args.from_date and args.to_date and args.to_date < args.from_date:
+        raise UsageError("--to-date is before --from-date: the period ends before it starts", field="to_date")
+    dates = {name: None if value is None else format_date(value)
+             for name, value in (("from_date", args.from_date), ("to_date", args.to_date))}
     with open_client(args) as client:
-        answer = client.supervision(args.department, args.within_days, height=args.height,
-                                    from_height=args.from_height)
+        answer = client.supervision(department, args.within_days, height=args.height, from_height=args.from_height,
+                                    per_officer=args.per_officer, **dates)
     rate = answer.get("on_time_rate")
-    period = "" if not args.from_height else f", cases filed from height {args.from_height}"
     lines = [
-        f"{args.department} at height {answer.get('height')}{period}: {answer.get('open')} open, "
-        f"{answer.get('returned')} "
+        f"{department} at height {answer.get('height')}{_supervision_period(args, answer)}: {answer.get('open')} "
+        f"open, {answer.get('returned')} "
         f"returned, {answer.get('decided')} decided ({'no decisions yet' if rate is None else f'{rate}% on time'})",
         f"  overdue ({len(answer.get('overdue') or [])}):",
     ]
@@ -251,6 +284,8 @@ def cmd_case_overdue(args: argparse.Namespace) -> int:
     lines += [row.format(**c) for c in answer.get("overdue") or []]
     lines.append(f"  due within {args.within_days} working day(s) ({len(answer.get('due_soon') or [])}):")
     lines += [row.format(**c) for c in answer.get("due_soon") or []]
+    if args.per_officer:
+        lines += _officer_lines(answer)
     emit(args, answer, lines)
     return 0
 
@@ -303,8 +338,15 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--department", required=True, metavar="CODE")
     p.add_argument("--status", choices=CASE_STATUSES)
     add_height(p)
-    p = add_action(actions, "overdue", both, cmd_case_overdue, "deadline supervision: overdue and due-soon cases")
-    p.add_argument("--department", required=True, metavar="CODE")
+    p = add_action(actions, "overdue", both, cmd_case_overdue, "deadline supervision: overdue and due-soon cases, "
+                   "on-time rate, time per step and per officer, for a period")
+    p.add_argument("department", nargs="?", metavar="DEPT", help="department code")
+    p.add_argument("--department", dest="department_option", metavar="CODE", help="the same, as an option")
+    p.add_argument("--from-date", type=date_arg, metavar="YYYY-MM-DD",
+                   help="only cases filed on or after this day (the network's time zone)")
+    p.add_argument("--to-date", type=date_arg, metavar="YYYY-MM-DD",
+                   help="only cases filed up to this day inclusive, reported as of the day's last block")
+    p.add_argument("--per-officer", action="store_true", help="add time per step and per officer")
     p.add_argument("--within-days", type=working_days_arg, default=3, metavar="N",
                    help="due within N working days (default 3)")
     p.add_argument("--from-height", type=positive_int, metavar="H",
