@@ -18,7 +18,7 @@ from chainnode import api_params, periods, records
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
-from contracts import certificates, governance
+from contracts import case_queries, certificates, governance
 from contracts.registry import REGISTRY
 
 MAX_LIST: Final = 1000
@@ -250,12 +250,29 @@ async def get_cert_proof(request: web.Request) -> web.Response:
     return web.json_response({"cert_id": cert_id, "height": proven, "bytes": len(data), "proof": b64(data)})
 
 
+async def get_case_proof(request: web.Request) -> web.Response:
+    """The proof a verifier checks a case's standing with (chainnode.case_verify): the case record at one
+    height (default: the head); for an unknown ID, the proof that the record is absent."""
+    from chainnode.api import NODE, READS, b64
+
+    reader = request.app[NODE].reader
+    case_id = _id(request, "case_id")
+    height = _int(request, "height", lo=1)
+
+    def prove() -> dict[str, Any]:
+        bundle = reader.state_bundle(case_queries.case_key(case_id), records.view(reader, height).height)
+        return {"case_id": case_id, "height": bundle.header.height, "bundles": [b64(bundle.encode())]}
+
+    return web.json_response(await request.app[READS].run(prove))
+
+
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_get(route.path, _handler(route))
     app.router.add_get("/v1/contracts", list_contracts)
     app.router.add_get("/v1/validators", get_validators)
     app.router.add_get("/v1/certs/{cert_id}/proof", get_cert_proof)
+    app.router.add_get("/v1/cases/{case_id}/proof", get_case_proof)
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -285,6 +302,15 @@ def openapi_paths() -> dict[str, Any]:
                            {"name": "format", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["json", "binary"]},
                             "description": "binary: the bundle's bytes (application/octet-stream)"}],
+            "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
+        }},
+        "/v1/cases/{case_id}/proof": {"get": {
+            "summary": "A state proof to check a case's standing against genesis: its record at one height (for an "
+                       "unknown ID, a proof of absence); `bundles` in base64",
+            "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": _ID,
+                            "description": "case ID (32 hex digits)"},
+                           {"name": "height", "in": "query", "required": False, "schema": _INT,
+                            "description": "prove the state after this block (default: the head)"}],
             "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
         }},
         "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "

@@ -290,6 +290,48 @@ def cmd_case_overdue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case_status(args: argparse.Namespace) -> int:
+    """A case's standing trusting only genesis: exit 0 when the proof verifies, 1 for a proven absence (or a
+    node that cannot answer), 2 for a proof that does not verify."""
+    from chainnode.anchor_verify import encode_proof_file
+    from chainnode.case_verify import verify_case
+    from chainnode.cli import _unb64, decode_proof_file, report_error, write_output_file
+    from chainnode.errors import InvalidProof
+    from chainnode.genesis import load_genesis
+
+    genesis = load_genesis(args.genesis)
+    try:
+        if args.proof is not None:
+            bundles, source = decode_proof_file(args.proof), f"proof file {args.proof}"
+        else:
+            with open_client(args) as client:
+                answer = client.case_proof(args.id, height=args.height)
+                source = f"node {client.base_url}"
+            bundles = [_unb64(b) for b in answer.get("bundles") or []]
+        v = verify_case(genesis, args.id, bundles)
+    except InvalidProof as exc:
+        report_error(exc, args)
+        return 2
+    if args.proof_out is not None:
+        write_output_file(args.proof_out, encode_proof_file({"case_id": args.id}, bundles))
+    department = v.department + (f" ({v.department_name})" if v.department_name else "")
+    deadline = "none yet (the clock starts when the case is accepted)" if v.deadline is None else \
+        f"{v.deadline} ({'OVERDUE' if v.overdue else 'not overdue'} as of {v.proven_time})"
+    decided = "" if v.decision is None else f"; decision {v.decision} at height {v.decision_height}"
+    lines = [
+        f"checked the proof from {source} against genesis {args.genesis} (chain {genesis.chain_id}) only",
+        f"{v.verdict}: case {v.case_id}, item {v.item_code} ({v.item_name})",
+        f"  held by:     {department}, officer {v.officer_name} (key {v.officer})",
+        f"  filed:       height {v.filed_height}, {v.filed_time}",
+        f"  deadline:    {deadline}",
+        f"  last step:   {v.last_step} at height {v.last_step_height}{decided}",
+        *([f"  certificate: {v.certificate_id}"] if v.certificate_id else []),
+        f"  proof:       height {v.proven_at_height} ({v.proven_time}), block {v.proven_block_hash}",
+    ]
+    emit(args, {"verified": True, "verdict": v.verdict, **asdict(v)}, lines)
+    return 0
+
+
 def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("case", help="file and work cases (办件) against approval items")
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -334,6 +376,14 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p = add_action(actions, "show", both, cmd_case_show, "a case: state, steps, deadline, time spent")
     p.add_argument("id", type=record_id, metavar="ID")
     add_height(p)
+    p = add_action(actions, "status", both, cmd_case_status, "a case's department, officer, status and deadline, "
+                   "checked trusting only genesis (exit 0 if the proof verifies)")
+    p.add_argument("id", type=record_id, metavar="ID")
+    p.add_argument("--genesis", type=Path, required=True, metavar="GENESIS")
+    p.add_argument("--height", type=positive_int, metavar="H", help="prove the state after block H (default: head)")
+    proof = p.add_mutually_exclusive_group()
+    proof.add_argument("--proof", type=Path, metavar="FILE", help="check this saved proof offline")
+    proof.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof for offline checks")
     p = add_action(actions, "list", both, cmd_case_list, "a department's cases, newest first")
     p.add_argument("--department", required=True, metavar="CODE")
     p.add_argument("--status", choices=CASE_STATUSES)
