@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chainnode import api_params, periods, records
+from chainnode import api_params, authority, periods, records
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
@@ -266,6 +266,16 @@ async def get_case_proof(request: web.Request) -> web.Response:
     return web.json_response(await request.app[READS].run(prove))
 
 
+async def get_authority_report(request: web.Request) -> web.Response:
+    """Committed decisions, certificate and document actions whose signer lacked the role or department
+    (chainnode.authority); at most authority.MAX_BLOCKS blocks per request."""
+    from chainnode.api import NODE, READS
+
+    reader = request.app[NODE].reader
+    first, last = _int(request, "from_height", lo=1), _int(request, "to_height", lo=1)
+    return web.json_response(await request.app[READS].run(authority.get_authority_report, reader, first, last))
+
+
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_get(route.path, _handler(route))
@@ -273,6 +283,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/validators", get_validators)
     app.router.add_get("/v1/certs/{cert_id}/proof", get_cert_proof)
     app.router.add_get("/v1/cases/{case_id}/proof", get_case_proof)
+    app.router.add_get("/v1/reports/authority", get_authority_report)
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -311,6 +322,16 @@ def openapi_paths() -> dict[str, Any]:
                             "description": "case ID (32 hex digits)"},
                            {"name": "height", "in": "query", "required": False, "schema": _INT,
                             "description": "prove the state after this block (default: the head)"}],
+            "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
+        }},
+        "/v1/reports/authority": {"get": {
+            "summary": "Committed decisions (cases.*), certificate and document actions whose signer did not hold the "
+                       "needed role at that height or whose department was not authorised; empty on a healthy chain",
+            "parameters": [{"name": "from_height", "in": "query", "required": False, "schema": _INT,
+                            "description": "first block (default: the last 10,000 blocks)"},
+                           {"name": "to_height", "in": "query", "required": False, "schema": _INT,
+                            "description": "last block (default: 10,000 blocks on, or the head); at most 10,000 "
+                                           "blocks per request"}],
             "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
         }},
         "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "

@@ -113,6 +113,11 @@ class RecordQueries(Generic[R]):
     def certificate(self, cert_id: str, version: int | None = None, height: int | None = None) -> R:
         return self._get(f"/v1/certs/{quote(cert_id)}", height, version=version)
 
+    def authority_report(self, from_height: int | None = None, to_height: int | None = None) -> R:
+        """Committed actions whose signer lacked the role or department they needed (at most 10,000 blocks)."""
+        return self._read("/v1/reports/authority", {k: str(v) for k, v in (("from_height", from_height),
+                                                                            ("to_height", to_height)) if v is not None})
+
     def contract_methods(self) -> R:
         return self._read("/v1/contracts", {})
 

@@ -114,9 +114,9 @@ class Chain:
         proposal_id = len((await self.get("/v1/proposals"))["proposals"])
         await self.call("governance", "vote", {"proposal_id": proposal_id, "approve": True})
 
-    async def register(self, name: str, roles: list[str]) -> crypto.PrivateKey:
-        """A new staff key of PSB, signing from the next block on."""
-        key = crypto.PrivateKey.generate()
+    async def register(self, name: str, roles: list[str], key: crypto.PrivateKey | None = None) -> crypto.PrivateKey:
+        """A new staff key of PSB (`key`, or a fresh one), signing from the next block on."""
+        key = key or crypto.PrivateKey.generate()
         await self.call("governance", "register_member", {"public_key": key.public_key, "name": name,
                                                           "roles": roles})
         return key
