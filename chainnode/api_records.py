@@ -286,6 +286,16 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/reports/authority", get_authority_report)
 
 
+def _get_doc(summary: str, *params: tuple[str, str, dict[str, Any], str]) -> dict[str, Any]:
+    """The OpenAPI entry of a GET route with these (name, "path" | "query", schema, description) parameters."""
+    return {"get": {
+        "summary": summary,
+        "parameters": [{"name": name, "in": where, "required": where == "path", "schema": schema,
+                        "description": text} for name, where, schema, text in params],
+        "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
+    }}
+
+
 def openapi_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/validators": {"get": {
@@ -315,25 +325,17 @@ def openapi_paths() -> dict[str, Any]:
                             "description": "binary: the bundle's bytes (application/octet-stream)"}],
             "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
         }},
-        "/v1/cases/{case_id}/proof": {"get": {
-            "summary": "A state proof to check a case's standing against genesis: its record at one height (for an "
-                       "unknown ID, a proof of absence); `bundles` in base64",
-            "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": _ID,
-                            "description": "case ID (32 hex digits)"},
-                           {"name": "height", "in": "query", "required": False, "schema": _INT,
-                            "description": "prove the state after this block (default: the head)"}],
-            "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
-        }},
-        "/v1/reports/authority": {"get": {
-            "summary": "Committed decisions (cases.*), certificate and document actions whose signer did not hold the "
-                       "needed role at that height or whose department was not authorised; empty on a healthy chain",
-            "parameters": [{"name": "from_height", "in": "query", "required": False, "schema": _INT,
-                            "description": "first block (default: the last 10,000 blocks)"},
-                           {"name": "to_height", "in": "query", "required": False, "schema": _INT,
-                            "description": "last block (default: 10,000 blocks on, or the head); at most 10,000 "
-                                           "blocks per request"}],
-            "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
-        }},
+        "/v1/cases/{case_id}/proof": _get_doc(
+            "A state proof to check a case's standing against genesis: its record at one height (for an unknown ID, "
+            "a proof of absence); `bundles` in base64",
+            ("case_id", "path", _ID, "case ID (32 hex digits)"),
+            ("height", "query", _INT, "prove the state after this block (default: the head)")),
+        "/v1/reports/authority": _get_doc(
+            "Committed decisions (cases.*), certificate and document actions whose signer did not hold the needed "
+            "role at that height or whose department was not authorised; empty on a healthy chain",
+            ("from_height", "query", _INT, "first block (default: the last 10,000 blocks)"),
+            ("to_height", "query", _INT, "last block (default: 10,000 blocks on, or the head); at most 10,000 "
+                                         "blocks per request")),
         "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "
                                              "arguments; call one by submitting a signed transaction to /v1/txs",
                                   "responses": {"200": {"description": "success"}}}},

@@ -12,7 +12,7 @@ created. A request covers at most MAX_BLOCKS blocks, so one answer is bounded wo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,57 +31,42 @@ NOT_A_MEMBER: Final = "not_a_member"
 DEPARTMENT_NOT_AUTHORISED: Final = "department_not_authorised"
 
 
+DepartmentRule = Callable[[records.View, records.View, dict[str, Any]], tuple[str, ...] | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     roles: tuple[str, ...]
     """The signer must hold one of these at the height (any role if empty)."""
-    departments: Callable[[records.View, records.View, dict[str, Any]], tuple[str, ...] | None]
+    departments: DepartmentRule
     """The departments one of which the signer must belong to, from (state before, state after, args);
     None when the method puts no department rule or the record cannot be found."""
 
 
-def _either(before: records.View, after: records.View, read: Callable[[records.View], Any]) -> Any:
-    found = read(before)
-    return read(after) if found is None else found
+def _departments_of(read: Callable[[records.View, str], Any], arg: str,
+                    pick: Callable[[Any], Sequence[str]]) -> DepartmentRule:
+    """A department rule: the departments `pick` names in the record `read` finds by the call's argument
+    `arg`, in the state before the block, or after it for a record the same block created."""
+    def departments(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
+        found = read(before, str(args.get(arg)))
+        if found is None:
+            found = read(after, str(args.get(arg)))
+        return None if found is None else tuple(pick(found))
 
-
-def _case_department(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
-    record = _either(before, after, lambda v: case_queries.get_case(v, str(args.get("case_id"))))
-    return None if record is None else (record["department"],)
-
-
-def _parallel_departments(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
-    record = _either(before, after, lambda v: case_queries.get_case(v, str(args.get("case_id"))))
-    return None if record is None else tuple(record["parallel_departments"])
-
-
-def _item_department(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
-    item = items.get_item(before, str(args.get("item_code")))
-    return None if item is None else (item.department,)
-
-
-def _cert_issuer(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
-    record = _either(before, after, lambda v: certificates.get_certificate(v, str(args.get("cert_id"))))
-    return None if record is None else (record["issuer"],)
-
-
-def _cert_type_issuers(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
-    registered = proposals.get_cert_type(before, str(args.get("cert_type")))
-    return None if registered is None else tuple(registered["issuers"])
-
-
-def _document_sender(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
-    record = _either(before, after, lambda v: document_queries.get_document(v, str(args.get("doc_id"))))
-    return None if record is None else (record["sender"],)
-
-
-def _document_recipients(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
-    record = _either(before, after, lambda v: document_queries.get_document(v, str(args.get("doc_id"))))
-    return None if record is None else tuple(record["recipients"])
+    return departments
 
 
 def _none(before: records.View, after: records.View, args: dict[str, Any]) -> tuple[str, ...] | None:
     return None
+
+
+_case_department = _departments_of(case_queries.get_case, "case_id", lambda r: (r["department"],))
+_parallel_departments = _departments_of(case_queries.get_case, "case_id", lambda r: r["parallel_departments"])
+_item_department = _departments_of(items.get_item, "item_code", lambda i: (i.department,))
+_cert_issuer = _departments_of(certificates.get_certificate, "cert_id", lambda r: (r["issuer"],))
+_cert_type_issuers = _departments_of(proposals.get_cert_type, "cert_type", lambda r: r["issuers"])
+_document_sender = _departments_of(document_queries.get_document, "doc_id", lambda r: (r["sender"],))
+_document_recipients = _departments_of(document_queries.get_document, "doc_id", lambda r: r["recipients"])
 
 
 ISSUER: Final = ("issuer",)

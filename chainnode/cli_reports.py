@@ -7,7 +7,7 @@ department's period (chainnode.reports).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -64,9 +64,25 @@ def cmd_report_authority(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def _bundles(answer: dict[str, Any]) -> list[bytes]:
+    from chainnode.cli import _unb64
+
+    return [_unb64(b) for b in answer.get("bundles") or []]
+
+
+def _record_check(what: str, genesis: Genesis | None, check: Callable[[Genesis], tuple[str, ...]]
+                  ) -> reports.Verification:
+    """`check(genesis)`'s lines as a verified check, a failed one if it raises, or 'not verified'."""
+    if genesis is None:
+        return reports.Verification(status=reports.NOT_VERIFIED, lines=(f"{what}: not verified (give --genesis G)",))
+    try:
+        return reports.Verification(status="verified", lines=check(genesis))
+    except ChainError as exc:
+        return reports.verification_failed(what, exc)
+
+
 def _case_subject(client: Client, args: argparse.Namespace, genesis: Genesis | None) -> Subject:
     from chainnode.case_verify import verify_case
-    from chainnode.cli import _unb64
 
     answer = client.case(args.id, height=args.height)
     c, height = answer.get("case") or {}, int(answer.get("height") or 0)
@@ -81,23 +97,17 @@ def _case_subject(client: Client, args: argparse.Namespace, genesis: Genesis | N
              ("Decision", f"{decision.get('decision')} at height {decision.get('height')}: {decision.get('reason')}"
               if decision else "none yet"),
              ("Certificate", c.get("certificate_id") or "none"))
-    check = reports.Verification(status=reports.NOT_VERIFIED, lines=("case record: not verified (give --genesis G)",))
-    if genesis is not None:
-        try:
-            bundles = [_unb64(b) for b in client.case_proof(args.id, height=height).get("bundles") or []]
-            v = verify_case(genesis, args.id, bundles)
-            check = reports.Verification(status="verified", lines=(
-                f"case record: proven at height {v.proven_at_height} ({v.proven_time}), block {v.proven_block_hash}: "
-                f"{v.verdict}, held by {v.department}, officer {v.officer_name}, deadline {v.deadline or 'none'}",))
-        except ChainError as exc:
-            check = reports.verification_failed("case record", exc)
+    def check(genesis: Genesis) -> tuple[str, ...]:
+        v = verify_case(genesis, args.id, _bundles(client.case_proof(args.id, height=height)))
+        return (f"case record: proven at height {v.proven_at_height} ({v.proven_time}), block {v.proven_block_hash}: "
+                f"{v.verdict}, held by {v.department}, officer {v.officer_name}, deadline {v.deadline or 'none'}",)
+
     return Subject(f"Case report {args.id}", height, tuple((k, str(v)) for k, v in facts), f"case:{args.id}", None,
-                   check)
+                   _record_check("case record", genesis, check))
 
 
 def _cert_subject(client: Client, args: argparse.Namespace, genesis: Genesis | None) -> Subject:
     from chainnode.cert_verify import verify_certificate
-    from chainnode.cli import _unb64
 
     answer = client.certificate(args.id, height=args.height)
     c, height = answer.get("certificate") or {}, int(answer.get("height") or 0)
@@ -107,21 +117,15 @@ def _cert_subject(client: Client, args: argparse.Namespace, genesis: Genesis | N
              ("Issued at height", c.get("issued_height")), ("From case", c.get("case_id") or "none"),
              ("Content hash", c.get("content_hash")), ("Status", str(c.get("status")).upper()),
              *((f"Metadata: {k}", v) for k, v in (c.get("metadata") or {}).items()))
-    check = reports.Verification(status=reports.NOT_VERIFIED,
-                                 lines=("certificate record: not verified (give --genesis G)",))
-    if genesis is not None:
-        try:
-            bundles = [_unb64(b) for b in client.cert_proof(args.id, height=height).get("bundles") or []]
-            v = verify_certificate(genesis, args.id, bundles)
-            check = reports.Verification(status="verified", lines=(
-                f"certificate record: proven at height {v.proven_at_height} ({v.proven_time}), block "
+    def check(genesis: Genesis) -> tuple[str, ...]:
+        v = verify_certificate(genesis, args.id, _bundles(client.cert_proof(args.id, height=height)))
+        return (f"certificate record: proven at height {v.proven_at_height} ({v.proven_time}), block "
                 f"{v.proven_block_hash}: {v.verdict}; issued by {v.issuer}, officer {v.officer_name} holding "
                 f"{', '.join(v.officer_roles_at_issue) or 'no role'} at height {v.issued_height}",
-                *(f"reason: {r}" for r in v.reasons)))
-        except ChainError as exc:
-            check = reports.verification_failed("certificate record", exc)
+                *(f"reason: {r}" for r in v.reasons))
+
     return Subject(f"Certificate report {args.id}", height, tuple((k, str(v)) for k, v in facts), f"cert:{args.id}",
-                   None, check)
+                   None, _record_check("certificate record", genesis, check))
 
 
 def _department_subject(client: Client, args: argparse.Namespace, genesis: Genesis | None) -> Subject:
