@@ -69,6 +69,9 @@ async def test_a_proof_of_another_record_is_not_a_case(tmp_path: Path) -> None:
             verify_case(genesis, "f" * 32, [base64.b64decode(b) for b in
                                             (await chain.get(f"/v1/cases/{'f' * 32}/proof"))["bundles"]])
         assert (await chain.get("/v1/cases/xyz/proof", expect=400))["field"] == "case_id"
+        paths = (await chain.get("/v1/openapi.json"))["paths"]
+        assert "/v1/cases/{case_id}/proof" in paths and "/v1/reports/authority" in paths
+        assert [p["name"] for p in paths["/v1/reports/authority"]["get"]["parameters"]] == ["from_height", "to_height"]
         _, created = init_home(tmp_path / "other", chain_id="elsewhere", department="PSB", name="Police")
         with pytest.raises(InvalidProof) as foreign:  # the genesis of another network proves nothing here
             verify_case(load_genesis(created.home / "genesis.json"), other, bundles)
