@@ -261,7 +261,8 @@ async def get_case_proof(request: web.Request) -> web.Response:
 
     def prove() -> dict[str, Any]:
         bundle = reader.state_bundle(case_queries.case_key(case_id), records.view(reader, height).height)
-        return {"case_id": case_id, "height": bundle.header.height, "bundles": [b64(bundle.encode())]}
+        data = bundle.encode()
+        return {"case_id": case_id, "height": bundle.header.height, "bytes": len(data), "proof": b64(data)}
 
     return web.json_response(await request.app[READS].run(prove))
 
@@ -327,7 +328,7 @@ def openapi_paths() -> dict[str, Any]:
         }},
         "/v1/cases/{case_id}/proof": _get_doc(
             "A state proof to check a case's standing against genesis: its record at one height (for an unknown ID, "
-            "a proof of absence); `bundles` in base64",
+            "a proof of absence); `proof` in base64",
             ("case_id", "path", _ID, "case ID (32 hex digits)"),
             ("height", "query", _INT, "prove the state after this block (default: the head)")),
         "/v1/reports/authority": _get_doc(

@@ -70,14 +70,12 @@ def _optional_int(record: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def verify_case(genesis: Genesis, case_id: str, bundles: list[bytes]) -> VerifiedCase:
-    """Verify the case record's state proof against `genesis` and read the case's standing from it.
+def verify_case(genesis: Genesis, case_id: str, bundle: bytes) -> VerifiedCase:
+    """Verify the case record's state proof (one bundle) against `genesis` and read the case's standing from it.
 
     Raises InvalidProof naming the failed check (format, block and commit, state path, key, record), or
     CaseNotFound for a genuine proof of absence."""
-    if not bundles:
-        raise InvalidProof("no proof given")
-    proven = verify_state_value(genesis, bundles[0])
+    proven = verify_state_value(genesis, bundle)
     if proven.key != case_queries.case_key(case_id):
         raise InvalidProof("record check failed: the proof is for another key than this case's record", field="key")
     if proven.value is None:

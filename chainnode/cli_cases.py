@@ -293,7 +293,6 @@ def cmd_case_overdue(args: argparse.Namespace) -> int:
 def cmd_case_status(args: argparse.Namespace) -> int:
     """A case's standing trusting only genesis: exit 0 when the proof verifies, 1 for a proven absence (or a
     node that cannot answer), 2 for a proof that does not verify."""
-    from chainnode.anchor_verify import encode_proof_file
     from chainnode.case_verify import verify_case
     from chainnode.cli import _unb64, decode_proof_file, report_error, write_output_file
     from chainnode.errors import InvalidProof
@@ -302,18 +301,18 @@ def cmd_case_status(args: argparse.Namespace) -> int:
     genesis = load_genesis(args.genesis)
     try:
         if args.proof is not None:
-            bundles, source = decode_proof_file(args.proof), f"proof file {args.proof}"
+            bundle, source = decode_proof_file(args.proof)[0], f"proof file {args.proof}"
         else:
             with open_client(args) as client:
                 answer = client.case_proof(args.id, height=args.height)
                 source = f"node {client.base_url}"
-            bundles = [_unb64(b) for b in answer.get("bundles") or []]
-        v = verify_case(genesis, args.id, bundles)
+            bundle = _unb64(answer.get("proof") or "")
+        v = verify_case(genesis, args.id, bundle)
     except InvalidProof as exc:
         report_error(exc, args)
         return 2
     if args.proof_out is not None:
-        write_output_file(args.proof_out, encode_proof_file({"case_id": args.id}, bundles))
+        write_output_file(args.proof_out, bundle)
     department = v.department + (f" ({v.department_name})" if v.department_name else "")
     deadline = "none yet (the clock starts when the case is accepted)" if v.deadline is None else \
         f"{v.deadline} ({'OVERDUE' if v.overdue else 'not overdue'} as of {v.proven_time})"

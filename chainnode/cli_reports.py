@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chainnode.client import Client
 
 MAX_BLOCKS: Final = 10_000
+PAGE: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,10 @@ def cmd_report_authority(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
-def _bundles(answer: dict[str, Any]) -> list[bytes]:
+def _proof(answer: dict[str, Any]) -> bytes:
     from chainnode.cli import _unb64
 
-    return [_unb64(b) for b in answer.get("bundles") or []]
+    return _unb64(answer.get("proof") or "")
 
 
 def _record_check(what: str, genesis: Genesis | None, check: Callable[[Genesis], tuple[str, ...]]
@@ -98,7 +99,7 @@ def _case_subject(client: Client, args: argparse.Namespace, genesis: Genesis | N
               if decision else "none yet"),
              ("Certificate", c.get("certificate_id") or "none"))
     def check(genesis: Genesis) -> tuple[str, ...]:
-        v = verify_case(genesis, args.id, _bundles(client.case_proof(args.id, height=height)))
+        v = verify_case(genesis, args.id, _proof(client.case_proof(args.id, height=height)))
         return (f"case record: proven at height {v.proven_at_height} ({v.proven_time}), block {v.proven_block_hash}: "
                 f"{v.verdict}, held by {v.department}, officer {v.officer_name}, deadline {v.deadline or 'none'}",)
 
@@ -118,7 +119,7 @@ def _cert_subject(client: Client, args: argparse.Namespace, genesis: Genesis | N
              ("Content hash", c.get("content_hash")), ("Status", str(c.get("status")).upper()),
              *((f"Metadata: {k}", v) for k, v in (c.get("metadata") or {}).items()))
     def check(genesis: Genesis) -> tuple[str, ...]:
-        v = verify_certificate(genesis, args.id, _bundles(client.cert_proof(args.id, height=height)))
+        v = verify_certificate(genesis, args.id, _proof(client.cert_proof(args.id, height=height)))
         return (f"certificate record: proven at height {v.proven_at_height} ({v.proven_time}), block "
                 f"{v.proven_block_hash}: {v.verdict}; issued by {v.issuer}, officer {v.officer_name} holding "
                 f"{', '.join(v.officer_roles_at_issue) or 'no role'} at height {v.issued_height}",
@@ -160,10 +161,20 @@ def build_report(client: Client, args: argparse.Namespace, genesis: Genesis | No
     and the checks against genesis that were asked for."""
     subject = GATHER[args.action](client, args, genesis)
     status = client.status()
-    events = [] if subject.from_height is not None and subject.from_height > subject.height else \
-        list(client.iter_history(subject.entity, from_height=subject.from_height, to_height=subject.height))
+    prove = verify_trace is not None and genesis is not None
+    events: list[dict[str, Any]] = []
+    verified: list[bool] | None = [] if prove else None
+    cursor: str | None = None
+    while subject.from_height is None or subject.from_height <= subject.height:
+        page = client.history_page(subject.entity, limit=PAGE, from_height=subject.from_height,
+                                   to_height=subject.height, cursor=cursor, proof=prove)
+        events += page.get("events") or []
+        if verified is not None and verify_trace is not None and genesis is not None:
+            verified += verify_trace(genesis, page)
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
     offset = utc_offset(client)
-    verified = None if verify_trace is None or genesis is None else verify_trace(genesis, events)
     checks = [subject.record_check, reports.summarise_events(reports.compute_event_rows(events, verified, offset))]
     if genesis is not None and status.get("genesis_hash") != genesis.hash.hex():
         checks.append(reports.Verification(status="failed", lines=(
@@ -189,7 +200,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise UsageError("--to-date is before --from-date: the period ends before it starts", field="to_date")
     genesis = None if args.genesis is None else load_genesis(args.genesis)
     with open_client(args) as client:
-        verifier = reports.verify_trace_by_tx_proofs(client.tx_proof) if args.verify else None
+        verifier = reports.verify_trace_by_proofs(client.tx_proof) if args.verify else None
         report = build_report(client, args, genesis, verifier)
     status = report.verification.status
     if args.json:

@@ -103,11 +103,11 @@ class RecordQueries(Generic[R]):
                          per_officer=1 if per_officer else None)
 
     def case_proof(self, case_id: str, height: int | None = None) -> R:
-        """The case record's state proof (`bundles`, base64) for chainnode.case_verify."""
+        """The case record's state proof (`proof`, one bundle in base64) for chainnode.case_verify."""
         return self._get(f"/v1/cases/{quote(case_id)}/proof", height)
 
     def cert_proof(self, cert_id: str, height: int | None = None) -> R:
-        """The certificate's and its issuing officer's state proofs (`bundles`, base64) for chainnode.cert_verify."""
+        """The certificate's bundle (`proof`, base64): its and its officer's records, for chainnode.cert_verify."""
         return self._get(f"/v1/certs/{quote(cert_id)}/proof", height)
 
     def certificate(self, cert_id: str, version: int | None = None, height: int | None = None) -> R:

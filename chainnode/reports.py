@@ -5,13 +5,16 @@ as a single-file HTML page that prints on A4.
 The module does no I/O: the CLI (`chainnode report`) gathers the node's answers and proofs, builds a `Report`
 and renders it. Each event carries `verified`: True (its proof checked against genesis), False (a proof was
 asked for and failed) or None (not verified). Event verification is a `TraceVerifier`, a function
-`(genesis, events) -> [bool]`, one per event, so a whole-trace proof can replace the per-transaction one
-(`verify_trace_by_tx_proofs`) without touching the report. Every text that reaches the HTML goes through
+`(genesis, history page) -> [bool]`, one per event of the page: the page's whole-trace proof
+(`verify_trace_by_page_proof`, chainnode.trace_verify) or, from a node that sends none, each event's own
+transaction proof (`verify_trace_by_tx_proofs`). Every text that reaches the HTML goes through
 `html.escape`, so a hostile name, reason or metadata string cannot add markup.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +25,11 @@ from chainnode import light
 from chainnode.anchor_verify import format_time_ms
 from chainnode.errors import ChainError, InvalidProof
 from chainnode.genesis import Genesis
+from chainnode.trace_verify import verify_trace
 
-TraceVerifier = Callable[[Genesis, Sequence[dict[str, Any]]], list[bool]]
-"""`verify_trace(genesis, events) -> per-event bool`: whether each event is proven against genesis."""
+TraceVerifier = Callable[[Genesis, dict[str, Any]], list[bool]]
+"""`verify_trace(genesis, page) -> per-event bool`: whether each event of a history page (GET
+/v1/history/{entity}, with its `proof` if asked for) is proven against genesis."""
 NOT_VERIFIED: Final = "not verified"
 KINDS: Final = ("case", "certificate", "department")
 
@@ -115,9 +120,9 @@ def is_event_proven(genesis: Genesis, event: dict[str, Any], data: bytes) -> boo
 def verify_trace_by_tx_proofs(fetch_tx_proof: Callable[[str], bytes]) -> TraceVerifier:
     """A TraceVerifier that checks each event's own transaction proof (`fetch_tx_proof(tx_id)`, e.g.
     `client.tx_proof`); an event whose proof cannot be fetched or fails is False."""
-    def verify_trace(genesis: Genesis, events: Sequence[dict[str, Any]]) -> list[bool]:
+    def verify_trace(genesis: Genesis, page: dict[str, Any]) -> list[bool]:
         found = []
-        for event in events:
+        for event in page.get("events") or []:
             try:
                 data = fetch_tx_proof(str(event.get("tx_id")))
             except ChainError:
@@ -127,6 +132,27 @@ def verify_trace_by_tx_proofs(fetch_tx_proof: Callable[[str], bytes]) -> TraceVe
         return found
 
     return verify_trace
+
+
+def verify_trace_by_page_proof(genesis: Genesis, page: dict[str, Any]) -> list[bool]:
+    """A TraceVerifier over the page's own proof (`GET /v1/history/{entity}?proof=1`: one bundle of every
+    event, chainnode.trace_verify): every event True if it verifies, every event False if it does not."""
+    events = page.get("events") or []
+    try:
+        verify_trace(genesis, events, base64.b64decode(str(page.get("proof") or ""), validate=True))
+    except (ChainError, binascii.Error, ValueError):
+        return [False] * len(events)
+    return [True] * len(events)
+
+
+def verify_trace_by_proofs(fetch_tx_proof: Callable[[str], bytes]) -> TraceVerifier:
+    """The page's proof when the node sent one, else each event's transaction proof."""
+    by_tx = verify_trace_by_tx_proofs(fetch_tx_proof)
+
+    def verify(genesis: Genesis, page: dict[str, Any]) -> list[bool]:
+        return verify_trace_by_page_proof(genesis, page) if page.get("proof") else by_tx(genesis, page)
+
+    return verify
 
 
 def summarise_events(rows: Sequence[dict[str, Any]]) -> Verification:

@@ -4,7 +4,6 @@ offline, with the exits a script relies on (0 verified, 1 no such case, 2 a bad 
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import pytest
@@ -41,12 +40,10 @@ async def test_case_status_trusts_only_genesis(tmp_path: Path) -> None:
         then = await chain.cli("case", "status", case_id, "--genesis", genesis, "--height", accepted_at - 1)
         assert then.code == 1 and then.err.startswith("error: case_not_found: no such case")  # not filed yet
 
-        document = json.loads(proof.read_text())
-        raw = bytearray(base64.b64decode(document["bundles"][0]))
+        raw = bytearray(proof.read_bytes())  # the bundle's own bytes
         raw[len(raw) // 2] ^= 1
-        document["bundles"][0] = base64.b64encode(bytes(raw)).decode()
         altered = tmp_path / "altered.proof"
-        altered.write_text(json.dumps(document))
+        altered.write_bytes(bytes(raw))
         bad = await chain.cli("case", "status", case_id, "--genesis", genesis, "--proof", altered)
         assert bad.code == 2 and bad.err.startswith("error: invalid_proof: ") and bad.out == ""
         absent = await chain.cli("case", "status", "0" * 32, "--genesis", genesis)
@@ -60,19 +57,20 @@ async def test_a_proof_of_another_record_is_not_a_case(tmp_path: Path) -> None:
         other = await chain.file_case()
         genesis = load_genesis(chain.genesis_path)
         answer = await chain.get(f"/v1/cases/{other}/proof")
-        bundles = [base64.b64decode(b) for b in answer["bundles"]]
+        bundle = base64.b64decode(answer["proof"])
+        assert answer["bytes"] == len(bundle) and answer["height"] == chain.node.head_height()
         with pytest.raises(InvalidProof) as refused:
-            verify_case(genesis, case_id, bundles)
+            verify_case(genesis, case_id, bundle)
         assert refused.value.field == "key"
-        assert verify_case(genesis, other, bundles).status == "accepted"
+        assert verify_case(genesis, other, bundle).status == "accepted"
         with pytest.raises(CaseNotFound):
-            verify_case(genesis, "f" * 32, [base64.b64decode(b) for b in
-                                            (await chain.get(f"/v1/cases/{'f' * 32}/proof"))["bundles"]])
+            absent = await chain.get(f"/v1/cases/{'f' * 32}/proof")
+            verify_case(genesis, "f" * 32, base64.b64decode(absent["proof"]))
         assert (await chain.get("/v1/cases/xyz/proof", expect=400))["field"] == "case_id"
         paths = (await chain.get("/v1/openapi.json"))["paths"]
         assert "/v1/cases/{case_id}/proof" in paths and "/v1/reports/authority" in paths
         assert [p["name"] for p in paths["/v1/reports/authority"]["get"]["parameters"]] == ["from_height", "to_height"]
         _, created = init_home(tmp_path / "other", chain_id="elsewhere", department="PSB", name="Police")
         with pytest.raises(InvalidProof) as foreign:  # the genesis of another network proves nothing here
-            verify_case(load_genesis(created.home / "genesis.json"), other, bundles)
+            verify_case(load_genesis(created.home / "genesis.json"), other, bundle)
         assert "block and commit check failed" in foreign.value.message

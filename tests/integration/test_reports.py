@@ -3,6 +3,7 @@ genesis hash and what was verified, on an in-process chain; hostile text stays t
 
 from __future__ import annotations
 
+import base64
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,12 @@ from typing import Any
 from chainnode import crypto
 from chainnode.genesis import load_genesis
 from chainnode.home import init_home
-from chainnode.reports import is_event_proven, verify_trace_by_tx_proofs
+from chainnode.reports import (
+    is_event_proven,
+    verify_trace_by_page_proof,
+    verify_trace_by_proofs,
+    verify_trace_by_tx_proofs,
+)
 from contracts.certificates import compute_cert_id
 from tests.report_chain import Chain, open_chain
 
@@ -150,12 +156,22 @@ async def test_an_event_is_proven_only_by_its_own_transaction(tmp_path: Path) ->
     async with open_chain(tmp_path) as chain:
         case_id, _ = await worked_case(chain)
         genesis = load_genesis(chain.genesis_path)
-        events: list[dict[str, Any]] = (await chain.get(f"/v1/history/case:{case_id}"))["events"]
-        proofs = {e["tx_id"]: chain.node.reader.tx_bundle(bytes.fromhex(e["tx_id"])).encode() for e in events}
-        assert verify_trace_by_tx_proofs(proofs.__getitem__)(genesis, events) == [True, True, True]
-        swapped = {e["tx_id"]: proofs[events[0]["tx_id"]] for e in events}  # the filing's proof for every event
-        assert verify_trace_by_tx_proofs(swapped.__getitem__)(genesis, events) == [True, False, False]
-        altered = bytearray(proofs[events[1]["tx_id"]])
+        page: dict[str, Any] = await chain.get(f"/v1/history/case:{case_id}?proof=1")
+        events = page["events"]
+        assert verify_trace_by_page_proof(genesis, page) == [True, True, True]
+        altered = bytearray(base64.b64decode(page["proof"]))
         altered[len(altered) // 2] ^= 1
-        assert not is_event_proven(genesis, events[1], bytes(altered))
+        assert verify_trace_by_page_proof(genesis, {**page, "proof": base64.b64encode(altered).decode()}) == \
+            [False, False, False]
+        relabelled = [events[0], {**events[1], "code": "role_required"}, events[2]]
+        assert verify_trace_by_page_proof(genesis, {**page, "events": relabelled}) == [False, False, False]
+
+        proofs = {e["tx_id"]: chain.node.reader.tx_bundle(bytes.fromhex(e["tx_id"])).encode() for e in events}
+        without = {"events": events}  # a node that sends no page proof: each event's own
+        assert verify_trace_by_proofs(proofs.__getitem__)(genesis, without) == [True, True, True]
+        swapped = {e["tx_id"]: proofs[events[0]["tx_id"]] for e in events}  # the filing's proof for every event
+        assert verify_trace_by_tx_proofs(swapped.__getitem__)(genesis, without) == [True, False, False]
+        one = bytearray(proofs[events[1]["tx_id"]])
+        one[len(one) // 2] ^= 1
+        assert not is_event_proven(genesis, events[1], bytes(one))
         assert not is_event_proven(genesis, {**events[1], "code": "role_required"}, proofs[events[1]["tx_id"]])
