@@ -14,10 +14,11 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chainnode import api_params, records
+from chainnode import api_params, authority, periods, records
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
+from contracts import case_queries
 from contracts.registry import REGISTRY
 
 MAX_LIST: Final = 1000
@@ -88,6 +89,35 @@ def _status(request: web.Request) -> str | None:
     return status
 
 
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "0")
+    if value not in ("0", "1", ""):
+        raise InvalidField(f"{name} must be 0 or 1", field=name)
+    return value == "1"
+
+
+def _supervision(v: records.View, request: web.Request) -> dict[str, Any]:
+    """Supervision by heights (from_height, height) or by dates (from_date, to_date), never a mix."""
+    from chainnode.api import NODE
+
+    department = _department(request)
+    within_days = _int(request, "within_days", default=3, hi=3650) or 0
+    per_officer = _flag(request, "per_officer")
+    from_date = periods.parse_date_param(request.query.get("from_date"), "from_date")
+    to_date = periods.parse_date_param(request.query.get("to_date"), "to_date")
+    if from_date is None and to_date is None:
+        return records.supervision(v, department, within_days, _int(request, "from_height", default=0) or 0,
+                                   per_officer=per_officer)
+    if request.query.get("from_height"):
+        raise InvalidField("give from_date or from_height, not both", field="from_height")
+    if request.query.get("height"):
+        raise InvalidField("give to_date or height, not both: a period of dates is answered as of its last "
+                           "block", field="height")
+    return records.supervision_of_dates(request.app[NODE].reader, department, within_days, from_date, to_date,
+                                        per_officer=per_officer)
+
+
+_DATE: Final = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _ID: Final = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 _CODE: Final = {"type": "string"}
@@ -132,14 +162,18 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("/v1/cases/{case_id}", lambda v, r: records.case(v, _id(r, "case_id")),
           "A case: state, materials, steps, deadline, and time spent per step and per officer",
           (("case_id", "path", _ID, "case ID"),)),
-    Route("/v1/supervision/{department}",
-          lambda v, r: records.supervision(v, _department(r), _int(r, "within_days", default=3, hi=3650) or 0,
-                                           _int(r, "from_height", default=0) or 0),
-          "Deadline supervision of the cases filed in a period (from_height to height): open cases overdue at "
-          "the height, those due within N working days, counts and the on-time rate",
+    Route("/v1/supervision/{department}", lambda v, r: _supervision(v, r),
+          "Deadline supervision of the cases filed in a period (from_height to height, or from_date to to_date): "
+          "open cases overdue at the period's last block, those due within N working days, counts and the "
+          "on-time rate; with per_officer=1, time per step and per officer",
           (("department", "path", _CODE, "department code"),
            ("within_days", "query", _INT, "working days ahead (default 3)"),
-           ("from_height", "query", _INT, "only cases filed at or after this height (default: all)"))),
+           ("from_height", "query", _INT, "only cases filed at or after this height (default: all)"),
+           ("from_date", "query", _DATE, "only cases filed on or after this day (network time zone); not with "
+                                         "from_height"),
+           ("to_date", "query", _DATE, "only cases filed up to this day inclusive, answered as of the day's "
+                                       "last block; not with height"),
+           ("per_officer", "query", {"enum": ["0", "1"]}, "1: add time per step and per officer"))),
     Route("/v1/certs/{cert_id}", lambda v, r: records.certificate(v, _id(r, "cert_id"), _int(r, "version", lo=1)),
           "A certificate with its status at the height (valid, suspended, revoked, expired) and history",
           (("cert_id", "path", _ID, "certificate ID"), ("version", "query", _INT, "an earlier version"))),
@@ -209,12 +243,51 @@ async def get_cert_proof(request: web.Request) -> web.Response:
     return web.json_response({"cert_id": cert_id, "height": proven, "bytes": len(data), "proof": b64(data)})
 
 
+async def get_case_proof(request: web.Request) -> web.Response:
+    """The proof a verifier checks a case's standing with (chainnode.case_verify): the case record at one
+    height (default: the head); for an unknown ID, the proof that the record is absent."""
+    from chainnode.api import NODE, READS, b64
+
+    reader = request.app[NODE].reader
+    case_id = _id(request, "case_id")
+    height = _int(request, "height", lo=1)
+
+    def prove() -> dict[str, Any]:
+        bundle = reader.state_bundle(case_queries.case_key(case_id), records.view(reader, height).height)
+        data = bundle.encode()
+        return {"case_id": case_id, "height": bundle.header.height, "bytes": len(data), "proof": b64(data)}
+
+    return web.json_response(await request.app[READS].run(prove))
+
+
+async def get_authority_report(request: web.Request) -> web.Response:
+    """Committed decisions, certificate and document actions whose signer lacked the role or department
+    (chainnode.authority); at most authority.MAX_BLOCKS blocks per request."""
+    from chainnode.api import NODE, READS
+
+    reader = request.app[NODE].reader
+    first, last = _int(request, "from_height", lo=1), _int(request, "to_height", lo=1)
+    return web.json_response(await request.app[READS].run(authority.get_authority_report, reader, first, last))
+
+
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_get(route.path, _handler(route))
     app.router.add_get("/v1/contracts", list_contracts)
     app.router.add_get("/v1/validators", get_validators)
     app.router.add_get("/v1/certs/{cert_id}/proof", get_cert_proof)
+    app.router.add_get("/v1/cases/{case_id}/proof", get_case_proof)
+    app.router.add_get("/v1/reports/authority", get_authority_report)
+
+
+def _get_doc(summary: str, *params: tuple[str, str, dict[str, Any], str]) -> dict[str, Any]:
+    """The OpenAPI entry of a GET route with these (name, "path" | "query", schema, description) parameters."""
+    return {"get": {
+        "summary": summary,
+        "parameters": [{"name": name, "in": where, "required": where == "path", "schema": schema,
+                        "description": text} for name, where, schema, text in params],
+        "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
+    }}
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -246,6 +319,17 @@ def openapi_paths() -> dict[str, Any]:
                             "description": "binary: the bundle's bytes (application/octet-stream)"}],
             "responses": {"200": {"description": "success"}, "400": {"$ref": "#/components/responses/Problem"}},
         }},
+        "/v1/cases/{case_id}/proof": _get_doc(
+            "A state proof to check a case's standing against genesis: its record at one height (for an unknown ID, "
+            "a proof of absence); `proof` in base64",
+            ("case_id", "path", _ID, "case ID (32 hex digits)"),
+            ("height", "query", _INT, "prove the state after this block (default: the head)")),
+        "/v1/reports/authority": _get_doc(
+            "Committed decisions (cases.*), certificate and document actions whose signer did not hold the needed "
+            "role at that height or whose department was not authorised; empty on a healthy chain",
+            ("from_height", "query", _INT, "first block (default: the last 10,000 blocks)"),
+            ("to_height", "query", _INT, "last block (default: 10,000 blocks on, or the head); at most 10,000 "
+                                         "blocks per request")),
         "/v1/contracts": {"get": {"summary": "Every contract method with its description and an example of its "
                                              "arguments; call one by submitting a signed transaction to /v1/txs",
                                   "responses": {"200": {"description": "success"}}}},

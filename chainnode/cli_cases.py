@@ -37,6 +37,7 @@ from chainnode.cli_records import (
 )
 from chainnode.codec import Value
 from contracts import case_queries, certificates
+from contracts.calendar import format_date
 
 if TYPE_CHECKING:
     from chainnode.client import Client
@@ -235,15 +236,47 @@ def cmd_case_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _supervision_period(args: argparse.Namespace, answer: dict[str, Any]) -> str:
+    if args.from_date or args.to_date:
+        return (f" for cases filed {answer.get('from_date') or 'from the start'} to {answer.get('to_date') or 'now'} "
+                f"(heights {answer.get('from_height')} to {answer.get('to_height')})")
+    return "" if not args.from_height else f", cases filed from height {args.from_height}"
+
+
+def _officer_lines(answer: dict[str, Any]) -> list[str]:
+    def median(ms: Any, days: Any) -> str:
+        return "-" if ms is None else f"{format_duration(int(ms))} ({days} working day(s))"
+
+    lines = ["  time per step (median since the step before):"]
+    for s in answer.get("time_per_step") or []:
+        spent = "starts the clock" if s.get("kind") == "file" else median(s.get("median_ms"),
+                                                                           s.get("median_working_days"))
+        lines.append(f"    {s.get('kind'):<20} {s.get('count'):>5} step(s)  {spent}")
+    lines.append("  per officer:")
+    lines += [f"    {o.get('name')} ({o.get('department')}, {str(o.get('signer'))[:16]}…): {o.get('cases')} case(s), "
+              f"{o.get('on_time')} decided on time, {o.get('overdue')} overdue; {o.get('steps')} step(s), median "
+              f"{median(o.get('median_step_ms'), o.get('median_step_working_days'))}"
+              for o in answer.get("officers") or []]
+    return lines
+
+
 def cmd_case_overdue(args: argparse.Namespace) -> int:
+    department = args.department or args.department_option
+    if not department or (args.department and args.department_option):
+        raise UsageError("name one department: DEPT or --department DEPT", field="department")
+    if (args.from_date or args.to_date) and (args.from_height or args.height):
+        raise UsageError("a period is --from-date/--to-date or --from-height/--height, not both")
+    if args.from_date and args.to_date and args.to_date < args.from_date:
+        raise UsageError("--to-date is before --from-date: the period ends before it starts", field="to_date")
+    dates = {name: None if value is None else format_date(value)
+             for name, value in (("from_date", args.from_date), ("to_date", args.to_date))}
     with open_client(args) as client:
-        answer = client.supervision(args.department, args.within_days, height=args.height,
-                                    from_height=args.from_height)
+        answer = client.supervision(department, args.within_days, height=args.height, from_height=args.from_height,
+                                    per_officer=args.per_officer, **dates)
     rate = answer.get("on_time_rate")
-    period = "" if not args.from_height else f", cases filed from height {args.from_height}"
     lines = [
-        f"{args.department} at height {answer.get('height')}{period}: {answer.get('open')} open, "
-        f"{answer.get('returned')} "
+        f"{department} at height {answer.get('height')}{_supervision_period(args, answer)}: {answer.get('open')} "
+        f"open, {answer.get('returned')} "
         f"returned, {answer.get('decided')} decided ({'no decisions yet' if rate is None else f'{rate}% on time'})",
         f"  overdue ({len(answer.get('overdue') or [])}):",
     ]
@@ -251,7 +284,50 @@ def cmd_case_overdue(args: argparse.Namespace) -> int:
     lines += [row.format(**c) for c in answer.get("overdue") or []]
     lines.append(f"  due within {args.within_days} working day(s) ({len(answer.get('due_soon') or [])}):")
     lines += [row.format(**c) for c in answer.get("due_soon") or []]
+    if args.per_officer:
+        lines += _officer_lines(answer)
     emit(args, answer, lines)
+    return 0
+
+
+def cmd_case_status(args: argparse.Namespace) -> int:
+    """A case's standing trusting only genesis: exit 0 when the proof verifies, 1 for a proven absence (or a
+    node that cannot answer), 2 for a proof that does not verify."""
+    from chainnode.case_verify import verify_case
+    from chainnode.cli import _unb64, decode_proof_file, report_error, write_output_file
+    from chainnode.errors import InvalidProof
+    from chainnode.genesis import load_genesis
+
+    genesis = load_genesis(args.genesis)
+    try:
+        if args.proof is not None:
+            bundle, source = decode_proof_file(args.proof)[0], f"proof file {args.proof}"
+        else:
+            with open_client(args) as client:
+                answer = client.case_proof(args.id, height=args.height)
+                source = f"node {client.base_url}"
+            bundle = _unb64(answer.get("proof") or "")
+        v = verify_case(genesis, args.id, bundle)
+    except InvalidProof as exc:
+        report_error(exc, args)
+        return 2
+    if args.proof_out is not None:
+        write_output_file(args.proof_out, bundle)
+    department = v.department + (f" ({v.department_name})" if v.department_name else "")
+    deadline = "none yet (the clock starts when the case is accepted)" if v.deadline is None else \
+        f"{v.deadline} ({'OVERDUE' if v.overdue else 'not overdue'} as of {v.proven_time})"
+    decided = "" if v.decision is None else f"; decision {v.decision} at height {v.decision_height}"
+    lines = [
+        f"checked the proof from {source} against genesis {args.genesis} (chain {genesis.chain_id}) only",
+        f"{v.verdict}: case {v.case_id}, item {v.item_code} ({v.item_name})",
+        f"  held by:     {department}, officer {v.officer_name} (key {v.officer})",
+        f"  filed:       height {v.filed_height}, {v.filed_time}",
+        f"  deadline:    {deadline}",
+        f"  last step:   {v.last_step} at height {v.last_step_height}{decided}",
+        *([f"  certificate: {v.certificate_id}"] if v.certificate_id else []),
+        f"  proof:       height {v.proven_at_height} ({v.proven_time}), block {v.proven_block_hash}",
+    ]
+    emit(args, {"verified": True, "verdict": v.verdict, **asdict(v)}, lines)
     return 0
 
 
@@ -299,12 +375,27 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p = add_action(actions, "show", both, cmd_case_show, "a case: state, steps, deadline, time spent")
     p.add_argument("id", type=record_id, metavar="ID")
     add_height(p)
+    p = add_action(actions, "status", both, cmd_case_status, "a case's department, officer, status and deadline, "
+                   "checked trusting only genesis (exit 0 if the proof verifies)")
+    p.add_argument("id", type=record_id, metavar="ID")
+    p.add_argument("--genesis", type=Path, required=True, metavar="GENESIS")
+    p.add_argument("--height", type=positive_int, metavar="H", help="prove the state after block H (default: head)")
+    proof = p.add_mutually_exclusive_group()
+    proof.add_argument("--proof", type=Path, metavar="FILE", help="check this saved proof offline")
+    proof.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof for offline checks")
     p = add_action(actions, "list", both, cmd_case_list, "a department's cases, newest first")
     p.add_argument("--department", required=True, metavar="CODE")
     p.add_argument("--status", choices=CASE_STATUSES)
     add_height(p)
-    p = add_action(actions, "overdue", both, cmd_case_overdue, "deadline supervision: overdue and due-soon cases")
-    p.add_argument("--department", required=True, metavar="CODE")
+    p = add_action(actions, "overdue", both, cmd_case_overdue, "deadline supervision: overdue and due-soon cases, "
+                   "on-time rate, time per step and per officer, for a period")
+    p.add_argument("department", nargs="?", metavar="DEPT", help="department code")
+    p.add_argument("--department", dest="department_option", metavar="CODE", help="the same, as an option")
+    p.add_argument("--from-date", type=date_arg, metavar="YYYY-MM-DD",
+                   help="only cases filed on or after this day (the network's time zone)")
+    p.add_argument("--to-date", type=date_arg, metavar="YYYY-MM-DD",
+                   help="only cases filed up to this day inclusive, reported as of the day's last block")
+    p.add_argument("--per-officer", action="store_true", help="add time per step and per officer")
     p.add_argument("--within-days", type=working_days_arg, default=3, metavar="N",
                    help="due within N working days (default 3)")
     p.add_argument("--from-height", type=positive_int, metavar="H",

@@ -93,13 +93,30 @@ class RecordQueries(Generic[R]):
         return self._get(f"/v1/cases/{quote(case_id)}", height)
 
     def supervision(self, department: str, within_days: int = 3, height: int | None = None,
-                    from_height: int | None = None) -> R:
-        """Deadline supervision of the cases filed from `from_height` (default: all) to `height` (the head)."""
-        extra = {} if from_height is None else {"from_height": from_height}
-        return self._get(f"/v1/supervision/{quote(department)}", height, within_days=within_days, **extra)
+                    from_height: int | None = None, *, from_date: str | None = None, to_date: str | None = None,
+                    per_officer: bool = False) -> R:
+        """Deadline supervision of the cases filed from `from_height` (default: all) to `height` (the head), or
+        from `from_date` to `to_date` (YYYY-MM-DD in the network's time zone); `per_officer` adds time per
+        step and per officer."""
+        return self._get(f"/v1/supervision/{quote(department)}", height, within_days=within_days,
+                         from_height=from_height, from_date=from_date, to_date=to_date,
+                         per_officer=1 if per_officer else None)
+
+    def case_proof(self, case_id: str, height: int | None = None) -> R:
+        """The case record's state proof (`proof`, one bundle in base64) for chainnode.case_verify."""
+        return self._get(f"/v1/cases/{quote(case_id)}/proof", height)
+
+    def cert_proof(self, cert_id: str, height: int | None = None) -> R:
+        """The certificate's bundle (`proof`, base64): its and its officer's records, for chainnode.cert_verify."""
+        return self._get(f"/v1/certs/{quote(cert_id)}/proof", height)
 
     def certificate(self, cert_id: str, version: int | None = None, height: int | None = None) -> R:
         return self._get(f"/v1/certs/{quote(cert_id)}", height, version=version)
+
+    def authority_report(self, from_height: int | None = None, to_height: int | None = None) -> R:
+        """Committed actions whose signer lacked the role or department they needed (at most 10,000 blocks)."""
+        return self._read("/v1/reports/authority", {k: str(v) for k, v in (("from_height", from_height),
+                                                                            ("to_height", to_height)) if v is not None})
 
     def contract_methods(self) -> R:
         return self._read("/v1/contracts", {})

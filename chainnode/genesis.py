@@ -103,6 +103,10 @@ class Genesis:
     document: dict[str, Any]
     hash: bytes
     governance: GovernanceConfig = GovernanceConfig(thresholds={})
+    skip_role_check: tuple[bytes, ...] = ()
+    """Test hook (`test_hook_skip_role_check`, only with `params.test_hooks = 1`): keys whose missing role a
+    contract does not refuse, so a test can commit an unauthorised action and find it in the authority
+    report. Never in production."""
 
     def validator_set(self) -> ValidatorSet:
         return ValidatorSet.of(
@@ -228,7 +232,9 @@ def parse_genesis(document: Any) -> Genesis:
         digest = compute_genesis_hash(document)
     except InvalidField as exc:
         raise GenesisError(f"genesis cannot be encoded canonically: {exc.message}") from exc
+    skip_role_check = parse_skip_role_check(document.get("test_hook_skip_role_check"), values["test_hooks"])
     genesis = Genesis(
+        skip_role_check=skip_role_check,
         chain_id=chain_id,
         genesis_time_ms=time_ms,
         params=Params(**values),
@@ -242,6 +248,19 @@ def parse_genesis(document: Any) -> Genesis:
     except InvalidField as exc:
         raise GenesisError(f"genesis validator set is invalid: {exc.message}") from exc
     return genesis
+
+
+def parse_skip_role_check(raw: Any, test_hooks: int) -> tuple[bytes, ...]:
+    """The optional test hook `test_hook_skip_role_check`: a list of member keys (hex). Refused unless
+    `params.test_hooks` is 1, so a production genesis cannot carry it by accident."""
+    where = "genesis.test_hook_skip_role_check"
+    if raw is None:
+        return ()
+    if not test_hooks:
+        raise GenesisError(f"{where} is a test hook: it needs genesis.params.test_hooks = 1", field=where)
+    if not isinstance(raw, list):
+        raise GenesisError(f"{where} must be a list of public keys in hex", field=where)
+    return tuple(_hex_key(value, f"{where}[{i}]") for i, value in enumerate(raw))
 
 
 def parse_governance(raw: Any) -> GovernanceConfig:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from chainnode import crypto
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.errors import InvalidField, NotFound
+from chainnode.periods import Period, get_period, validate_dates
 from chainnode.results import jsonable
-from contracts import calendar, cases, certificates, governance, items, materials, proposals
+from contracts import calendar, case_queries, cases, certificates, governance, items, materials, proposals
 
 if TYPE_CHECKING:
     from chainnode.reader import Reader
@@ -225,15 +226,40 @@ def list_cases(v: View, department: str, status: str | None, limit: int) -> dict
                     cases=[cases.case_json(c, now_ms=v.time_ms, calendar=cal) for c in found])
 
 
-def supervision(v: View, department: str, within_days: int, from_height: int = 0) -> dict[str, Any]:
-    """Raises NotFound for an unknown department; InvalidField for a period that ends before it starts."""
+def supervision(v: View, department: str, within_days: int, from_height: int = 0, *,
+                per_officer: bool = False, period: Period | None = None) -> dict[str, Any]:
+    """Deadline supervision of the cases filed from `from_height` to the view's height, or in `period` (the
+    view is then at the period's last block, or at height 0 for a period before the first block).
+
+    With `per_officer`, adds "time_per_step" and "officers" (`cases.supervision_breakdown`). Raises NotFound
+    for an unknown department; InvalidField for a period that ends before it starts."""
     _require_department(v, department)
-    if from_height > v.height:
+    if period is not None:
+        from_height = period.from_height
+    elif from_height > v.height:
         raise InvalidField(f"from_height {from_height} is after the height {v.height} the answer is for",
                            field="from_height")
-    report = cases.supervision(v, department, now_ms=v.time_ms, within_days=within_days, calendar=v.calendar(),
+    cal = v.calendar()
+    report = cases.supervision(v, department, now_ms=v.time_ms, within_days=within_days, calendar=cal,
                                up_to_height=v.height, from_height=from_height)
-    return envelope(v, department=department, within_days=within_days, from_height=from_height, **report)
+    if per_officer:
+        report.update(case_queries.supervision_breakdown(v, department, now_ms=v.time_ms, calendar=cal,
+                                                  up_to_height=v.height, from_height=from_height))
+    dates = {} if period is None else {"from_date": period.from_date, "to_date": period.to_date,
+                                       "to_height": period.to_height}
+    return envelope(v, department=department, within_days=within_days, from_height=from_height, **dates, **report)
+
+
+def supervision_of_dates(reader: Reader, department: str, within_days: int, from_date: int | None,
+                         to_date: int | None, *, per_officer: bool = False) -> dict[str, Any]:
+    """Supervision over the cases filed in a period of civil dates (chainnode.periods gives the rule), as
+    of the period's last block. Raises NotFound for an unknown department (at the head), InvalidField
+    (field to_date) for a period that ends before it starts."""
+    validate_dates(from_date, to_date)
+    _require_department(view(reader), department)
+    period = get_period(reader, governance.utc_offset_minutes(view(reader)), from_date, to_date)
+    return supervision(view(reader, max(period.to_height, 0)), department, within_days, per_officer=per_officer,
+                       period=period)
 
 
 def certificate(v: View, cert_id: str, version: int | None) -> dict[str, Any]:

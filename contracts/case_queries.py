@@ -258,6 +258,58 @@ def supervision(reader: StateReader, department: str, *, now_ms: int, within_day
     }
 
 
+def _median(values: list[int]) -> int | None:
+    """The lower median (an element of `values`, so an integer), or None for no values."""
+    return None if not values else sorted(values)[(len(values) - 1) // 2]
+
+
+def supervision_breakdown(reader: StateReader, department: str, *, now_ms: int, calendar: Calendar,
+                          up_to_height: int | None = None, from_height: int = 0) -> dict[str, Any]:
+    """Time per step and per officer over the department's cases filed from `from_height` to `up_to_height`,
+    read from each case record's steps (`time_spent`) as of the reader's height.
+
+    "time_per_step": per step kind (file, resubmit, request_correction, review, opinion, hand_over, decide),
+    in order of first appearance: how many, and the median time since the step before (lower median, in ms
+    and in working days; None for the filing, which starts the clock). "officers": per key that signed a
+    step, in order of first appearance: the cases it worked on, of those the decided ones on time and the
+    overdue ones (`is_overdue` at `now_ms`), its steps and their median time. Reads every case record of
+    the period.
+    """
+    kinds: dict[str, dict[str, Any]] = {}
+    officers: dict[str, dict[str, Any]] = {}
+    for filed, case_id, _ in _department_entries(reader, department, up_to_height):
+        record = get_case(reader, case_id) if filed >= from_height else None
+        if record is None:
+            continue
+        overdue = is_overdue(record, now_ms)
+        on_time = record["decision"] is not None and bool(record["decision"]["on_time"])
+        seen: set[str] = set()
+        for step in time_spent(record, calendar)["steps"]:
+            per_kind = kinds.setdefault(step["kind"], {"count": 0, "ms": [], "working_days": []})
+            per_kind["count"] += 1
+            officer = officers.setdefault(step["signer"], {
+                "signer": step["signer"], "name": step["name"], "department": step["department"], "cases": 0,
+                "on_time": 0, "overdue": 0, "steps": 0, "ms": [], "working_days": []})
+            if step["index"] > 0:  # the filing starts the clock: no time is spent before it
+                per_kind["ms"].append(step["ms"])
+                per_kind["working_days"].append(step["working_days"])
+                officer["ms"].append(step["ms"])
+                officer["working_days"].append(step["working_days"])
+            officer["steps"] += 1
+            if step["signer"] not in seen:
+                seen.add(step["signer"])
+                officer["cases"] += 1
+                officer["on_time"] += 1 if on_time else 0
+                officer["overdue"] += 1 if overdue else 0
+    return {
+        "time_per_step": [{"kind": kind, "count": times["count"], "median_ms": _median(times["ms"]),
+                           "median_working_days": _median(times["working_days"])} for kind, times in kinds.items()],
+        "officers": [{**{k: v for k, v in o.items() if k not in ("ms", "working_days")},
+                      "median_step_ms": _median(o["ms"]), "median_step_working_days": _median(o["working_days"])}
+                     for o in officers.values()],
+    }
+
+
 # --- time spent ----------------------------------------------------------------------------------------
 
 
