@@ -67,6 +67,18 @@ class Chain:
             assert result is not None and result["code"] == "ok", result
         return height
 
+    async def register_permit(self) -> None:
+        """Register the certificate type `permit` (issued by PSB) by proposal, in force from the next block."""
+        height = self.node.head_height()
+        await self.block(self.tx("governance", "propose", {
+            "kind": "register_cert_type", "payload": {"code": "permit", "name": "Permit", "issuers": ["PSB"],
+                                                      "validity_days": 3650},
+            "deadline_height": height + 50, "effective_height": height + 2}))
+        # a proposal passes with more than two thirds of the departments
+        await self.block(*(self.tx("governance", "vote", {"proposal_id": 1, "approve": True}, officer)
+                           for officer in self.officers[:3]))
+        await self.block()
+
     async def set_validator(self, department: str, key: bytes, power: int) -> int:
         return await self.block(self.tx("testhook", "set_validator",
                                         {"department": department, "public_key": key, "power": power}))
@@ -165,16 +177,9 @@ async def test_proof_size_stays_within_one_qr_code_after_100_set_changes(chain: 
     certificate: its proof with the issuing officer's roster record, one skip from genesis and from a trust
     root saved halfway, fits one binary QR code (2,953 bytes)."""
     node = chain.node
-    await chain.block(chain.tx("governance", "propose", {
-        "kind": "register_cert_type", "payload": {"code": "permit", "name": "Permit", "issuers": ["PSB"],
-                                                  "validity_days": 3650},
-        "deadline_height": node.head_height() + 50, "effective_height": node.head_height() + 2}))
-    # a proposal passes with more than two thirds of the departments
-    await chain.block(*(chain.tx("governance", "vote", {"proposal_id": 1, "approve": True}, officer)
-                        for officer in chain.officers[:3]))
+    await chain.register_permit()
     issue = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(b"holder"),
                                                "content_hash": crypto.sha256(b"permit v1")})
-    await chain.block()
     await chain.block(issue)
     cert_id = compute_cert_id(decode_transaction(issue).tx_id)
 
@@ -377,13 +382,7 @@ async def test_each_verdict_of_a_certificate_check(chain: Chain, tmp_path: Path)
     node, reader, genesis = chain.node, chain.node.reader, chain.node.genesis
     clock = node.clock
     assert isinstance(clock, ManualClock)
-    await chain.block(chain.tx("governance", "propose", {
-        "kind": "register_cert_type", "payload": {"code": "permit", "name": "Permit", "issuers": ["PSB"],
-                                                  "validity_days": 3650},
-        "deadline_height": node.head_height() + 50, "effective_height": node.head_height() + 2}))
-    await chain.block(*(chain.tx("governance", "vote", {"proposal_id": 1, "approve": True}, officer)
-                        for officer in chain.officers[:3]))
-    await chain.block()
+    await chain.register_permit()
 
     async def issue(label: str, **extra: int) -> str:
         raw = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(label.encode()),
