@@ -50,7 +50,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from chainnode import crypto, light
+from chainnode import codec, crypto, light
 from chainnode.api import create_app
 from chainnode.block import VOTE_PRECOMMIT, Commit, CommitSignature, Vote
 from chainnode.cert_verify import verify_certificate
@@ -206,9 +206,17 @@ def measure_cert(q: Quorum, cert_id: str, runs: int, reps: int = 20) -> dict[str
     if not verified.ok:
         raise SystemExit(f"the certificate verifies as {verified.verdict}")
     per_call = median_of(runs, lambda: [verify_certificate(genesis, cert_id, data) for _ in range(reps)]) / reps
-    return {"bytes": len(data), "links": len(bundle.links), "siblings": [len(p.siblings) for p in bundle.proofs],
+    siblings = [len(p.siblings) for p in bundle.proofs]
+    parts = {"headers": sum(len(codec.encode(link.header.fields())) for link in bundle.links),
+             "signatures": sum(len(codec.encode([[s.validator_index, s.signature] for s in link.commit.signatures]))
+                               for link in bundle.links),
+             "validator sets": sum(len(codec.encode([v.fields() for v in link.validators.validators]))
+                                   for link in bundle.links if link.validators is not None),
+             "values": sum(len(p.value or b"") for p in bundle.proofs),
+             "siblings": SIBLING_BYTES * sum(siblings)}
+    return {"bytes": len(data), "links": len(bundle.links), "siblings": siblings, "parts": parts,
             "signatures": sum(len(link.commit.signatures) for link in bundle.links), "verify_s": per_call,
-            "data": data, "height": bundle.header.height}
+            "data": data}
 
 
 # --- 2. a 1,000-event trace ------------------------------------------------------------------------------------
@@ -281,25 +289,31 @@ def verdict(value: float, target: float) -> str:
 
 
 async def run(args: argparse.Namespace, root: Path) -> None:
-    runs = args.runs
-    ed_rate, sha_rate = ed25519_floor(runs), sha256_floor(runs)
-    print(f"floor: Ed25519 {ed_rate:,.0f} verifications/s on one core ({1e6 / ed_rate:.0f} µs each); "
-          f"SHA-256 {sha_rate:,.0f} MB/s (median of {runs})", flush=True)
+    runs, events = args.runs, args.events
     rows: list[tuple[str, str, str]] = []
-
-    # 1. certificate
+    # the chains first, so that the floors are measured next to the figures
+    trace_chain = Quorum(root / "trace", "bench-trace")
+    await timed(f"{events:,} anchors in 4 blocks", trace_chain.fill(events, math.ceil(events / 4)))
+    spread_first = trace_chain.node.head_height() + 1
+    await timed(f"{events:,} anchors one per block", trace_chain.fill(events, 1))
     os.environ[FAULTS_ENV] = "test-hooks"
     cert_chain = Quorum(root / "cert", "bench-cert", params={"test_hooks": 1})
     cert_id = await issue_certificate(cert_chain)
     await timed(f"{args.changes} validator-set changes", change_validators(cert_chain, args.changes))
     build_s = await timed(f"{args.state:,} anchors in blocks of {BATCH:,}", cert_chain.fill(args.state))
     await cert_chain.block([])
+    ed_rate, sha_rate = ed25519_floor(runs), sha256_floor(runs)
+    print(f"floor: Ed25519 {ed_rate:,.0f} verifications/s on one core ({1e6 / ed_rate:.0f} µs each); "
+          f"SHA-256 {sha_rate:,.0f} MB/s (median of {runs})", flush=True)
+
+    # 1. certificate
     cert = measure_cert(cert_chain, cert_id, runs)
     proven = len(cert["siblings"])
     rows.append((f"certificate proof, S={args.state:,}, K={args.changes}",
                  f"{cert['bytes']:,} B, verify {ms(cert['verify_s'])}",
-                 f"{cert['links']} link, {cert['signatures']} commit signatures, siblings {cert['siblings']}; "
-                 f"signatures at the floor {ms(cert['signatures'] / ed_rate)}"))
+                 f"{cert['links']} link, {cert['signatures']} commit signatures (at the floor "
+                 f"{ms(cert['signatures'] / ed_rate)}), siblings {cert['siblings']}; bytes of "
+                 + ", ".join(f"{name} {size:,}" for name, size in cert["parts"].items())))
     if args.big_state > args.state:
         estimate = build_s / max(args.state, 1) * (args.big_state - args.state)
         if estimate <= args.budget:
@@ -327,12 +341,6 @@ async def run(args: argparse.Namespace, root: Path) -> None:
     cert_chain.node.close()
 
     # 2. traces: (a) in 4 blocks, (b) one event a block
-    trace_chain = Quorum(root / "trace", "bench-trace")
-    events = args.events
-    per_block = math.ceil(events / 4)
-    await timed(f"{events:,} anchors in 4 blocks", trace_chain.fill(events, per_block))
-    spread_first = trace_chain.node.head_height() + 1
-    await timed(f"{events:,} anchors one per block", trace_chain.fill(events, 1))
     server = TestServer(create_app(trace_chain.node), host="127.0.0.1")
     await server.start_server()
     try:
