@@ -61,11 +61,12 @@ def _page(client: Client, args: argparse.Namespace, limit: int, cursor: str | No
         from chainnode.cli import _unb64
         from chainnode.trace_verify import verify_trace
 
-        checked = verify_trace(args.genesis_doc, events, _unb64(str(page.get("proof") or "")), trust)
+        proof = _unb64(str(page.get("proof") or ""))
+        checked = verify_trace(args.genesis_doc, events, proof, trust)
         for event in events:
             event["verified"] = True
         args.verified = getattr(args, "verified", 0) + checked.events
-        args.proof_bytes = getattr(args, "proof_bytes", 0) + len(str(page.get("proof") or "")) * 3 // 4
+        args.proof_bytes = getattr(args, "proof_bytes", 0) + len(proof)
         page.pop("proof", None)
     return page
 

@@ -35,7 +35,7 @@ from chainnode.block import (
 )
 from chainnode.codec import Value
 from chainnode.crypto import HASH_SIZE, SIGNATURE_SIZE
-from chainnode.errors import ChainError, InvalidCommit, InvalidField, InvalidInput, InvalidProof
+from chainnode.errors import ChainError, CorruptStore, InvalidCommit, InvalidField, InvalidInput, InvalidProof
 from chainnode.genesis import Genesis
 from chainnode.merkle import compute_multiproof_root, leaf_hash
 from chainnode.results import TxResult, decode_result
@@ -630,7 +630,11 @@ def plan_links(targets: Sequence[tuple[int, Any]], *, from_height: int, root_set
                 add(hop, None)
                 continue
             # no period can be vouched for by the trusted signers: walk the next change one height at a time
-            change = next(h for h in change_heights if h > last and set_at(h).compute_hash() != trusted.compute_hash())
+            trusted_hash = trusted.compute_hash()
+            change = next((h for h in change_heights if h > last and set_at(h).compute_hash() != trusted_hash), None)
+            if change is None or change > height:
+                raise CorruptStore(f"block {height} is signed by a set other than the one trusted at height {last}, "
+                                   "but no validator-set change lies between them; run `chainnode check`")
             if change - 1 > last:
                 add(change - 1, None)  # signed by the trusted set; names the next set
             if change == height:

@@ -49,6 +49,8 @@ def read_qr(path: Path) -> bytes:
         raise QrError(f"QR image {path} does not exist") from exc
     except UnidentifiedImageError as exc:
         raise QrError(f"{path} is not an image Pillow can read") from exc
+    except Image.DecompressionBombError as exc:
+        raise QrError(f"{path} is too large an image for a QR code ({exc}); scan it at a lower resolution") from exc
     except OSError as exc:
         raise QrError(f"QR image {path} cannot be read: {exc.strerror or exc}") from exc
     if not found:

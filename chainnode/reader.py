@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from chainnode import codec, merkle
 from chainnode.block import Block, BlockHeader, Commit
-from chainnode.errors import CorruptStore, InvalidInput, NotFound
+from chainnode.errors import CorruptStore, InvalidField, InvalidInput, NotFound
 from chainnode.genesis import Genesis
 from chainnode.history import HistoryPage, get_entity_history
 from chainnode.light import Link, StateValueBundle, TxBundle, TxEntry, TxPayload, plan_links
@@ -206,7 +206,8 @@ class Reader:
         """The height a bundle starts from: the verifier's trusted height, or genesis (0) when it trusts a
         height above the block proven (a walk goes forward only)."""
         if trusted_height < 0 or trusted_height > self.head_height():
-            raise NotFound(f"trusted_height {trusted_height} is not between 0 and the head {self.head_height()}")
+            raise InvalidField(f"trusted_height {trusted_height} is not between 0 and the head {self.head_height()}; "
+                               "pass the height of your trust file, or 0 for genesis", field="trusted_height")
         return trusted_height if trusted_height <= target else 0
 
     def change_heights(self) -> tuple[int, ...]:

@@ -45,6 +45,9 @@ def verify_trace(genesis: Genesis, events: Sequence[dict[str, Any]], bundle_byte
     by_position = {(p.height, p.index): p for p in proven}
     if len(by_position) != len(events):
         raise InvalidProof(f"the proof holds {len(by_position)} transactions and the page lists {len(events)} events")
+    listed = {(e.get("height"), e.get("index")) for e in events}
+    if listed != set(by_position):
+        raise InvalidProof("the page lists an event twice or one the proof does not hold", field="position")
     for event in events:
         p = by_position.get((event.get("height"), event.get("index")))  # type: ignore[arg-type]
         if p is None:

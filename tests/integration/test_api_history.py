@@ -282,6 +282,10 @@ async def test_a_page_is_proven_by_one_bundle(env: Env, tmp_path: Path) -> None:
             verify_trace(genesis, altered, data)
     with pytest.raises(InvalidProof, match="holds 1000 transactions and the page lists 999"):
         verify_trace(genesis, page["events"][1:], data)
+    with pytest.raises(InvalidProof, match="lists an event twice"):  # one listed twice, a proven one left out
+        verify_trace(genesis, [page["events"][1], *page["events"][1:]], data)
+    beyond = await env.get(f"/v1/history/{entity}", 400, proof=1, trusted_height=10**6)
+    assert beyond["field"] == "trusted_height" and "trust file" in beyond["detail"]
     last = await env.get(f"/v1/history/signer:{env.key.public_key.hex()}", from_height=env.node.head_height(),
                          proof=1)
     assert [e["tx_id"] for e in last["events"]] == [refused] and last["events"][0]["code"] != "ok"
