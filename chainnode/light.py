@@ -19,8 +19,9 @@ paths consume exactly their hashes, and a link without a payload is a hop that i
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from chainnode import codec
@@ -287,6 +288,9 @@ def _decode_link(value: Value, tag: int) -> Link:
     commit = Commit(height=header.height, round=codec.want_int(parts[1], "round", hi=2**31),
                     block_hash=header.compute_hash(), signatures=tuple(signatures))
     validators = None if parts[3] is None else _decode_validators(parts[3])
+    if not signatures and (commit.round != 0 or validators is not None or parts[4] is None):
+        raise InvalidProof(f"block {header.height} carries no commit; such a link is [header, 0, [], nil, payload]",
+                           field="signatures")
     payload: tuple[StateProof, ...] | TxPayload | None = None
     if parts[4] is not None:
         if tag == TAG_STATE_BUNDLE:
@@ -419,7 +423,9 @@ def check_link(trusted: ValidatorSet, previous: BlockHeader | None, link: Link, 
         if header.validators_hash == trusted_hash:
             raise InvalidProof(f"{where} carries the validator set it is trusted for; its one encoding omits it",
                                field="validators")
-    block_hash = header.compute_hash()
+    block_hash = link.commit.block_hash
+    if block_hash != header.compute_hash():
+        raise InvalidProof(f"the commit of {where} is for another block", field="signatures")
     try:
         validate_commit(link.commit, chain_id=chain_id, height=header.height, block_hash=block_hash,
                         validators=signers)
@@ -448,15 +454,45 @@ class VerifiedLink:
     block_hash: bytes
 
 
+def is_chained(links: Sequence[Link], i: int) -> bool:
+    """Whether link `i` is proven by the next link's `prev_hash` instead of a commit of its own: it holds a
+    payload, is signed by the set trusted before it, and the next link is the block right above it, signed by
+    the same set. Such a link carries no signatures (its one encoding), so a run of consecutive blocks needs
+    one commit, at its top."""
+    link = links[i]
+    after = links[i + 1] if i + 1 < len(links) else None
+    return (link.payload is not None and link.validators is None and after is not None
+            and after.header.height == link.header.height + 1 and after.validators is None)
+
+
 def verify_links(genesis: Genesis, from_height: int, links: Sequence[Link], trust: TrustRoot | None = None
                  ) -> tuple[list[VerifiedLink], TrustRoot]:
     """Walk the links from the trust root; return each link with its block hash, and the trust after them."""
     root = trust_root(genesis, from_height, trust)
     trusted, previous, last = root.validators, root.header, root.height
-    verified = []
+    verified: list[VerifiedLink] = []
+    chained: list[Link] = []  # links waiting for the block above them to prove their hash
     for i, link in enumerate(links):
-        if link.header.height <= last:
+        height = link.header.height
+        if height <= last:
             raise InvalidProof(f"the links are not in increasing height order after {last}", field="links")
+        if is_chained(links, i):
+            if link.commit.signatures:
+                raise InvalidProof(f"block {height} is followed by block {height + 1} of the same validator set; "
+                                   "its one encoding carries no commit (the next block's prev_hash proves it)",
+                                   field="signatures")
+            if link.header.chain_id != genesis.chain_id:
+                raise InvalidProof(f"block {height} is of chain {link.header.chain_id!r}, genesis is "
+                                   f"{genesis.chain_id!r}", field="links")
+            if link.header.validators_hash != trusted.compute_hash():
+                raise InvalidProof(f"block {height} was signed by a validator set other than the trusted one, and "
+                                   "the proof does not carry that set", field="validators")
+            chained.append(link)
+            last = height
+            continue
+        if not link.commit.signatures:
+            raise InvalidProof(f"block {height} carries no commit, and the next link is not the block above it "
+                               "signed by the same validator set", field="signatures")
         if link.payload is None:
             after = links[i + 1] if i + 1 < len(links) else None
             changes = link.validators is not None or (
@@ -465,7 +501,15 @@ def verify_links(genesis: Genesis, from_height: int, links: Sequence[Link], trus
                 raise InvalidProof(f"the hop at block {link.header.height} moves no trust: a hop carries a new "
                                    "validator set or precedes the block that does", field="links")
         block_hash, trusted = check_link(trusted, previous, link, genesis.chain_id)
-        previous, last = link.header, link.header.height
+        expected = link.header.prev_hash
+        for earlier in reversed(chained):
+            if earlier.commit.block_hash != expected:
+                raise InvalidProof(f"block {earlier.header.height} is not the block that block "
+                                   f"{earlier.header.height + 1} follows (its prev_hash)", field="prev_hash")
+            expected = earlier.header.prev_hash
+        verified.extend(VerifiedLink(link=earlier, block_hash=earlier.commit.block_hash) for earlier in chained)
+        chained.clear()
+        previous, last = link.header, height
         verified.append(VerifiedLink(link=link, block_hash=block_hash))
     assert previous is not None
     return verified, TrustRoot(chain_id=genesis.chain_id, genesis_hash=genesis.hash, height=previous.height,
@@ -506,8 +550,6 @@ def _check_payload(header: BlockHeader, block_hash: bytes, payload: TxPayload) -
             result = decode_result(entry.result_bytes)
         except InvalidInput as exc:
             raise InvalidProof(f"malformed transaction or result in block {header.height}: {exc.message}") from exc
-        if not tx.is_signature_valid():
-            raise InvalidProof(f"the signature of transaction {tx.tx_id.hex()} does not verify", field="tx")
         if result.tx_id != tx.tx_id:
             raise InvalidProof(f"the result at index {entry.index} belongs to another transaction", field="result")
         tx_leaves[entry.index] = leaf_hash(entry.tx_bytes)
@@ -523,6 +565,30 @@ def _check_payload(header: BlockHeader, block_hash: bytes, payload: TxPayload) -
     return out
 
 
+PARALLEL_SIGNATURES: Final = 128
+"""From this many transactions on, their signatures are checked on every core (libsodium releases the GIL)."""
+
+
+def _check_tx_signatures(proven: Sequence[VerifiedTx]) -> None:
+    """Each transaction's own signature: the proof shows its signer signed it, not only that a quorum
+    committed it. Raises InvalidProof naming the first transaction, in chain order, whose signature fails."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(proven) < PARALLEL_SIGNATURES or workers == 1:
+        valid = [p.tx.is_signature_valid() for p in proven]
+    else:
+        from concurrent.futures import ThreadPoolExecutor  # only a verifier of long pages needs threads
+
+        size = -(-len(proven) // workers)
+        chunks = [proven[i:i + size] for i in range(0, len(proven), size)]
+        with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="proof-verify") as pool:
+            valid = [ok for part in pool.map(lambda chunk: [p.tx.is_signature_valid() for p in chunk], chunks)
+                     for ok in part]
+    for p, ok in zip(proven, valid, strict=True):
+        if not ok:
+            raise InvalidProof(f"the signature of transaction {p.tx.tx_id.hex()} in block {p.height} does not "
+                               "verify", field="tx")
+
+
 def verify_txs(genesis: Genesis, bundle: TxBundle, trust: TrustRoot | None = None
                ) -> tuple[list[VerifiedTx], TrustRoot]:
     """Every transaction the bundle proves, in chain order, and the trust after it. Raises InvalidProof."""
@@ -533,6 +599,7 @@ def verify_txs(genesis: Genesis, bundle: TxBundle, trust: TrustRoot | None = Non
         if payload is not None:
             assert isinstance(payload, TxPayload)
             proven.extend(_check_payload(verified.link.header, verified.block_hash, payload))
+    _check_tx_signatures(proven)
     return proven, after
 
 
@@ -641,4 +708,9 @@ def plan_links(targets: Sequence[tuple[int, Any]], *, from_height: int, root_set
                 break
             add(change, None)
         add(height, payload)
+    for i in range(len(links) - 1):
+        if is_chained(links, i):
+            link = links[i]
+            links[i] = replace(link, commit=Commit(height=link.header.height, round=0,
+                                                   block_hash=link.commit.block_hash, signatures=()))
     return links

@@ -34,6 +34,7 @@ class ValidatorSet:
     validators: tuple[Validator, ...]
     total_power: int = field(init=False)
     _index: dict[bytes, int] = field(init=False, repr=False, compare=False)
+    _hash: bytes = field(init=False, repr=False, compare=False, default=b"")
 
     def __post_init__(self) -> None:
         validate_validators(self.validators)
@@ -45,7 +46,9 @@ class ValidatorSet:
         return cls(tuple(sorted(validators, key=lambda v: v.public_key)))
 
     def compute_hash(self) -> bytes:
-        return crypto.compute_hash(crypto.DOMAIN_VALSET, self.encode())
+        if not self._hash:  # the set is immutable: encode and hash it once
+            object.__setattr__(self, "_hash", crypto.compute_hash(crypto.DOMAIN_VALSET, self.encode()))
+        return self._hash
 
     def encode(self) -> bytes:
         return codec.encode_object(TAG_VALIDATOR_SET, VALIDATOR_SET_VERSION, [[v.fields() for v in self.validators]])

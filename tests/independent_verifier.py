@@ -196,11 +196,24 @@ def verify(genesis_document: dict[str, Any], data: bytes, trust: dict[str, Any] 
         trusted, previous, last = trust["validators"], trust["header"], from_height
     values: list[tuple[bytes, bytes | None]] = []
     txs: list[tuple[int, int, bytes, str]] = []
+    waiting: list[tuple[list[Any], bytes]] = []  # chained links: (header, block hash)
     for position, link in enumerate(links):
         need(type(link) is list and len(link) == 5, "link shape")
         h, rnd, sigs, vals, payload = link
         need(header_fields_ok(h) and h[0] == chain_id and h[1] > last, "header")
         need(is_uint(rnd) and rnd <= 2**31 and type(sigs) is list, "commit")
+        following = links[position + 1] if position + 1 < len(links) else None
+        chained = (payload is not None and vals is None and type(following) is list and len(following) == 5
+                   and following[3] is None and type(following[0]) is list and following[0][1:2] == [h[1] + 1])
+        if chained:
+            need(sigs == [] and rnd == 0, "a chained link carries no commit")
+            need(h[9] == set_hash(trusted), "chained link of the trusted set")
+            need(tag == 11, "state payload on the last link")
+            txs.extend(check_tx_payload(h, payload))
+            waiting.append((h, chash("chainnode/v1/block", encode([2, 1, *h]))))
+            last = h[1]
+            continue
+        need(sigs != [], "a link that is not chained carries a commit")
         if vals is None:
             need(h[9] == set_hash(trusted), "signed by the trusted set")
             signers = trusted
@@ -229,8 +242,12 @@ def verify(genesis_document: dict[str, Any], data: bytes, trust: dict[str, Any] 
         for own, theirs in each:
             need(not (3 * (power - own) > 2 * total and (not skip or 3 * (overlap - theirs) > total_trusted)),
                  "minimal commit")
+        expected = h[3]
+        for earlier, earlier_hash in reversed(waiting):
+            need(earlier_hash == expected, "prev_hash chain")
+            expected = earlier[3]
+        waiting = []
         if payload is None:
-            following = links[position + 1] if position + 1 < len(links) else None
             need(vals is not None or (type(following) is list and len(following) == 5 and following[3] is not None
                                       and type(following[0]) is list and following[0][1:2] == [h[1] + 1]),
                  "hop moves trust")

@@ -431,3 +431,65 @@ async def test_each_verdict_of_a_certificate_check(chain: Chain, tmp_path: Path)
             verify_certificate(other.genesis, valid, data)
     finally:
         other.close()
+
+
+async def test_a_run_of_consecutive_blocks_needs_one_commit_at_its_top(chain: Chain) -> None:
+    """Events in consecutive blocks of one validator set: only the top block carries a commit, the others
+    are proven by the prev_hash of the block above them. A block signed by another set keeps its own commit.
+    Any other form is refused: a commit left on a chained link, a commit taken off one that is not chained,
+    a chained block swapped for another block of the chain."""
+    genesis, reader = chain.node.genesis, chain.node.reader
+    raws = [anchor_tx(chain.admin, CHAIN, f"run{i}") for i in range(4)]
+    heights = [await chain.block(raw) for raw in raws]
+    assert heights == list(range(heights[0], heights[0] + 4))
+    await chain.set_validator("NEW", chain.add_key().public_key, 10)  # a skip: the old set holds 40 of 50
+    while chain.node.validators_at(chain.node.head_height() + 2) == genesis.validator_set():
+        await chain.block()
+    # the last block of the old set and the first of the new, both in the page
+    before = await chain.block(anchor_tx(chain.admin, CHAIN, "last of the old set"))
+    after = await chain.block(anchor_tx(chain.admin, CHAIN, "first of the new set"))
+    assert reader.validators_at(after) != reader.validators_at(before) == genesis.validator_set()
+    other = await chain.block(anchor_tx(chain.admin, CHAIN, "not in the page"))
+    bundle = reader.txs_bundle([(h, 0) for h in (*heights, before, after)])
+    assert [link.header.height for link in bundle.links] == [*heights, before, after]
+    assert [len(link.commit.signatures) > 0 for link in bundle.links] == [False, False, False, True, True, True]
+    assert bundle.links[-1].validators is not None
+    data = reencode(bundle)
+    proven, _ = light.verify_txs(genesis, light.decode_bundle(data))  # type: ignore[arg-type]
+    assert [p.height for p in proven] == [*heights, before, after]
+    assert _independent_verdict(genesis, data, None)
+
+    run = reader.txs_bundle([(h, 0) for h in heights])
+    assert [len(link.commit.signatures) > 0 for link in run.links] == [False, False, False, True]
+    full = {h: reader.get_header_commit(h)[1] for h in heights}
+    top = run.links[-1]
+    swapped_header = reader.get_header_commit(other)[0]
+    variants = {
+        "a chained link with its commit": dataclasses.replace(run, links=(
+            dataclasses.replace(run.links[0], commit=light.minimal_commit(full[heights[0]], genesis.validator_set(),
+                                                                          None)), *run.links[1:])),
+        "the top without its commit": dataclasses.replace(run, links=(
+            *run.links[:-1], dataclasses.replace(top, commit=dataclasses.replace(top.commit, signatures=())))),
+        "a chained block swapped": dataclasses.replace(run, links=(
+            dataclasses.replace(run.links[0], header=dataclasses.replace(swapped_header, height=heights[0])),
+            *run.links[1:])),
+        "a gap in the run": dataclasses.replace(run, links=(run.links[0], *run.links[2:])),
+    }
+    for name, variant in variants.items():
+        encoded = variant.encode()
+        assert not _light_verdict(genesis, encoded, None), name
+        assert not _independent_verdict(genesis, encoded, None), name
+
+
+@pytest.mark.parametrize("count", [5, 300])
+def test_a_transaction_whose_own_signature_fails_is_named(count: int) -> None:
+    """A quorum could commit a transaction its signer never signed; the verifier checks each one's signature
+    itself, serially for a few and on every core for a long page, and names the first that fails."""
+    key = crypto.PrivateKey.generate()
+    txs = [decode_transaction(anchor_tx(key, CHAIN, f"t{i}")) for i in range(count)]
+    bad = dataclasses.replace(txs[count // 2], signature=bytes(64))
+    proven = [light.VerifiedTx(height=i + 1, time_ms=0, block_hash=bytes(32), index=0, tx=tx, result=None)  # type: ignore[arg-type]
+              for i, tx in enumerate([*txs[:count // 2], bad, *txs[count // 2 + 1:]])]
+    with pytest.raises(InvalidProof, match=f"transaction {bad.tx_id.hex()} in block {count // 2 + 1} does not"):
+        light._check_tx_signatures(proven)
+    light._check_tx_signatures([dataclasses.replace(p, tx=tx) for p, tx in zip(proven, txs, strict=True)])
