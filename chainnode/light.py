@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+import msgpack
+
 from chainnode import codec
 from chainnode.block import (
     TAG_HEADER,
@@ -118,10 +120,94 @@ class Link:
         ]
 
 
+VALUE_SHAPES: Final[tuple[tuple[str, ...], ...]] = (
+    # 0: a certificate record (contracts/certificates.py)
+    ("actions", "case_id", "cert_id", "cert_type", "content_hash", "holder_ref", "issued_height", "issued_ms",
+     "issuer", "issuer_officer", "issuer_officer_name", "materials", "metadata", "previous_version", "revoked",
+     "revoked_height", "revoked_ms", "revoked_reason", "suspended", "suspended_reason", "tx_id", "updated_height",
+     "updated_ms", "valid_from_ms", "valid_until_ms", "version"),
+    # 1: a member's roster record (contracts/governance.py)
+    ("department", "name", "periods", "public_key", "revoked_reason", "rotated_from", "rotated_to"),
+)
+"""Key sets of the records a certificate proof carries. A proven value that is a map with exactly one of
+these key sets travels as [shape, its values' encodings in key order], without the key strings (about 370
+bytes less for a certificate and its officer); the verifier splices the keys back. Append only: a shape's
+index never changes meaning."""
+_SHAPE_OF: Final = {frozenset(keys): index for index, keys in enumerate(VALUE_SHAPES)}
+
+
+def _map_header(count: int) -> bytes:
+    return bytes([0x80 | count]) if count < 16 else b"\xde" + count.to_bytes(2, "big")
+
+
+def _map_keys(value: bytes) -> frozenset[str] | None:
+    """The keys of a value that is a map with string keys, else None."""
+    try:
+        decoded = msgpack.unpackb(value, raw=False, strict_map_key=True)
+    except Exception:  # any malformed value is simply not a map: its hash decides the rest
+        return None
+    if type(decoded) is not dict or not all(type(k) is str for k in decoded):
+        return None
+    return frozenset(decoded)
+
+
+def shape_value(value: bytes) -> Value:
+    """The carried form of a proven value: [shape, values] when its keys are a shape's, else the bytes."""
+    keys = _map_keys(value)
+    shape = None if keys is None else _SHAPE_OF.get(keys)
+    if shape is None:
+        return value
+    unpacker = msgpack.Unpacker(max_buffer_size=len(value) + 1)
+    unpacker.feed(value)
+    unpacker.read_map_header()
+    parts = []
+    for _ in VALUE_SHAPES[shape]:
+        unpacker.skip()  # the key
+        start = unpacker.tell()
+        unpacker.skip()
+        parts.append(value[start:unpacker.tell()])
+    return [shape, b"".join(parts)]
+
+
+def unshape_value(carried: Value) -> bytes:
+    """The value's canonical bytes from its carried form. Raises InvalidProof for a shape that does not
+    split into exactly its keys' values, or for plain bytes that should have been carried shaped."""
+    if type(carried) is bytes:
+        if len(carried) > MAX_VALUE_BYTES:
+            raise InvalidProof(f"a proven value is at most {MAX_VALUE_BYTES} bytes", field="value")
+        keys = _map_keys(carried)
+        if keys is not None and keys in _SHAPE_OF:
+            raise InvalidProof(f"a value with the keys of shape {_SHAPE_OF[keys]} is carried as that shape; its one "
+                               "encoding omits the keys", field="value")
+        return carried
+    parts = codec.want_list(carried, "value", max_len=2)
+    if len(parts) != 2:
+        raise InvalidProof("a shaped value is [shape, values]", field="value")
+    shape = codec.want_int(parts[0], "shape", hi=len(VALUE_SHAPES) - 1)
+    packed = codec.want_bytes(parts[1], "values", max_size=MAX_VALUE_BYTES)
+    names = VALUE_SHAPES[shape]
+    unpacker = msgpack.Unpacker(max_buffer_size=len(packed) + 1)
+    unpacker.feed(packed)
+    out = [_map_header(len(names))]
+    start = 0
+    try:
+        for key in names:
+            unpacker.skip()
+            end = unpacker.tell()
+            out += [msgpack.packb(key, use_bin_type=True), packed[start:end]]
+            start = end
+    except Exception as exc:  # out of data, a malformed item, nesting too deep
+        raise InvalidProof(f"the values of shape {shape} are not {len(names)} encoded items", field="value") from exc
+    if start != len(packed):
+        raise InvalidProof(f"the values of shape {shape} hold more than {len(names)} items", field="value")
+    return b"".join(out)
+
+
 def _state_proof_fields(proof: StateProof) -> list[Value]:
     # the leaf of a present key is its key hash and value hash: derived, so not carried
     leaf = None if proof.value is not None else proof.leaf
-    return [proof.key, proof.value, leaf, b"".join(proof.siblings)]
+    value = None if proof.value is None else shape_value(proof.value)
+    return [proof.key, value, leaf, b"".join(proof.siblings)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,7 +325,7 @@ def _decode_state_proof(value: Value) -> StateProof:
     if len(parts) != 4:
         raise InvalidField("a state proof is [key, value, leaf, siblings]", field="proofs")
     key = codec.want_bytes(parts[0], "key", max_size=MAX_KEY_BYTES)
-    proven = None if parts[1] is None else codec.want_bytes(parts[1], "value", max_size=MAX_VALUE_BYTES)
+    proven = None if parts[1] is None else unshape_value(parts[1])
     if proven is not None:
         if parts[2] is not None:
             raise InvalidProof("a proof of a present key carries no leaf: it is the key hash and the value hash",

@@ -127,9 +127,80 @@ def bit(key_hash: bytes, depth: int) -> int:
     return (key_hash[depth // 8] >> (7 - depth % 8)) & 1
 
 
+SHAPES = [
+    ["actions", "case_id", "cert_id", "cert_type", "content_hash", "holder_ref", "issued_height", "issued_ms",
+     "issuer", "issuer_officer", "issuer_officer_name", "materials", "metadata", "previous_version", "revoked",
+     "revoked_height", "revoked_ms", "revoked_reason", "suspended", "suspended_reason", "tx_id", "updated_height",
+     "updated_ms", "valid_from_ms", "valid_until_ms", "version"],
+    ["department", "name", "periods", "public_key", "revoked_reason", "rotated_from", "rotated_to"],
+]
+
+
+def item_end(data: bytes, at: int, depth: int = 0) -> int:
+    """Where the msgpack object starting at `at` ends (a small parser of the format's lengths)."""
+    need(at < len(data) and depth < 64, "shaped values")
+    b = data[at]
+
+    def n(size: int) -> int:
+        need(at + 1 + size <= len(data), "shaped values")
+        return int.from_bytes(data[at + 1:at + 1 + size], "big")
+
+    def items(count: int, start: int) -> int:
+        for _ in range(count):
+            start = item_end(data, start, depth + 1)
+        return start
+
+    if b <= 0x7F or b >= 0xE0 or b in (0xC0, 0xC2, 0xC3):
+        return at + 1
+    if 0xA0 <= b <= 0xBF:
+        return at + 1 + (b & 0x1F)
+    if 0x90 <= b <= 0x9F:
+        return items(b & 0x0F, at + 1)
+    if 0x80 <= b <= 0x8F:
+        return items(2 * (b & 0x0F), at + 1)
+    fixed = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8}
+    if b in fixed:
+        return at + 1 + fixed[b]
+    sized = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}
+    if b in sized:
+        return at + 1 + sized[b] + n(sized[b])
+    if b in (0xDC, 0xDD):
+        size = 2 if b == 0xDC else 4
+        return items(n(size), at + 1 + size)
+    if b in (0xDE, 0xDF):
+        size = 2 if b == 0xDE else 4
+        return items(2 * n(size), at + 1 + size)
+    raise Refused("shaped values")
+
+
+def unshape(value: Any) -> Any:
+    if value is None:
+        return None
+    if is_bytes(value):
+        try:
+            decoded = msgpack.unpackb(value, raw=False)
+        except Exception:
+            decoded = None
+        need(not (type(decoded) is dict and all(type(k) is str for k in decoded)
+                  and any(sorted(decoded) == shape for shape in SHAPES)), "unshaped record")
+        return value
+    need(type(value) is list and len(value) == 2 and is_uint(value[0]) and value[0] < len(SHAPES)
+         and is_bytes(value[1]), "shaped value")
+    keys, packed = SHAPES[value[0]], value[1]
+    out, at = bytes([0x80 | len(keys)]) if len(keys) < 16 else b"\xde" + len(keys).to_bytes(2, "big"), 0
+    for key in keys:
+        end = item_end(packed, at)
+        need(end <= len(packed), "shaped values")
+        out += msgpack.packb(key) + packed[at:end]
+        at = end
+    need(at == len(packed), "shaped values")
+    return out
+
+
 def check_state_proof(root: bytes, item: Any) -> tuple[bytes, bytes | None]:
     need(type(item) is list and len(item) == 4, "state proof shape")
     key, value, leaf, run = item
+    value = unshape(value)
     need(is_bytes(key) and (value is None or is_bytes(value)), "key and value")
     key_hash = chash("chainnode/v1/state-key", key)
     if value is not None:

@@ -20,6 +20,6 @@ def test_the_proofs_benchmark_prints_its_figures() -> None:
     assert "floor: Ed25519" in out and "floor: SHA-256" in out
     assert "certificate proof, S=300, K=5" in out and "verify" in out
     assert "certificate proof, S=600" in out and "(computed)" in out  # a zero budget: the size from the siblings
-    assert out.count("end to end") == 2 and out.count("offline verify") == 2
+    assert out.count("end to end") == 3 and out.count("offline verify") == 3
     assert "12 events over 4 blocks" in out and "12 events over 12 blocks" in out
     assert "chainnode cert verify (whole command" in out and "python -c pass" in out

@@ -338,6 +338,12 @@ async def test_an_independent_verifier_agrees_on_every_genuine_and_altered_bundl
     values of one block, a skip to a new set, adjacent links after a set replaced at once, a bundle from a
     saved trust root) and on each of them with one byte altered, at every third position."""
     genesis, reader = chain.node.genesis, chain.node.reader
+    await chain.register_permit()
+    issue = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(b"h"),
+                                               "content_hash": crypto.sha256(b"c")})
+    await chain.block(issue)
+    cert_keys = [certificates.cert_key(compute_cert_id(decode_transaction(issue).tx_id)),
+                 governance.member_key(chain.admin.public_key)]
     first = [anchor_tx(chain.admin, CHAIN, f"a{i}") for i in range(5)]
     await chain.block(*first[:3])
     await chain.block(*first[3:])
@@ -361,6 +367,7 @@ async def test_an_independent_verifier_agrees_on_every_genuine_and_altered_bundl
         (reader.tx_bundle(ids[0]).encode(), None),
         (reader.txs_bundle(locations[:5]).encode(), None),
         (reader.state_values_bundle([b"consensus/test_hooks", b"no such key"], 2).encode(), None),
+        (reader.state_values_bundle(cert_keys, trust_height).encode(), None),  # shaped records
         (reader.tx_bundle(ids[-1]).encode(), None),
         (reader.txs_bundle(locations).encode(), None),
         (reader.tx_bundle(ids[-1], trusted_height=trust_height).encode(), trust),
@@ -493,3 +500,44 @@ def test_a_transaction_whose_own_signature_fails_is_named(count: int) -> None:
     with pytest.raises(InvalidProof, match=f"transaction {bad.tx_id.hex()} in block {count // 2 + 1} does not"):
         light._check_tx_signatures(proven)
     light._check_tx_signatures([dataclasses.replace(p, tx=tx) for p, tx in zip(proven, txs, strict=True)])
+
+
+async def test_records_travel_shaped_and_only_shaped(chain: Chain) -> None:
+    """A certificate record and a roster record have exactly the key sets of light.VALUE_SHAPES (so a
+    contract that changes its record fields fails here and appends a shape); they travel without their key
+    strings, and any other carried form of them is refused."""
+    genesis, reader = chain.node.genesis, chain.node.reader
+    await chain.register_permit()
+    issue = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(b"h"),
+                                               "content_hash": crypto.sha256(b"c")})
+    await chain.block(issue)
+    keys = [certificates.cert_key(compute_cert_id(decode_transaction(issue).tx_id)),
+            governance.member_key(chain.admin.public_key)]
+    bundle = reader.state_values_bundle(keys)
+    records_ = [codec.decode(p.value or b"", max_size=1 << 20) for p in bundle.proofs]
+    assert [tuple(sorted(r)) for r in records_ if isinstance(r, dict)] == list(light.VALUE_SHAPES)
+    fields = _links(bundle.encode())
+    carried = fields[3][-1][4]
+    assert [type(item[1]) for item in carried] == [list, list]
+    raw_size = sum(len(p.value or b"") for p in bundle.proofs)
+    shaped_size = sum(len(codec.encode(item[1])) for item in carried)
+    assert raw_size - shaped_size > 300
+    assert light.verify_state_values(genesis, light.decode_bundle(bundle.encode()))[0].value == bundle.proofs[0].value  # type: ignore[arg-type]
+
+    def variant(value: Value) -> bytes:
+        altered = _links(bundle.encode())
+        altered[3][-1][4][0][1] = value
+        return codec.encode(altered)
+
+    shape, packed = carried[0][1]
+    variants = {
+        "the record as plain bytes": variant(bundle.proofs[0].value),
+        "an item more": variant([shape, packed + codec.encode(None)]),
+        "an item less": variant([shape, packed[:-1]]),
+        "another shape": variant([1, packed]),
+        "no such shape": variant([len(light.VALUE_SHAPES), packed]),
+        "three fields": variant([shape, packed, b""]),
+    }
+    for name, data in variants.items():
+        assert not _light_verdict(genesis, data, None), name
+        assert not _independent_verdict(genesis, data, None), name
