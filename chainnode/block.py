@@ -10,7 +10,7 @@ voting power. The same format carries one validator's commit and a BFT quorum's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, NewType
 
@@ -205,8 +205,11 @@ def sign_commit_vote(key: crypto.PrivateKey, chain_id: str, vote: Vote) -> bytes
     return key.sign(vote.compute_signing_bytes(chain_id))
 
 
-def validate_commit(commit: Commit, *, chain_id: str, height: int, block_hash: bytes, validators: ValidatorSet) -> None:
-    """Check that `commit` is a quorum of valid precommits for `block_hash` at `height`.
+def validate_commit(commit: Commit, *, chain_id: str, height: int, block_hash: bytes, validators: ValidatorSet,
+                    verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature) -> None:
+    """Check that `commit` is a quorum of valid precommits for `block_hash` at `height`. `verify` checks
+    one signature (public key, message, signature): a caller that checked a batch in parallel passes a
+    lookup of the results.
 
     Raises InvalidCommit naming the fault: wrong height or block, unsorted or repeated signer, unknown
     validator index, a signature that does not verify, or less than two thirds of the voting power.
@@ -225,7 +228,7 @@ def validate_commit(commit: Commit, *, chain_id: str, height: int, block_hash: b
         if sig.validator_index >= len(validators):
             raise InvalidCommit(f"commit at height {height}: no validator #{sig.validator_index}", field="signatures")
         validator = validators.validators[sig.validator_index]
-        if not crypto.verify_signature(validator.public_key, message, sig.signature):
+        if not verify(validator.public_key, message, sig.signature):
             raise InvalidCommit(
                 f"commit at height {height}: signature of validator #{sig.validator_index} "
                 f"({validator.department}) does not verify",

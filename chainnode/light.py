@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import msgpack
 
-from chainnode import codec
+from chainnode import codec, crypto
 from chainnode.block import (
     TAG_HEADER,
     VERSION,
@@ -65,6 +65,8 @@ MAX_TXS_PER_LINK: Final = 100_000
 MAX_KEY_BYTES: Final = 1024
 MAX_VALUE_BYTES: Final = 1 << 20
 MAX_TX_BYTES: Final = 1 << 20
+PARALLEL_SIGNATURES: Final = 128
+"""From this many signatures in a bundle on, they are checked on every core (libsodium releases the GIL)."""
 TRUST_FILE_KIND: Final = "chainnode-trust"
 TRUST_FILE_VERSION: Final = 1
 
@@ -486,8 +488,8 @@ def is_trusting(trusted_power: int, total: int) -> bool:
     return 3 * trusted_power > total
 
 
-def check_link(trusted: ValidatorSet, previous: BlockHeader | None, link: Link, chain_id: str
-               ) -> tuple[bytes, ValidatorSet]:
+def check_link(trusted: ValidatorSet, previous: BlockHeader | None, link: Link, chain_id: str,
+               verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature) -> tuple[bytes, ValidatorSet]:
     """Check one link against the trusted set; return (block hash, the set that signed it).
 
     Raises InvalidProof naming the failed rule (docs/proofs.md, "Links")."""
@@ -514,7 +516,7 @@ def check_link(trusted: ValidatorSet, previous: BlockHeader | None, link: Link, 
         raise InvalidProof(f"the commit of {where} is for another block", field="signatures")
     try:
         validate_commit(link.commit, chain_id=chain_id, height=header.height, block_hash=block_hash,
-                        validators=signers)
+                        validators=signers, verify=verify)
     except InvalidCommit as exc:
         raise InvalidProof(f"the commit does not finalise {where}: {exc.message}", field="signatures") from exc
     power, trusted_power, each = _signer_power(link.commit, signers, trusted)
@@ -540,6 +542,25 @@ class VerifiedLink:
     block_hash: bytes
 
 
+def _preverified(chain_id: str, root: ValidatorSet, links: Sequence[Link]) -> Callable[[bytes, bytes, bytes], bool]:
+    """For a bundle with many commit signatures: check them all at once on every core, before the walk, and
+    return the lookup the walk's commit checks use (a signature not in the batch is checked there). Each
+    link's signer set is the one it carries, else the one before it: the walk checks that later."""
+    batch: list[Signed] = []
+    signers = root
+    for link in links:
+        signers = link.validators or signers
+        if link.commit.signatures:
+            message = link.commit.precommit().compute_signing_bytes(chain_id)
+            batch.extend((signers.validators[sig.validator_index].public_key, message, sig.signature)
+                         for sig in link.commit.signatures if sig.validator_index < len(signers))
+    if len(batch) < PARALLEL_SIGNATURES:
+        return crypto.verify_signature
+    good = {item for item, ok in zip(batch, _verify_many(batch), strict=True) if ok}
+    return lambda public_key, message, signature: ((public_key, message, signature) in good
+                                                  or crypto.verify_signature(public_key, message, signature))
+
+
 def is_chained(links: Sequence[Link], i: int) -> bool:
     """Whether link `i` is proven by the next link's `prev_hash` instead of a commit of its own: it holds a
     payload, is signed by the set trusted before it, and the next link is the block right above it, signed by
@@ -556,6 +577,7 @@ def verify_links(genesis: Genesis, from_height: int, links: Sequence[Link], trus
     """Walk the links from the trust root; return each link with its block hash, and the trust after them."""
     root = trust_root(genesis, from_height, trust)
     trusted, previous, last = root.validators, root.header, root.height
+    verify = _preverified(genesis.chain_id, trusted, links)
     verified: list[VerifiedLink] = []
     chained: list[Link] = []  # links waiting for the block above them to prove their hash
     for i, link in enumerate(links):
@@ -586,7 +608,7 @@ def verify_links(genesis: Genesis, from_height: int, links: Sequence[Link], trus
             if not changes:
                 raise InvalidProof(f"the hop at block {link.header.height} moves no trust: a hop carries a new "
                                    "validator set or precedes the block that does", field="links")
-        block_hash, trusted = check_link(trusted, previous, link, genesis.chain_id)
+        block_hash, trusted = check_link(trusted, previous, link, genesis.chain_id, verify)
         expected = link.header.prev_hash
         for earlier in reversed(chained):
             if earlier.commit.block_hash != expected:
@@ -651,24 +673,28 @@ def _check_payload(header: BlockHeader, block_hash: bytes, payload: TxPayload) -
     return out
 
 
-PARALLEL_SIGNATURES: Final = 128
-"""From this many transactions on, their signatures are checked on every core (libsodium releases the GIL)."""
+Signed = tuple[bytes, bytes, bytes]
+"""(public key, message, signature)"""
+
+
+def _verify_many(items: Sequence[Signed]) -> list[bool]:
+    """Each signature's verdict, in order; on every core when there are many (libsodium releases the GIL)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_SIGNATURES or workers == 1:
+        return [crypto.verify_signature(*item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # only a verifier of long pages needs threads
+
+    size = -(-len(items) // workers)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="proof-verify") as pool:
+        return [ok for part in pool.map(lambda chunk: [crypto.verify_signature(*item) for item in chunk], chunks)
+                for ok in part]
 
 
 def _check_tx_signatures(proven: Sequence[VerifiedTx]) -> None:
     """Each transaction's own signature: the proof shows its signer signed it, not only that a quorum
     committed it. Raises InvalidProof naming the first transaction, in chain order, whose signature fails."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(proven) < PARALLEL_SIGNATURES or workers == 1:
-        valid = [p.tx.is_signature_valid() for p in proven]
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # only a verifier of long pages needs threads
-
-        size = -(-len(proven) // workers)
-        chunks = [proven[i:i + size] for i in range(0, len(proven), size)]
-        with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="proof-verify") as pool:
-            valid = [ok for part in pool.map(lambda chunk: [p.tx.is_signature_valid() for p in chunk], chunks)
-                     for ok in part]
+    valid = _verify_many([(p.tx.body.signer, p.tx.compute_signing_bytes(), p.tx.signature) for p in proven])
     for p, ok in zip(proven, valid, strict=True):
         if not ok:
             raise InvalidProof(f"the signature of transaction {p.tx.tx_id.hex()} in block {p.height} does not "

@@ -541,3 +541,26 @@ async def test_records_travel_shaped_and_only_shaped(chain: Chain) -> None:
     for name, data in variants.items():
         assert not _light_verdict(genesis, data, None), name
         assert not _independent_verdict(genesis, data, None), name
+
+
+async def test_a_long_bundle_checks_its_commit_signatures_in_a_batch_and_still_names_a_bad_one(chain: Chain) -> None:
+    """Over PARALLEL_SIGNATURES commit signatures are checked at once before the walk; a signature altered in
+    the middle of such a bundle is still refused, naming its block."""
+    heights = []
+    for i in range(light.PARALLEL_SIGNATURES // 3 + 2):
+        heights.append(await chain.block(anchor_tx(chain.admin, CHAIN, f"spread{i}")))
+        await chain.block()  # no two events adjacent: every block keeps its commit
+    bundle = chain.node.reader.txs_bundle([(h, 0) for h in heights])
+    assert sum(len(link.commit.signatures) for link in bundle.links) >= light.PARALLEL_SIGNATURES
+    proven, _ = light.verify_txs(chain.node.genesis, light.decode_bundle(bundle.encode()))  # type: ignore[arg-type]
+    assert [p.height for p in proven] == heights
+    middle = len(bundle.links) // 2
+    link = bundle.links[middle]
+    bad = dataclasses.replace(link.commit.signatures[1], signature=bytes(64))
+    altered = dataclasses.replace(bundle, links=(
+        *bundle.links[:middle],
+        dataclasses.replace(link, commit=dataclasses.replace(
+            link.commit, signatures=(link.commit.signatures[0], bad, *link.commit.signatures[2:]))),
+        *bundle.links[middle + 1:]))
+    with pytest.raises(InvalidProof, match=f"block {link.header.height}.*does not verify"):
+        light.verify_txs(chain.node.genesis, light.decode_bundle(altered.encode()))  # type: ignore[arg-type]
