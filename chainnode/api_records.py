@@ -245,15 +245,18 @@ async def get_cert_proof(request: web.Request) -> web.Response:
 
 async def get_case_proof(request: web.Request) -> web.Response:
     """The proof a verifier checks a case's standing with (chainnode.case_verify): the case record at one
-    height (default: the head); for an unknown ID, the proof that the record is absent."""
+    height (default: the head); for an unknown ID, the proof that the record is absent. `trusted_height`
+    starts the bundle from a verifier's saved trust."""
     from chainnode.api import NODE, READS, b64
 
     reader = request.app[NODE].reader
     case_id = _id(request, "case_id")
     height = _int(request, "height", lo=1)
+    trusted = _int(request, "trusted_height", default=0) or 0
 
     def prove() -> dict[str, Any]:
-        bundle = reader.state_bundle(case_queries.case_key(case_id), records.view(reader, height).height)
+        bundle = reader.state_bundle(case_queries.case_key(case_id), records.view(reader, height).height,
+                                     trusted_height=trusted)
         data = bundle.encode()
         return {"case_id": case_id, "height": bundle.header.height, "bytes": len(data), "proof": b64(data)}
 
@@ -323,7 +326,9 @@ def openapi_paths() -> dict[str, Any]:
             "A state proof to check a case's standing against genesis: its record at one height (for an unknown ID, "
             "a proof of absence); `proof` in base64",
             ("case_id", "path", _ID, "case ID (32 hex digits)"),
-            ("height", "query", _INT, "prove the state after this block (default: the head)")),
+            ("height", "query", _INT, "prove the state after this block (default: the head)"),
+            ("trusted_height", "query", _INT, "the height of the verifier's saved trust (default 0: genesis); the "
+                                              "bundle carries only the hops from there")),
         "/v1/reports/authority": _get_doc(
             "Committed decisions (cases.*), certificate and document actions whose signer did not hold the needed "
             "role at that height or whose department was not authorised; empty on a healthy chain",

@@ -41,6 +41,14 @@ class Rule:
     departments: DepartmentRule
     """The departments one of which the signer must belong to, from (state before, state after, args);
     None when the method puts no department rule or the record cannot be found."""
+    authority: str = ""
+    """What those departments are, for a finding's detail: a template over the call's arguments, e.g.
+    "an issuer of certificate type {cert_type}"."""
+
+    def describe_authority(self, args: dict[str, Any]) -> str:
+        """`authority` filled in with the call's arguments (a missing one shows as `?`)."""
+        return self.authority.format_map({k: str(args.get(k, "?")) for k in ("case_id", "cert_id", "cert_type",
+                                                                             "doc_id", "item_code")})
 
 
 def _departments_of(read: Callable[[records.View, str], Any], arg: str,
@@ -71,26 +79,31 @@ _document_recipients = _departments_of(document_queries.get_document, "doc_id", 
 
 ISSUER: Final = ("issuer",)
 OFFICER: Final = ("document_officer",)
+CASE_HOLDER: Final = "the department holding case {case_id}"
+CERT_ISSUER: Final = "the department that issued certificate {cert_id}"
+RECIPIENT: Final = "a recipient of document {doc_id}"
 RULES: Final[dict[tuple[str, str], Rule]] = {
-    ("cases", "file"): Rule(("clerk",), _item_department),
-    ("cases", "resubmit"): Rule(("clerk",), _case_department),
-    ("cases", "request_correction"): Rule(("reviewer", "approver"), _case_department),
-    ("cases", "review"): Rule(("reviewer",), _case_department),
-    ("cases", "opinion"): Rule(("reviewer", "approver"), _parallel_departments),
-    ("cases", "hand_over"): Rule((), _case_department),
-    ("cases", "decide"): Rule(("approver",), _case_department),
-    ("certificates", "issue"): Rule(ISSUER, _cert_type_issuers),
-    ("certificates", "amend"): Rule(ISSUER, _cert_issuer),
-    ("certificates", "suspend"): Rule(ISSUER, _cert_issuer),
-    ("certificates", "reinstate"): Rule(ISSUER, _cert_issuer),
-    ("certificates", "renew"): Rule(ISSUER, _cert_issuer),
-    ("certificates", "revoke"): Rule(ISSUER, _cert_issuer),
+    ("cases", "file"): Rule(("clerk",), _item_department, "the implementing department of item {item_code}"),
+    ("cases", "resubmit"): Rule(("clerk",), _case_department, CASE_HOLDER),
+    ("cases", "request_correction"): Rule(("reviewer", "approver"), _case_department, CASE_HOLDER),
+    ("cases", "review"): Rule(("reviewer",), _case_department, CASE_HOLDER),
+    ("cases", "opinion"): Rule(("reviewer", "approver"), _parallel_departments,
+                               "a parallel department of case {case_id}"),
+    ("cases", "hand_over"): Rule((), _case_department, CASE_HOLDER),
+    ("cases", "decide"): Rule(("approver",), _case_department, CASE_HOLDER),
+    ("certificates", "issue"): Rule(ISSUER, _cert_type_issuers,
+                                    "an issuer of certificate type {cert_type} (the competent authority for it)"),
+    ("certificates", "amend"): Rule(ISSUER, _cert_issuer, CERT_ISSUER),
+    ("certificates", "suspend"): Rule(ISSUER, _cert_issuer, CERT_ISSUER),
+    ("certificates", "reinstate"): Rule(ISSUER, _cert_issuer, CERT_ISSUER),
+    ("certificates", "renew"): Rule(ISSUER, _cert_issuer, CERT_ISSUER),
+    ("certificates", "revoke"): Rule(ISSUER, _cert_issuer, CERT_ISSUER),
     ("documents", "send"): Rule(OFFICER, _none),
-    ("documents", "receipt"): Rule(OFFICER, _document_recipients),
-    ("documents", "return_document"): Rule(OFFICER, _document_recipients),
-    ("documents", "withdraw"): Rule(OFFICER, _document_sender),
-    ("documents", "forward"): Rule(OFFICER, _document_recipients),
-    ("documents", "delivered"): Rule((governance.ROLE_NODE,), _document_recipients),
+    ("documents", "receipt"): Rule(OFFICER, _document_recipients, RECIPIENT),
+    ("documents", "return_document"): Rule(OFFICER, _document_recipients, RECIPIENT),
+    ("documents", "withdraw"): Rule(OFFICER, _document_sender, "the sender of document {doc_id}"),
+    ("documents", "forward"): Rule(OFFICER, _document_recipients, RECIPIENT),
+    ("documents", "delivered"): Rule((governance.ROLE_NODE,), _document_recipients, RECIPIENT),
     ("documents", "access"): Rule((), _none),
 }
 """What each checked method needs, as docs/contracts.md states it."""
@@ -110,8 +123,9 @@ def compute_findings(tx: Transaction, rule: Rule, before: records.View, after: r
     args = tx.body.args if isinstance(tx.body.args, dict) else {}
     allowed = rule.departments(before, after, args)
     if allowed is not None and member.department not in allowed:
-        found.append((DEPARTMENT_NOT_AUTHORISED, f"{member.department} is not authorised: this needs "
-                                                 f"{' or '.join(allowed) or 'no department'}"))
+        found.append((DEPARTMENT_NOT_AUTHORISED,
+                      f"{tx.body.contract}.{tx.body.method} by {member.name} of {member.department}, which is not "
+                      f"{rule.describe_authority(args)}; only {', '.join(allowed) or 'no department'} may do this"))
     return member, found
 
 

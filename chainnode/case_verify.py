@@ -1,10 +1,10 @@
 """Checking a case's standing against genesis alone: which department and officer hold it, its status, its
 deadline and whether it is overdue as of the proven block's time.
 
-An applicant or a verifier holds the case ID, the network's genesis.json and a state proof of the case record
-(`case/<id>`) at one height. Everything reported is read from the proven value and the proven block's time;
-a node's JSON is never trusted. A proof that `case/<id>` is absent is a proven "no such case". This is what
-`chainnode case status` runs.
+An applicant or a verifier holds the case ID, the network's genesis.json (or a trust file it saved) and a
+state proof of the case record (`case/<id>`) at one height. Everything reported is read from the proven value
+and the proven block's time; a node's JSON is never trusted. A proof that `case/<id>` is absent is a proven
+"no such case". This is what `chainnode case status` runs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, Final
 from chainnode.anchor_verify import decode_proven_record, format_time_ms, proven_field, verify_state_value
 from chainnode.errors import ChainError, InvalidProof
 from chainnode.genesis import Genesis
+from chainnode.light import TrustRoot
 from contracts import case_queries
 from contracts.calendar import date_of, format_date
 
@@ -56,6 +57,8 @@ class VerifiedCase:
     proven_at_height: int
     proven_time: str
     proven_block_hash: str
+    trust: TrustRoot | None = None
+    """The trust root after this proof: save it (`--trust-out`) and the next proofs need no older hops."""
 
     @property
     def verdict(self) -> str:
@@ -70,12 +73,14 @@ def _optional_int(record: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def verify_case(genesis: Genesis, case_id: str, bundle: bytes) -> VerifiedCase:
-    """Verify the case record's state proof (one bundle) against `genesis` and read the case's standing from it.
+def verify_case(genesis: Genesis, case_id: str, bundle: bytes, trust: TrustRoot | None = None) -> VerifiedCase:
+    """Verify the case record's state proof (one bundle) against `genesis` (or a saved trust root) and read the
+    case's standing from it.
 
-    Raises InvalidProof naming the failed check (format, block and commit, state path, key, record), or
-    CaseNotFound for a genuine proof of absence."""
-    proven = verify_state_value(genesis, bundle)
+    Raises InvalidProof naming the failed check (format, block and commit, state path, key, record; a bundle
+    that starts from another trust root than the verifier holds), or CaseNotFound for a genuine proof of
+    absence."""
+    proven = verify_state_value(genesis, bundle, trust)
     if proven.key != case_queries.case_key(case_id):
         raise InvalidProof("record check failed: the proof is for another key than this case's record", field="key")
     if proven.value is None:
@@ -114,5 +119,5 @@ def verify_case(genesis: Genesis, case_id: str, bundle: bytes) -> VerifiedCase:
         last_step=str(last.get("kind", "")), last_step_height=last["height"] if type(last.get("height")) is int else 0,
         certificate_id=certificate if type(certificate) is str else None,
         proven_at_height=proven.height, proven_time=format_time_ms(proven.time_ms),
-        proven_block_hash=proven.block_hash.hex(),
+        proven_block_hash=proven.block_hash.hex(), trust=proven.trust,
     )

@@ -291,8 +291,8 @@ def cmd_case_overdue(args: argparse.Namespace) -> int:
 
 
 def cmd_case_status(args: argparse.Namespace) -> int:
-    """A case's standing trusting only genesis: exit 0 when the proof verifies, 1 for a proven absence (or a
-    node that cannot answer), 2 for a proof that does not verify."""
+    """A case's standing trusting only genesis (or a saved trust file): exit 0 when the proof verifies, 1 for a
+    proven absence (or a node that cannot answer), 2 for a proof (or trust file) that does not verify."""
     from chainnode.case_verify import verify_case
     from chainnode.cli import _unb64, decode_proof_file, report_error, write_output_file
     from chainnode.errors import InvalidProof
@@ -300,25 +300,31 @@ def cmd_case_status(args: argparse.Namespace) -> int:
 
     genesis = load_genesis(args.genesis)
     try:
+        trust = read_trust(args.trust, genesis)
         if args.proof is not None:
             bundle, source = decode_proof_file(args.proof)[0], f"proof file {args.proof}"
         else:
             with open_client(args) as client:
-                answer = client.case_proof(args.id, height=args.height)
+                answer = client.case_proof(args.id, height=args.height,
+                                           trusted_height=None if trust is None else trust.height)
                 source = f"node {client.base_url}"
             bundle = _unb64(answer.get("proof") or "")
-        v = verify_case(genesis, args.id, bundle)
+        v = verify_case(genesis, args.id, bundle, trust)
     except InvalidProof as exc:
         report_error(exc, args)
         return 2
     if args.proof_out is not None:
         write_output_file(args.proof_out, bundle)
+    if args.trust_out is not None and v.trust is not None:
+        write_output_file(args.trust_out, (json.dumps(v.trust.to_json(), indent=2) + "\n").encode())
     department = v.department + (f" ({v.department_name})" if v.department_name else "")
     deadline = "none yet (the clock starts when the case is accepted)" if v.deadline is None else \
         f"{v.deadline} ({'OVERDUE' if v.overdue else 'not overdue'} as of {v.proven_time})"
     decided = "" if v.decision is None else f"; decision {v.decision} at height {v.decision_height}"
+    root = f"genesis {args.genesis}" + ("" if trust is None else
+                                        f" and trust file {args.trust} (height {trust.height})")
     lines = [
-        f"checked the proof from {source} against genesis {args.genesis} (chain {genesis.chain_id}) only",
+        f"checked the proof from {source} against {root} (chain {genesis.chain_id}) only",
         f"{v.verdict}: case {v.case_id}, item {v.item_code} ({v.item_name})",
         f"  held by:     {department}, officer {v.officer_name} (key {v.officer})",
         f"  filed:       height {v.filed_height}, {v.filed_time}",
@@ -327,7 +333,10 @@ def cmd_case_status(args: argparse.Namespace) -> int:
         *([f"  certificate: {v.certificate_id}"] if v.certificate_id else []),
         f"  proof:       height {v.proven_at_height} ({v.proven_time}), block {v.proven_block_hash}",
     ]
-    emit(args, {"verified": True, "verdict": v.verdict, **asdict(v)}, lines)
+    if args.trust_out is not None:
+        lines.append(f"  saved:       trust in the validator set of height {v.proven_at_height} to {args.trust_out}")
+    document = {k: value for k, value in asdict(v).items() if k != "trust"}
+    emit(args, {"verified": True, "verdict": v.verdict, **document}, lines)
     return 0
 
 
@@ -383,6 +392,7 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     proof = p.add_mutually_exclusive_group()
     proof.add_argument("--proof", type=Path, metavar="FILE", help="check this saved proof offline")
     proof.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof for offline checks")
+    add_trust_options(p)
     p = add_action(actions, "list", both, cmd_case_list, "a department's cases, newest first")
     p.add_argument("--department", required=True, metavar="CODE")
     p.add_argument("--status", choices=CASE_STATUSES)
@@ -486,6 +496,14 @@ def cmd_cert_show(args: argparse.Namespace) -> int:
                      f"({entry.get('department')}){reason}")
     emit(args, answer, lines)
     return 0
+
+
+def add_trust_options(p: argparse.ArgumentParser) -> None:
+    """`--trust FILE` and `--trust-out FILE` of the commands that verify a state proof (docs/proofs.md)."""
+    p.add_argument("--trust", type=Path, metavar="FILE", help="a trust file saved by --trust-out: proofs start "
+                   "from its validator set, so they stay short")
+    p.add_argument("--trust-out", type=Path, metavar="FILE", help="after a proof verifies, save the validator set "
+                   "that signed it as the new trust root")
 
 
 def read_trust(path: Path | None, genesis: Any) -> Any:
@@ -598,10 +616,7 @@ def add_cert(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
                         "offline (PNG, JPEG, ...)")
     p.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof (binary) for offline checks")
     p.add_argument("--qr", type=Path, metavar="FILE.png", help="save the proof as one QR code (PNG or SVG)")
-    p.add_argument("--trust", type=Path, metavar="FILE", help="a trust file saved by --trust-out: proofs start "
-                   "from its validator set, so they stay short")
-    p.add_argument("--trust-out", type=Path, metavar="FILE", help="after a proof verifies, save the validator set "
-                   "that signed it as the new trust root")
+    add_trust_options(p)
     p = add_action(actions, "show", both, cmd_cert_show, "a certificate and its status as of a height")
     p.add_argument("id", type=record_id, metavar="ID")
     p.add_argument("--version", type=positive_int, metavar="N", help="an earlier version")

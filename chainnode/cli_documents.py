@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import doc_client, light
 from chainnode.anchor_verify import encode_proof_file
-from chainnode.cli import InputFileError, _unb64, decode_proof_file, emit, open_client, write_output_file
+from chainnode.cli import InputFileError, UsageError, _unb64, decode_proof_file, emit, open_client, write_output_file
 from chainnode.cli_records import (
     InvalidArgumentsLocal,
     Refused,
@@ -34,7 +34,8 @@ from chainnode.cli_records import (
 from chainnode.client_records import ContractRefused
 from chainnode.doc_verify import verify_document_bundle
 from chainnode.errors import InvalidProof
-from chainnode.genesis import load_genesis
+from chainnode.genesis import Genesis, load_genesis
+from chainnode.tx import Transaction, decode_transaction
 
 if TYPE_CHECKING:
     from chainnode.client import Client
@@ -240,58 +241,152 @@ _METHODS: Final = {"sent": ("send", "forward"), "delivered": ("delivered",), "re
                     "returned": ("return",), "withdrawn": ("withdraw",), "forwarded": ("forward",),
                     "opened": ("access",)}
 """The methods whose transaction may stand behind each event (a forward's own record starts with "sent")."""
+MAX_PAGE: Final = 1000
 
 
-def _check_event(event: dict[str, Any], verified: light.VerifiedTx, doc_id: str) -> None:
-    """The proven transaction is the event the node reported: height, signer, method, document, success.
-    Raises InvalidProof naming the first difference."""
-    tx = verified.tx.body
+def _proven_txs(bundle_bytes: bytes) -> dict[str, Transaction]:
+    """The transactions a history page's bundle holds, by ID. Read only after `verify_trace` has checked the
+    bundle, so these are the proven bytes."""
+    bundle = light.decode_bundle(bundle_bytes)
+    found: dict[str, Transaction] = {}
+    for link in bundle.links:
+        if isinstance(link.payload, light.TxPayload):
+            for entry in link.payload.entries:
+                tx = decode_transaction(entry.tx_bytes)
+                found[tx.tx_id.hex()] = tx
+    return found
+
+
+def _check_event(event: dict[str, Any], proven: dict[str, Any], tx: Transaction, doc_id: str) -> None:
+    """The proven transaction is the event the node's record reports: height, signer, method, document,
+    success. `proven` is the page's event after verify_trace. Raises InvalidProof naming the first difference."""
     action = str(event.get("action", "")).split(" ")[0]
     methods = _METHODS.get(action, ())
-    args = tx.args if isinstance(tx.args, dict) else {}
+    args = tx.body.args if isinstance(tx.body.args, dict) else {}
     checks = [
-        (verified.height == event.get("height"), f"is proven at height {verified.height}, not {event.get('height')}"),
-        (tx.signer.hex() == event.get("signer"), "was signed by another key than the event names"),
-        (tx.contract == "documents" and tx.method in methods, f"is {tx.contract}.{tx.method}, not a {action}"),
-        (doc_client.document_id(verified.tx.tx_id) == doc_id if action == "sent" else args.get("doc_id") == doc_id,
+        (proven.get("height") == event.get("height"),
+         f"is proven at height {proven.get('height')}, not {event.get('height')}"),
+        (proven.get("signer") == event.get("signer"), "was signed by another key than the event names"),
+        (proven.get("contract") == "documents" and proven.get("method") in methods,
+         f"is {proven.get('contract')}.{proven.get('method')}, not a {action}"),
+        (doc_client.document_id(tx.tx_id) == doc_id if action == "sent" else args.get("doc_id") == doc_id,
          "is about another document"),
-        (verified.result.code == "ok", f"failed on chain ({verified.result.code})"),
+        (proven.get("code") == "ok", f"failed on chain ({proven.get('code')})"),
     ]
     for ok, problem in checks:
         if not ok:
             raise InvalidProof(f"transaction {event.get('tx_id')} of the {action} event {problem}")
 
 
+def verify_document_history(genesis: Genesis, doc_id: str, events: list[dict[str, Any]],
+                            pages: Sequence[dict[str, Any]], trust: light.TrustRoot | None = None) -> int:
+    """Check every page of `document:<doc_id>`'s history with its one proof (chainnode.trace_verify), then that
+    each event of the document's record is a proven transaction of that history. Returns the proof bytes
+    checked. Raises InvalidProof naming the page or event that fails."""
+    from chainnode.trace_verify import verify_trace
+
+    proven_events: dict[str, dict[str, Any]] = {}
+    txs: dict[str, Transaction] = {}
+    size = 0
+    for page in pages:
+        page_events = page.get("events") or []
+        if not page_events:
+            continue
+        bundle = _unb64(str(page.get("proof") or ""))
+        verify_trace(genesis, page_events, bundle, trust)
+        size += len(bundle)
+        txs.update(_proven_txs(bundle))
+        proven_events.update((str(e.get("tx_id")), e) for e in page_events)
+    for event in events:
+        tx_id = str(event.get("tx_id"))
+        if tx_id not in proven_events or tx_id not in txs:
+            raise InvalidProof(f"transaction {tx_id} of the {event.get('action')} event is not in the proven "
+                               f"history of document {doc_id}")
+        _check_event(event, proven_events[tx_id], txs[tx_id], doc_id)
+    return size
+
+
+def _history_pages(client: Client, doc_id: str, height: int, trust: light.TrustRoot | None, proof: bool
+                   ) -> list[dict[str, Any]]:
+    """`GET /v1/history/document:<id>` up to the record's height: one page (and its proof) for any usual
+    document, more only past 1,000 events."""
+    pages: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = client.history_page(f"document:{doc_id}", limit=MAX_PAGE, to_height=height, cursor=cursor,
+                                   proof=proof, trusted_height=None if trust is None else trust.height)
+        pages.append(page)
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return pages
+
+
+def _merge_page_events(events: list[dict[str, Any]], pages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record's events with each one's position and the signer's roles from the history page, plus the
+    calls on the document the record does not show (refused attempts), in chain order."""
+    by_tx = {str(e.get("tx_id")): e for page in pages for e in page.get("events") or []}
+    listed = {str(e.get("tx_id")) for e in events}
+    for event in events:
+        found = by_tx.get(str(event.get("tx_id")))
+        if found is not None:
+            event["index"] = found.get("index")
+            if event.get("roles") is None:
+                event["roles"] = found.get("signer_roles") or []
+    for tx_id, e in by_tx.items():
+        if tx_id not in listed:
+            refused = "" if e.get("code") == "ok" else f" REFUSED ({e.get('code')})"
+            events.append({"action": f"{e.get('contract')}.{e.get('method')}{refused}", "tx_id": tx_id,
+                           "department": e.get("signer_department"), "signer": e.get("signer"),
+                           "signer_name": e.get("signer_name"), "roles": e.get("signer_roles") or [],
+                           "height": e.get("height"), "index": e.get("index"), "time_ms": e.get("time_ms"),
+                           "detail": e.get("message") or None})
+    return sorted(events, key=lambda e: (int(e.get("height") or 0), int(e.get("index") or 0), str(e.get("tx_id"))))
+
+
 def cmd_history(args: argparse.Namespace) -> int:
+    """A document's events from its record, with the signer's roles from its history page; with --genesis, the
+    page's one proof is checked and each event matched to a proven transaction (exit 1 if any check fails)."""
+    from chainnode.cli_cases import read_trust
+
     key = load_key(args.key)
+    if args.trust is not None and args.genesis is None:
+        raise UsageError("--trust is for a check against genesis: add --genesis GENESIS", field="trust")
     genesis = load_genesis(args.genesis) if args.genesis else None
+    trust = read_trust(args.trust, genesis)
     with open_client(args) as client:
         answer = doc_client.record(client, key, args.id)
         offset = utc_offset(client)
-        events = _events(answer)
+        pages = _history_pages(client, args.id, int(answer.get("height") or 0), trust, genesis is not None)
+        record_events = _events(answer)
+        proof_bytes = 0
+        if genesis is not None:
+            proof_bytes = verify_document_history(genesis, args.id, record_events, pages, trust)
+            if int(answer.get("access_count") or 0) != len(answer.get("access") or []):
+                raise InvalidProof(f"the record counts {answer.get('access_count')} openings but the node listed "
+                                   f"{len(answer.get('access') or [])}")
+        events = _merge_page_events(record_events, pages)
         for event in events:
             if event.get("roles") is None and event.get("signer"):
                 member = client.member(str(event["signer"]), height=int(event.get("height") or 0))
                 event["roles"] = member.get("roles") or []
-            event["proof"] = "not checked (pass --genesis)"
-            if genesis is not None and event.get("tx_id"):
-                bundle = light.decode_bundle(client.tx_proof(str(event["tx_id"])))
-                if not isinstance(bundle, light.TxBundle):
-                    raise InvalidProof("the node returned a state proof where a transaction proof was expected")
-                verified = light.verify_tx_bundle(genesis, bundle)
-                _check_event(event, verified, args.id)
-                event["proof"] = f"verified against genesis (block {verified.block_hash.hex()[:16]}…)"
-        if genesis is not None and int(answer.get("access_count") or 0) != len(answer.get("access") or []):
-            raise InvalidProof(f"the record counts {answer.get('access_count')} openings but the node listed "
-                               f"{len(answer.get('access') or [])}")
+            event["verified"] = genesis is not None
+    root = f"genesis {args.genesis}" + ("" if trust is None else f" and trust file {args.trust}")
+    mark = "✓ " if genesis is not None else ""
     lines = [f"history of document {args.id} ({len(events)} events, as of height {answer.get('height')}):"]
     for e in events:
         detail = f": {e['detail']}" if e.get("detail") else ""
-        lines.append(f"  height {e.get('height')}  {format_local_ms(int(e.get('time_ms') or 0), offset)}  "
+        lines.append(f"  {mark}height {e.get('height')}  {format_local_ms(int(e.get('time_ms') or 0), offset)}  "
                      f"{e.get('action')} by {e.get('signer_name')} ({e.get('department')}; "
                      f"{', '.join(e.get('roles') or [])}){detail}")
-        lines.append(f"      tx {e.get('tx_id')}; {e['proof']}")
-    emit(args, {"doc_id": args.id, "height": answer.get("height"), "events": events}, lines)
+        lines.append(f"      tx {e.get('tx_id')}")
+    if genesis is None:
+        lines.append("not verified: pass --genesis GENESIS to check every event against it")
+    else:
+        lines.append(f"✓ {len(events)} events verified against {root} (one proof, {proof_bytes} bytes): each is "
+                     "the proven transaction at its height, with its call, signer, time and outcome; names and "
+                     "roles are the node's reading of the roster")
+    emit(args, {"doc_id": args.id, "height": answer.get("height"), "verified": genesis is not None,
+                "proof_bytes": proof_bytes, "events": events}, lines)
     return 0
 
 
@@ -439,9 +534,13 @@ def add_commands(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("id", type=record_id, metavar="ID")
     add_height(p)
     key_option(p)
-    p = add_action(actions, "history", both, cmd_history, "every event of a document, each with its proof")
+    p = add_action(actions, "history", both, cmd_history, "every event of a document; with --genesis, verified "
+                   "by one proof")
     p.add_argument("id", type=record_id, metavar="ID")
-    p.add_argument("--genesis", type=Path, metavar="GENESIS", help="verify each event's transaction against it")
+    p.add_argument("--genesis", type=Path, metavar="GENESIS", help="verify every event against it (one proof of "
+                   "the document's history)")
+    p.add_argument("--trust", type=Path, metavar="FILE", help="with --genesis: a trust file (cert verify "
+                   "--trust-out), so the proof starts from its validator set")
     key_option(p)
     p = add_action(actions, "verify", both, cmd_verify, "check a file against a document's record, trusting "
                    "only genesis")

@@ -102,9 +102,10 @@ class RecordQueries(Generic[R]):
                          from_height=from_height, from_date=from_date, to_date=to_date,
                          per_officer=1 if per_officer else None)
 
-    def case_proof(self, case_id: str, height: int | None = None) -> R:
-        """The case record's state proof (`proof`, one bundle in base64) for chainnode.case_verify."""
-        return self._get(f"/v1/cases/{quote(case_id)}/proof", height)
+    def case_proof(self, case_id: str, height: int | None = None, trusted_height: int | None = None) -> R:
+        """The case record's state proof (`proof`, one bundle in base64) for chainnode.case_verify, from the
+        verifier's trust at `trusted_height` (default: genesis)."""
+        return self._get(f"/v1/cases/{quote(case_id)}/proof", height, trusted_height=trusted_height)
 
     def cert_proof(self, cert_id: str, height: int | None = None) -> R:
         """The certificate's bundle (`proof`, base64): its and its officer's records, for chainnode.cert_verify."""

@@ -107,6 +107,11 @@ class Genesis:
     """Test hook (`test_hook_skip_role_check`, only with `params.test_hooks = 1`): keys whose missing role a
     contract does not refuse, so a test can commit an unauthorised action and find it in the authority
     report. Never in production."""
+    skip_department_check: tuple[bytes, ...] = ()
+    """Test hook (`test_hook_skip_department_check`, only with `params.test_hooks = 1`): keys whose department
+    a contract does not check against what they act on (a certificate type their department is not an
+    issuer of, another department's case or certificate), for the authority report's tests. Never in
+    production."""
 
     def validator_set(self) -> ValidatorSet:
         return ValidatorSet.of(
@@ -232,9 +237,9 @@ def parse_genesis(document: Any) -> Genesis:
         digest = compute_genesis_hash(document)
     except InvalidField as exc:
         raise GenesisError(f"genesis cannot be encoded canonically: {exc.message}") from exc
-    skip_role_check = parse_skip_role_check(document.get("test_hook_skip_role_check"), values["test_hooks"])
     genesis = Genesis(
-        skip_role_check=skip_role_check,
+        skip_role_check=parse_hook_keys(document, "test_hook_skip_role_check", values["test_hooks"]),
+        skip_department_check=parse_hook_keys(document, "test_hook_skip_department_check", values["test_hooks"]),
         chain_id=chain_id,
         genesis_time_ms=time_ms,
         params=Params(**values),
@@ -250,10 +255,14 @@ def parse_genesis(document: Any) -> Genesis:
     return genesis
 
 
-def parse_skip_role_check(raw: Any, test_hooks: int) -> tuple[bytes, ...]:
-    """The optional test hook `test_hook_skip_role_check`: a list of member keys (hex). Refused unless
-    `params.test_hooks` is 1, so a production genesis cannot carry it by accident."""
-    where = "genesis.test_hook_skip_role_check"
+def parse_hook_keys(document: dict[str, Any], name: str, test_hooks: int) -> tuple[bytes, ...]:
+    """An optional test hook naming member keys (hex): `test_hook_skip_role_check` or
+    `test_hook_skip_department_check`. Refused unless `params.test_hooks` is 1, so a production genesis cannot
+    carry one by accident (and a node with test hooks starts only when CHAINNODE_TEST_FAULTS names them).
+
+    Raises GenesisError naming the field."""
+    where = f"genesis.{name}"
+    raw = document.get(name)
     if raw is None:
         return ()
     if not test_hooks:

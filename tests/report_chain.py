@@ -154,9 +154,25 @@ def edit_genesis(home: Path, **fields: Any) -> None:
     path.write_text(json.dumps(document, indent=2))
 
 
+def add_department(home: Path, code: str, name: str, members: list[tuple[crypto.PrivateKey, str, list[str]]]) -> None:
+    """Add a department without voting power to a fresh home's genesis, with these (key, name, roles) members."""
+    path = home / "genesis.json"
+    document = json.loads(path.read_text())
+    document["departments"].append({
+        "code": code, "name": name, "node_key": crypto.PrivateKey.generate().public_key.hex(), "power": 0,
+        "members": [{"public_key": key.public_key.hex(), "name": member, "roles": roles}
+                    for key, member, roles in members],
+    })
+    path.write_text(json.dumps(document, indent=2))
+
+
 @asynccontextmanager
-async def open_chain(tmp_path: Path, **genesis_fields: Any) -> AsyncIterator[Chain]:
+async def open_chain(tmp_path: Path, *, departments: tuple[tuple[str, str, list[Any]], ...] = (),
+                     **genesis_fields: Any) -> AsyncIterator[Chain]:
+    """The chain; `departments` adds (code, name, members) departments without voting power to genesis."""
     _, created = init_home(tmp_path / "home", chain_id=CHAIN, department="PSB", name="Police")
+    for code, name, members in departments:
+        add_department(created.home, code, name, members)
     if genesis_fields:
         edit_genesis(created.home, **genesis_fields)
     genesis_time = json.loads((created.home / "genesis.json").read_text())["genesis_time_ms"]

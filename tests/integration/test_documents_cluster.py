@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chainnode import crypto, doc_client, light
+from chainnode import cli_documents, crypto, doc_client
 from chainnode.cli import main
+from chainnode.cli_documents import verify_document_history
 from chainnode.client import Client, RemoteError
 from chainnode.config import HomeLayout
 from chainnode.doc_verify import verify_document_bundle
-from chainnode.genesis import load_genesis
+from chainnode.errors import InvalidProof
+from chainnode.genesis import Genesis, load_genesis
 from chainnode.read_auth import sign_read
 from tests.cluster import Cluster
 from tests.nodeproc import http_json
@@ -120,17 +124,15 @@ def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_pat
             clients[PSB].upload_ciphertext(cluster.keys[PSB], bogus, crypto.sha256(b"y" * 1000))
         assert refused.value.status == 400
 
-        # the history: send, deliveries, opening, receipt, each transaction proven against genesis alone
-        genesis = load_genesis(HomeLayout(cluster.homes[PSB].home).genesis)
+        # the history: send, deliveries, opening, receipt, all proven against genesis alone by one page proof
+        genesis_path = HomeLayout(cluster.homes[PSB].home).genesis
+        genesis = load_genesis(genesis_path)
         answer = doc_client.record(clients[PSB], cluster.keys[PSB], sent.doc_id)
         actions = [h["action"] for h in answer["document"]["history"]]
         assert actions[0] == "sent" and {"delivered", "received"} <= set(actions), actions
         access = answer["access"]
         assert [(a["department"], a["tx_id"]) for a in access] == [("TAX", opened.access_tx)]
-        for tx_id in [h["tx_id"] for h in answer["document"]["history"]] + [a["tx_id"] for a in access]:
-            bundle = light.decode_bundle(clients[CAB].tx_proof(tx_id))
-            assert isinstance(bundle, light.TxBundle)
-            assert light.verify_tx_bundle(genesis, bundle).result.code == "ok"
+        _check_doc_history(cluster, clients, genesis, answer, sent.doc_id)
         verified = verify_document_bundle(genesis, sent.doc_id, _b64(answer["state_proof"]["proof"]),
                                           crypto.sha256(source.read_bytes()))
         assert verified.content_matches and verified.sender == "PSB"
@@ -158,6 +160,54 @@ def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_pat
         for client in clients:
             client.close()
         cluster.abort()
+
+
+def run_cli(*argv: object) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def _check_doc_history(cluster: Cluster, clients: list[Client], genesis: Genesis, answer: dict[str, Any],
+                       doc_id: str) -> None:
+    """`doc history --genesis`: one page of the document's history with one proof, every event verified; and
+    the checks that refuse a page or a record that does not match the proven transactions."""
+    genesis_path = HomeLayout(cluster.homes[PSB].home).genesis
+    key, url = cluster.homes[PSB].officer_key, cluster.urls[PSB]
+    code, out, err = run_cli("doc", "history", doc_id, "--genesis", genesis_path, "--key", key, "--node", url,
+                             "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    record_txs = {h["tx_id"] for h in answer["document"]["history"]} | {a["tx_id"] for a in answer["access"]}
+    assert shown["verified"] is True and shown["proof_bytes"] > 0
+    assert record_txs <= {e["tx_id"] for e in shown["events"]} and all(e["verified"] for e in shown["events"])
+    opened = next(e for e in shown["events"] if e["action"] == "opened")
+    assert opened["department"] == "TAX" and opened["detail"] == "reply to the request" and opened["roles"]
+    code, out, err = run_cli("doc", "history", doc_id, "--genesis", genesis_path, "--key", key, "--node", url)
+    assert code == 0, err
+    assert f"✓ {len(shown['events'])} events verified against genesis {genesis_path} (one proof" in out
+    assert out.count("  ✓ height ") == len(shown["events"]) and "received by" in out
+    assert "documents.access REFUSED (no_access) by CAB clerk" in out  # a refused attempt the record does not show
+    code, out, err = run_cli("doc", "history", doc_id, "--key", key, "--node", url)
+    assert code == 0 and "✓" not in out and "not verified: pass --genesis" in out
+    code, _, err = run_cli("doc", "history", doc_id, "--trust", genesis_path, "--key", key, "--node", url)
+    assert code == 2 and err.startswith("error: usage: --trust is for a check against genesis")
+
+    pages = [clients[CAB].history_page(f"document:{doc_id}", limit=1000, to_height=answer["height"], proof=True)]
+    events = cli_documents._events(answer)
+    assert verify_document_history(genesis, doc_id, events, pages) == len(base64.b64decode(pages[0]["proof"]))
+    forged = [dict(e, action="returned") if e["action"] == "received" else e for e in events]
+    with pytest.raises(InvalidProof, match=r"of the returned event is documents\.receipt, not a returned"):
+        verify_document_history(genesis, doc_id, forged, pages)
+    moved = [dict(e, height=e["height"] + 1) if e["action"] == "opened" else e for e in events]
+    with pytest.raises(InvalidProof, match="of the opened event is proven at height"):
+        verify_document_history(genesis, doc_id, moved, pages)
+    with pytest.raises(InvalidProof, match="is not in the proven history of document"):
+        verify_document_history(genesis, doc_id, [*events, dict(events[0], tx_id="ab" * 32)], pages)
+    short = [dict(pages[0], events=pages[0]["events"][:-1])]  # the node leaves an event of the page out
+    with pytest.raises(InvalidProof, match="the proof holds"):
+        verify_document_history(genesis, doc_id, events[:1], short)
 
 
 def _send_args(sent: doc_client.Sent) -> dict[str, Any]:
