@@ -68,6 +68,32 @@ class TextFrame(ProtocolViolation):
     close_code = CLOSE_UNSUPPORTED_DATA
 
 
+class SessionFailure(ProtocolViolation):
+    """The encrypted session broke: the link is closed but the peer is not scored, since anyone on the path
+    can alter bytes and must not be able to get an honest node banned that way."""
+
+    code = "session_failure"
+
+
+class ForgedFrame(SessionFailure):
+    """A sealed frame does not authenticate: altered, replayed, reordered, or sealed under another key."""
+
+    code = "forged_frame"
+
+
+class SealedFrameTooLarge(SessionFailure):
+    """A WebSocket message longer than the largest sealed frame: refused before any decryption."""
+
+    code = "sealed_frame_too_large"
+    close_code = CLOSE_TOO_BIG
+
+
+class NonceExhausted(SessionFailure):
+    """A direction of the link has used every counter value; the link must be renewed."""
+
+    code = "nonce_exhausted"
+
+
 # --- the peer's fault, before authentication: refuse, log, never score ------------------------------
 
 
@@ -88,6 +114,12 @@ class WrongGenesis(HandshakeRefused):
 
 class BadHandshakeSignature(HandshakeRefused):
     code = "invalid_handshake_signature"
+
+
+class InvalidEphemeralKey(HandshakeRefused):
+    """The peer's ephemeral X25519 key is a low-order point: the shared secret would be all zero."""
+
+    code = "invalid_ephemeral_key"
 
 
 class PeerNotAllowed(HandshakeRefused):

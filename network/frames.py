@@ -30,7 +30,7 @@ CONTROL_TAGS: Final = frozenset({TAG_HELLO, TAG_AUTH, TAG_PING, TAG_PONG})
 KIND_TAGS: Final = frozenset({TAG_MESSAGE, TAG_REQUEST, TAG_RESPONSE})
 
 CONTROL_FRAME_LIMIT: Final = 512
-"""The size limit of hello, auth, ping and pong frames (a hello with a 64-character chain ID is < 400)."""
+"""The size limit of hello, auth, ping and pong frames (a hello with a 64-character chain ID is < 250)."""
 FRAME_OVERHEAD: Final = 128
 """Bytes a message, request or response frame may have beyond its payload (the most is 82)."""
 
@@ -50,9 +50,11 @@ class Hello:
     genesis_hash: bytes
     public_key: bytes
     nonce: bytes
+    ephemeral_key: bytes
+    """A fresh X25519 public key for this connection's key exchange (network/session.py)."""
 
     def fields(self) -> list[codec.Value]:
-        return [self.chain_id, self.genesis_hash, self.public_key, self.nonce]
+        return [self.chain_id, self.genesis_hash, self.public_key, self.nonce, self.ephemeral_key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +176,15 @@ def decode_frame(data: bytes, limits: Mapping[str, int]) -> Frame:
 def _decode_fields(value: codec.Value, limits: Mapping[str, int]) -> Frame:
     tag = value[0]  # compute_frame_limit saw an array of at least two items
     if tag == TAG_HELLO:
-        chain_id, genesis_hash, public_key, nonce = codec.check_object(
-            value, tag=tag, version=VERSION, n_fields=4, what="hello"
+        chain_id, genesis_hash, public_key, nonce, ephemeral_key = codec.check_object(
+            value, tag=tag, version=VERSION, n_fields=5, what="hello"
         )
         return Hello(
             codec.want_str(chain_id, "chain_id", min_len=1, max_len=64),
             codec.want_bytes(genesis_hash, "genesis_hash", size=32),
             codec.want_bytes(public_key, "public_key", size=KEY_SIZE),
             codec.want_bytes(nonce, "nonce", size=NONCE_SIZE),
+            codec.want_bytes(ephemeral_key, "ephemeral_key", size=KEY_SIZE),
         )
     if tag == TAG_AUTH:
         (signature,) = codec.check_object(value, tag=tag, version=VERSION, n_fields=1, what="auth")

@@ -1,8 +1,10 @@
-"""One authenticated link to a peer over a WebSocket: the handshake exchange, the bounded queues, and
-request/response matching.
+"""One authenticated, encrypted link to a peer over a WebSocket: the handshake exchange, the sealing of
+frames, the bounded queues, and request/response matching.
 
-Theory of operation. `HandshakeExchange.run` sends our hello, checks the peer's, sends our signature and
-checks the peer's (see network/handshake.py). `Link.run` then runs five tasks:
+Theory of operation. `HandshakeExchange.run` sends our hello (with a fresh ephemeral X25519 key), checks
+the peer's, derives the session keys (network/session.py), sends our signature over the transcript sealed
+and checks the peer's (see network/handshake.py). From then on every frame goes through a
+`SealedWebSocket`. `Link.run` then runs five tasks:
 
 - receive: reads one WebSocket message at a time and decodes it (size limit first). It answers pings,
   matches responses to requests, and puts messages and requests on the bounded receive queue; when that
@@ -52,6 +54,8 @@ from network.errors import (
     ProtocolViolation,
     RemoteError,
     RequestTimedOut,
+    SealedFrameTooLarge,
+    SessionFailure,
     TextFrame,
     TooManyPendingRequests,
     UnexpectedFrame,
@@ -73,6 +77,7 @@ from network.frames import (
 from network.handler import MessageHandler
 from network.handshake import sign_handshake, validate_auth, validate_hello
 from network.scoring import Offence
+from network.session import EphemeralKey, SecureSession, start_session
 from network.verdict import Verdict, compute_verdict
 
 log = logging.getLogger("network.link")
@@ -160,11 +165,51 @@ def _error_violation(message: WSMessage) -> ProtocolViolation | None:
     return MalformedFrame(f"WebSocket protocol error {error.code}: {error}")
 
 
-class HandshakeExchange:
-    """Our side of one handshake; `peer` holds the peer's hello once it has arrived."""
+class SealedWebSocket:
+    """A WebSocket whose binary messages are sealed frames (network/session.py): `send_bytes` seals and
+    `receive` opens, so the link above sees plain frames. `receive` raises a `SessionFailure` (ForgedFrame,
+    SealedFrameTooLarge, a WebSocket protocol error) for anything that does not open; the link closes on
+    it without scoring the peer, since bytes below the encryption may come from anyone on the path."""
 
-    def __init__(self, key: PrivateKey, own: Hello, limits: Mapping[str, int]) -> None:
-        self._key, self.own, self._limits = key, own, limits
+    def __init__(self, ws: WebSocket, session: SecureSession) -> None:
+        self._ws, self._session = ws, session
+
+    @property
+    def closed(self) -> bool:
+        return self._ws.closed
+
+    async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
+        await self._ws.send_bytes(self._session.sealer.seal(data))
+
+    async def receive(self, timeout: float | None = None) -> WSMessage:
+        message = await self._ws.receive(timeout)
+        if message.type is WSMsgType.BINARY:
+            return WSMessage(WSMsgType.BINARY, self._session.opener.open(message.data), message.extra)
+        if message.type is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
+            # below the encryption, so nothing proves the peer sent it: close, do not score
+            if message.data.code == WSCloseCode.MESSAGE_TOO_BIG:
+                raise SealedFrameTooLarge(f"WebSocket message over the largest sealed frame: {message.data}")
+            raise SessionFailure(f"WebSocket protocol error {message.data.code} under the session: {message.data}")
+        return message
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"") -> bool:
+        return await self._ws.close(code=code, message=message)
+
+
+class HandshakeExchange:
+    """Our side of one handshake; `peer` holds the peer's hello once it has arrived.
+
+    The dialer is the initiator of the key exchange, the listener the responder.
+    """
+
+    def __init__(
+        self, key: PrivateKey, own: Hello, limits: Mapping[str, int], *, ephemeral: EphemeralKey, is_initiator: bool,
+        max_sealed_size: int,
+    ) -> None:
+        if own.ephemeral_key != ephemeral.public_key:
+            raise InvariantViolation("the hello must carry this exchange's ephemeral key")
+        self._key, self.own, self._limits, self._ephemeral = key, own, limits, ephemeral
+        self._is_initiator, self._max_sealed_size = is_initiator, max_sealed_size
         self.peer: Hello | None = None
 
     @property
@@ -172,22 +217,34 @@ class HandshakeExchange:
         """The prefix of the key the peer claimed in its hello, for logs ("?" before it arrived)."""
         return format_key(self.peer.public_key if self.peer else None)
 
-    async def run(self, ws: WebSocket, check_peer: Callable[[bytes], None]) -> Hello:
-        """Authenticate the peer and return its hello.
+    async def run(self, ws: WebSocket, check_peer: Callable[[bytes], None]) -> tuple[Hello, SealedWebSocket]:
+        """Authenticate the peer; return its hello and the WebSocket sealed under the session's keys.
 
         Raises a HandshakeRefused subclass (wrong chain or genesis, our own key, `check_peer` refused the
-        key, bad signature, a bad frame) or HandshakeAborted (the peer closed or the connection broke).
+        key, a low-order ephemeral key, bad signature, a bad or forged frame) or HandshakeAborted (the peer
+        closed or the connection broke).
         """
-        await ws.send_bytes(encode_frame(self.own))
+        own_bytes = encode_frame(self.own)
+        await ws.send_bytes(own_bytes)
         self.peer = await self._receive(ws, Hello)
         validate_hello(self.peer, own=self.own)
         check_peer(self.peer.public_key)
-        await ws.send_bytes(encode_frame(sign_handshake(self._key, own=self.own, peer=self.peer)))
-        validate_auth(await self._receive(ws, Auth), own=self.own, peer=self.peer)
-        return self.peer
+        session = start_session(
+            self._ephemeral, peer_ephemeral_key=self.peer.ephemeral_key, own_hello=own_bytes,
+            peer_hello=encode_frame(self.peer), is_initiator=self._is_initiator, max_sealed_size=self._max_sealed_size,
+        )
+        sealed = SealedWebSocket(ws, session)
+        auth = sign_handshake(self._key, own=self.own, peer=self.peer, transcript_hash=session.transcript_hash)
+        await sealed.send_bytes(encode_frame(auth))
+        validate_auth(await self._receive(sealed, Auth), own=self.own, peer=self.peer,
+                      transcript_hash=session.transcript_hash)
+        return self.peer, sealed
 
     async def _receive(self, ws: WebSocket, expected: type[_HandshakeFrame]) -> _HandshakeFrame:
-        message = await ws.receive()
+        try:
+            message = await ws.receive()
+        except ProtocolViolation as exc:  # a sealed auth that does not open
+            raise HandshakeViolation(f"{exc.code}: {exc.message}") from exc
         if message.type is WSMsgType.BINARY:
             try:
                 frame = decode_frame(message.data, self._limits)

@@ -1,5 +1,5 @@
 """The node's side of the peer-to-peer network: a listener, a dialer per configured address, at most
-one authenticated link per peer key, and scores and bans for peers that misbehave.
+one authenticated and encrypted link per peer key, and scores and bans for peers that misbehave.
 
 Theory of operation. `start` binds the listener (an aiohttp app with one WebSocket route, `/p2p`, behind
 a `ConnectionGate` that caps and times out connections that have sent no request) and starts a
@@ -43,6 +43,7 @@ from network.errors import (
     ListenError,
     PeerNotConnected,
     SelfConnection,
+    SessionFailure,
 )
 from network.frames import CONTROL_FRAME_LIMIT, FRAME_OVERHEAD, NONCE_SIZE, Hello, Message, encode_frame
 from network.handler import MessageHandler
@@ -53,6 +54,7 @@ from network.link import (
     Link,
     LinkOutcome,
     LinkResult,
+    SealedWebSocket,
     WebSocket,
     close_websocket,
     format_key,
@@ -60,6 +62,7 @@ from network.link import (
 from network.listener import ConnectionGate, RateLimitedLog
 from network.registry import PeerInfo, PeerRegistry
 from network.scoring import Ban, Offence
+from network.session import TAG_SIZE, EphemeralKey
 
 __all__ = ["Network", "PeerInfo", "create_p2p_app"]
 
@@ -101,7 +104,8 @@ class Network:
         self._config, self._key, self._handler = config, node_key, handler
         self._rng = rng or random.Random()
         self._registry = PeerRegistry(config, is_allowed=is_allowed, handler=handler, clock=clock or SystemClock())
-        self._max_msg_size = max(config.max_limit + FRAME_OVERHEAD, CONTROL_FRAME_LIMIT)
+        # every WebSocket message after the hellos is a sealed frame, TAG_SIZE longer than the frame
+        self._max_msg_size = max(config.max_limit + FRAME_OVERHEAD, CONTROL_FRAME_LIMIT) + TAG_SIZE
         self._phase = _Phase.NEW
         self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -385,11 +389,16 @@ class Network:
     ) -> LinkResult:
         """Authenticate, register and run one link; always closes `ws`, cancelled or not."""
         close_code, close_reason = CLOSE_GOING_AWAY, "node stopping"
-        own = Hello(self._config.chain_id, self._config.genesis_hash, self.public_key, os.urandom(NONCE_SIZE))
-        exchange = HandshakeExchange(self._key, own, self._config.limits)
+        ephemeral = EphemeralKey()
+        own = Hello(self._config.chain_id, self._config.genesis_hash, self.public_key, os.urandom(NONCE_SIZE),
+                    ephemeral.public_key)
+        exchange = HandshakeExchange(
+            self._key, own, self._config.limits, ephemeral=ephemeral, is_initiator=direction is Direction.OUTBOUND,
+            max_sealed_size=self._max_msg_size,
+        )
         try:
             try:
-                peer = await self._handshake(ws, exchange, direction)
+                peer, sealed = await self._handshake(ws, exchange, direction)
             except HandshakeRefused as exc:
                 self._refusals.warning("refused %s link %s (key %s): %s: %s", direction.value, address,
                                        exchange.claimed_key, exc.code, exc.message)
@@ -404,7 +413,7 @@ class Network:
             if on_authenticated is not None:
                 on_authenticated(peer.public_key)
             link = Link(
-                ws, peer_key=peer.public_key, own_key=self.public_key, address=address, direction=direction,
+                sealed, peer_key=peer.public_key, own_key=self.public_key, address=address, direction=direction,
                 config=self._config, handler=self._handler, report=self._registry.penalise,
                 connected_ms=self._registry.now_ms(),
             )
@@ -418,7 +427,9 @@ class Network:
             # a no-op when the link closed it already
             await close_websocket(ws, close_code, close_reason, timeout_s=self._config.close_timeout_ms / 1000)
 
-    async def _handshake(self, ws: WebSocket, exchange: HandshakeExchange, direction: Direction) -> Hello:
+    async def _handshake(
+        self, ws: WebSocket, exchange: HandshakeExchange, direction: Direction
+    ) -> tuple[Hello, SealedWebSocket]:
         try:
             async with asyncio.timeout(self._config.handshake_timeout_ms / 1000):
                 return await exchange.run(ws, self._registry.check_peer)
@@ -436,7 +447,8 @@ class Network:
             await link.run()
         finally:
             self._registry.unregister(link)
-        if link.violation is not None:
+        if link.violation is not None and not isinstance(link.violation, SessionFailure):
+            # a SessionFailure (a frame that does not open) may be anyone on the path: closed, not scored
             self._registry.penalise(
                 link, Offence.PROTOCOL_VIOLATION, f"{link.violation.code}: {link.violation.message}"
             )

@@ -160,25 +160,39 @@ async def test_bad_and_replayed_handshake_signatures_are_refused(caplog: pytest.
     async with Cluster() as cluster, RawPeer(E) as raw:
         a = await cluster.add(A)
         # session 1: an honest handshake, recorded by an eavesdropper
-        hello, auth = await raw.authenticate(a.address)
+        _, auth = await raw.authenticate(a.address)
+        recorded = list(raw.sent)  # our hello in the clear, then our auth sealed
         await wait_until(lambda: E.public_key in {p.key for p in a.network.peers()}, "the honest session")
         await raw.ws.close() if raw.ws else None
         await wait_until(lambda: a.network.peers() == [], "session 1 to end")
 
-        # session 2: the recorded hello and signature replayed; a's nonce is new, so the signature fails
+        # session 2: the recorded bytes replayed; a's ephemeral key is new, so the sealed auth does not open
         await raw.connect(a.address)
-        await raw.send(hello)
-        assert isinstance(await raw.receive_frame(), Auth)  # a answers the hello, then checks ours
+        await raw.send_raw(recorded[0])
+        await raw.receive_raw()  # a answers the hello with its sealed auth, then checks ours
+        await raw.send_raw(recorded[1])
+        assert await raw.wait_closed() == CLOSE_PROTOCOL_ERROR
+
+        # session 3: the recorded signature (which the eavesdropper cannot even read) in a fresh key exchange:
+        # a's nonce and the transcript are new, so the signature fails
+        await raw.connect(a.address)
+        fresh = raw.hello()  # the same nonce as in session 1, a new ephemeral key
+        await raw.send(fresh)
+        raw.start_session(fresh)
+        assert isinstance(await raw.receive_frame(), Auth)
         await raw.send(auth)
         assert await raw.wait_closed() == CLOSE_POLICY_VIOLATION
 
-        # session 3: a signature that is not a signature at all
+        # session 4: a signature that is not a signature at all
         node_hello = await raw.connect(a.address)
-        await raw.send(raw.hello(b"\x22" * 32))
+        own = raw.hello(b"\x22" * 32)
+        await raw.send(own)
+        raw.start_session(own)
         await raw.receive_frame()
         await raw.send(Auth(bytes(64)))
         assert await raw.wait_closed() == CLOSE_POLICY_VIOLATION
         assert node_hello.public_key == A.public_key
+        assert logged(caplog, "refused inbound link", E.public_key.hex()[:16], "forged_frame") == 1
         assert logged(caplog, "refused inbound link", E.public_key.hex()[:16], "invalid_handshake_signature") == 2
         assert a.network.get_score(E.public_key) == 0  # refusals before authentication are never scored
         assert a.network.peers() == []
@@ -201,12 +215,11 @@ def _oversize_vote() -> bytes:
     ("name", "send", "close_code"),
     [
         ("garbage bytes", b"\xc1garbage", CLOSE_PROTOCOL_ERROR),
-        ("a frame over the largest limit", bytes(64 * 1024 + 200), CLOSE_TOO_BIG),
         ("a payload over its kind's limit", _oversize_vote(), CLOSE_TOO_BIG),
         ("an unknown kind", encode_frame(Message("gossip", b"x")), CLOSE_PROTOCOL_ERROR),
         ("a text message", "hello", CLOSE_UNSUPPORTED_DATA),
         ("non-canonical msgpack", bytes.fromhex("9316") + b"\x01" + b"\xcc\x05", CLOSE_PROTOCOL_ERROR),
-        ("a hello after the handshake", encode_frame(Hello(CHAIN, GENESIS, E.public_key, bytes(32))),
+        ("a hello after the handshake", encode_frame(Hello(CHAIN, GENESIS, E.public_key, bytes(32), bytes(32))),
          CLOSE_PROTOCOL_ERROR),
         ("an answer to a request never sent", encode_frame(Response("vote", 9, "ok", b"")), CLOSE_PROTOCOL_ERROR),
     ],

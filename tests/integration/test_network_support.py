@@ -22,6 +22,7 @@ from network.config import NetworkConfig
 from network.frames import Auth, Frame, Hello, decode_frame, encode_frame
 from network.handshake import sign_handshake, validate_auth
 from network.network import Network
+from network.session import EphemeralKey, SecureSession, start_session
 from network.verdict import Verdict
 
 CHAIN = "net-test"
@@ -160,13 +161,19 @@ def logged(caplog: pytest.LogCaptureFixture, *needles: str) -> int:
 
 
 class RawPeer:
-    """A hand-driven WebSocket peer: it runs the handshake step by step and sends anything at all."""
+    """A hand-driven WebSocket peer (always the dialer, so the initiator of the key exchange): it runs the
+    handshake step by step and sends anything at all. Once `start_session` ran, `send` seals and
+    `receive_frame` opens, as a real node does; `send_raw` / `receive_raw` bypass the session."""
 
     def __init__(self, key: PrivateKey, *, chain_id: str = CHAIN, genesis_hash: bytes = GENESIS) -> None:
         self.key, self.chain_id, self.genesis_hash = key, chain_id, genesis_hash
         self._session: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.node_hello: Hello | None = None
+        self.ephemeral = EphemeralKey()
+        self.session: SecureSession | None = None
+        self.sent: list[bytes] = []
+        """Every WebSocket message sent, as on the wire (what an eavesdropper records)."""
 
     async def __aenter__(self) -> RawPeer:
         self._session = aiohttp.ClientSession()
@@ -181,39 +188,64 @@ class RawPeer:
         await self._session.close()
 
     def hello(self, nonce: bytes = b"\x11" * 32) -> Hello:
-        return Hello(self.chain_id, self.genesis_hash, self.key.public_key, nonce)
+        return Hello(self.chain_id, self.genesis_hash, self.key.public_key, nonce, self.ephemeral.public_key)
 
     async def connect(self, address: str) -> Hello:
-        """Open a WebSocket to the node and read its hello."""
+        """Open a WebSocket to the node and read its hello (a fresh ephemeral key, no session yet)."""
         assert self._session is not None
         if self.ws is not None:
             await self.ws.close()
+        self.ephemeral, self.session = EphemeralKey(), None
         self.ws = await self._session.ws_connect(f"http://{address}/p2p", max_msg_size=0, autoping=True)
         frame = await self.receive_frame()
         assert isinstance(frame, Hello)
         self.node_hello = frame
         return frame
 
-    async def receive_frame(self) -> Frame:
+    def start_session(self, own: Hello) -> SecureSession:
+        """Derive the session keys from our hello and the node's, as the initiator."""
+        assert self.node_hello is not None
+        self.session = start_session(
+            self.ephemeral, peer_ephemeral_key=self.node_hello.ephemeral_key, own_hello=encode_frame(own),
+            peer_hello=encode_frame(self.node_hello), is_initiator=True, max_sealed_size=2**30,
+        )
+        return self.session
+
+    async def receive_raw(self) -> bytes:
         assert self.ws is not None
         message = await self.ws.receive(timeout=5)
         assert message.type is aiohttp.WSMsgType.BINARY, message
-        return decode_frame(message.data, LIMITS)
+        data: bytes = message.data
+        return data
+
+    async def receive_frame(self) -> Frame:
+        data = await self.receive_raw()
+        return decode_frame(data if self.session is None else self.session.opener.open(data), LIMITS)
+
+    async def send_raw(self, data: bytes) -> None:
+        assert self.ws is not None
+        self.sent.append(data)
+        await self.ws.send_bytes(data)
 
     async def send(self, frame: Frame | bytes) -> None:
-        assert self.ws is not None
-        await self.ws.send_bytes(frame if isinstance(frame, bytes) else encode_frame(frame))
+        data = frame if isinstance(frame, bytes) else encode_frame(frame)
+        await self.send_raw(data if self.session is None else self.session.sealer.seal(data))
 
-    async def authenticate(self, address: str, *, nonce: bytes = b"\x11" * 32) -> tuple[Hello, Auth]:
-        """Run a correct handshake; return the hello and auth we sent (what an eavesdropper records)."""
+    async def authenticate(self, address: str, *, nonce: bytes = b"\x11" * 32,
+                           signer: PrivateKey | None = None) -> tuple[Hello, Auth]:
+        """Run a correct handshake (or one signed by `signer` instead of our key); return the hello and auth
+        we sent."""
         node_hello = await self.connect(address)
         own = self.hello(nonce)
-        auth = sign_handshake(self.key, own=own, peer=node_hello)
         await self.send(own)
+        session = self.start_session(own)
+        auth = sign_handshake(signer or self.key, own=own, peer=node_hello, transcript_hash=session.transcript_hash)
         await self.send(auth)
+        if signer is not None:
+            return own, auth
         node_auth = await self.receive_frame()
         assert isinstance(node_auth, Auth)
-        validate_auth(node_auth, own=own, peer=node_hello)
+        validate_auth(node_auth, own=own, peer=node_hello, transcript_hash=session.transcript_hash)
         return own, auth
 
     async def wait_closed(self) -> int | None:

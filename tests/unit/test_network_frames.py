@@ -29,7 +29,7 @@ from network.frames import (
 LIMITS = {"vote": 100, "block": 1000, "a" * 31: 10}
 
 FRAMES: list[Frame] = [
-    Hello("chain", b"\x01" * 32, b"\x02" * 32, b"\x03" * 32),
+    Hello("chain", b"\x01" * 32, b"\x02" * 32, b"\x03" * 32, b"\x04" * 32),
     Auth(b"\x04" * 64),
     Message("vote", b"v"),
     Request("block", 1, b"height"),
@@ -64,7 +64,7 @@ def test_limit_is_read_from_the_first_bytes() -> None:
     with pytest.raises(FrameTooLarge):
         decode_frame(prefix + b"\xc1" * 300, LIMITS)
     with pytest.raises(FrameTooLarge):
-        decode_frame(encode_frame(Hello("x" * 500, bytes(32), bytes(32), bytes(32))), LIMITS)
+        decode_frame(encode_frame(Hello("x" * 500, bytes(32), bytes(32), bytes(32), bytes(32))), LIMITS)
 
 
 def test_payload_over_its_kind_limit_within_the_overhead() -> None:

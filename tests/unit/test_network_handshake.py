@@ -18,21 +18,33 @@ from network.handshake import (
     validate_auth,
     validate_hello,
 )
+from network.session import EphemeralKey, compute_session_keys, start_session
 
 ALICE, BOB, MALLORY = (PrivateKey(bytes([i]) * 32) for i in (1, 2, 3))
 GENESIS = sha256(b"genesis")
 
 
+TRANSCRIPT = sha256(b"transcript")
+
+
 def hello(key: PrivateKey, nonce: int, *, chain_id: str = "chain", genesis: bytes = GENESIS) -> Hello:
-    return Hello(chain_id, genesis, key.public_key, bytes([nonce]) * 32)
+    return Hello(chain_id, genesis, key.public_key, bytes([nonce]) * 32, bytes([nonce + 100]) * 32)
+
+
+def sign(key: PrivateKey, *, own: Hello, peer: Hello, transcript: bytes = TRANSCRIPT) -> Auth:
+    return sign_handshake(key, own=own, peer=peer, transcript_hash=transcript)
+
+
+def check(auth: Auth, *, own: Hello, peer: Hello, transcript: bytes = TRANSCRIPT) -> None:
+    validate_auth(auth, own=own, peer=peer, transcript_hash=transcript)
 
 
 def test_signing_bytes_are_the_documented_array() -> None:
     got = compute_handshake_signing_bytes(
         chain_id="chain", genesis_hash=GENESIS, signer_nonce=b"S" * 32, verifier_nonce=b"V" * 32,
-        signer_key=ALICE.public_key, verifier_key=BOB.public_key,
+        signer_key=ALICE.public_key, verifier_key=BOB.public_key, transcript_hash=TRANSCRIPT,
     )
-    payload = codec.encode([GENESIS, b"V" * 32, b"S" * 32, ALICE.public_key, BOB.public_key])
+    payload = codec.encode([GENESIS, b"V" * 32, b"S" * 32, ALICE.public_key, BOB.public_key, TRANSCRIPT])
     assert got == codec.encode([SIGN_HANDSHAKE, "chain", payload])
     assert SIGN_HANDSHAKE == b"chainnode/v1/sign/handshake"
 
@@ -41,40 +53,47 @@ def test_both_sides_accept_each_other() -> None:
     a, b = hello(ALICE, 1), hello(BOB, 2)
     validate_hello(b, own=a)
     validate_hello(a, own=b)
-    validate_auth(sign_handshake(BOB, own=b, peer=a), own=a, peer=b)
-    validate_auth(sign_handshake(ALICE, own=a, peer=b), own=b, peer=a)
+    check(sign(BOB, own=b, peer=a), own=a, peer=b)
+    check(sign(ALICE, own=a, peer=b), own=b, peer=a)
 
 
 def test_recorded_signature_fails_in_a_new_session() -> None:
     a1, b = hello(ALICE, 1), hello(BOB, 2)
-    recorded = sign_handshake(BOB, own=b, peer=a1)
+    recorded = sign(BOB, own=b, peer=a1)
     a2 = hello(ALICE, 9)  # alice's next session has a fresh nonce
     with pytest.raises(BadHandshakeSignature):
-        validate_auth(recorded, own=a2, peer=b)
+        check(recorded, own=a2, peer=b)
 
 
 def test_signature_for_one_peer_fails_at_another() -> None:
     a, m, b = hello(ALICE, 1), hello(MALLORY, 1), hello(BOB, 2)
-    to_mallory = sign_handshake(BOB, own=b, peer=m)  # mallory relays bob's answer to alice
+    to_mallory = sign(BOB, own=b, peer=m)  # mallory relays bob's answer to alice
     with pytest.raises(BadHandshakeSignature):
-        validate_auth(to_mallory, own=a, peer=b)
+        check(to_mallory, own=a, peer=b)
 
 
 @pytest.mark.parametrize("change", [{"chain_id": "other"}, {"genesis_hash": sha256(b"other")}])
 def test_signature_from_another_network_fails(change: dict[str, object]) -> None:
     a, b = hello(ALICE, 1), hello(BOB, 2)
-    signed = sign_handshake(BOB, own=replace(b, **change), peer=replace(a, **change))  # type: ignore[arg-type]
+    signed = sign(BOB, own=replace(b, **change), peer=replace(a, **change))  # type: ignore[arg-type]
     with pytest.raises(BadHandshakeSignature):
-        validate_auth(signed, own=a, peer=b)
+        check(signed, own=a, peer=b)
 
 
 def test_own_signature_reflected_back_fails() -> None:
     a, b = hello(ALICE, 1), hello(BOB, 2)
-    mine = sign_handshake(ALICE, own=a, peer=b)
+    mine = sign(ALICE, own=a, peer=b)
     with pytest.raises(BadHandshakeSignature):
-        validate_auth(mine, own=a, peer=b)
+        check(mine, own=a, peer=b)
     with pytest.raises(BadHandshakeSignature):
-        validate_auth(Auth(bytes(64)), own=a, peer=b)
+        check(Auth(bytes(64)), own=a, peer=b)
+
+
+def test_signature_for_another_key_exchange_fails() -> None:
+    """A relay that swaps the ephemeral keys makes the two sides hash different transcripts."""
+    a, b = hello(ALICE, 1), hello(BOB, 2)
+    with pytest.raises(BadHandshakeSignature):
+        check(sign(BOB, own=b, peer=a, transcript=sha256(b"the relay's")), own=a, peer=b)
 
 
 def test_hello_checks() -> None:
@@ -94,22 +113,51 @@ def test_link_choice_is_the_same_at_both_ends() -> None:
 
 
 def test_worked_example_in_docs_network_md() -> None:
-    """The example in docs/network.md, byte for byte (Ed25519 signatures are deterministic)."""
+    """The example in docs/network.md, byte for byte (Ed25519 signatures are deterministic; the ephemeral
+    X25519 keys come from fixed secrets here, from the OS CSPRNG in a node)."""
     a, b = PrivateKey(b"\x01" * 32), PrivateKey(b"\x02" * 32)
-    hello_a = Hello("example", b"\x47" * 32, a.public_key, b"\x11" * 32)
-    hello_b = Hello("example", b"\x47" * 32, b.public_key, b"\x22" * 32)
+    ea, eb = EphemeralKey(b"\x33" * 32), EphemeralKey(b"\x44" * 32)
+    assert ea.public_key.hex() == "7b0d47d93427f8311160781c7c733fd89f88970aef490d8aa0ee19a4cb8a1b14"
+    assert eb.public_key.hex() == "ff2ee45601ec1b67310c7790404585ae697331eee1c1f8cf2419731c1fff3e6b"
+    hello_a = Hello("example", b"\x47" * 32, a.public_key, b"\x11" * 32, ea.public_key)
+    hello_b = Hello("example", b"\x47" * 32, b.public_key, b"\x22" * 32, eb.public_key)
     assert encode_frame(hello_a).hex() == (
-        "961401a76578616d706c65c420" + "47" * 32 + "c420" + a.public_key.hex() + "c420" + "11" * 32
+        "971401a76578616d706c65c420" + "47" * 32 + "c420" + a.public_key.hex() + "c420" + "11" * 32
+        + "c420" + ea.public_key.hex()
     )
+    # a dialed b: a is the initiator
+    session_a = start_session(ea, peer_ephemeral_key=eb.public_key, own_hello=encode_frame(hello_a),
+                              peer_hello=encode_frame(hello_b), is_initiator=True, max_sealed_size=1000)
+    session_b = start_session(eb, peer_ephemeral_key=ea.public_key, own_hello=encode_frame(hello_b),
+                              peer_hello=encode_frame(hello_a), is_initiator=False, max_sealed_size=1000)
+    shared = ea.compute_shared_secret(eb.public_key)
+    assert shared.hex() == "3c528e9fd39731b15d10de8feb5f71d3f65b73c993581dedb03315a9ed177730"
+    transcript = session_a.transcript_hash
+    assert transcript == session_b.transcript_hash == sha256(
+        codec.encode([b"chainnode/v1/p2p/transcript", encode_frame(hello_a), encode_frame(hello_b)])
+    )
+    assert transcript.hex() == "4c0a23ad1789ba7a098417807222401bb7329be0090276afb30dc6b72caa2f03"
+    keys = compute_session_keys(shared, transcript)
+    assert keys.initiator_to_responder.hex() == "ec409d2ee93d674962fbf1ccef953217e427fb80df7356202ad7f960839c2966"
+    assert keys.responder_to_initiator.hex() == "de57292cd1ed5550deb187dfbba213b99d9571f4e7b04be24030d31d322be071"
     signing = compute_handshake_signing_bytes(
         chain_id="example", genesis_hash=b"\x47" * 32, signer_nonce=b"\x11" * 32, verifier_nonce=b"\x22" * 32,
-        signer_key=a.public_key, verifier_key=b.public_key,
+        signer_key=a.public_key, verifier_key=b.public_key, transcript_hash=transcript,
     )
     assert signing.hex() == (
-        "93c41b636861696e6e6f64652f76312f7369676e2f68616e647368616b65a76578616d706c65c4ab95c420" + "47" * 32
+        "93c41b636861696e6e6f64652f76312f7369676e2f68616e647368616b65a76578616d706c65c4cd96c420" + "47" * 32
         + "c420" + "22" * 32 + "c420" + "11" * 32 + "c420" + a.public_key.hex() + "c420" + b.public_key.hex()
+        + "c420" + transcript.hex()
     )
-    assert encode_frame(sign_handshake(a, own=hello_a, peer=hello_b)).hex() == (
-        "931501c440efb6c8db93b92c8330e81c0cf2623033790b3b94ecfce780dcf96aab1260ea362432aae2db6524bd10929817291e3b"
-        "3eb959e9008d9ebb2dfa1e73927631c609"
+    auth = encode_frame(sign_handshake(a, own=hello_a, peer=hello_b, transcript_hash=transcript))
+    assert auth.hex() == (
+        "931501c440ff477bb7f5b945ff076f50e4c43fba08211bae67f1e0d5c16fd82bf7a1dc3eb8c3e84c0e21135b205f36dbd6d0da"
+        "138b82bf262358e604131e87673259bdf60a"
     )
+    sealed = session_a.sealer.seal(auth)  # a's first sealed frame: counter 0
+    assert sealed.hex() == (
+        "39f86fbaf6150eb63f5626d352af2a550c5ce194be94ed61ba0b7c057c3e958c948c73b38d03d0f0cc1fb5f94e1ada9dabd1e6c8"
+        "aac562e692dbba8fa19b8c5695693a92809221a0201b2f662195ec50aa7fb3b458"
+    )
+    assert session_b.opener.open(sealed) == auth
+    validate_auth(Auth(auth[5:]), own=hello_b, peer=hello_a, transcript_hash=transcript)
