@@ -15,10 +15,13 @@ class TcpProxy:
 
     `cut()` closes every connection and refuses new ones (a partition) until `heal()`. `stall()` keeps
     connections open but forwards nothing (a black hole; bytes are held, not lost) until `heal()`.
-    `latency_ms` delays every chunk in both directions.
+    `latency_ms` delays every chunk in both directions. With `record`, every byte forwarded (both
+    direction) is appended to `to_target` or `from_target`.
     """
 
-    def __init__(self, listen_port: int, target_host: str, target_port: int, *, latency_ms: int = 0) -> None:
+    def __init__(
+        self, listen_port: int, target_host: str, target_port: int, *, latency_ms: int = 0, record: bool = False
+    ) -> None:
         if target_host not in (LOOPBACK, "localhost"):
             raise ValueError("TcpProxy only connects to 127.0.0.1")
         self.port = listen_port
@@ -32,6 +35,9 @@ class TcpProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self.accepted = 0
         self.refused = 0
+        self.record = record
+        self.to_target = bytearray()
+        self.from_target = bytearray()
 
     @property
     def address(self) -> str:
@@ -88,8 +94,8 @@ class TcpProxy:
             self._writers.add(upstream_writer)
             try:
                 pumps = [
-                    asyncio.ensure_future(self._pump(client_reader, upstream_writer)),
-                    asyncio.ensure_future(self._pump(upstream_reader, client_writer)),
+                    asyncio.ensure_future(self._pump(client_reader, upstream_writer, self.to_target)),
+                    asyncio.ensure_future(self._pump(upstream_reader, client_writer, self.from_target)),
                 ]
                 try:
                     await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
@@ -103,12 +109,14 @@ class TcpProxy:
             await self._close(client_writer)
             self._tasks.discard(task)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, capture: bytearray) -> None:
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
                 await self._flowing.wait()
                 if self.latency_ms:
                     await asyncio.sleep(self.latency_ms / 1000)
+                if self.record:
+                    capture += data
                 writer.write(data)
                 await writer.drain()
 
