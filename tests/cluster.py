@@ -46,17 +46,22 @@ DEPARTMENTS = [
 class ProxyMesh:
     """One TCP proxy per ordered pair of nodes, run on a private event loop thread, so links can be cut."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, record: bool = False) -> None:
+        self.record = record
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.proxies: dict[tuple[int, int], TcpProxy] = {}
 
     def add(self, source: int, target: int, target_port: int) -> int:
-        proxy = TcpProxy(0, "127.0.0.1", target_port)
+        proxy = TcpProxy(0, "127.0.0.1", target_port, record=self.record)
         asyncio.run_coroutine_threadsafe(proxy.start(), self.loop).result(10)
         self.proxies[(source, target)] = proxy
         return proxy.port
+
+    def captures(self) -> list[tuple[bytes, bytes]]:
+        """With `record`: the bytes forwarded, (to the target, from the target) per proxied connection."""
+        return [(bytes(out), bytes(back)) for proxy in self.proxies.values() for out, back in proxy.captured]
 
     def _call(self, fn: Callable[[], None]) -> None:
         done = threading.Event()
@@ -102,6 +107,7 @@ class Cluster:
         per_node: dict[int, dict[str, Any]] | None = None,
         observers: int = 0,
         test_faults: dict[int, str] | None = None,
+        record: bool = False,
     ) -> None:
         self.root = root
         self.n = n
@@ -119,7 +125,7 @@ class Cluster:
         self.urls = [h.api_url for h in self.homes]
         self.test_faults: dict[int, str] = dict(test_faults or {})
         """CHAINNODE_TEST_FAULTS per node: what its config asks for, so only that node may misbehave."""
-        self.mesh = ProxyMesh() if proxies else None
+        self.mesh = ProxyMesh(record=record) if proxies else None
         for i, home in enumerate(self.homes):
             layout = HomeLayout(home.home)
             config = load_config(layout.config)

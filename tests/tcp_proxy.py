@@ -16,7 +16,7 @@ class TcpProxy:
     `cut()` closes every connection and refuses new ones (a partition) until `heal()`. `stall()` keeps
     connections open but forwards nothing (a black hole; bytes are held, not lost) until `heal()`.
     `latency_ms` delays every chunk in both directions. With `record`, every byte forwarded (both
-    direction) is appended to `to_target` or `from_target`.
+    direction, per connection) is kept in `captured`: one `(to_target, from_target)` pair per connection.
     """
 
     def __init__(
@@ -36,8 +36,7 @@ class TcpProxy:
         self.accepted = 0
         self.refused = 0
         self.record = record
-        self.to_target = bytearray()
-        self.from_target = bytearray()
+        self.captured: list[tuple[bytearray, bytearray]] = []
 
     @property
     def address(self) -> str:
@@ -92,10 +91,13 @@ class TcpProxy:
                 return
             self.accepted += 1
             self._writers.add(upstream_writer)
+            to_target, from_target = bytearray(), bytearray()
+            if self.record:
+                self.captured.append((to_target, from_target))
             try:
                 pumps = [
-                    asyncio.ensure_future(self._pump(client_reader, upstream_writer, self.to_target)),
-                    asyncio.ensure_future(self._pump(upstream_reader, client_writer, self.from_target)),
+                    asyncio.ensure_future(self._pump(client_reader, upstream_writer, to_target)),
+                    asyncio.ensure_future(self._pump(upstream_reader, client_writer, from_target)),
                 ]
                 try:
                     await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
@@ -125,3 +127,22 @@ class TcpProxy:
         writer.transport.abort()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+def websocket_payloads(stream: bytes) -> list[bytes]:
+    """The payloads, client masks removed, of the WebSocket frames (RFC 6455 section 5.2) in one direction
+    of one captured connection, after its HTTP upgrade: what an eavesdropper reads."""
+    position, payloads = stream.index(b"\r\n\r\n") + 4, []
+    while position + 2 <= len(stream):
+        masked, length = stream[position + 1] & 0x80, stream[position + 1] & 0x7F
+        position += 2
+        if length == 126:
+            length, position = int.from_bytes(stream[position:position + 2], "big"), position + 2
+        elif length == 127:
+            length, position = int.from_bytes(stream[position:position + 8], "big"), position + 8
+        mask = stream[position:position + 4] if masked else bytes(4)
+        position += 4 if masked else 0
+        data = stream[position:position + length]
+        payloads.append(bytes(byte ^ mask[i % 4] for i, byte in enumerate(data)))
+        position += length
+    return payloads

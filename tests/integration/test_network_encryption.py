@@ -25,7 +25,7 @@ from tests.integration.test_network_support import (
     wait_linked,
     wait_until,
 )
-from tests.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy, websocket_payloads
 
 A, B, E, OUTSIDER = KEYS[0], KEYS[1], KEYS[4], KEYS[6]
 
@@ -48,8 +48,9 @@ async def test_a_recording_relay_sees_no_plaintext() -> None:
         finally:
             await relay.stop()
         # what an eavesdropper gets: the raw bytes, and the WebSocket payloads with the client's masks removed
-        dialed, answered = websocket_payloads(bytes(relay.to_target)), websocket_payloads(bytes(relay.from_target))
-        wire = bytes(relay.to_target) + bytes(relay.from_target) + b"".join(dialed + answered)
+        [(to_a, from_a)] = relay.captured
+        dialed, answered = websocket_payloads(bytes(to_a)), websocket_payloads(bytes(from_a))
+        wire = bytes(to_a) + bytes(from_a) + b"".join(dialed + answered)
         for needle in (memo, memo[::-1], memo[:16], b"licence", encode_frame(Message("tx", memo))):
             assert needle not in wire
         # the parsing is right: the first payload each way is a hello in the clear (keys and nonces are public)
@@ -57,23 +58,6 @@ async def test_a_recording_relay_sees_no_plaintext() -> None:
         assert [hello.public_key for hello in hellos if isinstance(hello, Hello)] == [B.public_key, A.public_key]
         assert len(dialed) >= 3 and len(answered) >= 3  # hello, auth, then sealed frames
 
-
-def websocket_payloads(stream: bytes) -> list[bytes]:
-    """The unmasked payloads of the WebSocket frames (RFC 6455 section 5.2) after the HTTP upgrade."""
-    position, payloads = stream.index(b"\r\n\r\n") + 4, []
-    while position + 2 <= len(stream):
-        masked, length = stream[position + 1] & 0x80, stream[position + 1] & 0x7F
-        position += 2
-        if length == 126:
-            length, position = int.from_bytes(stream[position:position + 2], "big"), position + 2
-        elif length == 127:
-            length, position = int.from_bytes(stream[position:position + 8], "big"), position + 8
-        mask = stream[position:position + 4] if masked else bytes(4)
-        position += 4 if masked else 0
-        data = stream[position:position + length]
-        payloads.append(bytes(byte ^ mask[i % 4] for i, byte in enumerate(data)))
-        position += length
-    return payloads
 
 
 class SwappingRelay:
