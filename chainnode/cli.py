@@ -32,10 +32,14 @@ from chainnode.anchor_verify import (
     verify_anchor_bundle,
 )
 from chainnode.client_settings import (
+    CA_ENV,
+    CLIENT_CERT_ENV,
+    CLIENT_KEY_ENV,
     DEFAULT_NODE_URL,
     DEFAULT_TIMEOUT_S,
     MAX_SERVER_WAIT_S,
     NODE_URL_ENV,
+    ClientTls,
     InvalidNodeUrl,
     WaitTimeout,
     get_default_node_url,
@@ -116,7 +120,11 @@ def write_output_file(path: Path, data: bytes) -> None:
 def open_client(args: argparse.Namespace) -> Client:
     from chainnode.client import Client  # the HTTP stack loads only for commands that talk to a node
 
-    return Client(args.node or get_default_node_url(), timeout=args.timeout)
+    tls = ClientTls.from_environment(
+        os.environ, ca_file=getattr(args, "ca", None), cert_file=getattr(args, "client_cert", None),
+        key_file=getattr(args, "client_key", None),
+    )
+    return Client(args.node or get_default_node_url(), timeout=args.timeout, tls=tls)
 
 
 # --- proofs ----------------------------------------------------------------------------------------------
@@ -601,6 +609,12 @@ def build_parser() -> Parser:
     node_help = f"node API URL (default: ${NODE_URL_ENV}, else {DEFAULT_NODE_URL})"
     remote.add_argument("--node", metavar="URL", help=node_help)
     remote.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S", help="HTTP timeout")
+    remote.add_argument("--ca", type=_path, metavar="FILE",
+                        help=f"PEM CA to trust for an https node (default: ${CA_ENV}, else the system's CAs)")
+    remote.add_argument("--client-cert", type=_path, metavar="FILE",
+                        help=f"PEM client certificate, for nodes that require one (default: ${CLIENT_CERT_ENV})")
+    remote.add_argument("--client-key", type=_path, metavar="FILE",
+                        help=f"PEM key of --client-cert (default: ${CLIENT_KEY_ENV})")
     both = [common, remote]
 
     parser = Parser(prog="chainnode", description="A permissioned BFT ledger node for government records.")

@@ -31,6 +31,7 @@ from chainnode.client_settings import (
     DEFAULT_TIMEOUT_S,
     MAX_SERVER_WAIT_S,
     NODE_URL_ENV,
+    ClientTls,
     InvalidNodeUrl,
     WaitTimeout,
     get_default_node_url,
@@ -46,7 +47,7 @@ DEVNET_HINT: Final = "is it running? try `./scripts/devnet status`"
 
 T = TypeVar("T")
 __all__ = [
-    "DEFAULT_NODE_URL", "DEFAULT_TIMEOUT_S", "MAX_SERVER_WAIT_S", "NODE_URL_ENV", "AsyncClient", "Client",
+    "DEFAULT_NODE_URL", "DEFAULT_TIMEOUT_S", "MAX_SERVER_WAIT_S", "NODE_URL_ENV", "AsyncClient", "Client", "ClientTls",
     "ContractRefused", "InvalidNodeUrl", "RemoteError", "WaitTimeout", "get_default_node_url",
 ]
 
@@ -117,6 +118,11 @@ def describe_connection_error(exc: BaseException) -> str:
         if os_error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return "host unreachable"
         return os_error.strerror or str(os_error)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return (f"the node's TLS certificate is not trusted ({exc.certificate_error}); "
+                "pass --ca FILE with the CA that signed it")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"the TLS handshake failed ({exc}); does the node require a client certificate (--client-cert)?"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection without answering"
     return str(exc) or type(exc).__name__
@@ -129,9 +135,14 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
     (unreachable, timed out, not a chainnode answer).
     """
 
-    def __init__(self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S, tls: ClientTls | None = None
+    ) -> None:
+        """`tls` sets the CA to trust and a client certificate for an https node (default: the system's CAs,
+        no client certificate). Raises InvalidNodeUrl, or TlsSettingsError for files that cannot be used."""
         self.base_url = normalise_node_url(base_url)
         self.timeout = timeout
+        self._ssl = (tls or ClientTls()).create_ssl_context() if self.base_url.startswith("https:") else None
         self._session: aiohttp.ClientSession | None = None
         self._chain_id: str | None = None
 
@@ -151,7 +162,8 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(headers={"Accept": "application/json"})
+            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+            self._session = aiohttp.ClientSession(headers={"Accept": "application/json"}, connector=connector)
         return self._session
 
     async def _request(
@@ -415,8 +427,10 @@ class Client(RecordQueries[dict[str, Any]]):
     inside a running event loop; use `AsyncClient` there.
     """
 
-    def __init__(self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        self._client = AsyncClient(base_url, timeout=timeout)
+    def __init__(
+        self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S, tls: ClientTls | None = None
+    ) -> None:
+        self._client = AsyncClient(base_url, timeout=timeout, tls=tls)
         self._loop = asyncio.new_event_loop()
 
     @property

@@ -57,11 +57,21 @@ class NodeConfig:
     """The blob store's quota (HOME/blobs): document ciphertexts held and being received, in bytes."""
     misbehave: str = ""
     """Fault injection for tests only: "double-sign" makes this validator equivocate. Never in production."""
+    api_tls_cert: str = ""
+    """PEM certificate chain the API serves HTTPS with (a path, relative to the home unless absolute)."""
+    api_tls_key: str = ""
+    """PEM private key of `api_tls_cert`."""
+    api_tls_client_ca: str = ""
+    """PEM CA file: when set, every API client must present a certificate signed by it (mutual TLS)."""
+    api_plain_http: bool = False
+    """Serve the API over plain HTTP. Only when set explicitly (loopback devnets, or behind a TLS proxy);
+    a node with neither this nor `api_tls_cert` refuses to start."""
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "node": ("moniker", "log_level"),
-    "api": ("api_listen", "max_request_bytes", "max_batch_txs", "read_threads", "read_queue"),
+    "api": ("api_listen", "max_request_bytes", "max_batch_txs", "read_threads", "read_queue", "api_tls_cert",
+            "api_tls_key", "api_tls_client_ca", "api_plain_http"),
     "p2p": ("p2p_listen", "peers", "dial_roster"),
     "producer": (
         "block_interval_ms",
@@ -83,7 +93,17 @@ TOML_NAMES = {
     "p2p_listen": "listen",
     "mempool_max_txs": "max_txs",
     "mempool_max_bytes": "max_bytes",
+    "api_tls_cert": "tls_cert",
+    "api_tls_key": "tls_key",
+    "api_tls_client_ca": "tls_client_ca",
+    "api_plain_http": "plain_http",
 }
+COMMENTS = {
+    "api_tls_cert": "HTTPS for the API: a PEM certificate chain and its key (paths relative to this home).",
+    "api_tls_client_ca": "Mutual TLS: when set, API clients must present a certificate signed by this CA.",
+    "api_plain_http": "Plain HTTP instead of HTTPS: for a node whose API listens on loopback only (devnets).",
+}
+"""Comments `render_config` writes above a setting."""
 
 
 MIN_STORE_BYTES = 1024 * 1024
@@ -158,6 +178,8 @@ def render_config(config: NodeConfig) -> str:
         for name in names:
             value = getattr(config, name)
             key = TOML_NAMES.get(name, name)
+            if name in COMMENTS:
+                lines.append(f"# {COMMENTS[name]}")
             if isinstance(value, bool):
                 text = "true" if value else "false"
             elif isinstance(value, int):

@@ -19,6 +19,10 @@ from chainnode.config import HomeLayout, NodeConfig, render_config
 from chainnode.errors import ConfigError
 from chainnode.genesis import Genesis, load_genesis, write_genesis
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""Homes whose API listens here are written with plain HTTP (`[api] plain_http = true`): a local network
+needs no certificate. Any other host must configure `[api] tls_cert` and `tls_key` before it starts."""
+
 DEFAULT_OFFICER_ROLES = ("admin", "clerk", "reviewer", "approver", "issuer", "document_officer", "auditor")
 
 
@@ -101,7 +105,8 @@ def init_network(
         crypto.write_key_file(officer_path, ok, label=f"{spec.code} officer")
         peers = tuple(f"{host}:{p}" for p in p2p_ports if p != p2p)
         config = NodeConfig(
-            moniker=spec.code.lower(), api_listen=f"{host}:{api}", p2p_listen=f"{host}:{p2p}", peers=peers
+            moniker=spec.code.lower(), api_listen=f"{host}:{api}", p2p_listen=f"{host}:{p2p}", peers=peers,
+            api_plain_http=host in LOOPBACK_HOSTS,
         )
         if config_overrides:
             config = dataclasses.replace(config, **config_overrides)
@@ -112,7 +117,7 @@ def init_network(
                 department=spec.code,
                 node_key=layout.node_key,
                 officer_key=officer_path,
-                api_url=f"http://{host}:{api}",
+                api_url=f"{'http' if config.api_plain_http else 'https'}://{host}:{api}",
             )
         )
     if genesis is None:
@@ -192,7 +197,8 @@ def join_home(
     encryption_key = crypto.EncryptionKey.generate()
     crypto.write_encryption_key_file(layout.encryption_key, encryption_key, label=f"{department} documents")
     config = NodeConfig(
-        moniker=department.lower(), api_listen=f"{host}:{api_port}", p2p_listen=f"{host}:{p2p_port}", peers=peers
+        moniker=department.lower(), api_listen=f"{host}:{api_port}", p2p_listen=f"{host}:{p2p_port}", peers=peers,
+        api_plain_http=host in LOOPBACK_HOSTS,
     )
     if config_overrides:
         config = dataclasses.replace(config, **config_overrides)

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from chainnode.api import create_app
+from chainnode.api_tls import create_api_ssl_context
 from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
 from chainnode.errors import ChainError, ConfigError
@@ -31,9 +32,15 @@ log = logging.getLogger("chainnode.service")
 async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     """Serve `node` until SIGTERM/SIGINT (or cancellation), then shut down cleanly."""
     host, port = parse_listen(node.config.api_listen, field="api.listen")
+    try:
+        ssl_context = create_api_ssl_context(node.config, node.layout.root)
+    except ConfigError:
+        node.close()
+        raise
+    scheme = "http" if ssl_context is None else "https"
     runner = web.AppRunner(create_app(node), handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:
@@ -49,13 +56,19 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    if ssl_context is None:
+        log.warning("the API serves plain HTTP on %s:%d ([api] plain_http = true): requests and answers travel "
+                    "unencrypted; set [api] tls_cert and tls_key unless it is reachable from loopback only",
+                    host, port)
     log.info(
-        "node %s serving the API on http://%s:%d (chain %s, height %d)",
+        "node %s serving the API on %s://%s:%d (chain %s, height %d)%s",
         node.config.moniker,
+        scheme,
         host,
         port,
         node.genesis.chain_id,
         node.head_height(),
+        " requiring client certificates" if node.config.api_tls_client_ca else "",
     )
     if ready is not None:
         ready.set()
