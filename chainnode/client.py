@@ -109,6 +109,11 @@ def normalise_node_url(url: str) -> str:
 
 def describe_connection_error(exc: BaseException) -> str:
     """A short reason for a failed connection: refused, unknown host, unreachable, ..."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return (f"the node's TLS certificate is not trusted ({exc.certificate_error}); "
+                "pass --ca FILE with the CA that signed it")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"the TLS handshake failed ({exc}); does the node require a client certificate (--client-cert)?"
     os_error = getattr(exc, "os_error", None)
     if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(os_error, socket.gaierror):
         return "the host name cannot be resolved"
@@ -118,11 +123,6 @@ def describe_connection_error(exc: BaseException) -> str:
         if os_error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return "host unreachable"
         return os_error.strerror or str(os_error)
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return (f"the node's TLS certificate is not trusted ({exc.certificate_error}); "
-                "pass --ca FILE with the CA that signed it")
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return f"the TLS handshake failed ({exc}); does the node require a client certificate (--client-cert)?"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection without answering"
     return str(exc) or type(exc).__name__
@@ -199,6 +199,8 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
             raise ClientError(message) from exc
         except (aiohttp.ClientError, OSError) as exc:
             reason = describe_connection_error(exc)
+            if self._ssl is not None and isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError):
+                reason += " (a node that requires a client certificate does this: see --client-cert)"
             raise ClientError(f"cannot reach node at {self.base_url}: {reason}") from exc
         if ctype == PROBLEM or (status >= 400 and ctype == "application/json"):
             problem = _parse_json(data)
