@@ -224,11 +224,11 @@ def bench_links() -> None:
 
 
 def bench_cluster(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(BENCH_DIR))
+    sys.path.append(str(BENCH_DIR))  # after the packages: scripts/bench/contracts.py must not shadow contracts/
     import cluster  # scripts/bench/cluster.py
 
     sealed_start = cluster.START
-    unsealed_start = (f"import sys; sys.path.insert(0, {str(BENCH_DIR)!r}); import transport; "
+    unsealed_start = (f"import sys; sys.path.append({str(BENCH_DIR)!r}); import transport; "
                       "transport.disable_sealing(); from chainnode.cli import main; "
                       "sys.exit(main(['start', '--home', sys.argv[1]]))")
     results: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
