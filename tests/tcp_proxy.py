@@ -37,6 +37,10 @@ class TcpProxy:
         self.refused = 0
         self.record = record
         self.captured: list[tuple[bytearray, bytearray]] = []
+        self.tamper_after: int | None = None
+        """Set to N: the first chunk from the target that ends past byte N of a connection has its last byte
+        flipped, once (an on-path attacker altering a frame)."""
+        self.tampered = 0
 
     @property
     def address(self) -> str:
@@ -97,7 +101,7 @@ class TcpProxy:
             try:
                 pumps = [
                     asyncio.ensure_future(self._pump(client_reader, upstream_writer, to_target)),
-                    asyncio.ensure_future(self._pump(upstream_reader, client_writer, from_target)),
+                    asyncio.ensure_future(self._pump(upstream_reader, client_writer, from_target, tamper=True)),
                 ]
                 try:
                     await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
@@ -111,9 +115,16 @@ class TcpProxy:
             await self._close(client_writer)
             self._tasks.discard(task)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, capture: bytearray) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, capture: bytearray, *, tamper: bool = False
+    ) -> None:
+        forwarded = 0
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
+                forwarded += len(data)
+                if tamper and self.tamper_after is not None and forwarded > self.tamper_after:
+                    data = data[:-1] + bytes([data[-1] ^ 0x01])
+                    self.tamper_after, self.tampered = None, self.tampered + 1
                 await self._flowing.wait()
                 if self.latency_ms:
                     await asyncio.sleep(self.latency_ms / 1000)

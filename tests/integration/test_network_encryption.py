@@ -191,6 +191,30 @@ async def test_a_tampered_frame_closes_that_link_only(where: str, caplog: pytest
         assert await b.network.request(A.public_key, "block", b"still there", timeout=2) == b"ereht llits"
 
 
+async def test_a_frame_altered_on_the_path_closes_the_link_unscored_and_it_comes_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="network")
+    async with Cluster() as cluster:
+        a = await cluster.add(A)
+        host, port = a.address.rsplit(":", 1)
+        relay = TcpProxy(0, host, int(port))
+        await relay.start()
+        try:
+            b = await cluster.add(B, peers=[relay.address])
+            await wait_linked(a, b)
+            relay.tamper_after = 0  # the next chunk a sends through the relay arrives with one bit flipped
+            a.network.broadcast("vote", b"v" * 200)
+            await wait_until(lambda: relay.tampered == 1 and logged(caplog, "outbound link", "closed") >= 1,
+                             "b to close the altered link")
+            assert logged(caplog, "closed: forged_frame") + logged(caplog, "closed: session_failure") >= 1
+            await wait_linked(a, b)  # b dials again: a fresh key exchange, a fresh link
+            assert a.network.get_score(B.public_key) == 0 and b.network.get_score(A.public_key) == 0
+            assert await b.network.request(A.public_key, "block", b"again", timeout=2) == b"niaga"
+        finally:
+            await relay.stop()
+
+
 async def test_a_link_carries_frames_both_ways_after_the_key_exchange() -> None:
     async with Cluster() as cluster:
         a = await cluster.add(A)
