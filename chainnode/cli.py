@@ -691,12 +691,13 @@ def build_parser() -> Parser:
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.set_defaults(run=cmd_check)
 
-    from chainnode import cli_documents, cli_history, cli_records, cli_reports  # the contract command groups
+    from chainnode import cli_backup, cli_documents, cli_history, cli_records, cli_reports  # command groups
 
     cli_records.add_commands(sub, both)
     cli_documents.add_commands(sub, both)
     cli_history.add_commands(sub, both)
     cli_reports.add_commands(sub, both)
+    cli_backup.add_commands(sub, both)
     return parser
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from chainnode.admin import start_admin, stop_admin
 from chainnode.api import create_app
 from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
@@ -44,6 +45,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
                 f"API address {host}:{port} is already in use; change [api] listen in config.toml"
             ) from exc
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    admin_runner = await start_admin(node)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -67,6 +69,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
             await driver.start()
         except BaseException:
             driver.wal.close()
+            await stop_admin(admin_runner, node.layout.root)
             await runner.cleanup()
             node.close()
             raise
@@ -82,6 +85,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     except* ChainError as group:  # one clear error for the operator, not a task group's traceback
         raise group.exceptions[0] from None
     finally:
+        await stop_admin(admin_runner, node.layout.root)
         await runner.cleanup()
         node.close()
         log.info("node stopped at height %d", node.head_height())
