@@ -70,6 +70,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
             await runner.cleanup()
             node.close()
             raise
+    node.metrics.running = True  # /ready may now answer 200
     try:
         async with asyncio.TaskGroup() as group:
             runner_task = group.create_task(node.run_producer() if driver is None else driver.run())
