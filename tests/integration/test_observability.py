@@ -4,6 +4,10 @@ of real processes writing JSON logs."""
 from __future__ import annotations
 
 import base64
+import json
+import signal
+import time
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,8 @@ from chainnode.api import create_app
 from chainnode.bft import BftDriver
 from chainnode.home import DepartmentSpec, init_home, init_network
 from chainnode.node import Node
-from tests.nodeproc import anchor_tx
+from tests.cluster import Cluster
+from tests.nodeproc import anchor_tx, http_json
 
 CHAIN = "metrics-test"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -123,3 +128,59 @@ async def test_ready_is_503_no_peers_for_a_validator_with_no_links(tmp_path: Pat
         driver.wal.close()
         node.close()
 
+
+def get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def test_a_network_reports_peers_traffic_rounds_and_readiness_in_json_logs(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path, overrides={"log_format": "json"})
+    cluster.start_all()
+    try:
+        ids = cluster.submit(0, [f"metrics {i}" for i in range(5)])
+        cluster.wait_committed(0, ids)
+        head = cluster.height(0)
+        cluster.wait_height(head)
+        deadline = time.monotonic() + 30
+        while not all(http_json(url + "/ready")[0] == 200 for url in cluster.urls):
+            assert time.monotonic() < deadline, [http_json(url + "/ready") for url in cluster.urls]
+            time.sleep(0.1)
+        scrapes = [parse(get_text(url + "/metrics")) for url in cluster.urls]
+        first, second = scrapes[:2]
+        assert value(first, "chainnode_peers_connected") == 3
+        peers = {dict(labels)["peer"] for name, labels in first if name == "chainnode_peer_received_bytes_total"}
+        assert peers == {"SAMR", "CAB", "TAX"}
+        assert all(value(first, "chainnode_peer_sent_bytes_total", peer=p) > 0 for p in peers)
+        assert value(first, "chainnode_admission_verdicts_total", code="accepted", source="api") == 5
+        assert value(second, "chainnode_admission_verdicts_total", code="accepted", source="peer") >= 5
+        for samples in (first, second):
+            assert value(samples, "chainnode_head_height") >= head
+            assert value(samples, "chainnode_transactions_committed_total", outcome="ok") == 5
+            assert value(samples, "chainnode_consensus_rounds_per_height_count") >= 1
+            assert value(samples, "chainnode_store_write_seconds_count") >= 1
+        # each block was built by its proposer and validated (re-executed) by the others
+        assert sum(value(s, "chainnode_block_execution_seconds_count", phase="build") for s in scrapes) >= 1
+        assert sum(value(s, "chainnode_block_execution_seconds_count", phase="validate") for s in scrapes) >= 3
+        received = value(first, "chainnode_peer_received_bytes_total", peer="TAX")
+        for i in (1, 2, 3):
+            cluster.kill(i)
+        deadline = time.monotonic() + 30
+        while (answer := http_json(cluster.urls[0] + "/ready"))[0] != 503:
+            assert time.monotonic() < deadline, answer
+            time.sleep(0.1)
+        assert answer[1]["code"] == "no_peers"
+        alone = parse(get_text(cluster.urls[0] + "/metrics"))
+        assert value(alone, "chainnode_peers_connected") == 0
+        assert value(alone, "chainnode_peer_received_bytes_total", peer="TAX") >= received  # never goes back
+        assert cluster.kill(0, signal.SIGTERM) == 0
+    finally:
+        cluster.abort()
+    lines = cluster.log(0).read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    committed = [r for r in records if r["message"].startswith("committed block ")]
+    assert committed and all(r["height"] == int(r["message"].split()[2]) for r in committed)
+    assert any("height" in r and r["logger"].startswith("network") for r in records)
+    seed = crypto.load_key_file(cluster.homes[0].home / "keys" / "node.key").key.seed.hex()
+    assert seed not in "\n".join(lines)
