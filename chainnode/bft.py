@@ -103,7 +103,7 @@ class _MetricsProbe:
         state = self._driver.engine.state
         return None if state is None else state.round
 
-    def sync_target(self) -> int:
+    def sync_target(self) -> int | None:
         return self._driver.sync.target_height()
 
     def is_syncing(self) -> bool:

@@ -4,7 +4,8 @@
 clients to: it has started, it is linked to peers, and its head is within `MAX_BEHIND` blocks of the
 highest head a peer announced. A node a few blocks behind is normal for an instant (a peer announces a
 block before this node commits it), so readiness allows that much; further behind it answers 503 with
-the reason: `starting`, `no_peers`, `syncing` (block sync is fetching) or `behind` (nothing fetching yet).
+the reason: `starting`, `no_peers`, `syncing` (block sync is fetching, or no linked peer has announced its
+height yet) or `behind` (nothing fetching yet).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Readiness:
 def compute_readiness(metrics: NodeMetrics, *, height: int) -> Readiness:
     """Whether the node with these metrics and head `height` is ready, and if not, why."""
     probe = metrics.consensus
-    target = height if probe is None else max(height, probe.sync_target())
+    announced = None if probe is None else probe.sync_target()
+    target = max(height, announced or 0)
     behind = target - height
     peers = None if probe is None else sum(1 for t in probe.peer_traffic() if t.connected)
 
@@ -52,6 +54,8 @@ def compute_readiness(metrics: NodeMetrics, *, height: int) -> Readiness:
         return answer(None, "producing blocks alone (single validator)")
     if peers == 0:
         return answer("no_peers", "linked to no peer node")
+    if announced is None:
+        return answer("syncing", "linked, waiting for the peers to announce their heights")
     if behind > MAX_BEHIND:
         if probe.is_syncing():
             return answer("syncing", f"fetching blocks: at {height} of {target}, behind by {behind}")

@@ -57,8 +57,8 @@ class ConsensusProbe(Protocol):
 
     def consensus_round(self) -> int | None: ...
 
-    def sync_target(self) -> int:
-        """The highest head a peer announced (0 before any status arrived)."""
+    def sync_target(self) -> int | None:
+        """The highest head a linked peer announced (None before any status arrived)."""
         ...
 
     def is_syncing(self) -> bool: ...
@@ -192,7 +192,7 @@ class NodeStateCollector(Collector):
         round_ = None if probe is None else probe.consensus_round()
         yield GaugeMetricFamily(PREFIX + "consensus_round", "Round of the height being decided (-1: none under way).",
                                 value=-1 if round_ is None else round_)
-        target = max(head, 0 if probe is None else probe.sync_target())
+        target = max(head, (None if probe is None else probe.sync_target()) or 0)
         yield GaugeMetricFamily(PREFIX + "sync_target_height", "The highest head a peer announced (this node's own "
                                 "head if none is higher).", value=target)
         yield GaugeMetricFamily(PREFIX + "sync_behind_blocks", "Blocks this node lacks to reach the highest head "

@@ -99,9 +99,9 @@ class BlockSync:
         if height > self.node.head_height():
             self.wanted.set()
 
-    def target_height(self) -> int:
-        """The highest head a peer announced (0 if none); safe from another thread (copies the values)."""
-        return max(list(self.peer_heights.values()), default=0)
+    def target_height(self) -> int | None:
+        """The highest head a linked peer announced (None before any did); safe from another thread."""
+        return max(list(self.peer_heights.values()), default=None)
 
     def forget_peer(self, peer: bytes) -> None:
         self.peer_heights.pop(peer, None)

@@ -3,8 +3,11 @@ traffic that never goes back, and each reason /ready gives."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,7 +28,7 @@ class FakeProbe:
     traffic: list[PeerTraffic] = field(default_factory=list)
     departments: dict[bytes, str] = field(default_factory=dict)
     round: int | None = None
-    target: int = 0
+    target: int | None = None
     syncing: bool = False
     lookups: int = 0
 
@@ -130,6 +133,8 @@ def test_readiness_gives_each_reason() -> None:
     alone = compute_readiness(metrics, height=5)
     assert (alone.ready, alone.reason, alone.peers) == (False, "no_peers", 0)
     probe.traffic = [PeerTraffic(A, 1, 1, True)]
+    unknown = compute_readiness(metrics, height=5)
+    assert (unknown.ready, unknown.reason) == (False, "syncing")  # linked, but no peer told its height yet
     probe.target = 5 + MAX_BEHIND
     assert compute_readiness(metrics, height=5).ready  # a block or two behind is normal for an instant
     probe.target = 5 + MAX_BEHIND + 1
@@ -174,3 +179,23 @@ def test_a_peers_byte_totals_never_go_back_across_replaced_and_ended_links() -> 
     assert registry.register(third)
     third.stats.bytes_out = 1
     assert registry.peer_traffic() == [(A, 105, 41, True)]
+
+
+def test_the_grafana_dashboard_is_a_dashboard_over_metrics_that_exist() -> None:
+    dashboard = json.loads((Path(__file__).parents[2] / "contrib/grafana/chainnode-dashboard.json").read_text())
+    assert dashboard["uid"] and dashboard["schemaVersion"] >= 30 and dashboard["title"]
+    metrics = make_metrics([0], [(0, 0)])
+    metrics.consensus = FakeProbe(traffic=[PeerTraffic(A, 1, 1, True)])
+    metrics.count_admissions([Admission(tx_id=b"1")], source="api")
+    names = {name for name, _ in samples(metrics)}
+    ids, used = set(), set()
+    for panel in dashboard["panels"]:
+        assert panel["id"] not in ids and {"x", "y", "w", "h"} <= set(panel["gridPos"])
+        ids.add(panel["id"])
+        for target in panel.get("targets", []):
+            used |= set(re.findall(r"chainnode_[a-z_]+", target["expr"]))
+    assert used and used <= names, used - names
+    for wanted in ("head_height", "block_interval_seconds", "transactions_committed_total", "mempool_transactions",
+                   "peers_connected", "peer_received_bytes_total", "admission_verdicts_total",
+                   "block_execution_seconds", "store_write_seconds"):
+        assert any(name.startswith("chainnode_" + wanted) for name in used), wanted
