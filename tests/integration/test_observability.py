@@ -104,6 +104,8 @@ async def test_health_answers_and_ready_waits_for_the_start(env: Any) -> None:
     node.metrics.running = True  # what chainnode.service.serve sets once the node produces
     ready = await client.get("/ready")
     assert ready.status == 200 and (await ready.json())["ready"] is True
+    paths = (await (await client.get("/v1/openapi.json")).json())["paths"]
+    assert {"/metrics", "/health", "/ready"} <= set(paths)
 
 
 async def test_ready_is_503_no_peers_for_a_validator_with_no_links(tmp_path: Path) -> None:
