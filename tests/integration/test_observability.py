@@ -3,9 +3,11 @@ of real processes writing JSON logs."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import signal
+import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator
@@ -17,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from chainnode import crypto
-from chainnode.api import create_app
+from chainnode.api import READS, create_app
 from chainnode.bft import BftDriver
 from chainnode.home import DepartmentSpec, init_home, init_network
 from chainnode.node import Node
@@ -91,6 +93,22 @@ async def test_metrics_parse_and_counters_move_with_admissions_and_blocks(env: A
     assert value(after, "chainnode_block_execution_seconds_count", phase="build") == 2
     assert value(after, "chainnode_store_write_seconds_count") == 2
     assert value(after, "chainnode_peers_connected") == 0  # a single validator has no peers
+
+
+async def test_a_scrape_is_answered_while_client_reads_fill_the_read_pool(env: Any) -> None:
+    client, _, _ = env
+    pool = client.server.app[READS]
+    release = threading.Event()
+    blockers = [asyncio.ensure_future(pool.run(release.wait)) for _ in range(pool.limit)]
+    try:
+        await asyncio.sleep(0.05)
+        busy = await client.get("/v1/txs/" + "00" * 32)
+        assert busy.status == 503 and (await busy.json(content_type=None))["code"] == "busy"
+        assert value(await scrape(client), "chainnode_head_height") == 0  # its own thread: still answered
+        assert (await client.get("/health")).status == 200
+    finally:
+        release.set()
+        await asyncio.gather(*blockers)
 
 
 async def test_health_answers_and_ready_waits_for_the_start(env: Any) -> None:
