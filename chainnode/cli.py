@@ -14,10 +14,8 @@ import base64
 import binascii
 import importlib
 import json
-import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -280,37 +278,14 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    from chainnode.logs import configure_logging
     from chainnode.service import run_home
 
     config = load_config(HomeLayout(args.home).config)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogFormatter(as_json=args.json))
-    level = (args.log_level or config.log_level).upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
+    log_format = args.log_format or ("json" if args.json else config.log_format)
+    configure_logging(level=args.log_level or config.log_level, log_format=log_format)
     run_home(args.home)
     return 0
-
-
-class LogFormatter(logging.Formatter):
-    """Log lines with ISO-8601 UTC timestamps; with --json, one JSON object per line."""
-
-    def __init__(self, *, as_json: bool) -> None:
-        super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)-5s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
-        self.as_json = as_json
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-
-    def format(self, record: logging.LogRecord) -> str:
-        if not self.as_json:
-            return super().format(record)
-        document = {
-            "time": f"{self.formatTime(record, self.datefmt)}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
-        }
-        if record.exc_info:
-            document["exception"] = self.formatException(record.exc_info)
-        return json.dumps(document, ensure_ascii=False)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -646,6 +621,8 @@ def build_parser() -> Parser:
     p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides config.toml")
+    p.add_argument("--log-format", choices=["text", "json"],
+                   help="overrides config.toml: json writes one object per line, with the consensus height")
     p.set_defaults(run=cmd_start)
 
     p = sub.add_parser("status", parents=both, help="show a node's chain, height and mempool")

@@ -22,6 +22,7 @@ from chainnode.api import create_app
 from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
 from chainnode.errors import ChainError, ConfigError
+from chainnode.logs import HEIGHT_SOURCE
 from chainnode.node import Node
 from chainnode.read_pool import SWITCH_INTERVAL_S
 from contracts import documents
@@ -31,6 +32,7 @@ log = logging.getLogger("chainnode.service")
 
 async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     """Serve `node` until SIGTERM/SIGINT (or cancellation), then shut down cleanly."""
+    HEIGHT_SOURCE.set(lambda: node.head_height() + 1)  # log lines of this node's tasks carry its height
     host, port = parse_listen(node.config.api_listen, field="api.listen")
     runner = web.AppRunner(create_app(node), handle_signals=False, access_log=None)
     await runner.setup()
@@ -73,6 +75,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
             await runner.cleanup()
             node.close()
             raise
+    node.metrics.running = True  # /ready may now answer 200
     try:
         async with asyncio.TaskGroup() as group:
             runner_task = group.create_task(node.run_producer() if driver is None else driver.run())
