@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
-from chainnode import crypto, light
+from chainnode import crypto, keyfile, light
 from chainnode.anchor_verify import (
     VerifiedAnchor,
     decode_proof_data,
@@ -287,7 +287,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     handler.setFormatter(LogFormatter(as_json=args.json))
     level = (args.log_level or config.log_level).upper()
     logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
-    run_home(args.home)
+    run_home(args.home, passphrase=keyfile.get_passphrase_source(fd=args.passphrase_fd).get)
     return 0
 
 
@@ -369,7 +369,7 @@ def parse_metadata(pairs: Sequence[str]) -> dict[str, str]:
 def cmd_anchor_put(args: argparse.Namespace) -> int:
     content_hash = crypto.compute_content_hash(read_input_file(args.file))
     metadata = parse_metadata(args.meta)
-    key = crypto.load_key_file(args.key).key
+    key = crypto.load_key_file(args.key, passphrase=keyfile.get_passphrase_source().get).key
     call = {"content_hash": content_hash, "kind": args.kind, "metadata": metadata}
     with open_client(args) as client:
         tx = client.build_tx(key, "anchor", "put", call)
@@ -606,6 +606,8 @@ def build_parser() -> Parser:
     parser = Parser(prog="chainnode", description="A permissioned BFT ledger node for government records.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
+    from chainnode import cli_keys
+
     p = sub.add_parser("keygen", parents=[common], help="create an Ed25519 key file")
     p.add_argument("--out", type=_path, required=True, metavar="FILE")
     p.add_argument("--label", default="", help="a note stored beside the key")
@@ -646,6 +648,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides config.toml")
+    cli_keys.add_passphrase_fd(p)
     p.set_defaults(run=cmd_start)
 
     p = sub.add_parser("status", parents=both, help="show a node's chain, height and mempool")
@@ -692,6 +695,8 @@ def build_parser() -> Parser:
     p.set_defaults(run=cmd_check)
 
     from chainnode import cli_documents, cli_history, cli_records, cli_reports  # the contract command groups
+
+    cli_keys.add_commands(sub, common)
 
     cli_records.add_commands(sub, both)
     cli_documents.add_commands(sub, both)
