@@ -44,6 +44,7 @@ from chainnode.config import HomeLayout, load_config, parse_listen
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
 from chainnode.genesis import DEPARTMENT_CODE, load_genesis
 from chainnode.results import jsonable
+from chainnode.version import VersionAction
 
 if TYPE_CHECKING:
     from chainnode.client import Client
@@ -604,6 +605,7 @@ def build_parser() -> Parser:
     both = [common, remote]
 
     parser = Parser(prog="chainnode", description="A permissioned BFT ledger node for government records.")
+    parser.add_argument("--version", action=VersionAction, help="print the version and format versions, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     from chainnode import cli_keys
