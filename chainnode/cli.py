@@ -43,6 +43,7 @@ from chainnode.client_settings import (
 from chainnode.config import HomeLayout, load_config, parse_listen
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
 from chainnode.genesis import DEPARTMENT_CODE, load_genesis
+from chainnode.progress import ProgressLine
 from chainnode.results import jsonable
 from chainnode.version import VersionAction
 
@@ -550,7 +551,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         check = importlib.import_module("chainnode.check")
     except ImportError as exc:
         raise UsageError("this build has no integrity checker (chainnode.check is missing)") from exc
-    report = check.check_home(args.home, progress=print_progress)
+    line = ProgressLine.for_stream(sys.stderr)  # in place on a terminal, plain lines in a log or a pipe
+    try:
+        report = check.check_home(args.home, progress=line.note, count=line.update)
+    finally:
+        line.close()
     problems = [{"height": getattr(p, "height", None), "column": getattr(p, "column", None),
                  "message": getattr(p, "message", str(p))} for p in report.problems]
     document = {"home": str(args.home), "ok": bool(report.ok), "head": report.head,
