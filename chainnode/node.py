@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainnode import crypto, faults
+from chainnode import crypto, faults, keyfile
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import BlobStore
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
@@ -152,14 +152,21 @@ class Node:
         self.is_producer = self.validators_at(self.tip.height + 1).index_of(node_key.public_key) is not None
 
     @classmethod
-    def from_home(cls, home: Path, *, clock: Clock | None = None) -> Node:
+    def from_home(
+        cls, home: Path, *, clock: Clock | None = None, passphrase: crypto.PassphraseProvider | None = None
+    ) -> Node:
+        """Raises ConfigError, GenesisError, or KeyFileError (a key file missing, damaged, or encrypted and
+        `passphrase` does not open it)."""
         layout = HomeLayout(home)
         config = load_config(layout.config)
         genesis = load_genesis(layout.genesis)
         faults.validate_test_faults(misbehave=config.misbehave, test_hooks=genesis.params.test_hooks,
                                     environ=os.environ)
-        key = crypto.load_key_file(layout.node_key).key
-        return cls(layout=layout, config=config, genesis=genesis, node_key=key, clock=clock)
+        key = keyfile.load_node_key(layout.node_key, passphrase)
+        document_keys = keyfile.load_document_keys(layout.keys, passphrase)
+        node = cls(layout=layout, config=config, genesis=genesis, node_key=key, clock=clock)
+        node.document_keys = document_keys
+        return node
 
     def _load_tip(self) -> ChainTip:
         head = self.store.head_height()

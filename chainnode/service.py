@@ -21,6 +21,7 @@ from chainnode.admin import start_admin, stop_admin
 from chainnode.api import create_app
 from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
+from chainnode.crypto import PassphraseProvider
 from chainnode.errors import ChainError, ConfigError
 from chainnode.logs import HEIGHT_SOURCE
 from chainnode.node import Node
@@ -94,7 +95,8 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         log.info("node stopped at height %d", node.head_height())
 
 
-def run_home(home: Path) -> None:
+def run_home(home: Path, *, passphrase: PassphraseProvider | None = None) -> None:
+    """`passphrase` opens encrypted key files; without it an encrypted key is a KeyFileEncrypted error."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # the event loop gets the GIL back quickly from read threads
-    node = Node.from_home(home)
+    node = Node.from_home(home, passphrase=passphrase)
     asyncio.run(serve(node))
