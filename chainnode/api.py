@@ -24,8 +24,10 @@ from chainnode import api_documents, api_records, codec, history
 from chainnode.api_params import MAX_HEIGHT, parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
 from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotFound
+from chainnode.health import compute_readiness
 from chainnode.light import StateValueBundle
 from chainnode.mempool import Admission
+from chainnode.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from chainnode.node import Node
 from chainnode.read_auth import ReadForbidden
 from chainnode.read_pool import ReadPool
@@ -40,6 +42,9 @@ SCOPED_STATE_PREFIXES: Final = (b"doc/", b"docs/")
 NODE: Final = web.AppKey("node", Node)
 READS: Final = web.AppKey("reads", ReadPool)
 """Every read handler that touches the store or decodes a block, transaction or proof runs here."""
+SCRAPES: Final = web.AppKey("scrapes", ReadPool)
+"""`/metrics` runs here: one thread of its own, so a read flood cannot blind monitoring, nor a scrape
+stall the loop (a scrape already waiting makes the next one `busy`)."""
 MSGPACK: Final = "application/msgpack"
 PROBLEM: Final = "application/problem+json"
 
@@ -416,10 +421,39 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(OPENAPI_DOCUMENT)
 
 
+# --- operations: metrics, liveness, readiness --------------------------------------------------------
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition (docs/metrics.md), rendered on the scrape thread, never on the loop."""
+    body = await request.app[SCRAPES].run(request.app[NODE].metrics.render)
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+async def get_health(request: web.Request) -> web.Response:
+    """The process is up and its event loop answers: 200, from memory only."""
+    node = request.app[NODE]
+    return web.json_response({"status": "ok", "moniker": node.config.moniker, "height": node.head_height()})
+
+
+async def get_ready(request: web.Request) -> web.Response:
+    """200 when caught up and taking part in consensus; else 503 with the reason (chainnode/health.py)."""
+    node = request.app[NODE]
+    readiness = compute_readiness(node.metrics, height=node.head_height())
+    if readiness.ready:
+        return web.json_response({"status": "ready", **readiness.to_json()})
+    body = {
+        "type": f"urn:chainnode:error:{readiness.reason}", "title": "not ready", "status": 503,
+        "code": readiness.reason, "detail": readiness.detail, **readiness.to_json(),
+    }
+    return web.Response(status=503, text=json.dumps(body), content_type=PROBLEM, headers={"Retry-After": "1"})
+
+
 async def read_pool_context(app: web.Application) -> AsyncIterator[None]:
     """The read pool lives as long as the app: its threads finish before the node closes the store."""
-    pool = app[READS]
+    pool, scrapes = app[READS], app[SCRAPES]
     yield
+    await asyncio.to_thread(scrapes.shutdown)
     await asyncio.to_thread(pool.shutdown)
 
 
@@ -428,6 +462,7 @@ def create_app(node: Node) -> web.Application:
     app[NODE] = node
     app[READS] = ReadPool(threads=node.config.read_threads, queue=node.config.read_queue)
     app[EVENTS] = EventCache()
+    app[SCRAPES] = ReadPool(threads=1, queue=1)
     app.cleanup_ctx.append(read_pool_context)
     app.router.add_post("/v1/txs", submit_txs)
     app.router.add_get("/v1/txs/{tx_id}", get_tx)
@@ -439,6 +474,9 @@ def create_app(node: Node) -> web.Application:
     app.router.add_get("/v1/history/{entity}", get_history)
     app.router.add_get("/v1/events", events)
     app.router.add_get("/v1/openapi.json", openapi)
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/health", get_health)
+    app.router.add_get("/ready", get_ready)
     api_records.add_routes(app)
     api_documents.add_routes(app)
     node.client_checks["documents"] = partial(api_documents.check_client_tx, node)

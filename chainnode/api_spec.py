@@ -152,6 +152,23 @@ OPENAPI: Final[dict[str, Any]] = {
             )
         },
         "/v1/openapi.json": {"get": _op("This document")},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics in the text exposition format (docs/metrics.md)",
+            "responses": {"200": {"description": "success", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          "503": _PROBLEM},
+        }},
+        "/health": {"get": {
+            "summary": "Liveness: the process is up and serving",
+            "responses": {"200": {"description": "up",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+        "/ready": {"get": {
+            "summary": "Readiness: caught up and taking part in consensus; 503 with the reason "
+                       "(starting, no_peers, syncing, behind) otherwise",
+            "responses": {"200": {"description": "ready",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "503": _PROBLEM},
+        }},
     },
     "components": {
         "securitySchemes": {

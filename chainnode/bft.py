@@ -42,9 +42,10 @@ from chainnode.driver.gossip import (
     split_txs,
 )
 from chainnode.driver.signer import WalSigner
-from chainnode.errors import InvalidBlock, InvalidCommit, InvalidInput
+from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, InvalidInput
 from chainnode.limits import MAX_ENCODED_BLOCK
 from chainnode.membership import MembershipTracker
+from chainnode.metrics import PeerTraffic
 from chainnode.node import Node
 from chainnode.producer import ProposedBlock
 from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
@@ -78,6 +79,35 @@ class _NodeApp:
 
     def decode_block(self, raw: bytes) -> Block:
         return decode_block(raw, max_size=MAX_ENCODED_BLOCK)
+
+
+class _MetricsProbe:
+    """What scrapes and readiness checks read of the driver (chainnode.metrics.ConsensusProbe), from any thread."""
+
+    def __init__(self, driver: BftDriver) -> None:
+        self._driver = driver
+
+    def peer_traffic(self) -> list[PeerTraffic]:
+        return [PeerTraffic(key, i, o, up) for key, i, o, up in self._driver.network.peer_traffic()]
+
+    def peer_department(self, key: bytes) -> str | None:
+        try:
+            with self._driver.node.store.snapshot() as snapshot:
+                record = governance.member_record(snapshot, key)
+        except (ChainError, RuntimeError):  # RuntimeError: plyvel's, once the store is closed at shutdown
+            return None
+        department = None if record is None else record.get("department")
+        return department if isinstance(department, str) else None
+
+    def consensus_round(self) -> int | None:
+        state = self._driver.engine.state
+        return None if state is None else state.round
+
+    def sync_target(self) -> int | None:
+        return self._driver.sync.target_height()
+
+    def is_syncing(self) -> bool:
+        return self._driver.sync.fetching
 
 
 class BftDriver:
@@ -139,6 +169,7 @@ class BftDriver:
         self._timers: set[asyncio.TimerHandle] = set()
         node.on_admitted = self._relay_txs
         node.consensus_status = self.status_json
+        node.metrics.consensus = _MetricsProbe(self)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -344,6 +375,7 @@ class BftDriver:
             await asyncio.to_thread(self.node.commit_decided, executed, decision.commit)
             await self.node.announce_commit(executed)
         self.last_commit_ms = self.node.clock.now_ms()
+        self.node.metrics.on_decided(decision.round)
         log.info(
             "committed block %d round %d hash %s txs %d signatures %d",
             decision.height,
@@ -351,6 +383,7 @@ class BftDriver:
             decision.block_hash.hex()[:16],
             len(executed.txs),
             len(decision.commit.signatures),
+            extra={"height": decision.height},
         )
         self.wal.drop_blocks()
         self._enter_height()

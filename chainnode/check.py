@@ -124,7 +124,12 @@ class CheckReport:
         return min((p.height for p in self.problems if p.height is not None), default=None)
 
 
-def check_home(home: Path, *, progress: Callable[[str], None] | None = None) -> CheckReport:
+def check_home(
+    home: Path,
+    *,
+    progress: Callable[[str], None] | None = None,
+    count: Callable[[str, int, int], None] | None = None,
+) -> CheckReport:
     """Check the whole store of the node home `home` against its genesis.json; never writes to it.
 
     Raises GenesisError if genesis.json is missing or invalid, StoreLocked if a node is running with
@@ -134,7 +139,7 @@ def check_home(home: Path, *, progress: Callable[[str], None] | None = None) -> 
     layout = HomeLayout(home)
     genesis = load_genesis(layout.genesis)
     store = _open_store(layout.data)
-    checker = _Checker(store, genesis, progress or _quiet)
+    checker = _Checker(store, genesis, progress or _quiet, count)
     try:
         checker.run()
     except _Enough:
@@ -397,9 +402,12 @@ class _Parent:
 
 
 class _Checker:
-    def __init__(self, store: Store, genesis: Genesis, progress: Callable[[str], None]) -> None:
+    def __init__(self, store: Store, genesis: Genesis, progress: Callable[[str], None],
+                 count: Callable[[str, int, int], None] | None = None) -> None:
         self.store = store
         self.genesis = genesis
+        self.count = count
+        """Called with (what, done, total) at every block, for a progress line; else a message every 1000."""
         self.sets: dict[int, ValidatorSet] = {1: genesis.validator_set()}
         """Validator sets by the height they take effect, as the replay decides them."""
         self.progress = progress
@@ -431,7 +439,9 @@ class _Checker:
         parent: _Parent | None = _Parent(self.genesis.hash, self.genesis.genesis_time_ms)
         for height in range(1, self.end + 1):
             parent = self.check_height(height, parent)
-            if height % PROGRESS_EVERY == 0:
+            if self.count is not None:
+                self.count("checking blocks", height, self.end)
+            elif height % PROGRESS_EVERY == 0:
                 self.progress(f"checked block {height} of {self.end}")
         self.progress(f"checked {self.blocks_checked} blocks and {self.txs_checked} transactions")
         if self.replay is not None:

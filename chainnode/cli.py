@@ -14,16 +14,14 @@ import base64
 import binascii
 import importlib
 import json
-import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
-from chainnode import crypto, light
+from chainnode import crypto, keyfile, light
 from chainnode.anchor_verify import (
     VerifiedAnchor,
     decode_proof_data,
@@ -47,7 +45,9 @@ from chainnode.client_settings import (
 from chainnode.config import HomeLayout, load_config, parse_listen
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
 from chainnode.genesis import DEPARTMENT_CODE, load_genesis
+from chainnode.progress import ProgressLine
 from chainnode.results import jsonable
+from chainnode.version import VersionAction
 
 if TYPE_CHECKING:
     from chainnode.client import Client
@@ -288,37 +288,14 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    from chainnode.logs import configure_logging
     from chainnode.service import run_home
 
     config = load_config(HomeLayout(args.home).config)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogFormatter(as_json=args.json))
-    level = (args.log_level or config.log_level).upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
-    run_home(args.home)
+    log_format = args.log_format or ("json" if args.json else config.log_format)
+    configure_logging(level=args.log_level or config.log_level, log_format=log_format)
+    run_home(args.home, passphrase=keyfile.get_passphrase_source(fd=args.passphrase_fd).get)
     return 0
-
-
-class LogFormatter(logging.Formatter):
-    """Log lines with ISO-8601 UTC timestamps; with --json, one JSON object per line."""
-
-    def __init__(self, *, as_json: bool) -> None:
-        super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)-5s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
-        self.as_json = as_json
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-
-    def format(self, record: logging.LogRecord) -> str:
-        if not self.as_json:
-            return super().format(record)
-        document = {
-            "time": f"{self.formatTime(record, self.datefmt)}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
-        }
-        if record.exc_info:
-            document["exception"] = self.formatException(record.exc_info)
-        return json.dumps(document, ensure_ascii=False)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -377,7 +354,7 @@ def parse_metadata(pairs: Sequence[str]) -> dict[str, str]:
 def cmd_anchor_put(args: argparse.Namespace) -> int:
     content_hash = crypto.compute_content_hash(read_input_file(args.file))
     metadata = parse_metadata(args.meta)
-    key = crypto.load_key_file(args.key).key
+    key = crypto.load_key_file(args.key, passphrase=keyfile.get_passphrase_source().get).key
     call = {"content_hash": content_hash, "kind": args.kind, "metadata": metadata}
     with open_client(args) as client:
         tx = client.build_tx(key, "anchor", "put", call)
@@ -557,7 +534,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         check = importlib.import_module("chainnode.check")
     except ImportError as exc:
         raise UsageError("this build has no integrity checker (chainnode.check is missing)") from exc
-    report = check.check_home(args.home, progress=print_progress)
+    line = ProgressLine.for_stream(sys.stderr)  # in place on a terminal, plain lines in a log or a pipe
+    try:
+        report = check.check_home(args.home, progress=line.note, count=line.update)
+    finally:
+        line.close()
     problems = [{"height": getattr(p, "height", None), "column": getattr(p, "column", None),
                  "message": getattr(p, "message", str(p))} for p in report.problems]
     document = {"home": str(args.home), "ok": bool(report.ok), "head": report.head,
@@ -618,7 +599,10 @@ def build_parser() -> Parser:
     both = [common, remote]
 
     parser = Parser(prog="chainnode", description="A permissioned BFT ledger node for government records.")
+    parser.add_argument("--version", action=VersionAction, help="print the version and format versions, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    from chainnode import cli_keys
 
     p = sub.add_parser("keygen", parents=[common], help="create an Ed25519 key file")
     p.add_argument("--out", type=_path, required=True, metavar="FILE")
@@ -660,6 +644,9 @@ def build_parser() -> Parser:
     p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides config.toml")
+    p.add_argument("--log-format", choices=["text", "json"],
+                   help="overrides config.toml: json writes one object per line, with the consensus height")
+    cli_keys.add_passphrase_fd(p)
     p.set_defaults(run=cmd_start)
 
     p = sub.add_parser("status", parents=both, help="show a node's chain, height and mempool")
@@ -705,12 +692,15 @@ def build_parser() -> Parser:
     p.add_argument("--home", type=_path, required=True, metavar="DIR")
     p.set_defaults(run=cmd_check)
 
-    from chainnode import cli_documents, cli_history, cli_records, cli_reports  # the contract command groups
+    from chainnode import cli_backup, cli_documents, cli_history, cli_records, cli_reports  # command groups
+
+    cli_keys.add_commands(sub, common)
 
     cli_records.add_commands(sub, both)
     cli_documents.add_commands(sub, both)
     cli_history.add_commands(sub, both)
     cli_reports.add_commands(sub, both)
+    cli_backup.add_commands(sub, both)
     return parser
 
 

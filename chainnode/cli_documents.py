@@ -439,14 +439,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     """A new department encryption key: the old one is kept (documents sealed to it still open), the new
     one goes in force on chain by `governance.set_encryption_key`, signed by a department admin."""
-    from chainnode import crypto
+    from chainnode import crypto, keyfile
     from chainnode.config import HomeLayout
     from chainnode.doc_keys import DocumentKeys
 
     layout = HomeLayout(args.home)
     if not layout.config.is_file():
         raise InputFileError(f"{args.home} is not a node home (no config.toml)")
-    current = crypto.load_encryption_key_file(layout.encryption_key) if layout.encryption_key.exists() else None
+    passphrase = keyfile.get_passphrase_source().get  # for an encrypted key file
+    current = crypto.load_encryption_key_file(layout.encryption_key, passphrase=passphrase) \
+        if layout.encryption_key.exists() else None
     admin = load_key(args.key)
     keyring = DocumentKeys(layout.keys)
     fresh = crypto.EncryptionKey.generate()

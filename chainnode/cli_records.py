@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from chainnode import crypto
+from chainnode import crypto, keyfile
 from chainnode.cli import InputFileError, UsageError, emit, open_client, read_input_file
 from chainnode.client_records import ContractRefused
 from chainnode.codec import Value
@@ -167,7 +167,7 @@ def read_json_file(path: Path, what: str) -> Any:
 
 def load_key(path: Path) -> crypto.PrivateKey:
     """Raises KeyFileError (exit 2) naming the file and the problem."""
-    return crypto.load_key_file(path).key
+    return crypto.load_key_file(path, passphrase=keyfile.get_passphrase_source().get).key
 
 
 def content_hash(args: argparse.Namespace, file_attr: str = "content", hash_attr: str = "content_hash") -> bytes | None:

@@ -41,6 +41,8 @@ class NodeConfig:
     read_queue: int = 16
     """Reads that may wait for a read thread; more are refused with 503 `busy`."""
     log_level: str = "info"
+    log_format: str = "text"
+    """"text" (the default) or "json": one JSON object per line with the consensus height (chainnode/logs.py)."""
     timeout_propose_ms: int = 3000
     timeout_propose_delta_ms: int = 500
     timeout_prevote_ms: int = 1000
@@ -69,7 +71,7 @@ class NodeConfig:
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "node": ("moniker", "log_level"),
+    "node": ("moniker", "log_level", "log_format"),
     "api": ("api_listen", "max_request_bytes", "max_batch_txs", "read_threads", "read_queue", "api_tls_cert",
             "api_tls_key", "api_tls_client_ca", "api_plain_http"),
     "p2p": ("p2p_listen", "peers", "dial_roster"),
@@ -159,6 +161,8 @@ def load_config(path: Path) -> NodeConfig:
     parse_listen(config.p2p_listen, field="p2p.listen")
     if config.misbehave not in ("", "double-sign"):
         raise ConfigError('consensus.misbehave must be "" or "double-sign" (a test-only fault)', field="misbehave")
+    if config.log_format not in ("text", "json"):
+        raise ConfigError('node.log_format must be "text" or "json"', field="node.log_format")
     if config.verify_threads < 1 or config.max_block_txs < 1 or config.read_threads < 1:
         raise ConfigError("mempool.verify_threads, api.read_threads and producer.max_block_txs must be at least 1")
     if config.max_store_bytes < MIN_STORE_BYTES:

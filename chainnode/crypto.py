@@ -12,12 +12,15 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import nacl.bindings
 import nacl.exceptions
+import nacl.pwhash.argon2id
+import nacl.secret
 import nacl.signing
 
 from chainnode import codec
@@ -25,11 +28,13 @@ from chainnode.errors import (
     DecryptionFailed,
     InvalidField,
     InvalidSignature,
+    KeyFileEncrypted,
     KeyFileExists,
     KeyFileInsecure,
     KeyFileMalformed,
     KeyFileMissing,
     KeyFileUnreadable,
+    KeyPassphraseWrong,
 )
 
 PUBLIC_KEY_SIZE: Final = 32
@@ -58,6 +63,8 @@ SIGN_HANDSHAKE: Final = b"chainnode/v1/sign/handshake"
 
 KEY_FILE_KIND: Final = "chainnode-ed25519-key"
 ENCRYPTION_KEY_FILE_KIND: Final = "chainnode-encryption-key"
+ENCRYPTED_KEY_FILE_KIND: Final = "chainnode-encrypted-key"
+ENCRYPTED_KEY_FILE_VERSION: Final = 1
 
 
 def compute_hash(domain: bytes, data: bytes) -> bytes:
@@ -121,10 +128,15 @@ class PrivateKey:
 
 @dataclass(frozen=True, slots=True)
 class KeyFile:
-    """What a key file holds: the key and the labels written beside it."""
+    """What a key file holds: the key and the labels written beside it, and whether it was encrypted."""
 
     key: PrivateKey
     label: str = ""
+    encrypted: bool = False
+
+
+PassphraseProvider = Callable[[Path], bytes]
+"""Returns the passphrase for the encrypted key file at the path; raises KeyFileError if it has none."""
 
 
 def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: bool = False) -> None:
@@ -147,7 +159,12 @@ def write_encryption_key_file(path: Path, key: EncryptionKey, *, label: str = ""
     _write_secret_file(path, document, overwrite=overwrite)
 
 
-def _write_secret_file(path: Path, document: dict[str, str], *, overwrite: bool) -> None:
+def write_key_document(path: Path, document: Mapping[str, object], *, overwrite: bool = False) -> None:
+    """Write a key file's JSON document (plain or encrypted) atomically with mode 0600."""
+    _write_secret_file(path, document, overwrite=overwrite)
+
+
+def _write_secret_file(path: Path, document: Mapping[str, object], *, overwrite: bool) -> None:
     """The secret goes to a new 0600 file beside the target, is synced, then renamed over it, so a crash
     never leaves a half-written key and the secret is never in a file others can read."""
     if path.exists() and not overwrite:
@@ -173,10 +190,10 @@ def _write_secret_file(path: Path, document: dict[str, str], *, overwrite: bool)
         os.close(directory)
 
 
-def _read_secret_file(path: Path, kind: str, what: str) -> dict[str, object]:
-    """A key file's JSON object, after checking that only its owner can read it and that it is of `kind`.
+def read_key_document(path: Path) -> dict[str, object]:
+    """A key file's JSON object as stored (plain or encrypted), after checking that only its owner can read it.
 
-    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure or KeyFileMalformed.
+    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure or KeyFileMalformed (not a JSON object).
     """
     try:
         mode = path.stat().st_mode
@@ -197,18 +214,43 @@ def _read_secret_file(path: Path, kind: str, what: str) -> dict[str, object]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise KeyFileMalformed(f"key file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
-    if not isinstance(document, dict) or document.get("kind") != kind:
-        raise KeyFileMalformed(f"key file {path} is not {what} (expected kind {kind!r})")
+    if not isinstance(document, dict):
+        raise KeyFileMalformed(f"key file {path} is not a chainnode key file (not a JSON object)")
     return document
 
 
-def load_key_file(path: Path) -> KeyFile:
-    """Read a key file written by `write_key_file`.
+def is_encrypted_key_document(document: Mapping[str, object]) -> bool:
+    return document.get("kind") == ENCRYPTED_KEY_FILE_KIND
 
-    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure (readable by group or others) or
-    KeyFileMalformed (not JSON, wrong kind, bad hex, or a public key that does not match the seed).
+
+def _read_secret_file(
+    path: Path, kind: str, what: str, passphrase: PassphraseProvider | None
+) -> tuple[dict[str, object], bool]:
+    """A key file's plain JSON object of `kind` (decrypted if the file is encrypted), and whether it was.
+
+    Raises KeyFileMissing, KeyFileUnreadable, KeyFileInsecure, KeyFileMalformed, KeyFileEncrypted (encrypted
+    and no passphrase provider), KeyPassphraseWrong, or what the provider raises.
     """
-    document = _read_secret_file(path, KEY_FILE_KIND, "a chainnode key")
+    document = read_key_document(path)
+    encrypted = is_encrypted_key_document(document)
+    if encrypted:
+        if passphrase is None:
+            raise KeyFileEncrypted(f"key file {path} is encrypted and no passphrase was given for it")
+        document = decrypt_key_document(document, passphrase(path), path=path)
+    if document.get("kind") != kind:
+        raise KeyFileMalformed(f"key file {path} is not {what} (expected kind {kind!r})")
+    return document, encrypted
+
+
+def load_key_file(path: Path, *, passphrase: PassphraseProvider | None = None) -> KeyFile:
+    """Read a key file written by `write_key_file`, or that file encrypted by `encrypt_key_document`.
+
+    `passphrase` is asked only if the file is encrypted. Raises KeyFileMissing, KeyFileUnreadable,
+    KeyFileInsecure (readable by group or others), KeyFileMalformed (not JSON, wrong kind, bad hex, a public
+    key that does not match the seed, a damaged envelope), KeyFileEncrypted (encrypted, no `passphrase`),
+    KeyPassphraseWrong, or what `passphrase` raises.
+    """
+    document, encrypted = _read_secret_file(path, KEY_FILE_KIND, "a chainnode key", passphrase)
     try:
         seed = bytes.fromhex(str(document["seed"]))
         public_key = bytes.fromhex(str(document["public_key"]))
@@ -218,12 +260,13 @@ def load_key_file(path: Path) -> KeyFile:
     if key.public_key != public_key:
         raise KeyFileMalformed(f"key file {path}: public_key does not belong to the seed")
     label = document.get("label", "")
-    return KeyFile(key=key, label=label if isinstance(label, str) else "")
+    return KeyFile(key=key, label=label if isinstance(label, str) else "", encrypted=encrypted)
 
 
-def load_encryption_key_file(path: Path) -> EncryptionKey:
-    """Read a department encryption key written by `write_encryption_key_file` (same errors as load_key_file)."""
-    document = _read_secret_file(path, ENCRYPTION_KEY_FILE_KIND, "a chainnode encryption key")
+def load_encryption_key_file(path: Path, *, passphrase: PassphraseProvider | None = None) -> EncryptionKey:
+    """Read a department encryption key written by `write_encryption_key_file`, plain or encrypted (same errors
+    as load_key_file)."""
+    document, _ = _read_secret_file(path, ENCRYPTION_KEY_FILE_KIND, "a chainnode encryption key", passphrase)
     try:
         key = EncryptionKey(bytes.fromhex(str(document["secret"])))
         public_key = bytes.fromhex(str(document["public_key"]))
@@ -232,6 +275,120 @@ def load_encryption_key_file(path: Path) -> EncryptionKey:
     if key.public_key != public_key:
         raise KeyFileMalformed(f"key file {path}: public_key does not belong to the secret")
     return key
+
+
+# --- keys at rest: a key file's JSON sealed with a passphrase (Argon2id + XSalsa20-Poly1305) --------------
+
+KDF_ALGORITHM: Final = "argon2id13"
+CIPHER_ALGORITHM: Final = "xsalsa20poly1305"
+KDF_SALT_SIZE: Final = nacl.pwhash.argon2id.SALTBYTES
+SECRETBOX_NONCE_SIZE: Final = nacl.secret.SecretBox.NONCE_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class KdfLimits:
+    """Argon2id's cost: passes over memory and bytes of memory. Stored in each file, so it can change."""
+
+    opslimit: int
+    memlimit: int
+
+
+KDF_PROFILES: Final[dict[str, KdfLimits]] = {
+    "interactive": KdfLimits(nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE),
+    "moderate": KdfLimits(nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE),
+    "sensitive": KdfLimits(nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE, nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE),
+}
+"""The named costs `chainnode key encrypt --kdf` offers (libsodium's own levels); "moderate" by default."""
+
+MAX_KDF_LIMITS: Final = KdfLimits(opslimit=16, memlimit=nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE)
+"""The most a file may ask for: a damaged or hostile file cannot make a load take minutes or all memory."""
+
+
+def _derive_box(passphrase: bytes, salt: bytes, limits: KdfLimits) -> nacl.secret.SecretBox:
+    key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase, salt,
+                                   opslimit=limits.opslimit, memlimit=limits.memlimit)
+    return nacl.secret.SecretBox(key)
+
+
+def encrypt_key_document(document: Mapping[str, object], passphrase: bytes, limits: KdfLimits) -> dict[str, object]:
+    """The encrypted form of a plain key file's `document`; its kind, label and public key stay readable.
+
+    The plaintext is the whole plain document as compact JSON, so decryption gives back the same file.
+    """
+    if not passphrase:
+        raise InvalidField("a passphrase may not be empty", field="passphrase")
+    salt, nonce = os.urandom(KDF_SALT_SIZE), os.urandom(SECRETBOX_NONCE_SIZE)
+    plaintext = json.dumps(dict(document), separators=(",", ":"), sort_keys=True).encode()
+    ciphertext = _derive_box(passphrase, salt, limits).encrypt(plaintext, nonce).ciphertext
+    return {
+        "kind": ENCRYPTED_KEY_FILE_KIND,
+        "version": ENCRYPTED_KEY_FILE_VERSION,
+        "key_kind": str(document.get("kind", "")),
+        "label": str(document.get("label", "")),
+        "public_key": str(document.get("public_key", "")),
+        "kdf": {"algorithm": KDF_ALGORITHM, "opslimit": limits.opslimit, "memlimit": limits.memlimit,
+                "salt": salt.hex()},
+        "cipher": {"algorithm": CIPHER_ALGORITHM, "nonce": nonce.hex(), "ciphertext": ciphertext.hex()},
+    }
+
+
+def _parse_envelope(envelope: Mapping[str, object], path: Path) -> tuple[KdfLimits, bytes, bytes, bytes]:
+    """The limits, salt, nonce and ciphertext of an encrypted key file. Raises KeyFileMalformed."""
+    version = envelope.get("version")
+    if version != ENCRYPTED_KEY_FILE_VERSION or type(version) is not int:
+        raise KeyFileMalformed(f"key file {path} has encrypted-key format version {version!r}; this build reads "
+                               f"version {ENCRYPTED_KEY_FILE_VERSION}")
+    kdf, cipher = envelope.get("kdf"), envelope.get("cipher")
+    try:
+        if not isinstance(kdf, dict) or not isinstance(cipher, dict):
+            raise ValueError("kdf or cipher is not an object")
+        if kdf.get("algorithm") != KDF_ALGORITHM or cipher.get("algorithm") != CIPHER_ALGORITHM:
+            raise ValueError("unknown algorithm")
+        opslimit, memlimit = kdf.get("opslimit"), kdf.get("memlimit")
+        if type(opslimit) is not int or type(memlimit) is not int:
+            raise ValueError("limits are not integers")
+        salt = bytes.fromhex(str(kdf["salt"]))
+        nonce = bytes.fromhex(str(cipher["nonce"]))
+        ciphertext = bytes.fromhex(str(cipher["ciphertext"]))
+    except (KeyError, ValueError) as exc:
+        raise KeyFileMalformed(f"key file {path} is a damaged encrypted key file (kdf or cipher fields)") from exc
+    if len(salt) != KDF_SALT_SIZE or len(nonce) != SECRETBOX_NONCE_SIZE or len(ciphertext) <= 16:
+        raise KeyFileMalformed(f"key file {path} is a damaged encrypted key file (salt, nonce or ciphertext size)")
+    if not (nacl.pwhash.argon2id.OPSLIMIT_MIN <= opslimit <= MAX_KDF_LIMITS.opslimit
+            and nacl.pwhash.argon2id.MEMLIMIT_MIN <= memlimit <= MAX_KDF_LIMITS.memlimit):
+        raise KeyFileMalformed(f"key file {path} asks for Argon2id limits out of range (opslimit {opslimit}, "
+                               f"memlimit {memlimit})")
+    return KdfLimits(opslimit, memlimit), salt, nonce, ciphertext
+
+
+def get_kdf_limits(envelope: Mapping[str, object], path: Path) -> KdfLimits:
+    """The Argon2id limits an encrypted key file was sealed with. Raises KeyFileMalformed."""
+    return _parse_envelope(envelope, path)[0]
+
+
+def decrypt_key_document(envelope: Mapping[str, object], passphrase: bytes, *, path: Path) -> dict[str, object]:
+    """The plain key document inside an encrypted one.
+
+    Raises KeyFileMalformed (damaged envelope, or a plaintext that does not match the readable kind and
+    public key) or KeyPassphraseWrong (the passphrase does not open it, or the ciphertext was altered).
+    Neither message ever holds the passphrase or the key.
+    """
+    limits, salt, nonce, ciphertext = _parse_envelope(envelope, path)
+    try:
+        plaintext = _derive_box(passphrase, salt, limits).decrypt(ciphertext, nonce)
+    except nacl.exceptions.CryptoError as exc:
+        raise KeyPassphraseWrong(
+            f"the passphrase does not open key file {path} (wrong passphrase, or the file was altered)"
+        ) from exc
+    try:
+        document = json.loads(plaintext)
+    except ValueError:  # no `from`: the cause would quote the decrypted bytes
+        document = None
+    if not isinstance(document, dict):
+        raise KeyFileMalformed(f"key file {path} decrypts to something that is not a key document")
+    if document.get("kind") != envelope.get("key_kind") or document.get("public_key") != envelope.get("public_key"):
+        raise KeyFileMalformed(f"key file {path}: its readable kind or public_key differs from the encrypted key")
+    return document
 
 
 def compute_content_hash(data: bytes) -> bytes:

@@ -3,7 +3,8 @@
 `keys/encryption.key` is the key in force; a rotation keeps the old one as `keys/encryption-<first 16 hex
 of its fingerprint>.key`, so documents sealed before the rotation still open. Keys are found by the
 fingerprint the document's sealed key names. Files are read on first use and re-read when a fingerprint
-is not found (an operator may add an archived key while the node runs).
+is not found (an operator may add an archived key while the node runs); a file already read and unchanged
+(same size and modification time) is not read again, so an encrypted file costs its Argon2id run once.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import threading
 from pathlib import Path
 
 from chainnode import crypto
-from chainnode.errors import KeyFileError
+from chainnode.errors import KeyFileEncrypted, KeyFileError, KeyPassphraseUnusable, KeyPassphraseWrong
 
 
 class DocumentKeys:
-    def __init__(self, keys_dir: Path) -> None:
+    def __init__(self, keys_dir: Path, *, passphrase: crypto.PassphraseProvider | None = None) -> None:
         self._dir = keys_dir
+        self._passphrase = passphrase
         self._lock = threading.Lock()
         self._by_fingerprint: dict[bytes, crypto.EncryptionKey] = {}
+        self._read: dict[Path, tuple[int, int, int]] = {}
         self.problems: list[str] = []
         """Key files that could not be read at the last scan, with the reason (never the secret)."""
 
@@ -32,13 +35,35 @@ class DocumentKeys:
                 self._scan()
             return self._by_fingerprint.get(fingerprint)
 
-    def _scan(self) -> None:
+    def load(self) -> None:
+        """Read every key file now (a node does at start). Raises the passphrase errors (KeyFileEncrypted,
+        KeyPassphraseWrong, KeyPassphraseUnusable); other problems go to `problems`, as in a later scan."""
+        with self._lock:
+            self._scan(strict=True)
+
+    def paths(self) -> list[Path]:
+        return sorted(self._dir.glob("encryption*.key"))
+
+    def _scan(self, *, strict: bool = False) -> None:
         problems = []
-        for path in sorted(self._dir.glob("encryption*.key")):
+        for path in self.paths():
             try:
-                key = crypto.load_encryption_key_file(path)
+                stat = path.stat()
+            except OSError:
+                stat = None
+            signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns) if stat is not None else None
+            if signature is not None and self._read.get(path) == signature:
+                continue
+            try:
+                key = crypto.load_encryption_key_file(path, passphrase=self._passphrase)
+            except (KeyFileEncrypted, KeyPassphraseWrong, KeyPassphraseUnusable) as exc:
+                if strict:
+                    raise
+                problems.append(exc.message)
             except KeyFileError as exc:
                 problems.append(exc.message)
                 continue
             self._by_fingerprint[crypto.compute_key_fingerprint(key.public_key)] = key
+            if signature is not None:
+                self._read[path] = signature
         self.problems = problems

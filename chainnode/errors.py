@@ -206,6 +206,24 @@ class KeyFileInsecure(KeyFileError):
     code = "key_file_insecure"
 
 
+class KeyFileEncrypted(KeyFileError):
+    """The key file is encrypted and no passphrase was available to open it."""
+
+    code = "key_file_encrypted"
+
+
+class KeyPassphraseWrong(KeyFileError):
+    """The passphrase does not open the key file (or the file's ciphertext was altered)."""
+
+    code = "key_passphrase_wrong"
+
+
+class KeyPassphraseUnusable(KeyFileError):
+    """A passphrase could not be read from its source, is empty, or the two entries differ."""
+
+    code = "key_passphrase_unusable"
+
+
 class ConfigError(ChainError):
     code = "config_invalid"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainnode import crypto, faults
+from chainnode import crypto, faults, keyfile
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import BlobStore
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
@@ -41,6 +41,7 @@ from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.limits import MAX_ENCODED_BLOCK
 from chainnode.mempool import Admission, Mempool, RosterCheck
+from chainnode.metrics import NodeMetrics
 from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alone
 from chainnode.reader import Head, Reader, TxStatus, load_validator_set
 from chainnode.rollback import StoreRollback, detect_store_rollback
@@ -128,6 +129,9 @@ class Node:
             is_committed=self.store.has_tx,
             validate_signer=RosterCheck(self.store),
         )
+        self.metrics = NodeMetrics(head_height=self.head_height,
+                                   mempool_size=lambda: (len(self.mempool), self.mempool.size_bytes))
+        """Prometheus metrics (chainnode/metrics.py): counted here per block and per batch, levels at scrape."""
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
         self._work = asyncio.Event()
         self._new_head = asyncio.Condition()
@@ -148,14 +152,21 @@ class Node:
         self.is_producer = self.validators_at(self.tip.height + 1).index_of(node_key.public_key) is not None
 
     @classmethod
-    def from_home(cls, home: Path, *, clock: Clock | None = None) -> Node:
+    def from_home(
+        cls, home: Path, *, clock: Clock | None = None, passphrase: crypto.PassphraseProvider | None = None
+    ) -> Node:
+        """Raises ConfigError, GenesisError, or KeyFileError (a key file missing, damaged, or encrypted and
+        `passphrase` does not open it)."""
         layout = HomeLayout(home)
         config = load_config(layout.config)
         genesis = load_genesis(layout.genesis)
         faults.validate_test_faults(misbehave=config.misbehave, test_hooks=genesis.params.test_hooks,
                                     environ=os.environ)
-        key = crypto.load_key_file(layout.node_key).key
-        return cls(layout=layout, config=config, genesis=genesis, node_key=key, clock=clock)
+        key = keyfile.load_node_key(layout.node_key, passphrase)
+        document_keys = keyfile.load_document_keys(layout.keys, passphrase)
+        node = cls(layout=layout, config=config, genesis=genesis, node_key=key, clock=clock)
+        node.document_keys = document_keys
+        return node
 
     def _load_tip(self) -> ChainTip:
         head = self.store.head_height()
@@ -239,22 +250,24 @@ class Node:
             self._validator_sets.pop(height + 2, None)
             log.info("validator set changes at height %d: %d validators, power %d", height + 2,
                      len(following), following.total_power)
-        self.store.commit_block(
-            BlockWrite(
-                block=proposed.block,
-                block_bytes=proposed.block_bytes,
-                block_hash=proposed.block_hash,
-                commit=commit,
-                tx_ids=[tx.tx_id for tx in proposed.txs],
-                result_bytes=proposed.execution.result_bytes,
-                entities=proposed.execution.entities,
-                changes=proposed.execution.changes,
-                update=proposed.update,
-                validator_sets=new_sets,
+        with self.metrics.time_store_write():
+            self.store.commit_block(
+                BlockWrite(
+                    block=proposed.block,
+                    block_bytes=proposed.block_bytes,
+                    block_hash=proposed.block_hash,
+                    commit=commit,
+                    tx_ids=[tx.tx_id for tx in proposed.txs],
+                    result_bytes=proposed.execution.result_bytes,
+                    entities=proposed.execution.entities,
+                    changes=proposed.execution.changes,
+                    update=proposed.update,
+                    validator_sets=new_sets,
+                )
             )
-        )
         self.tree = proposed.update.tree
         header = proposed.block.header
+        parent = self.tip
         self.tip = ChainTip(
             chain_id=header.chain_id,
             height=header.height,
@@ -264,12 +277,15 @@ class Node:
         )
         self._head = self._compute_head()  # one reference assignment: readers see the old head or this one
         failed = sum(1 for r in proposed.execution.results if not r.ok)
+        self.metrics.on_block_committed(txs=len(proposed.txs), failed=failed,
+                                        interval_ms=header.time_ms - parent.time_ms if parent.height else None)
         log.info(
             "committed block %d hash=%s txs=%d failed=%d",
             header.height,
             proposed.block_hash.hex()[:16],
             len(proposed.txs),
             failed,
+            extra={"height": header.height},
         )
 
     # --- what the BFT driver and block sync use -------------------------------------------------------
@@ -315,17 +331,18 @@ class Node:
         """Execute `txs` on the committed state into a block for the next height; commits nothing."""
         with self._commit_lock:
             height = self.tip.height + 1
-            return build_block(
-                tip=self.tip,
-                txs=txs,
-                now_ms=now_ms,
-                state=self.store,
-                tree=self.tree,
-                load_node=self.store.load_node,
-                validators=self.validators_at(height),
-                next_validators=self.validators_at(height + 1),
-                proposer=self.node_key.public_key,
-            )
+            with self.metrics.time_build():
+                return build_block(
+                    tip=self.tip,
+                    txs=txs,
+                    now_ms=now_ms,
+                    state=self.store,
+                    tree=self.tree,
+                    load_node=self.store.load_node,
+                    validators=self.validators_at(height),
+                    next_validators=self.validators_at(height + 1),
+                    proposer=self.node_key.public_key,
+                )
 
     def check_signatures(self, txs: Sequence[Transaction]) -> list[bool]:
         """Signature verdicts, from the admission cache where known, the rest on the verify pool."""
@@ -353,20 +370,21 @@ class Node:
                     f"block {height} has {len(block.txs)} transactions of {size} bytes; the limits are "
                     f"{limits.max_block_txs} and {limits.max_block_bytes} bytes", field="txs",
                 )
-            return validate_proposed_block(
-                block,
-                tip=self.tip,
-                state=self.store,
-                tree=self.tree,
-                load_node=self.store.load_node,
-                validators=self.validators_at(height),
-                next_validators=self.validators_at(height + 1),
-                last_validators=self.validators_at(height - 1) if height > 1 else None,
-                max_tx_bytes=limits.max_tx_bytes,
-                is_committed=self.store.has_tx,
-                check_signatures=self.check_signatures,
-                known=self.mempool.get_by_raw,
-            )
+            with self.metrics.time_validate():
+                return validate_proposed_block(
+                    block,
+                    tip=self.tip,
+                    state=self.store,
+                    tree=self.tree,
+                    load_node=self.store.load_node,
+                    validators=self.validators_at(height),
+                    next_validators=self.validators_at(height + 1),
+                    last_validators=self.validators_at(height - 1) if height > 1 else None,
+                    max_tx_bytes=limits.max_tx_bytes,
+                    is_committed=self.store.has_tx,
+                    check_signatures=self.check_signatures,
+                    known=self.mempool.get_by_raw,
+                )
 
     def commit_decided(self, proposed: ProposedBlock, commit: Commit) -> None:
         """Write a block the network decided, with its commit (checked here again: it is what we store).
@@ -471,6 +489,7 @@ class Node:
             for (i, tx), valid in zip(items, await future, strict=True):
                 self.mempool.record_signature_verdict(tx, valid)
                 outcomes[i] = self._admit(tx, valid)
+        self.metrics.count_admissions((o for o in outcomes if o is not None), source="api" if relay else "peer")
         if len(self.mempool):
             self._work.set()
         if relay and self.on_admitted is not None:

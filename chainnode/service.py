@@ -17,11 +17,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from chainnode.admin import start_admin, stop_admin
 from chainnode.api import create_app
 from chainnode.api_tls import create_api_ssl_context
 from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
+from chainnode.crypto import PassphraseProvider
 from chainnode.errors import ChainError, ConfigError
+from chainnode.logs import HEIGHT_SOURCE
 from chainnode.node import Node
 from chainnode.read_pool import SWITCH_INTERVAL_S
 from contracts import documents
@@ -31,6 +34,7 @@ log = logging.getLogger("chainnode.service")
 
 async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     """Serve `node` until SIGTERM/SIGINT (or cancellation), then shut down cleanly."""
+    HEIGHT_SOURCE.set(lambda: node.head_height() + 1)  # log lines of this node's tasks carry its height
     host, port = parse_listen(node.config.api_listen, field="api.listen")
     try:
         ssl_context = create_api_ssl_context(node.config, node.layout.root)
@@ -51,6 +55,7 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
                 f"API address {host}:{port} is already in use; change [api] listen in config.toml"
             ) from exc
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    admin_runner = await start_admin(node)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,9 +85,11 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
             await driver.start()
         except BaseException:
             driver.wal.close()
+            await stop_admin(admin_runner, node.layout.root)
             await runner.cleanup()
             node.close()
             raise
+    node.metrics.running = True  # /ready may now answer 200
     try:
         async with asyncio.TaskGroup() as group:
             runner_task = group.create_task(node.run_producer() if driver is None else driver.run())
@@ -95,12 +102,14 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     except* ChainError as group:  # one clear error for the operator, not a task group's traceback
         raise group.exceptions[0] from None
     finally:
+        await stop_admin(admin_runner, node.layout.root)
         await runner.cleanup()
         node.close()
         log.info("node stopped at height %d", node.head_height())
 
 
-def run_home(home: Path) -> None:
+def run_home(home: Path, *, passphrase: PassphraseProvider | None = None) -> None:
+    """`passphrase` opens encrypted key files; without it an encrypted key is a KeyFileEncrypted error."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # the event loop gets the GIL back quickly from read threads
-    node = Node.from_home(home)
+    node = Node.from_home(home, passphrase=passphrase)
     asyncio.run(serve(node))

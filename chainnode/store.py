@@ -333,6 +333,10 @@ class StoreView:
         for k, raw in self._db.iterator(prefix=COL_HISTORY + key_hash):
             yield int(U64.unpack(k[33:41])[0]), self._decode_history(raw, key_hash)[1]
 
+    def iter_all(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every row in key order (backups: call it on a snapshot)."""
+        return self._db.iterator()  # type: ignore[no-any-return]
+
     def iter_column(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield from self._db.iterator(prefix=prefix)
 

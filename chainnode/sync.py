@@ -91,11 +91,17 @@ class BlockSync:
         self.peer_heights: dict[bytes, int] = {}
         self.wanted = asyncio.Event()
         self.stopping = False
+        self.fetching = False
+        """True while `catch_up` is fetching blocks (readiness and the `chainnode_syncing` metric)."""
 
     def note_peer_height(self, peer: bytes, height: int) -> None:
         self.peer_heights[peer] = height
         if height > self.node.head_height():
             self.wanted.set()
+
+    def target_height(self) -> int | None:
+        """The highest head a linked peer announced (None before any did); safe from another thread."""
+        return max(list(self.peer_heights.values()), default=None)
 
     def forget_peer(self, peer: bytes) -> None:
         self.peer_heights.pop(peer, None)
@@ -109,7 +115,11 @@ class BlockSync:
             await self.wanted.wait()
             self.wanted.clear()
             if not self.stopping:
-                await self.catch_up()
+                self.fetching = True
+                try:
+                    await self.catch_up()
+                finally:
+                    self.fetching = False
 
     async def catch_up(self) -> None:
         """Fetch and apply blocks from the highest peer while one is ahead of this node."""

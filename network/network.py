@@ -316,6 +316,10 @@ class Network:
         """The connected peers, sorted by key."""
         return self._registry.peers()
 
+    def peer_traffic(self) -> list[tuple[bytes, int, int, bool]]:
+        """(key, bytes in, bytes out, connected) per peer key since the start; safe from any thread."""
+        return self._registry.peer_traffic()
+
     def get_score(self, peer: bytes) -> int:
         return self._registry.get_score(peer)
 

@@ -49,6 +49,10 @@ class PeerRegistry:
         self._config, self._is_allowed, self._handler, self._clock = config, is_allowed, handler, clock
         self._scores = PeerScores(config.scoring)
         self._links: dict[bytes, Link] = {}
+        self._running: set[Link] = set()
+        """Registered links until they end, a replaced one included (its bytes still count)."""
+        self._ended_bytes: dict[bytes, tuple[int, int]] = {}
+        """Bytes (in, out) of the ended links of each key, so a peer's totals never go back at a reconnect."""
         self._changed = asyncio.Event()
 
     def now_ms(self) -> int:
@@ -73,6 +77,18 @@ class PeerRegistry:
             for key, link in sorted(self._links.items())
         ]
 
+    def peer_traffic(self) -> list[tuple[bytes, int, int, bool]]:
+        """(key, bytes in, bytes out, connected) of every key linked since the start, over all its links.
+
+        Safe from another thread: the containers are copied first (one C-level copy each, under the GIL).
+        """
+        totals = dict(self._ended_bytes)
+        for link in list(self._running):
+            bytes_in, bytes_out = totals.get(link.peer_key, (0, 0))
+            totals[link.peer_key] = (bytes_in + link.stats.bytes_in, bytes_out + link.stats.bytes_out)
+        connected = set(list(self._links))
+        return [(key, i, o, key in connected) for key, (i, o) in sorted(totals.items())]
+
     def get_score(self, key: bytes) -> int:
         return self._scores.get_score(key, self._clock.now_ms())
 
@@ -96,12 +112,17 @@ class PeerRegistry:
                 return False
             existing.close(CLOSE_DUPLICATE, "replaced by a newer link")
         self._links[link.peer_key] = link
+        self._running.add(link)
         self._notify_changed()
         if existing is None:  # a replaced link is not a disconnection: the peer stays connected
             self._handler.on_peer_connected(link.peer_key)
         return True
 
     def unregister(self, link: Link) -> None:
+        if link in self._running:
+            self._running.discard(link)
+            bytes_in, bytes_out = self._ended_bytes.get(link.peer_key, (0, 0))
+            self._ended_bytes[link.peer_key] = (bytes_in + link.stats.bytes_in, bytes_out + link.stats.bytes_out)
         if self._links.get(link.peer_key) is link:
             del self._links[link.peer_key]
             self._notify_changed()

@@ -280,6 +280,8 @@ def test_sigterm_check_and_restart_keep_the_chain(tmp_path: Path) -> None:
     else:
         check = run_cli("check", "--home", home)
         assert check.returncode == 0, check.stdout + check.stderr
+        assert f"checking blocks: {height} of {height} (100%)" in check.stderr  # not a terminal: plain lines
+        assert "\r" not in check.stderr
     again = start_node(home, url)
     try:
         status = run_cli("status", "--node", url, "--json")
