@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -30,8 +31,22 @@ def socket_path(home: Path) -> Path:
 
 def create_admin_app(node: Node) -> web.Application:
     app = web.Application()
+    # the backup's reads get a thread of their own: consensus runs its block work on the default executor
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup")
+    running = asyncio.Lock()
+
+    async def close_reader(_: web.Application) -> None:
+        reader.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(close_reader)
 
     async def get_backup(request: web.Request) -> web.StreamResponse:
+        if running.locked():
+            raise web.HTTPConflict(text="a backup of this node is already being written; wait for it to end\n")
+        async with running:
+            return await stream_backup(request)
+
+    async def stream_backup(request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         snapshot = node.store.snapshot()
         frames = backup.backup_frames(snapshot, node.layout.blobs, chain_id=node.genesis.chain_id,
@@ -43,7 +58,7 @@ def create_admin_app(node: Node) -> web.Application:
         try:
             while True:
                 # rows are read in a thread from the LevelDB snapshot: the event loop (consensus) never waits
-                frame = await loop.run_in_executor(None, next, frames, None)
+                frame = await loop.run_in_executor(reader, next, frames, None)
                 if frame is None:
                     break
                 await response.write(frame)

@@ -157,7 +157,8 @@ def write_backup_file(frames: Iterator[bytes], out: Path) -> int:
     return written
 
 
-def _read_frames(file: BinaryIO, digest: hashlib._Hash) -> Iterator[tuple[int, list[codec.Value], bytes]]:
+def _read_frames(file: BinaryIO) -> Iterator[tuple[int, list[codec.Value], bytes]]:
+    """(tag, fields, the frame's bytes) for each frame; the caller hashes the bytes it accepts."""
     while True:
         prefix = file.read(FRAME.size)
         if not prefix:
@@ -204,7 +205,7 @@ def _open(path: Path) -> BinaryIO:
 
 
 def _header(file: BinaryIO, digest: hashlib._Hash) -> BackupHeader:
-    tag, fields, raw = next(_read_frames(file, digest))
+    tag, fields, raw = next(_read_frames(file))
     _want(tag == TAG_HEADER and len(fields) == 5, "header")
     chain_id, genesis_hash, height, created_ms, store_format = fields
     _want(type(chain_id) is str and type(genesis_hash) is bytes and len(genesis_hash) == 32
@@ -244,8 +245,8 @@ def restore(path: Path, *, data_dir: Path, blobs_dir: Path, genesis_hash: bytes,
                 raise BackupError(f"the backup holds a store of format {header.store_format}; this release reads "
                                   f"{FORMAT_VERSION.decode()}: restore it with the release that wrote it")
             rows, blobs = _restore_body(file, digest, staging, blob_staging, blobs_dir, total, progress)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        data_dir.rmdir()
+        if data_dir.exists():
+            data_dir.rmdir()  # empty, checked above
         os.replace(staging, data_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -260,7 +261,7 @@ def _restore_body(file: BinaryIO, digest: hashlib._Hash, staging: Path, blob_sta
     current: tuple[bytes, hashlib._Hash, BinaryIO, Path] | None = None
     db = plyvel.DB(str(staging), create_if_missing=True, error_if_exists=True)
     try:
-        for tag, fields, raw in _read_frames(file, digest):
+        for tag, fields, raw in _read_frames(file):
             if tag == TAG_TRAILER:
                 _want(len(fields) == 3, "trailer")
                 if current is not None:

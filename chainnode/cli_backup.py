@@ -69,7 +69,8 @@ def _from_running_node(sock: Path, progress: _Progress) -> tuple[Iterator[bytes]
     except OSError as exc:
         raise ChainError(f"the node's admin socket {sock} did not answer: {exc}") from exc
     if response.status != 200:
-        raise ChainError(f"the node's admin socket answered {response.status}: {response.read(500)!r}")
+        reason = response.read(500).decode(errors="replace").strip()
+        raise ChainError(f"the node did not start the backup ({response.status}): {reason}")
     height = int(response.getheader("X-Chainnode-Height") or -1)
 
     def chunks() -> Iterator[bytes]:
