@@ -419,7 +419,7 @@ class Network:
             link = Link(
                 sealed, peer_key=peer.public_key, own_key=self.public_key, address=address, direction=direction,
                 config=self._config, handler=self._handler, report=self._registry.penalise,
-                connected_ms=self._registry.now_ms(),
+                connected_ms=self._registry.now_ms(), stats=sealed.stats,
             )
             if not self._registry.register(link):
                 log.info("closing %s link with %s (%s): a link dialed by the smaller key is kept",

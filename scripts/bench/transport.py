@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMessage
+from aiohttp import WSMessage, WSMsgType
 
 from chainnode import crypto
 from network import link
@@ -53,6 +53,7 @@ class _Unsealed:
 
     def __init__(self, ws: link.WebSocket, session: SecureSession) -> None:
         self._ws = ws
+        self.stats = link.LinkStats()
 
     @property
     def closed(self) -> bool:
@@ -60,9 +61,13 @@ class _Unsealed:
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
         await self._ws.send_bytes(data)
+        self.stats.bytes_out += len(data)
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
-        return await self._ws.receive(timeout)
+        message = await self._ws.receive(timeout)
+        if message.type is WSMsgType.BINARY:
+            self.stats.bytes_in += len(message.data)
+        return message
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
         return await self._ws.close(code=code, message=message)
