@@ -78,14 +78,13 @@ def disable_sealing() -> None:
     link.SealedWebSocket = _Unsealed  # type: ignore[misc, assignment]
 
 
-def verify_floor(n: int = 5000) -> float:
-    key = crypto.PrivateKey(b"\x07" * 32)
-    message = os.urandom(180)
-    signature = key.sign(message)
-    start = time.perf_counter()
-    for _ in range(n):
-        crypto.verify_signature(key.public_key, message, signature)
-    return n / (time.perf_counter() - start)
+def load_cluster() -> Any:
+    """scripts/bench/cluster.py, whose floor and cluster this benchmark shares."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.append(str(BENCH_DIR))  # after the packages: scripts/bench/contracts.py must not shadow contracts/
+    import cluster
+
+    return cluster
 
 
 def timed(fn: Callable[[], object], *, min_seconds: float = 0.5) -> float:
@@ -229,9 +228,7 @@ def bench_links() -> None:
 
 
 def bench_cluster(args: argparse.Namespace) -> None:
-    sys.path.append(str(BENCH_DIR))  # after the packages: scripts/bench/contracts.py must not shadow contracts/
-    import cluster  # scripts/bench/cluster.py
-
+    cluster = load_cluster()
     sealed_start = cluster.START
     unsealed_start = (f"import sys; sys.path.append({str(BENCH_DIR)!r}); import transport; "
                       "transport.disable_sealing(); from chainnode.cli import main; "
@@ -286,7 +283,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--max-txs", type=int, default=30_000)
     args = parser.parse_args()
-    floor = verify_floor()
+    floor = load_cluster().verify_floor()
     print(f"{os.cpu_count()} cores; floor: {floor:.0f} Ed25519 verifications/s on one core "
           f"({1e6 / floor:.0f} µs each)", flush=True)
     bench_frames(floor)
