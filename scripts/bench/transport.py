@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import shutil
@@ -179,7 +180,7 @@ async def bench_link(size: int, count: int) -> float:
     sink = Sink()
     receiver = Network(config, keys[0], is_allowed=members.__contains__, handler=sink, rng=random.Random(1))
     await receiver.start()
-    sender = Network(NetworkConfig(**{**_fields(config), "peers": (receiver.address,)}), keys[1],
+    sender = Network(dataclasses.replace(config, peers=(receiver.address,)), keys[1],
                      is_allowed=members.__contains__, handler=Sink(), rng=random.Random(2))
     await sender.start()
     try:
@@ -196,10 +197,6 @@ async def bench_link(size: int, count: int) -> float:
     finally:
         await sender.stop()
         await receiver.stop()
-
-
-def _fields(config: NetworkConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
 def run_link_child(size: int, count: int, sealed: bool) -> None:
