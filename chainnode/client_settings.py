@@ -71,8 +71,11 @@ class ClientTls:
     def create_ssl_context(self) -> ssl.SSLContext:
         """A context that verifies the node's certificate and host name. Raises TlsSettingsError."""
         if (self.cert_file is None) != (self.key_file is None):
-            raise TlsSettingsError("a client certificate needs both --client-cert and --client-key",
-                                   field="client_cert")
+            given, missing = (("certificate", "key") if self.key_file is None else ("key", "certificate"))
+            raise TlsSettingsError(
+                f"a client {given} was given without its {missing}: give both with --client-cert and "
+                f"--client-key, or with ${CLIENT_CERT_ENV} and ${CLIENT_KEY_ENV}", field="client_cert",
+            )
         try:
             context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
         except (OSError, ssl.SSLError) as exc:

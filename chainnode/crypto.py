@@ -235,7 +235,8 @@ def _read_secret_file(
     encrypted = is_encrypted_key_document(document)
     if encrypted:
         if passphrase is None:
-            raise KeyFileEncrypted(f"key file {path} is encrypted and no passphrase was given for it")
+            raise KeyFileEncrypted(f"key file {path} is encrypted and this command cannot ask for its passphrase; "
+                                   f"to use it here, decrypt it first: chainnode key decrypt {path}")
         document = decrypt_key_document(document, passphrase(path), path=path)
     if document.get("kind") != kind:
         raise KeyFileMalformed(f"key file {path} is not {what} (expected kind {kind!r})")

@@ -180,13 +180,20 @@ class NodeStateCollector(Collector):
         yield GaugeMetricFamily(PREFIX + "peers_connected", "Peer nodes linked to this node now.",
                                 value=sum(1 for t in traffic if t.connected))
         received = CounterMetricFamily(PREFIX + "peer_received_bytes", "Bytes received from each peer, by its "
-                                       "department, over every link since this node started.", labels=["peer"])
-        sent = CounterMetricFamily(PREFIX + "peer_sent_bytes", "Bytes sent to each peer, by its department, "
-                                   "over every link since this node started.", labels=["peer"])
+                                       "department (summed over its node keys), over every link since this node "
+                                       "started.", labels=["peer"])
+        sent = CounterMetricFamily(PREFIX + "peer_sent_bytes", "Bytes sent to each peer, by its department (summed "
+                                   "over its node keys), over every link since this node started.", labels=["peer"])
+        # one series per label: a department may have several node keys (a validator and an observer, or a
+        # key it replaced), and a label set written twice makes the whole scrape invalid
+        totals: dict[str, tuple[int, int]] = {}
         for peer in traffic:
             label = self._department(probe, peer.key)
-            received.add_metric([label], peer.bytes_in)
-            sent.add_metric([label], peer.bytes_out)
+            bytes_in, bytes_out = totals.get(label, (0, 0))
+            totals[label] = (bytes_in + peer.bytes_in, bytes_out + peer.bytes_out)
+        for label, (bytes_in, bytes_out) in sorted(totals.items()):
+            received.add_metric([label], bytes_in)
+            sent.add_metric([label], bytes_out)
         yield received
         yield sent
         round_ = None if probe is None else probe.consensus_round()

@@ -1,7 +1,8 @@
 """The error tree of node-to-node networking.
 
 A peer's fault derives from `chainnode.errors.InvalidInput`: a `ProtocolViolation` (a bad frame on an
-authenticated link: the link is closed and the peer scored down) or a `HandshakeRefused` (we refuse a
+authenticated link: the link is closed and, unless the class says `scored = False` as a `SessionFailure`
+does, the peer scored down) or a `HandshakeRefused` (we refuse a
 connection before it is authenticated: logged and closed, never scored, since the key is only claimed).
 Everything else is a `NetworkError`: the link broke, a request timed out, the caller asked for something
 impossible. Each class carries a stable `code` and, where it closes a WebSocket, the close code it uses.
@@ -34,6 +35,8 @@ class ProtocolViolation(InvalidInput):
 
     code = "protocol_violation"
     close_code: ClassVar[int] = CLOSE_PROTOCOL_ERROR
+    scored: ClassVar[bool] = True
+    """Whether the link's peer is scored down for it (False when the bytes may come from anyone on the path)."""
 
 
 class FrameTooLarge(ProtocolViolation):
@@ -73,6 +76,7 @@ class SessionFailure(ProtocolViolation):
     can alter bytes and must not be able to get an honest node banned that way."""
 
     code = "session_failure"
+    scored = False
 
 
 class ForgedFrame(SessionFailure):

@@ -165,25 +165,46 @@ def _error_violation(message: WSMessage) -> ProtocolViolation | None:
     return MalformedFrame(f"WebSocket protocol error {error.code}: {error}")
 
 
+@dataclass(slots=True)
+class LinkStats:
+    bytes_in: int = 0
+    """Bytes received on the wire after the hellos: sealed frames, tags included (counted by SealedWebSocket)."""
+    bytes_out: int = 0
+    """Bytes sent on the wire after the hellos, as `bytes_in`."""
+    messages_in: int = 0
+    """Frames received after the handshake, pings and pongs included."""
+    messages_out: int = 0
+    dropped: int = 0
+    """Gossip frames dropped because the send queue was full."""
+    rtt_ms: int | None = None
+    """Round-trip time of the last ping."""
+
+
 class SealedWebSocket:
     """A WebSocket whose binary messages are sealed frames (network/session.py): `send_bytes` seals and
     `receive` opens, so the link above sees plain frames. `receive` raises a `SessionFailure` (ForgedFrame,
     SealedFrameTooLarge, a WebSocket protocol error) for anything that does not open; the link closes on
-    it without scoring the peer, since bytes below the encryption may come from anyone on the path."""
+    it without scoring the peer, since bytes below the encryption may come from anyone on the path.
+
+    It counts the bytes it sends and receives into `stats`, which the link built on it shares."""
 
     def __init__(self, ws: WebSocket, session: SecureSession) -> None:
         self._ws, self._session = ws, session
+        self.stats = LinkStats()
 
     @property
     def closed(self) -> bool:
         return self._ws.closed
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
-        await self._ws.send_bytes(self._session.sealer.seal(data))
+        sealed = self._session.sealer.seal(data)
+        await self._ws.send_bytes(sealed)
+        self.stats.bytes_out += len(sealed)
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
         message = await self._ws.receive(timeout)
         if message.type is WSMsgType.BINARY:
+            self.stats.bytes_in += len(message.data)
             return WSMessage(WSMsgType.BINARY, self._session.opener.open(message.data), message.extra)
         if message.type is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
             # below the encryption, so nothing proves the peer sent it: close, do not score
@@ -262,19 +283,6 @@ class HandshakeExchange:
         raise HandshakeAborted(describe_close(message), close_code=code, reason=str(message.extra or ""))
 
 
-@dataclass(slots=True)
-class LinkStats:
-    bytes_in: int = 0
-    bytes_out: int = 0
-    messages_in: int = 0
-    """Frames received after the handshake, pings and pongs included."""
-    messages_out: int = 0
-    dropped: int = 0
-    """Gossip frames dropped because the send queue was full."""
-    rtt_ms: int | None = None
-    """Round-trip time of the last ping."""
-
-
 async def run_until_first_returns(coroutines: list[Coroutine[Any, Any, None]]) -> None:
     """Run `coroutines` as tasks until one of them returns; then cancel the others and wait for all.
 
@@ -314,10 +322,12 @@ class Link:
     def __init__(
         self, ws: WebSocket, *, peer_key: bytes, own_key: bytes, address: str, direction: Direction,
         config: NetworkConfig, handler: MessageHandler, report: Report, connected_ms: int,
+        stats: LinkStats | None = None,
     ) -> None:
+        """`stats`: the counters of the SealedWebSocket `ws` is, which counts the bytes on the wire."""
         self.peer_key, self.address, self.direction, self.connected_ms = peer_key, address, direction, connected_ms
         self.initiator = own_key if direction is Direction.OUTBOUND else peer_key
-        self.stats = LinkStats()
+        self.stats = LinkStats() if stats is None else stats
         self.close_code = CLOSE_NORMAL
         self.close_reason = ""
         self.peer_close_code: int | None = None
@@ -423,7 +433,6 @@ class Link:
         while True:
             message = await self._ws.receive()
             if message.type is WSMsgType.BINARY:
-                self.stats.bytes_in += len(message.data)
                 self.stats.messages_in += 1
                 await self._on_frame(decode_frame(message.data, self._config.limits))
             elif message.type is WSMsgType.TEXT:
@@ -544,7 +553,6 @@ class Link:
             except TimeoutError:
                 self.close(CLOSE_STALLED, f"a frame could not be written within {self._config.send_timeout_ms} ms")
                 return
-            self.stats.bytes_out += len(frame)
             self.stats.messages_out += 1
 
     async def _ping_loop(self) -> None:

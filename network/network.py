@@ -43,7 +43,6 @@ from network.errors import (
     ListenError,
     PeerNotConnected,
     SelfConnection,
-    SessionFailure,
 )
 from network.frames import CONTROL_FRAME_LIMIT, FRAME_OVERHEAD, NONCE_SIZE, Hello, Message, encode_frame
 from network.handler import MessageHandler
@@ -419,7 +418,7 @@ class Network:
             link = Link(
                 sealed, peer_key=peer.public_key, own_key=self.public_key, address=address, direction=direction,
                 config=self._config, handler=self._handler, report=self._registry.penalise,
-                connected_ms=self._registry.now_ms(),
+                connected_ms=self._registry.now_ms(), stats=sealed.stats,
             )
             if not self._registry.register(link):
                 log.info("closing %s link with %s (%s): a link dialed by the smaller key is kept",
@@ -451,8 +450,7 @@ class Network:
             await link.run()
         finally:
             self._registry.unregister(link)
-        if link.violation is not None and not isinstance(link.violation, SessionFailure):
-            # a SessionFailure (a frame that does not open) may be anyone on the path: closed, not scored
+        if link.violation is not None and link.violation.scored:
             self._registry.penalise(
                 link, Offence.PROTOCOL_VIOLATION, f"{link.violation.code}: {link.violation.message}"
             )

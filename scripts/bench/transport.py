@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import shutil
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMessage
+from aiohttp import WSMessage, WSMsgType
 
 from chainnode import crypto
 from network import link
@@ -53,6 +54,7 @@ class _Unsealed:
 
     def __init__(self, ws: link.WebSocket, session: SecureSession) -> None:
         self._ws = ws
+        self.stats = link.LinkStats()
 
     @property
     def closed(self) -> bool:
@@ -60,9 +62,13 @@ class _Unsealed:
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
         await self._ws.send_bytes(data)
+        self.stats.bytes_out += len(data)
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
-        return await self._ws.receive(timeout)
+        message = await self._ws.receive(timeout)
+        if message.type is WSMsgType.BINARY:
+            self.stats.bytes_in += len(message.data)
+        return message
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
         return await self._ws.close(code=code, message=message)
@@ -73,14 +79,13 @@ def disable_sealing() -> None:
     link.SealedWebSocket = _Unsealed  # type: ignore[misc, assignment]
 
 
-def verify_floor(n: int = 5000) -> float:
-    key = crypto.PrivateKey(b"\x07" * 32)
-    message = os.urandom(180)
-    signature = key.sign(message)
-    start = time.perf_counter()
-    for _ in range(n):
-        crypto.verify_signature(key.public_key, message, signature)
-    return n / (time.perf_counter() - start)
+def load_cluster() -> Any:
+    """scripts/bench/cluster.py, whose floor and cluster this benchmark shares."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.append(str(BENCH_DIR))  # after the packages: scripts/bench/contracts.py must not shadow contracts/
+    import cluster
+
+    return cluster
 
 
 def timed(fn: Callable[[], object], *, min_seconds: float = 0.5) -> float:
@@ -175,7 +180,7 @@ async def bench_link(size: int, count: int) -> float:
     sink = Sink()
     receiver = Network(config, keys[0], is_allowed=members.__contains__, handler=sink, rng=random.Random(1))
     await receiver.start()
-    sender = Network(NetworkConfig(**{**_fields(config), "peers": (receiver.address,)}), keys[1],
+    sender = Network(dataclasses.replace(config, peers=(receiver.address,)), keys[1],
                      is_allowed=members.__contains__, handler=Sink(), rng=random.Random(2))
     await sender.start()
     try:
@@ -192,10 +197,6 @@ async def bench_link(size: int, count: int) -> float:
     finally:
         await sender.stop()
         await receiver.stop()
-
-
-def _fields(config: NetworkConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
 def run_link_child(size: int, count: int, sealed: bool) -> None:
@@ -224,9 +225,7 @@ def bench_links() -> None:
 
 
 def bench_cluster(args: argparse.Namespace) -> None:
-    sys.path.append(str(BENCH_DIR))  # after the packages: scripts/bench/contracts.py must not shadow contracts/
-    import cluster  # scripts/bench/cluster.py
-
+    cluster = load_cluster()
     sealed_start = cluster.START
     unsealed_start = (f"import sys; sys.path.append({str(BENCH_DIR)!r}); import transport; "
                       "transport.disable_sealing(); from chainnode.cli import main; "
@@ -281,7 +280,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--max-txs", type=int, default=30_000)
     args = parser.parse_args()
-    floor = verify_floor()
+    floor = load_cluster().verify_floor()
     print(f"{os.cpu_count()} cores; floor: {floor:.0f} Ed25519 verifications/s on one core "
           f"({1e6 / floor:.0f} µs each)", flush=True)
     bench_frames(floor)

@@ -101,7 +101,9 @@ async def test_a_scrape_is_answered_while_client_reads_fill_the_read_pool(env: A
     release = threading.Event()
     blockers = [asyncio.ensure_future(pool.run(release.wait)) for _ in range(pool.limit)]
     try:
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):
+            while pool.admitted < pool.limit:  # every blocker admitted: the pool is full
+                await asyncio.sleep(0)
         busy = await client.get("/v1/txs/" + "00" * 32)
         assert busy.status == 503 and (await busy.json(content_type=None))["code"] == "busy"
         assert value(await scrape(client), "chainnode_head_height") == 0  # its own thread: still answered

@@ -61,8 +61,9 @@ def test_the_keys_round_trip_through_config_toml(tmp_path: Path) -> None:
 
 
 def test_client_tls_needs_both_certificate_and_key(tmp_path: Path) -> None:
-    with pytest.raises(TlsSettingsError):
+    with pytest.raises(TlsSettingsError, match="certificate was given without its key") as caught:
         ClientTls(cert_file=tmp_path / "c.pem").create_ssl_context()
+    assert "--client-key" in caught.value.message and "CHAINNODE_CLIENT_KEY" in caught.value.message
     with pytest.raises(TlsSettingsError, match="cannot be loaded"):
         ClientTls(ca_file=tmp_path / "missing.pem").create_ssl_context()
     environ = {"CHAINNODE_CA": "/etc/dept-ca.pem"}

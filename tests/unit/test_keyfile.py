@@ -117,8 +117,9 @@ def test_a_wrong_passphrase_is_one_clear_error_naming_the_file(tmp_path: Path) -
 def test_an_encrypted_key_without_a_passphrase_says_so(tmp_path: Path) -> None:
     path = tmp_path / "node.key"
     encrypted_key(path)
-    with pytest.raises(KeyFileEncrypted, match="is encrypted"):
+    with pytest.raises(KeyFileEncrypted, match="is encrypted") as caught:
         crypto.load_key_file(path)
+    assert f"chainnode key decrypt {path}" in caught.value.message  # what to do about it
 
 
 def tampered(document: dict[str, object], part: str, field: str, value: object) -> dict[str, object]:

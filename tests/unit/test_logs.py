@@ -52,14 +52,16 @@ def test_json_lines_carry_the_height_of_their_nodes_context_or_the_one_they_name
 async def test_tasks_of_two_nodes_in_one_process_log_their_own_heights() -> None:
     formatter = LogFormatter(as_json=True)
 
-    async def node(height: int) -> object:
-        HEIGHT_SOURCE.set(lambda: height)
-        inner = asyncio.create_task(asyncio.sleep(0, result=None))  # a task started by the node inherits it
-        await inner
-        in_thread = await asyncio.to_thread(formatter.format, record("from a worker"))
-        return json.loads(in_thread)["height"]
+    async def task_line() -> object:
+        return json.loads(formatter.format(record("from a task")))["height"]
 
-    assert await asyncio.gather(node(3), node(40)) == [3, 40]
+    async def node(height: int) -> tuple[object, object]:
+        HEIGHT_SOURCE.set(lambda: height)
+        in_task = await asyncio.create_task(task_line())  # a task started by the node inherits it
+        in_thread = await asyncio.to_thread(formatter.format, record("from a worker"))
+        return in_task, json.loads(in_thread)["height"]
+
+    assert list(await asyncio.gather(node(3), node(40))) == [(3, 3), (40, 40)]
     assert HEIGHT_SOURCE.get() is None  # nothing leaks to the caller
 
 

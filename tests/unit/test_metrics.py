@@ -122,6 +122,17 @@ def test_peer_traffic_is_labelled_by_department_and_looked_up_once() -> None:
     assert probe.lookups == lookups + 1  # SAMR is cached; the unregistered key is asked again
 
 
+def test_node_keys_of_one_department_are_one_series() -> None:
+    metrics = make_metrics([4], [(0, 0)])
+    metrics.consensus = FakeProbe(traffic=[PeerTraffic(A, 100, 50, True), PeerTraffic(B, 7, 8, False)],
+                                  departments={A: "SAMR", B: "SAMR"})  # e.g. a validator and the key it replaced
+    text = metrics.render().decode()
+    assert text.count('chainnode_peer_received_bytes_total{peer="SAMR"}') == 1
+    after = samples(metrics)
+    assert after[("chainnode_peer_received_bytes_total", (("peer", "SAMR"),))] == 107
+    assert after[("chainnode_peer_sent_bytes_total", (("peer", "SAMR"),))] == 58
+
+
 def test_readiness_gives_each_reason() -> None:
     metrics = make_metrics([0], [(0, 0)])
     solo = compute_readiness(metrics, height=5)

@@ -5,8 +5,10 @@ counters never wrap, and a low-order ephemeral key is refused."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import WSMessage, WSMsgType
 
 from network.errors import ForgedFrame, InvalidEphemeralKey, NonceExhausted, SealedFrameTooLarge
+from network.link import SealedWebSocket
 from network.session import (
     MAX_COUNTER,
     TAG_SIZE,
@@ -101,3 +103,33 @@ def test_a_low_order_ephemeral_key_is_refused() -> None:
     with pytest.raises(InvalidEphemeralKey):
         start_session(EphemeralKey(), peer_ephemeral_key=bytes(32), own_hello=b"a", peer_hello=b"b",
                       is_initiator=True, max_sealed_size=100)
+
+
+class LoopbackWebSocket:
+    """Hands what is sent back to `receive`, as a WebSocket to itself would."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
+        self.sent.append(data)
+
+    async def receive(self, timeout: float | None = None) -> WSMessage:
+        return WSMessage(WSMsgType.BINARY, self.sent.pop(0), None)
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        self.closed = True
+        return True
+
+
+async def test_a_sealed_websocket_counts_the_bytes_on_the_wire() -> None:
+    a, b = pair()
+    wire = LoopbackWebSocket()
+    sender, receiver = SealedWebSocket(wire, a), SealedWebSocket(wire, b)
+    for frame in (b"x" * 10, b"y" * 300):
+        await sender.send_bytes(frame)
+        assert (await receiver.receive()).data == frame
+    wire_bytes = 10 + 300 + 2 * TAG_SIZE  # sealed frames, tags included, not the frames before sealing
+    assert (sender.stats.bytes_out, receiver.stats.bytes_in) == (wire_bytes, wire_bytes)
+    assert (sender.stats.bytes_in, receiver.stats.bytes_out) == (0, 0)
