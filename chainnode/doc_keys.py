@@ -23,8 +23,12 @@ class DocumentKeys:
         self._lock = threading.Lock()
         self._by_fingerprint: dict[bytes, crypto.EncryptionKey] = {}
         self._read: dict[Path, tuple[int, int, int]] = {}
-        self.problems: list[str] = []
-        """Key files that could not be read at the last scan, with the reason (never the secret)."""
+        self._problems: dict[Path, str] = {}
+
+    @property
+    def problems(self) -> list[str]:
+        """Key files that could not be read, with the reason (never the secret), until they change."""
+        return list(self._problems.values())
 
     def archive_path(self, key: crypto.EncryptionKey) -> Path:
         return self._dir / f"encryption-{crypto.compute_key_fingerprint(key.public_key).hex()[:16]}.key"
@@ -45,7 +49,6 @@ class DocumentKeys:
         return sorted(self._dir.glob("encryption*.key"))
 
     def _scan(self, *, strict: bool = False) -> None:
-        problems = []
         for path in self.paths():
             try:
                 stat = path.stat()
@@ -56,14 +59,16 @@ class DocumentKeys:
                 continue
             try:
                 key = crypto.load_encryption_key_file(path, passphrase=self._passphrase)
-            except (KeyFileEncrypted, KeyPassphraseWrong, KeyPassphraseUnusable) as exc:
-                if strict:
-                    raise
-                problems.append(exc.message)
             except KeyFileError as exc:
-                problems.append(exc.message)
+                if strict and isinstance(exc, (KeyFileEncrypted, KeyPassphraseWrong, KeyPassphraseUnusable)):
+                    raise
+                # a file is read once per version, whether it opens or not: a key that does not open costs an
+                # Argon2id run, and a lookup of an unknown fingerprint must not pay it again
+                self._problems[path] = exc.message
+                if signature is not None:
+                    self._read[path] = signature
                 continue
-            self._by_fingerprint[crypto.compute_key_fingerprint(key.public_key)] = key
+            self._problems.pop(path, None)
             if signature is not None:
                 self._read[path] = signature
-        self.problems = problems
+            self._by_fingerprint[crypto.compute_key_fingerprint(key.public_key)] = key

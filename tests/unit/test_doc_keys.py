@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chainnode import crypto
+import pytest
+
+from chainnode import crypto, keyfile
 from chainnode.doc_keys import DocumentKeys
 
 
@@ -33,3 +35,26 @@ def test_a_key_added_later_is_found_and_a_bad_file_is_reported_without_its_secre
     assert keys.find(fingerprint(later)) is not None
     assert len(keys.problems) == 1 and "encryption-broken.key" in keys.problems[0]
     assert later.secret.hex() not in " ".join(keys.problems)
+
+
+def test_a_key_that_does_not_open_is_tried_once_per_version_and_stays_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup of an unknown fingerprint rescans the directory, but a file that did not open (a wrong
+    passphrase costs an Argon2id run) is not read again until it changes, and its problem stays listed."""
+    for name in list(crypto.KDF_PROFILES):  # the cheapest Argon2id cost: the count is what matters here
+        monkeypatch.setitem(crypto.KDF_PROFILES, name, crypto.KdfLimits(opslimit=1, memlimit=8192))
+    locked = tmp_path / "encryption.key"
+    crypto.write_encryption_key_file(locked, crypto.EncryptionKey.generate())
+    keyfile.encrypt_key_file(locked, keyfile.PassphraseSource(environ={keyfile.PASSPHRASE_ENV: "right"}),
+                             crypto.KDF_PROFILES["interactive"])
+    asked: list[Path] = []
+
+    def wrong(path: Path) -> bytes:
+        asked.append(path)
+        return b"wrong"
+
+    keys = DocumentKeys(tmp_path, passphrase=wrong)
+    for _ in range(3):
+        assert keys.find(bytes(32)) is None
+    assert asked == [locked]
+    assert len(keys.problems) == 1 and "encryption.key" in keys.problems[0]
