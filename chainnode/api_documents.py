@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chainnode import api_params, crypto, records
+from chainnode import api_params, crypto, envelope, records
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import receive_upload
 from chainnode.errors import ChainError, DecryptionFailed, InvalidField, InvalidInput, NotFound
@@ -317,7 +317,7 @@ async def open_document(request: web.Request) -> web.Response:
             status=503,
         )
     try:
-        content_key = crypto.open_sealed(key, sealed["sealed"])
+        content_key = envelope.open_content_key(envelope.SealedKey(sealed["fingerprint"], sealed["sealed"]), key)
     except DecryptionFailed as exc:
         raise OpenRefused(
             f"the key {record['sender']} sealed for {department} does not open with {department}'s key "

@@ -31,8 +31,8 @@ from chainnode import codec
 from chainnode.blobs import HASH_SIZE, BlobNotFound, BlobStore
 from chainnode.errors import InvalidInput
 from chainnode.limits import BLOB_CHUNK_MAX, BLOB_MESSAGE_LIMIT
-from contracts import governance
-from contracts.base import StateReader, decode_state
+from contracts import governance, proposals
+from contracts.base import StateReader
 from network.scoring import Offence
 
 log = logging.getLogger("chainnode.blobs")
@@ -47,9 +47,6 @@ REQUEST_LIMIT: Final = 64
 """A request is at most 49 bytes."""
 MAX_REQUESTS_IN_FLIGHT: Final = 2
 """`blob` requests of one peer answered at once; the fetcher runs at most 2 transfers, one request each."""
-DOCS_CONFIG_KEY: Final = b"docs/config"
-DEFAULT_MAX_DOCUMENT_BYTES: Final = 64 * 1024 * 1024
-"""The documents contract's default `max_document_bytes` (docs/documents.md)."""
 
 Status = Literal["ok", "missing", "refused"]
 
@@ -196,13 +193,8 @@ def get_node_department(reader: StateReader, node_key: bytes, height: int) -> st
 
 
 def get_max_document_bytes(reader: StateReader) -> int:
-    """The governance limit on one document's ciphertext (`docs/config`), or its default before one is set."""
-    raw = reader.get(DOCS_CONFIG_KEY)
-    if raw is None:
-        return DEFAULT_MAX_DOCUMENT_BYTES
-    value = decode_state(raw)
-    limit = value.get("max_document_bytes") if isinstance(value, dict) else None
-    return limit if type(limit) is int and limit > 0 else DEFAULT_MAX_DOCUMENT_BYTES
+    """The governance limit on one document's ciphertext: the one the documents contract enforces."""
+    return proposals.max_document_bytes(reader)
 
 
 class BlobServer:
