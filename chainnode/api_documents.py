@@ -353,20 +353,20 @@ def check_client_tx(node: Any, tx: Transaction) -> None:
     body = tx.body
     if body.contract != "documents" or body.method not in ("send", "forward") or type(body.args) is not dict:
         return
-    digest: Any = body.args.get("ciphertext_sha256")
-    if body.method == "forward":
-        original = documents.get_document(node.store, str(body.args.get("doc_id", "")))
-        digest = None if original is None else original["ciphertext_sha256"]
-    if type(digest) is bytes and not node.blobs.has(digest) and body.method == "forward":
+    if body.method == "send":
+        digest = body.args.get("ciphertext_sha256")
+        if type(digest) is bytes and not node.blobs.has(digest):
+            raise CiphertextMissing(
+                f"this node does not hold the ciphertext {digest.hex()}; upload it first (PUT /v1/blobs/"
+                f"{digest.hex()}, or chainnode doc send, which does both)", field="args.ciphertext_sha256",
+            )
+        return
+    original = documents.get_document(node.store, str(body.args.get("doc_id", "")))
+    if original is not None and not node.blobs.has(original["ciphertext_sha256"]):
         raise CiphertextMissing(
-            f"this node does not hold the ciphertext {digest.hex()} of the document to forward yet; wait until "
-            "it is delivered to your department's node (chainnode doc show), then forward through that node",
-            field="args.doc_id",
-        )
-    if type(digest) is bytes and not node.blobs.has(digest):
-        raise CiphertextMissing(
-            f"this node does not hold the ciphertext {digest.hex()}; upload it first (PUT /v1/blobs/{digest.hex()}, "
-            "or chainnode doc send, which does both)", field="args.ciphertext_sha256",
+            f"this node does not hold the ciphertext {original['ciphertext_sha256'].hex()} of the document to "
+            "forward yet; wait until it is delivered to your department's node (chainnode doc show), then forward "
+            "through that node", field="args.doc_id",
         )
 
 

@@ -27,7 +27,7 @@ from network.errors import PeerDisconnected
 from network.scoring import Offence
 from tests.contract_kit import CHAIN_ID, Chain, key_for
 from tests.integration.test_network_support import wait_until
-from tests.unit.test_blob_transfer import FakeDocuments, LegacyDocuments
+from tests.unit.test_blob_transfer import FakeDocuments
 
 PSB, CAB, TAX = (key_for(f"{code}/node").public_key for code in ("PSB", "CAB", "TAX"))
 DATA = bytes(range(251)) * 12_000  # 3,012,000 bytes: three chunks
@@ -315,7 +315,7 @@ async def test_a_forged_size_does_not_block_the_real_document(world: World) -> N
     assert [d for d, _ in world.host.submitted] == ["doc-1"]  # the forged size is never reported
 
 
-def plant_unheld(documents: FakeDocuments | LegacyDocuments, count: int) -> None:
+def plant_unheld(documents: FakeDocuments, count: int) -> None:
     """`count` inbox entries, before doc-1 in ID order, whose ciphertext no peer holds."""
     for n in range(count):
         blob_hash = hashlib.sha256(b"nobody holds %d" % n).digest()
@@ -323,19 +323,14 @@ def plant_unheld(documents: FakeDocuments | LegacyDocuments, count: int) -> None
         documents.parties[blob_hash] = frozenset({"PSB", "CAB"})
 
 
-@pytest.mark.parametrize("paged", [True, False], ids=["cursor", "legacy"])
-async def test_entries_nobody_holds_do_not_starve_later_documents(world: World, paged: bool) -> None:
-    queries: FakeDocuments | LegacyDocuments = world.host.documents if paged else LegacyDocuments(
-        dict(world.host.documents.parties), {"CAB": list(world.host.documents.pending["CAB"])})
+async def test_entries_nobody_holds_do_not_starve_later_documents(world: World) -> None:
+    queries = world.host.documents
     plant_unheld(queries, 12)
     world.add_peer(PSB, "PSB")
     settings = FetcherSettings(backoff_base_s=5, backoff_max_s=5, request_timeout_s=2.0, pending_limit=4)
-    async with world.running(settings=settings, queries=queries):
+    async with world.running(settings=settings):
         await wait_until(lambda: [d for d, _ in world.host.submitted] == ["doc-1"], "the delivered report")
-    if isinstance(queries, FakeDocuments):
-        assert queries.pages[:4] == [None, "doc-0003", "doc-0007", "doc-0011"]
-    else:
-        assert queries.limits[:4] == [4, 8, 12, 16]
+    assert queries.pages[:4] == [None, "doc-0003", "doc-0007", "doc-0011"]
 
 
 async def test_a_partial_no_longer_pending_is_dropped(world: World) -> None:
