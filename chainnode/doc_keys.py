@@ -4,7 +4,8 @@
 of its fingerprint>.key`, so documents sealed before the rotation still open. Keys are found by the
 fingerprint the document's sealed key names. Files are read on first use and re-read when a fingerprint
 is not found (an operator may add an archived key while the node runs); a file already read and unchanged
-(same size and modification time) is not read again, so an encrypted file costs its Argon2id run once.
+(same size and modification time) is not read again, whether it could be used or not, so an encrypted
+file costs its Argon2id run once and a document naming an unknown fingerprint costs a directory listing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ class DocumentKeys:
         self._passphrase = passphrase
         self._lock = threading.Lock()
         self._by_fingerprint: dict[bytes, crypto.EncryptionKey] = {}
-        self._read: dict[Path, tuple[int, int, int]] = {}
+        self._read: dict[Path, tuple[tuple[int, int, int], str | None]] = {}
+        """Each file's (inode, size, mtime) when last read, and why it could not be used (None if it could):
+        an unchanged file is not read again, not even one that failed (an Argon2id run per miss otherwise)."""
         self.problems: list[str] = []
         """Key files that could not be read at the last scan, with the reason (never the secret)."""
 
@@ -52,18 +55,24 @@ class DocumentKeys:
             except OSError:
                 stat = None
             signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns) if stat is not None else None
-            if signature is not None and self._read.get(path) == signature:
+            known = self._read.get(path)
+            if signature is not None and known is not None and known[0] == signature and not (strict and known[1]):
+                if known[1] is not None:
+                    problems.append(known[1])
                 continue
             try:
                 key = crypto.load_encryption_key_file(path, passphrase=self._passphrase)
             except (KeyFileEncrypted, KeyPassphraseWrong, KeyPassphraseUnusable) as exc:
                 if strict:
                     raise
-                problems.append(exc.message)
+                problem: str | None = exc.message
             except KeyFileError as exc:
-                problems.append(exc.message)
-                continue
-            self._by_fingerprint[crypto.compute_key_fingerprint(key.public_key)] = key
+                problem = exc.message
+            else:
+                problem = None
+                self._by_fingerprint[crypto.compute_key_fingerprint(key.public_key)] = key
+            if problem is not None:
+                problems.append(problem)
             if signature is not None:
-                self._read[path] = signature
+                self._read[path] = (signature, problem)
         self.problems = problems
