@@ -27,16 +27,12 @@ from network.errors import PeerDisconnected
 from network.scoring import Offence
 from tests.contract_kit import CHAIN_ID, Chain, key_for
 from tests.integration.test_network_support import wait_until
-from tests.unit.test_blob_transfer import FakeDocuments
+from tests.kit import FakeDocuments, new_store, put_blob
 
 PSB, CAB, TAX = (key_for(f"{code}/node").public_key for code in ("PSB", "CAB", "TAX"))
 DATA = bytes(range(251)) * 12_000  # 3,012,000 bytes: three chunks
 HASH = hashlib.sha256(DATA).digest()
 FAST = FetcherSettings(backoff_base_s=0.01, backoff_max_s=0.05, request_timeout_s=2.0)
-
-
-def new_store(root: Path) -> BlobStore:
-    return BlobStore(root, max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
 
 
 @dataclass
@@ -189,9 +185,7 @@ async def test_fetches_verifies_and_reports_delivered_once(world: World) -> None
 
 
 async def test_a_held_ciphertext_is_only_reported(world: World) -> None:
-    upload = world.store.begin_upload(HASH, len(DATA))
-    upload.write(DATA)
-    upload.finish()
+    put_blob(world.store, HASH, DATA)
     psb = world.add_peer(PSB, "PSB")
     async with world.running():
         await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
@@ -259,9 +253,7 @@ async def test_at_most_two_transfers_run_at_once(world: World) -> None:
     psb = world.add_peer(PSB, "PSB", holds=None)
     for h, b in zip(hashes, blobs, strict=True):
         world.host.documents.parties[h] = frozenset({"PSB", "CAB"})
-        upload = psb.store.begin_upload(h, len(b))
-        upload.write(b)
-        upload.finish()
+        put_blob(psb.store, h, b)
     psb.limit = 0
     async with world.running() as fetcher:
         await wait_until(lambda: psb.waiting == 2, "two transfers waiting for the peer")
@@ -297,9 +289,7 @@ async def test_a_failed_attempt_starts_the_next_from_another_peer(world: World) 
     async with world.running(settings=settings) as fetcher:
         await wait_until(lambda: fetcher.stats.last_error != "", "the first attempt to fail")
         assert (slow.asked, other.asked) == (1, 1)  # the slow one first (key order), then `missing`
-        upload = other.store.begin_upload(HASH, len(DATA))
-        upload.write(DATA)
-        upload.finish()
+        put_blob(other.store, HASH, DATA)
         await wait_until(lambda: len(world.host.submitted) == 1, "the delivered report")
     assert slow.asked == 1 and other.asked == 4  # the second attempt started with the other peer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,9 +28,9 @@ from chainnode.blobs import BlobStore
 from chainnode.driver.gossip import LIMITS
 from chainnode.errors import InvalidInput
 from chainnode.limits import BLOB_CHUNK_MAX
-from contracts.base import StateReader
 from network.scoring import Offence
 from tests.contract_kit import Chain, key_for
+from tests.kit import FakeDocuments, new_store, put_blob
 
 PSB, CAB, SAMR = (key_for(f"{code}/node").public_key for code in ("PSB", "CAB", "SAMR"))
 CLERK = key_for("PSB/clerk").public_key
@@ -38,25 +38,6 @@ DATA = bytes(range(256)) * 5000  # 1.28 MB: more than one chunk
 HASH = hashlib.sha256(DATA).digest()
 UNKNOWN = hashlib.sha256(b"no document carries this").digest()
 NOT_HELD = hashlib.sha256(b"a document this node lacks").digest()
-
-
-@dataclass
-class FakeDocuments:
-    parties: dict[bytes, frozenset[str]] = field(default_factory=dict)
-    pending: dict[str, list[tuple[str, bytes, int]]] = field(default_factory=dict)
-
-    def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
-        return self.parties.get(ciphertext_sha256, frozenset())
-
-    pages: list[str | None] = field(default_factory=list)
-    """The cursors asked for, in order."""
-
-    def pending_deliveries(
-        self, reader: StateReader, department: str, limit: int, *, after: str | None = None
-    ) -> list[tuple[str, bytes, int]]:
-        self.pages.append(after)
-        entries = sorted(self.pending.get(department, []))
-        return [entry for entry in entries if after is None or entry[0] > after][:limit]
 
 
 @dataclass
@@ -75,10 +56,8 @@ class Fixture:
 @pytest.fixture
 def fixture(tmp_path: Path) -> Fixture:
     chain = Chain()
-    store = BlobStore(tmp_path / "blobs", max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
-    upload = store.begin_upload(HASH, len(DATA))
-    upload.write(DATA)
-    upload.finish()
+    store = new_store(tmp_path / "blobs")
+    put_blob(store, HASH, DATA)
     documents = FakeDocuments({HASH: frozenset({"PSB", "CAB"}), NOT_HELD: frozenset({"PSB", "CAB"})})
     reports: list[tuple[bytes, Offence, str]] = []
     server = BlobServer(store, chain.state, documents, head_height=lambda: chain.height,
@@ -189,10 +168,8 @@ def test_node_departments_come_from_the_roster() -> None:
 
 async def test_more_than_two_requests_at_once_are_refused_unread_and_scored(tmp_path: Path) -> None:
     chain = Chain()
-    store = BlobStore(tmp_path / "blobs", max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
-    upload = store.begin_upload(HASH, len(DATA))
-    upload.write(DATA)
-    upload.finish()
+    store = new_store(tmp_path / "blobs")
+    put_blob(store, HASH, DATA)
     reads: list[int] = []
     read_range = store.read_range
 
