@@ -38,7 +38,6 @@ UPLOAD_IDLE_S: Final = 30
 """An upload that sends nothing for this long is dropped (and its claim on the blob store with it)."""
 OPEN_WAIT_S: Final = 30
 UPLOAD_CHUNK: Final = 256 * 1024
-DOWNLOAD_CHUNK: Final = 1024 * 1024
 BOXES: Final = ("sent", "inbox", "pending_receipt", "overdue")
 
 
@@ -188,11 +187,9 @@ async def get_ciphertext(request: web.Request) -> web.StreamResponse:
                                            "X-Ciphertext-SHA256": digest.hex()})
     response.content_length = size
     await response.prepare(request)
-    offset = 0
-    while offset < size:
-        chunk = await asyncio.to_thread(node.blobs.read_range, digest, offset, min(DOWNLOAD_CHUNK, size - offset))
+    chunks = node.blobs.iter_range(digest)  # 1 MiB at a time, each read in a worker thread
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
         await response.write(chunk)
-        offset += len(chunk)
     await response.write_eof()
     return response
 
