@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chainnode import api_params, crypto, records
+from chainnode import api_params, crypto, envelope, records
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import receive_upload
 from chainnode.errors import ChainError, DecryptionFailed, InvalidField, InvalidInput, NotFound
@@ -38,7 +38,6 @@ UPLOAD_IDLE_S: Final = 30
 """An upload that sends nothing for this long is dropped (and its claim on the blob store with it)."""
 OPEN_WAIT_S: Final = 30
 UPLOAD_CHUNK: Final = 256 * 1024
-DOWNLOAD_CHUNK: Final = 1024 * 1024
 BOXES: Final = ("sent", "inbox", "pending_receipt", "overdue")
 
 
@@ -188,11 +187,9 @@ async def get_ciphertext(request: web.Request) -> web.StreamResponse:
                                            "X-Ciphertext-SHA256": digest.hex()})
     response.content_length = size
     await response.prepare(request)
-    offset = 0
-    while offset < size:
-        chunk = await asyncio.to_thread(node.blobs.read_range, digest, offset, min(DOWNLOAD_CHUNK, size - offset))
+    chunks = node.blobs.iter_range(digest)  # 1 MiB at a time, each read in a worker thread
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
         await response.write(chunk)
-        offset += len(chunk)
     await response.write_eof()
     return response
 
@@ -317,7 +314,7 @@ async def open_document(request: web.Request) -> web.Response:
             status=503,
         )
     try:
-        content_key = crypto.open_sealed(key, sealed["sealed"])
+        content_key = envelope.open_content_key(envelope.SealedKey(sealed["fingerprint"], sealed["sealed"]), key)
     except DecryptionFailed as exc:
         raise OpenRefused(
             f"the key {record['sender']} sealed for {department} does not open with {department}'s key "
@@ -353,20 +350,20 @@ def check_client_tx(node: Any, tx: Transaction) -> None:
     body = tx.body
     if body.contract != "documents" or body.method not in ("send", "forward") or type(body.args) is not dict:
         return
-    digest: Any = body.args.get("ciphertext_sha256")
-    if body.method == "forward":
-        original = documents.get_document(node.store, str(body.args.get("doc_id", "")))
-        digest = None if original is None else original["ciphertext_sha256"]
-    if type(digest) is bytes and not node.blobs.has(digest) and body.method == "forward":
+    if body.method == "send":
+        digest = body.args.get("ciphertext_sha256")
+        if type(digest) is bytes and not node.blobs.has(digest):
+            raise CiphertextMissing(
+                f"this node does not hold the ciphertext {digest.hex()}; upload it first (PUT /v1/blobs/"
+                f"{digest.hex()}, or chainnode doc send, which does both)", field="args.ciphertext_sha256",
+            )
+        return
+    original = documents.get_document(node.store, str(body.args.get("doc_id", "")))
+    if original is not None and not node.blobs.has(original["ciphertext_sha256"]):
         raise CiphertextMissing(
-            f"this node does not hold the ciphertext {digest.hex()} of the document to forward yet; wait until "
-            "it is delivered to your department's node (chainnode doc show), then forward through that node",
-            field="args.doc_id",
-        )
-    if type(digest) is bytes and not node.blobs.has(digest):
-        raise CiphertextMissing(
-            f"this node does not hold the ciphertext {digest.hex()}; upload it first (PUT /v1/blobs/{digest.hex()}, "
-            "or chainnode doc send, which does both)", field="args.ciphertext_sha256",
+            f"this node does not hold the ciphertext {original['ciphertext_sha256'].hex()} of the document to "
+            "forward yet; wait until it is delivered to your department's node (chainnode doc show), then forward "
+            "through that node", field="args.doc_id",
         )
 
 

@@ -3,7 +3,7 @@ delivered on chain.
 
 Theory of operation. On start and after each committed block (`notify`), the fetcher pages through the
 whole of `pending_deliveries` for its own department, `pending_limit` documents at a time (by a doc_id
-cursor when the query takes one, chainnode/blob_transfer.py `get_pending_page`). For a document whose
+cursor, chainnode/blob_transfer.py `get_pending_page`). For a document whose
 ciphertext the store holds at the document's size, it submits `documents.delivered {"doc_id"}` signed by
 the node key, once: the document stays in flight until the state no longer lists it (delivered or
 withdrawn), the transaction is committed and the document is still listed (the contract refused it), or
@@ -46,7 +46,6 @@ from chainnode.blob_transfer import (
     STATUS_OK,
     BlobRequest,
     DocumentQueries,
-    accepts_after,
     decode_blob_response,
     encode_blob_request,
     get_node_department,
@@ -198,7 +197,6 @@ class DeliveryFetcher:
         self.store, self.host, self.queries = store, host, queries
         self.settings = settings or FetcherSettings()
         self._monotonic = monotonic
-        self._paged = accepts_after(queries)
         self._wanted = asyncio.Event()
         self._stopping = False
         self._transfers: dict[TransferKey, _Transfer] = {}
@@ -264,10 +262,9 @@ class DeliveryFetcher:
         seen_partials: set[bytes] = set()
         seen_transfers: set[TransferKey] = set()
         after: str | None = None
-        skip = 0
         while True:
             in_flight = dict(self._in_flight)
-            page = await asyncio.to_thread(self._read_page, department, after, skip, in_flight)
+            page = await asyncio.to_thread(self._read_page, department, after, in_flight)
             self._settle_in_flight(page, after)
             for doc_id, blob_hash, size in page.entries:
                 await self._visit(group, doc_id, blob_hash, size)
@@ -277,7 +274,7 @@ class DeliveryFetcher:
                     seen_transfers.add((blob_hash, size))
             if page.is_last or self._stopping:
                 break
-            after, skip = page.entries[-1][0], skip + len(page.entries)
+            after = page.entries[-1][0]
         if self._stopping:
             return
         for key in [k for k, t in self._transfers.items() if k not in seen_transfers and not t.running]:
@@ -303,13 +300,13 @@ class DeliveryFetcher:
         self.stats.orphans_dropped += dropped
         return dropped
 
-    def _read_page(self, department: str, after: str | None, skip: int, in_flight: dict[str, _InFlight]) -> _Page:
+    def _read_page(self, department: str, after: str | None, in_flight: dict[str, _InFlight]) -> _Page:
         """One page of the pending list, with the head and the committed reports read before it (so a
         report committed meanwhile shows as unlisted, not as refused). Blocking: run it in a worker thread."""
         head = self.host.head_height()
         committed = frozenset(doc_id for doc_id, entry in in_flight.items() if self.host.is_committed(entry.tx_id))
         entries, is_last = get_pending_page(self.queries, self.host.reader, department, self.settings.pending_limit,
-                                            after=after, skip=skip, paged=self._paged)
+                                            after=after)
         return _Page(head, committed, entries, is_last)
 
     def _drop_partials(self, department: str, hashes: Sequence[bytes]) -> None:

@@ -21,18 +21,17 @@ The documents contract's queries are injected (`DocumentQueries`), so this modul
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol, cast
+from typing import Final, Literal, Protocol
 
 from chainnode import codec
 from chainnode.blobs import HASH_SIZE, BlobNotFound, BlobStore
 from chainnode.errors import InvalidInput
 from chainnode.limits import BLOB_CHUNK_MAX, BLOB_MESSAGE_LIMIT
-from contracts import governance
-from contracts.base import StateReader, decode_state
+from contracts import governance, proposals
+from contracts.base import StateReader
 from network.scoring import Offence
 
 log = logging.getLogger("chainnode.blobs")
@@ -47,9 +46,6 @@ REQUEST_LIMIT: Final = 64
 """A request is at most 49 bytes."""
 MAX_REQUESTS_IN_FLIGHT: Final = 2
 """`blob` requests of one peer answered at once; the fetcher runs at most 2 transfers, one request each."""
-DOCS_CONFIG_KEY: Final = b"docs/config"
-DEFAULT_MAX_DOCUMENT_BYTES: Final = 64 * 1024 * 1024
-"""The documents contract's default `max_document_bytes` (docs/documents.md)."""
 
 Status = Literal["ok", "missing", "refused"]
 
@@ -63,53 +59,21 @@ class DocumentQueries(Protocol):
         ...
 
     def pending_deliveries(
-        self, reader: StateReader, department: str, limit: int, /
+        self, reader: StateReader, department: str, limit: int, /, *, after: str | None = None
     ) -> list[tuple[str, bytes, int]]:
         """`(doc_id, ciphertext_sha256, ciphertext_size)` of up to `limit` inbox documents of `department`
-        whose ciphertext its node has not reported delivered, in doc_id order. A query that also takes a
-        keyword `after: str | None = None` (see `PendingPage`) is paged by that cursor."""
+        whose ciphertext its node has not reported delivered, in doc_id order, those with a doc_id greater
+        than `after` (all of them when `after` is None)."""
         ...
 
 
-class PendingPage(Protocol):
-    """`pending_deliveries` with a cursor: the first `limit` entries whose doc_id is greater than `after`
-    (all of them when `after` is None), in doc_id order."""
-
-    def __call__(
-        self, reader: StateReader, department: str, limit: int, /, *, after: str | None = None
-    ) -> list[tuple[str, bytes, int]]: ...
-
-
-def accepts_after(queries: DocumentQueries) -> bool:
-    """Whether `queries.pending_deliveries` takes the keyword `after` (a doc_id cursor)."""
-    try:
-        parameters = inspect.signature(queries.pending_deliveries).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(
-        (p.name == "after" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) or p.kind is p.VAR_KEYWORD
-        for p in parameters
-    )
-
-
 def get_pending_page(
-    queries: DocumentQueries, reader: StateReader, department: str, limit: int, *, after: str | None, skip: int,
-    paged: bool,
+    queries: DocumentQueries, reader: StateReader, department: str, limit: int, *, after: str | None
 ) -> tuple[list[tuple[str, bytes, int]], bool]:
     """Up to `limit` pending deliveries of `department` whose doc_id is greater than `after`, and whether
-    they are the last. `paged`: the query takes `after` (`accepts_after`); otherwise it is asked for the
-    first `skip + limit` (`skip`: how many earlier pages returned) or more, and the entries up to `after`
-    are dropped. Blocking (state reads)."""
-    if paged:
-        entries = cast(PendingPage, queries.pending_deliveries)(reader, department, limit, after=after)
-        return entries, len(entries) < limit
-    wanted = skip + limit
-    while True:
-        entries = queries.pending_deliveries(reader, department, wanted)
-        later = [entry for entry in entries if after is None or entry[0] > after]
-        if len(later) >= limit or len(entries) < wanted:
-            return later[:limit], len(entries) < wanted and len(later) <= limit
-        wanted += limit  # entries were added before the cursor: ask for more
+    they are the last. Blocking (state reads)."""
+    entries = queries.pending_deliveries(reader, department, limit, after=after)
+    return entries, len(entries) < limit
 
 
 class NoDocuments:
@@ -196,13 +160,8 @@ def get_node_department(reader: StateReader, node_key: bytes, height: int) -> st
 
 
 def get_max_document_bytes(reader: StateReader) -> int:
-    """The governance limit on one document's ciphertext (`docs/config`), or its default before one is set."""
-    raw = reader.get(DOCS_CONFIG_KEY)
-    if raw is None:
-        return DEFAULT_MAX_DOCUMENT_BYTES
-    value = decode_state(raw)
-    limit = value.get("max_document_bytes") if isinstance(value, dict) else None
-    return limit if type(limit) is int and limit > 0 else DEFAULT_MAX_DOCUMENT_BYTES
+    """The governance limit on one document's ciphertext: the one the documents contract enforces."""
+    return proposals.max_document_bytes(reader)
 
 
 class BlobServer:

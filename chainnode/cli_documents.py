@@ -34,7 +34,7 @@ from chainnode.cli_records import (
 from chainnode.client_records import ContractRefused
 from chainnode.doc_verify import verify_document_bundle
 from chainnode.errors import InvalidProof
-from chainnode.genesis import Genesis, load_genesis
+from chainnode.genesis import Genesis, Params, load_genesis
 from chainnode.tx import Transaction, decode_transaction
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _file_sha256(path: Path) -> bytes:
 
 def _max_bytes(client: Client) -> int:
     limits = client.registries().get("documents") or {}
-    return int(limits.get("max_document_bytes") or 64 * 1024 * 1024)
+    return int(limits.get("max_document_bytes") or Params().max_document_bytes)
 
 
 # --- writes --------------------------------------------------------------------------------------------

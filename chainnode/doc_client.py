@@ -120,6 +120,11 @@ def proven_encryption_keys(client: Client, genesis: Genesis, codes: Sequence[str
     return keys
 
 
+def _party_keys(client: Client, parties: Sequence[str], genesis: Genesis | None) -> dict[str, bytes]:
+    """Proven keys with `genesis` (`proven_encryption_keys`), else the node's department list's."""
+    return encryption_keys(client, parties) if genesis is None else proven_encryption_keys(client, genesis, parties)
+
+
 def member_department(client: Client, key: crypto.PrivateKey) -> str:
     record = client.member(key.public_key)
     department = record.get("member", {}).get("department")
@@ -152,7 +157,7 @@ def send(client: Client, key: crypto.PrivateKey, source: Path, *, recipients: Se
         raise DocumentArgumentError(f"{sender} is your own department; a document goes to other departments",
                                     field="to")
     parties = [*recipients, sender]
-    keys = encryption_keys(client, parties) if genesis is None else proven_encryption_keys(client, genesis, parties)
+    keys = _party_keys(client, parties, genesis)
     content_key = crypto.new_content_key()
     with tempfile.TemporaryDirectory(prefix="chainnode-doc-") as work:
         cipher_path = Path(work) / "ciphertext"
@@ -180,9 +185,7 @@ def send(client: Client, key: crypto.PrivateKey, source: Path, *, recipients: Se
         if exc.code != "stale_key":
             raise
         # a department's key changed between reading it and the commit: seal to the key in force now
-        fresh = encryption_keys(client, parties) if genesis is None else proven_encryption_keys(client, genesis,
-                                                                                                  parties)
-        args["sealed_keys"] = _sealed_keys(content_key, fresh)
+        args["sealed_keys"] = _sealed_keys(content_key, _party_keys(client, parties, genesis))
         tx_id, height = _call(client, key, "send", args)
     return Sent(document_id(bytes.fromhex(tx_id)), tx_id, height, digest)
 
@@ -282,7 +285,7 @@ def forward(client: Client, key: crypto.PrivateKey, doc_id: str, recipients: Seq
     forwarder = member_department(client, key)
     document = record(client, key, doc_id)["document"]
     parties = [*recipients, forwarder]
-    keys = encryption_keys(client, parties) if genesis is None else proven_encryption_keys(client, genesis, parties)
+    keys = _party_keys(client, parties, genesis)
     key_bytes, _, _ = content_key(client, key, doc_id, case_id=None, purpose="forward")
     args: dict[str, Value] = {"doc_id": doc_id, "recipients": list(recipients),
                               "sealed_keys": _sealed_keys(key_bytes, keys)}

@@ -55,8 +55,8 @@ class DocumentKeys:
             except OSError:
                 stat = None
             signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns) if stat is not None else None
-            if signature is not None and self._read.get(path) == signature:
-                continue
+            if signature is not None and self._read.get(path) == signature and not (strict and path in self._problems):
+                continue  # unchanged since read; a start (strict) still stops on a file that did not open
             try:
                 key = crypto.load_encryption_key_file(path, passphrase=self._passphrase)
             except KeyFileError as exc:

@@ -15,9 +15,9 @@ from typing import Any, Final
 from chainnode.anchor_verify import decode_proven_record, format_time_ms, proven_field, verify_state_value
 from chainnode.errors import InvalidProof
 from chainnode.genesis import Genesis
+from contracts.document_queries import doc_key
 
 MAX_RECORD_BYTES: Final = 1 << 20
-DOCUMENT_PREFIX: Final = b"doc/"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +69,7 @@ def verify_document_bundle(genesis: Genesis, doc_id: str, data: bytes, file_sha2
     Raises InvalidProof naming the failed check (format, block and commit, state path, absence, a record
     under another key, a malformed record)."""
     verified = verify_state_value(genesis, data)
-    if verified.key != DOCUMENT_PREFIX + doc_id.encode():
+    if verified.key != doc_key(doc_id):
         raise InvalidProof("record check failed: the proof is for another key than this document's record",
                            field="key")
     if verified.value is None:

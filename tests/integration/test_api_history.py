@@ -18,23 +18,22 @@ from typing import Any
 
 import plyvel
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from chainnode import crypto, history
-from chainnode.api import create_app
 from chainnode.check import check_home
 from chainnode.cli import main
 from chainnode.cli_records import format_local_ms
 from chainnode.client import AsyncClient, Client
 from chainnode.codec import Value
 from chainnode.errors import StoreError
-from chainnode.home import init_home
 from chainnode.node import Node
 from chainnode.store import COL_ENTITY, FORMAT_VERSION, META_FORMAT, UPGRADABLE_FORMAT, Store, entity_prefix
 from chainnode.tx import TxBody, sign_transaction
 from contracts.case_queries import compute_case_id
 from contracts.certificates import compute_cert_id
 from contracts.materials import compute_material_id
+from tests.kit import serve_node
 from tests.nodeproc import anchor_tx
 
 CHAIN = "history-test"
@@ -71,15 +70,8 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    _, created = init_home(tmp_path / "home", chain_id=CHAIN, department="PSB", name="Police")
-    node = Node.from_home(created.home)
-    client = TestClient(TestServer(create_app(node), host="127.0.0.1"))
-    await client.start_server()
-    try:
-        yield Env(client, node, crypto.load_key_file(created.officer_key).key)
-    finally:
-        await client.close()
-        node.close()
+    async with serve_node(tmp_path / "home", chain_id=CHAIN) as (client, node, key):
+        yield Env(client, node, key)
 
 
 async def anchor_blocks(env: Env, total: int, per_block: int) -> None:

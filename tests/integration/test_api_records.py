@@ -13,19 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from chainnode import crypto
-from chainnode.api import create_app
 from chainnode.cli import main
 from chainnode.codec import Value
-from chainnode.home import init_home
 from chainnode.node import Node
 from chainnode.tx import TxBody, sign_transaction
 from contracts import certificates
 from contracts.case_queries import compute_case_id
 from contracts.certificates import compute_cert_id
 from contracts.materials import compute_material_id
+from tests.kit import serve_node
 
 CHAIN = "records-test"
 HOLDER = crypto.sha256(b"salt|applicant-1")
@@ -60,15 +59,8 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    _, created = init_home(tmp_path / "home", chain_id=CHAIN, department="PSB", name="Police")
-    node = Node.from_home(created.home)
-    client = TestClient(TestServer(create_app(node), host="127.0.0.1"))
-    await client.start_server()
-    try:
-        yield Env(client, node, crypto.load_key_file(created.officer_key).key)
-    finally:
-        await client.close()
-        node.close()
+    async with serve_node(tmp_path / "home", chain_id=CHAIN) as (client, node, key):
+        yield Env(client, node, key)
 
 
 async def pass_proposal(env: Env, kind: str, payload: dict[str, Any]) -> None:

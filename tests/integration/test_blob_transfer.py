@@ -27,7 +27,7 @@ from network.network import Network
 from network.scoring import Offence
 from tests.contract_kit import Chain, key_for
 from tests.integration.test_network_support import LIMITS, Cluster, RecordingHandler, free_port, wait_until
-from tests.unit.test_blob_transfer import FakeDocuments
+from tests.kit import FakeDocuments, new_store, put_blob
 
 BLOB_LIMITS = {**LIMITS, KIND_BLOB: BLOB_MESSAGE_LIMIT}
 PSB_KEY, CAB_KEY, SAMR_KEY = (key_for(f"{code}/node") for code in ("PSB", "CAB", "SAMR"))
@@ -92,12 +92,9 @@ class NetworkHost:
 
 
 def sender_store(root: Path) -> BlobStore:
-    store = BlobStore(root, max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
+    store = new_store(root)
     if not store.has(HASH):
-        upload = store.begin_upload(HASH, len(DATA))
-        for start in range(0, len(DATA), 300_000):
-            upload.write(DATA[start : start + 300_000])
-        upload.finish()
+        put_blob(store, HASH, DATA)
     return store
 
 
@@ -112,7 +109,7 @@ async def test_a_transfer_resumes_after_the_serving_node_restarts(tmp_path: Path
         psb = await cluster.add(PSB_KEY, handler=first, allowed=lambda _: True, limits=BLOB_LIMITS,
                                 listen=f"127.0.0.1:{port}")
         cab = await cluster.add(CAB_KEY, peers=[psb.address], allowed=lambda _: True, limits=BLOB_LIMITS)
-        own = BlobStore(tmp_path / "cab", max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
+        own = new_store(tmp_path / "cab")
         host = NetworkHost(cab.network, chain)
         fetcher = DeliveryFetcher(own, host, documents,
                                   settings=FetcherSettings(backoff_base_s=0.02, backoff_max_s=0.2, request_timeout_s=5))

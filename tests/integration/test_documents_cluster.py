@@ -10,10 +10,10 @@ import base64
 import io
 import json
 import os
-import time
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -26,21 +26,18 @@ from chainnode.doc_verify import verify_document_bundle
 from chainnode.errors import InvalidProof
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.read_auth import sign_read
+from tests import kit
 from tests.cluster import Cluster
 from tests.nodeproc import http_json
 
 PSB, SAMR, CAB, TAX = 0, 1, 2, 3
 SIZE = 6 * 1024 * 1024 + 12345
+T = TypeVar("T")
 
 
-def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_for(what: str, check: Callable[[], T]) -> T:
+    """A transfer of 6 MiB between processes: up to 90 s, checked every 20 ms."""
+    return kit.wait_for(what, check, timeout=90, interval=0.02)
 
 
 def blob_files(cluster: Cluster, i: int) -> list[Path]:

@@ -8,10 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from chainnode import crypto
+from chainnode import codec, crypto
 from chainnode.api_documents import CiphertextMissing, _access_tx, check_client_tx
 from chainnode.errors import ChainError, InvalidInput
 from chainnode.tx import Transaction, TxBody, sign_transaction
+from contracts.document_queries import doc_key
 from tests.contract_kit import DictState
 
 KEY = crypto.PrivateKey(bytes(range(32)))
@@ -58,6 +59,19 @@ def test_a_send_is_admitted_only_by_a_node_holding_its_ciphertext() -> None:
     node.blobs.held.add(digest)
     check_client_tx(node, send)
     check_client_tx(SimpleNamespace(blobs=Blobs(set()), store=DictState()), tx("anchor", "put", {}))
+
+
+def test_a_forward_is_admitted_only_by_a_node_holding_the_forwarded_ciphertext() -> None:
+    digest = crypto.sha256(b"forwarded ciphertext")
+    state = DictState({doc_key(DOC): codec.encode({"doc_id": DOC, "ciphertext_sha256": digest})})
+    node = SimpleNamespace(blobs=Blobs(set()), store=state)
+    forward = tx("documents", "forward", {"doc_id": DOC, "recipients": ["TAX"]})
+    with pytest.raises(CiphertextMissing, match=f"ciphertext {digest.hex()} of the document to forward") as refused:
+        check_client_tx(node, forward)
+    assert (refused.value.field, refused.value.http_status) == ("args.doc_id", 409)
+    check_client_tx(node, tx("documents", "forward", {"doc_id": "f" * 32}))  # no such document: the contract says
+    node.blobs.held.add(digest)
+    check_client_tx(node, forward)
 
 
 def test_an_open_request_with_an_unusable_reply_key_is_refused_before_anything_is_recorded() -> None:

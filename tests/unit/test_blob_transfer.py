@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from chainnode.blob_transfer import (
     BlobResponse,
     BlobServer,
     NoDocuments,
-    accepts_after,
     decode_blob_request,
     decode_blob_response,
     encode_blob_request,
@@ -29,9 +28,9 @@ from chainnode.blobs import BlobStore
 from chainnode.driver.gossip import LIMITS
 from chainnode.errors import InvalidInput
 from chainnode.limits import BLOB_CHUNK_MAX
-from contracts.base import StateReader
 from network.scoring import Offence
 from tests.contract_kit import Chain, key_for
+from tests.kit import FakeDocuments, new_store, put_blob
 
 PSB, CAB, SAMR = (key_for(f"{code}/node").public_key for code in ("PSB", "CAB", "SAMR"))
 CLERK = key_for("PSB/clerk").public_key
@@ -39,41 +38,6 @@ DATA = bytes(range(256)) * 5000  # 1.28 MB: more than one chunk
 HASH = hashlib.sha256(DATA).digest()
 UNKNOWN = hashlib.sha256(b"no document carries this").digest()
 NOT_HELD = hashlib.sha256(b"a document this node lacks").digest()
-
-
-@dataclass
-class FakeDocuments:
-    parties: dict[bytes, frozenset[str]] = field(default_factory=dict)
-    pending: dict[str, list[tuple[str, bytes, int]]] = field(default_factory=dict)
-
-    def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
-        return self.parties.get(ciphertext_sha256, frozenset())
-
-    pages: list[str | None] = field(default_factory=list)
-    """The cursors asked for, in order."""
-
-    def pending_deliveries(
-        self, reader: StateReader, department: str, limit: int, *, after: str | None = None
-    ) -> list[tuple[str, bytes, int]]:
-        self.pages.append(after)
-        entries = sorted(self.pending.get(department, []))
-        return [entry for entry in entries if after is None or entry[0] > after][:limit]
-
-
-@dataclass
-class LegacyDocuments:
-    """The documents queries as contracts/document_queries.py has them today: no cursor."""
-
-    parties: dict[bytes, frozenset[str]] = field(default_factory=dict)
-    pending: dict[str, list[tuple[str, bytes, int]]] = field(default_factory=dict)
-    limits: list[int] = field(default_factory=list)
-
-    def blob_parties(self, reader: StateReader, ciphertext_sha256: bytes) -> frozenset[str]:
-        return self.parties.get(ciphertext_sha256, frozenset())
-
-    def pending_deliveries(self, reader: StateReader, department: str, limit: int) -> list[tuple[str, bytes, int]]:
-        self.limits.append(limit)
-        return sorted(self.pending.get(department, []))[:limit]
 
 
 @dataclass
@@ -92,10 +56,8 @@ class Fixture:
 @pytest.fixture
 def fixture(tmp_path: Path) -> Fixture:
     chain = Chain()
-    store = BlobStore(tmp_path / "blobs", max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
-    upload = store.begin_upload(HASH, len(DATA))
-    upload.write(DATA)
-    upload.finish()
+    store = new_store(tmp_path / "blobs")
+    put_blob(store, HASH, DATA)
     documents = FakeDocuments({HASH: frozenset({"PSB", "CAB"}), NOT_HELD: frozenset({"PSB", "CAB"})})
     reports: list[tuple[bytes, Offence, str]] = []
     server = BlobServer(store, chain.state, documents, head_height=lambda: chain.height,
@@ -206,10 +168,8 @@ def test_node_departments_come_from_the_roster() -> None:
 
 async def test_more_than_two_requests_at_once_are_refused_unread_and_scored(tmp_path: Path) -> None:
     chain = Chain()
-    store = BlobStore(tmp_path / "blobs", max_store_bytes=1 << 30, max_blob_bytes=lambda: 1 << 30)
-    upload = store.begin_upload(HASH, len(DATA))
-    upload.write(DATA)
-    upload.finish()
+    store = new_store(tmp_path / "blobs")
+    put_blob(store, HASH, DATA)
     reads: list[int] = []
     read_range = store.read_range
 
@@ -236,23 +196,23 @@ async def test_more_than_two_requests_at_once_are_refused_unread_and_scored(tmp_
     assert sorted(reads) == [0, 1, 3, 4] and len(reports) == 1
 
 
-def test_pending_pages_by_cursor_and_by_the_older_query() -> None:
+def test_pending_pages_follow_the_cursor() -> None:
     chain = Chain()
     entries = [(f"doc-{n:02}", HASH, n) for n in range(7)]
-    paged, legacy = FakeDocuments(pending={"CAB": list(entries)}), LegacyDocuments(pending={"CAB": list(entries)})
-    assert accepts_after(paged) and not accepts_after(legacy) and accepts_after(NoDocuments())
-    for queries, is_paged in ((paged, True), (legacy, False)):
-        pages, after, skip = [], None, 0
-        while True:
-            page, is_last = get_pending_page(queries, chain.state, "CAB", 3, after=after, skip=skip, paged=is_paged)
-            pages.append(page)
-            if is_last:
-                break
-            after, skip = page[-1][0], skip + len(page)
-        assert pages == [entries[:3], entries[3:6], entries[6:]]
-    # entries added before the cursor do not shift the older query's page
-    legacy.pending["CAB"] += [("doc-00a", HASH, 1), ("doc-00b", HASH, 1), ("doc-00c", HASH, 1)]
-    page, is_last = get_pending_page(legacy, chain.state, "CAB", 3, after="doc-02", skip=3, paged=False)
+    queries = FakeDocuments(pending={"CAB": list(entries)})
+    pages, after = [], None
+    while True:
+        page, is_last = get_pending_page(queries, chain.state, "CAB", 3, after=after)
+        pages.append(page)
+        if is_last:
+            break
+        after = page[-1][0]
+    assert pages == [entries[:3], entries[3:6], entries[6:]]
+    assert queries.pages == [None, "doc-02", "doc-05"]
+    # entries added before the cursor do not shift the next page
+    queries.pending["CAB"] += [("doc-00a", HASH, 1), ("doc-00b", HASH, 1), ("doc-00c", HASH, 1)]
+    page, is_last = get_pending_page(queries, chain.state, "CAB", 3, after="doc-02")
     assert page == entries[3:6] and not is_last
-    page, is_last = get_pending_page(legacy, chain.state, "CAB", 3, after="doc-05", skip=6, paged=False)
+    page, is_last = get_pending_page(queries, chain.state, "CAB", 3, after="doc-05")
     assert page == entries[6:] and is_last
+    assert get_pending_page(NoDocuments(), chain.state, "CAB", 3, after=None) == ([], True)

@@ -4,11 +4,13 @@ while the node runs is found on the next miss."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chainnode import crypto, keyfile
 from chainnode.doc_keys import DocumentKeys
+from chainnode.errors import KeyFileEncrypted
 
 
 def fingerprint(key: crypto.EncryptionKey) -> bytes:
@@ -58,3 +60,32 @@ def test_a_key_that_does_not_open_is_tried_once_per_version_and_stays_reported(
         assert keys.find(bytes(32)) is None
     assert asked == [locked]
     assert len(keys.problems) == 1 and "encryption.key" in keys.problems[0]
+
+
+def test_a_file_that_cannot_be_opened_is_reported_and_not_read_again_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = DocumentKeys(tmp_path)
+    current = crypto.EncryptionKey.generate()
+    crypto.write_encryption_key_file(tmp_path / "encryption.key", current)
+    locked = tmp_path / "encryption-0000000000000000.key"  # sorted first: read before the usable key
+    crypto.write_encryption_key_file(locked, crypto.EncryptionKey.generate())
+    reads: list[str] = []
+    load = crypto.load_encryption_key_file
+
+    def load_counting(path: Path, **kwargs: Any) -> crypto.EncryptionKey:
+        reads.append(path.name)
+        if path == locked:
+            raise KeyFileEncrypted(f"{path} is encrypted and no passphrase was given")
+        return load(path, **kwargs)
+
+    monkeypatch.setattr(crypto, "load_encryption_key_file", load_counting)
+    assert keys.find(fingerprint(current)) is not None
+    assert keys.problems == [f"{locked} is encrypted and no passphrase was given"]
+    for _ in range(3):  # documents naming unknown fingerprints: the files are unchanged, none is read again
+        assert keys.find(bytes(32)) is None
+    assert sorted(reads) == sorted([locked.name, "encryption.key"]) and len(keys.problems) == 1
+    with pytest.raises(KeyFileEncrypted):  # a node's start still stops on it
+        keys.load()
+    locked.write_text("{}")
+    assert keys.find(bytes(32)) is None and reads.count(locked.name) == 3
