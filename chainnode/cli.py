@@ -147,27 +147,35 @@ def decode_proof_file(path: Path) -> list[bytes]:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
+    from chainnode import cli_keys
+
+    if args.out.exists() and not args.force:
+        raise UsageError(f"{args.out} already exists; use --force to overwrite it")
+    protect = cli_keys.get_protector(args, args.out)
     key = crypto.PrivateKey.generate()
     try:
-        crypto.write_key_file(args.out, key, label=args.label, overwrite=args.force)
+        crypto.write_key_file(args.out, key, label=args.label, overwrite=args.force, protect=protect)
     except FileExistsError as exc:
         raise UsageError(f"{args.out} already exists; use --force to overwrite it") from exc
     except OSError as exc:
         raise InputFileError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     emit(args, {"key_file": str(args.out), "public_key": key.public_key.hex(), "label": args.label}, [
-        f"wrote {args.out} (mode 0600)", f"public key: {key.public_key.hex()}",
+        f"wrote {args.out} (mode 0600{', encrypted' if protect else ''})", f"public key: {key.public_key.hex()}",
         "register it with a department before signing with it; an unregistered key gets not_a_member",
     ])
     return 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from chainnode.home import init_home
+    from chainnode import cli_keys
+    from chainnode.home import check_fresh_home, init_home
 
+    check_fresh_home(args.home)
+    protect = cli_keys.get_protector(args, args.home / "keys")
     try:
         genesis, created = init_home(
             args.home, chain_id=args.chain_id, department=args.department, name=args.name,
-            api_port=args.api_port, p2p_port=args.p2p_port,
+            api_port=args.api_port, p2p_port=args.p2p_port, protect=protect,
         )
     except FileExistsError as exc:
         raise UsageError(f"{args.home} already holds key files ({exc.filename}); choose an empty directory") from exc
@@ -187,6 +195,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"  {created.officer_key}  an officer of {created.department} with every role: signs transactions",
         f"  {layout.encryption_key}  opens documents sent to {created.department} (keep private; never on chain)",
         f"  {layout.data}/  the block store, created on first start",
+        cli_keys.describe_protection(args),
         f"officer key: {created.officer_key}",
         f"next: chainnode start --home {created.home}",
     ])
@@ -205,15 +214,18 @@ def _address(value: str) -> str:
 
 
 def cmd_join(args: argparse.Namespace) -> int:
-    from chainnode.home import join_home
+    from chainnode import cli_keys
+    from chainnode.home import check_fresh_home, join_home
     from contracts.proposals import JOIN_DELAY_BLOCKS
 
     if not DEPARTMENT_CODE.match(args.department):
         raise UsageError(f"--department {args.department!r} must be 2-32 uppercase letters, digits or '_'")
+    check_fresh_home(args.home)
+    protect = cli_keys.get_protector(args, args.home / "keys")
     try:
         joining = join_home(
             args.home, genesis_path=args.genesis, department=args.department, peers=tuple(args.peer),
-            api_port=args.api_port, p2p_port=args.p2p_port,
+            api_port=args.api_port, p2p_port=args.p2p_port, protect=protect,
         )
     except FileExistsError as exc:
         raise UsageError(f"{args.home} already holds key files ({exc.filename}); choose an empty directory") from exc
@@ -231,6 +243,7 @@ def cmd_join(args: argparse.Namespace) -> int:
         f"  admin key {joining.admin_key_path} (public {joining.admin_key.public_key.hex()})",
         f"  encryption key {HomeLayout(joining.home).encryption_key} (public "
         f"{joining.encryption_key.public_key.hex()}): documents to {joining.department} are sealed to it",
+        cli_keys.describe_protection(args),
         f"the network admits {joining.department} only by proposal; an admin of a member department runs:",
         f"  chainnode proposal create --kind add_department --payload {payload_path} --deadline-in 100 "
         "--effective-in 2 --key ADMIN.key",
@@ -608,6 +621,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", type=_path, required=True, metavar="FILE")
     p.add_argument("--label", default="", help="a note stored beside the key")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    cli_keys.add_encrypt_keys_options(p)
     p.set_defaults(run=cmd_keygen)
 
     p = sub.add_parser("init", parents=[common], help="create a single-validator node home")
@@ -617,6 +631,7 @@ def build_parser() -> Parser:
     p.add_argument("--name", required=True, help="department name, e.g. 'Public Security Bureau'")
     p.add_argument("--api-port", type=int, default=8700, metavar="N")
     p.add_argument("--p2p-port", type=int, default=26656, metavar="N")
+    cli_keys.add_encrypt_keys_options(p)
     p.set_defaults(run=cmd_init)
 
     p = sub.add_parser("testnet", parents=[common], help="create the homes of a local multi-department network")
@@ -639,6 +654,7 @@ def build_parser() -> Parser:
     p.add_argument("--p2p-port", type=int, default=26656, metavar="N")
     p.add_argument("--address", metavar="HOST:PORT", type=_address,
                    help="where the members reach this node's P2P port (default 127.0.0.1:P2P-PORT); goes on chain")
+    cli_keys.add_encrypt_keys_options(p)
     p.set_defaults(run=cmd_join)
 
     p = sub.add_parser("start", parents=[common], help="run a node until SIGTERM or Ctrl-C (--json: JSON logs)")

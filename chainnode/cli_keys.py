@@ -8,10 +8,11 @@ never from the command line.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from chainnode import crypto, keyfile
-from chainnode.cli import _path, emit
+from chainnode.cli import UsageError, _path, emit
 
 
 def _passphrase(args: argparse.Namespace) -> keyfile.PassphraseSource:
@@ -65,6 +66,35 @@ def add_passphrase_fd(p: argparse.ArgumentParser) -> None:
     p.add_argument("--passphrase-fd", type=_fd, metavar="N",
                    help=f"read the key passphrase from file descriptor N (else ${keyfile.PASSPHRASE_ENV}, "
                         f"$CREDENTIALS_DIRECTORY/{keyfile.CREDENTIAL_NAME}, or a prompt on a terminal)")
+
+
+def add_encrypt_keys_options(p: argparse.ArgumentParser) -> None:
+    """`--encrypt-keys` (with `--passphrase-fd` and `--kdf`) for the commands that create key files."""
+    p.add_argument("--encrypt-keys", action="store_true",
+                   help="write the new key files encrypted under one passphrase (asked twice on a terminal)")
+    add_passphrase_fd(p)
+    p.add_argument("--kdf", choices=sorted(crypto.KDF_PROFILES), default=keyfile.DEFAULT_KDF_PROFILE,
+                   help=f"Argon2id cost with --encrypt-keys (default {keyfile.DEFAULT_KDF_PROFILE})")
+
+
+def get_protector(args: argparse.Namespace, asked_for: Path) -> crypto.KeyProtector | None:
+    """The protector `--encrypt-keys` asks for, its passphrase read now (before anything is written)."""
+    if not args.encrypt_keys:
+        if args.passphrase_fd is not None:
+            raise UsageError("--passphrase-fd is for --encrypt-keys; add --encrypt-keys or leave it out")
+        return None
+    source = keyfile.get_passphrase_source(fd=args.passphrase_fd, confirm=True)
+    return keyfile.get_protector(source, crypto.KDF_PROFILES[args.kdf], asked_for=asked_for)
+
+
+def describe_protection(args: argparse.Namespace) -> str:
+    """One line on how the new key files are kept, for the command's output."""
+    if args.encrypt_keys:
+        return (f"key files are encrypted (Argon2id {args.kdf}); the node asks for the passphrase at start: "
+                "--passphrase-fd N, $CHAINNODE_KEY_PASSPHRASE, the systemd credential chainnode-key-passphrase, "
+                "or a prompt")
+    return ("key files are NOT encrypted (mode 0600 only); before production run chainnode key encrypt on each, "
+            "or create them with --encrypt-keys")
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -139,16 +139,23 @@ PassphraseProvider = Callable[[Path], bytes]
 """Returns the passphrase for the encrypted key file at the path; raises KeyFileError if it has none."""
 
 
-def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: bool = False) -> None:
-    """Write `key` to `path` as JSON, readable by the owner only (0600), atomically.
+KeyProtector = Callable[[Mapping[str, object]], Mapping[str, object]]
+"""Turns a new key file's plain document into the one written (keyfile.get_protector: encrypted)."""
+
+
+def write_key_file(path: Path, key: PrivateKey, *, label: str = "", overwrite: bool = False,
+                   protect: KeyProtector | None = None) -> None:
+    """Write `key` to `path` as JSON, readable by the owner only (0600), atomically; with `protect`, the
+    document it returns (the secret never touches the disk in plain text).
 
     Raises KeyFileExists if the file exists and `overwrite` is false.
     """
     document = {"kind": KEY_FILE_KIND, "label": label, "public_key": key.public_key.hex(), "seed": key.seed.hex()}
-    _write_secret_file(path, document, overwrite=overwrite)
+    _write_secret_file(path, protect(document) if protect else document, overwrite=overwrite)
 
 
-def write_encryption_key_file(path: Path, key: EncryptionKey, *, label: str = "", overwrite: bool = False) -> None:
+def write_encryption_key_file(path: Path, key: EncryptionKey, *, label: str = "", overwrite: bool = False,
+                              protect: KeyProtector | None = None) -> None:
     """Write a department's X25519 encryption key like a signing key: JSON, 0600, atomically."""
     document = {
         "kind": ENCRYPTION_KEY_FILE_KIND,
@@ -156,7 +163,7 @@ def write_encryption_key_file(path: Path, key: EncryptionKey, *, label: str = ""
         "public_key": key.public_key.hex(),
         "secret": key.secret.hex(),
     }
-    _write_secret_file(path, document, overwrite=overwrite)
+    _write_secret_file(path, protect(document) if protect else document, overwrite=overwrite)
 
 
 def write_key_document(path: Path, document: Mapping[str, object], *, overwrite: bool = False) -> None:

@@ -42,10 +42,16 @@ class CreatedHome:
     api_url: str
 
 
-def _fresh_home(home: Path) -> HomeLayout:
+def check_fresh_home(home: Path) -> HomeLayout:
+    """Raises ConfigError if `home` already holds a node home (checked before any passphrase is asked)."""
     layout = HomeLayout(home)
     if layout.config.exists() or layout.genesis.exists() or layout.data.exists():
         raise ConfigError(f"{home} already holds a node home; choose another directory or remove it first")
+    return layout
+
+
+def _fresh_home(home: Path) -> HomeLayout:
+    layout = check_fresh_home(home)
     layout.keys.mkdir(parents=True, exist_ok=True, mode=0o700)
     return layout
 
@@ -60,8 +66,11 @@ def init_network(
     config_overrides: dict[str, Any] | None = None,
     host: str = "127.0.0.1",
     params: dict[str, int] | None = None,
+    protect: crypto.KeyProtector | None = None,
 ) -> tuple[Genesis, list[CreatedHome]]:
-    """Create one home per department, all with the same genesis. Raises ConfigError if a home exists."""
+    """Create one home per department, all with the same genesis. Raises ConfigError if a home exists.
+
+    `protect` (keyfile.get_protector) encrypts every key file as it is written."""
     if not (len(homes) == len(departments) == len(api_ports) == len(p2p_ports)):
         raise ConfigError("one home, API port and P2P port per department")
     layouts = [_fresh_home(h) for h in homes]
@@ -99,10 +108,10 @@ def init_network(
         layouts, departments, node_keys, officer_keys, encryption_keys, api_ports, p2p_ports, strict=True
     ):
         genesis = write_genesis(layout.genesis, document)
-        crypto.write_key_file(layout.node_key, nk, label=f"{spec.code} node")
-        crypto.write_encryption_key_file(layout.encryption_key, ek, label=f"{spec.code} documents")
+        crypto.write_key_file(layout.node_key, nk, label=f"{spec.code} node", protect=protect)
+        crypto.write_encryption_key_file(layout.encryption_key, ek, label=f"{spec.code} documents", protect=protect)
         officer_path = layout.keys / "officer.key"
-        crypto.write_key_file(officer_path, ok, label=f"{spec.code} officer")
+        crypto.write_key_file(officer_path, ok, label=f"{spec.code} officer", protect=protect)
         peers = tuple(f"{host}:{p}" for p in p2p_ports if p != p2p)
         config = NodeConfig(
             moniker=spec.code.lower(), api_listen=f"{host}:{api}", p2p_listen=f"{host}:{p2p}", peers=peers,
@@ -134,6 +143,7 @@ def init_home(
     api_port: int = 8700,
     p2p_port: int = 26656,
     config_overrides: dict[str, Any] | None = None,
+    protect: crypto.KeyProtector | None = None,
 ) -> tuple[Genesis, CreatedHome]:
     genesis, created = init_network(
         [home],
@@ -142,6 +152,7 @@ def init_home(
         api_ports=[api_port],
         p2p_ports=[p2p_port],
         config_overrides=config_overrides,
+        protect=protect,
     )
     return genesis, created[0]
 
@@ -179,6 +190,7 @@ def join_home(
     p2p_port: int,
     host: str = "127.0.0.1",
     config_overrides: dict[str, Any] | None = None,
+    protect: crypto.KeyProtector | None = None,
 ) -> JoiningHome:
     """A home for a department that joins a running network. Raises ConfigError or GenesisError.
 
@@ -191,11 +203,12 @@ def join_home(
     layout = _fresh_home(home)
     write_genesis(layout.genesis, genesis.document)
     node_key, admin_key = crypto.PrivateKey.generate(), crypto.PrivateKey.generate()
-    crypto.write_key_file(layout.node_key, node_key, label=f"{department} node")
+    crypto.write_key_file(layout.node_key, node_key, label=f"{department} node", protect=protect)
     admin_path = layout.keys / "admin.key"
-    crypto.write_key_file(admin_path, admin_key, label=f"{department} admin")
+    crypto.write_key_file(admin_path, admin_key, label=f"{department} admin", protect=protect)
     encryption_key = crypto.EncryptionKey.generate()
-    crypto.write_encryption_key_file(layout.encryption_key, encryption_key, label=f"{department} documents")
+    crypto.write_encryption_key_file(layout.encryption_key, encryption_key, label=f"{department} documents",
+                                     protect=protect)
     config = NodeConfig(
         moniker=department.lower(), api_listen=f"{host}:{api_port}", p2p_listen=f"{host}:{p2p_port}", peers=peers,
         api_plain_http=host in LOOPBACK_HOSTS,

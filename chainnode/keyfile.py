@@ -255,6 +255,20 @@ def encrypt_key_file(path: Path, new_passphrase: PassphraseSource, limits: crypt
     crypto.write_key_document(path, envelope, overwrite=True)
 
 
+def get_protector(passphrase: PassphraseSource, limits: crypto.KdfLimits, *, asked_for: Path) -> crypto.KeyProtector:
+    """Encrypts each new key file a command writes (`--encrypt-keys`) under one passphrase.
+
+    The passphrase is read here, before anything is written, so a mistyped confirmation leaves nothing
+    behind. Raises KeyPassphraseUnusable.
+    """
+    secret = passphrase.get(asked_for)
+
+    def protect(document: Mapping[str, object]) -> Mapping[str, object]:
+        return _encrypt(document, secret, limits)
+
+    return protect
+
+
 def decrypt_key_file(path: Path, passphrase: PassphraseSource) -> None:
     """Replace the encrypted key file at `path` by the plain file it holds (atomically, mode 0600).
 
