@@ -22,9 +22,9 @@ from typing import Any
 
 from chainnode import faults
 from chainnode.blob_fetcher import DeliveryFetcher, NodeDeliveryHost
-from chainnode.blob_transfer import KIND_BLOB, BlobServer, DocumentQueries, NoDocuments
+from chainnode.blob_transfer import KIND_BLOB, BlobServer, DocumentQueries, NoDocuments, get_node_department
 from chainnode.blobs import BlobStore
-from chainnode.block import Block, decode_block
+from chainnode.block import VOTE_PRECOMMIT, VOTE_PREVOTE, Block, decode_block
 from chainnode.config import NodeConfig
 from chainnode.consensus.events import Decide, TimeoutEvent, Timeouts
 from chainnode.consensus.messages import DuplicateVoteEvidence
@@ -237,6 +237,31 @@ class BftDriver:
                 for p in self.network.peers()
             ],
             "last_commit_ms": self.last_commit_ms or None,
+            "votes": self._round_votes_json(),
+        }
+
+    def _round_votes_json(self) -> dict[str, Any] | None:
+        """Who has voted in the round in progress, for an operator asking why the height does not move: the
+        power behind prevotes and precommits, what a decision needs, and the validators not heard from."""
+        state = self.engine.state
+        if state is None:
+            return None
+        validators = state.validators.validators
+        prevotes = state.get_votes(state.round, VOTE_PREVOTE)
+        precommits = state.get_votes(state.round, VOTE_PRECOMMIT)
+        heard = set(prevotes.votes) | set(precommits.votes)
+        silent = []
+        for index, validator in enumerate(validators):
+            if index not in heard:
+                department = get_node_department(self.node.store, validator.public_key, self.node.head_height() + 1)
+                silent.append(department or validator.public_key.hex()[:16])
+        return {
+            "round": state.round,
+            "total_power": state.validators.total_power,
+            "quorum_power": state.validators.total_power * 2 // 3 + 1,
+            "prevote_power": prevotes.total_power,
+            "precommit_power": precommits.total_power,
+            "not_heard_from": silent,
         }
 
     def _init_blobs(self, documents: DocumentQueries, blobs: BlobStore | None) -> None:

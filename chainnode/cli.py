@@ -348,7 +348,16 @@ def _consensus_lines(consensus: Any) -> list[str]:
     at = consensus.get("consensus_height")
     where = f"height {at} round {consensus.get('round')} ({consensus.get('step')})" if at else "idle, waiting for work"
     peers = consensus.get("peers") or []
-    lines = [f"  consensus:  {where}", f"  peers:      {len(peers)}"]
+    lines = [f"  consensus:  {where}"]
+    votes = consensus.get("votes")
+    if at and isinstance(votes, dict):
+        lines.append(f"  votes:      round {votes.get('round')}: prevotes {votes.get('prevote_power')}, precommits "
+                     f"{votes.get('precommit_power')} of power {votes.get('total_power')} (a decision needs "
+                     f"{votes.get('quorum_power')})")
+        silent = votes.get("not_heard_from") or []
+        if silent:
+            lines.append(f"              no vote yet this round from {', '.join(map(str, silent))}")
+    lines.append(f"  peers:      {len(peers)}")
     lines += [f"    {p.get('key', '')[:16]}  {p.get('address')}  {p.get('direction')}  score {p.get('score')}"
               for p in peers]
     return lines
