@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster import Cluster, Load
+from tests.cluster import DEPARTMENTS, Cluster, Load
 from tests.nodeproc import http_json
 
 
@@ -62,6 +62,11 @@ def test_two_of_four_down_commits_stop_without_fork_and_resume(cluster: Cluster)
         stuck = assert_no_progress(cluster, [0, 1], seconds=4)
         code, body = http_json(f"{cluster.urls[1]}/v1/txs/{pending[0]}")
         assert body["status"] in ("pending", "unknown") and code in (200, 404)
+        # what an operator reads: half the power voted, a decision needs more, and who is silent
+        votes = http_json(f"{cluster.urls[0]}/v1/status")[1]["consensus"]["votes"]
+        assert votes["total_power"] == 40 and votes["quorum_power"] == 27
+        assert votes["prevote_power"] <= 20 and votes["precommit_power"] <= 20
+        assert sorted(votes["not_heard_from"]) == sorted(code for code, _ in DEPARTMENTS[2:4])
         cluster.start(2)
         cluster.wait_committed(0, pending, timeout=90)
         assert cluster.height(0) > stuck
