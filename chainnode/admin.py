@@ -51,8 +51,11 @@ def create_admin_app(node: Node) -> web.Application:
         snapshot = node.store.snapshot()
         frames = backup.backup_frames(snapshot, node.layout.blobs, chain_id=node.genesis.chain_id,
                                       genesis_hash=node.genesis.hash)
+        estimate = await loop.run_in_executor(reader, backup.estimate_backup_bytes, node.layout.data,
+                                              node.layout.blobs)
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
-                                               "X-Chainnode-Height": str(snapshot.head_height())})
+                                               "X-Chainnode-Height": str(snapshot.head_height()),
+                                               "X-Chainnode-Estimated-Bytes": str(estimate)})
         await response.prepare(request)
         log.info("backup: streaming the store at height %d to the admin socket", snapshot.head_height())
         try:

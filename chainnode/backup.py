@@ -92,8 +92,21 @@ def _blob_files(root: Path) -> list[tuple[bytes, Path]]:
     return out
 
 
-def backup_frames(view: StoreView, blobs_root: Path, *, chain_id: str, genesis_hash: bytes,
-                  progress: Progress | None = None) -> Iterator[bytes]:
+def estimate_backup_bytes(data_dir: Path, blobs_root: Path) -> int:
+    """About how many bytes a backup of this home will be, for progress: the store's files on disk plus the
+    blobs. The store is compressed on disk and holds superseded rows, so this is an estimate either way."""
+    total = 0
+    for root in (data_dir, blobs_root):
+        if root.is_dir():
+            for path in root.iterdir():
+                try:
+                    total += path.stat().st_size if path.is_file() else 0
+                except FileNotFoundError:
+                    continue  # compacted away meanwhile
+    return total
+
+
+def backup_frames(view: StoreView, blobs_root: Path, *, chain_id: str, genesis_hash: bytes) -> Iterator[bytes]:
     """The backup's bytes, a few megabytes at a time: `view` should be a snapshot (StoreView.snapshot) so
     that the rows are of one height however long the caller takes."""
     digest = hashlib.sha256(MAGIC)
@@ -114,14 +127,12 @@ def backup_frames(view: StoreView, blobs_root: Path, *, chain_id: str, genesis_h
             digest.update(frame)
             yield frame
             chunk, size = [], 0
-            if progress is not None:
-                progress("rows", rows, 0)
     if chunk:
         frame = _frame(TAG_ROWS, chunk)
         digest.update(frame)
         yield frame
     blobs = _blob_files(blobs_root)
-    for done, (blob_hash, path) in enumerate(blobs, 1):
+    for blob_hash, path in blobs:
         try:
             with path.open("rb") as file:
                 offset = 0
@@ -132,8 +143,6 @@ def backup_frames(view: StoreView, blobs_root: Path, *, chain_id: str, genesis_h
                     offset += len(data)
         except FileNotFoundError:
             continue  # deleted meanwhile (an expired document): the restored node fetches or forgets it
-        if progress is not None:
-            progress("blobs", done, len(blobs))
     yield _frame(TAG_TRAILER, rows, len(blobs), digest.digest())
 
 

@@ -36,28 +36,43 @@ class _UnixConnection(http.client.HTTPConnection):
 
 class _Progress:
     """Plain progress lines on stderr, at most one every two seconds, with a percentage and an ETA when the
-    total is known."""
+    total is known (`estimated`: the total is an estimate, so the line says "about" and never shows 100 %
+    before the end)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, estimated: bool = False) -> None:
         self.what, self.start, self.last = what, time.monotonic(), 0.0
+        self.estimated = estimated
 
     def __call__(self, unit: str, done: int, total: int) -> None:
         now = time.monotonic()
         if now - self.last < 2.0:
             return
         self.last = now
-        if total:
+        if total and done < total:
             rate = done / max(now - self.start, 1e-6)
             eta = (total - done) / rate if rate else 0
-            line = f"{self.what}: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB ({100 * done / total:.0f}%), " \
+            about = "about " if self.estimated else ""
+            percent = min(100 * done / total, 99.0) if self.estimated else 100 * done / total
+            line = f"{self.what}: {done / 1e6:,.1f} of {about}{total / 1e6:,.1f} MB ({percent:.0f}%), " \
                    f"about {eta:.0f} s left"
+        elif unit == "bytes":
+            line = f"{self.what}: {done / 1e6:,.1f} MB so far"
         else:
             line = f"{self.what}: {done:,} {unit} so far"
         print(line, file=sys.stderr, flush=True)
 
 
-def _from_running_node(sock: Path, progress: _Progress) -> tuple[Iterator[bytes], int] | None:
-    """The backup stream of the node listening on `sock`, or None if no node answers there."""
+def _counted(frames: Iterator[bytes], progress: _Progress, estimate: int) -> Iterator[bytes]:
+    done = 0
+    for frame in frames:
+        done += len(frame)
+        progress("bytes", done, estimate)
+        yield frame
+
+
+def _from_running_node(sock: Path) -> tuple[Iterator[bytes], int, int] | None:
+    """The backup stream of the node listening on `sock`, its height and estimated size, or None if no node
+    answers there."""
     if not sock.exists():
         return None
     connection = _UnixConnection(sock, timeout=60.0)
@@ -72,18 +87,16 @@ def _from_running_node(sock: Path, progress: _Progress) -> tuple[Iterator[bytes]
         reason = response.read(500).decode(errors="replace").strip()
         raise ChainError(f"the node did not start the backup ({response.status}): {reason}")
     height = int(response.getheader("X-Chainnode-Height") or -1)
+    estimate = int(response.getheader("X-Chainnode-Estimated-Bytes") or 0)
 
     def chunks() -> Iterator[bytes]:
-        done = 0
         try:
             while chunk := response.read(1 << 20):
-                done += len(chunk)
-                progress("bytes", done, 0)
                 yield chunk
         finally:
             connection.close()
 
-    return chunks(), height
+    return chunks(), height, estimate
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -95,10 +108,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} exists; choose another name or pass --force", field="out")
     if not out.parent.is_dir():
         raise UsageError(f"the directory {out.parent} does not exist", field="out")
-    progress = _Progress("backup")
-    streamed = _from_running_node(layout.root / backup.ADMIN_SOCKET, progress)
+    streamed = _from_running_node(layout.root / backup.ADMIN_SOCKET)
     if streamed is not None:
-        frames, height = streamed
+        frames, height, estimate = streamed
         source = "the running node"
     else:
         from chainnode.genesis import load_genesis
@@ -116,10 +128,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
         snapshot = store.snapshot()
         height = snapshot.head_height()
         frames = backup.backup_frames(snapshot, layout.blobs, chain_id=genesis.chain_id,
-                                      genesis_hash=genesis.hash, progress=progress)
+                                      genesis_hash=genesis.hash)
+        estimate = backup.estimate_backup_bytes(layout.data, layout.blobs)
         source = "the stopped node's store"
     try:
-        written = backup.write_backup_file(frames, out)
+        written = backup.write_backup_file(_counted(frames, _Progress("backup", estimated=True), estimate), out)
     finally:
         if streamed is None:
             snapshot.close()

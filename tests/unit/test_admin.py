@@ -45,6 +45,21 @@ async def test_a_second_backup_while_one_streams_is_refused_and_the_first_comple
             assert backup.read_header(out).genesis_hash == node.genesis.hash
             third = await client.get("/backup")  # the first one ended: the next may run
             assert third.status == 200
+            # the size the client shows progress against: the store's files on disk (there is one store)
+            assert 0 < int(third.headers["X-Chainnode-Estimated-Bytes"]) <= 2 * len(head + rest) + (1 << 20)
             await third.read()
     finally:
         node.close()
+
+
+def test_backup_progress_says_about_and_never_shows_done_before_the_end(capsys: pytest.CaptureFixture[str]) -> None:
+    from chainnode.cli_backup import _Progress
+
+    progress = _Progress("backup", estimated=True)
+    progress.last = -10.0
+    progress("bytes", 5_000_000, 10_000_000)
+    progress.last = -10.0
+    progress("bytes", 12_000_000, 10_000_000)  # the estimate was low: no percentage past it
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("backup: 5.0 of about 10.0 MB (50%), about ") and lines[0].endswith(" s left")
+    assert lines[1] == "backup: 12.0 MB so far"
