@@ -56,6 +56,11 @@ __all__ = [
 ]
 
 
+def wall_clock_ms() -> int:
+    """The time a signed read carries: this machine's clock (the node allows WINDOW_MS either side)."""
+    return time.time_ns() // 1_000_000
+
+
 class RemoteError(ChainError):
     """The node refused a request with a problem+json document; `code` is the node's own code."""
 
@@ -400,7 +405,7 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
         """The Authorization header for `method target` (the path with its query string, as sent), for this
         node, with a fresh nonce."""
         chain_id, node_key = await self._node_identity()
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = wall_clock_ms()
         nonce = os.urandom(read_auth.NONCE_SIZE)
         return {"Authorization": read_auth.sign_read(key, chain_id, method, target, now_ms, nonce, node_key,
                                                      body_sha256)}
