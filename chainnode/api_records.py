@@ -382,14 +382,15 @@ def openapi_paths() -> dict[str, Any]:
         }},
         "/v1/cases/{case_id}/proof": _get_doc(
             "A state proof to check a case's standing against genesis: its record at one height (for an unknown ID, "
-            "a proof of absence); `proof` in base64",
+            "a proof of absence); `proof` in base64. Internal: the case's parties' staff and auditors",
             ("case_id", "path", _ID, "case ID (32 hex digits)"),
             ("height", "query", _INT, "prove the state after this block (default: the head)"),
             ("trusted_height", "query", _INT, "the height of the verifier's saved trust (default 0: genesis); the "
                                               "bundle carries only the hops from there")),
         "/v1/reports/authority": _get_doc(
             "Committed decisions (cases.*), certificate and document actions whose signer did not hold the needed "
-            "role at that height or whose department was not authorised; empty on a healthy chain",
+            "role at that height or whose department was not authorised; empty on a healthy chain. Internal: "
+            "auditors",
             ("from_height", "query", _INT, "first block (default: the last 10,000 blocks)"),
             ("to_height", "query", _INT, "last block (default: 10,000 blocks on, or the head); at most 10,000 "
                                          "blocks per request")),
@@ -397,6 +398,8 @@ def openapi_paths() -> dict[str, Any]:
                                              "arguments; call one by submitting a signed transaction to /v1/txs",
                                   "responses": {"200": {"description": "success"}}}},
     }
+    for signed in ("/v1/cases/{case_id}/proof", "/v1/reports/authority"):  # internal: docs/api.md
+        paths[signed]["get"]["security"] = [{"SignedRead": []}]
     for route in ROUTES:
         params = [
             {"name": name, "in": where, "required": where == "path", "schema": schema, "description": text}
@@ -408,6 +411,7 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": route.summary,
                 "parameters": params,
+                **({} if route.access is None else {"security": [{"SignedRead": []}]}),
                 "responses": {
                     "200": {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
                     "400": {"$ref": "#/components/responses/Problem"},

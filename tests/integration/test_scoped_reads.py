@@ -56,7 +56,8 @@ async def test_a_case_answers_its_departments_staff_and_auditors_only(chain: Cha
     assert (await chain.get(path, key=CAB_AUDITOR))["case"]["case_id"] == case_id  # an auditor of any department
     refused = await chain.get(path, 403, key=CAB_CLERK)
     assert refused["code"] == "not_authorised" and "PSB" in refused["detail"] and "auditors" in refused["detail"]
-    for route in (f"{path}/proof", f"/v1/history/case:{case_id}", f"/v1/state?key={case_queries.case_key(case_id).hex()}"):
+    state = f"/v1/state?key={case_queries.case_key(case_id).hex()}"
+    for route in (f"{path}/proof", f"/v1/history/case:{case_id}", state):
         assert (await chain.get(route, 403, key=CAB_CLERK))["code"] == "not_authorised", route
         await chain.get(route, key=clerk)
         _problem(*await _status(chain, route), 401, "signature_required")
