@@ -14,7 +14,8 @@ itself or one more record it names, never by scanning the chain, so a refusal co
   - a transaction's detail, proof and arguments: the signer's department;
   - an entity's history: `department:<own>`, `member:` or `signer:` keys of their own department, the
     cases, certificates, materials and documents above, and the public registries (`item:`, `proposal:`,
-    `validator:`, `anchor:`); a holder's history (`holder:`), which spans departments, auditors only.
+    `validator:`, `anchor:`, which anyone may read unsigned); a holder's history (`holder:`), which spans
+    departments, auditors only.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from contracts.base import StateReader
 
 ROLE_AUDITOR: Final = "auditor"
 PUBLIC_HISTORY_KINDS: Final = frozenset({"item", "proposal", "validator", "anchor"})
-"""History kinds whose records are public registries: any registered member may trace them."""
+"""History kinds whose records are public (the catalogue, governance, validators and their evidence,
+anchors): anyone may trace them, without a signed request."""
 PUBLIC_STATE_PREFIXES: Final = (b"gov/", b"anchor/", b"cert/", b"item/", b"items/", b"evidence/", b"consensus/")
 """Raw state anyone may read with its proof: the roster, registries, anchors, certificates, the catalogue."""
 
@@ -118,6 +120,10 @@ def filter_holder_records(state: StateReader, member: governance.MemberRecord, a
              if own == c["issuer"] or own in compute_certificate_parties(state, c)]
     return {**answer, "materials": [m for m in answer["materials"] if m["issuer"] == own], "cases": cases,
             "certificates": certs, "scoped_to": own}
+
+
+def is_public_history(entity: str) -> bool:
+    return entity.partition(":")[0] in PUBLIC_HISTORY_KINDS
 
 
 def validate_history_reader(state: StateReader, member: governance.MemberRecord, entity: str) -> None:
