@@ -168,6 +168,7 @@ class ReplayCache:
         self._lock = threading.Lock()
         self._live: dict[tuple[bytes, bytes], int] = {}
         self._expiries: list[tuple[int, bytes, bytes]] = []
+        self._now_ms = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -178,7 +179,16 @@ class ReplayCache:
         Busy if `capacity` live entries are held (none is forgotten before its window has passed)."""
         entry = (signed.public_key, signed.nonce)
         with self._lock:
+            # Requests are timed on arrival and checked later on a pool thread, so `now_ms` may run backwards a
+            # little between calls: the cache's clock never does, and a header past its window by that clock
+            # is refused here, so an entry already dropped cannot be replayed by a request timed earlier.
+            now_ms = self._now_ms = max(now_ms, self._now_ms)
             self._evict(now_ms)
+            if signed.time_ms + self.window_ms < now_ms:
+                raise ReadUnauthenticated(
+                    f"the signed request's time is more than {self.window_ms // 1000} s behind the node's clock",
+                    code="read_request_expired",
+                )
             if entry in self._live:
                 raise ReadUnauthenticated(
                     "this signed request was already answered (its key and nonce were used before): sign each "

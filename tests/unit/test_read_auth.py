@@ -156,7 +156,7 @@ def test_an_entry_is_kept_for_its_whole_window_then_dropped() -> None:
     replays.record(_signed(NONCE, time_ms=NOW + WINDOW_MS), NOW)  # from the future edge: lives until NOW + 2W
     with pytest.raises(ReadUnauthenticated):
         replays.record(_signed(NONCE, time_ms=NOW + WINDOW_MS), NOW + 2 * WINDOW_MS)
-    replays.record(_signed(b"\x01" * NONCE_SIZE), NOW + 2 * WINDOW_MS + 1)
+    replays.record(_signed(b"\x01" * NONCE_SIZE, time_ms=NOW + 2 * WINDOW_MS), NOW + 2 * WINDOW_MS + 1)
     assert len(replays) == 1  # the first one, past its window, was dropped
 
 
@@ -170,7 +170,7 @@ def test_a_full_cache_refuses_new_reads_rather_than_forget_a_live_one() -> None:
     with pytest.raises(ReadUnauthenticated) as replayed:  # the live ones are all still refused
         replays.record(_signed(b"\x00" * NONCE_SIZE), NOW)
     assert replayed.value.code == "read_replayed"
-    replays.record(_signed(b"\x09" * NONCE_SIZE), NOW + WINDOW_MS + 1)  # expired ones make room
+    replays.record(_signed(b"\x09" * NONCE_SIZE, time_ms=NOW + WINDOW_MS), NOW + WINDOW_MS + 1)  # the expired go
     assert len(replays) == 1
 
 
@@ -197,3 +197,12 @@ def test_the_cache_is_thread_safe_each_nonce_is_accepted_exactly_once() -> None:
     for thread in threads:
         thread.join()
     assert sorted(accepted) == nonces and len(replays) == len(nonces)
+
+
+def test_a_request_timed_before_an_eviction_cannot_replay_the_dropped_entry() -> None:
+    replays = ReplayCache(window_ms=WINDOW_MS)
+    replays.record(_signed(NONCE, time_ms=NOW), NOW)
+    replays.record(_signed(b"\x01" * NONCE_SIZE, time_ms=NOW + WINDOW_MS), NOW + WINDOW_MS + 1)  # drops the first
+    with pytest.raises(ReadUnauthenticated) as caught:  # timed on arrival just before, checked just after
+        replays.record(_signed(NONCE, time_ms=NOW), NOW + WINDOW_MS)
+    assert caught.value.code == "read_request_expired"
