@@ -414,7 +414,7 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
                         ) -> tuple[str, dict[str, Any]]:
         """A GET (but of /v1/status) signed by `key` or the client's key: the path with its query as the
         signed target, and the header. Other requests are returned as they are."""
-        signer = key or self.key
+        signer = key if key is not None else self.key
         if signer is None or method != "GET" or path == "/v1/status" or kwargs.get("headers"):
             return path, kwargs
         params = kwargs.pop("params", None)

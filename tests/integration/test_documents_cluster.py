@@ -193,6 +193,7 @@ def _check_doc_history(cluster: Cluster, clients: list[Client], genesis: Genesis
     code, _, err = run_cli("doc", "history", doc_id, "--trust", genesis_path, "--key", key, "--node", url)
     assert code == 2 and err.startswith("error: usage: --trust is for a check against genesis")
 
+    clients[CAB].key = cluster.keys[CAB]  # a document's history is internal: CAB's officer is also an auditor
     pages = [clients[CAB].history_page(f"document:{doc_id}", limit=1000, to_height=answer["height"], proof=True)]
     events = cli_documents._events(answer)
     assert verify_document_history(genesis, doc_id, events, pages) == len(base64.b64decode(pages[0]["proof"]))
