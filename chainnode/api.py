@@ -20,7 +20,8 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from chainnode import api_documents, api_records, codec, history
+from chainnode import api_documents, api_records, codec, history, read_scope, records
+from chainnode.api_auth import REPLAYS, ReadRequest, read_request, signed_member
 from chainnode.api_params import MAX_HEIGHT, parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
 from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotFound
@@ -29,11 +30,12 @@ from chainnode.light import StateValueBundle
 from chainnode.mempool import Admission
 from chainnode.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from chainnode.node import Node
-from chainnode.read_auth import ReadForbidden
+from chainnode.read_auth import ReadForbidden, ReplayCache
 from chainnode.read_pool import ReadPool
 from chainnode.reader import Reader, TxStatus
 from chainnode.results import decode_result, jsonable
 from chainnode.tx import decode_transaction
+from contracts import governance
 
 log = logging.getLogger("chainnode.api")
 
@@ -181,10 +183,40 @@ async def tx_status(request: web.Request, tx_id: bytes) -> TxStatus:
     return await request.app[READS].run(node.reader.tx_status, tx_id)
 
 
+def get_tx_signer(reader: Reader, height: int, index: int) -> bytes:
+    """The signer of the committed transaction at (height, index)."""
+    block, _ = reader.get_block(height)
+    return decode_transaction(block.txs[index]).signer
+
+
+def validate_tx_reader(node: Node, member: governance.MemberRecord, tx_id: bytes, height: int, index: int) -> None:
+    """A transaction's arguments, events and proof: the staff of its signer's department, and auditors."""
+    if read_scope.is_auditor(member):
+        return
+    signer = get_tx_signer(node.reader, height, index)
+    read_scope.validate_signer_reader(records.view(node.reader), member, signer, f"transaction {tx_id.hex()}")
+
+
+def public_tx_json(status: TxStatus) -> dict[str, Any]:
+    """What anyone may know of a transaction, as GET /v1/blocks lists it: status, place and outcome code, not
+    its events (which carry the records' data)."""
+    out = status.to_json()
+    if status.result is not None:
+        out["result"] = {"tx_id": status.result.get("tx_id"), "code": status.result.get("code"),
+                         "message": status.result.get("message")}
+    return out
+
+
 async def get_tx(request: web.Request) -> web.Response:
+    """A transaction's status. Anyone: status, height, index and result code; a signed request of the signer's
+    department's staff or an auditor: also the result's events."""
     node = request.app[NODE]
     tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
     wait = parse_wait(request.query.get("wait"))
+    facts = read_request(request)
+    member = None
+    if facts.is_signed:  # checked before the wait: the header's window runs meanwhile
+        member = await request.app[READS].run(signed_member, node, request.app[REPLAYS], facts)
     status = await tx_status(request, tx_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
@@ -193,15 +225,26 @@ async def get_tx(request: web.Request) -> web.Response:
         status = await tx_status(request, tx_id)
     if status.status == "unknown":
         raise NotFound(f"transaction {tx_id.hex()} is not known to this node", field="tx_id")
+    if member is None or status.result is None or status.height is None or status.index is None:
+        return web.json_response(public_tx_json(status))
+    await request.app[READS].run(validate_tx_reader, node, member, tx_id, status.height, status.index)
     return web.json_response(status.to_json())
 
 
 async def get_tx_proof(request: web.Request) -> web.StreamResponse:
-    reader = request.app[NODE].reader
+    """A committed transaction with its proof: internal (it carries the arguments), to the staff of its signer's
+    department and auditors."""
+    node = request.app[NODE]
+    reader = node.reader
     tx_id = parse_hex(request.match_info["tx_id"], "tx_id", size=32)
     trusted = parse_int(request.query.get("trusted_height"), "trusted_height", lo=0) or 0
+    facts, replays = read_request(request), request.app[REPLAYS]
 
     def prove() -> tuple[int, bytes]:
+        member = signed_member(node, replays, facts)
+        status = reader.tx_status(tx_id)
+        if status.height is not None and status.index is not None:
+            validate_tx_reader(node, member, tx_id, status.height, status.index)
         bundle = reader.tx_bundle(tx_id, trusted_height=trusted)
         return bundle.header.height, bundle.encode()
 
@@ -244,8 +287,14 @@ async def get_block(request: web.Request) -> web.Response:
     height = reader.head_height() if which == "latest" else parse_int(which, "height", lo=1)
     if height is None or height < 1:
         raise NotFound("no block has been committed yet")
-    if request.query.get("format") == "msgpack":
-        raw = await request.app[READS].run(lambda: reader.get_block(height)[0].encode())
+    if request.query.get("format") == "msgpack":  # every transaction with its arguments: auditors only
+        node, facts, replays = request.app[NODE], read_request(request), request.app[REPLAYS]
+
+        def full_block() -> bytes:
+            read_scope.validate_auditor(signed_member(node, replays, facts), "a block's full transactions")
+            return reader.get_block(height)[0].encode()
+
+        raw = await request.app[READS].run(full_block)
         return web.Response(body=raw, content_type=MSGPACK)
     return web.json_response(await request.app[READS].run(block_json, reader, height))
 
@@ -285,9 +334,16 @@ async def get_state(request: web.Request) -> web.Response:
         )
     height = parse_int(request.query.get("height"), "height", lo=1)
     trusted = parse_int(request.query.get("trusted_height"), "trusted_height", lo=0) or 0
-    answer = await request.app[READS].run(
-        lambda: state_bundle_json(reader.state_bundle(key, height, trusted_height=trusted)))
-    return web.json_response(answer)
+    node = request.app[NODE]
+    facts = None if read_scope.is_public_state_key(key) else read_request(request)
+    replays = request.app[REPLAYS]
+
+    def run() -> dict[str, Any]:
+        if facts is not None:  # a case, material or index of applicants' records: internal
+            read_scope.validate_state_reader(records.view(reader), signed_member(node, replays, facts), key)
+        return state_bundle_json(reader.state_bundle(key, height, trusted_height=trusted))
+
+    return web.json_response(await request.app[READS].run(run))
 
 
 async def get_anchors(request: web.Request) -> web.Response:
@@ -321,8 +377,12 @@ async def get_history(request: web.Request) -> web.Response:
     reader = node.reader
     prove = query.get("proof") in ("1", "true")
     trusted = parse_int(query.get("trusted_height"), "trusted_height", lo=0) or 0
+    public = read_scope.is_public_history(entity)
+    facts, replays = read_request(request), request.app[REPLAYS]
 
     def read_page() -> str:  # encoded on the read pool too: a full page is hundreds of kB of JSON
+        if not public:
+            read_scope.validate_history_reader(records.view(reader), signed_member(node, replays, facts), entity)
         page = reader.entity_history(entity, limit=limit, from_height=from_height, to_height=to_height, after=after)
         answer = page.to_json(chain_id)
         if prove and page.events:
@@ -334,27 +394,40 @@ async def get_history(request: web.Request) -> web.Response:
 
 
 class EventCache:
-    """The JSON text of recent block events, so many subscribers cost one encoding per block."""
+    """The JSON text of recent block events, so many subscribers cost one encoding per block and scope."""
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
-        self._texts: OrderedDict[int, str] = OrderedDict()
+        self._texts: OrderedDict[tuple[int, str | None], str] = OrderedDict()
 
-    def get(self, height: int) -> str | None:
-        return self._texts.get(height)
+    def get(self, height: int, scope: str | None = None) -> str | None:
+        return self._texts.get((height, scope))
 
-    def put(self, height: int, text: str) -> None:
-        self._texts[height] = text
+    def put(self, height: int, text: str, scope: str | None = None) -> None:
+        self._texts[(height, scope)] = text
         if len(self._texts) > self._size:
             self._texts.popitem(last=False)
 
 
 EVENTS: Final = web.AppKey("events", EventCache)
+ALL_EVENTS: Final = "*"
+"""The scope of an auditor's event stream: every result's events."""
 
 
-def block_event(reader: Reader, height: int) -> dict[str, Any]:
+def block_event(reader: Reader, height: int, scope: str | None = ALL_EVENTS) -> dict[str, Any]:
+    """A block's event. `scope`: ALL_EVENTS (an auditor) gives every result's events; a department code, the
+    events of the transactions its staff signed; None (anyone), no events: each result's tx_id, code and
+    message only, as GET /v1/blocks lists them."""
     block, _ = reader.get_block(height)
     results = [decode_result(r).to_json() for r in reader.get_results(height)]
+    if scope != ALL_EVENTS:
+        view = records.view(reader, height)
+        for i, (raw, result) in enumerate(zip(block.txs, results, strict=False)):
+            if scope is not None:
+                member = governance.member_record(view, decode_transaction(raw).signer)
+                if member is not None and member["department"] == scope:
+                    continue
+            results[i] = {"tx_id": result["tx_id"], "code": result["code"], "message": result["message"]}
     return {
         "type": "block",
         "height": height,
@@ -365,23 +438,34 @@ def block_event(reader: Reader, height: int) -> dict[str, Any]:
     }
 
 
-async def event_text(app: web.Application, height: int) -> str | None:
-    """The event of block `height` as JSON text, built once on the read pool; None while the pool is full."""
+async def event_text(app: web.Application, height: int, scope: str | None = ALL_EVENTS) -> str | None:
+    """The event of block `height` as JSON text, built once per scope on the read pool; None while the pool is
+    full."""
     cache = app[EVENTS]
-    text = cache.get(height)
+    text = cache.get(height, scope)
     if text is None:
         reader = app[NODE].reader
         try:
-            text = await app[READS].run(lambda: json.dumps(block_event(reader, height)))
+            text = await app[READS].run(lambda: json.dumps(block_event(reader, height, scope)))
         except Busy:
             return None
-        cache.put(height, text)
+        cache.put(height, text, scope)
     return text
+
+
+async def event_scope(request: web.Request, facts: ReadRequest) -> str | None:
+    """The scope of a subscriber's stream: None (no Authorization header), an auditor's, or a department's.
+    Raises ReadUnauthenticated or ReadForbidden for a header that does not hold (before the upgrade)."""
+    if not facts.is_signed:
+        return None
+    member = await request.app[READS].run(signed_member, request.app[NODE], request.app[REPLAYS], facts)
+    return ALL_EVENTS if read_scope.is_auditor(member) else member.department
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
     node = request.app[NODE]
     next_height = parse_int(request.query.get("from_height"), "from_height", lo=1)
+    scope = await event_scope(request, read_request(request))
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
     if next_height is None:
@@ -396,7 +480,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     try:
         while not ws.closed and not reader.done():
             if next_height <= node.reader.head_height():
-                text = await event_text(request.app, next_height)
+                text = await event_text(request.app, next_height, scope)
                 if text is None:  # the read pool is full: the subscriber waits, the node does not
                     await node.wait_for_height(node.head_height() + 1, 0.1)
                     continue
@@ -462,6 +546,7 @@ def create_app(node: Node) -> web.Application:
     app[NODE] = node
     app[READS] = ReadPool(threads=node.config.read_threads, queue=node.config.read_queue)
     app[EVENTS] = EventCache()
+    app[REPLAYS] = ReplayCache()
     app[SCRAPES] = ReadPool(threads=1, queue=1)
     app.cleanup_ctx.append(read_pool_context)
     app.router.add_post("/v1/txs", submit_txs)

@@ -21,10 +21,11 @@ from typing import Any, Final
 from aiohttp import web
 
 from chainnode import api_params, crypto, envelope, records
+from chainnode.api_auth import REPLAYS, ReadRequest, read_request, verify_signed
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import receive_upload
 from chainnode.errors import ChainError, DecryptionFailed, InvalidField, InvalidInput, NotFound
-from chainnode.read_auth import ReadForbidden, SignedRead, reader_member, verify_read
+from chainnode.read_auth import ReadForbidden, SignedRead, reader_member
 from chainnode.results import jsonable
 from chainnode.tx import Transaction, decode_transaction
 from contracts import args as contract_args
@@ -68,15 +69,11 @@ def _doc_id(request: web.Request) -> str:
     return text
 
 
-async def _signed(request: web.Request, body_sha256: bytes | None = None) -> SignedRead:
+def _signed(request: web.Request, facts: ReadRequest) -> SignedRead:
+    """The header's check (form, window, signature for this node, nonce); call it on the read pool."""
     from chainnode.api import NODE
 
-    node = request.app[NODE]
-    return verify_read(
-        request.headers.get("Authorization"), chain_id=node.genesis.chain_id, method=request.method,
-        target=request.rel_url.raw_path_qs, body_sha256=body_sha256 or crypto.sha256(b""),
-        now_ms=node.clock.now_ms(),
-    )
+    return verify_signed(request.app[NODE], request.app[REPLAYS], facts)
 
 
 def _member_now(node: Any, signed: SignedRead) -> governance.MemberRecord:
@@ -112,9 +109,10 @@ async def get_document(request: web.Request) -> web.Response:
     node = request.app[NODE]
     doc_id = _doc_id(request)
     height = api_params.param_int(request.query, request.match_info, "height", lo=0)
-    signed = await _signed(request)
+    facts = read_request(request)
 
     def run() -> dict[str, Any]:
+        signed = _signed(request, facts)
         view = records.view(node.reader, height)
         record = _record(view, doc_id)
         _may_read(node, view, signed, record)
@@ -142,9 +140,10 @@ async def list_documents(request: web.Request) -> web.Response:
         raise InvalidField(f"box must be one of {', '.join(BOXES)}", field="box")
     limit = api_params.param_int(request.query, request.match_info, "limit", default=100, lo=1, hi=MAX_LIST) or 100
     height = api_params.param_int(request.query, request.match_info, "height", lo=0)
-    signed = await _signed(request)
+    facts = read_request(request)
 
     def run() -> dict[str, Any]:
+        signed = _signed(request, facts)
         view = records.view(node.reader, height)
         member = _member_now(node, signed)
         if member.department != department and "auditor" not in member.roles:
@@ -165,9 +164,10 @@ async def get_ciphertext(request: web.Request) -> web.StreamResponse:
 
     node = request.app[NODE]
     doc_id = _doc_id(request)
-    signed = await _signed(request)
+    facts = read_request(request)
 
     def run() -> dict[str, Any]:
+        signed = _signed(request, facts)
         view = records.view(node.reader)
         record = _record(view, doc_id)
         member = reader_member(view, signed, view.height)
@@ -212,12 +212,13 @@ async def upload_blob(request: web.Request) -> web.Response:
 
     node = request.app[NODE]
     digest = api_params.parse_hex(request.match_info["sha256"], "sha256", size=32)
-    signed = await _signed(request, body_sha256=digest)
+    facts = read_request(request, body_sha256=digest)
     size = request.content_length
     if size is None:
         raise InvalidField("an upload needs a Content-Length (the ciphertext's size)", field="Content-Length")
 
     def check() -> int:
+        signed = _signed(request, facts)
         view = records.view(node.reader)
         member = reader_member(view, signed, view.height)
         if "document_officer" not in member.roles:

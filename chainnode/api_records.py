@@ -3,7 +3,10 @@ certificates. Every route takes `?height=` (default: the head) and answers with 
 describes. Contract methods themselves are called by submitting signed transactions to POST /v1/txs;
 GET /v1/contracts lists every method with its arguments' example.
 
-One table (`ROUTES`) drives both the router and the OpenAPI paths, so the document cannot drift.
+One table (`ROUTES`) drives both the router and the OpenAPI paths, so the document cannot drift. A route
+with an `access` rule is internal: it answers only a signed request of a registered member
+(chainnode.api_auth), and the rule (chainnode.read_scope) decides, from the answer, whether that member may
+read it (or filters it to what the member may see).
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chainnode import api_params, authority, periods, records
+from chainnode import api_params, authority, periods, read_scope, records
+from chainnode.api_auth import REPLAYS, read_request, signed_member
 from chainnode.errors import InvalidField
 from chainnode.results import jsonable
 from contracts import args as contract_args
-from contracts import case_queries
+from contracts import case_queries, governance
 from contracts.registry import REGISTRY
 
 MAX_LIST: Final = 1000
 CASE_STATUSES: Final = ("returned", "accepted", "approved", "denied")
 
 Query = Callable[[records.View, web.Request], dict[str, Any]]
+Access = Callable[[records.View, governance.MemberRecord, web.Request, dict[str, Any]], dict[str, Any]]
+"""An internal route's rule: given the signer's registration and the answer, return what the signer may read
+of it, or raise ReadForbidden naming who may read it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ class Route:
     summary: str
     params: tuple[tuple[str, str, dict[str, Any], str], ...] = ()
     """(name, "path" | "query", JSON schema, description) beyond the common `height`."""
+    access: Access | None = None
+    """None: public. Otherwise the route is internal and this is its rule (read_scope)."""
 
 
 def _int(request: web.Request, name: str, *, default: int | None = None, lo: int = 0, hi: int = 2**62) -> int | None:
@@ -117,6 +126,32 @@ def _supervision(v: records.View, request: web.Request) -> dict[str, Any]:
                                         per_officer=per_officer)
 
 
+def _case_access(v: records.View, member: governance.MemberRecord, r: web.Request,
+                 answer: dict[str, Any]) -> dict[str, Any]:
+    read_scope.validate_case_reader(member, answer["case"])
+    return answer
+
+
+def _material_access(v: records.View, member: governance.MemberRecord, r: web.Request,
+                     answer: dict[str, Any]) -> dict[str, Any]:
+    read_scope.validate_material_reader(member, answer["material"]["material_id"], answer["material"]["issuer"])
+    return answer
+
+
+def _department_access(what: str) -> Access:
+    def check(v: records.View, member: governance.MemberRecord, r: web.Request,
+              answer: dict[str, Any]) -> dict[str, Any]:
+        read_scope.validate_department_reader(member, _department(r), what)
+        return answer
+
+    return check
+
+
+def _holder_access(v: records.View, member: governance.MemberRecord, r: web.Request,
+                   answer: dict[str, Any]) -> dict[str, Any]:
+    return read_scope.filter_holder_records(v, member, answer)
+
+
 _DATE: Final = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _ID: Final = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
@@ -149,19 +184,23 @@ ROUTES: Final[tuple[Route, ...]] = (
           "An approval item, its current or a given version",
           (("code", "path", _CODE, "item code"), ("version", "query", _INT, "version number"))),
     Route("/v1/materials/{material_id}", lambda v, r: records.material(v, _id(r, "material_id")),
-          "An attested material record", (("material_id", "path", _ID, "material ID"),)),
+          "An attested material record (internal: its issuing department's staff and auditors)",
+          (("material_id", "path", _ID, "material ID"),), _material_access),
     Route("/v1/holders/{holder_ref}", lambda v, r: records.holder_records(v, _hex32(r, "holder_ref")),
-          "Every material, case and certificate of a holder reference",
-          (("holder_ref", "path", _HEX32, "the holder's salted hash"),)),
+          "Every material, case and certificate of a holder reference (internal: auditors see all; a department's "
+          "staff what their department issued or takes part in)",
+          (("holder_ref", "path", _HEX32, "the holder's salted hash"),), _holder_access),
     Route("/v1/cases", lambda v, r: records.list_cases(v, _department(r), _status(r),
                                                          _int(r, "limit", default=100, lo=1, hi=MAX_LIST) or 100),
-          "Cases of a department, newest first, optionally by status",
+          "Cases of a department, newest first, optionally by status (internal: the department's staff and "
+          "auditors)",
           (("department", "query", _CODE, "department code (required)"),
            ("status", "query", {"enum": list(CASE_STATUSES)}, "returned, accepted, approved or denied"),
-           ("limit", "query", _INT, "at most this many"))),
+           ("limit", "query", _INT, "at most this many")), _department_access("the cases")),
     Route("/v1/cases/{case_id}", lambda v, r: records.case(v, _id(r, "case_id")),
-          "A case: state, materials, steps, deadline, and time spent per step and per officer",
-          (("case_id", "path", _ID, "case ID"),)),
+          "A case: state, materials, steps, deadline, and time spent per step and per officer (internal: the staff "
+          "of the departments taking part in it, and auditors)",
+          (("case_id", "path", _ID, "case ID"),), _case_access),
     Route("/v1/supervision/{department}", lambda v, r: _supervision(v, r),
           "Deadline supervision of the cases filed in a period (from_height to height, or from_date to to_date): "
           "open cases overdue at the period's last block, those due within N working days, counts and the "
@@ -173,7 +212,8 @@ ROUTES: Final[tuple[Route, ...]] = (
                                          "from_height"),
            ("to_date", "query", _DATE, "only cases filed up to this day inclusive, answered as of the day's "
                                        "last block; not with height"),
-           ("per_officer", "query", {"enum": ["0", "1"]}, "1: add time per step and per officer"))),
+           ("per_officer", "query", {"enum": ["0", "1"]}, "1: add time per step and per officer")),
+          _department_access("the supervision")),
     Route("/v1/certs/{cert_id}", lambda v, r: records.certificate(v, _id(r, "cert_id"), _int(r, "version", lo=1)),
           "A certificate with its status at the height (valid, suspended, revoked, expired) and history",
           (("cert_id", "path", _ID, "certificate ID"), ("version", "query", _INT, "an earlier version"))),
@@ -184,11 +224,17 @@ def _handler(route: Route) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.Response:
         from chainnode.api import NODE, READS
 
-        reader = request.app[NODE].reader
+        node = request.app[NODE]
+        reader = node.reader
         height = _int(request, "height")
+        facts = None if route.access is None else read_request(request)
+        replays = request.app[REPLAYS]
 
         def run() -> dict[str, Any]:
-            return route.query(records.view(reader, height), request)
+            member = None if facts is None else signed_member(node, replays, facts)
+            view = records.view(reader, height)
+            answer = route.query(view, request)
+            return answer if member is None or route.access is None else route.access(view, member, request, answer)
 
         return web.json_response(await request.app[READS].run(run))
 
@@ -249,12 +295,18 @@ async def get_case_proof(request: web.Request) -> web.Response:
     starts the bundle from a verifier's saved trust."""
     from chainnode.api import NODE, READS, b64
 
-    reader = request.app[NODE].reader
+    node = request.app[NODE]
+    reader = node.reader
     case_id = _id(request, "case_id")
     height = _int(request, "height", lo=1)
     trusted = _int(request, "trusted_height", default=0) or 0
+    facts, replays = read_request(request), request.app[REPLAYS]
 
     def prove() -> dict[str, Any]:
+        member = signed_member(node, replays, facts)
+        record = case_queries.get_case(records.view(reader, height), case_id)
+        if record is not None:  # the proof of an absence reveals nothing
+            read_scope.validate_case_reader(member, record)
         bundle = reader.state_bundle(case_queries.case_key(case_id), records.view(reader, height).height,
                                      trusted_height=trusted)
         data = bundle.encode()
@@ -268,9 +320,15 @@ async def get_authority_report(request: web.Request) -> web.Response:
     (chainnode.authority); at most authority.MAX_BLOCKS blocks per request."""
     from chainnode.api import NODE, READS
 
-    reader = request.app[NODE].reader
+    node = request.app[NODE]
     first, last = _int(request, "from_height", lo=1), _int(request, "to_height", lo=1)
-    return web.json_response(await request.app[READS].run(authority.get_authority_report, reader, first, last))
+    facts, replays = read_request(request), request.app[REPLAYS]
+
+    def run() -> dict[str, Any]:
+        read_scope.validate_auditor(signed_member(node, replays, facts), "the authority report")
+        return authority.get_authority_report(node.reader, first, last)
+
+    return web.json_response(await request.app[READS].run(run))
 
 
 def add_routes(app: web.Application) -> None:
@@ -324,14 +382,15 @@ def openapi_paths() -> dict[str, Any]:
         }},
         "/v1/cases/{case_id}/proof": _get_doc(
             "A state proof to check a case's standing against genesis: its record at one height (for an unknown ID, "
-            "a proof of absence); `proof` in base64",
+            "a proof of absence); `proof` in base64. Internal: the case's parties' staff and auditors",
             ("case_id", "path", _ID, "case ID (32 hex digits)"),
             ("height", "query", _INT, "prove the state after this block (default: the head)"),
             ("trusted_height", "query", _INT, "the height of the verifier's saved trust (default 0: genesis); the "
                                               "bundle carries only the hops from there")),
         "/v1/reports/authority": _get_doc(
             "Committed decisions (cases.*), certificate and document actions whose signer did not hold the needed "
-            "role at that height or whose department was not authorised; empty on a healthy chain",
+            "role at that height or whose department was not authorised; empty on a healthy chain. Internal: "
+            "auditors",
             ("from_height", "query", _INT, "first block (default: the last 10,000 blocks)"),
             ("to_height", "query", _INT, "last block (default: 10,000 blocks on, or the head); at most 10,000 "
                                          "blocks per request")),
@@ -339,6 +398,8 @@ def openapi_paths() -> dict[str, Any]:
                                              "arguments; call one by submitting a signed transaction to /v1/txs",
                                   "responses": {"200": {"description": "success"}}}},
     }
+    for signed in ("/v1/cases/{case_id}/proof", "/v1/reports/authority"):  # internal: docs/api.md
+        paths[signed]["get"]["security"] = [{"SignedRead": []}]
     for route in ROUTES:
         params = [
             {"name": name, "in": where, "required": where == "path", "schema": schema, "description": text}
@@ -350,6 +411,7 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": route.summary,
                 "parameters": params,
+                **({} if route.access is None else {"security": [{"SignedRead": []}]}),
                 "responses": {
                     "200": {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
                     "400": {"$ref": "#/components/responses/Problem"},

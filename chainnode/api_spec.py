@@ -81,7 +81,8 @@ OPENAPI: Final[dict[str, Any]] = {
         },
         "/v1/txs/{tx_id}": {
             "get": _op(
-                "Status of a transaction: pending, committed (height, index, result) or rejected (code, message)",
+                "Status of a transaction: pending, committed (height, index, result) or rejected (code, message); "
+                "the result's events only to a signed request of the signer's department's staff or an auditor",
                 [
                     _path("tx_id", _HEX32),
                     _query(
@@ -94,13 +95,15 @@ OPENAPI: Final[dict[str, Any]] = {
         },
         "/v1/txs/{tx_id}/proof": {
             "get": _op(
-                "Inclusion and result proof of a committed transaction",
+                "Inclusion and result proof of a committed transaction (internal, signed: the signer's department's "
+                "staff and auditors)",
                 [_path("tx_id", _HEX32), _query("format", {"enum": ["json", "msgpack"]})],
             )
         },
         "/v1/blocks/{height}": {
             "get": _op(
-                "A block with its header, transactions, results and commit",
+                "A block with its header, transaction IDs, signers, methods, result codes and commit; "
+                "format=msgpack (every transaction with its arguments) only to a signed request of an auditor",
                 [
                     _path("height", {"oneOf": [{"type": "integer", "minimum": 1}, {"const": "latest"}]}),
                     _query("format", {"enum": ["json", "msgpack"]}),
@@ -110,7 +113,8 @@ OPENAPI: Final[dict[str, Any]] = {
         "/v1/status": {"get": _op("Chain ID, genesis hash, head height and hash, mempool size")},
         "/v1/state": {
             "get": _op(
-                "Value of a state key at a height (default: head) with a proof, including proof of absence",
+                "Value of a state key at a height (default: head) with a proof, including proof of absence; keys of "
+                "applicants' records (case/, material/, their indexes) only to signed requests (docs/api.md)",
                 [
                     _query("key", {"type": "string", "pattern": "^[0-9a-f]+$"}),
                     _query("height", {"type": "integer", "minimum": 1}),
@@ -128,7 +132,8 @@ OPENAPI: Final[dict[str, Any]] = {
                 "Every transaction that touched an entity (case:<id>, cert:<id>, material:<id>, item:<code>, "
                 "department:<code>, member:<hex>, document:<id>, anchor:<hex>, signer:<hex>, ...), in chain order, "
                 "with block time, call, signer and the signer's name, department and roles at that height, "
-                "outcome and events; paged by next_cursor (null at the end)",
+                "outcome and events; paged by next_cursor (null at the end). Internal: a signed request of an "
+                "auditor, or of staff for their own department's entities (docs/api.md)",
                 [
                     _path("entity", {"type": "string"}, "KIND:ID"),
                     _query("from_height", {"type": "integer", "minimum": 1}, "lowest height (default 1)"),
@@ -146,7 +151,9 @@ OPENAPI: Final[dict[str, Any]] = {
         },
         "/v1/events": {
             "get": _op(
-                "WebSocket: one JSON message per committed block with its results, resumable from a height",
+                "WebSocket: one JSON message per committed block with its results' codes, resumable from a height; "
+                "a signed upgrade request also gets the results' events (an auditor: all; staff: their "
+                "department's)",
                 [_query("from_height", {"type": "integer", "minimum": 1})],
                 ok="101",
             )
@@ -174,9 +181,10 @@ OPENAPI: Final[dict[str, Any]] = {
         "securitySchemes": {
             "SignedRead": {
                 "type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "Chainnode-Signed key=<hex>, time=<ms>, signature=<hex>: an Ed25519 signature by a "
-                               "registered member key over the method, path with query, time and body hash "
-                               "(docs/api.md, signed requests); good for 60 s",
+                "description": "Chainnode-Signed key=<hex>, time=<ms>, nonce=<32 hex>, signature=<hex>: an Ed25519 "
+                               "signature by a registered member key over the method, path with query, time, nonce, "
+                               "body hash and the asked node's key (docs/api.md, signed requests); good for 60 s, "
+                               "once, at that node",
             },
         },
         "responses": {

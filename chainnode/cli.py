@@ -117,14 +117,40 @@ def write_output_file(path: Path, data: bytes) -> None:
         raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def load_args_key(args: argparse.Namespace) -> crypto.PrivateKey | None:
+    """The member key of `--key KEYFILE`, opened once per command (an encrypted file asks once), or None."""
+    loaded: crypto.PrivateKey | None = getattr(args, "loaded_key", None)
+    path: Path | None = getattr(args, "key", None)
+    if loaded is None and path is not None:
+        loaded = crypto.load_key_file(path, passphrase=keyfile.get_passphrase_source().get).key
+        args.loaded_key = loaded
+    return loaded
+
+
+def require_args_key(args: argparse.Namespace) -> crypto.PrivateKey:
+    """The key of a command whose `--key` is required. Raises UsageError if it was not given."""
+    key = load_args_key(args)
+    if key is None:
+        raise UsageError("this command needs --key KEYFILE (a registered member's key)")
+    return key
+
+
+def add_read_key(p: argparse.ArgumentParser) -> None:
+    """`--key` for a command that reads internal records: they answer only a request signed by a member."""
+    p.add_argument("--key", type=_path, metavar="KEYFILE",
+                   help="your member key: signs the reads of internal records (cases, materials, holders, "
+                        "supervision, history, transaction detail), which the node answers only to its staff")
+
+
 def open_client(args: argparse.Namespace) -> Client:
+    """The client of `--node`; with `--key`, every read is signed by that member key (docs/api.md)."""
     from chainnode.client import Client  # the HTTP stack loads only for commands that talk to a node
 
     tls = ClientTls.from_environment(
         os.environ, ca_file=getattr(args, "ca", None), cert_file=getattr(args, "client_cert", None),
         key_file=getattr(args, "client_key", None),
     )
-    return Client(args.node or get_default_node_url(), timeout=args.timeout, tls=tls)
+    return Client(args.node or get_default_node_url(), timeout=args.timeout, tls=tls, key=load_args_key(args))
 
 
 # --- proofs ----------------------------------------------------------------------------------------------
@@ -376,7 +402,7 @@ def parse_metadata(pairs: Sequence[str]) -> dict[str, str]:
 def cmd_anchor_put(args: argparse.Namespace) -> int:
     content_hash = crypto.compute_content_hash(read_input_file(args.file))
     metadata = parse_metadata(args.meta)
-    key = crypto.load_key_file(args.key, passphrase=keyfile.get_passphrase_source().get).key
+    key = require_args_key(args)
     call = {"content_hash": content_hash, "kind": args.kind, "metadata": metadata}
     with open_client(args) as client:
         tx = client.build_tx(key, "anchor", "put", call)
@@ -705,12 +731,14 @@ def build_parser() -> Parser:
     p = tx_sub.add_parser("status", parents=both, help="pending, committed (with result) or rejected")
     p.add_argument("tx_id", type=_tx_id, metavar="TXID")
     p.add_argument("--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a commit")
+    add_read_key(p)
     p.set_defaults(run=cmd_tx_status)
     p = tx_sub.add_parser("proof", parents=both, help="verify a transaction's proof against genesis")
     p.add_argument("tx_id", nargs="?", type=_tx_id, metavar="TXID", help="required unless --proof is given")
     p.add_argument("--genesis", type=_path, required=True, metavar="GENESIS")
     p.add_argument("--proof", type=_path, metavar="P", help="verify offline from a saved proof file")
     p.add_argument("--proof-out", type=_path, metavar="P", help="save the verified proof")
+    add_read_key(p)
     p.set_defaults(run=cmd_tx_proof)
 
     p = sub.add_parser("check", parents=[common], help="offline integrity check of a stopped node's store")

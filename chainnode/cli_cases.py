@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import crypto
-from chainnode.cli import UsageError, emit, open_client, read_input_file
+from chainnode.cli import UsageError, add_read_key, emit, open_client, read_input_file
 from chainnode.cli_records import (
     Committed,
     add_action,
@@ -382,10 +382,12 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
                    help="the certificate's issuing officer, a key of the department holding issuer (needed when "
                         "the approver holds no issuer role)")
     p = add_action(actions, "show", both, cmd_case_show, "a case: state, steps, deadline, time spent")
+    add_read_key(p)
     p.add_argument("id", type=record_id, metavar="ID")
     add_height(p)
     p = add_action(actions, "status", both, cmd_case_status, "a case's department, officer, status and deadline, "
                    "checked trusting only genesis (exit 0 if the proof verifies)")
+    add_read_key(p)
     p.add_argument("id", type=record_id, metavar="ID")
     p.add_argument("--genesis", type=Path, required=True, metavar="GENESIS")
     p.add_argument("--height", type=positive_int, metavar="H", help="prove the state after block H (default: head)")
@@ -394,11 +396,13 @@ def add_case(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     proof.add_argument("--proof-out", type=Path, metavar="FILE", help="save the proof for offline checks")
     add_trust_options(p)
     p = add_action(actions, "list", both, cmd_case_list, "a department's cases, newest first")
+    add_read_key(p)
     p.add_argument("--department", required=True, metavar="CODE")
     p.add_argument("--status", choices=CASE_STATUSES)
     add_height(p)
     p = add_action(actions, "overdue", both, cmd_case_overdue, "deadline supervision: overdue and due-soon cases, "
                    "on-time rate, time per step and per officer, for a period")
+    add_read_key(p)
     p.add_argument("department", nargs="?", metavar="DEPT", help="department code")
     p.add_argument("--department", dest="department_option", metavar="CODE", help="the same, as an option")
     p.add_argument("--from-date", type=date_arg, metavar="YYYY-MM-DD",

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import doc_client, light
 from chainnode.anchor_verify import encode_proof_file
-from chainnode.cli import InputFileError, UsageError, _unb64, decode_proof_file, emit, open_client, write_output_file
+from chainnode.cli import (
+    InputFileError,
+    UsageError,
+    _unb64,
+    decode_proof_file,
+    emit,
+    open_client,
+    require_args_key,
+    write_output_file,
+)
 from chainnode.cli_records import (
     InvalidArgumentsLocal,
     Refused,
@@ -25,7 +34,6 @@ from chainnode.cli_records import (
     add_height,
     format_date_ms,
     format_local_ms,
-    load_key,
     positive_int,
     record_id,
     refused,
@@ -72,7 +80,7 @@ def _max_bytes(client: Client) -> int:
 def cmd_send(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise InputFileError(f"file {args.file} does not exist or is not a file")
-    key = load_key(args.key)
+    key = require_args_key(args)
     with open_client(args) as client:
         try:
             sent = doc_client.send(
@@ -97,7 +105,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    key = load_key(args.key)
+    key = require_args_key(args)
     with open_client(args) as client:
         opened = doc_client.open_to(client, key, args.id, args.out, case_id=args.case, purpose=args.purpose)
     emit(args, {"doc_id": opened.doc_id, "out": str(opened.path), "plaintext_sha256": opened.plaintext_sha256.hex(),
@@ -110,7 +118,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def _simple_write(args: argparse.Namespace, lines: Sequence[str], run: Any) -> int:
-    key = load_key(args.key)
+    key = require_args_key(args)
     with open_client(args) as client:
         try:
             tx_id, height = run(client, key)
@@ -138,7 +146,7 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 
 def cmd_forward(args: argparse.Namespace) -> int:
-    key = load_key(args.key)
+    key = require_args_key(args)
     with open_client(args) as client:
         try:
             sent = doc_client.forward(client, key, args.id, args.to, args.note,
@@ -173,7 +181,7 @@ def _status_text(code: str, status: dict[str, Any], offset: int) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    key = load_key(args.key)
+    key = require_args_key(args)
     with open_client(args) as client:
         answer = doc_client.record(client, key, args.id, args.height)
         offset = utc_offset(client)
@@ -205,7 +213,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    key = load_key(args.key)
+    key = require_args_key(args)
     with open_client(args) as client:
         department = args.department or doc_client.member_department(client, key)
         params = {"department": department, "box": args.box, "limit": str(args.limit)}
@@ -348,7 +356,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     page's one proof is checked and each event matched to a proven transaction (exit 1 if any check fails)."""
     from chainnode.cli_cases import read_trust
 
-    key = load_key(args.key)
+    key = require_args_key(args)
     if args.trust is not None and args.genesis is None:
         raise UsageError("--trust is for a check against genesis: add --genesis GENESIS", field="trust")
     genesis = load_genesis(args.genesis) if args.genesis else None
@@ -399,7 +407,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.key is None:
             raise InputFileError("without --proof, pass --key: document records are read by signed request")
         with open_client(args) as client:
-            answer = doc_client.record(client, load_key(args.key), args.id)
+            answer = doc_client.record(client, require_args_key(args), args.id)
             source = f"node {client.base_url}"
         proof = (answer.get("state_proof") or {}).get("proof")
         bundles = [_unb64(proof)]
@@ -449,7 +457,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     passphrase = keyfile.get_passphrase_source().get  # for an encrypted key file
     current = crypto.load_encryption_key_file(layout.encryption_key, passphrase=passphrase) \
         if layout.encryption_key.exists() else None
-    admin = load_key(args.key)
+    admin = require_args_key(args)
     keyring = DocumentKeys(layout.keys)
     fresh = crypto.EncryptionKey.generate()
     fingerprint = crypto.compute_key_fingerprint(fresh.public_key).hex()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from chainnode.cli import UsageError, emit, open_client
+from chainnode.cli import UsageError, add_read_key, emit, open_client
 from chainnode.cli_records import format_local_ms, positive_int, utc_offset
 
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ def add_commands(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
     help_text = "every transaction that touched an entity, with who signed it in what role, in chain order"
     p = sub.add_parser("history", parents=parents, help=help_text, description=help_text)
     p.add_argument("entity", metavar="ENTITY", help=ENTITY_HELP)
+    add_read_key(p)
     p.add_argument("--from", dest="from_height", type=positive_int, metavar="H", help="from height H (default 1)")
     p.add_argument("--to", dest="to_height", type=positive_int, metavar="H", help="up to height H (default: head)")
     p.add_argument("--limit", type=positive_int, metavar="N",

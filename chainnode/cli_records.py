@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import crypto, keyfile
-from chainnode.cli import InputFileError, UsageError, emit, open_client, read_input_file
+from chainnode.cli import InputFileError, UsageError, add_read_key, emit, open_client, read_input_file, require_args_key
 from chainnode.client_records import ContractRefused
 from chainnode.codec import Value
 from chainnode.errors import ChainError
@@ -264,7 +264,7 @@ def submit(args: argparse.Namespace, client: Client, contract: str, method: str,
     """Check, sign, submit and (unless --no-wait) wait for a call. Raises Refused, RemoteError, WaitTimeout."""
     call = {k: v for k, v in call_args.items() if v is not None}
     validate_call(contract, method, call)
-    key = load_key(args.key)
+    key = require_args_key(args)
     if args.no_wait:
         tx = client.build_tx(key, contract, method, call)
         return Committed(client.submit(tx.raw), None)
@@ -470,6 +470,7 @@ def add_material(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("id", type=record_id, metavar="ID")
     p.add_argument("--reason", required=True)
     p = add_action(actions, "show", both, cmd_material_show, "a material record and its status")
+    add_read_key(p)
     p.add_argument("id", type=record_id, metavar="ID")
     add_height(p)
 
@@ -511,6 +512,7 @@ def add_holder(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--id", required=True, metavar="TEXT", help="the person's or company's ID (never goes on chain)")
     p.add_argument("--salt-file", type=Path, required=True, metavar="FILE", help="the departments' secret salt")
     p = add_action(actions, "show", both, cmd_holder_show, "a holder's materials, cases and certificates")
+    add_read_key(p)
     p.add_argument("holder_ref", type=hex32, metavar="HEX")
     add_height(p)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from chainnode import reports
-from chainnode.cli import UsageError, emit, open_client, write_output_file
+from chainnode.cli import UsageError, add_read_key, emit, open_client, write_output_file
 from chainnode.cli_records import add_action, date_arg, format_local_ms, positive_int, record_id, utc_offset
 from chainnode.errors import ChainError
 from chainnode.genesis import Genesis, load_genesis
@@ -225,11 +225,13 @@ def add_commands(sub: Any, both: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--from", dest="from_height", type=positive_int, metavar="H", help="first block")
     p.add_argument("--to", dest="to_height", type=positive_int, metavar="H",
                    help=f"last block (at most {MAX_BLOCKS} blocks per report)")
+    add_read_key(p)
     for name, help_text in (("case", "a case's report: facts, every event, verification"),
                             ("cert", "a certificate's report: facts, every event, verification"),
                             ("department", "a department's report for a period: supervision figures and every "
                                            "event")):
         p = add_action(actions, name, both, cmd_report, help_text + " (HTML, or --json)")
+        add_read_key(p)
         if name == "department":
             p.add_argument("code", metavar="CODE", help="department code")
             p.add_argument("--from-date", type=date_arg, metavar="YYYY-MM-DD", help="cases filed from this day")

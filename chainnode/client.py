@@ -5,6 +5,10 @@ node's `code`, message, HTTP status and field; when the code names an error of `
 raised class also derives from that error, so `except NotFound` works on both sides of the wire. A node
 that cannot be reached, answers garbage or takes too long becomes a `ClientError` with one clear line.
 The client trusts the node for nothing it verifies: proofs come back as bytes for `chainnode.light`.
+
+Given a member's `key`, the client signs every read but GET /v1/status (docs/api.md, "Signed requests"): the
+header names the node's key, which the client learns from GET /v1/status once and caches, so one client
+talks to one node (not to a load balancer in front of several).
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ __all__ = [
     "DEFAULT_NODE_URL", "DEFAULT_TIMEOUT_S", "MAX_SERVER_WAIT_S", "NODE_URL_ENV", "AsyncClient", "Client", "ClientTls",
     "ContractRefused", "InvalidNodeUrl", "RemoteError", "WaitTimeout", "get_default_node_url",
 ]
+
+
+def wall_clock_ms() -> int:
+    """The time a signed read carries: this machine's clock (the node allows WINDOW_MS either side)."""
+    return time.time_ns() // 1_000_000
 
 
 class RemoteError(ChainError):
@@ -136,15 +145,19 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
     """
 
     def __init__(
-        self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S, tls: ClientTls | None = None
+        self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S, tls: ClientTls | None = None,
+        key: crypto.PrivateKey | None = None,
     ) -> None:
         """`tls` sets the CA to trust and a client certificate for an https node (default: the system's CAs,
-        no client certificate). Raises InvalidNodeUrl, or TlsSettingsError for files that cannot be used."""
+        no client certificate); `key`, a registered member's key, signs every read (internal records need
+        one). Raises InvalidNodeUrl, or TlsSettingsError for files that cannot be used."""
         self.base_url = normalise_node_url(base_url)
         self.timeout = timeout
+        self.key = key
         self._ssl = (tls or ClientTls()).create_ssl_context() if self.base_url.startswith("https:") else None
         self._session: aiohttp.ClientSession | None = None
         self._chain_id: str | None = None
+        self._node_key: bytes | None = None
 
     async def __aenter__(self) -> AsyncClient:
         self._get_session()
@@ -213,7 +226,10 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
     def _unexpected(self, what: str) -> ClientError:
         return ClientError(f"unexpected answer from {self.base_url}: {what}; is this a chainnode API URL?")
 
-    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    async def _json(self, method: str, path: str, *, key: crypto.PrivateKey | None = None,
+                    **kwargs: Any) -> dict[str, Any]:
+        """One request answered with a JSON object; a GET is signed by `key` (default: the client's key, if any)."""
+        path, kwargs = await self._sign_get(method, path, key, kwargs)
         ctype, data = await self._request(method, path, **kwargs)
         document = _parse_json(data)
         if not isinstance(document, dict):
@@ -245,18 +261,22 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
             raise self._unexpected("a batch answer without one result per transaction")
         return [dict(r) for r in results]
 
-    async def tx_status(self, tx_id: str | bytes, wait_s: float = 0) -> dict[str, Any]:
+    async def tx_status(self, tx_id: str | bytes, wait_s: float = 0, *, key: crypto.PrivateKey | None = None
+                        ) -> dict[str, Any]:
         """Status of a transaction: pending, committed (height, index, result) or rejected (code, message).
 
         With `wait_s`, the node holds the request until the transaction leaves pending or the wait (at most
-        60 s) ends. Raises RemoteError not_found for a transaction the node does not know.
+        60 s) ends. The result's events come only to a signed request (`key`, else the client's) of the
+        signer's department or an auditor. Raises RemoteError not_found for a transaction the node does not know.
         """
         wait = max(0, min(int(wait_s), MAX_SERVER_WAIT_S))
         return await self._json(
-            "GET", f"/v1/txs/{_hex(tx_id)}", params={"wait": str(wait)} if wait else None, extra_timeout=wait
+            "GET", f"/v1/txs/{_hex(tx_id)}", params={"wait": str(wait)} if wait else None, extra_timeout=wait,
+            key=key,
         )
 
-    async def wait_committed(self, tx_id: str | bytes, timeout_s: float) -> dict[str, Any]:
+    async def wait_committed(self, tx_id: str | bytes, timeout_s: float, *, key: crypto.PrivateKey | None = None
+                             ) -> dict[str, Any]:
         """Wait until the transaction is committed or rejected; return its status.
 
         A committed transaction may still have failed: check `status["result"]["code"]`. Raises WaitTimeout
@@ -266,7 +286,7 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
         deadline = loop.time() + timeout_s
         while True:
             remaining = deadline - loop.time()
-            status = await self.tx_status(tx_id, wait_s=max(0.0, min(remaining, MAX_SERVER_WAIT_S)))
+            status = await self.tx_status(tx_id, wait_s=max(0.0, min(remaining, MAX_SERVER_WAIT_S)), key=key)
             if status.get("status") in ("committed", "rejected"):
                 return status
             if loop.time() >= deadline:
@@ -295,7 +315,9 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
 
     async def tx_proof(self, tx_id: str | bytes) -> bytes:
         """The canonical bytes of a committed transaction's proof bundle (`chainnode.light.decode_bundle`)."""
-        ctype, data = await self._request("GET", f"/v1/txs/{_hex(tx_id)}/proof", params={"format": "msgpack"})
+        path, kwargs = await self._sign_get("GET", f"/v1/txs/{_hex(tx_id)}/proof", None,
+                                            {"params": {"format": "msgpack"}})
+        ctype, data = await self._request("GET", path, **kwargs)
         if ctype != MSGPACK:
             raise self._unexpected(f"a proof as {ctype or 'no content type'}")
         return data
@@ -364,24 +386,45 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
 
     # --- signed requests (docs/api.md): scoped records, ciphertexts, opening a document -------------------
 
+    async def _node_identity(self) -> tuple[str, bytes]:
+        """The chain ID and the node's public key (from GET /v1/status, once): a signed read names both."""
+        if self._chain_id is None or self._node_key is None:
+            status = await self.status()
+            chain_id, node_key = status.get("chain_id"), status.get("node_key")
+            if not isinstance(chain_id, str) or not isinstance(node_key, str) or len(node_key) != 64:
+                raise self._unexpected("status without chain_id and node_key")
+            try:
+                self._node_key = bytes.fromhex(node_key)
+            except ValueError:
+                raise self._unexpected("status with a node_key that is not hex") from None
+            self._chain_id = chain_id
+        return self._chain_id, self._node_key
+
     async def _signed_headers(self, key: crypto.PrivateKey, method: str, target: str,
                               body_sha256: bytes = read_auth.EMPTY_SHA256) -> dict[str, str]:
-        """The Authorization header for `method target` (the path with its query string, as sent)."""
-        if self._chain_id is None:
-            status = await self.status()
-            chain_id = status.get("chain_id")
-            if not isinstance(chain_id, str):
-                raise self._unexpected("status without chain_id")
-            self._chain_id = chain_id
-        now_ms = time.time_ns() // 1_000_000
-        return {"Authorization": read_auth.sign_read(key, self._chain_id, method, target, now_ms, body_sha256)}
+        """The Authorization header for `method target` (the path with its query string, as sent), for this
+        node, with a fresh nonce."""
+        chain_id, node_key = await self._node_identity()
+        now_ms = wall_clock_ms()
+        nonce = os.urandom(read_auth.NONCE_SIZE)
+        return {"Authorization": read_auth.sign_read(key, chain_id, method, target, now_ms, nonce, node_key,
+                                                     body_sha256)}
+
+    async def _sign_get(self, method: str, path: str, key: crypto.PrivateKey | None, kwargs: dict[str, Any]
+                        ) -> tuple[str, dict[str, Any]]:
+        """A GET (but of /v1/status) signed by `key` or the client's key: the path with its query as the
+        signed target, and the header. Other requests are returned as they are."""
+        signer = key if key is not None else self.key
+        if signer is None or method != "GET" or path == "/v1/status" or kwargs.get("headers"):
+            return path, kwargs
+        params = kwargs.pop("params", None)
+        target = str(URL(path).with_query(params)) if params else path
+        return target, {**kwargs, "headers": await self._signed_headers(signer, "GET", target)}
 
     async def signed_json(self, key: crypto.PrivateKey, path: str, params: dict[str, str] | None = None
                           ) -> dict[str, Any]:
         """GET a scoped record with a request signed by `key` (a registered member's)."""
-        target = str(URL(path).with_query(params)) if params else path
-        headers = await self._signed_headers(key, "GET", target)
-        return await self._json("GET", target, headers=headers)
+        return await self._json("GET", path, params=params, key=key)
 
     async def upload_ciphertext(self, key: crypto.PrivateKey, path: Path, sha256: bytes) -> dict[str, Any]:
         """Stream a ciphertext file to the node's blob store (PUT /v1/blobs/<sha256>)."""
@@ -414,7 +457,7 @@ class AsyncClient(RecordQueries[Coroutine[Any, Any, dict[str, Any]]]):
         """
         tx = await self.build_tx(key, contract, method, args)
         tx_id = await self.submit(tx.raw)
-        return check_committed(await self.wait_committed(tx_id, wait_s), tx_id)
+        return check_committed(await self.wait_committed(tx_id, wait_s, key=key), tx_id)
 
     @property
     def contracts(self) -> Contracts:
@@ -430,9 +473,10 @@ class Client(RecordQueries[dict[str, Any]]):
     """
 
     def __init__(
-        self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S, tls: ClientTls | None = None
+        self, base_url: str = DEFAULT_NODE_URL, *, timeout: float = DEFAULT_TIMEOUT_S, tls: ClientTls | None = None,
+        key: crypto.PrivateKey | None = None,
     ) -> None:
-        self._client = AsyncClient(base_url, timeout=timeout, tls=tls)
+        self._client = AsyncClient(base_url, timeout=timeout, tls=tls, key=key)
         self._loop = asyncio.new_event_loop()
 
     @property
@@ -467,11 +511,22 @@ class Client(RecordQueries[dict[str, Any]]):
     def submit_batch(self, raws: Sequence[bytes]) -> list[dict[str, Any]]:
         return self._run(self._client.submit_batch(raws))
 
-    def tx_status(self, tx_id: str | bytes, wait_s: float = 0) -> dict[str, Any]:
-        return self._run(self._client.tx_status(tx_id, wait_s))
+    @property
+    def key(self) -> crypto.PrivateKey | None:
+        """The member key that signs reads, or None."""
+        return self._client.key
 
-    def wait_committed(self, tx_id: str | bytes, timeout_s: float) -> dict[str, Any]:
-        return self._run(self._client.wait_committed(tx_id, timeout_s))
+    @key.setter
+    def key(self, key: crypto.PrivateKey | None) -> None:
+        self._client.key = key
+
+    def tx_status(self, tx_id: str | bytes, wait_s: float = 0, *, key: crypto.PrivateKey | None = None
+                  ) -> dict[str, Any]:
+        return self._run(self._client.tx_status(tx_id, wait_s, key=key))
+
+    def wait_committed(self, tx_id: str | bytes, timeout_s: float, *, key: crypto.PrivateKey | None = None
+                       ) -> dict[str, Any]:
+        return self._run(self._client.wait_committed(tx_id, timeout_s, key=key))
 
     def block(self, height: int | str = "latest") -> dict[str, Any]:
         return self._run(self._client.block(height))

@@ -58,7 +58,7 @@ class Office:
     client: Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.client = Client(self.url, timeout=30)
+        self.client = Client(self.url, timeout=30, key=self.key)  # an officer with every role signs its reads
 
     def call(self, contract: str, method: str, args: dict[str, Value]) -> dict[str, Any]:
         return self.client.call(self.key, contract, method, args, wait_s=WAIT_S)
@@ -357,16 +357,16 @@ def check_running(offices: Mapping[str, Office]) -> None:
 
 
 def print_epilogue(result: StoryResult, url: str, devnet: Path = Path(".devnet")) -> None:
+    key, genesis = devnet / "node1" / "keys" / "officer.key", devnet / "node1" / "genesis.json"
     print("")
-    print("== Look it up with the CLI:")
-    print(f"  .venv/bin/chainnode case show {result.case_id} --node {url}")
+    print("== Look it up with the CLI (cases and holders are internal records: --key signs the read):")
+    print(f"  .venv/bin/chainnode case show {result.case_id} --key {key} --node {url}")
     print(f"  .venv/bin/chainnode cert show {result.cert_id} --height {result.issued_height} --node {url}"
           f"   # {result.status_before} then")
     print(f"  .venv/bin/chainnode cert show {result.cert_id} --node {url}   # {result.status_after} now")
-    print(f"  .venv/bin/chainnode holder show {result.holder_ref} --node {url}")
+    print(f"  .venv/bin/chainnode holder show {result.holder_ref} --key {key} --node {url}")
     if result.documents is not None:
         notice = result.documents.notice_id
-        key, genesis = devnet / "node1" / "keys" / "officer.key", devnet / "node1" / "genesis.json"
         print(f"  .venv/bin/chainnode doc show {notice} --key {key} --node {url}")
         print(f"  .venv/bin/chainnode doc history {notice} --genesis {genesis} --key {key} --node {url}")
 

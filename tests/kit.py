@@ -4,6 +4,7 @@ wait for multi-process clusters, and the blob store and documents-query fakes of
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from chainnode.api import create_app
 from chainnode.blobs import BlobStore
 from chainnode.home import init_home
 from chainnode.node import Node
+from chainnode.read_auth import EMPTY_SHA256, NONCE_SIZE, sign_read
 from contracts.base import StateReader
 
 T = TypeVar("T")
@@ -39,6 +41,14 @@ async def serve_node(
     finally:
         await client.close()
         node.close()
+
+
+def signed_headers(node: Node, key: crypto.PrivateKey, target: str, *, method: str = "GET",
+                   body_sha256: bytes = EMPTY_SHA256) -> dict[str, str]:
+    """The Authorization header of one signed read of `target` (path and query as sent) from `node`."""
+    header = sign_read(key, node.genesis.chain_id, method, target, node.clock.now_ms(), os.urandom(NONCE_SIZE),
+                       node.node_key.public_key, body_sha256)
+    return {"Authorization": header}
 
 
 # --- waiting on other processes ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -30,11 +31,18 @@ from chainnode.tx import TxBody, sign_transaction
 from contracts.calendar import date_of, format_date
 from contracts.case_queries import compute_case_id
 from contracts.materials import compute_material_id
+from tests.kit import signed_headers
 
 CHAIN = "reports-test"
 DAY_MS = 86_400_000
 HOLDER = crypto.sha256(b"salt|applicant-1")
 ITEM_CODE = "PSB-001"
+
+
+READ_COMMANDS = frozenset({("case", "show"), ("case", "status"), ("case", "list"), ("case", "overdue"),
+                           ("material", "show"), ("holder", "show"), ("history",), ("report",), ("tx", "status"),
+                           ("tx", "proof")})
+"""The commands that read internal records, which `Chain.cli` signs with the officer's key."""
 
 
 class FakeClock:
@@ -88,31 +96,41 @@ class Chain:
         """One more block (holding an anchor: a node makes no empty blocks)."""
         await self.call("anchor", "put", {"content_hash": os.urandom(32), "kind": "note"})
 
-    async def get(self, path: str, expect: int = 200) -> dict[str, Any]:
-        response = await self.client.get(path)
+    async def get(self, path: str, expect: int = 200, *, key: crypto.PrivateKey | None = None) -> dict[str, Any]:
+        """GET `path` signed by `key` (default: the PSB officer's, who holds every role, auditor included)."""
+        response = await self.client.get(path, headers=signed_headers(self.node, key or self.key, path))
         document = await response.json(content_type=None)
         assert response.status == expect, document
         return dict(document)
 
-    async def cli(self, *argv: object) -> CliResult:
-        """Run `chainnode ARGV --node URL` (the node option after the first two words) in a worker thread."""
+    async def cli(self, *argv: object, key: Path | None = None, sign: bool = True) -> CliResult:
+        """Run `chainnode ARGV --node URL` (the node option after the first two words) in a worker thread. A
+        command that reads internal records signs with `key` (default: the PSB officer's key file) unless ARGV
+        names a `--key` itself."""
         args = [str(a) for a in argv]
         full = [*args[:2], "--node", self.url, *args[2:]] if len(args) >= 2 else args
+        is_read = tuple(args[:1]) in READ_COMMANDS or tuple(args[:2]) in READ_COMMANDS
+        if sign and is_read and "--key" not in args:
+            full += ["--key", str(key or self.home / "keys" / "officer.key")]
         out, err = io.StringIO(), io.StringIO()
 
         def run() -> int:  # redirect_stdout is process-wide: the test awaits one command at a time
-            with redirect_stdout(out), redirect_stderr(err):
+            # the CLI signs its reads with the machine's clock; the node here runs on the test's clock
+            with redirect_stdout(out), redirect_stderr(err), patch("chainnode.client.wall_clock_ms", self.clock.now_ms):
                 return main(full)
 
         code = await asyncio.to_thread(run)
         return CliResult(code, out.getvalue(), err.getvalue())
 
-    async def pass_proposal(self, kind: str, payload: dict[str, Any]) -> None:
+    async def pass_proposal(self, kind: str, payload: dict[str, Any], voters: tuple[crypto.PrivateKey, ...] = ()
+                            ) -> None:
+        """Propose and vote as PSB; `voters`: the admins of the other departments, who vote too."""
         height = self.node.head_height()
         await self.call("governance", "propose", {"kind": kind, "payload": payload, "deadline_height": height + 50,
                                                    "effective_height": height + 2})
         proposal_id = len((await self.get("/v1/proposals"))["proposals"])
-        await self.call("governance", "vote", {"proposal_id": proposal_id, "approve": True})
+        for voter in (self.key, *voters):
+            await self.call("governance", "vote", {"proposal_id": proposal_id, "approve": True}, key=voter)
 
     async def register(self, name: str, roles: list[str], key: crypto.PrivateKey | None = None) -> crypto.PrivateKey:
         """A new staff key of PSB (`key`, or a fresh one), signing from the next block on."""
@@ -121,11 +139,12 @@ class Chain:
                                                           "roles": roles})
         return key
 
-    async def setup_item(self) -> None:
-        """An identity material type, a permit PSB issues, and item PSB-001 (5 working days promised) needing it."""
-        await self.pass_proposal("register_material_type", {"code": "id_card", "name": "Identity card"})
+    async def setup_item(self, voters: tuple[crypto.PrivateKey, ...] = ()) -> None:
+        """An identity material type, a permit PSB issues, and item PSB-001 (5 working days promised) needing it.
+        `voters`: the other departments' admins, whose votes the proposals need."""
+        await self.pass_proposal("register_material_type", {"code": "id_card", "name": "Identity card"}, voters)
         await self.pass_proposal("register_cert_type", {"code": "permit", "name": "Permit", "issuers": ["PSB"],
-                                                        "validity_days": 365})
+                                                        "validity_days": 365}, voters)
         await self.block()  # a passed proposal applies at the start of the next block
         await self.call("items", "publish", {
             "code": ITEM_CODE, "name": "Residence permit", "legal_basis": "Residence Regulation art. 3",

@@ -51,6 +51,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from chainnode import codec, crypto, light
 from chainnode.api import create_app
@@ -60,6 +61,7 @@ from chainnode.codec import Value
 from chainnode.faults import ENV_VAR as FAULTS_ENV
 from chainnode.home import DepartmentSpec, init_network
 from chainnode.node import Node
+from chainnode.read_auth import NONCE_SIZE, sign_read
 from chainnode.trace_verify import verify_trace
 from chainnode.tx import TxBody, decode_transaction, sign_transaction
 from contracts import certificates, governance
@@ -231,8 +233,12 @@ async def measure_trace(q: Quorum, session: aiohttp.ClientSession, url: str, fir
     genesis = q.node.genesis
     params = {"limit": "1000", "proof": "1", "from_height": str(first), "to_height": str(last)}
 
-    async def fetch() -> dict[str, Any]:
-        async with session.get(f"{url}/v1/history/department:PSB", params=params) as response:
+    target = str(URL("/v1/history/department:PSB").with_query(params))
+
+    async def fetch() -> dict[str, Any]:  # a history is internal: signed by PSB's officer (docs/api.md)
+        header = sign_read(q.officers[0], genesis.chain_id, "GET", target, q.node.clock.now_ms(),
+                           os.urandom(NONCE_SIZE), q.node.node_key.public_key)
+        async with session.get(f"{url}{target}", headers={"Authorization": header}) as response:
             if response.status != 200:
                 raise SystemExit(f"history answered {response.status}: {await response.text()}")
             return dict(await response.json())

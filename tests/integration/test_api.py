@@ -21,6 +21,7 @@ from chainnode.genesis import Genesis
 from chainnode.home import init_home
 from chainnode.node import Node
 from chainnode.tx import TxBody, decode_transaction
+from tests.kit import signed_headers
 
 CHAIN = "api-test"
 
@@ -70,7 +71,8 @@ async def test_submit_commit_status_and_proofs(env: Any) -> None:
     await node.produce_block()
     answer = await (await client.get(f"/v1/txs/{tx_id}")).json()
     assert answer["status"] == "committed" and answer["height"] == 1 and answer["result"]["code"] == "ok"
-    proof = await (await client.get(f"/v1/txs/{tx_id}/proof")).json()
+    proof_path = f"/v1/txs/{tx_id}/proof"
+    proof = await (await client.get(proof_path, headers=signed_headers(node, key, proof_path))).json()
     verified = light.verify_tx_bundle(genesis, light.decode_bundle(base64.b64decode(proof["proof"])))
     assert verified.tx.tx_id.hex() == tx_id and verified.result.code == "ok"
     anchors = await (await client.get(f"/v1/anchors/{crypto.sha256(b'contract.pdf').hex()}")).json()

@@ -19,6 +19,7 @@ from typing import Any
 import plyvel
 import pytest
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from chainnode import crypto, history
 from chainnode.check import check_home
@@ -33,7 +34,7 @@ from chainnode.tx import TxBody, sign_transaction
 from contracts.case_queries import compute_case_id
 from contracts.certificates import compute_cert_id
 from contracts.materials import compute_material_id
-from tests.kit import serve_node
+from tests.kit import serve_node, signed_headers
 from tests.nodeproc import anchor_tx
 
 CHAIN = "history-test"
@@ -52,7 +53,9 @@ class Env:
         return str(self.client.make_url("")).rstrip("/")
 
     async def get(self, path: str, expect: int = 200, **params: object) -> dict[str, Any]:
-        response = await self.client.get(path, params={k: str(v) for k, v in params.items()})
+        """GET `path?params`, signed by the officer's key (every role: histories are internal)."""
+        target = str(URL(path).with_query({k: str(v) for k, v in params.items()})) if params else path
+        response = await self.client.get(target, headers=signed_headers(self.node, self.key, target))
         document = await response.json(content_type=None)
         assert response.status == expect, document
         return dict(document)
@@ -123,7 +126,7 @@ async def test_pages_follow_the_cursor_across_thousands_of_events(env: Env) -> N
     assert capped["limit"] == 1000 and capped["events"] == events[:1000]
 
     # the client: the old call, one page with its cursor, and the iterator over every page
-    async with AsyncClient(env.url) as client:
+    async with AsyncClient(env.url, key=env.key) as client:
         assert await client.history(entity, 10) == events[:10]
         page = await client.history_page(entity, limit=700, cursor=default["next_cursor"])
         assert page["events"] == events[100:800]
@@ -211,10 +214,10 @@ async def test_the_history_command(env: Env) -> None:
     assert len(everything) == 4
 
     def cli(*argv: str) -> tuple[int, str, str]:
-        return run_cli("history", *argv, "--node", env.url)
+        return run_cli("history", *argv, "--node", env.url, "--key", str(env.node.layout.keys / "officer.key"))
 
     def iterate(page_size: int) -> list[dict[str, Any]]:
-        with Client(env.url) as client:
+        with Client(env.url, key=env.key) as client:
             return list(client.iter_history(entity, page_size=page_size))
 
     assert await asyncio.to_thread(iterate, 1) == everything  # the blocking client's iterator, page by page
@@ -284,7 +287,7 @@ async def test_a_page_is_proven_by_one_bundle(env: Env, tmp_path: Path) -> None:
     verify_trace(genesis, last["events"], base64.b64decode(last["proof"]))  # a refused call is proven too
 
     def cli(*argv: str) -> tuple[int, str, str]:
-        return run_cli("history", *argv, "--node", env.url)
+        return run_cli("history", *argv, "--node", env.url, "--key", str(env.node.layout.keys / "officer.key"))
 
     genesis_file = str(tmp_path / "genesis.json")
     Path(genesis_file).write_text(json.dumps(genesis.document))

@@ -14,9 +14,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from chainnode import api_records, crypto
-from chainnode.api import create_app
+from chainnode.api import NODE, create_app
 from chainnode.home import init_home
 from chainnode.node import Node
+from tests.kit import signed_headers
 from tests.nodeproc import anchor_tx
 
 CHAIN = "hostile"
@@ -104,7 +105,15 @@ def build_url(template: str, name: str, where: str, value: str, others: dict[str
     return path + ("?" + pairs if pairs else "")
 
 
+def officer_headers(client: TestClient[Any, Any], url: str) -> dict[str, str]:
+    """A signed read of `url` by the node's officer (every role), so internal routes reach their parameter checks."""
+    node = client.server.app[NODE]
+    return signed_headers(node, crypto.load_key_file(node.layout.keys / "officer.key").key, url)
+
+
 async def assert_problem(client: TestClient[Any, Any], method: str, url: str, field: str, **kwargs: Any) -> None:
+    if method == "GET":
+        kwargs = {"headers": officer_headers(client, url), **kwargs}
     response = await client.request(method, url, **kwargs)
     text = await response.text()
     assert 400 <= response.status < 500, (url, response.status, text)

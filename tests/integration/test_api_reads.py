@@ -15,6 +15,7 @@ from chainnode.api import PROBLEM, create_app
 from chainnode.history import HistoryPage
 from chainnode.home import init_home
 from chainnode.node import Node
+from tests.kit import signed_headers
 from tests.nodeproc import anchor_tx
 
 CHAIN = "reads-api"
@@ -39,9 +40,11 @@ async def test_a_read_beyond_the_pool_gets_busy_and_the_status_still_answers(tmp
     client = TestClient(TestServer(create_app(node), host="127.0.0.1"))
     await client.start_server()
     try:
-        held = asyncio.ensure_future(client.get("/v1/history/department:PSB?limit=100000"))
+        target = "/v1/history/department:PSB?limit=100000"
+        held = asyncio.ensure_future(client.get(target, headers=signed_headers(node, key, target)))
         assert await asyncio.to_thread(entered.wait, 10)
-        refused = await client.get(f"/v1/state?key={b'x'.hex()}&height=1")
+        state = f"/v1/state?key={b'x'.hex()}&height=1"  # an index key: auditors' (the officer holds every role)
+        refused = await client.get(state, headers=signed_headers(node, key, state))
         assert refused.status == 503 and refused.content_type == PROBLEM
         assert (await refused.json(content_type=None))["code"] == "busy"
         assert refused.headers["Retry-After"] == "1"  # a client knows to come back
@@ -52,7 +55,7 @@ async def test_a_read_beyond_the_pool_gets_busy_and_the_status_still_answers(tmp
         assert answer.status == 200
         events = (await answer.json())["events"]
         assert [e["height"] for e in events] == [1, 1, 1]  # limit above the bound is capped, not an error
-        served = await client.get(f"/v1/state?key={b'x'.hex()}&height=1")
+        served = await client.get(state, headers=signed_headers(node, key, state))
         assert served.status == 200
     finally:
         gate.set()

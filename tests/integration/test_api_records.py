@@ -24,7 +24,7 @@ from contracts import certificates
 from contracts.case_queries import compute_case_id
 from contracts.certificates import compute_cert_id
 from contracts.materials import compute_material_id
-from tests.kit import serve_node
+from tests.kit import serve_node, signed_headers
 
 CHAIN = "records-test"
 HOLDER = crypto.sha256(b"salt|applicant-1")
@@ -50,8 +50,9 @@ class Env:
         assert status["result"]["code"] == "ok", status
         return tx.tx_id, status
 
-    async def get(self, path: str, expect: int = 200) -> dict[str, Any]:
-        response = await self.client.get(path)
+    async def get(self, path: str, expect: int = 200, *, key: crypto.PrivateKey | None = None) -> dict[str, Any]:
+        """GET `path`, signed by `key` (default: the officer's, who holds every role)."""
+        response = await self.client.get(path, headers=signed_headers(self.node, key or self.key, path))
         document = await response.json(content_type=None)
         assert response.status == expect, document
         return dict(document)

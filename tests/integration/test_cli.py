@@ -246,7 +246,10 @@ def test_tx_status_and_proof(node: RunningNode, anchored: tuple[Path, dict[str, 
     tx_id = str(anchored[1]["tx_id"])
     status = run_cli("tx", "status", tx_id, "--node", node.url, "--wait", "1")
     assert status.returncode == 0 and "committed" in status.stdout
-    proof = run_cli("tx", "proof", tx_id, "--node", node.url, "--genesis", node.genesis, "--json")
+    unsigned = run_cli("tx", "proof", tx_id, "--node", node.url, "--genesis", node.genesis)
+    assert "--key" in assert_one_error_line(unsigned, "signature_required")  # a proof carries the arguments
+    proof = run_cli("tx", "proof", tx_id, "--node", node.url, "--genesis", node.genesis, "--json",
+                    "--key", node.officer_key)
     assert proof.returncode == 0, proof.stderr
     assert json.loads(proof.stdout)["result"]["code"] == "ok"
     bad = run_cli("tx", "status", "not-hex", "--node", node.url)

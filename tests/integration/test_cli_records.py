@@ -23,6 +23,7 @@ from chainnode import crypto
 from chainnode.cli import main
 from chainnode.cli_records import compute_holder_ref
 from tests.nodeproc import free_port, kill, log_tail, start_node, wait_ready
+from tests.report_chain import READ_COMMANDS
 
 HOLDER = compute_holder_ref(b"s" * 32, "110101199003071234").hex()
 OTHER_HOLDER = compute_holder_ref(b"s" * 32, "110101199003075678").hex()
@@ -49,9 +50,12 @@ class Node:
         return self.home / "keys" / "officer.key"
 
     def run(self, *argv: object) -> Result:
-        """Run one command against this node (`--node` added after the action)."""
+        """Run one command against this node (`--node` added after the action); a command that reads internal
+        records signs with the officer's key unless it names a `--key`."""
         args = [str(a) for a in argv]
-        return run(*args[:2], "--node", self.url, *args[2:])
+        is_read = tuple(args[:1]) in READ_COMMANDS or tuple(args[:2]) in READ_COMMANDS
+        signer = ["--key", str(self.key)] if is_read and "--key" not in args else []
+        return run(*args[:2], "--node", self.url, *args[2:], *signer)
 
     def ok(self, *argv: object) -> Result:
         result = self.run(*argv)

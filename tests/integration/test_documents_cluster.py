@@ -25,7 +25,7 @@ from chainnode.config import HomeLayout
 from chainnode.doc_verify import verify_document_bundle
 from chainnode.errors import InvalidProof
 from chainnode.genesis import Genesis, load_genesis
-from chainnode.read_auth import sign_read
+from chainnode.read_auth import NONCE_SIZE, sign_read
 from tests import kit
 from tests.cluster import Cluster
 from tests.nodeproc import http_json
@@ -99,7 +99,9 @@ def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_pat
         # hostile or mistaken calls get a clear refusal and change nothing
         status, body = http_json(f"{cluster.urls[TAX]}/v1/documents/{sent.doc_id}")
         assert (status, body["code"]) == (401, "signature_required")
-        stale = sign_read(cluster.keys[TAX], "cluster", "GET", f"/v1/documents/{sent.doc_id}", 1_000)
+        tax_node = bytes.fromhex(http_json(f"{cluster.urls[TAX]}/v1/status")[1]["node_key"])
+        stale = sign_read(cluster.keys[TAX], "cluster", "GET", f"/v1/documents/{sent.doc_id}", 1_000,
+                          os.urandom(NONCE_SIZE), tax_node)
         status, body = http_json(f"{cluster.urls[TAX]}/v1/documents/{sent.doc_id}", headers={"Authorization": stale})
         assert (status, body["code"]) == (401, "read_request_expired")
         for key in (b"doc/" + sent.doc_id.encode(), b"docs/access/" + sent.doc_id.encode() + bytes(4)):
@@ -191,6 +193,7 @@ def _check_doc_history(cluster: Cluster, clients: list[Client], genesis: Genesis
     code, _, err = run_cli("doc", "history", doc_id, "--trust", genesis_path, "--key", key, "--node", url)
     assert code == 2 and err.startswith("error: usage: --trust is for a check against genesis")
 
+    clients[CAB].key = cluster.keys[CAB]  # a document's history is internal: CAB's officer is also an auditor
     pages = [clients[CAB].history_page(f"document:{doc_id}", limit=1000, to_height=answer["height"], proof=True)]
     events = cli_documents._events(answer)
     assert verify_document_history(genesis, doc_id, events, pages) == len(base64.b64decode(pages[0]["proof"]))

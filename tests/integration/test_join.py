@@ -52,7 +52,7 @@ def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> Non
         joiner_url = f"http://127.0.0.1:{api_port}"
         wait_ready(joiner_url, joiner, log=tmp_path / "joiner.log")
 
-        clients = [Client(url) for url in cluster.urls]
+        clients = [Client(url, key=key) for url, key in zip(cluster.urls, cluster.keys, strict=True)]
         try:
             head = clients[0].status()["height"]
             proposed = clients[0].call(cluster.keys[0], "governance", "propose", {

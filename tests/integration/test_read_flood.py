@@ -9,6 +9,7 @@ the pace measured in the same test without it, under the same write load. Every 
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -16,6 +17,7 @@ import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chainnode.read_auth import NONCE_SIZE, sign_read
 from tests.cluster import Cluster, Load
 from tests.nodeproc import http_json
 
@@ -44,6 +46,7 @@ class Hammer:
     bad: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     threads: list[threading.Thread] = field(default_factory=list)
+    node_keys: dict[str, bytes] = field(default_factory=dict)
 
     def paths(self, turn: int) -> list[str]:
         old = 1 + turn % self.top  # more old heights than a node keeps trees for: each one is a rebuild
@@ -54,12 +57,23 @@ class Hammer:
             f"/v1/blocks/{1 + (turn * 7) % self.top}",
         ]
 
+    def headers(self, url: str, path: str) -> dict[str, str]:
+        """A history is internal: signed by node0's officer (every role, auditor included) for the node asked."""
+        if not path.startswith("/v1/history/"):
+            return {}
+        node_key = self.node_keys.get(url)
+        if node_key is None:
+            node_key = self.node_keys[url] = bytes.fromhex(http_json(url + "/v1/status")[1]["node_key"])
+        header = sign_read(self.cluster.keys[0], "cluster", "GET", path, time.time_ns() // 1_000_000,
+                           os.urandom(NONCE_SIZE), node_key)
+        return {"Authorization": header}
+
     def run(self, url: str, seed: int) -> None:
         turn = seed
         while not self.stop.is_set():
             for path in self.paths(turn):
                 try:
-                    code, body = http_json(url + path, timeout=60)
+                    code, body = http_json(url + path, timeout=60, headers=self.headers(url, path))
                 except (urllib.error.URLError, OSError) as exc:
                     self.record("error", f"{path}: {exc}")
                     continue

@@ -106,7 +106,7 @@ async def test_wait_committed_times_out_while_pending(env: Env) -> None:
 
 
 async def test_tx_proof_verifies_against_genesis(env: Env) -> None:
-    async with AsyncClient(env.url) as client:
+    async with AsyncClient(env.url, key=env.officer) as client:
         tx = await client.build_tx(env.officer, "anchor", "put", anchor_args(b"proof me"))
         await client.submit(tx.raw)
         await env.node.produce_block()
@@ -133,7 +133,7 @@ async def test_anchors_carry_state_proofs(env: Env) -> None:
 
 
 async def test_block_and_history(env: Env) -> None:
-    async with AsyncClient(env.url) as client:
+    async with AsyncClient(env.url, key=env.officer) as client:
         tx = await client.build_tx(env.officer, "anchor", "put", anchor_args(b"history"))
         await client.submit(tx.raw)
         await env.node.produce_block()
@@ -282,7 +282,7 @@ def threaded_node(node: tuple[Node, crypto.PrivateKey]) -> Iterator[tuple[Env, a
 
 def test_blocking_client_submits_and_waits(threaded_node: tuple[Env, asyncio.AbstractEventLoop]) -> None:
     env, loop = threaded_node
-    with Client(env.url) as client:
+    with Client(env.url, key=env.officer) as client:
         tx = client.build_tx(env.officer, "anchor", "put", anchor_args(b"sync"))
         assert client.submit(tx.raw) == tx.tx_id.hex()
         asyncio.run_coroutine_threadsafe(env.node.produce_block(), loop).result(10)
