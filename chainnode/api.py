@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from chainnode import api_documents, api_records, codec, history
+from chainnode import api_documents, api_records, codec, console, history
 from chainnode.api_params import MAX_HEIGHT, parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
 from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotFound
@@ -479,5 +479,6 @@ def create_app(node: Node) -> web.Application:
     app.router.add_get("/ready", get_ready)
     api_records.add_routes(app)
     api_documents.add_routes(app)
+    console.add_routes(app)  # the web console at / (chainnode/console.py)
     node.client_checks["documents"] = partial(api_documents.check_client_tx, node)
     return app
