@@ -96,7 +96,8 @@ def bundle_modules(entry: str, web_dir: Path = WEB_DIR) -> str:
         body = _EXPORT.sub(lambda m: m.group(0).removeprefix("export "), body)
         if re.search(r"^\s*(import|export)\b", body, re.M):
             raise ConsoleBuildError(f"{name}: an import or export the bundler does not handle")
-        parts.append(f"// --- {name}\nconst {_module_name(name)} = (() => {{\n{body}\nreturn {{ {', '.join(exports)} }};\n}})();\n")
+        scope = f"const {_module_name(name)} = (() => {{\n{body}\nreturn {{ {', '.join(exports)} }};\n}})();\n"
+        parts.append(f"// --- {name}\n{scope}")
     return "".join(parts)
 
 
@@ -127,7 +128,8 @@ def build_standalone(web_dir: Path = WEB_DIR) -> tuple[str, str]:
         '<script src="vendor/jsQR.js"></script>': f"<script>{qr}</script>",
         '<script type="module" src="js/verify-page.js"></script>': f'<script type="module">{script}</script>',
         '<html lang="zh-CN">': '<html lang="zh-CN" data-standalone="1">',
-        '<meta charset="utf-8">': f'<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{policy}">',
+        '<meta charset="utf-8">':
+            f'<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{policy}">',
     }
     for old, new in replacements.items():
         if page.count(old) != 1:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,7 @@ def test_explorer_shows_a_new_block_within_two_seconds_and_its_signers(network: 
         tx_ids = cluster.submit(1, ["web-explorer"])
         cluster.wait_committed(1, tx_ids)
         committed_at = time.perf_counter()
-        code, answer = http_json(f"{cluster.urls[1]}/v1/txs/{tx_ids[0]}", timeout=5)
+        _, answer = http_json(f"{cluster.urls[1]}/v1/txs/{tx_ids[0]}", timeout=5)
         height = int(answer["height"])
         page.wait_for_selector(f"#blocks tr[data-height='{height}']", timeout=2000)
         print(f"explorer: block {height} shown {(time.perf_counter() - committed_at) * 1000:.0f} ms after its commit "
@@ -212,7 +212,8 @@ def test_certificate_page_verdicts(network: Network, browser: Any) -> None:
         load_genesis_file(page, network.other_genesis_file)
         verdict, _ = run_verify(page)
         assert verdict == "INVALID PROOF"
-        assert "signature" in page.inner_text("#invalid-reason") or "validator set" in page.inner_text("#invalid-reason")
+        reason = page.inner_text("#invalid-reason")
+        assert "signature" in reason or "validator set" in reason, reason
         assert not errors.errors, errors.errors
     finally:
         context.close()

@@ -134,7 +134,8 @@ async def test_the_browser_verifier_agrees_with_cert_verify_on_every_verdict(web
 
     cases: list[tuple[str, str | None, bytes, bytes | None]] = [("ours", c, d, f) for c, d, f in genuine]
     cases += [("other", valid, skipping[0], skipping[1]), ("other", valid, genuine[0][1], None),
-              ("ours", None, genuine[0][1], None), ("ours", valid, tx_bundle, None), ("ours", revoked, genuine[0][1], None)]
+              ("ours", None, genuine[0][1], None), ("ours", valid, tx_bundle, None),
+              ("ours", revoked, genuine[0][1], None)]
     for cert_id, data, file_hash in (genuine[0], genuine[3], (valid, *skipping)):
         cases += [("ours", cert_id, altered(data, p), file_hash) for p in range(0, len(data), 2)]
 

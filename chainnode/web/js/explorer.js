@@ -96,7 +96,7 @@ function renderBlocks(fresh = null) {
     const e = blocks.get(h);
     const link = el("a", { href: `#block=${h}` }, String(h));
     body.append(el("tr", { "data-height": h, class: h === fresh ? "fresh" : null },
-      el("td", { class: "num" }, link), el("td", {}, formatTime(e.time_ms)), el("td", { class: "num" }, String(e.tx_count)),
+      el("td", { class: "num" }, link), el("td", { class: "nowrap" }, formatTime(e.time_ms)), el("td", { class: "num" }, String(e.tx_count)),
       el("td", { class: "mono hide-narrow", title: e.hash }, shortHex(e.hash, 16))));
   }
   renderTxs(heights);
@@ -191,7 +191,7 @@ async function showBlock(height) {
       el("th", {}, t("col_key")), el("th", { class: "num" }, t("col_power")), el("th", {}, t("signatures")))),
     el("tbody", {}, rows))));
   if (Array.isArray(block.txs)) {
-    body.append(el("h3", {}, t("latest_txs")), block.txs.length === 0 ? el("p", { class: "muted" }, t("no_txs"))
+    body.append(el("h3", {}, t("block_txs")), block.txs.length === 0 ? el("p", { class: "muted" }, t("no_txs"))
       : el("div", { class: "scroll" }, el("table", {}, el("tbody", {}, block.txs.map((tx) => el("tr", {},
         el("td", { class: "mono", title: tx.tx_id }, shortHex(tx.tx_id, 16)), el("td", {}, `${tx.contract}.${tx.method}`),
         el("td", {}, el("span", { class: `badge ${tx.code === "ok" ? "ok" : "bad"}` }, String(tx.code)))))))));

@@ -56,7 +56,7 @@ const TEXTS = {
     prev_hash: "上一区块哈希", state_root: "状态根", tx_root: "交易根", signatures: "签名",
     needs_member_key: "需要成员密钥（签名读取）", no_txs: "暂无交易", back: "返回",
     not_signed: "未签名", signed: "已签名", close: "关闭", round: "轮次", loading: "正在载入…",
-    load_failed: "载入失败：",
+    load_failed: "载入失败：", block_txs: "区块内交易",
   },
   en: {
     title_console: "Ledger console",
@@ -116,7 +116,7 @@ const TEXTS = {
     proposer: "Proposer", prev_hash: "Previous block", state_root: "State root", tx_root: "Tx root",
     signatures: "Signatures", needs_member_key: "requires a member key (signed read)", no_txs: "no transactions yet",
     back: "Back", not_signed: "did not sign", signed: "signed", close: "Close", round: "Round", loading: "Loading…",
-    load_failed: "Could not load: ",
+    load_failed: "Could not load: ", block_txs: "Transactions in this block",
   },
 };
 
