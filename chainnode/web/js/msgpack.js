@@ -66,12 +66,9 @@ function shortest(ok, what) {
   if (!ok) throw new DecodeError(`not canonical: ${what} is not in its shortest form`);
 }
 
-function readLength(r, b, fix, base, what) {
-  // fix: the fix-form mask result or -1; base: the 8/16/32-bit opcodes
-  if (fix >= 0) return fix;
-  if (b === base) return r.uint(1);
-  if (b === base + 1) return r.uint(2);
-  return r.uint(4);
+/** The length after a str8/bin8-style opcode: `base` takes 1 byte, `base + 1` two, `base + 2` four. */
+function readLength(r, b, base) {
+  return r.uint(1 << (b - base));
 }
 
 function decodeValue(r, depth) {
@@ -83,7 +80,7 @@ function decodeValue(r, depth) {
   if (b === 0xc2) return false;
   if (b === 0xc3) return true;
   if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
-    const n = b <= 0xbf ? b & 0x1f : readLength(r, b, -1, 0xd9, "string");
+    const n = b <= 0xbf ? b & 0x1f : readLength(r, b, 0xd9);
     if (b === 0xd9) shortest(n >= 32, "a string length");
     if (b === 0xda) shortest(n >= 256, "a string length");
     if (b === 0xdb) shortest(n >= 65536, "a string length");
@@ -95,7 +92,7 @@ function decodeValue(r, depth) {
     }
   }
   if (b >= 0xc4 && b <= 0xc6) {
-    const n = readLength(r, b, -1, 0xc4, "bytes");
+    const n = readLength(r, b, 0xc4);
     if (b === 0xc5) shortest(n >= 256, "a byte-string length");
     if (b === 0xc6) shortest(n >= 65536, "a byte-string length");
     return r.bytes(n);

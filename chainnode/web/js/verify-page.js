@@ -15,7 +15,10 @@ const MAX_CERT_FILE_BYTES = 256 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 15000;
 const PIN_KEY = "chainnode.console.genesis";
 
-const state = { genesis: null, genesisText: "", genesisHash: "", genesisPinned: false, proof: null, proofSource: "", fileHash: null, result: null, ms: 0 };
+const state = {
+  genesis: null, genesisText: "", genesisHash: "", genesisPinned: false, proof: null, proofSource: "", fileHash: null,
+  result: null, ms: 0,
+};
 const $ = (id) => document.getElementById(id);
 const standalone = document.documentElement.dataset.standalone === "1" || location.protocol === "file:";
 
