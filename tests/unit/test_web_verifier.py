@@ -151,3 +151,48 @@ async def test_the_browser_verifier_agrees_with_cert_verify_on_every_verdict(web
     assert not mismatches, mismatches[:10]
     assert got.count("INVALID PROOF") > 3 * len(genuine), "altered bundles must be refused"
     assert os.path.getsize(HARNESS) > 0
+
+
+DECODER = ROOT / "tests" / "js" / "decode_canonical.mjs"
+
+
+def test_the_browser_decoder_accepts_exactly_the_canonical_encodings() -> None:
+    """chainnode/web/js/msgpack.js accepts what chainnode.codec.decode accepts, and re-encodes it to the same
+    bytes: canonical values of every type and size class, each truncated and with each byte altered, and
+    hand-made non-canonical forms (long forms of short values, unsorted or repeated keys, floats, extension
+    types, trailing bytes, non-string keys, invalid UTF-8, forged lengths)."""
+    from chainnode import codec
+    from chainnode.errors import ChainError
+
+    values: list[Any] = [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53, 2**64 - 1, -1, -32, -33,
+                         -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**63), "", "a" * 31, "a" * 32,
+                         "中文" * 100, "x" * 70000, b"", b"\x00" * 255, b"\x01" * 256, b"\x02" * 65536, None, True,
+                         False, [], list(range(15)), list(range(16)), {"b": 1, "a": [b"x", {"c": None}]},
+                         {f"k{i:02d}": i for i in range(16)}, {"": 0, "a": 1, "é": 2, "中": 3},
+                         [[[[[[1]]]]]], [2, 1, "chain", 5, 0, b"\xff" * 32]]
+    inputs = [codec.encode(v) for v in values]
+    small = [d for d in inputs if len(d) < 200]
+    inputs += [d[:cut] for d in small for cut in range(len(d))]
+    inputs += [d[:i] + bytes([d[i] ^ bit]) + d[i + 1:] for d in small for i in range(len(d)) for bit in (0x01, 0x80)]
+    inputs += [bytes.fromhex(h) for h in (
+        "cc05", "cd0005", "ce00000005", "cf0000000000000005", "d0ff", "d1ff80", "d9016162", "c40100" + "",
+        "dc000101", "de00010161" "01", "82a16101a16102", "82a16201a16101", "81c40161" "01", "8101" "01",
+        "ca3f800000", "cb3ff0000000000000", "d40100", "c70101" "00", "c1", "0101", "a1ff", "a2c0af",
+        "dd7fffffff", "df7fffffff", "c6ffffffff", "9f", "dc00", "90" * 40, "91" * 34 + "90", "91" * 33 + "90",
+    )]
+    expected = []
+    for data in inputs:
+        try:
+            codec.decode(data, max_size=1 << 20)
+            expected.append([True, True])
+        except ChainError:
+            expected.append([False, False])
+    assert NODE is not None
+    done = subprocess.run([NODE, "--experimental-detect-module", "--no-warnings", str(DECODER)],
+                          input=json.dumps({"inputs": [d.hex() for d in inputs], "max_size": 1 << 20}).encode(),
+                          capture_output=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    got = json.loads(done.stdout)["results"]
+    mismatches = [(inputs[i].hex()[:80], expected[i], got[i]) for i in range(len(inputs)) if expected[i] != got[i]]
+    assert not mismatches, mismatches[:10]
+    assert sum(1 for e in expected if e[0]) > len(values) and sum(1 for e in expected if not e[0]) > 500
