@@ -278,3 +278,26 @@ def test_console_answers_carry_a_content_security_policy(network: Network) -> No
     assert status == 404
     status, body = http_json(url + "/console/nothing.js", timeout=5)
     assert status == 404 and json.dumps(body)
+
+
+def test_explorer_says_when_a_route_needs_a_member_key(network: Network, browser: Any) -> None:
+    """Where a route answers 401 (transaction details as signed member reads), the page says so and keeps the
+    header-level data; events without transaction results leave the transactions list to say it too."""
+    problem = json.dumps({"type": "urn:chainnode:error:unauthorized", "status": 401, "code": "unauthorized",
+                          "title": "unauthorized", "detail": "a signed member read is required"})
+    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    page = context.new_page()
+    page.route("**/v1/blocks/**", lambda route: route.fulfill(status=401, body=problem,
+                                                               content_type="application/problem+json"))
+    page.route("**/v1/departments/*/members", lambda route: route.fulfill(status=401, body=problem,
+                                                                         content_type="application/problem+json"))
+    try:
+        page.goto(network.cluster.urls[3] + "/console/#block=1")
+        page.wait_for_selector("html[data-ready='1']")
+        page.wait_for_selector("#block-body:has-text('requires a member key')")
+        page.wait_for_selector("#blocks tr[data-height='1']")
+        page.click("#departments tr:has-text('CAB') button")
+        page.wait_for_selector("#departments tr[data-members-of='CAB']:has-text('requires a member key')")
+        shoot(page, "explorer-member-key-desktop")
+    finally:
+        context.close()

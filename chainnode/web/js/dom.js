@@ -26,6 +26,11 @@ export function formatTime(ms) {
   return new Date(n).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
+/** "12-06 08:30:00" (UTC) for tables; the full time goes in the cell's title. */
+export function formatShortTime(ms) {
+  return formatTime(ms).slice(5, 19);
+}
+
 export function shortHex(hex, n = 12) {
   return typeof hex === "string" && hex.length > n ? `${hex.slice(0, n)}…` : String(hex);
 }

@@ -3,7 +3,7 @@
 // members' roles. It reads the public /v1 routes; where a route asks for a member's signed read (401/403)
 // the page says so instead of failing.
 
-import { clear, el, formatTime, shortHex } from "./dom.js";
+import { clear, el, formatShortTime, formatTime, shortHex } from "./dom.js";
 import { initLanguage, t } from "./i18n.js";
 
 const MAX_ROWS = 12;
@@ -96,8 +96,8 @@ function renderBlocks(fresh = null) {
     const e = blocks.get(h);
     const link = el("a", { href: `#block=${h}` }, String(h));
     body.append(el("tr", { "data-height": h, class: h === fresh ? "fresh" : null },
-      el("td", { class: "num" }, link), el("td", { class: "nowrap" }, formatTime(e.time_ms)), el("td", { class: "num" }, String(e.tx_count)),
-      el("td", { class: "mono hide-narrow", title: e.hash }, shortHex(e.hash, 16))));
+      el("td", { class: "num" }, link), el("td", { class: "nowrap", title: formatTime(e.time_ms) }, formatShortTime(e.time_ms)), el("td", { class: "num" }, String(e.tx_count)),
+      el("td", { class: "mono hide-narrow", title: e.hash }, shortHex(e.hash, 14))));
   }
   renderTxs(heights);
 }

@@ -48,7 +48,7 @@ const TEXTS = {
     // explorer
     explorer_title: "区块浏览", chain_status: "链状态", head_height: "最新高度", chain_id: "链标识",
     latest_blocks: "最新区块", latest_txs: "最新交易", live: "实时", offline: "未连接",
-    col_height: "高度", col_time: "时间", col_txs: "交易数", col_hash: "哈希", col_tx: "交易", col_result: "结果",
+    col_height: "高度", col_time: "时间", col_time_utc: "时间 (UTC)", col_txs: "交易数", col_hash: "哈希", col_tx: "交易", col_result: "结果",
     col_block: "区块", validators: "验证节点", departments: "部门", col_department: "部门", col_key: "公钥",
     col_power: "投票权", col_name: "名称", col_code: "代码", col_active: "状态", active: "在网", inactive: "已退出",
     members: "成员及角色", show_members: "查看成员", col_roles: "角色", col_member: "成员",
@@ -107,7 +107,7 @@ const TEXTS = {
     err_id_mismatch: "The proof is for another certificate ID than the one entered.",
     explorer_title: "Explorer", chain_status: "Chain", head_height: "Head height", chain_id: "Chain ID",
     latest_blocks: "Latest blocks", latest_txs: "Latest transactions", live: "live", offline: "offline",
-    col_height: "Height", col_time: "Time", col_txs: "Txs", col_hash: "Hash", col_tx: "Transaction",
+    col_height: "Height", col_time: "Time", col_time_utc: "Time (UTC)", col_txs: "Txs", col_hash: "Hash", col_tx: "Transaction",
     col_result: "Result", col_block: "Block", validators: "Validators", departments: "Departments",
     col_department: "Department", col_key: "Public key", col_power: "Power", col_name: "Name", col_code: "Code",
     col_active: "State", active: "active", inactive: "left", members: "Members and roles", show_members: "Members",
