@@ -43,8 +43,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"browser tests skipped: {reason}"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Headless Chromium for one test module. Not for the session: Playwright's sync API runs an event loop
+    in this thread while it is open, and every asyncio test after it would find that loop running."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -128,16 +128,29 @@ function setLive(on) {
   badge.textContent = t(on ? "live" : "offline");
 }
 
+/** The height to stream from: the next one unseen, but never more than a screenful below the head (after a
+ * long disconnection the page jumps ahead instead of replaying every block it missed). */
+function streamFrom() {
+  const head = status?.height;
+  if (!Number.isSafeInteger(head)) return nextHeight; // unknown head: resume, or the node's default (new blocks)
+  const recent = Math.max(1, head - MAX_ROWS + 1);
+  return nextHeight === null ? recent : Math.max(nextHeight, recent);
+}
+
 function connect() {
   clearTimeout(reconnectTimer);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const from = nextHeight ?? Math.max(1, (status?.height ?? 1) - MAX_ROWS + 1);
-  socket = new WebSocket(`${scheme}://${location.host}/v1/events?from_height=${from}`);
+  const from = streamFrom();
+  const query = from === null ? "" : `?from_height=${from}`;
+  socket = new WebSocket(`${scheme}://${location.host}/v1/events${query}`);
   socket.addEventListener("open", () => setLive(true));
   socket.addEventListener("message", onEvent);
   socket.addEventListener("close", () => {
     setLive(false);
-    reconnectTimer = setTimeout(connect, 2000);
+    reconnectTimer = setTimeout(async () => {
+      await loadStatus();
+      connect();
+    }, 2000);
   });
 }
 
