@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from chainnode import api_documents, api_records, codec, history, read_scope, records
+from chainnode import api_documents, api_records, codec, console, history, read_scope, records
 from chainnode.api_auth import REPLAYS, ReadRequest, read_request, signed_member
 from chainnode.api_params import MAX_HEIGHT, parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
@@ -564,5 +564,6 @@ def create_app(node: Node) -> web.Application:
     app.router.add_get("/ready", get_ready)
     api_records.add_routes(app)
     api_documents.add_routes(app)
+    console.add_routes(app)  # the web console at / (chainnode/console.py)
     node.client_checks["documents"] = partial(api_documents.check_client_tx, node)
     return app
