@@ -48,6 +48,7 @@ from chainnode.membership import MembershipTracker
 from chainnode.metrics import PeerTraffic
 from chainnode.node import Node
 from chainnode.producer import ProposedBlock
+from chainnode.state_sync import KIND_SYNC_BLOCKS, KIND_SYNC_CHUNK, KIND_SYNC_MANIFEST, StateSync, SyncServer
 from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
 from chainnode.validators import ValidatorSet
 from chainnode.wal import SignLog
@@ -162,6 +163,8 @@ class BftDriver:
         self.last_commit_ms = 0
         self._sync_lock = asyncio.Lock()
         self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved)
+        self.sync.state_sync = StateSync(node, self.network, peer_heights=lambda: dict(self.sync.peer_heights))
+        self.sync_server = SyncServer(node)
         self._init_blobs(documents or NoDocuments(), blobs)
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -451,6 +454,8 @@ class BftDriver:
     async def on_request(self, peer: bytes, kind: str, payload: bytes) -> bytes:
         if kind == KIND_BLOB:
             return await self.blob_server.serve(peer, payload)
+        if kind in (KIND_SYNC_BLOCKS, KIND_SYNC_MANIFEST, KIND_SYNC_CHUNK):
+            return await self.sync_server.serve(kind, payload)
         if kind != KIND_BLOCK:
             raise InvalidInput(f"unexpected request kind {kind!r}")
         return serve_blocks(self.node, payload)

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from typing import Final
 
 from chainnode import codec
-from chainnode.errors import ChainError, InvalidInput, NotFound
+from chainnode.errors import ChainError, InvalidInput, NotFound, StoreError
 from chainnode.limits import BLOCK_SYNC_LIMIT
 from chainnode.node import Node
+from chainnode.state_sync import StateSync, StateSyncFailed
 from network.errors import RemoteError
 from network.network import Network
 from network.scoring import Offence
@@ -93,6 +94,8 @@ class BlockSync:
         self.stopping = False
         self.fetching = False
         """True while `catch_up` is fetching blocks (readiness and the `chainnode_syncing` metric)."""
+        self.state_sync: StateSync | None = None
+        """Set by the driver: joins at a recent height instead of replaying, when `[sync] mode` says so."""
 
     def note_peer_height(self, peer: bytes, height: int) -> None:
         self.peer_heights[peer] = height
@@ -122,7 +125,10 @@ class BlockSync:
                     self.fetching = False
 
     async def catch_up(self) -> None:
-        """Fetch and apply blocks from the highest peer while one is ahead of this node."""
+        """Fetch and apply blocks from the highest peer while one is ahead of this node (after a state sync,
+        when the store holds genesis only and the mode asks for one)."""
+        if self.state_sync is not None and self.state_sync.is_wanted():
+            await self._state_sync(self.state_sync)
         started = self.node.clock.now_ms()
         applied = txs = 0
         while not self.stopping:
@@ -168,6 +174,23 @@ class BlockSync:
             )
         if applied:
             self.on_advanced()
+
+    async def _state_sync(self, state_sync: StateSync) -> None:
+        """Run a state sync under the block lock; after a failure reset the store to genesis, and in mode
+        "auto" replay instead (mode "state" tries again at the next peer status)."""
+        await state_sync.wait_for_peers()
+        async with self.lock:
+            try:
+                await state_sync.run()
+            except (StateSyncFailed, StoreError) as exc:
+                log.warning("state sync failed: %s; %s", exc,
+                            "replaying from genesis" if self.node.config.sync_mode == "auto" else "retrying")
+                await asyncio.to_thread(self.node.reset_after_failed_state_sync)
+                state_sync.excluded.clear()
+                if self.node.config.sync_mode == "auto":
+                    self.state_sync = None
+                return
+        self.on_advanced()
 
     def _charge_failed_request(self, peer: bytes, height: int, claimed: int, exc: Exception) -> None:
         """Score a peer whose answer was unusable: `not_found` for a height it claimed to have is a false

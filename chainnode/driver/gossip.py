@@ -49,6 +49,10 @@ LIMITS: Final[Mapping[str, int]] = MappingProxyType(
         KIND_BLOB: BLOB_MESSAGE_LIMIT,
         "evidence": 64 * 1024,
         "tx": 128 * 1024,
+        # state sync (chainnode/state_sync.py): a request and its answer share the limit
+        "sync_blocks": BLOCK_SYNC_LIMIT + 24 * 1024 * 1024,
+        "sync_manifest": 9 * 1024 * 1024,
+        "sync_chunk": 25 * 1024 * 1024,
     }
 )
 """Payload limits per message kind, all derived from the protocol ceilings (chainnode/limits.py)."""

@@ -1,0 +1,568 @@
+"""State sync: join a chain at a recent height H without re-executing blocks 1..H.
+
+Theory of operation (docs/sync.md has the protocol). A node whose store holds only the genesis state
+(1) fetches blocks 1..H with their commits, results and new validator sets, and verifies them without
+executing: the hash chain from the genesis hash, each block's transactions and results against its
+header's roots, each header's validator set against the set the previous header named, and each commit
+against its height's set (signatures checked in parallel batches). Trust comes from genesis and the
+commits alone. (2) It fetches the manifest of H's state and checks that its chunk commitments combine to
+header H's state root. (3) It fetches the chunks from several peers at once, each checked to rebuild to
+its commitment, and writes the state of H (current rows, history at H, tree nodes of version H). A last
+synced batch sets the head and the base to H. A peer that sends anything that does not verify is scored
+down (`Offence.INVALID_SYNC_DATA`) and not asked again in this run; the work goes to another peer.
+
+The serving side (`SyncServer`) answers from height-addressed rows (blocks, results, validator sets, the
+versioned tree and the state history), in worker threads, never under the commit lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final
+
+from chainnode import codec, crypto
+from chainnode.block import (
+    Block,
+    Commit,
+    compute_results_root,
+    decode_block,
+    decode_commit,
+    validate_block_shape,
+    validate_commit,
+)
+from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, InvalidInput, NotFound
+from chainnode.execution import compute_call_entities, compute_validator_updates
+from chainnode.genesis import Genesis
+from chainnode.limits import BLOCK_SYNC_LIMIT, MAX_ENCODED_BLOCK, MAX_TX_BYTES_CEILING
+from chainnode.node import Node
+from chainnode.progress import format_progress
+from chainnode.reader import load_validator_set
+from chainnode.snapshot import (
+    MAX_CHUNK_BITS,
+    ChunkPage,
+    Manifest,
+    VerifiedChunk,
+    compute_manifest,
+    decode_chunk_page,
+    decode_manifest,
+    estimate_bits,
+    read_chunk_page,
+    validate_manifest,
+    verify_chunk,
+)
+from chainnode.state_tree import EMPTY_REF, compute_joined_tree, compute_ref_hash
+from chainnode.store import SyncedBlockWrite
+from chainnode.tx import decode_transaction
+from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
+from contracts.validators import VALIDATOR_UPDATES_KEY
+from network.errors import RemoteError
+from network.network import Network
+from network.scoring import Offence
+
+log = logging.getLogger("chainnode.sync")
+
+KIND_SYNC_BLOCKS: Final = "sync_blocks"
+KIND_SYNC_MANIFEST: Final = "sync_manifest"
+KIND_SYNC_CHUNK: Final = "sync_chunk"
+SYNC_BLOCKS_LIMIT: Final = BLOCK_SYNC_LIMIT + 24 * 1024 * 1024
+"""A sync_blocks answer: a block and commit of the largest size, its results and a validator set."""
+SYNC_MANIFEST_LIMIT: Final = 9 * 1024 * 1024
+SYNC_CHUNK_LIMIT: Final = 25 * 1024 * 1024
+BATCH_BLOCKS: Final = 200
+BATCH_BYTES: Final = 8 * 1024 * 1024
+MAX_HEIGHT: Final = 2**63 - 1
+MAX_RESULTS_BYTES: Final = 24 * 1024 * 1024
+MAX_SET_BYTES: Final = 1 << 20
+REQUEST_TIMEOUT_S: Final = 60.0
+SERVE_SLOTS: Final = 2
+"""Sync requests served at once (each in a worker thread); the rest wait, and the link pushes back."""
+MODES: Final = ("auto", "state", "replay")
+MAX_CHUNK_TOTAL: Final = 1 << 30
+"""The largest chunk accepted, in key and value bytes: the pages of one chunk are held until it verifies."""
+PROGRESS_EVERY_S: Final = 5.0
+
+
+class StateSyncFailed(ChainError):
+    """No peer could supply a verified part of the state sync; the node retries or replays."""
+
+    code = "state_sync_failed"
+
+
+# --- requests and answers: every field hostile until checked ----------------------------------------------
+
+
+def _want_request(payload: bytes, n: int, what: str) -> list[codec.Value]:
+    value = codec.decode(payload, max_size=128)
+    # [REJECT] anything but an array of the documented length
+    if type(value) is not list or len(value) != n:
+        raise InvalidInput(f"a {what} request is an array of {n} items")
+    return value
+
+
+def validate_blocks_request(payload: bytes) -> tuple[int, int]:
+    """`[from_height, max_blocks]` with 1 <= from_height <= 2^63-1 and 1 <= max_blocks <= 2^20 (answers hold
+    at most BATCH_BLOCKS). Raises InvalidInput."""
+    value = _want_request(payload, 2, "sync_blocks")
+    from_height = codec.want_int(value[0], "from_height", lo=1, hi=MAX_HEIGHT)
+    max_blocks = codec.want_int(value[1], "max_blocks", lo=1, hi=1 << 20)
+    return from_height, min(max_blocks, BATCH_BLOCKS)
+
+
+def validate_manifest_request(payload: bytes) -> int:
+    """`[height]`, 0 for the server's head. Raises InvalidInput."""
+    return codec.want_int(_want_request(payload, 1, "sync_manifest")[0], "height", hi=MAX_HEIGHT)
+
+
+def validate_chunk_request(payload: bytes) -> tuple[int, int, int, bytes | None]:
+    """`[height, bits, index, cursor]`: 1 <= height <= 2^63-1, 0 <= bits <= 16, 0 <= index < 2^bits, cursor
+    nil or a 32-byte key hash. Raises InvalidInput."""
+    value = _want_request(payload, 4, "sync_chunk")
+    height = codec.want_int(value[0], "height", lo=1, hi=MAX_HEIGHT)
+    bits = codec.want_int(value[1], "bits", hi=MAX_CHUNK_BITS)
+    index = codec.want_int(value[2], "index", hi=(1 << bits) - 1)
+    cursor = None if value[3] is None else codec.want_bytes(value[3], "cursor", size=32)
+    return height, bits, index, cursor
+
+
+@dataclass(frozen=True, slots=True)
+class SyncEntry:
+    block: bytes
+    commit: bytes
+    results: bytes
+    next_set: bytes | None
+    """The validator set of the next height when the block's header names a new one, else None."""
+
+
+def decode_blocks_answer(answer: bytes) -> list[SyncEntry]:
+    """Raises InvalidInput unless the answer is a non-empty array of [block, commit, results, set or nil]."""
+    value = codec.decode(answer, max_size=SYNC_BLOCKS_LIMIT)
+    if type(value) is not list or not value:
+        raise InvalidInput("a sync_blocks answer is a non-empty array")
+    entries = []
+    for item in value:
+        if (type(item) is not list or len(item) != 4 or not all(type(v) is bytes for v in item[:3])
+                or not (item[3] is None or type(item[3]) is bytes)):
+            raise InvalidInput("a sync_blocks entry is [block, commit, results, validator set or nil]")
+        entries.append(SyncEntry(item[0], item[1], item[2], item[3]))
+    return entries
+
+
+# --- verifying blocks without executing them ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPosition:
+    """Where header verification stands: the last verified block and the set that signs the next one."""
+
+    height: int
+    block_hash: bytes
+    time_ms: int
+    validators: ValidatorSet
+    state_root: bytes
+
+    @classmethod
+    def genesis(cls, genesis: Genesis) -> ChainPosition:
+        return cls(0, genesis.hash, genesis.genesis_time_ms, genesis.validator_set(), b"")
+
+
+Signed = tuple[bytes, bytes, bytes]
+
+
+def verify_many(pool: ThreadPoolExecutor | None, items: Sequence[Signed]) -> list[bool]:
+    """Each signature's verdict, in order, split over the pool's threads (libsodium releases the GIL)."""
+    if pool is None or len(items) < 64:
+        return [crypto.verify_signature(*item) for item in items]
+    size = -(-len(items) // 8)
+    parts = [items[i:i + size] for i in range(0, len(items), size)]
+    return [ok for part in pool.map(lambda p: [crypto.verify_signature(*i) for i in p], parts) for ok in part]
+
+
+def verify_synced_blocks(entries: Sequence[SyncEntry], position: ChainPosition, *, chain_id: str,
+                         pool: ThreadPoolExecutor | None = None) -> tuple[list[SyncedBlockWrite], ChainPosition]:
+    """Verify consecutive blocks after `position` without executing them; return what to store and the new
+    position. Raises InvalidBlock or InvalidCommit naming the first fault (the peer's)."""
+    staged: list[tuple[Block, Commit, SyncEntry, ValidatorSet, dict[int, bytes]]] = []
+    pos = position
+    for entry in entries:
+        block = decode_block(entry.block, max_size=MAX_ENCODED_BLOCK)
+        commit = decode_commit(entry.commit)
+        header = block.header
+        height = pos.height + 1
+        # [REJECT] a block that does not extend the verified chain
+        if header.chain_id != chain_id or header.height != height:
+            raise InvalidBlock(f"expected block {height} of chain {chain_id!r}", field="height")
+        if header.prev_hash != pos.block_hash:
+            raise InvalidBlock(f"block {height} does not link to block {height - 1}", field="prev_hash")
+        if header.time_ms <= pos.time_ms:
+            raise InvalidBlock(f"block {height} time is not after its parent's", field="time_ms")
+        # [REJECT] a block signed by another set than the one its parent named
+        if header.validators_hash != pos.validators.compute_hash():
+            raise InvalidBlock(f"block {height} names another validator set", field="validators_hash")
+        if pos.validators.index_of(header.proposer) is None:
+            raise InvalidBlock(f"block {height} proposer is not a validator", field="proposer")
+        validate_block_shape(block)
+        _check_results(entry.results, header.tx_count, header.results_root, height)
+        validators, sets = pos.validators, {}
+        if header.next_validators_hash != validators.compute_hash():
+            validators = _decode_next_set(entry.next_set, header.next_validators_hash, height)
+            sets[height + 1] = validators.encode()
+        staged.append((block, commit, entry, pos.validators, sets))
+        pos = ChainPosition(height, block.compute_hash(), header.time_ms, validators, header.state_root)
+    items: list[Signed] = []
+    for _block, commit, _, signers, _ in staged:
+        message = commit.precommit().compute_signing_bytes(chain_id)
+        items.extend((signers.validators[s.validator_index].public_key, message, s.signature)
+                     for s in commit.signatures if s.validator_index < len(signers))
+    good = {item for item, ok in zip(items, verify_many(pool, items), strict=True) if ok}
+    writes = []
+    for block, commit, entry, signers, sets in staged:
+        validate_commit(commit, chain_id=chain_id, height=block.height, block_hash=block.compute_hash(),
+                        validators=signers, verify=lambda k, m, s: (k, m, s) in good)
+        writes.append(_synced_write(block, commit, entry, sets))
+    return writes, pos
+
+
+def _check_results(raw: bytes, count: int, root: bytes, height: int) -> None:
+    try:
+        results = codec.decode(raw, max_size=MAX_RESULTS_BYTES)
+    except InvalidInput as exc:
+        raise InvalidBlock(f"block {height}'s results do not decode: {exc.message}", field="results") from exc
+    # [REJECT] results that are not the header's
+    if type(results) is not list or len(results) != count or not all(type(r) is bytes for r in results):
+        raise InvalidBlock(f"block {height}'s results are not {count} encoded results", field="results")
+    if compute_results_root(results) != root:
+        raise InvalidBlock(f"block {height}'s results do not match results_root", field="results_root")
+
+
+def _decode_next_set(raw: bytes | None, expected: bytes, height: int) -> ValidatorSet:
+    # [REJECT] a new set missing, or not the one the header names
+    if raw is None:
+        raise InvalidBlock(f"block {height} names a new validator set and the answer lacks it", field="next_set")
+    try:
+        validators = decode_validator_set(codec.decode(raw, max_size=MAX_SET_BYTES))
+    except InvalidInput as exc:
+        raise InvalidBlock(f"the validator set after block {height} does not decode: {exc.message}",
+                           field="next_set") from exc
+    if validators.compute_hash() != expected or validators.encode() != raw:
+        raise InvalidBlock(f"the validator set after block {height} is not the one its header names",
+                           field="next_set")
+    return validators
+
+
+def _synced_write(block: Block, commit: Commit, entry: SyncEntry, sets: dict[int, bytes]) -> SyncedBlockWrite:
+    tx_ids, entities = [], []
+    for index, raw in enumerate(block.txs):
+        try:
+            tx = decode_transaction(raw, max_size=MAX_TX_BYTES_CEILING)
+        except InvalidInput as exc:  # a quorum committed it, so it decoded for them: not this release's chain
+            raise InvalidBlock(f"block {block.height} tx {index} does not decode: {exc.message}", field="txs") from exc
+        tx_ids.append(tx.tx_id)
+        entities.append(compute_call_entities(tx))
+    return SyncedBlockWrite(height=block.height, block_bytes=entry.block, block_hash=block.compute_hash(),
+                            commit_bytes=commit.encode(), results_raw=entry.results, tx_ids=tx_ids,
+                            entities=entities, validator_sets=sets)
+
+
+# --- serving ----------------------------------------------------------------------------------------------------
+
+
+class SyncServer:
+    """Answers peers' sync_blocks, sync_manifest and sync_chunk requests from height-addressed rows."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._slots = asyncio.Semaphore(SERVE_SLOTS)
+        self._manifests: dict[int, bytes] = {}
+
+    async def serve(self, kind: str, payload: bytes) -> bytes:
+        """Raises InvalidInput (a bad request) or NotFound (a height this node cannot serve)."""
+        handlers: dict[str, Callable[[bytes], bytes]] = {
+            KIND_SYNC_BLOCKS: self.serve_blocks, KIND_SYNC_MANIFEST: self.serve_manifest,
+            KIND_SYNC_CHUNK: self.serve_chunk,
+        }
+        handler = handlers[kind]
+        async with self._slots:
+            return await asyncio.to_thread(handler, payload)
+
+    def _served_height(self, height: int) -> int:
+        head, base = self.node.head_height(), self.node.store.base_height()
+        if not max(1, base) <= height <= head:
+            raise NotFound(f"this node serves the state of heights {max(1, base)} to {head}, not {height}")
+        return height
+
+    def serve_blocks(self, payload: bytes) -> bytes:
+        from_height, count = validate_blocks_request(payload)
+        store = self.node.store
+        head = self.node.head_height()
+        out: list[list[bytes | None]] = []
+        size = 0
+        for height in range(from_height, min(head, from_height + count - 1) + 1):
+            block, commit, results = (store.get_block_bytes(height), store.get_commit_bytes(height),
+                                      store.get_result_raw(height))
+            header = store.get_header(height)
+            if block is None or commit is None or results is None or header is None:
+                break
+            next_set = None
+            if header.next_validators_hash != header.validators_hash:
+                next_set = load_validator_set(store, self.node.genesis, height + 1).encode()
+            size += len(block) + len(commit) + len(results) + len(next_set or b"") + 16
+            if out and size > BATCH_BYTES:
+                break
+            if size > SYNC_BLOCKS_LIMIT - 1024:
+                raise NotFound(f"block {height} with its results does not fit a sync_blocks answer")
+            out.append([block, commit, results, next_set])
+        if not out:
+            raise NotFound(f"no blocks from height {from_height}")
+        return codec.encode(out)
+
+    def serve_manifest(self, payload: bytes) -> bytes:
+        height = validate_manifest_request(payload) or self.node.head_height()
+        self._served_height(height)
+        cached = self._manifests.get(height)
+        if cached is None:
+            store = self.node.store
+            tree = store.root_at(height)
+            bits = estimate_bits(tree, store.load_node)
+            cached = compute_manifest(tree, height, bits, store.load_node).encode()
+            if len(self._manifests) >= 2:
+                self._manifests.pop(min(self._manifests))
+            self._manifests[height] = cached
+        return cached
+
+    def serve_chunk(self, payload: bytes) -> bytes:
+        height, bits, index, cursor = validate_chunk_request(payload)
+        self._served_height(height)
+        store = self.node.store
+        page = read_chunk_page(store.root_at(height), height, bits, index, cursor, load_node=store.load_node,
+                               history_pair=store.history_pair_at)
+        return page.encode()
+
+
+# --- fetching ---------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    def __init__(self, what: str, total: int) -> None:
+        self.what, self.total, self.done = what, total, 0
+        self.started = self.shown = time.monotonic()
+
+    def add(self, n: int, *, final: bool = False) -> None:
+        self.done += n
+        now = time.monotonic()
+        if final or now - self.shown >= PROGRESS_EVERY_S or self.done >= self.total:
+            self.shown = now
+            log.info("state sync: %s", format_progress(self.what, self.done, self.total, now - self.started))
+
+
+class StateSync:
+    """Runs one state sync of a node at height 0 from its linked peers (BlockSync decides when)."""
+
+    def __init__(self, node: Node, network: Network, *, peer_heights: Callable[[], dict[bytes, int]]) -> None:
+        self.node = node
+        self.network = network
+        self.peer_heights = peer_heights
+        self.excluded: set[bytes] = set()
+        self.phase = ""
+        """"blocks", "manifest", "chunks" or "" (metrics and status)."""
+        self.progress: tuple[int, int] = (0, 0)
+
+    def is_wanted(self) -> bool:
+        """State sync when the store holds genesis only and `[sync] mode` asks for it: "state" as soon as a
+        peer has a block, "auto" when one is more than `[sync] min_blocks` ahead."""
+        mode = self.node.config.sync_mode
+        if mode == "replay" or self.node.head_height() != 0:
+            return False
+        best = max(self.peer_heights().values(), default=0)
+        return best > (0 if mode == "state" else self.node.config.sync_min_blocks)
+
+    async def wait_for_peers(self, timeout_s: float = 3.0) -> None:
+        """Give the other peers' status a moment to arrive, so the height is chosen among several."""
+        deadline = time.monotonic() + timeout_s
+        while len([h for h in self.peer_heights().values() if h > 0]) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+
+    def choose_height(self) -> int:
+        """The second-highest head among the peers (the highest with one peer): at least two can serve it."""
+        heads = sorted((h for h in self.peer_heights().values() if h > 0), reverse=True)
+        if not heads:
+            raise StateSyncFailed("no peer has a committed block")
+        return heads[min(1, len(heads) - 1)]
+
+    def _sources(self, height: int) -> list[bytes]:
+        peers = [p for p, h in self.peer_heights().items() if h >= height and p not in self.excluded]
+        if not peers:
+            raise StateSyncFailed(f"no linked peer that has not failed can serve height {height}")
+        return sorted(peers, key=lambda p: -self.peer_heights().get(p, 0))
+
+    def _charge(self, peer: bytes, exc: Exception, what: str) -> None:
+        """A peer whose answer did not verify is scored down; any other failure only drops it for this run."""
+        self.excluded.add(peer)
+        if isinstance(exc, InvalidInput) and not isinstance(exc, RemoteError):
+            log.warning("state sync: peer %s sent invalid %s: %s", peer.hex()[:16], what, exc)
+            self.network.report_peer(peer, Offence.INVALID_SYNC_DATA, f"invalid {what}: {exc}")
+        else:
+            log.info("state sync: peer %s could not serve %s: %s", peer.hex()[:16], what, exc)
+
+    async def run(self) -> None:
+        """Sync the state of a recent height, then reload the node at it. Raises StateSyncFailed."""
+        height = self.choose_height()
+        started = time.monotonic()
+        log.info("state sync: joining at height %d (mode %s) from %d peers", height, self.node.config.sync_mode,
+                 len(self._sources(height)))
+        await asyncio.to_thread(self.node.store.begin_state_sync, height)
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="sync-verify") as pool:
+            position = await self._fetch_blocks(height, pool)
+        manifest = await self._fetch_manifest(position)
+        await self._fetch_state(manifest, position)
+        self.phase = ""
+        log.info("state sync: at height %d after %.1f s; continuing with block sync and consensus", height,
+                 time.monotonic() - started)
+
+    async def _fetch_blocks(self, height: int, pool: ThreadPoolExecutor) -> ChainPosition:
+        self.phase = "blocks"
+        position = ChainPosition.genesis(self.node.genesis)
+        progress = _Progress("verifying headers and commits (blocks)", height)
+        while position.height < height:
+            sources = self._sources(height)
+            starts = [position.height + 1 + k * BATCH_BLOCKS for k in range(min(len(sources), 4))]
+            starts = [s for s in starts if s <= height]
+            answers = await asyncio.gather(*(self._request(peer, KIND_SYNC_BLOCKS, [s, BATCH_BLOCKS])
+                                             for peer, s in zip(sources, starts, strict=False)),
+                                           return_exceptions=True)
+            for peer, start, answer in zip(sources, starts, answers, strict=False):
+                if start != position.height + 1:
+                    break  # an earlier answer was short or failed: ask again from where verification stands
+                try:
+                    if isinstance(answer, BaseException):
+                        raise answer
+                    entries = decode_blocks_answer(answer)[: height - position.height]
+                    writes, position = await asyncio.to_thread(
+                        verify_synced_blocks, entries, position, chain_id=self.node.genesis.chain_id, pool=pool)
+                except (ChainError, OSError, TimeoutError) as exc:
+                    self._charge(peer, exc, f"blocks from {start}")
+                    break
+                await asyncio.to_thread(self.node.store.write_synced_blocks, writes)
+                progress.add(len(writes))
+                self.progress = (position.height, height)
+        return position
+
+    async def _request(self, peer: bytes, kind: str, request: list[codec.Value]) -> bytes:
+        return await self.network.request(peer, kind, codec.encode(request), timeout=REQUEST_TIMEOUT_S)
+
+    async def _fetch_manifest(self, position: ChainPosition) -> Manifest:
+        self.phase = "manifest"
+        while True:
+            peer = self._sources(position.height)[0]
+            try:
+                manifest = decode_manifest(await self._request(peer, KIND_SYNC_MANIFEST, [position.height]))
+                validate_manifest(manifest, height=position.height, state_root=position.state_root)
+            except (ChainError, OSError, TimeoutError) as exc:
+                self._charge(peer, exc, f"the manifest of height {position.height}")
+                continue
+            log.info("state sync: manifest of height %d verified: %d chunks, about %d keys", manifest.height,
+                     len(manifest.chunks), manifest.total_keys())
+            return manifest
+
+    async def _fetch_state(self, manifest: Manifest, position: ChainPosition) -> None:
+        self.phase = "chunks"
+        store = self.node.store
+        await asyncio.to_thread(store.clear_current_state)
+        refs: list[bytes | None] = [None] * len(manifest.chunks)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for index, entry in enumerate(manifest.chunks):
+            if entry.count == 0:
+                refs[index] = EMPTY_REF
+            else:
+                queue.put_nowait(index)
+        progress = _Progress("fetching and writing state chunks", queue.qsize())
+        updates: list[bytes] = []
+        workers = min(8, 2 * len(self._sources(manifest.height)), max(1, queue.qsize()))
+
+        async def work(slot: int) -> None:
+            while not queue.empty():
+                index = queue.get_nowait()
+                chunk = await self._fetch_chunk(manifest, index, slot)
+                refs[index] = chunk.ref
+                updates.extend(value for key, _, value in chunk.rows if key == VALIDATOR_UPDATES_KEY)
+                await asyncio.to_thread(store.write_synced_state, manifest.height, chunk.rows, chunk.nodes)
+                progress.add(1)
+                self.progress = (progress.done, progress.total)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for slot in range(workers):
+                    group.create_task(work(slot))
+        except* StateSyncFailed as failed:
+            raise failed.exceptions[0] from None
+        root_ref, top = compute_joined_tree([r if r is not None else EMPTY_REF for r in refs], manifest.bits,
+                                            manifest.height)
+        if compute_ref_hash(root_ref) != position.state_root:
+            raise StateSyncFailed(f"the written state does not rebuild to header {manifest.height}'s state root")
+        sets = self._following_sets(position, updates)
+        await asyncio.to_thread(store.finish_state_sync, manifest.height, root_ref, top, sets)
+        await asyncio.to_thread(self.node.reload_after_state_sync)
+
+    async def _fetch_chunk(self, manifest: Manifest, index: int, slot: int) -> VerifiedChunk:
+        """All pages of one chunk from one peer, verified; another peer after a failure."""
+        while True:
+            sources = self._sources(manifest.height)
+            peer = sources[(index + slot) % len(sources)]
+            pairs: list[tuple[bytes, bytes]] = []
+            cursor: bytes | None = None
+            size = 0
+            try:
+                while True:
+                    page = decode_chunk_page(await self._request(
+                        peer, KIND_SYNC_CHUNK, [manifest.height, manifest.bits, index, cursor]))
+                    _check_page(page, manifest, index, cursor)
+                    pairs.extend(page.pairs)
+                    size += sum(len(k) + len(v) for k, v in page.pairs)
+                    # [REJECT] a chunk larger than any honest one (pages that never end)
+                    if size > MAX_CHUNK_TOTAL:
+                        raise InvalidInput(f"chunk {index} runs past {MAX_CHUNK_TOTAL} bytes")
+                    if page.next_cursor is None:
+                        break
+                    cursor = page.next_cursor
+                return await asyncio.to_thread(verify_chunk, manifest, index, pairs)
+            except (ChainError, OSError, TimeoutError) as exc:
+                self._charge(peer, exc, f"chunk {index} of height {manifest.height}")
+
+    def _following_sets(self, position: ChainPosition, updates: list[bytes]) -> dict[int, bytes]:
+        """The sets of H+1 (named by header H) and H+2 (the updates block H queued, in the state of H)."""
+        height = position.height
+        sets = {height + 1: position.validators.encode()}
+        for raw in updates:
+            queued = codec.decode(raw, max_size=1 << 20)
+            if type(queued) is dict and queued.get("height") == height:
+                changes = compute_validator_updates({VALIDATOR_UPDATES_KEY: raw})
+                sets[height + 2] = apply_validator_updates(position.validators, list(changes)).encode()
+        return sets
+
+
+def _check_page(page: ChunkPage, manifest: Manifest, index: int, cursor: bytes | None) -> None:
+    # [REJECT] a page of another chunk than asked, or one that does not move forward
+    if (page.height, page.bits, page.index) != (manifest.height, manifest.bits, index):
+        raise InvalidInput(f"the answer is a page of another chunk than {index} of height {manifest.height}")
+    if cursor is not None and page.next_cursor is not None and page.next_cursor <= cursor:
+        raise InvalidInput(f"a page of chunk {index} does not move past its cursor")
+
+
+__all__ = [
+    "KIND_SYNC_BLOCKS",
+    "KIND_SYNC_CHUNK",
+    "KIND_SYNC_MANIFEST",
+    "MODES",
+    "ChainPosition",
+    "InvalidCommit",
+    "StateSync",
+    "StateSyncFailed",
+    "SyncServer",
+    "decode_blocks_answer",
+    "verify_synced_blocks",
+]
