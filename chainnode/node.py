@@ -580,4 +580,5 @@ class Node:
             "version": "0.1.0",
             "consensus": None if self.consensus_status is None else self.consensus_status(),
             "store_rollback": None if self.store_rollback is None else self.store_rollback.to_json(self.tip.height),
+            "state_sync_base": self.store.base_height() or None,
         }
