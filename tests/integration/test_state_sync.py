@@ -77,12 +77,15 @@ def test_an_observer_joins_by_state_sync_then_validates_new_blocks(tmp_path: Pat
         genesis = load_genesis(HomeLayout(cluster.homes[0].home).genesis)
         code, proof = http_json(f"{cluster.urls[4]}/v1/txs/{ids[0]}/proof")
         assert code == 200, proof
-        verified = light.verify_tx_bundle(genesis, light.decode_bundle(base64.b64decode(proof["proof"])))
+        tx_bundle = light.decode_bundle(base64.b64decode(proof["proof"]))
+        assert isinstance(tx_bundle, light.TxBundle)
+        verified = light.verify_tx_bundle(genesis, tx_bundle)
         assert verified.tx.tx_id.hex() == ids[0] and verified.result.code == "ok"
         code, anchors = http_json(f"{cluster.urls[4]}/v1/anchors/{crypto.sha256(b'before-7').hex()}")
         assert code == 200, anchors
-        state = light.verify_state_bundle(genesis, light.decode_bundle(base64.b64decode(anchors["anchors"][0][
-            "proof"])))
+        state_bundle = light.decode_bundle(base64.b64decode(anchors["anchors"][0]["proof"]))
+        assert isinstance(state_bundle, light.StateValueBundle)
+        state = light.verify_state_bundle(genesis, state_bundle)
         assert state.value is not None
         # an auditor's trace from before the base is there; state from before it is a clear error
         code, history = http_json(f"{cluster.urls[4]}/v1/history/anchor:{crypto.sha256(b'before-7').hex()}")

@@ -1,0 +1,216 @@
+"""State sync in-process: a fresh node joins a chain of real blocks from peers served by `SyncServer`, checks
+every block, commit, manifest and chunk, skips a peer that lies (scoring it down) and then executes new blocks
+to the same roots as the chain. An unfinished sync is cleared at the next start."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from chainnode import codec, crypto
+from chainnode.check import check_home
+from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, StateNotKept
+from chainnode.home import init_home
+from chainnode.node import Node
+from chainnode.snapshot import decode_chunk_page
+from chainnode.state_sync import (
+    KIND_SYNC_BLOCKS,
+    KIND_SYNC_CHUNK,
+    ChainPosition,
+    StateSync,
+    StateSyncFailed,
+    SyncServer,
+    decode_blocks_answer,
+    verify_synced_blocks,
+)
+from network.errors import RemoteError
+from network.scoring import Offence
+from tests.nodeproc import anchor_tx
+
+Tamper = Callable[[str, bytes], bytes]
+
+
+@dataclass
+class FakeNetwork:
+    """Peers that are `SyncServer`s in this process; `tamper` changes one peer's answers."""
+
+    servers: dict[bytes, SyncServer]
+    tamper: dict[bytes, Tamper] = field(default_factory=dict)
+    reports: list[tuple[bytes, Offence, str]] = field(default_factory=list)
+    asked: list[tuple[bytes, str]] = field(default_factory=list)
+
+    async def request(self, peer: bytes, kind: str, payload: bytes, *, timeout: float) -> bytes:
+        self.asked.append((peer, kind))
+        try:
+            answer = await self.servers[peer].serve(kind, payload)
+        except ChainError as exc:
+            raise RemoteError(exc.message, remote_code=exc.code) from exc
+        change = self.tamper.get(peer)
+        return answer if change is None else change(kind, answer)
+
+    def report_peer(self, peer: bytes, offence: Offence, reason: str) -> None:
+        self.reports.append((peer, offence, reason))
+
+
+@dataclass
+class Chain:
+    source: Node
+    joiner_home: Path
+    key: crypto.PrivateKey
+    tx_ids: list[bytes]
+
+
+@pytest.fixture
+async def chain(tmp_path: Path) -> Chain:
+    _, created = init_home(tmp_path / "source", chain_id="s", department="PSB", name="Police")
+    joiner_home = tmp_path / "joiner"
+    shutil.copytree(created.home, joiner_home)
+    key = crypto.load_key_file(created.officer_key).key
+    source = Node.from_home(created.home)
+    tx_ids: list[bytes] = []
+    for i in range(12):
+        admissions = await source.submit([anchor_tx(key, "s", f"doc-{i}-{j}") for j in range(40)])
+        tx_ids += [a.tx_id for a in admissions if a.tx_id]
+        await source.produce_block()
+    return Chain(source, joiner_home, key, tx_ids)
+
+
+PEERS = [bytes([n]) * 32 for n in (1, 2, 3)]
+
+
+def sync_of(joiner: Node, network: FakeNetwork, heads: dict[bytes, int]) -> StateSync:
+    return StateSync(joiner, network, peer_heights=lambda: dict(heads))  # type: ignore[arg-type]
+
+
+async def test_a_fresh_node_joins_at_the_head_and_executes_on(chain: Chain) -> None:
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        server = SyncServer(source)
+        network = FakeNetwork({peer: server for peer in PEERS})
+        heads = {peer: source.head_height() for peer in PEERS}
+        sync = sync_of(joiner, network, heads)
+        assert sync.is_wanted()
+        await sync.run()
+        assert network.reports == []
+        assert joiner.head_height() == 12 and joiner.store.base_height() == 12
+        assert joiner.tree.root() == source.tree.root() and joiner.tip == source.tip
+        assert {p for p, kind in network.asked if kind == KIND_SYNC_CHUNK} <= set(PEERS)
+        # replay protection and the tx index are complete; state below the base is refused by name
+        assert all(joiner.reader.tx_status(tx_id).status == "committed" for tx_id in chain.tx_ids)
+        with pytest.raises(StateNotKept, match="state-synced at height 12"):
+            joiner.reader.state_bundle(b"anything", 11)
+        joiner.reader.state_bundle(b"anything", 12)
+        # it executes the next block to the chain's roots
+        raws = [anchor_tx(chain.key, "s", f"after-{j}") for j in range(30)]
+        await source.submit(raws)
+        proposed = await source.produce_block()
+        assert proposed is not None
+        commit = source.store.get_commit_bytes(13)
+        assert commit is not None
+        joiner.apply_synced_block(proposed.block_bytes, commit)
+        assert joiner.tree.root() == source.tree.root()
+    finally:
+        joiner.close()
+        source.close()
+    report = check_home(chain.joiner_home)
+    assert report.ok, report.problems
+
+
+def _flip_chunk_value(kind: str, answer: bytes) -> bytes:
+    if kind != KIND_SYNC_CHUNK:
+        return answer
+    page = decode_chunk_page(answer)
+    key, value = page.pairs[0]
+    pairs = [[key, value[:-1] + bytes([value[-1] ^ 1])], *[list(p) for p in page.pairs[1:]]]
+    return codec.encode_object(51, 1, [page.height, page.bits, page.index, pairs, page.next_cursor])
+
+
+def _flip_commit(kind: str, answer: bytes) -> bytes:
+    if kind != KIND_SYNC_BLOCKS:
+        return answer
+    entries = [[e.block, e.commit, e.results, e.next_set] for e in decode_blocks_answer(answer)]
+    commit = bytearray(entries[-1][1] or b"")
+    commit[-1] ^= 1
+    entries[-1][1] = bytes(commit)
+    return codec.encode(entries)
+
+
+@pytest.mark.parametrize("tamper", [_flip_chunk_value, _flip_commit])
+async def test_a_lying_peer_is_scored_down_and_another_serves(chain: Chain, tamper: Tamper) -> None:
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        server = SyncServer(source)
+        liar = PEERS[0]
+        network = FakeNetwork({peer: server for peer in PEERS}, tamper={liar: tamper})
+        await sync_of(joiner, network, {peer: 12 for peer in PEERS}).run()
+        assert [(p, o) for p, o, _ in network.reports] == [(liar, Offence.INVALID_SYNC_DATA)]
+        assert joiner.tree.root() == source.tree.root()
+    finally:
+        joiner.close()
+        source.close()
+
+
+async def test_when_every_peer_lies_the_sync_fails_and_the_store_is_reset(chain: Chain) -> None:
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        server = SyncServer(source)
+        network = FakeNetwork({peer: server for peer in PEERS}, tamper=dict.fromkeys(PEERS, _flip_chunk_value))
+        with pytest.raises(StateSyncFailed):
+            await sync_of(joiner, network, {peer: 12 for peer in PEERS}).run()
+        assert joiner.store.syncing_height() == 12
+        joiner.reset_after_failed_state_sync()
+        assert joiner.head_height() == 0 and joiner.store.syncing_height() is None
+        assert joiner.store.get_block_bytes(1) is None
+    finally:
+        joiner.close()
+        source.close()
+    assert check_home(chain.joiner_home).ok
+
+
+async def test_an_unfinished_sync_is_cleared_at_the_next_start(chain: Chain) -> None:
+    joiner = Node.from_home(chain.joiner_home)
+    genesis_root = joiner.tree.root()
+    joiner.store.begin_state_sync(12)
+    joiner.store.clear_current_state()
+    joiner.close()  # a crash here leaves m/syncing and a store without its genesis state
+    assert not check_home(chain.joiner_home).ok
+    again = Node.from_home(chain.joiner_home)
+    try:
+        assert again.head_height() == 0 and again.tree.root() == genesis_root
+        assert again.store.syncing_height() is None
+    finally:
+        again.close()
+        chain.source.close()
+
+
+async def test_blocks_are_verified_without_execution(chain: Chain) -> None:
+    source = chain.source
+    try:
+        server = SyncServer(source)
+        answer = decode_blocks_answer(server.serve_blocks(codec.encode([1, 200])))
+        position = ChainPosition.genesis(source.genesis)
+        writes, after = verify_synced_blocks(answer, position, chain_id="s")
+        assert len(writes) == 12 and after.height == 12 and after.state_root == source.tree.root()
+        _, first = verify_synced_blocks(answer[:1], position, chain_id="s")
+        with pytest.raises(InvalidBlock, match="expected block 2"):
+            verify_synced_blocks(answer[2:], first, chain_id="s")
+        with pytest.raises(InvalidBlock, match="does not link"):
+            verify_synced_blocks(answer[1:], dataclasses.replace(first, block_hash=bytes(32)), chain_id="s")
+        with pytest.raises(InvalidBlock, match="chain"):
+            verify_synced_blocks(answer, position, chain_id="other")
+        bad_results = [answer[0].__class__(answer[0].block, answer[0].commit, codec.encode([]), None)]
+        with pytest.raises(InvalidBlock, match="results"):
+            verify_synced_blocks(bad_results, position, chain_id="s")
+        swapped = [answer[0].__class__(answer[0].block, answer[1].commit, answer[0].results, None)]
+        with pytest.raises(InvalidCommit):
+            verify_synced_blocks(swapped, position, chain_id="s")
+    finally:
+        source.close()
