@@ -54,7 +54,6 @@ MAX_PAGE_BYTES: Final = 24 * 1024 * 1024
 MAX_PAGE_PAIRS: Final = 1 << 20
 MAX_STATE_KEY: Final = 64 * 1024
 MAX_STATE_VALUE: Final = 16 * 1024 * 1024
-MAX_COUNT: Final = 1 << 40
 SAMPLE_PATHS: Final = 32
 
 
@@ -69,8 +68,8 @@ class InvalidSnapshot(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class ChunkEntry:
-    """One chunk's commitment: `count` keys (0, 1 or more: only that class is checked) and `commitment`,
-    b"" for no key, `key_hash || value_hash` for one key, the subtree's node hash for more."""
+    """One chunk's commitment: `count` is 0 (no key), 1 (one key) or 2 (two or more), and `commitment` is
+    b"", that key's `key_hash || value_hash`, or the chunk subtree's node hash."""
 
     count: int
     commitment: bytes
@@ -96,10 +95,6 @@ class Manifest:
         return codec.encode_object(TAG_MANIFEST, SNAPSHOT_VERSION, [
             self.height, self.state_root, self.bits, [[c.count, c.commitment] for c in self.chunks]])
 
-    def total_keys(self) -> int:
-        """The keys the manifest announces (a claim for progress only: counts above 1 are not checked)."""
-        return sum(c.count for c in self.chunks)
-
 
 def decode_manifest(data: bytes) -> Manifest:
     """Decode a manifest and check every field's shape. Raises InvalidInput naming the field."""
@@ -117,7 +112,7 @@ def decode_manifest(data: bytes) -> Manifest:
         pair = codec.want_list(item, "chunk", max_len=2)
         if len(pair) != 2:
             raise InvalidSnapshot(f"chunk {index} is not [count, commitment]", field="chunks")
-        count = codec.want_int(pair[0], "count", hi=MAX_COUNT)
+        count = codec.want_int(pair[0], "count", hi=2)
         size = 0 if count == 0 else 2 * HASH_SIZE if count == 1 else HASH_SIZE
         commitment = codec.want_bytes(pair[1], "commitment", max_size=2 * HASH_SIZE)
         # [REJECT] a commitment whose size does not fit the count class
@@ -136,7 +131,7 @@ def compute_manifest_root(manifest: Manifest) -> bytes:
     an internal node and one is EMPTY (a lone leaf moves up; two EMPTY give EMPTY); else
     node_hash(hash(a), hash(b)), an internal node.
     """
-    level: list[tuple[int, bytes]] = [(min(c.count, 2), c.compute_hash()) for c in manifest.chunks]
+    level: list[tuple[int, bytes]] = [(c.count, c.compute_hash()) for c in manifest.chunks]
     while len(level) > 1:
         joined = []
         for (kind_a, hash_a), (kind_b, hash_b) in zip(level[0::2], level[1::2], strict=True):
@@ -244,8 +239,8 @@ def verify_chunk(manifest: Manifest, index: int, pairs: list[tuple[bytes, bytes]
         previous = key_hash
         rows.append((key, key_hash, value))
         items.append((key_hash, compute_value_hash(value)))
-    # [REJECT] a key count of another class than the manifest's (0, 1 or more)
-    if min(len(items), 2) != min(entry.count, 2):
+    # [REJECT] a number of keys of another class than the manifest's (0, 1, or 2 for two or more)
+    if min(len(items), 2) != entry.count:
         raise InvalidSnapshot(f"chunk {index} holds {len(items)} keys; the manifest says {entry.count}",
                               field="pairs")
     ref, nodes = compute_subtree(items, bits, index, manifest.height)

@@ -382,9 +382,9 @@ class StateSync:
         return best > (0 if mode == "state" else self.node.config.sync_min_blocks)
 
     async def wait_for_peers(self, timeout_s: float = 3.0) -> None:
-        """Give the other peers' status a moment to arrive, so the height is chosen among several."""
+        """Give every linked peer's status a moment to arrive, so the height is chosen among all of them."""
         deadline = time.monotonic() + timeout_s
-        while len([h for h in self.peer_heights().values() if h > 0]) < 3 and time.monotonic() < deadline:
+        while len(self.peer_heights()) < len(self.network.peers()) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
 
     def choose_height(self) -> int:
@@ -465,8 +465,8 @@ class StateSync:
             except (ChainError, OSError, TimeoutError) as exc:
                 self._charge(peer, exc, f"the manifest of height {position.height}")
                 continue
-            log.info("state sync: manifest of height %d verified: %d chunks, about %d keys", manifest.height,
-                     len(manifest.chunks), manifest.total_keys())
+            log.info("state sync: manifest of height %d verified: %d chunks, %d of them empty", manifest.height,
+                     len(manifest.chunks), sum(1 for c in manifest.chunks if c.count == 0))
             return manifest
 
     async def _fetch_state(self, manifest: Manifest, position: ChainPosition) -> None:

@@ -56,6 +56,9 @@ class FakeNetwork:
     def report_peer(self, peer: bytes, offence: Offence, reason: str) -> None:
         self.reports.append((peer, offence, reason))
 
+    def peers(self) -> list[bytes]:
+        return list(self.servers)
+
 
 @dataclass
 class Chain:
