@@ -110,6 +110,12 @@ class _MetricsProbe:
     def is_syncing(self) -> bool:
         return self._driver.sync.fetching
 
+    def state_sync_progress(self) -> tuple[str, int, int] | None:
+        state_sync = self._driver.sync.state_sync
+        if state_sync is None or state_sync.phase not in ("blocks", "chunks"):
+            return None
+        return (state_sync.phase, *state_sync.progress)
+
 
 class BftDriver:
     """Consensus for one node: the engine's host on the network, the event loop and the node."""

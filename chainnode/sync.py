@@ -8,7 +8,9 @@ against every validity rule, with re-execution, before it is written. A peer tha
 invalid is dropped as a sync source and scored down (`Offence.INVALID_SYNC_DATA`); one that announced a
 height and then answers an error (`not_found`, ...) for it lied in its status (`Offence.FALSE_STATUS`); so a repeat
 offender gets banned by the network's scoring. A timeout or a lost link only drops the peer as a source.
-Progress goes to the log in blocks and transactions per second.
+Progress goes to the log with the percentage, the time left, and blocks and transactions per second.
+A node whose store holds only the genesis state may first join by state sync (chainnode/state_sync.py,
+docs/sync.md) and replay only from there.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from chainnode import codec
 from chainnode.errors import ChainError, InvalidInput, NotFound, StoreError
 from chainnode.limits import BLOCK_SYNC_LIMIT
 from chainnode.node import Node
+from chainnode.progress import format_progress
 from chainnode.state_sync import StateSync, StateSyncFailed
 from network.errors import RemoteError
 from network.network import Network
@@ -164,12 +167,12 @@ class BlockSync:
                 txs += len(proposed.txs)
             elapsed = max(1, self.node.clock.now_ms() - started) / 1000
             log.info(
-                "block sync: at height %d of %d; %d blocks (%.1f/s), %d txs (%.0f/s)",
+                "block sync: at height %d of %d; %s; %.1f blocks/s, %.0f txs/s",
                 self.node.head_height(),
                 target,
-                applied,
+                format_progress("replaying blocks", applied, applied + max(0, target - self.node.head_height()),
+                                elapsed),
                 applied / elapsed,
-                txs,
                 txs / elapsed,
             )
         if applied:
