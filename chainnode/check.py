@@ -70,6 +70,7 @@ from chainnode.store import (
     META_GENESIS,
     META_HEAD,
     META_SYNCING,
+    SYNCED_FORMAT,
     U32,
     U64,
     Store,
@@ -477,8 +478,15 @@ class _Checker:
         fmt = _get(self.store, META_FORMAT)
         if fmt is None:
             self.add(None, "m/format", "the store's format marker is missing")
+        elif fmt == SYNCED_FORMAT:
+            if not self.base and self.store.syncing_height() is None:
+                self.add(None, "m/format", f"the store's format marker says {SYNCED_FORMAT.decode()} (state-synced) "
+                         "but it records no state sync base")
         elif fmt != FORMAT_VERSION:  # Store() already refuses to open such a store
             self.add(None, "m/format", f"the store's format marker is not {FORMAT_VERSION!r}")
+        elif self.base:
+            self.add(None, "m/format", f"the store records a state sync base but its format marker is not "
+                     f"{SYNCED_FORMAT.decode()}")
         stored = self.store.genesis_hash()
         if stored is None:
             self.add(None, "m/genesis", "the genesis hash is missing")

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION: Final = b"chainnode-store/4"
 """4: a refused call is indexed (`e`) under the entities its arguments name, not only its signer;
 3: the state is a versioned sparse Merkle tree (docs/state.md); 2 had hash buckets."""
+SYNCED_FORMAT: Final = b"chainnode-store/5"
+"""The marker of a store that state sync started at a base height (`m/base`): the layout of /4, with the state
+below the base not kept. Written when a state sync begins, so that a release that does not know `m/base`
+refuses the store instead of answering reads below the base as if the keys were absent."""
 UPGRADABLE_FORMAT: Final = b"chainnode-store/3"
 """The one older format a store is upgraded from when opened (`Store.upgrade_entity_index`)."""
 UPGRADE_BATCH_BLOCKS: Final = 1000
@@ -451,6 +455,8 @@ class Store(StoreView):
         except plyvel.Error as exc:
             self._db.close()
             raise CorruptStore(f"the store {path} cannot be read: {exc}") from exc
+        if fmt == SYNCED_FORMAT:
+            return
         if fmt is not None and fmt != FORMAT_VERSION and not re.fullmatch(rb"chainnode-store/[0-9]{1,4}", fmt):
             self._db.close()
             raise CorruptStore(f"the store {path} is corrupt: its format marker {fmt!r} is damaged")
@@ -569,7 +575,10 @@ class Store(StoreView):
         """
         if self.head_height() != 0:
             raise StoreError(f"state sync needs a store at height 0; this one is at {self.head_height()}")
-        self._db.put(META_SYNCING, h8(height), sync=True)
+        batch = self._db.write_batch(transaction=True, sync=True)
+        batch.put(META_FORMAT, SYNCED_FORMAT)
+        batch.put(META_SYNCING, h8(height))
+        batch.write()
 
     def clear_all(self) -> None:
         """Delete every row, in batches (a state sync that failed half way; the caller initialises again)."""
