@@ -20,6 +20,7 @@ from typing import Final
 from chainnode import codec
 from chainnode.crypto import HASH_SIZE
 from chainnode.errors import CorruptStore, InvalidInput
+from chainnode.limits import SYNC_CHUNK_LIMIT, SYNC_MANIFEST_LIMIT
 from chainnode.state_tree import (
     EMPTY_HASH,
     EMPTY_REF,
@@ -46,11 +47,11 @@ SNAPSHOT_VERSION: Final = 1
 MAX_CHUNK_BITS: Final = 16
 """At most 65,536 chunks: a manifest stays under MAX_MANIFEST_BYTES."""
 TARGET_CHUNK_KEYS: Final = 4096
-MAX_MANIFEST_BYTES: Final = 8 * 1024 * 1024
+MAX_MANIFEST_BYTES: Final = SYNC_MANIFEST_LIMIT
 PAGE_BYTES: Final = 4 * 1024 * 1024
 """A chunk page holds pairs up to about this many bytes (always at least one pair)."""
-MAX_PAGE_BYTES: Final = 24 * 1024 * 1024
-"""The decode bound of a page: PAGE_BYTES plus one pair of the largest size a state value may have."""
+MAX_PAGE_BYTES: Final = SYNC_CHUNK_LIMIT
+"""The decode bound of a page: PAGE_BYTES plus one pair of the largest key and value a page may carry."""
 MAX_PAGE_PAIRS: Final = 1 << 20
 MAX_STATE_KEY: Final = 64 * 1024
 MAX_STATE_VALUE: Final = 16 * 1024 * 1024

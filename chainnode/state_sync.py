@@ -39,7 +39,7 @@ from chainnode.block import (
 from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, InvalidInput, NotFound
 from chainnode.execution import compute_call_entities, compute_validator_updates
 from chainnode.genesis import Genesis
-from chainnode.limits import BLOCK_SYNC_LIMIT, MAX_ENCODED_BLOCK, MAX_TX_BYTES_CEILING
+from chainnode.limits import MAX_ENCODED_BLOCK, MAX_TX_BYTES_CEILING, SYNC_BLOCKS_LIMIT
 from chainnode.node import Node
 from chainnode.progress import format_progress
 from chainnode.reader import load_validator_set
@@ -70,10 +70,6 @@ log = logging.getLogger("chainnode.sync")
 KIND_SYNC_BLOCKS: Final = "sync_blocks"
 KIND_SYNC_MANIFEST: Final = "sync_manifest"
 KIND_SYNC_CHUNK: Final = "sync_chunk"
-SYNC_BLOCKS_LIMIT: Final = BLOCK_SYNC_LIMIT + 24 * 1024 * 1024
-"""A sync_blocks answer: a block and commit of the largest size, its results and a validator set."""
-SYNC_MANIFEST_LIMIT: Final = 9 * 1024 * 1024
-SYNC_CHUNK_LIMIT: Final = 25 * 1024 * 1024
 BATCH_BLOCKS: Final = 200
 BATCH_BYTES: Final = 8 * 1024 * 1024
 MAX_HEIGHT: Final = 2**63 - 1
