@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -275,6 +276,8 @@ class SyncServer:
         self.node = node
         self._slots = asyncio.Semaphore(SERVE_SLOTS)
         self._manifests: dict[int, bytes] = {}
+        self._lock = threading.Lock()
+        """Guards `_manifests`: requests are served in worker threads."""
 
     async def serve(self, kind: str, payload: bytes) -> bytes:
         """Raises InvalidInput (a bad request) or NotFound (a height this node cannot serve)."""
@@ -320,15 +323,17 @@ class SyncServer:
     def serve_manifest(self, payload: bytes) -> bytes:
         height = validate_manifest_request(payload) or self.node.head_height()
         self._served_height(height)
-        cached = self._manifests.get(height)
+        with self._lock:
+            cached = self._manifests.get(height)
         if cached is None:
             store = self.node.store
             tree = store.root_at(height)
             bits = estimate_bits(tree, store.load_node)
             cached = compute_manifest(tree, height, bits, store.load_node).encode()
-            if len(self._manifests) >= 2:
-                self._manifests.pop(min(self._manifests))
-            self._manifests[height] = cached
+            with self._lock:
+                if len(self._manifests) >= 2:
+                    self._manifests.pop(min(self._manifests))
+                self._manifests[height] = cached
         return cached
 
     def serve_chunk(self, payload: bytes) -> bytes:

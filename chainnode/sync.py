@@ -183,12 +183,17 @@ class BlockSync:
         "auto" replay instead (mode "state" tries again at the next peer status)."""
         await state_sync.wait_for_peers()
         async with self.lock:
+            if not state_sync.is_wanted():  # consensus or a peer's status changed things meanwhile
+                return
             try:
                 await state_sync.run()
-            except (StateSyncFailed, StoreError) as exc:
+            except Exception as exc:  # whatever a peer's data made fail, the node keeps running
+                failed = isinstance(exc, (StateSyncFailed, StoreError))
                 log.warning("state sync failed: %s; %s", exc,
-                            "replaying from genesis" if self.node.config.sync_mode == "auto" else "retrying")
-                await asyncio.to_thread(self.node.reset_after_failed_state_sync)
+                            "replaying from genesis" if self.node.config.sync_mode == "auto" else "retrying",
+                            exc_info=None if failed else exc)
+                if self.node.store.syncing_height() is not None:
+                    await asyncio.to_thread(self.node.reset_after_failed_state_sync)
                 state_sync.excluded.clear()
                 if self.node.config.sync_mode == "auto":
                     self.state_sync = None

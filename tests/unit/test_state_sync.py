@@ -4,6 +4,7 @@ to the same roots as the chain. An unfinished sync is cleared at the next start.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from chainnode.state_sync import (
     decode_blocks_answer,
     verify_synced_blocks,
 )
+from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
 from network.errors import RemoteError
 from network.scoring import Offence
 from tests.nodeproc import anchor_tx
@@ -47,7 +49,8 @@ class FakeNetwork:
     async def request(self, peer: bytes, kind: str, payload: bytes, *, timeout: float) -> bytes:
         self.asked.append((peer, kind))
         try:
-            answer = await self.servers[peer].serve(kind, payload)
+            server = self.servers[peer]
+            answer = serve_blocks(server.node, payload) if kind == KIND_BLOCK else await server.serve(kind, payload)
         except ChainError as exc:
             raise RemoteError(exc.message, remote_code=exc.code) from exc
         change = self.tamper.get(peer)
@@ -87,6 +90,7 @@ PEERS = [bytes([n]) * 32 for n in (1, 2, 3)]
 
 
 def sync_of(joiner: Node, network: FakeNetwork, heads: dict[bytes, int]) -> StateSync:
+    """`heads` is read at each use, as BlockSync's peer heights are."""
     return StateSync(joiner, network, peer_heights=lambda: dict(heads))  # type: ignore[arg-type]
 
 
@@ -217,3 +221,24 @@ async def test_blocks_are_verified_without_execution(chain: Chain) -> None:
             verify_synced_blocks(swapped, position, chain_id="s")
     finally:
         source.close()
+
+
+async def test_in_auto_mode_a_failed_state_sync_falls_back_to_replay(chain: Chain) -> None:
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="auto")
+    joiner.config = dataclasses.replace(joiner.config, sync_min_blocks=5)
+    try:
+        network = FakeNetwork({peer: SyncServer(source) for peer in PEERS},
+                              tamper=dict.fromkeys(PEERS, _flip_chunk_value))
+        sync = BlockSync(joiner, network, lock=asyncio.Lock(), on_advanced=lambda: None)  # type: ignore[arg-type]
+        sync.state_sync = sync_of(joiner, network, sync.peer_heights)
+        for peer in PEERS:
+            sync.note_peer_height(peer, 12)
+        await sync.catch_up()
+        assert sync.state_sync is None and len(network.reports) == 3
+        assert joiner.head_height() == 12 and joiner.store.base_height() == 0
+        assert joiner.tree.root() == source.tree.root()
+    finally:
+        joiner.close()
+        source.close()
+    assert check_home(chain.joiner_home).ok
