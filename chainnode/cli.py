@@ -315,6 +315,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"  validator:  {'yes' if status.get('validator') else 'no'} (of {status.get('validators')})",
         *_consensus_lines(status.get("consensus")),
         *_rollback_lines(status.get("store_rollback")),
+        *([f"  joined at:  height {status['state_sync_base']} by state sync (no state before it is kept here)"]
+          if status.get("state_sync_base") else []),
     ])
     return 0
 

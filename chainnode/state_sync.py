@@ -62,7 +62,6 @@ from chainnode.store import SyncedBlockWrite
 from chainnode.tx import decode_transaction
 from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
 from contracts.validators import VALIDATOR_UPDATES_KEY
-from network.errors import RemoteError
 from network.network import Network
 from network.scoring import Offence
 
@@ -80,6 +79,10 @@ REQUEST_TIMEOUT_S: Final = 60.0
 SERVE_SLOTS: Final = 2
 """Sync requests served at once (each in a worker thread); the rest wait, and the link pushes back."""
 MODES: Final = ("auto", "state", "replay")
+MAX_PEER_FAILURES: Final = 3
+RETRY_PAUSE_S: Final = 0.5
+BLOCKS_IN_FLIGHT: Final = 4
+"""Block batches requested ahead of verification, spread over the peers."""
 MAX_CHUNK_TOTAL: Final = 1 << 30
 """The largest chunk accepted, in key and value bytes: the pages of one chunk are held until it verifies."""
 PROGRESS_EVERY_S: Final = 5.0
@@ -369,6 +372,8 @@ class StateSync:
         self.network = network
         self.peer_heights = peer_heights
         self.excluded: set[bytes] = set()
+        """Peers not asked again in this sync."""
+        self.failures: dict[bytes, int] = {}
         self.phase = ""
         """"blocks", "manifest", "chunks" or "" (metrics and status)."""
         self.progress: tuple[int, int] = (0, 0)
@@ -401,14 +406,22 @@ class StateSync:
             raise StateSyncFailed(f"no linked peer that has not failed can serve height {height}")
         return sorted(peers, key=lambda p: -self.peer_heights().get(p, 0))
 
-    def _charge(self, peer: bytes, exc: Exception, what: str) -> None:
-        """A peer whose answer did not verify is scored down; any other failure only drops it for this run."""
-        self.excluded.add(peer)
-        if isinstance(exc, InvalidInput) and not isinstance(exc, RemoteError):
+    async def _charge(self, peer: bytes, exc: Exception, what: str) -> None:
+        """A peer whose answer did not verify is scored down and not asked again in this sync; a peer that
+        failed otherwise (an error answer, a timeout, a lost link) is asked again after a pause, until it
+        has failed MAX_PEER_FAILURES times."""
+        if isinstance(exc, InvalidInput):
+            self.excluded.add(peer)
             log.warning("state sync: peer %s sent invalid %s: %s", peer.hex()[:16], what, exc)
             self.network.report_peer(peer, Offence.INVALID_SYNC_DATA, f"invalid {what}: {exc}")
+            return
+        self.failures[peer] = failures = self.failures.get(peer, 0) + 1
+        log.info("state sync: peer %s could not serve %s (%d of %d): %s", peer.hex()[:16], what, failures,
+                 MAX_PEER_FAILURES, exc)
+        if failures >= MAX_PEER_FAILURES:
+            self.excluded.add(peer)
         else:
-            log.info("state sync: peer %s could not serve %s: %s", peer.hex()[:16], what, exc)
+            await asyncio.sleep(RETRY_PAUSE_S)
 
     async def run(self) -> None:
         """Sync the state of a recent height, then reload the node at it. Raises StateSyncFailed."""
@@ -426,32 +439,54 @@ class StateSync:
                  time.monotonic() - started)
 
     async def _fetch_blocks(self, height: int, pool: ThreadPoolExecutor) -> ChainPosition:
+        """Blocks 1..height, verified in order while the next batches are in flight (BLOCKS_IN_FLIGHT, spread
+        over the peers), each verified batch written while the next one is verified."""
         self.phase = "blocks"
+        self.progress = (0, height)
         position = ChainPosition.genesis(self.node.genesis)
-        progress = _Progress("verifying headers and commits (blocks)", height)
-        while position.height < height:
-            sources = self._sources(height)
-            starts = [position.height + 1 + k * BATCH_BLOCKS for k in range(min(len(sources), 4))]
-            starts = [s for s in starts if s <= height]
-            answers = await asyncio.gather(*(self._request(peer, KIND_SYNC_BLOCKS, [s, BATCH_BLOCKS])
-                                             for peer, s in zip(sources, starts, strict=False)),
-                                           return_exceptions=True)
-            for peer, start, answer in zip(sources, starts, answers, strict=False):
-                if start != position.height + 1:
-                    break  # an earlier answer was short or failed: ask again from where verification stands
+        progress = _Progress("verifying blocks and commits", height)
+        pending: dict[int, tuple[bytes, asyncio.Task[bytes]]] = {}
+        writing: asyncio.Task[None] | None = None
+        chain_id = self.node.genesis.chain_id
+        try:
+            while position.height < height:
+                start = position.height + 1
+                for stale in [s for s in pending if s < start]:  # a short answer moved past them
+                    pending.pop(stale)[1].cancel()
+                sources = self._sources(height)
+                if start not in pending:
+                    pending[start] = self._ask_blocks(sources, start)
+                following = max(pending) + BATCH_BLOCKS
+                while len(pending) < BLOCKS_IN_FLIGHT and following <= height:
+                    pending[following] = self._ask_blocks(sources, following)
+                    following += BATCH_BLOCKS
+                peer, task = pending.pop(start)
                 try:
-                    if isinstance(answer, BaseException):
-                        raise answer
-                    entries = decode_blocks_answer(answer)[: height - position.height]
-                    writes, position = await asyncio.to_thread(
-                        verify_synced_blocks, entries, position, chain_id=self.node.genesis.chain_id, pool=pool)
+                    entries = decode_blocks_answer(await task)[: height - position.height]
+                    writes, position = await asyncio.to_thread(verify_synced_blocks, entries, position,
+                                                               chain_id=chain_id, pool=pool)
                 except (ChainError, OSError, TimeoutError) as exc:
-                    self._charge(peer, exc, f"blocks from {start}")
-                    break
-                await asyncio.to_thread(self.node.store.write_synced_blocks, writes)
+                    await self._charge(peer, exc, f"blocks from {start}")
+                    continue
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(asyncio.to_thread(self.node.store.write_synced_blocks, writes))
                 progress.add(len(writes))
                 self.progress = (position.height, height)
+            if writing is not None:
+                await writing
+        finally:
+            for _, task in pending.values():
+                task.cancel()
+            await asyncio.gather(*(task for _, task in pending.values()), return_exceptions=True)
+            if writing is not None and not writing.done():
+                await asyncio.gather(writing, return_exceptions=True)
         return position
+
+    def _ask_blocks(self, sources: list[bytes], start: int) -> tuple[bytes, asyncio.Task[bytes]]:
+        """Request the batch from `start` of one of `sources`, chosen by the batch's number."""
+        peer = sources[(start // BATCH_BLOCKS) % len(sources)]
+        return peer, asyncio.create_task(self._request(peer, KIND_SYNC_BLOCKS, [start, BATCH_BLOCKS]))
 
     async def _request(self, peer: bytes, kind: str, request: list[codec.Value]) -> bytes:
         return await self.network.request(peer, kind, codec.encode(request), timeout=REQUEST_TIMEOUT_S)
@@ -464,7 +499,7 @@ class StateSync:
                 manifest = decode_manifest(await self._request(peer, KIND_SYNC_MANIFEST, [position.height]))
                 validate_manifest(manifest, height=position.height, state_root=position.state_root)
             except (ChainError, OSError, TimeoutError) as exc:
-                self._charge(peer, exc, f"the manifest of height {position.height}")
+                await self._charge(peer, exc, f"the manifest of height {position.height}")
                 continue
             log.info("state sync: manifest of height %d verified: %d chunks, %d of them empty", manifest.height,
                      len(manifest.chunks), sum(1 for c in manifest.chunks if c.count == 0))
@@ -482,8 +517,9 @@ class StateSync:
             else:
                 queue.put_nowait(index)
         progress = _Progress("fetching and writing state chunks", queue.qsize())
+        self.progress = (0, queue.qsize())
         updates: list[bytes] = []
-        workers = min(8, 2 * len(self._sources(manifest.height)), max(1, queue.qsize()))
+        workers = min(8, max(4, 2 * len(self._sources(manifest.height))), max(1, queue.qsize()))
 
         async def work(slot: int) -> None:
             while not queue.empty():
@@ -532,7 +568,7 @@ class StateSync:
                     cursor = page.next_cursor
                 return await asyncio.to_thread(verify_chunk, manifest, index, pairs)
             except (ChainError, OSError, TimeoutError) as exc:
-                self._charge(peer, exc, f"chunk {index} of height {manifest.height}")
+                await self._charge(peer, exc, f"chunk {index} of height {manifest.height}")
 
     def _following_sets(self, position: ChainPosition, updates: list[bytes]) -> dict[int, bytes]:
         """The sets of H+1 (named by header H) and H+2 (the updates block H queued, in the state of H)."""

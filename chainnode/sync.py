@@ -130,8 +130,8 @@ class BlockSync:
     async def catch_up(self) -> None:
         """Fetch and apply blocks from the highest peer while one is ahead of this node (after a state sync,
         when the store holds genesis only and the mode asks for one)."""
-        if self.state_sync is not None and self.state_sync.is_wanted():
-            await self._state_sync(self.state_sync)
+        if self.state_sync is not None and self.state_sync.is_wanted() and not await self._state_sync(self.state_sync):
+            return
         started = self.node.clock.now_ms()
         applied = txs = 0
         while not self.stopping:
@@ -178,13 +178,14 @@ class BlockSync:
         if applied:
             self.on_advanced()
 
-    async def _state_sync(self, state_sync: StateSync) -> None:
+    async def _state_sync(self, state_sync: StateSync) -> bool:
         """Run a state sync under the block lock; after a failure reset the store to genesis, and in mode
-        "auto" replay instead (mode "state" tries again at the next peer status)."""
+        "auto" replay instead (mode "state" tries again at the next peer status). Returns whether block
+        sync may go on now."""
         await state_sync.wait_for_peers()
         async with self.lock:
             if not state_sync.is_wanted():  # consensus or a peer's status changed things meanwhile
-                return
+                return True
             try:
                 await state_sync.run()
             except Exception as exc:  # whatever a peer's data made fail, the node keeps running
@@ -195,10 +196,13 @@ class BlockSync:
                 if self.node.store.syncing_height() is not None:
                     await asyncio.to_thread(self.node.reset_after_failed_state_sync)
                 state_sync.excluded.clear()
+                state_sync.failures.clear()
                 if self.node.config.sync_mode == "auto":
                     self.state_sync = None
-                return
+                    return True
+                return False
         self.on_advanced()
+        return True
 
     def _charge_failed_request(self, peer: bytes, height: int, claimed: int, exc: Exception) -> None:
         """Score a peer whose answer was unusable: `not_found` for a height it claimed to have is a false

@@ -9,7 +9,8 @@ and is timed until its head reaches the chain's; its data is wiped and it starts
 `--sync replay`. The floor, Ed25519 verifications per second on one core, is measured in the same run.
 
     .venv/bin/python scripts/bench/state_sync.py --txs 1000000
-    .venv/bin/python scripts/bench/state_sync.py --txs 100000 --no-replay
+    .venv/bin/python scripts/bench/state_sync.py --txs 100000 --no-replay --keep
+    .venv/bin/python scripts/bench/state_sync.py --reuse /tmp/bench-ssync-XXXX   # the chain a --keep run left
 """
 
 from __future__ import annotations
@@ -123,6 +124,21 @@ def time_join(home: Path, url: str, head: int, mode: str, log: Path, timeout: fl
         stop(proc)
 
 
+def make_homes(root: Path, block_txs: int) -> tuple[list[Path], list[str], crypto.PrivateKey]:
+    api, p2p = [free_port(), free_port()], [free_port(), free_port()]
+    _, homes = init_network([root / "source", root / "joiner"], chain_id="bench",
+                            departments=[DepartmentSpec(code="PSB", name="Police", power=10),
+                                         DepartmentSpec(code="SAMR", name="Market", power=0)],
+                            api_ports=api, p2p_ports=p2p,
+                            params={"max_block_txs": block_txs, "max_tx_ttl": 1 << 40})
+    for i, home in enumerate(homes):
+        layout = HomeLayout(home.home)
+        config = load_config(layout.config)
+        layout.config.write_text(render_config(dataclasses.replace(
+            config, peers=(f"127.0.0.1:{p2p[1 - i]}",), max_block_txs=block_txs, log_level="info")))
+    return [h.home for h in homes], [h.api_url for h in homes], crypto.load_key_file(homes[0].officer_key).key
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--txs", type=int, default=100_000)
@@ -130,42 +146,43 @@ def main() -> None:
     parser.add_argument("--no-replay", action="store_true", help="time state sync only")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep", action="store_true", help="keep the homes and logs")
+    parser.add_argument("--reuse", type=Path, metavar="DIR", help="the homes a --keep run left: skip building")
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="bench-ssync-"))
-    api, p2p = [free_port(), free_port()], [free_port(), free_port()]
-    _, homes = init_network([root / "source", root / "joiner"], chain_id="bench",
-                            departments=[DepartmentSpec(code="PSB", name="Police", power=10),
-                                         DepartmentSpec(code="SAMR", name="Market", power=0)],
-                            api_ports=api, p2p_ports=p2p,
-                            params={"max_block_txs": args.block_txs, "max_tx_ttl": 1 << 40})
-    for i, home in enumerate(homes):
-        layout = HomeLayout(home.home)
-        config = load_config(layout.config)
-        layout.config.write_text(render_config(dataclasses.replace(
-            config, peers=(f"127.0.0.1:{p2p[1 - i]}",), max_block_txs=args.block_txs, log_level="info")))
-    officer = crypto.load_key_file(homes[0].officer_key).key
     floor = verify_floor()
-    print(f"building a chain of {args.txs:,} transactions in blocks of {args.block_txs:,}", flush=True)
-    head, built_s = asyncio.run(build_chain(homes[0].home, args.txs, args.block_txs, officer))
-    print(f"built {head} blocks in {built_s:.0f} s", flush=True)
-    source = start(homes[0].home, root / "source.log")
+    if args.reuse is not None:
+        root = args.reuse
+        homes = [root / "source", root / "joiner"]
+        urls = ["http://" + load_config(HomeLayout(h).config).api_listen for h in homes]
+        source_node = Node.from_home(homes[0])
+        head = source_node.head_height()
+        headers = [source_node.store.get_header(h) for h in range(1, head + 1)]
+        txs = sum(header.tx_count for header in headers if header is not None)
+        source_node.close()
+    else:
+        root = Path(tempfile.mkdtemp(prefix="bench-ssync-"))
+        homes, urls, officer = make_homes(root, args.block_txs)
+        print(f"building a chain of {args.txs:,} transactions in blocks of {args.block_txs:,}", flush=True)
+        head, built_s = asyncio.run(build_chain(homes[0], args.txs, args.block_txs, officer))
+        txs = args.txs
+        print(f"built {head} blocks in {built_s:.0f} s", flush=True)
+    source = start(homes[0], root / "source.log")
     try:
-        while status(homes[0].api_url) is None:
+        while status(urls[0]) is None:
             if source.poll() is not None:
                 raise SystemExit(f"the serving node exited; see {root / 'source.log'}")
             time.sleep(0.2)
-        state_s = time_join(homes[1].home, homes[1].api_url, head, "state", root / "joiner-state.log", args.timeout)
-        replay_s = None if args.no_replay else time_join(homes[1].home, homes[1].api_url, head, "replay",
+        state_s = time_join(homes[1], urls[1], head, "state", root / "joiner-state.log", args.timeout)
+        replay_s = None if args.no_replay else time_join(homes[1], urls[1], head, "replay",
                                                          root / "joiner-replay.log", args.timeout)
     finally:
         stop(source)
-    print(f"chain: {args.txs:,} transactions, {head} blocks; machine: {os.cpu_count()} cores")
+    print(f"chain: {txs:,} transactions, {head} blocks; machine: {os.cpu_count()} cores")
     print(f"floor: {floor:,.0f} Ed25519 verifications/s on one core")
-    print(f"join by state sync: {state_s:.1f} s ({args.txs / state_s:,.0f} committed tx/s)")
+    print(f"join by state sync: {state_s:.1f} s ({txs / state_s:,.0f} committed tx/s)")
     if replay_s is not None:
-        print(f"join by replay:     {replay_s:.1f} s ({args.txs / replay_s:,.0f} committed tx/s)")
-    if args.keep:
+        print(f"join by replay:     {replay_s:.1f} s ({txs / replay_s:,.0f} committed tx/s)")
+    if args.keep or args.reuse is not None:
         print(f"homes and logs in {root}")
     else:
         shutil.rmtree(root, ignore_errors=True)

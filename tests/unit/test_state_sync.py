@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chainnode import codec, crypto
+from chainnode import codec, crypto, state_sync
 from chainnode.check import check_home
 from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, StateNotKept
 from chainnode.home import init_home
@@ -238,6 +238,30 @@ async def test_in_auto_mode_a_failed_state_sync_falls_back_to_replay(chain: Chai
         assert sync.state_sync is None and len(network.reports) == 3
         assert joiner.head_height() == 12 and joiner.store.base_height() == 0
         assert joiner.tree.root() == source.tree.root()
+    finally:
+        joiner.close()
+        source.close()
+    assert check_home(chain.joiner_home).ok
+
+
+def _short_answers(kind: str, answer: bytes) -> bytes:
+    if kind != KIND_SYNC_BLOCKS:
+        return answer
+    entries = decode_blocks_answer(answer)[:2]
+    return codec.encode([[e.block, e.commit, e.results, e.next_set] for e in entries])
+
+
+async def test_batches_in_flight_and_short_answers_still_give_every_block_once(
+        chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state_sync, "BATCH_BLOCKS", 3)
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        network = FakeNetwork({peer: SyncServer(source) for peer in PEERS}, tamper={PEERS[1]: _short_answers})
+        await sync_of(joiner, network, {peer: 12 for peer in PEERS}).run()
+        assert network.reports == [] and joiner.tree.root() == source.tree.root()
+        asked = [kind for _, kind in network.asked].count(KIND_SYNC_BLOCKS)
+        assert 4 <= asked <= 12
     finally:
         joiner.close()
         source.close()
