@@ -457,6 +457,14 @@ class Node:
             self._head = self._compute_head()
             self.is_producer = self.validators_at(self.tip.height + 1).index_of(self.node_key.public_key) is not None
 
+    async def announce_state_sync(self) -> None:
+        """After a state sync, on the event loop: drop pending transactions the synced blocks committed and
+        those of keys no longer on the roster, and wake the waiters of the new head."""
+        self.mempool.remove([tx.tx_id for tx in self.mempool.pending() if self.store.has_tx(tx.tx_id)])
+        self.mempool.drop_unauthorised(next_height=self.tip.height + 1)
+        async with self._new_head:
+            self._new_head.notify_all()
+
     def reset_after_failed_state_sync(self) -> None:
         """Put the store back to the genesis state after a state sync that stopped half way."""
         with self._commit_lock:

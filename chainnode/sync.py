@@ -201,6 +201,7 @@ class BlockSync:
                     self.state_sync = None
                     return True
                 return False
+        await self.node.announce_state_sync()
         self.on_advanced()
         return True
 

@@ -266,3 +266,51 @@ async def test_batches_in_flight_and_short_answers_still_give_every_block_once(
         joiner.close()
         source.close()
     assert check_home(chain.joiner_home).ok
+
+
+async def test_check_finds_damage_to_a_state_synced_store(chain: Chain) -> None:
+    import plyvel
+
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        await sync_of(joiner, FakeNetwork({peer: SyncServer(source) for peer in PEERS}), {PEERS[0]: 12}).run()
+    finally:
+        joiner.close()
+        source.close()
+    assert check_home(chain.joiner_home).ok
+    data = str(chain.joiner_home / "data")
+
+    def damaged(change: Callable[[plyvel.DB], tuple[bytes, bytes | None]]) -> list[tuple[int | None, str]]:
+        db = plyvel.DB(data)
+        key, value = change(db)
+        db.close()
+        try:
+            return [(p.height, p.column) for p in check_home(chain.joiner_home).problems]
+        finally:
+            db = plyvel.DB(data)
+            if value is None:
+                db.delete(key)
+            else:
+                db.put(key, value)
+            db.close()
+
+    def flip_base_row(db: plyvel.DB) -> tuple[bytes, bytes | None]:
+        key, value = next((k, v) for k, v in db.iterator(prefix=b"y") if k[33:] == (12).to_bytes(8, "big"))
+        db.put(key, value[:-1] + bytes([value[-1] ^ 1]))
+        return key, value
+
+    def drop_entity_row(db: plyvel.DB) -> tuple[bytes, bytes | None]:
+        key, value = next((k, v) for k, v in db.iterator(prefix=b"e") if k[-12:-4] == (3).to_bytes(8, "big"))
+        db.delete(key)
+        return key, value
+
+    def drop_base(db: plyvel.DB) -> tuple[bytes, bytes | None]:
+        value = db.get(b"m/base")
+        db.delete(b"m/base")
+        return b"m/base", value
+
+    assert (12, "y") in damaged(flip_base_row)
+    assert (3, "e") in damaged(drop_entity_row)
+    assert (None, "m/format") in damaged(drop_base)
+    assert check_home(chain.joiner_home).ok
