@@ -254,8 +254,8 @@ def verify_chunk(manifest: Manifest, index: int, pairs: list[tuple[bytes, bytes]
 # --- the serving side: read from the versioned tree of a height ----------------------------------------
 
 
-HistoryPair = Callable[[bytes, int], "tuple[bytes, bytes | None] | None"]
-"""(key_hash, height) -> the (key, value) the state history holds for it at that height, or None."""
+HistoryPair = Callable[[bytes], "tuple[bytes, bytes | None] | None"]
+"""key_hash -> the (key, value) the state history holds for it at the height served, or None."""
 
 
 def estimate_bits(tree: StateTree, load_node: LoadNode) -> int:
@@ -348,7 +348,7 @@ def read_chunk_page(tree: StateTree, height: int, bits: int, index: int, after: 
     for key_hash, value_hash in iter_chunk_leaves(tree, bits, index, after, load_node):
         if pairs and (size >= max_bytes or len(pairs) >= MAX_PAGE_PAIRS):
             return ChunkPage(height, bits, index, tuple(pairs), last)
-        found = history_pair(key_hash, height)
+        found = history_pair(key_hash)
         if found is None or found[1] is None or compute_value_hash(found[1]) != value_hash:
             raise CorruptStore(f"the state history does not hold the value of key hash {key_hash.hex()} at "
                                f"height {height}; run `chainnode check`")

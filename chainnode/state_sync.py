@@ -343,8 +343,9 @@ class SyncServer:
         height, bits, index, cursor = validate_chunk_request(payload)
         self._served_height(height)
         store = self.node.store
-        page = read_chunk_page(store.root_at(height), height, bits, index, cursor, load_node=store.load_node,
-                               history_pair=store.history_pair_at)
+        with store.history_reader(height) as history_pair:
+            page = read_chunk_page(store.root_at(height), height, bits, index, cursor, load_node=store.load_node,
+                                   history_pair=history_pair)
         return page.encode()
 
 

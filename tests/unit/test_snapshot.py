@@ -44,7 +44,7 @@ class Memory:
         self.height = height
         self.by_hash = {compute_key_hash(k): (k, v) for k, v in state.items()}
 
-    def history_pair(self, key_hash: bytes, height: int) -> tuple[bytes, bytes | None] | None:
+    def history_pair(self, key_hash: bytes) -> tuple[bytes, bytes | None] | None:
         return self.by_hash.get(key_hash)
 
     def manifest(self, bits: int) -> Manifest:

@@ -76,6 +76,7 @@ async def chain(tmp_path: Path) -> Chain:
     _, created = init_home(tmp_path / "source", chain_id="s", department="PSB", name="Police")
     joiner_home = tmp_path / "joiner"
     shutil.copytree(created.home, joiner_home)
+    shutil.copytree(created.home, tmp_path / "second")
     key = crypto.load_key_file(created.officer_key).key
     source = Node.from_home(created.home)
     tx_ids: list[bytes] = []
@@ -314,3 +315,25 @@ async def test_check_finds_damage_to_a_state_synced_store(chain: Chain) -> None:
     assert (3, "e") in damaged(drop_entity_row)
     assert (None, "m/format") in damaged(drop_base)
     assert check_home(chain.joiner_home).ok
+
+
+async def test_a_state_synced_node_serves_the_next_joiner(chain: Chain) -> None:
+    source = chain.source
+    first = Node.from_home(chain.joiner_home, sync_mode="state")
+    second = Node.from_home(chain.joiner_home.parent / "second", sync_mode="state")
+    try:
+        await sync_of(first, FakeNetwork({PEERS[0]: SyncServer(source)}), {PEERS[0]: 12}).run()
+        await source.submit([anchor_tx(chain.key, "s", f"after-{j}") for j in range(20)])
+        proposed = await source.produce_block()
+        assert proposed is not None
+        first.apply_synced_block(proposed.block_bytes, source.store.get_commit_bytes(13) or b"")
+        network = FakeNetwork({PEERS[1]: SyncServer(first)})
+        await sync_of(second, network, {PEERS[1]: 13}).run()
+        assert network.reports == [] and second.tree.root() == source.tree.root() == first.tree.root()
+        assert second.store.base_height() == 13
+        with pytest.raises(RemoteError, match="heights 12 to 13"):
+            await network.request(PEERS[1], state_sync.KIND_SYNC_MANIFEST, codec.encode([11]), timeout=1)
+    finally:
+        second.close()
+        first.close()
+        source.close()
