@@ -48,8 +48,9 @@ from chainnode.membership import MembershipTracker
 from chainnode.metrics import PeerTraffic
 from chainnode.node import Node
 from chainnode.producer import ProposedBlock
-from chainnode.state_sync import KIND_SYNC_BLOCKS, KIND_SYNC_CHUNK, KIND_SYNC_MANIFEST, StateSync, SyncServer
+from chainnode.state_sync import StateSync
 from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
+from chainnode.sync_server import SYNC_KINDS, SyncServer
 from chainnode.validators import ValidatorSet
 from chainnode.wal import SignLog
 from contracts import governance
@@ -460,7 +461,7 @@ class BftDriver:
     async def on_request(self, peer: bytes, kind: str, payload: bytes) -> bytes:
         if kind == KIND_BLOB:
             return await self.blob_server.serve(peer, payload)
-        if kind in (KIND_SYNC_BLOCKS, KIND_SYNC_MANIFEST, KIND_SYNC_CHUNK):
+        if kind in SYNC_KINDS:
             return await self.sync_server.serve(kind, payload)
         if kind != KIND_BLOCK:
             raise InvalidInput(f"unexpected request kind {kind!r}")

@@ -23,7 +23,6 @@ from chainnode.snapshot import (
     verify_chunk,
 )
 from chainnode.state import compute_state_update
-from chainnode.state_sync import validate_blocks_request, validate_chunk_request, validate_manifest_request
 from chainnode.state_tree import (
     EMPTY_HASH,
     StateTree,
@@ -31,6 +30,7 @@ from chainnode.state_tree import (
     compute_key_hash,
     compute_ref_hash,
 )
+from chainnode.sync_server import validate_blocks_request, validate_chunk_request, validate_manifest_request
 
 
 class Memory:

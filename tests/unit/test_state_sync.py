@@ -13,23 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from chainnode import codec, crypto, state_sync
+from chainnode import codec, crypto, state_sync, sync_server
 from chainnode.check import check_home
 from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, StateNotKept
 from chainnode.home import init_home
 from chainnode.node import Node
 from chainnode.snapshot import decode_chunk_page
-from chainnode.state_sync import (
+from chainnode.state_sync import ChainPosition, StateSync, StateSyncFailed, verify_synced_blocks
+from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
+from chainnode.sync_server import (
     KIND_SYNC_BLOCKS,
     KIND_SYNC_CHUNK,
-    ChainPosition,
-    StateSync,
-    StateSyncFailed,
+    KIND_SYNC_MANIFEST,
     SyncServer,
     decode_blocks_answer,
-    verify_synced_blocks,
 )
-from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
 from network.errors import RemoteError
 from network.scoring import Offence
 from tests.nodeproc import anchor_tx
@@ -255,6 +253,7 @@ def _short_answers(kind: str, answer: bytes) -> bytes:
 async def test_batches_in_flight_and_short_answers_still_give_every_block_once(
         chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(state_sync, "BATCH_BLOCKS", 3)
+    monkeypatch.setattr(sync_server, "BATCH_BLOCKS", 3)
     source = chain.source
     joiner = Node.from_home(chain.joiner_home, sync_mode="state")
     try:
@@ -332,7 +331,7 @@ async def test_a_state_synced_node_serves_the_next_joiner(chain: Chain) -> None:
         assert network.reports == [] and second.tree.root() == source.tree.root() == first.tree.root()
         assert second.store.base_height() == 13
         with pytest.raises(RemoteError, match="heights 12 to 13"):
-            await network.request(PEERS[1], state_sync.KIND_SYNC_MANIFEST, codec.encode([11]), timeout=1)
+            await network.request(PEERS[1], KIND_SYNC_MANIFEST, codec.encode([11]), timeout=1)
     finally:
         second.close()
         first.close()
