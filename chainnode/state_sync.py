@@ -231,6 +231,8 @@ class StateSync:
         self.failures: dict[bytes, int] = {}
         self.phase = ""
         """"blocks", "manifest", "chunks" or "" (metrics and status)."""
+        self.stopping = False
+        """Set when the node stops: the sync ends at its next request (the next start clears what it wrote)."""
         self.progress: tuple[int, int] = (0, 0)
 
     def is_wanted(self) -> bool:
@@ -256,6 +258,10 @@ class StateSync:
         return heads[min(1, len(heads) - 1)]
 
     def _sources(self, height: int) -> list[bytes]:
+        """The peers to ask for a part of `height`, highest head first. Raises StateSyncFailed when there is
+        none, or when the node is stopping."""
+        if self.stopping:
+            raise StateSyncFailed("the node is stopping")
         peers = [p for p, h in self.peer_heights().items() if h >= height and p not in self.excluded]
         if not peers:
             raise StateSyncFailed(f"no linked peer that has not failed can serve height {height}")

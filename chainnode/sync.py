@@ -114,6 +114,8 @@ class BlockSync:
 
     def stop(self) -> None:
         self.stopping = True
+        if self.state_sync is not None:
+            self.state_sync.stopping = True
         self.wanted.set()
 
     async def run(self) -> None:
@@ -193,6 +195,8 @@ class BlockSync:
                 log.warning("state sync failed: %s; %s", exc,
                             "replaying from genesis" if self.node.config.sync_mode == "auto" else "retrying",
                             exc_info=None if failed else exc)
+                if self.stopping:
+                    return False  # the next start clears an unfinished sync (node.open_store)
                 if self.node.store.syncing_height() is not None:
                     await asyncio.to_thread(self.node.reset_after_failed_state_sync)
                 state_sync.excluded.clear()

@@ -336,3 +336,32 @@ async def test_a_state_synced_node_serves_the_next_joiner(chain: Chain) -> None:
         second.close()
         first.close()
         source.close()
+
+
+async def test_a_node_stopped_during_a_sync_leaves_it_for_the_next_start_to_clear(chain: Chain) -> None:
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        network = FakeNetwork({peer: SyncServer(source) for peer in PEERS})
+        sync = BlockSync(joiner, network, lock=asyncio.Lock(), on_advanced=lambda: None)  # type: ignore[arg-type]
+        sync.state_sync = sync_of(joiner, network, sync.peer_heights)
+
+        def stop_at_the_manifest(kind: str, answer: bytes) -> bytes:
+            if kind == KIND_SYNC_MANIFEST:
+                sync.stop()
+            return answer
+
+        network.tamper = dict.fromkeys(PEERS, stop_at_the_manifest)
+        for peer in PEERS:
+            sync.note_peer_height(peer, 12)
+        await sync.catch_up()
+        assert joiner.head_height() == 0 and joiner.store.syncing_height() == 12  # not reset at shutdown
+    finally:
+        joiner.close()
+        source.close()
+    again = Node.from_home(chain.joiner_home)
+    try:
+        assert again.head_height() == 0 and again.store.syncing_height() is None
+        assert again.store.get_block_bytes(1) is None
+    finally:
+        again.close()
