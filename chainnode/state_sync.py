@@ -63,6 +63,7 @@ from chainnode.sync_server import (
 from chainnode.tx import decode_transaction
 from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
 from contracts.validators import VALIDATOR_UPDATES_KEY
+from network.errors import RemoteError
 from network.network import Network
 from network.scoring import Offence
 
@@ -267,14 +268,27 @@ class StateSync:
             raise StateSyncFailed(f"no linked peer that has not failed can serve height {height}")
         return sorted(peers, key=lambda p: -self.peer_heights().get(p, 0))
 
-    async def _charge(self, peer: bytes, exc: Exception, what: str) -> None:
-        """A peer whose answer did not verify is scored down and not asked again in this sync; a peer that
-        failed otherwise (an error answer, a timeout, a lost link) is asked again after a pause, until it
-        has failed MAX_PEER_FAILURES times."""
+    async def _charge(self, peer: bytes, exc: Exception, what: str, height: int, *, blocks: bool = False) -> None:
+        """A peer whose answer did not verify is scored down and not asked again in this sync; so is one that
+        answered `not_found` for blocks up to a height it announced (a false status). A peer that answered
+        `not_found` for state (it may have joined by state sync above that height) is only not asked again;
+        one that failed otherwise (another error answer, a timeout, a lost link) is asked again after a pause,
+        until it has failed MAX_PEER_FAILURES times."""
         if isinstance(exc, InvalidInput):
             self.excluded.add(peer)
             log.warning("state sync: peer %s sent invalid %s: %s", peer.hex()[:16], what, exc)
             self.network.report_peer(peer, Offence.INVALID_SYNC_DATA, f"invalid {what}: {exc}")
+            return
+        if isinstance(exc, RemoteError) and exc.remote_code == "not_found":
+            self.excluded.add(peer)
+            announced = self.peer_heights().get(peer, 0)
+            if blocks and height <= announced:  # every node keeps every block up to its head
+                log.warning("state sync: peer %s announced height %d but cannot serve %s", peer.hex()[:16],
+                            announced, what)
+                self.network.report_peer(peer, Offence.FALSE_STATUS,
+                                         f"announced height {announced} but answered not_found for {what}")
+            else:  # a state-synced peer keeps no state below its base
+                log.info("state sync: peer %s does not keep %s", peer.hex()[:16], what)
             return
         self.failures[peer] = failures = self.failures.get(peer, 0) + 1
         log.info("state sync: peer %s could not serve %s (%d of %d): %s", peer.hex()[:16], what, failures,
@@ -327,7 +341,7 @@ class StateSync:
                     writes, position = await asyncio.to_thread(verify_synced_blocks, entries, position,
                                                                chain_id=chain_id, pool=pool)
                 except (ChainError, OSError, TimeoutError) as exc:
-                    await self._charge(peer, exc, f"blocks from {start}")
+                    await self._charge(peer, exc, f"blocks from {start}", start, blocks=True)
                     continue
                 if writing is not None:
                     await writing
@@ -360,7 +374,7 @@ class StateSync:
                 manifest = decode_manifest(await self._request(peer, KIND_SYNC_MANIFEST, [position.height]))
                 validate_manifest(manifest, height=position.height, state_root=position.state_root)
             except (ChainError, OSError, TimeoutError) as exc:
-                await self._charge(peer, exc, f"the manifest of height {position.height}")
+                await self._charge(peer, exc, f"the manifest of height {position.height}", position.height)
                 continue
             log.info("state sync: manifest of height %d verified: %d chunks, %d of them empty", manifest.height,
                      len(manifest.chunks), sum(1 for c in manifest.chunks if c.count == 0))
@@ -429,7 +443,7 @@ class StateSync:
                     cursor = page.next_cursor
                 return await asyncio.to_thread(verify_chunk, manifest, index, pairs)
             except (ChainError, OSError, TimeoutError) as exc:
-                await self._charge(peer, exc, f"chunk {index} of height {manifest.height}")
+                await self._charge(peer, exc, f"chunk {index} of height {manifest.height}", manifest.height)
 
     def _following_sets(self, position: ChainPosition, updates: list[bytes]) -> dict[int, bytes]:
         """The sets of H+1 (named by header H) and H+2 (the updates block H queued, in the state of H)."""

@@ -365,3 +365,16 @@ async def test_a_node_stopped_during_a_sync_leaves_it_for_the_next_start_to_clea
         assert again.store.get_block_bytes(1) is None
     finally:
         again.close()
+
+
+async def test_a_peer_that_announced_blocks_it_cannot_serve_is_scored_for_a_false_status(chain: Chain) -> None:
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        network = FakeNetwork({PEERS[0]: SyncServer(source)})
+        with pytest.raises(StateSyncFailed):
+            await sync_of(joiner, network, {PEERS[0]: 20}).run()
+        assert [(p, o) for p, o, _ in network.reports] == [(PEERS[0], Offence.FALSE_STATUS)]
+    finally:
+        joiner.close()
+        source.close()
