@@ -604,12 +604,15 @@ class Store(StoreView):
 
     def clear_all(self) -> None:
         """Delete every row, in batches (a state sync that failed half way; the caller initialises again)."""
-        keys = list(self._db.iterator(include_value=False))
-        for start in range(0, len(keys), 100_000):
-            batch = self._db.write_batch(transaction=True)
-            for key in keys[start:start + 100_000]:
+        batch, count = self._db.write_batch(transaction=True), 0
+        with self._db.iterator(include_value=False) as keys:  # an iterator reads one snapshot: safe to delete
+            for key in keys:
                 batch.delete(key)
-            batch.write()
+                count += 1
+                if count % 100_000 == 0:
+                    batch.write()
+                    batch = self._db.write_batch(transaction=True)
+        batch.write()
         self._base[0] = 0
 
     def write_synced_blocks(self, blocks: Sequence[SyncedBlockWrite]) -> None:
