@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chainnode import codec
-from chainnode.errors import InvalidInput, NotFound
+from chainnode.errors import ChainError, InvalidInput, NotFound
 from chainnode.limits import SYNC_BLOCKS_LIMIT
 from chainnode.node import Node
 from chainnode.reader import load_validator_set
@@ -30,6 +30,12 @@ BATCH_BYTES: Final = 8 * 1024 * 1024
 MAX_HEIGHT: Final = 2**63 - 1
 SERVE_SLOTS: Final = 2
 """Sync requests served at once (each in a worker thread); the rest wait, and the link pushes back."""
+
+
+class AnswerTooLarge(ChainError):
+    """One block with its results is larger than a sync_blocks answer may be: the requester replays instead."""
+
+    code = "answer_too_large"
 
 
 # --- requests and answers: every field hostile until checked ----------------------------------------------
@@ -139,7 +145,7 @@ class SyncServer:
             if out and size > BATCH_BYTES:
                 break
             if size > SYNC_BLOCKS_LIMIT - 1024:
-                raise NotFound(f"block {height} with its results does not fit a sync_blocks answer")
+                raise AnswerTooLarge(f"block {height} with its results does not fit a sync_blocks answer")
             out.append([block, commit, results, next_set])
         if not out:
             raise NotFound(f"no blocks from height {from_height}")
