@@ -16,7 +16,7 @@ import pytest
 from chainnode import codec, crypto, state_sync, sync_server
 from chainnode.check import check_home
 from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, StateNotKept
-from chainnode.home import init_home
+from chainnode.home import DepartmentSpec, init_home, init_network
 from chainnode.node import Node
 from chainnode.snapshot import decode_chunk_page
 from chainnode.state_sync import ChainPosition, StateSync, StateSyncFailed, verify_synced_blocks
@@ -378,3 +378,42 @@ async def test_a_peer_that_announced_blocks_it_cannot_serve_is_scored_for_a_fals
     finally:
         joiner.close()
         source.close()
+
+
+async def test_state_sync_across_validator_set_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """New sets come from the headers' hashes and the sets the server sends; the set two heights past the
+    base from the updates the base block queued. The joiner then verifies commits of the new sets."""
+    from tests.unit.test_light_client import CHAIN, ManualClock
+    from tests.unit.test_light_client import Chain as SignedChain
+
+    monkeypatch.setenv("CHAINNODE_TEST_FAULTS", "test-hooks")
+    codes = ["PSB", "SAMR", "CAB", "TAX"]
+    _, homes = init_network([tmp_path / c for c in codes], chain_id=CHAIN,
+                            departments=[DepartmentSpec(code=c, name=c) for c in codes],
+                            api_ports=[1, 2, 3, 4], p2p_ports=[5, 6, 7, 8], params={"test_hooks": 1})
+    source = Node.from_home(homes[0].home, clock=ManualClock())
+    joiner = Node.from_home(homes[1].home, sync_mode="state")
+    try:
+        chain = SignedChain(source, [crypto.load_key_file(h.node_key).key for h in homes],
+                            [crypto.load_key_file(h.officer_key).key for h in homes])
+        await chain.set_validator("N0", chain.add_key().public_key, 10)
+        await chain.block()
+        await chain.block()
+        await chain.set_validator("TAX", source.genesis.validator_set().validators[3].public_key, 0)
+        await chain.block()
+        base = await chain.set_validator("N1", chain.add_key().public_key, 10)  # effective at base + 2
+        assert len(source.validators_at(base + 2)) != len(source.validators_at(base + 1))
+        network = FakeNetwork({PEERS[0]: SyncServer(source)})
+        await sync_of(joiner, network, {PEERS[0]: base}).run()
+        assert network.reports == [] and joiner.tree.root() == source.tree.root()
+        for height in range(1, base + 3):
+            assert joiner.validators_at(height) == source.validators_at(height), height
+        for step in range(3):
+            height = await chain.block(anchor_tx(chain.admin, CHAIN, f"after-{step}"))
+            joiner.apply_synced_block(source.store.get_block_bytes(height) or b"",
+                                      source.store.get_commit_bytes(height) or b"")
+        assert joiner.tree.root() == source.tree.root()
+    finally:
+        joiner.close()
+        source.close()
+    assert check_home(homes[1].home).ok
