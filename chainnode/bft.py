@@ -48,7 +48,9 @@ from chainnode.membership import MembershipTracker
 from chainnode.metrics import PeerTraffic
 from chainnode.node import Node
 from chainnode.producer import ProposedBlock
+from chainnode.state_sync import StateSync
 from chainnode.sync import KIND_BLOCK, BlockSync, serve_blocks
+from chainnode.sync_server import SYNC_KINDS, SyncServer
 from chainnode.validators import ValidatorSet
 from chainnode.wal import SignLog
 from contracts import governance
@@ -109,6 +111,12 @@ class _MetricsProbe:
     def is_syncing(self) -> bool:
         return self._driver.sync.fetching
 
+    def state_sync_progress(self) -> tuple[str, int, int] | None:
+        state_sync = self._driver.sync.state_sync
+        if state_sync is None or state_sync.phase not in ("blocks", "chunks"):
+            return None
+        return (state_sync.phase, *state_sync.progress)
+
 
 class BftDriver:
     """Consensus for one node: the engine's host on the network, the event loop and the node."""
@@ -162,6 +170,8 @@ class BftDriver:
         self.last_commit_ms = 0
         self._sync_lock = asyncio.Lock()
         self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved)
+        self.sync.state_sync = StateSync(node, self.network, peer_heights=lambda: dict(self.sync.peer_heights))
+        self.sync_server = SyncServer(node)
         self._init_blobs(documents or NoDocuments(), blobs)
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -476,6 +486,8 @@ class BftDriver:
     async def on_request(self, peer: bytes, kind: str, payload: bytes) -> bytes:
         if kind == KIND_BLOB:
             return await self.blob_server.serve(peer, payload)
+        if kind in SYNC_KINDS:
+            return await self.sync_server.serve(kind, payload)
         if kind != KIND_BLOCK:
             raise InvalidInput(f"unexpected request kind {kind!r}")
         return serve_blocks(self.node, payload)

@@ -40,7 +40,13 @@ from chainnode.block import (
 )
 from chainnode.config import HomeLayout
 from chainnode.errors import CorruptStore, InvalidBlock, InvalidInput, StoreError
-from chainnode.execution import BlockContext, compute_genesis_changes, execute_block
+from chainnode.execution import (
+    BlockContext,
+    compute_call_entities,
+    compute_genesis_changes,
+    compute_validator_updates,
+    execute_block,
+)
 from chainnode.genesis import Genesis, load_genesis
 from chainnode.results import decode_result
 from chainnode.state import StateUpdate, compute_state_update
@@ -59,9 +65,12 @@ from chainnode.store import (
     COL_VALIDATORS,
     FORMAT_VERSION,
     MAX_STORED_VALUE,
+    META_BASE,
     META_FORMAT,
     META_GENESIS,
     META_HEAD,
+    META_SYNCING,
+    SYNCED_FORMAT,
     U32,
     U64,
     Store,
@@ -69,7 +78,8 @@ from chainnode.store import (
     h8,
 )
 from chainnode.tx import Transaction, decode_transaction
-from chainnode.validators import ValidatorSet, apply_validator_updates
+from chainnode.validators import ValidatorSet, apply_validator_updates, decode_validator_set
+from contracts.validators import VALIDATOR_UPDATES_KEY
 
 MAX_PROBLEMS: Final = 20
 MAX_FAULTS_PER_HEIGHT: Final = 5
@@ -83,7 +93,7 @@ BLOCK_COLUMNS: Final = (COL_BLOCK, COL_COMMIT, COL_RESULTS)
 """Columns with one entry per height, read directly."""
 STATE_COLUMNS: Final = (COL_STATE, COL_VALIDATORS)
 """Columns that hold the current state, compared with the replayed state at the end."""
-META_KEYS: Final = (META_FORMAT, META_GENESIS, META_HEAD)
+META_KEYS: Final = (META_FORMAT, META_GENESIS, META_HEAD, META_BASE, META_SYNCING)
 
 LABELS: Final[Mapping[bytes, str]] = {
     COL_BLOCK: "block", COL_COMMIT: "commit", COL_RESULTS: "results", COL_BLOCK_HASH: "block hash index",
@@ -231,6 +241,19 @@ def compute_index_entries(
 ) -> dict[bytes, bytes]:
     """Every H, t, e, y, n and R entry that `Store.commit_block` (or `initialise`, at height 0) writes."""
     hb = h8(height)
+    entries = compute_block_entries(height=height, block_hash=block_hash, tx_ids=tx_ids, entities=entities)
+    for key, value in changes.items():
+        entries[COL_HISTORY + update.key_hashes[key] + hb] = codec.encode([key, value])
+    for node_key, node in update.nodes.items():
+        entries[COL_NODE + node_key] = node
+    entries[COL_ROOT + hb] = update.tree.ref
+    return entries
+
+
+def compute_block_entries(*, height: int, block_hash: bytes | None, tx_ids: Sequence[bytes],
+                          entities: Sequence[Iterable[str]]) -> dict[bytes, bytes]:
+    """The H, t and e entries of one block: all that state sync writes for a block below its base."""
+    hb = h8(height)
     entries: dict[bytes, bytes] = {}
     if block_hash is not None:
         entries[COL_BLOCK_HASH + block_hash] = hb
@@ -239,11 +262,6 @@ def compute_index_entries(
         entries[COL_TX + tx_id] = position
         for entity in touched:
             entries[entity_prefix(entity) + position] = tx_id
-    for key, value in changes.items():
-        entries[COL_HISTORY + update.key_hashes[key] + hb] = codec.encode([key, value])
-    for node_key, node in update.nodes.items():
-        entries[COL_NODE + node_key] = node
-    entries[COL_ROOT + hb] = update.tree.ref
     return entries
 
 
@@ -424,6 +442,8 @@ class _Checker:
         self.committed: dict[bytes, int] = {}
         self.suspects: dict[int, set[bytes]] = {}
         """Heights whose index entries mismatch -> the keys the replay expects there."""
+        self.base = store.base_height()
+        """The height a state-synced store starts its state at (0: replayed from genesis)."""
 
     def add(self, height: int | None, column: bytes | str, message: str) -> None:
         name = column if isinstance(column, str) else column.decode("ascii", "replace")
@@ -438,7 +458,10 @@ class _Checker:
         self.replay_genesis()
         parent: _Parent | None = _Parent(self.genesis.hash, self.genesis.genesis_time_ms)
         for height in range(1, self.end + 1):
-            parent = self.check_height(height, parent)
+            if height <= self.base:
+                parent = self.check_synced_height(height, parent)
+            else:
+                parent = self.check_height(height, parent)
             if self.count is not None:
                 self.count("checking blocks", height, self.end)
             elif height % PROGRESS_EVERY == 0:
@@ -455,8 +478,15 @@ class _Checker:
         fmt = _get(self.store, META_FORMAT)
         if fmt is None:
             self.add(None, "m/format", "the store's format marker is missing")
+        elif fmt == SYNCED_FORMAT:
+            if not self.base and self.store.syncing_height() is None:
+                self.add(None, "m/format", f"the store's format marker says {SYNCED_FORMAT.decode()} (state-synced) "
+                         "but it records no state sync base")
         elif fmt != FORMAT_VERSION:  # Store() already refuses to open such a store
             self.add(None, "m/format", f"the store's format marker is not {FORMAT_VERSION!r}")
+        elif self.base:
+            self.add(None, "m/format", f"the store records a state sync base but its format marker is not "
+                     f"{SYNCED_FORMAT.decode()}")
         stored = self.store.genesis_hash()
         if stored is None:
             self.add(None, "m/genesis", "the genesis hash is missing")
@@ -482,6 +512,12 @@ class _Checker:
             else:
                 self.add(None, "m/head", f"the head marker says {marker}, but the stored blocks end at {top}")
                 self.head, self.end = marker, top
+        syncing = self.store.syncing_height()
+        if syncing is not None:
+            self.add(None, "m/syncing", f"a state sync to height {syncing} did not finish; starting the node clears "
+                     "the store and syncs again")
+        if self.base > self.end:
+            self.add(None, "m/base", f"the state sync base {self.base} is above the head {self.end}")
         if self.end < 2**63 and self.store.get_block_bytes(self.end + 1) is not None:
             self.add(None, "m/head", f"block {self.end + 1} is stored, beyond the head {self.end}")
 
@@ -560,6 +596,82 @@ class _Checker:
         else:
             self.execute(height, block, block_hash, txs, self.replay)
         return _Parent(block_hash, block.header.time_ms)
+
+    def check_synced_height(self, height: int, parent: _Parent | None) -> _Parent | None:
+        """Check block `height` of a state-synced store at or below its base, without executing it: its chain
+        link, commits, roots and indexes; at the base, the state rows of that height against its state root."""
+        raw = self.store.get_block_bytes(height)
+        block = None
+        try:
+            block = None if raw is None else decode_block(raw)
+        except InvalidInput as exc:
+            self.add(height, COL_BLOCK, f"block {height} cannot be decoded: {exc.message}")
+        if block is None:
+            if raw is None:
+                self.add(height, COL_BLOCK, f"block {height} is missing")
+            self.stop_replay(height)
+            return None
+        block_hash = block.header.compute_hash()
+        self.blocks_checked += 1
+        self.learn_next_set(height, block)
+        self.check_header(height, block, parent)
+        self.check_commits(height, block, block_hash, parent)
+        txs = self.check_txs(height, block)
+        self.check_results(height, block, None)
+        if txs is None:
+            self.stop_replay(height)
+            return _Parent(block_hash, block.header.time_ms)
+        tx_ids = [tx.tx_id for tx in txs]
+        entities = [set(compute_call_entities(tx)) for tx in txs]
+        if height < self.base:
+            self.check_index(height, compute_block_entries(height=height, block_hash=block_hash, tx_ids=tx_ids,
+                                                           entities=entities))
+        else:
+            self.start_at_base(block, block_hash, tx_ids, entities)
+        return _Parent(block_hash, block.header.time_ms)
+
+    def learn_next_set(self, height: int, block: Block) -> None:
+        """Below the base the sets are not replayed: a new set is the stored one its header names."""
+        if block.header.next_validators_hash == self.set_at(height).compute_hash():
+            return
+        raw = _get(self.store, COL_VALIDATORS + h8(height + 1))
+        try:
+            found = None if raw is None else decode_validator_set(codec.decode(raw, max_size=1 << 20))
+        except InvalidInput:
+            found = None
+        if found is None or found.compute_hash() != block.header.next_validators_hash:
+            self.add(height + 1, COL_VALIDATORS, f"the validator set block {height} names for height {height + 1} "
+                     "is missing or another")
+            return
+        self.sets[height + 1] = found
+
+    def start_at_base(self, block: Block, block_hash: bytes, tx_ids: Sequence[bytes], entities: list[set[str]]) -> None:
+        """The state of the base height is its history rows at that height: rebuild its tree from them, compare
+        the root with the block's state root, and replay the blocks above from it."""
+        base = self.base
+        self.progress(f"rebuilding the state of the base height {base}")
+        state = MemoryState()
+        for key, value in self.store.iter_column(COL_HISTORY):
+            if len(key) == 41 and key[33:] == h8(base):
+                try:
+                    pair = codec.decode(value, max_size=MAX_STORED_VALUE)
+                except InvalidInput:
+                    pair = None  # reported by the index comparison below
+                if type(pair) is list and len(pair) == 2 and type(pair[0]) is bytes and type(pair[1]) is bytes:
+                    state.values[pair[0]] = pair[1]
+        changes: dict[bytes, bytes | None] = dict(state.values)
+        update = compute_state_update(StateTree(base - 1, b"\x00"), changes, lambda key: b"")
+        if update.root != block.header.state_root:
+            self.add(base, COL_HISTORY, f"the state of the base height {base} does not rebuild to block {base}'s "
+                     "state root")
+        self.check_index(base, compute_index_entries(height=base, block_hash=block_hash, tx_ids=tx_ids,
+                                                     entities=entities, changes=changes, update=update))
+        self.replay = _Replay(state, dict(update.nodes), update.tree)
+        self.sets[base + 1] = self.set_at(base + 1)
+        queued = compute_validator_updates(
+            {VALIDATOR_UPDATES_KEY: raw} if (raw := state.values.get(VALIDATOR_UPDATES_KEY)) is not None else {})
+        if queued and codec.decode(state.values[VALIDATOR_UPDATES_KEY], max_size=1 << 20).get("height") == base:
+            self.sets[base + 2] = apply_validator_updates(self.set_at(base + 1), list(queued))
 
     def check_header(self, height: int, block: Block, parent: _Parent | None) -> None:
         header = block.header

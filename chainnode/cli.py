@@ -333,7 +333,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     config = load_config(HomeLayout(args.home).config)
     log_format = args.log_format or ("json" if args.json else config.log_format)
     configure_logging(level=args.log_level or config.log_level, log_format=log_format)
-    run_home(args.home, passphrase=keyfile.get_passphrase_source(fd=args.passphrase_fd).get)
+    run_home(args.home, passphrase=keyfile.get_passphrase_source(fd=args.passphrase_fd).get, sync_mode=args.sync)
     return 0
 
 
@@ -354,6 +354,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"  validator:  {'yes' if status.get('validator') else 'no'} (of {status.get('validators')})",
         *_consensus_lines(status.get("consensus")),
         *_rollback_lines(status.get("store_rollback")),
+        *([f"  joined at:  height {status['state_sync_base']} by state sync (no state before it is kept here)"]
+          if status.get("state_sync_base") else []),
     ])
     return 0
 
@@ -697,6 +699,9 @@ def build_parser() -> Parser:
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides config.toml")
     p.add_argument("--log-format", choices=["text", "json"],
                    help="overrides config.toml: json writes one object per line, with the consensus height")
+    p.add_argument("--sync", choices=["auto", "state", "replay"],
+                   help="how a node with no blocks catches up (overrides [sync] mode of config.toml): state "
+                        "sync from a recent height, replay from genesis, or auto (docs/sync.md)")
     cli_keys.add_passphrase_fd(p)
     p.set_defaults(run=cmd_start)
 

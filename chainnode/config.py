@@ -65,6 +65,11 @@ class NodeConfig:
     """PEM private key of `api_tls_cert`."""
     api_tls_client_ca: str = ""
     """PEM CA file: when set, every API client must present a certificate signed by it (mutual TLS)."""
+    sync_mode: str = "auto"
+    """How a node with no blocks catches up: "auto" (state sync when a peer is more than `min_blocks` ahead,
+    else replay), "state" (always state sync) or "replay" (fetch and re-execute every block). A node
+    that has blocks always replays from its head (docs/sync.md)."""
+    sync_min_blocks: int = 1000
     api_plain_http: bool = False
     """Serve the API over plain HTTP. Only when set explicitly (loopback devnets, or behind a TLS proxy);
     a node with neither this nor `api_tls_cert` refuses to start."""
@@ -89,6 +94,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "message_delay_ms", "status_interval_ms", "misbehave",
     ),
     "documents": ("max_store_bytes",),
+    "sync": ("sync_mode", "sync_min_blocks"),
 }
 TOML_NAMES = {
     "api_listen": "listen",
@@ -99,6 +105,8 @@ TOML_NAMES = {
     "api_tls_key": "tls_key",
     "api_tls_client_ca": "tls_client_ca",
     "api_plain_http": "plain_http",
+    "sync_mode": "mode",
+    "sync_min_blocks": "min_blocks",
 }
 COMMENTS = {
     "api_tls_cert": "HTTPS for the API: a PEM certificate chain and its key (paths relative to this home).",
@@ -107,6 +115,8 @@ COMMENTS = {
 }
 """Comments `render_config` writes above a setting."""
 
+
+SYNC_MODES = ("auto", "state", "replay")
 
 MIN_STORE_BYTES = 1024 * 1024
 """The smallest `[documents] max_store_bytes`: room for at least one 1 MiB chunk."""
@@ -161,6 +171,8 @@ def load_config(path: Path) -> NodeConfig:
     parse_listen(config.p2p_listen, field="p2p.listen")
     if config.misbehave not in ("", "double-sign"):
         raise ConfigError('consensus.misbehave must be "" or "double-sign" (a test-only fault)', field="misbehave")
+    if config.sync_mode not in SYNC_MODES:
+        raise ConfigError('sync.mode must be "auto", "state" or "replay"', field="sync.mode")
     if config.log_format not in ("text", "json"):
         raise ConfigError('node.log_format must be "text" or "json"', field="node.log_format")
     if config.verify_threads < 1 or config.max_block_txs < 1 or config.read_threads < 1:

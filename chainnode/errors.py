@@ -162,6 +162,13 @@ class NotFound(ChainError):
     http_status = 404
 
 
+class StateNotKept(NotFound):
+    """A state read below the height a state-synced node started from: that state is not in its store."""
+
+    code = "state_not_kept"
+    http_status = 410
+
+
 class MempoolFull(ChainError):
     code = "mempool_full"
     http_status = 503

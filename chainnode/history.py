@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 from chainnode import codec, crypto, records
 from chainnode.anchor_verify import format_time_ms
 from chainnode.block import Block
-from chainnode.errors import CorruptStore, InvalidField
+from chainnode.errors import CorruptStore, InvalidField, StateNotKept
 from chainnode.results import decode_result, jsonable
 from chainnode.tx import Transaction, decode_transaction
 from contracts import governance
@@ -122,11 +122,20 @@ class _BlockRows:
 
 
 def get_signer_json(rows: _BlockRows, signer: bytes, height: int) -> dict[str, Any]:
-    """The signer's name, department and roles in force at `height` (roles empty if it held none then)."""
+    """The signer's name, department and roles in force at `height` (roles empty if it held none then; None
+    below the base of a state-synced node, which does not keep the roster of that height)."""
     found = rows.members.get(signer)
     if found is not None:
         return found
-    member = governance.member_at(rows.view, signer, height)
+    try:
+        member = governance.member_at(rows.view, signer, height)
+    except StateNotKept:  # a state-synced node: the roster of that height is not kept, the keys' owners are
+        view = records.View(rows.view.store, rows.view.store.base_height(), rows.view.time_ms)
+        record = governance.member_record(view, signer)
+        found = {"signer_name": None if record is None else record["name"],
+                 "signer_department": None if record is None else record["department"], "signer_roles": None}
+        rows.members[signer] = found
+        return found
     if member is not None:
         found = {"signer_name": member.name, "signer_department": member.department,
                  "signer_roles": list(member.roles)}

@@ -30,6 +30,12 @@ PROPOSAL_MESSAGE_LIMIT: Final = MAX_ENCODED_BLOCK + 64 * 1024
 """A signed proposal (under 1 KiB) with its block."""
 BLOCK_SYNC_LIMIT: Final = MAX_ENCODED_BLOCK + MAX_COMMIT_BYTES + 64 * 1024
 """A block-sync answer: at least one block with its commit always fits; more only within the limit."""
+SYNC_BLOCKS_LIMIT: Final = BLOCK_SYNC_LIMIT + 24 * 1024 * 1024
+"""A state-sync blocks answer: at least one block and commit of the largest size, its results and a validator set."""
+SYNC_MANIFEST_LIMIT: Final = 9 * 1024 * 1024
+"""A state-sync manifest: 2^16 chunk entries of at most 69 bytes (chainnode/snapshot.py)."""
+SYNC_CHUNK_LIMIT: Final = 25 * 1024 * 1024
+"""A state-sync chunk page: about 4 MiB of pairs plus one pair of the largest key and value."""
 TXS_MESSAGE_LIMIT: Final = 16 * 1024 * 1024
 """A batch of relayed transactions; larger batches are split. At least one transaction always fits."""
 VOTE_MESSAGE_LIMIT: Final = 4 * 1024

@@ -63,6 +63,11 @@ class ConsensusProbe(Protocol):
 
     def is_syncing(self) -> bool: ...
 
+    def state_sync_progress(self) -> tuple[str, int, int] | None:
+        """(phase, done, total) while a state sync runs: phase "blocks" (blocks verified of the base height)
+        or "chunks" (state chunks written of those with keys); None otherwise."""
+        ...
+
 
 class ErrorCoded(Protocol):
     @property
@@ -206,6 +211,14 @@ class NodeStateCollector(Collector):
                                 "a peer announced.", value=target - head)
         yield GaugeMetricFamily(PREFIX + "syncing", "1 while block sync is fetching blocks from a peer.",
                                 value=int(probe is not None and probe.is_syncing()))
+        state_sync = GaugeMetricFamily(PREFIX + "state_sync_ratio", "While a state sync runs: the part of its "
+                                       "phase done (blocks verified, state chunks written), 0 to 1.",
+                                       labels=["phase"])
+        progress = None if probe is None else probe.state_sync_progress()
+        if progress is not None:
+            phase, done, total = progress
+            state_sync.add_metric([phase], done / total if total else 1.0)
+        yield state_sync
 
     def _department(self, probe: ConsensusProbe | None, key: bytes) -> str:
         known = self._departments.get(key)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
+import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -75,6 +77,13 @@ def open_store(layout: HomeLayout, genesis: Genesis) -> Store:
     Raises StoreLocked, CorruptStore or StoreError, including when the store belongs to another genesis.
     """
     store = Store(layout.data)
+    abandoned = store.syncing_height()
+    if abandoned is not None and store.head_height() <= 0:
+        # a state sync that did not finish: nothing in the store is the node's own, so start afresh
+        log.warning("the store holds an unfinished state sync to height %d; clearing it to sync again", abandoned)
+        store.close()
+        shutil.rmtree(layout.data)
+        store = Store(layout.data)
     try:
         stored = store.genesis_hash()
         if stored is None:
@@ -153,12 +162,15 @@ class Node:
 
     @classmethod
     def from_home(
-        cls, home: Path, *, clock: Clock | None = None, passphrase: crypto.PassphraseProvider | None = None
+        cls, home: Path, *, clock: Clock | None = None, passphrase: crypto.PassphraseProvider | None = None,
+        sync_mode: str | None = None,
     ) -> Node:
-        """Raises ConfigError, GenesisError, or KeyFileError (a key file missing, damaged, or encrypted and
-        `passphrase` does not open it)."""
+        """`sync_mode` overrides `[sync] mode` of config.toml. Raises ConfigError, GenesisError, or KeyFileError
+        (a key file missing, damaged, or encrypted and `passphrase` does not open it)."""
         layout = HomeLayout(home)
         config = load_config(layout.config)
+        if sync_mode is not None:
+            config = dataclasses.replace(config, sync_mode=sync_mode)
         genesis = load_genesis(layout.genesis)
         faults.validate_test_faults(misbehave=config.misbehave, test_hooks=genesis.params.test_hooks,
                                     environ=os.environ)
@@ -434,6 +446,34 @@ class Node:
             self._commit(proposed, commit)
         return proposed
 
+    def reload_after_state_sync(self) -> None:
+        """Take up the head a finished state sync wrote: its tip, state tree and validator sets."""
+        with self._commit_lock:
+            self._validator_sets.clear()
+            self._limits = None
+            self.tree = self.store.load_tree()
+            self.tip = self._load_tip()
+            self._validate_tip_state()
+            self._head = self._compute_head()
+            self.is_producer = self.validators_at(self.tip.height + 1).index_of(self.node_key.public_key) is not None
+
+    async def announce_state_sync(self) -> None:
+        """After a state sync, on the event loop: drop pending transactions the synced blocks committed and
+        those of keys no longer on the roster, and wake the waiters of the new head."""
+        self.mempool.remove([tx.tx_id for tx in self.mempool.pending() if self.store.has_tx(tx.tx_id)])
+        self.mempool.drop_unauthorised(next_height=self.tip.height + 1)
+        async with self._new_head:
+            self._new_head.notify_all()
+
+    def reset_after_failed_state_sync(self) -> None:
+        """Put the store back to the genesis state after a state sync that stopped half way."""
+        with self._commit_lock:
+            self.store.clear_all()
+            changes = compute_genesis_changes(self.store, self.genesis)
+            update = compute_state_update(StateTree.empty(), changes, self.store.load_node)
+            self.store.initialise(self.genesis.hash, changes, update, self.genesis.validator_set().encode())
+        self.reload_after_state_sync()
+
     async def announce_commit(self, proposed: ProposedBlock) -> None:
         """After a commit, on the event loop: drop its transactions from the mempool, and those of keys the
         new head no longer lists (revoked, department removed), and wake waiters."""
@@ -548,4 +588,5 @@ class Node:
             "version": "0.1.0",
             "consensus": None if self.consensus_status is None else self.consensus_status(),
             "store_rollback": None if self.store_rollback is None else self.store_rollback.to_json(self.tip.height),
+            "state_sync_base": self.store.base_height() or None,
         }

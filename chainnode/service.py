@@ -108,8 +108,9 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         log.info("node stopped at height %d", node.head_height())
 
 
-def run_home(home: Path, *, passphrase: PassphraseProvider | None = None) -> None:
-    """`passphrase` opens encrypted key files; without it an encrypted key is a KeyFileEncrypted error."""
+def run_home(home: Path, *, passphrase: PassphraseProvider | None = None, sync_mode: str | None = None) -> None:
+    """`passphrase` opens encrypted key files; without it an encrypted key is a KeyFileEncrypted error.
+    `sync_mode` overrides `[sync] mode` of config.toml."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # the event loop gets the GIL back quickly from read threads
-    node = Node.from_home(home, passphrase=passphrase)
+    node = Node.from_home(home, passphrase=passphrase, sync_mode=sync_mode)
     asyncio.run(serve(node))

@@ -438,3 +438,38 @@ def is_valid_state_proof(root: bytes, proof: StateProof) -> bool:
     except InvalidProof:
         return False
     return True
+
+
+# --- whole subtrees (state sync) -------------------------------------------------------------------------
+
+
+def compute_subtree(
+    items: list[tuple[bytes, bytes]], depth: int, prefix: int, version: int
+) -> tuple[bytes, dict[bytes, bytes]]:
+    """Build the subtree at (depth, prefix) holding `items` fresh, as version `version`.
+
+    `items` are (key_hash, value_hash) pairs sorted by key hash, all sharing the `depth`-bit `prefix`.
+    Returns the subtree's reference (EMPTY_REF, a leaf reference or an internal node's reference) and
+    the internal nodes to store: exactly the nodes a tree of these keys holds at and below that place.
+    """
+    batch = _Batch(version, [], [], _no_load)
+    return batch.build(items, 0, len(items), depth, prefix), batch.nodes
+
+
+def compute_joined_tree(refs: list[bytes], depth: int, version: int) -> tuple[bytes, dict[bytes, bytes]]:
+    """Join the 2^depth subtree references at `depth` (in prefix order) into the tree above them.
+
+    Returns the root reference and the internal nodes above `depth`, as version `version`; a leaf beside an
+    empty subtree moves up, as in `root(S, d)` of docs/state.md.
+    """
+    if len(refs) != 1 << depth:
+        raise InvariantViolation(f"{len(refs)} subtrees cannot fill depth {depth}")
+    batch = _Batch(version, [], [], _no_load)
+    level = list(refs)
+    for d in range(depth - 1, -1, -1):
+        level = [batch.join(level[2 * p], level[2 * p + 1], d, p) for p in range(len(level) // 2)]
+    return level[0], batch.nodes
+
+
+def _no_load(node_key: bytes) -> bytes:
+    raise InvariantViolation(f"a fresh subtree reads no stored node ({node_key.hex()})")

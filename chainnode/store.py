@@ -8,13 +8,14 @@ The column layout is documented in docs/storage.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -23,7 +24,7 @@ import plyvel
 
 from chainnode import codec
 from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit
-from chainnode.errors import CorruptStore, InvalidInput, StoreError, StoreLocked
+from chainnode.errors import CorruptStore, InvalidInput, StateNotKept, StoreError, StoreLocked
 from chainnode.execution import compute_call_entities
 from chainnode.state import StateUpdate
 from chainnode.state_tree import StateTree, compute_key_hash
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION: Final = b"chainnode-store/4"
 """4: a refused call is indexed (`e`) under the entities its arguments name, not only its signer;
 3: the state is a versioned sparse Merkle tree (docs/state.md); 2 had hash buckets."""
+SYNCED_FORMAT: Final = b"chainnode-store/5"
+"""The marker of a store that state sync started at a base height (`m/base`): the layout of /4, with the state
+below the base not kept. Written when a state sync begins, so that a release that does not know `m/base`
+refuses the store instead of answering reads below the base as if the keys were absent."""
 UPGRADABLE_FORMAT: Final = b"chainnode-store/3"
 """The one older format a store is upgraded from when opened (`Store.upgrade_entity_index`)."""
 UPGRADE_BATCH_BLOCKS: Final = 1000
@@ -41,6 +46,10 @@ UPGRADE_BATCH_BLOCKS: Final = 1000
 META_FORMAT: Final = b"m/format"
 META_GENESIS: Final = b"m/genesis"
 META_HEAD: Final = b"m/head"
+META_BASE: Final = b"m/base"
+"""h8(H) on a store that state sync started at height H: the state below H is not kept (docs/sync.md)."""
+META_SYNCING: Final = b"m/syncing"
+"""h8(H) while state sync to H writes; a store that holds it at start is cleared and synced again."""
 COL_BLOCK: Final = b"b"
 COL_BLOCK_HASH: Final = b"H"
 COL_COMMIT: Final = b"c"
@@ -92,6 +101,22 @@ class BlockWrite:
     update: StateUpdate
     validator_sets: Mapping[int, bytes] = dataclasses.field(default_factory=dict)
     """Validator sets taking effect at a height (canonical tag-8 bytes), decided by this block."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncedBlockWrite:
+    """One block state sync verified without executing it: what the store keeps of it."""
+
+    height: int
+    block_bytes: bytes
+    block_hash: bytes
+    commit_bytes: bytes
+    results_raw: bytes
+    """The canonical array of the transactions' encoded results (the `r` row), checked against results_root."""
+    tx_ids: Sequence[bytes]
+    entities: Sequence[Sequence[str]]
+    validator_sets: Mapping[int, bytes] = dataclasses.field(default_factory=dict)
+    """Validator sets taking effect at a height, as this block's header names them (canonical tag-8 bytes)."""
 
 
 class NodeCache:
@@ -146,9 +171,11 @@ class StoreView:
 
     def __init__(
         self, source: Any, *, headers: OrderedDict[int, BlockHeader], header_lock: threading.Lock,
-        header_cache: int, nodes: NodeCache,
+        header_cache: int, nodes: NodeCache, base: list[int] | None = None,
     ) -> None:
         self._db = source
+        self._base = base if base is not None else [self._read_base()]
+        """[the state-sync base height, 0 if none]: shared with snapshots, set once when a sync finishes."""
         self._headers = headers
         self._header_lock = header_lock
         self._header_cache = header_cache
@@ -167,6 +194,31 @@ class StoreView:
 
     def genesis_hash(self) -> bytes | None:
         return self._get(META_GENESIS)
+
+    def _read_base(self) -> int:
+        raw = self._db.get(META_BASE)
+        if raw is None:
+            return 0
+        if len(raw) != 8:
+            raise CorruptStore("the state sync base marker is damaged")
+        return int(U64.unpack(raw)[0])
+
+    def base_height(self) -> int:
+        """The height state sync started this store at (its state below is not kept); 0 if it replayed."""
+        return self._base[0]
+
+    def syncing_height(self) -> int | None:
+        """The height of a state sync that was writing and did not finish, if any (docs/sync.md)."""
+        raw = self._db.get(META_SYNCING)
+        return None if raw is None or len(raw) != 8 else int(U64.unpack(raw)[0])
+
+    def validate_state_kept(self, height: int) -> None:
+        """Raises StateNotKept for a height whose state this state-synced store does not hold (0 < h < base)."""
+        base = self._base[0]
+        if 0 < height < base:
+            raise StateNotKept(f"this node was state-synced at height {base}; state before {base} is not kept "
+                               f"here (asked for height {height}); ask a node that replayed the chain",
+                               field="height")
 
     def head_height(self) -> int:
         """The last committed height; 0 when only genesis state exists; -1 before initialisation."""
@@ -237,6 +289,10 @@ class StoreView:
             raise CorruptStore(f"results of block {height} are damaged")
         return value
 
+    def get_result_raw(self, height: int) -> bytes | None:
+        """The `r` row of block `height` as stored: the canonical array of its encoded results."""
+        return self._get(COL_RESULTS + h8(height))
+
     def get_tx_location(self, tx_id: bytes) -> TxLocation | None:
         raw = self._db.get(COL_TX + tx_id)
         if raw is None:
@@ -284,8 +340,10 @@ class StoreView:
     def root_at(self, height: int) -> StateTree:
         """The state tree after block `height` (0: the genesis state): one read of its root reference.
 
-        Raises CorruptStore if the height is committed but its root reference is missing.
+        Raises StateNotKept below a state-synced store's base, CorruptStore if the height is committed but its
+        root reference is missing.
         """
+        self.validate_state_kept(height)
         ref = self._db.get(COL_ROOT + h8(height))
         if ref is None:
             raise CorruptStore(f"the state root reference of height {height} is missing; run `chainnode check`")
@@ -297,17 +355,47 @@ class StoreView:
         return StateTree.empty() if head < 0 else self.root_at(head)
 
     def value_at(self, key: bytes, height: int) -> bytes | None:
-        """The value of `key` after block `height` (None if absent then), from the state history."""
+        """The value of `key` after block `height` (None if absent then), from the state history.
+
+        Raises StateNotKept below a state-synced store's base.
+        """
+        self.validate_state_kept(height)
         key_hash = compute_key_hash(key)
-        found = self._history_at(key_hash, height)
+        found = self.history_pair_at(key_hash, height)
         return None if found is None else found[1]
 
-    def _history_at(self, key_hash: bytes, height: int) -> tuple[bytes, bytes | None] | None:
+    def history_pair_at(self, key_hash: bytes, height: int) -> tuple[bytes, bytes | None] | None:
+        """The (key, value) the state history holds for `key_hash` after block `height` (value None: deleted);
+        None if the key was never written up to then. On a state-synced store a row below the base (the
+        genesis state's) counts as absent: every key present at the base has a row at the base."""
         prefix = COL_HISTORY + key_hash
         with self._db.iterator(start=prefix, stop=prefix + h8(height + 1), reverse=True) as it:
-            for _, raw in it:
+            for row_key, raw in it:
+                if self._base[0] > 0 and int(U64.unpack(row_key[33:41])[0]) < self._base[0] <= height:
+                    return None
                 return self._decode_history(raw, key_hash)
         return None
+
+    @contextlib.contextmanager
+    def history_reader(self, height: int) -> Iterator[Callable[[bytes], tuple[bytes, bytes | None] | None]]:
+        """`history_pair_at(key_hash, height)` for many key hashes in a row, through one LevelDB iterator
+        (one seek per key instead of an iterator per key: serving state chunks)."""
+        base = self._base[0]
+        with self._db.iterator(prefix=COL_HISTORY) as it:
+            def read(key_hash: bytes) -> tuple[bytes, bytes | None] | None:
+                prefix = COL_HISTORY + key_hash
+                it.seek(prefix + h8(height + 1))
+                try:
+                    row_key, raw = it.prev()
+                except StopIteration:
+                    return None
+                if row_key[:33] != prefix:  # a seek moves out of the prefix: another key's row
+                    return None
+                if base > 0 and int(U64.unpack(row_key[33:41])[0]) < base <= height:
+                    return None
+                return self._decode_history(raw, key_hash)
+
+            yield read
 
     @staticmethod
     def _decode_history(raw: bytes, key_hash: bytes) -> tuple[bytes, bytes | None]:
@@ -389,6 +477,8 @@ class Store(StoreView):
         except plyvel.Error as exc:
             self._db.close()
             raise CorruptStore(f"the store {path} cannot be read: {exc}") from exc
+        if fmt == SYNCED_FORMAT:
+            return
         if fmt is not None and fmt != FORMAT_VERSION and not re.fullmatch(rb"chainnode-store/[0-9]{1,4}", fmt):
             self._db.close()
             raise CorruptStore(f"the store {path} is corrupt: its format marker {fmt!r} is damaged")
@@ -453,7 +543,7 @@ class Store(StoreView):
         It shares the header and tree node caches: both hold only values that never change once written.
         """
         return StoreSnapshot(self._db.snapshot(), headers=self._headers, header_lock=self._header_lock,
-                             header_cache=self._header_cache, nodes=self._nodes)
+                             header_cache=self._header_cache, nodes=self._nodes, base=self._base)
 
     def initialise(
         self, genesis_hash: bytes, changes: Mapping[bytes, bytes | None], update: StateUpdate, validators: bytes
@@ -497,6 +587,88 @@ class Store(StoreView):
         batch.write()
         self._cache_header(height, write.block.header)
         self._nodes.remember(write.update.nodes)
+
+    # --- state sync: blocks without execution, then the state of one height (docs/sync.md) ---------------
+
+    def begin_state_sync(self, height: int) -> None:
+        """Mark the store as being state-synced to `height`, before anything of it is written (synced put).
+
+        Raises StoreError unless the store holds the genesis state only.
+        """
+        if self.head_height() != 0:
+            raise StoreError(f"state sync needs a store at height 0; this one is at {self.head_height()}")
+        batch = self._db.write_batch(transaction=True, sync=True)
+        batch.put(META_FORMAT, SYNCED_FORMAT)
+        batch.put(META_SYNCING, h8(height))
+        batch.write()
+
+    def clear_all(self) -> None:
+        """Delete every row, in batches (a state sync that failed half way; the caller initialises again)."""
+        batch, count = self._db.write_batch(transaction=True), 0
+        with self._db.iterator(include_value=False) as keys:  # an iterator reads one snapshot: safe to delete
+            for key in keys:
+                batch.delete(key)
+                count += 1
+                if count % 100_000 == 0:
+                    batch.write()
+                    batch = self._db.write_batch(transaction=True)
+        batch.write()
+        self._base[0] = 0
+
+    def write_synced_blocks(self, blocks: Sequence[SyncedBlockWrite]) -> None:
+        """Write verified blocks with their commits, results and indexes (not the head: see finish_state_sync)."""
+        batch = self._db.write_batch(transaction=True)
+        for block in blocks:
+            hb = h8(block.height)
+            batch.put(COL_BLOCK + hb, block.block_bytes)
+            batch.put(COL_BLOCK_HASH + block.block_hash, hb)
+            batch.put(COL_COMMIT + hb, block.commit_bytes)
+            batch.put(COL_RESULTS + hb, block.results_raw)
+            for index, (tx_id, entities) in enumerate(zip(block.tx_ids, block.entities, strict=True)):
+                position = hb + U32.pack(index)
+                batch.put(COL_TX + tx_id, position)
+                for entity in entities:
+                    batch.put(entity_prefix(entity) + position, tx_id)
+            for effective, encoded in block.validator_sets.items():
+                batch.put(COL_VALIDATORS + h8(effective), encoded)
+        batch.write()
+
+    def clear_current_state(self) -> None:
+        """Delete every `s` row (the genesis state a synced state replaces); history rows stay."""
+        batch = self._db.write_batch(transaction=True)
+        for key in self._db.iterator(prefix=COL_STATE, include_value=False):
+            batch.delete(key)
+        batch.write()
+
+    def write_synced_state(self, height: int, rows: Sequence[tuple[bytes, bytes, bytes]],
+                           nodes: Mapping[bytes, bytes]) -> None:
+        """Write verified state rows `(key, key_hash, value)` of `height` (`s`, and `y` at `height`) and tree
+        nodes of version `height`."""
+        batch = self._db.write_batch(transaction=True)
+        hb = h8(height)
+        for key, key_hash, value in rows:
+            batch.put(COL_STATE + key, value)
+            batch.put(COL_HISTORY + key_hash + hb, codec.encode([key, value]))
+        for node_key, node in nodes.items():
+            batch.put(COL_NODE + node_key, node)
+        batch.write()
+
+    def finish_state_sync(self, height: int, root_ref: bytes, nodes: Mapping[bytes, bytes],
+                          validator_sets: Mapping[int, bytes]) -> None:
+        """The last, synced batch of a state sync: the top tree nodes, the root reference of `height`, the
+        validator sets the node needs next, `m/head` and `m/base` = `height`; `m/syncing` goes."""
+        batch = self._db.write_batch(transaction=True, sync=True)
+        for node_key, node in nodes.items():
+            batch.put(COL_NODE + node_key, node)
+        batch.put(COL_ROOT + h8(height), root_ref)
+        for effective, encoded in validator_sets.items():
+            batch.put(COL_VALIDATORS + h8(effective), encoded)
+        batch.put(META_BASE, h8(height))
+        batch.put(META_HEAD, h8(height))
+        batch.delete(META_SYNCING)
+        batch.write()
+        self._base[0] = height
+        self._nodes.remember(nodes)
 
     def replace_commit(self, height: int, commit: Commit) -> None:
         self._db.put(COL_COMMIT + h8(height), commit.encode(), sync=True)

@@ -8,7 +8,9 @@ against every validity rule, with re-execution, before it is written. A peer tha
 invalid is dropped as a sync source and scored down (`Offence.INVALID_SYNC_DATA`); one that announced a
 height and then answers an error (`not_found`, ...) for it lied in its status (`Offence.FALSE_STATUS`); so a repeat
 offender gets banned by the network's scoring. A timeout or a lost link only drops the peer as a source.
-Progress goes to the log in blocks and transactions per second.
+Progress goes to the log with the percentage, the time left, and blocks and transactions per second.
+A node whose store holds only the genesis state may first join by state sync (chainnode/state_sync.py,
+docs/sync.md) and replay only from there.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from collections.abc import Callable
 from typing import Final
 
 from chainnode import codec
-from chainnode.errors import ChainError, InvalidInput, NotFound
+from chainnode.errors import ChainError, InvalidInput, NotFound, StoreError
 from chainnode.limits import BLOCK_SYNC_LIMIT
 from chainnode.node import Node
+from chainnode.progress import format_progress
+from chainnode.state_sync import StateSync, StateSyncFailed
 from network.errors import RemoteError
 from network.network import Network
 from network.scoring import Offence
@@ -93,6 +97,8 @@ class BlockSync:
         self.stopping = False
         self.fetching = False
         """True while `catch_up` is fetching blocks (readiness and the `chainnode_syncing` metric)."""
+        self.state_sync: StateSync | None = None
+        """Set by the driver: joins at a recent height instead of replaying, when `[sync] mode` says so."""
 
     def note_peer_height(self, peer: bytes, height: int) -> None:
         self.peer_heights[peer] = height
@@ -108,6 +114,8 @@ class BlockSync:
 
     def stop(self) -> None:
         self.stopping = True
+        if self.state_sync is not None:
+            self.state_sync.stopping = True
         self.wanted.set()
 
     async def run(self) -> None:
@@ -122,7 +130,10 @@ class BlockSync:
                     self.fetching = False
 
     async def catch_up(self) -> None:
-        """Fetch and apply blocks from the highest peer while one is ahead of this node."""
+        """Fetch and apply blocks from the highest peer while one is ahead of this node (after a state sync,
+        when the store holds genesis only and the mode asks for one)."""
+        if self.state_sync is not None and self.state_sync.is_wanted() and not await self._state_sync(self.state_sync):
+            return
         started = self.node.clock.now_ms()
         applied = txs = 0
         while not self.stopping:
@@ -158,16 +169,45 @@ class BlockSync:
                 txs += len(proposed.txs)
             elapsed = max(1, self.node.clock.now_ms() - started) / 1000
             log.info(
-                "block sync: at height %d of %d; %d blocks (%.1f/s), %d txs (%.0f/s)",
+                "block sync: at height %d of %d; %s; %.1f blocks/s, %.0f txs/s",
                 self.node.head_height(),
                 target,
-                applied,
+                format_progress("replaying blocks", applied, applied + max(0, target - self.node.head_height()),
+                                elapsed),
                 applied / elapsed,
-                txs,
                 txs / elapsed,
             )
         if applied:
             self.on_advanced()
+
+    async def _state_sync(self, state_sync: StateSync) -> bool:
+        """Run a state sync under the block lock; after a failure reset the store to genesis, and in mode
+        "auto" replay instead (mode "state" tries again at the next peer status). Returns whether block
+        sync may go on now."""
+        await state_sync.wait_for_peers()
+        async with self.lock:
+            if not state_sync.is_wanted():  # consensus or a peer's status changed things meanwhile
+                return True
+            try:
+                await state_sync.run()
+            except Exception as exc:  # whatever a peer's data made fail, the node keeps running
+                failed = isinstance(exc, (StateSyncFailed, StoreError))
+                log.warning("state sync failed: %s; %s", exc,
+                            "replaying from genesis" if self.node.config.sync_mode == "auto" else "retrying",
+                            exc_info=None if failed else exc)
+                if self.stopping:
+                    return False  # the next start clears an unfinished sync (node.open_store)
+                if self.node.store.syncing_height() is not None:
+                    await asyncio.to_thread(self.node.reset_after_failed_state_sync)
+                state_sync.excluded.clear()
+                state_sync.failures.clear()
+                if self.node.config.sync_mode == "auto":
+                    self.state_sync = None
+                    return True
+                return False
+        await self.node.announce_state_sync()
+        self.on_advanced()
+        return True
 
     def _charge_failed_request(self, peer: bytes, height: int, claimed: int, exc: Exception) -> None:
         """Score a peer whose answer was unusable: `not_found` for a height it claimed to have is a false

@@ -27,6 +27,9 @@ from chainnode.limits import (
     BLOCK_SYNC_LIMIT,
     PROPOSAL_MESSAGE_LIMIT,
     STATUS_MESSAGE_LIMIT,
+    SYNC_BLOCKS_LIMIT,
+    SYNC_CHUNK_LIMIT,
+    SYNC_MANIFEST_LIMIT,
     TXS_MESSAGE_LIMIT,
     VOTE_MESSAGE_LIMIT,
 )
@@ -49,6 +52,10 @@ LIMITS: Final[Mapping[str, int]] = MappingProxyType(
         KIND_BLOB: BLOB_MESSAGE_LIMIT,
         "evidence": 64 * 1024,
         "tx": 128 * 1024,
+        # state sync (chainnode/state_sync.py): a request and its answer share the limit
+        "sync_blocks": SYNC_BLOCKS_LIMIT,
+        "sync_manifest": SYNC_MANIFEST_LIMIT,
+        "sync_chunk": SYNC_CHUNK_LIMIT,
     }
 )
 """Payload limits per message kind, all derived from the protocol ceilings (chainnode/limits.py)."""

@@ -48,6 +48,9 @@ class FakeProbe:
     def is_syncing(self) -> bool:
         return self.syncing
 
+    def state_sync_progress(self) -> tuple[str, int, int] | None:
+        return ("chunks", 3, 4) if self.syncing else None
+
 
 def samples(metrics: NodeMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a scrape, parsed by prometheus-client's own parser, by name and sorted labels."""
@@ -117,6 +120,7 @@ def test_peer_traffic_is_labelled_by_department_and_looked_up_once() -> None:
     assert first[("chainnode_consensus_round", ())] == 2
     assert first[("chainnode_sync_target_height", ())] == 9 and first[("chainnode_sync_behind_blocks", ())] == 5
     assert first[("chainnode_syncing", ())] == 1
+    assert first[("chainnode_state_sync_ratio", (("phase", "chunks"),))] == 0.75
     lookups = probe.lookups
     samples(metrics)
     assert probe.lookups == lookups + 1  # SAMR is cached; the unregistered key is asked again
