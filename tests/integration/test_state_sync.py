@@ -12,6 +12,7 @@ from typing import Any
 
 from chainnode import crypto, light
 from chainnode.check import check_home
+from chainnode.client import Client
 from chainnode.config import HomeLayout
 from chainnode.genesis import load_genesis
 from tests.cluster import Cluster
@@ -75,9 +76,9 @@ def test_an_observer_joins_by_state_sync_then_validates_new_blocks(tmp_path: Pat
 
         # proofs it serves verify against genesis: a transaction from before the base, an anchor at the head
         genesis = load_genesis(HomeLayout(cluster.homes[0].home).genesis)
-        code, proof = http_json(f"{cluster.urls[4]}/v1/txs/{ids[0]}/proof")
-        assert code == 200, proof
-        tx_bundle = light.decode_bundle(base64.b64decode(proof["proof"]))
+        # (a transaction's proof is an internal read: PSB's officer, an auditor, signs it)
+        with Client(cluster.urls[4], key=cluster.keys[0]) as client:
+            tx_bundle = light.decode_bundle(client.tx_proof(ids[0]))
         assert isinstance(tx_bundle, light.TxBundle)
         verified = light.verify_tx_bundle(genesis, tx_bundle)
         assert verified.tx.tx_id.hex() == ids[0] and verified.result.code == "ok"
