@@ -33,7 +33,7 @@ import plyvel
 
 from chainnode import codec
 from chainnode.errors import ChainError, InvalidInput
-from chainnode.store import FORMAT_VERSION, StoreView
+from chainnode.store import FORMAT_VERSION, SYNCED_FORMAT, StoreView
 
 MAGIC: Final = b"CHAINNODE-BACKUP\n"
 TAG_HEADER: Final = 40
@@ -92,6 +92,10 @@ def _blob_files(root: Path) -> list[tuple[bytes, Path]]:
     return out
 
 
+READABLE_FORMATS: Final = (FORMAT_VERSION.decode(), SYNCED_FORMAT.decode())
+"""Store formats a backup may hold: a replayed store, or a state-synced one (docs/sync.md)."""
+
+
 def estimate_backup_bytes(data_dir: Path, blobs_root: Path) -> int:
     """About how many bytes a backup of this home will be, for progress: the store's files on disk plus the
     blobs. The store is compressed on disk and holds superseded rows, so this is an estimate either way."""
@@ -112,7 +116,8 @@ def backup_frames(view: StoreView, blobs_root: Path, *, chain_id: str, genesis_h
     digest = hashlib.sha256(MAGIC)
     height = view.head_height()
     yield MAGIC
-    head = _frame(TAG_HEADER, chain_id, genesis_hash, height, int(time.time() * 1000), FORMAT_VERSION.decode())
+    store_format = (view.format_marker() or FORMAT_VERSION).decode()  # /5 for a state-synced store
+    head = _frame(TAG_HEADER, chain_id, genesis_hash, height, int(time.time() * 1000), store_format)
     digest.update(head)
     yield head
     rows = 0
@@ -250,9 +255,9 @@ def restore(path: Path, *, data_dir: Path, blobs_dir: Path, genesis_hash: bytes,
                 raise BackupError(f"the backup is of chain {header.chain_id!r} with genesis "
                                   f"{header.genesis_hash.hex()[:16]}…, not this home's genesis "
                                   f"{genesis_hash.hex()[:16]}…")
-            if header.store_format != FORMAT_VERSION.decode():
+            if header.store_format not in READABLE_FORMATS:
                 raise BackupError(f"the backup holds a store of format {header.store_format}; this release reads "
-                                  f"{FORMAT_VERSION.decode()}: restore it with the release that wrote it")
+                                  f"{' and '.join(READABLE_FORMATS)}: restore it with the release that wrote it")
             rows, blobs = _restore_body(file, digest, staging, blob_staging, blobs_dir, total, progress)
         if data_dir.exists():
             data_dir.rmdir()  # empty, checked above

@@ -195,6 +195,10 @@ class StoreView:
     def genesis_hash(self) -> bytes | None:
         return self._get(META_GENESIS)
 
+    def format_marker(self) -> bytes | None:
+        """The store's `m/format` (FORMAT_VERSION, or SYNCED_FORMAT for a state-synced store)."""
+        return self._get(META_FORMAT)
+
     def _read_base(self) -> int:
         raw = self._db.get(META_BASE)
         if raw is None:

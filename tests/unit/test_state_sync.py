@@ -418,3 +418,34 @@ async def test_state_sync_across_validator_set_changes(tmp_path: Path, monkeypat
         joiner.close()
         source.close()
     assert check_home(homes[1].home).ok
+
+
+async def test_a_backup_of_a_state_synced_store_restores_as_one(chain: Chain) -> None:
+    from chainnode import backup
+    from chainnode.config import HomeLayout
+    from chainnode.store import SYNCED_FORMAT
+
+    source = chain.source
+    joiner = Node.from_home(chain.joiner_home, sync_mode="state")
+    try:
+        await sync_of(joiner, FakeNetwork({PEERS[0]: SyncServer(source)}), {PEERS[0]: 12}).run()
+        out = chain.joiner_home.parent / "joiner.backup"
+        with joiner.store.snapshot() as snapshot:
+            backup.write_backup_file(backup.backup_frames(snapshot, joiner.layout.blobs, chain_id="s",
+                                                          genesis_hash=joiner.genesis.hash), out)
+    finally:
+        joiner.close()
+        source.close()
+    assert backup.read_header(out).store_format == SYNCED_FORMAT.decode()
+    restored = chain.joiner_home.parent / "restored"
+    shutil.copytree(chain.joiner_home, restored, ignore=shutil.ignore_patterns("data", "wal"))
+    layout = HomeLayout(restored)
+    backup.restore(out, data_dir=layout.data, blobs_dir=layout.blobs, genesis_hash=backup.read_header(out).genesis_hash)
+    assert check_home(restored).ok
+    node = Node.from_home(restored)
+    try:
+        assert node.store.base_height() == 12 and node.head_height() == 12
+        with pytest.raises(StateNotKept):
+            node.reader.state_bundle(b"anything", 11)
+    finally:
+        node.close()
