@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from chainnode import crypto, light
 from chainnode.client import Client
@@ -17,17 +16,8 @@ from chainnode.config import HomeLayout, load_config
 from chainnode.home import join_home
 from contracts.proposals import JOIN_DELAY_BLOCKS
 from tests.cluster import FAST, Cluster
+from tests.kit import wait_for
 from tests.nodeproc import free_port, http_json, kill, start_node, wait_ready
-
-
-def wait_for(what: str, check: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> None:

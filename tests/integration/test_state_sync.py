@@ -6,7 +6,6 @@ executing new blocks like any node. Real processes on 127.0.0.1."""
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,8 @@ from chainnode.client import Client
 from chainnode.config import HomeLayout
 from chainnode.genesis import load_genesis
 from tests.cluster import Cluster
+from tests.kit import wait_for
 from tests.nodeproc import http_json, wait_ready
-
-
-def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def status(url: str) -> dict[str, Any]:
@@ -54,7 +44,7 @@ def test_an_observer_joins_by_state_sync_then_validates_new_blocks(tmp_path: Pat
         assert head >= 5
 
         cluster.start(4)
-        joined = wait_for("the observer to state-sync", lambda: status(cluster.urls[4])["state_sync_base"])
+        joined = wait_for("the observer to state-sync", lambda: status(cluster.urls[4])["state_sync_base"], timeout=90)
         observer = status(cluster.urls[4])
         assert 1 <= joined <= head + 2 and observer["height"] >= joined
         log = cluster.log(4).read_text()

@@ -83,6 +83,44 @@ class Chain:
         return await self.block(self.tx("testhook", "set_validator",
                                         {"department": department, "public_key": key, "power": power}))
 
+    async def issue_every_verdict(self) -> CertSet:
+        """Certificates of type `permit`, one for each verdict a check can give, the expiring one's end passed
+        (the node's clock must be a ManualClock)."""
+        clock = self.node.clock
+        assert isinstance(clock, ManualClock)
+        await self.register_permit()
+
+        async def issue(label: str, **extra: int) -> str:
+            raw = self.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(label.encode()),
+                                                    "content_hash": crypto.sha256(label.encode()), **extra})
+            await self.block(raw)
+            return compute_cert_id(decode_transaction(raw).tx_id)
+
+        now = clock.ms
+        certs = CertSet(valid=await issue("valid"), suspended=await issue("suspended"), revoked=await issue("revoked"),
+                        expiring=await issue("expiring", valid_until_ms=now + 60_000),
+                        later=await issue("later", valid_from_ms=now + 10**9), amended=await issue("v1"))
+        await self.block(self.tx("certificates", "suspend", {"cert_id": certs.suspended, "reason": "inspection"}))
+        await self.block(self.tx("certificates", "revoke", {"cert_id": certs.revoked, "reason": "fraud"}))
+        await self.block(self.tx("certificates", "amend", {"cert_id": certs.amended, "reason": "new address",
+                                                           "content_hash": crypto.sha256(b"v2")}))
+        clock.ms += 120_000  # the expiring one's end passes
+        await self.block()
+        return certs
+
+
+@dataclasses.dataclass(frozen=True)
+class CertSet:
+    """What `Chain.issue_every_verdict` made: valid (file b"valid"), suspended, revoked, expired, not yet valid,
+    and amended (version 1 file b"v1", version 2 file b"v2")."""
+
+    valid: str
+    suspended: str
+    revoked: str
+    expiring: str
+    later: str
+    amended: str
+
 
 class ManualClock:
     """Block time that moves only when a test moves it (one second a block otherwise)."""
@@ -386,28 +424,10 @@ async def test_each_verdict_of_a_certificate_check(chain: Chain, tmp_path: Path)
     absence, an altered byte and a proof from another chain, each from the bundle a node serves."""
     from chainnode.cert_verify import CertificateNotFound
 
-    node, reader, genesis = chain.node, chain.node.reader, chain.node.genesis
-    clock = node.clock
-    assert isinstance(clock, ManualClock)
-    await chain.register_permit()
-
-    async def issue(label: str, **extra: int) -> str:
-        raw = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(label.encode()),
-                                                 "content_hash": crypto.sha256(label.encode()), **extra})
-        await chain.block(raw)
-        return compute_cert_id(decode_transaction(raw).tx_id)
-
-    now = clock.ms
-    valid, suspended, revoked = await issue("valid"), await issue("suspended"), await issue("revoked")
-    expiring = await issue("expiring", valid_until_ms=now + 60_000)
-    later = await issue("later", valid_from_ms=now + 10**9)
-    amended = await issue("v1")
-    await chain.block(chain.tx("certificates", "suspend", {"cert_id": suspended, "reason": "inspection"}))
-    await chain.block(chain.tx("certificates", "revoke", {"cert_id": revoked, "reason": "fraud"}))
-    await chain.block(chain.tx("certificates", "amend", {"cert_id": amended, "content_hash": crypto.sha256(b"v2"),
-                                                         "reason": "new address"}))
-    clock.ms += 120_000  # the expiring one's end passes
-    await chain.block()
+    reader, genesis = chain.node.reader, chain.node.genesis
+    certs = await chain.issue_every_verdict()
+    valid, suspended, revoked, expiring, later, amended = (certs.valid, certs.suspended, certs.revoked,
+                                                           certs.expiring, certs.later, certs.amended)
 
     def check(cert_id: str, content: bytes | None = None) -> str:
         file_hash = None if content is None else crypto.sha256(content)

@@ -22,7 +22,6 @@ from chainnode.genesis import Genesis
 from chainnode.home import DepartmentSpec, init_network
 from chainnode.node import Node
 from chainnode.tx import decode_transaction
-from contracts.certificates import compute_cert_id
 from tests.nodeproc import anchor_tx
 from tests.unit.test_light_client import CHAIN, Chain, ManualClock
 
@@ -77,28 +76,10 @@ def altered(data: bytes, position: int) -> bytes:
 async def test_the_browser_verifier_agrees_with_cert_verify_on_every_verdict(web_chain: Chain,
                                                                              tmp_path: Path) -> None:
     chain = web_chain
-    node, reader, genesis = chain.node, chain.node.reader, chain.node.genesis
-    clock = node.clock
-    assert isinstance(clock, ManualClock)
-    await chain.register_permit()
-
-    async def issue(label: str, **extra: int) -> str:
-        raw = chain.tx("certificates", "issue", {"cert_type": "permit", "holder_ref": crypto.sha256(label.encode()),
-                                                 "content_hash": crypto.sha256(label.encode()), **extra})
-        await chain.block(raw)
-        return compute_cert_id(decode_transaction(raw).tx_id)
-
-    now = clock.ms
-    valid, suspended, revoked = await issue("valid"), await issue("suspended"), await issue("revoked")
-    expiring = await issue("expiring", valid_until_ms=now + 60_000)
-    later = await issue("later", valid_from_ms=now + 10**9)
-    amended = await issue("v1")
-    await chain.block(chain.tx("certificates", "suspend", {"cert_id": suspended, "reason": "inspection"}))
-    await chain.block(chain.tx("certificates", "revoke", {"cert_id": revoked, "reason": "fraud"}))
-    await chain.block(chain.tx("certificates", "amend", {"cert_id": amended, "content_hash": crypto.sha256(b"v2"),
-                                                         "reason": "new address"}))
-    clock.ms += 120_000
-    await chain.block()
+    reader, genesis = chain.node.reader, chain.node.genesis
+    certs = await chain.issue_every_verdict()
+    valid, suspended, revoked, expiring, later, amended = (certs.valid, certs.suspended, certs.revoked,
+                                                           certs.expiring, certs.later, certs.amended)
 
     def bundle(cert_id: str, content: bytes | None = None) -> tuple[bytes, bytes | None]:
         file_hash = None if content is None else crypto.sha256(content)
