@@ -133,8 +133,7 @@ class ManualClock:
         return self.ms
 
 
-@pytest.fixture
-def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
+def open_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
     """Four genesis validators (PSB, SAMR, CAB, TAX, power 10 each); only PSB's node runs."""
     monkeypatch.setenv("CHAINNODE_TEST_FAULTS", "test-hooks")
     codes = ["PSB", "SAMR", "CAB", "TAX"]
@@ -147,6 +146,11 @@ def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
                     [crypto.load_key_file(h.officer_key).key for h in homes])
     finally:
         node.close()
+
+
+@pytest.fixture
+def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
+    yield from open_chain(tmp_path, monkeypatch)
 
 
 def reencode(bundle: light.StateValueBundle | light.TxBundle) -> bytes:

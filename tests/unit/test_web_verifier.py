@@ -23,7 +23,7 @@ from chainnode.home import DepartmentSpec, init_network
 from chainnode.node import Node
 from chainnode.tx import decode_transaction
 from tests.nodeproc import anchor_tx
-from tests.unit.test_light_client import CHAIN, Chain, ManualClock
+from tests.unit.test_light_client import CHAIN, Chain, open_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "tests" / "js" / "check_certificates.mjs"
@@ -34,18 +34,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed: the
 
 @pytest.fixture
 def web_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
-    """Four genesis validators (PSB, SAMR, CAB, TAX, power 10 each); only PSB's node runs."""
-    monkeypatch.setenv("CHAINNODE_TEST_FAULTS", "test-hooks")
-    codes = ["PSB", "SAMR", "CAB", "TAX"]
-    _, homes = init_network([tmp_path / c for c in codes], chain_id=CHAIN,
-                            departments=[DepartmentSpec(code=c, name=c) for c in codes],
-                            api_ports=[1, 2, 3, 4], p2p_ports=[5, 6, 7, 8], params={"test_hooks": 1})
-    node = Node.from_home(homes[0].home, clock=ManualClock())
-    try:
-        yield Chain(node, [crypto.load_key_file(h.node_key).key for h in homes],
-                    [crypto.load_key_file(h.officer_key).key for h in homes])
-    finally:
-        node.close()
+    yield from open_chain(tmp_path, monkeypatch)
 
 
 def python_verdict(genesis: Genesis, cert_id: str | None, data: bytes, file_hash: bytes | None) -> str:
