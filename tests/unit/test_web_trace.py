@@ -30,6 +30,7 @@ from tests.nodeproc import anchor_tx
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "tests" / "js" / "check_trace.mjs"
+EXPORT_HARNESS = ROOT / "tests" / "js" / "check_audit_export.mjs"
 NODE = shutil.which("node")
 CHAIN = "trace-web-test"
 
@@ -73,6 +74,36 @@ def run_js(genesis: Genesis, cases: list[dict[str, Any]]) -> list[dict[str, Any]
     return verdicts
 
 
+def check_export_in_js(genesis: Genesis, document: dict[str, Any]) -> None:
+    """The audit page's reading of the export: every event verified; one altered proof byte marks its page's
+    events (only) not verified; a file that is not an export, or a malformed page, is refused whole."""
+    assert NODE is not None
+    proof = base64.b64decode(document["pages"][1]["proof"])
+    one_byte = json.loads(json.dumps(document))
+    one_byte["pages"][1]["proof"] = base64.b64encode(altered(proof, len(proof) // 3)).decode()
+    renamed = json.loads(json.dumps(document))
+    renamed["pages"][0]["events"][0]["signer_name"] = "someone else"  # not proven: still verified
+    files = [json.dumps(document), json.dumps(one_byte), json.dumps(renamed), "not json", json.dumps([]),
+             json.dumps({**document, "kind": "chainnode-trust"}), json.dumps({**document, "version": 2}),
+             json.dumps({**document, "entity": "case id"}), json.dumps({**document, "pages": {}}),
+             json.dumps({**document, "pages": [{"events": [{}] * 1001, "proof": ""}]}),
+             json.dumps({**document, "pages": [{**document["pages"][0], "proof": "not base64!"}]})]
+    done = subprocess.run([NODE, "--experimental-detect-module", "--no-warnings", str(EXPORT_HARNESS)],
+                          input=json.dumps({"genesis": json.dumps(genesis.document), "files": files}).encode(),
+                          capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    results = json.loads(done.stdout)["results"]
+    sizes = [len(p["events"]) for p in document["pages"]]
+    assert results[0] == {"error": None, "marks": [True] * 19, "reasons": [None] * 19}
+    first, second = sizes[0], sizes[1]
+    assert results[1]["marks"] == [True] * first + [False] * second + [True] * (19 - first - second)
+    assert all(r for r in results[1]["reasons"][first:first + second])
+    assert results[2]["marks"] == [True] * 19
+    assert [r["error"]["stage"] for r in results[3:10]] == ["input"] * 7
+    assert results[10]["error"] is None and results[10]["marks"] == [False] * first
+    assert "base64" in results[10]["reasons"][0]
+
+
 def altered(data: bytes, position: int) -> bytes:
     return data[:position] + bytes([data[position] ^ (0x20 if position % 2 else 0x01)]) + data[position + 1:]
 
@@ -102,6 +133,9 @@ async def test_export_writes_every_page_with_its_proof(served: tuple[TestClient[
         verify_trace(node.genesis, page["events"], base64.b64decode(page["proof"]))
     assert document["pages"][-1]["events"][-1]["code"] != "ok"  # a refused call is exported and proven too
     assert not export.with_name("trace.json.partial").exists()
+
+    if NODE is not None:
+        check_export_in_js(node.genesis, document)
 
     code, _, err = await asyncio.to_thread(run_cli, *base, "--export", str(tmp_path / "x.json"))
     assert code == 2 and "--verify" in err and not (tmp_path / "x.json").exists()
