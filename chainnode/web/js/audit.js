@@ -120,6 +120,12 @@ function signerCell(e) {
     el("br"), el("span", { class: "mono muted", title: String(e.signer ?? "") }, shortHex(String(e.signer ?? ""), 12))];
 }
 
+/** "2026-12-06 15:03:12 UTC+8" as two lines (date; time and zone), so the column stays narrow. */
+function timeLines(text) {
+  const at = text.indexOf(" ");
+  return at < 0 ? [text, el("br")] : [text.slice(0, at), el("br"), text.slice(at + 1), el("br")];
+}
+
 function row(r, i) {
   const e = r.event ?? {};
   const roles = Array.isArray(e.signer_roles) ? e.signer_roles.slice(0, 16).map(String).join(", ") : "—";
@@ -131,7 +137,7 @@ function row(r, i) {
   const cell = (label, attrs, ...children) => el("td", { ...attrs, "data-label": label }, el("div", {}, ...children));
   return el("tr", { "data-height": String(e.height ?? ""), class: r.verified ? null : "failed" },
     cell("#", { class: "num" }, String(i + 1)),
-    cell(t("col_time"), { class: "nowrap" }, localTime(e.time_ms, offset()), el("br"),
+    cell(t("col_time"), {}, ...timeLines(localTime(e.time_ms, offset())),
       el("span", { class: "muted" }, `${t("at_height")} ${String(e.height ?? "")} #${String(e.index ?? "")}`)),
     cell(t("col_call"), { class: "mono" }, `${String(e.contract ?? "").slice(0, 64)}.${String(e.method ?? "").slice(0, 64)}`),
     cell(t("col_outcome"), {}, el("span", { class: outcome === "ok" ? "badge ok" : "badge bad" }, outcome),
