@@ -105,6 +105,7 @@ const days = (n) => (n === null || n === undefined ? "—" : t("sup_wd", { n }))
 /** A duration as the page shows it: seconds, minutes or hours. */
 function duration(ms) {
   if (num(ms) === null) return "—";
+  if (ms < 1000) return t("sup_ms", { n: ms });
   if (ms < 60000) return t("sup_seconds", { n: Math.round(ms / 1000) });
   if (ms < 3600000) return t("sup_minutes", { n: Math.round(ms / 60000) });
   return t("sup_hours", { n: (ms / 3600000).toFixed(1) });
