@@ -3,12 +3,15 @@ line per transaction that touched it, in chain order: height, block time in the 
 outcome, who signed it with the department and roles the signer held at that height, and the transaction ID.
 
 One page by default (`--limit`, 100); `--all` follows the node's cursor to the end. With `--json`, one page's
-answer as the node gave it, or with `--all` every event in one document.
+answer as the node gave it, or with `--all` every event in one document. With `--verify --export FILE`, every
+page (to the end) is checked and written with its proof to one JSON file (`chainnode-history`, below) that the
+web console's audit page verifies again in the browser, with no node.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -25,6 +28,10 @@ ENTITY_FORM: Final = re.compile(r"[a-z][a-z_]{0,31}:[^\s\x00]{1,160}\Z")
 ENTITY_HELP: Final = ("KIND:ID, e.g. case:<id>, cert:<id>, material:<id>, item:<code>, department:<CODE>, "
                       "member:<hex>, document:<id>, anchor:<hex>, signer:<hex>")
 MAX_PAGE: Final = 1000
+EXPORT_KIND: Final = "chainnode-history"
+EXPORT_VERSION: Final = 1
+MAX_EXPORT_EVENTS: Final = 100_000
+"""An export holds at most this many events (the audit page reads at most 64 MiB); narrow --from/--to."""
 
 
 def validate_entity(entity: str) -> None:
@@ -61,8 +68,13 @@ def _page(client: Client, args: argparse.Namespace, limit: int, cursor: str | No
         from chainnode.cli import _unb64
         from chainnode.trace_verify import verify_trace
 
-        proof = _unb64(str(page.get("proof") or ""))
+        encoded = str(page.get("proof") or "")
+        proof = _unb64(encoded)
         checked = verify_trace(args.genesis_doc, events, proof, trust)
+        if getattr(args, "export", None) is not None:
+            args.exported.append({"head": page.get("head"), "from_height": page.get("from_height"),
+                                  "to_height": page.get("to_height"), "events": [dict(e) for e in events],
+                                  "proof": encoded})
         for event in events:
             event["verified"] = True
         args.verified = getattr(args, "verified", 0) + checked.events
@@ -85,8 +97,34 @@ def _verified_lines(args: argparse.Namespace) -> list[str]:
             "index, with its call, signer, time and outcome; names and roles are the node's reading of the roster"]
 
 
+def compute_export(args: argparse.Namespace) -> dict[str, Any]:
+    """The export document: the verified pages, each with the events as the node gave them and the proof."""
+    genesis = args.genesis_doc
+    return {"kind": EXPORT_KIND, "version": EXPORT_VERSION, "entity": args.entity, "chain_id": genesis.chain_id,
+            "genesis_hash": genesis.hash.hex(), "from_height": args.from_height, "to_height": args.to_height,
+            "events": sum(len(p["events"]) for p in args.exported), "pages": args.exported}
+
+
+def write_export(path: Path, document: dict[str, Any]) -> None:
+    """Write the export next to its final name, then rename it, so a reader never sees half a file."""
+    from chainnode.cli import InputFileError
+
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise InputFileError(f"cannot write the export {path}: {exc.strerror or exc}") from exc
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     validate_entity(args.entity)
+    if args.export is not None:
+        if not args.verify:
+            raise UsageError("--export writes verified pages: add --verify --genesis GENESIS", field="export")
+        if args.trust is not None:
+            raise UsageError("--export proves from genesis, which the audit page holds: drop --trust", field="trust")
+        args.all, args.exported = True, []
     if args.from_height is not None and args.to_height is not None and args.to_height < args.from_height:
         raise UsageError(f"--to {args.to_height} is below --from {args.from_height}")
     limit = args.limit or (MAX_PAGE if args.all else 100)
@@ -124,13 +162,20 @@ def cmd_history(args: argparse.Namespace) -> int:
             cursor = page.get("next_cursor")
             if not cursor:
                 break
+            if args.export is not None and count >= MAX_EXPORT_EVENTS:
+                raise UsageError(f"an export holds at most {MAX_EXPORT_EVENTS} events; narrow it with --from/--to",
+                                 field="export")
             page = _page(client, args, limit, cursor)
+    if args.export is not None:
+        write_export(args.export, compute_export(args))
     if args.json:
         emit(args, {**page, "events": collected, "next_cursor": None}, [])
     elif count == 0:
         _print(["no events"])
     else:
         _print(_verified_lines(args))
+    if args.export is not None and not args.json:
+        _print([f"exported {count} events in {len(args.exported)} pages with their proofs to {args.export}"])
     sys.stdout.flush()
     return 0
 
@@ -151,4 +196,6 @@ def add_commands(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
                    "genesis before showing it (exit 1 if any check fails)")
     p.add_argument("--genesis", type=Path, metavar="GENESIS", help="with --verify: the network's genesis.json")
     p.add_argument("--trust", type=Path, metavar="FILE", help="with --verify: a trust file (cert verify --trust-out)")
+    p.add_argument("--export", type=Path, metavar="FILE", help="with --verify: follow every page to the end and "
+                   "write them with their proofs to FILE (JSON), for the web console's audit page to verify")
     p.set_defaults(run=cmd_history)

@@ -30,7 +30,7 @@ export class ProofError extends Error {
   }
 }
 
-function need(condition, stage, message) {
+export function need(condition, stage, message) {
   if (!condition) throw new ProofError(stage, message);
 }
 
@@ -169,10 +169,10 @@ export function parseGenesis(text) {
 
 // --- decoding the bundle ------------------------------------------------------------------------------
 
-const isBytes = (v, size) => v instanceof Uint8Array && (size === undefined || v.length === size);
-const isUint = (v, hi) => typeof v === "number" && Number.isInteger(v) && v >= 0 && (hi === undefined || v <= hi);
+export const isBytes = (v, size) => v instanceof Uint8Array && (size === undefined || v.length === size);
+export const isUint = (v, hi) => typeof v === "number" && Number.isInteger(v) && v >= 0 && (hi === undefined || v <= hi);
 
-function checkHeader(h) {
+export function checkHeader(h) {
   need(Array.isArray(h) && h.length === 12, "format", "a header has 12 fields");
   need(typeof h[0] === "string" && h[0].length >= 1 && h[0].length <= 64, "format", "the header's chain_id");
   // heights and times up to 2^63 - 1 may exceed 2^53: such a header is malformed for this verifier too
@@ -186,7 +186,7 @@ function checkHeader(h) {
   };
 }
 
-function checkValidators(vals) {
+export function checkValidators(vals) {
   need(Array.isArray(vals) && vals.length >= 1 && vals.length <= MAX_VALIDATORS, "format",
     "a validator set has 1 to 256 validators");
   let previous = new Uint8Array(0);
@@ -416,7 +416,8 @@ function isChained(links, i) {
     && after.header.height === link.header.height + 1 && after.validators === null;
 }
 
-async function verifyLinks(genesis, bundle) {
+/** Step 1 over a decoded bundle (either tag); returns the last link's header, hash and signers. */
+export async function verifyLinks(genesis, bundle) {
   need(bundle.fromHeight === 0, "links", `the proof starts from a trust root at height ${bundle.fromHeight}, and this `
     + "verifier holds genesis only (height 0); ask for a proof from genesis");
   const links = bundle.links;
