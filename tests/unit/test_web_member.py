@@ -72,8 +72,9 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
     if kind == 0:
         return rng.choice(INT_EDGES) if rng.random() < 0.5 else rng.randint(-2**63, 2**64 - 1)
     if kind == 1:
-        return rng.choice(TEXT_EDGES[:8]) + "".join(chr(rng.choice([rng.randint(32, 0xD7FF), rng.randint(0xE000, 0x10FFFF)]))
-                                                     for _ in range(rng.randrange(5)))
+        tail = "".join(chr(rng.choice([rng.randint(32, 0xD7FF), rng.randint(0xE000, 0x10FFFF)]))
+                       for _ in range(rng.randrange(5)))
+        return rng.choice(TEXT_EDGES[:8]) + tail
     if kind == 2:
         return rng.randbytes(rng.choice([0, 1, 16, 32, 255, 256, 300]))
     if kind == 3:
@@ -82,8 +83,8 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
         return rng.randint(-1000, 1000)
     if kind in (6, 7):
         return [random_value(rng, depth + 1) for _ in range(rng.choice([0, 1, 3, 15, 16, 17]))]
-    keys = {rng.choice(["a", "b", "ab", "b\u00e9", "\u00e9", "z", "Z", "case_id", "键", "🧾", ""]) + str(rng.randrange(40))
-            for _ in range(rng.choice([0, 1, 2, 15, 16, 20]))}
+    names = ["a", "b", "ab", "b\u00e9", "\u00e9", "z", "Z", "case_id", "键", "🧾", ""]
+    keys = {rng.choice(names) + str(rng.randrange(40)) for _ in range(rng.choice([0, 1, 2, 15, 16, 20]))}
     return {k: random_value(rng, depth + 1) for k in keys}
 
 
@@ -97,7 +98,8 @@ def nested(levels: int) -> Any:
 def test_the_encoder_gives_codecs_bytes_on_many_values() -> None:
     rng = random.Random(20261206)
     values: list[Any] = [*INT_EDGES, *TEXT_EDGES, b"", b"\x00" * 65535, b"\x01" * 65536, [], {}, [None] * 16,
-                         list(range(65536)), {str(i): i for i in range(16)}, nested(33), {"b": 1, "a": {"é": 2, "z": 3}}]
+                         list(range(65536)), {str(i): i for i in range(16)}, nested(33),
+                         {"b": 1, "a": {"é": 2, "z": 3}}]
     values += [random_value(rng) for _ in range(400)]
     results = run_js([{"op": "encode", "value": typed(v)} for v in values])
     for value, result in zip(values, results, strict=True):
@@ -119,7 +121,8 @@ def test_the_encoder_refuses_what_codec_refuses() -> None:
 
 
 ARGS: list[Any] = [
-    {"item_code": "SAMR-001", "holder_ref": bytes(32), "materials": ["0123456789abcdef0123456789abcdef"], "note": "窗口受理"},
+    {"item_code": "SAMR-001", "holder_ref": bytes(32), "materials": ["0123456789abcdef0123456789abcdef"],
+     "note": "窗口受理"},
     {"case_id": "0123456789abcdef0123456789abcdef", "decision": "deny", "reason": "材料不全 🧾"},
     {"cert_type": "business_licence", "holder_ref": b"\x07" * 32, "content_hash": b"\x08" * 32,
      "valid_until_ms": 1_800_000_000_000, "metadata": {"name": "Example Trading Co."}},
