@@ -3,7 +3,8 @@
 // Values are typed JSON: {"i": "<decimal>"}, {"b": "<hex>"}, {"s": "..."} (a string, lone surrogates kept as
 // \u escapes), {"z": null}, {"t": true|false}, {"a": [values]}, {"m": [[key, value], ...]}, {"o": {key: value}}
 // (a plain object as a map), {"f": 1.5} (a float, to be refused).
-// Input: {"cases": [{"op": "encode", "value"} | {"op": "tx", ...} | {"op": "read", ...} | {"op": "keyfile", ...}]}.
+// Input: {"cases": [{"op": "encode", "value"} | {"op": "tx", ...} | {"op": "read", ...} | {"op": "keyfile", ...}
+// | {"op": "call", "task", "values"} (a staff form's typed values)]}.
 // Output: {"results": [{"ok": true, ...} | {"ok": false, "code", "error"}]}.
 import { createRequire } from "node:module";
 import { fromHex, toHex } from "../../chainnode/web/js/msgpack.js";
@@ -12,6 +13,7 @@ import { importSeed } from "../../chainnode/web/js/member/ed25519.js";
 import { parseKeyFile, openEnvelope, importKeyFile } from "../../chainnode/web/js/member/keyfile.js";
 import { signReadHeader } from "../../chainnode/web/js/member/read-auth.js";
 import { newTxBody, signTx } from "../../chainnode/web/js/member/tx.js";
+import { buildCall } from "../../chainnode/web/js/staff-forms.js";
 
 const require = createRequire(import.meta.url);
 globalThis.hashwasm = require("../../chainnode/web/vendor/hash-wasm-argon2.js");
@@ -57,6 +59,11 @@ async function run(c) {
       if (parsed.encrypted) parsed = await openEnvelope(parsed, c.passphrase);
       const key = await importKeyFile(parsed);
       return { public_key: key.publicKeyHex, label: key.label, encrypted: key.encrypted, ms: performance.now() - started };
+    }
+    case "call": {
+      const call = buildCall(c.task, c.values);
+      if (call.errors) return { errors: Object.fromEntries(Object.entries(call.errors).map(([k, [key]]) => [k, key])) };
+      return { method: call.method, args: toHex(encodeCanonical(call.args)) };
     }
     default:
       throw new Error(`unknown op ${c.op}`);

@@ -228,3 +228,57 @@ def test_a_wrong_passphrase_an_altered_file_or_a_hostile_cost_is_refused(tmp_pat
     for (_, _, code), result in zip(cases, results, strict=True):
         assert not result["ok"] and result["code"] == code, (code, result)
         assert "correct horse" not in result["error"] and SEED.hex() not in result["error"]
+
+
+HOLDER = "ab" * 32
+MATERIAL = "0123456789abcdef0123456789abcdef"
+GOOD_FORMS: list[tuple[str, dict[str, str], str, str]] = [
+    ("file", {"item_code": "SAMR-001", "holder_ref": HOLDER, "materials": f"{MATERIAL}\n{MATERIAL[::-1]}", "note": ""},
+     "cases", "file"),
+    ("file", {"item_code": "SAMR-001", "holder_ref": HOLDER.upper(), "materials": "", "note": "窗口"}, "cases", "file"),
+    ("attest", {"material_type": "id_card", "holder_ref": HOLDER, "content_hash": "cd" * 32, "form": "copy",
+                "valid_from_ms": "2026-01-01", "valid_until_ms": "2030-12-31"}, "materials", "attest"),
+    ("decide", {"case_id": MATERIAL, "decision": "approve", "reason": "all conditions met",
+                "certificate_hash": "ef" * 32}, "cases", "decide"),
+    ("decide", {"case_id": MATERIAL, "decision": "deny", "reason": "材料不全", "certificate_hash": ""},
+     "cases", "decide"),
+    ("issue", {"cert_type": "business_licence", "holder_ref": HOLDER, "content_hash": "01" * 32,
+               "valid_until_ms": "2031-06-30", "materials": MATERIAL, "name": "Example Trading Co."},
+     "certificates", "issue"),
+    ("status", {"cert_id": MATERIAL, "action": "revoke", "reason": "obtained by fraud"}, "certificates", "revoke"),
+    ("status", {"cert_id": MATERIAL, "action": "suspend", "reason": "under investigation"}, "certificates", "suspend"),
+]
+
+
+def test_the_staff_forms_give_arguments_the_contracts_parse() -> None:
+    from contracts import cases, certificates, materials
+
+    methods = {"cases": cases.METHODS, "materials": materials.METHODS, "certificates": certificates.METHODS}
+    results = run_js([{"op": "call", "task": task, "values": values} for task, values, _, _ in GOOD_FORMS])
+    for (task, _, contract, method), result in zip(GOOD_FORMS, results, strict=True):
+        assert result["ok"] and "errors" not in result, (task, result)
+        assert result["method"] == method
+        methods[contract][method].parse(codec.decode(bytes.fromhex(result["args"]), max_size=1 << 16))
+
+
+def test_the_staff_forms_refuse_what_the_contracts_refuse_before_signing() -> None:
+    bad: list[tuple[str, dict[str, str], str]] = [
+        ("file", {"item_code": "", "holder_ref": HOLDER}, "item_code"),
+        ("file", {"item_code": "SAMR 001", "holder_ref": HOLDER}, "item_code"),
+        ("file", {"item_code": "A", "holder_ref": "ab" * 31}, "holder_ref"),
+        ("file", {"item_code": "A", "holder_ref": HOLDER, "materials": f"{MATERIAL} {MATERIAL}"}, "materials"),
+        ("file", {"item_code": "A", "holder_ref": HOLDER, "materials": "\n".join(f"{i:032x}" for i in range(33))},
+         "materials"),
+        ("attest", {"material_type": "t", "holder_ref": HOLDER, "content_hash": "zz" * 32}, "content_hash"),
+        ("attest", {"material_type": "t", "holder_ref": HOLDER, "content_hash": HOLDER, "valid_from_ms": "2030-01-01",
+                    "valid_until_ms": "2029-01-01"}, "valid_until_ms"),
+        ("attest", {"material_type": "t", "holder_ref": HOLDER, "content_hash": HOLDER, "valid_from_ms": "2030-02-30"},
+         "valid_from_ms"),
+        ("decide", {"case_id": MATERIAL, "decision": "deny", "reason": "x", "certificate_hash": HOLDER},
+         "certificate_hash"),
+        ("decide", {"case_id": MATERIAL, "decision": "approve", "reason": "x" * 513}, "reason"),
+        ("status", {"cert_id": MATERIAL, "action": "delete", "reason": "x"}, "action"),
+    ]
+    results = run_js([{"op": "call", "task": task, "values": values} for task, values, _ in bad])
+    for (task, values, field), result in zip(bad, results, strict=True):
+        assert result["ok"] and field in result.get("errors", {}), (task, values, result)

@@ -102,7 +102,6 @@ export function mountMemberPanel(container) {
       : mt("member_unregistered");
     return el("div", { class: "member-row", id: "member-info", "data-public-key": member.publicKey,
       "data-department": member.department ?? "" },
-    el("span", { class: "member-mark", "aria-hidden": "true" }, "🔑"),
     el("span", { class: "member-who" }, el("strong", { id: "member-name" }, who),
       el("span", { id: "member-detail", class: member.department ? "member-detail" : "member-detail warn" }, detail),
       el("span", { class: "member-key mono", title: member.publicKey }, `${mt("member_key_short")} ${shortHex(member.publicKey, 12)}`)),
