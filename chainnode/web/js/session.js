@@ -28,7 +28,13 @@ const listeners = new Set();
 
 /** The member whose key is loaded, or null. */
 export function currentMember() {
-  return member === null ? null : { ...member, roles: [...member.roles] };
+  if (member === null) return null;
+  return { publicKey: member.publicKey, label: member.label, department: member.department, roles: [...member.roles] };
+}
+
+/** The roster's name of the loaded key and whether it holds a role at the head (for the panel), or null. */
+export function memberProfile() {
+  return member === null ? null : { name: member.name, active: member.active };
 }
 
 /** Call `callback(currentMember())` on every load and unload; returns a function that stops it. */

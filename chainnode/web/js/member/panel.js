@@ -3,7 +3,7 @@
 // only drives session.js; it never sees the seed, and the passphrase field is cleared as soon as it is used.
 
 import { el, clear, shortHex } from "../dom.js";
-import { currentMember, onMemberChange, readKeyFile, rememberedKey, unloadMember } from "../session.js";
+import { currentMember, memberProfile, onMemberChange, readKeyFile, rememberedKey, unloadMember } from "../session.js";
 import { mt, errorText } from "./texts.js";
 
 /** Build the panel inside `container` and keep it in step with the session. */
@@ -96,14 +96,15 @@ export function mountMemberPanel(container) {
   function loadedView(member) {
     const unload = el("button", { type: "button", id: "member-unload", class: "member-button quiet" }, mt("member_unload"));
     unload.addEventListener("click", () => unloadMember());
-    const who = member.name || member.label || shortHex(member.publicKey, 8);
-    const detail = member.department
+    const profile = memberProfile();
+    const who = profile?.name || member.label || shortHex(member.publicKey, 8);
+    const detail = member.department && profile?.active
       ? `${member.department} · ${member.roles.join(", ") || "-"}`
       : mt("member_unregistered");
     return el("div", { class: "member-row", id: "member-info", "data-public-key": member.publicKey,
       "data-department": member.department ?? "" },
     el("span", { class: "member-who" }, el("strong", { id: "member-name" }, who),
-      el("span", { id: "member-detail", class: member.department ? "member-detail" : "member-detail warn" }, detail),
+      el("span", { id: "member-detail", class: member.department && profile?.active ? "member-detail" : "member-detail warn" }, detail),
       el("span", { class: "member-key mono", title: member.publicKey }, `${mt("member_key_short")} ${shortHex(member.publicKey, 12)}`)),
     unload);
   }

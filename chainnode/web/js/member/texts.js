@@ -101,5 +101,7 @@ export function errorText(error) {
   const code = error?.code;
   const kind = typeof code === "string" && mt(`err_${code}`) !== `err_${code}` ? mt(`err_${code}`) : null;
   const detail = String(error?.message ?? error);
+  // These say all there is to say; the others keep the detail (which field, which limit).
+  if (kind && ["key_passphrase_wrong", "no_member_key"].includes(code)) return kind;
   return kind ? `${kind}: ${detail}` : detail;
 }
