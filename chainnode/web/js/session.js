@@ -132,6 +132,11 @@ export function unloadMember() {
 
 /** An answer's JSON, refusing one above MAX_ANSWER_BYTES; null if it is not JSON. */
 export async function readJson(response) {
+  const declared = Number(response.headers.get("Content-Length") ?? "0");
+  if (declared > MAX_ANSWER_BYTES) {
+    await response.body?.cancel();
+    return null;
+  }
   const text = await response.text();
   if (text.length > MAX_ANSWER_BYTES) return null;
   try {
