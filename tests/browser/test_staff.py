@@ -156,7 +156,9 @@ def test_a_case_filed_in_the_page_is_signed_in_the_browser_and_commits(desk: Des
         page.fill("#f-materials", desk.identity_id)
         page.fill("#f-note", "walk-in application, filed in the web console")
         requests: list[Any] = []
+        sent: list[Any] = []
         page.on("request", lambda r: requests.append(r) if r.url.endswith("/v1/txs") else None)
+        page.on("request", lambda r: sent.append(r))
         page.click("#sign-submit")
         page.wait_for_selector("#tx-result[data-status='committed']", timeout=60_000)
         assert page.get_attribute("#tx-result", "data-code") == "ok"
@@ -186,6 +188,16 @@ def test_a_case_filed_in_the_page_is_signed_in_the_browser_and_commits(desk: Des
         page.click("#cases-load")
         page.wait_for_selector(f"#cases-table tr[data-case-id='{case_id}']")
         shoot(page, "staff-cases-desktop")
+        # the reads were signed by the browser's key; nothing sent carries the seed
+        signed = [r for r in sent if r.url.split("/v1/")[-1].startswith("cases")]
+        assert signed and all(r.headers.get("authorization", "").startswith(
+            f"Chainnode-Signed key={desk.key.public_key.hex()}, ") for r in signed)
+        assert all(desk.key.seed.hex() not in (r.post_data or "") + r.url + json.dumps(r.headers) for r in sent)
+        # the key lives in the page only: a reload forgets it and names the file to choose again
+        page.reload()
+        page.wait_for_selector("html[data-ready='1']")
+        assert page.is_visible("#member-file") and page.is_visible("#need-key")
+        assert desk.key.public_key.hex()[:8] in page.inner_text("#member-panel")
         assert errors.errors == []
     finally:
         context.close()

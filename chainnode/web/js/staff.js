@@ -251,7 +251,7 @@ async function openCase(caseId) {
   const pairs = el("dl", { class: "pairs" });
   for (const name of CASE_FIELDS) {
     if (!(name in record) || record[name] === null || typeof record[name] === "object") continue;
-    pairs.append(el("dt", {}, name), el("dd", { class: name.endsWith("_id") || name === "holder_ref" ? "mono" : null },
+    pairs.append(el("dt", {}, mt(`case_${name}`) === `case_${name}` ? name : mt(`case_${name}`)), el("dd", { class: name.endsWith("_id") || name === "holder_ref" ? "mono" : null },
       typeof record[name] === "boolean" ? mt(record[name] ? "yes" : "no") : String(record[name])));
   }
   if (Number.isSafeInteger(body.time_ms)) pairs.append(el("dt", {}, "time"), el("dd", {}, formatTime(body.time_ms)));

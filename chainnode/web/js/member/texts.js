@@ -40,6 +40,10 @@ const TEXTS = {
     requires_member_key: "需要成员密钥：此记录只答复由已登记成员签名的请求。",
     not_authorised_read: "无权查看：{message}",
     case_detail: "办件详情", overdue: "已超期", yes: "是", no: "否",
+    case_case_id: "办件编号", case_item_code: "事项编码", case_department: "承办部门", case_status: "状态",
+    case_officer_name: "首问负责人", case_holder_ref: "持有人引用", case_filed_height: "受理区块高度",
+    case_deadline_date: "承诺期限", case_legal_deadline_date: "法定期限", case_working_days_left: "剩余工作日",
+    case_overdue: "是否超期", case_decision: "决定", case_decision_reason: "决定理由",
   },
   en: {
     nav_staff: "Staff desk", staff_title: "Staff desk",
@@ -80,6 +84,11 @@ const TEXTS = {
     requires_member_key: "Requires a member key: this record is answered only to a request signed by a registered member.",
     not_authorised_read: "Not authorised: {message}",
     case_detail: "Case", overdue: "Overdue", yes: "yes", no: "no",
+    case_case_id: "Case ID", case_item_code: "Item", case_department: "Department", case_status: "Status",
+    case_officer_name: "First-contact officer", case_holder_ref: "Holder reference", case_filed_height: "Filed at height",
+    case_deadline_date: "Promised deadline", case_legal_deadline_date: "Legal deadline",
+    case_working_days_left: "Working days left", case_overdue: "Overdue", case_decision: "Decision",
+    case_decision_reason: "Reason of the decision",
   },
 };
 
