@@ -254,7 +254,7 @@ async function openCase(caseId) {
     pairs.append(el("dt", {}, mt(`case_${name}`) === `case_${name}` ? name : mt(`case_${name}`)), el("dd", { class: name.endsWith("_id") || name === "holder_ref" ? "mono" : null },
       typeof record[name] === "boolean" ? mt(record[name] ? "yes" : "no") : String(record[name])));
   }
-  if (Number.isSafeInteger(body.time_ms)) pairs.append(el("dt", {}, "time"), el("dd", {}, formatTime(body.time_ms)));
+  if (Number.isSafeInteger(body.time_ms)) pairs.append(el("dt", {}, mt("case_time")), el("dd", {}, formatTime(body.time_ms)));
   const rest = Object.fromEntries(Object.entries(record).filter(([k]) => !CASE_FIELDS.includes(k)));
   clear(detail).append(el("h3", {}, `${mt("case_detail")} ${id}`), pairs,
     el("pre", { class: "mono" }, JSON.stringify(rest, null, 1).slice(0, 20000)));

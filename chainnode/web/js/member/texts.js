@@ -43,7 +43,7 @@ const TEXTS = {
     case_case_id: "办件编号", case_item_code: "事项编码", case_department: "承办部门", case_status: "状态",
     case_officer_name: "首问负责人", case_holder_ref: "持有人引用", case_filed_height: "受理区块高度",
     case_deadline_date: "承诺期限", case_legal_deadline_date: "法定期限", case_working_days_left: "剩余工作日",
-    case_overdue: "是否超期", case_decision: "决定", case_decision_reason: "决定理由",
+    case_overdue: "是否超期", case_decision: "决定", case_decision_reason: "决定理由", case_time: "截至区块时间",
   },
   en: {
     nav_staff: "Staff desk", staff_title: "Staff desk",
@@ -88,7 +88,7 @@ const TEXTS = {
     case_officer_name: "First-contact officer", case_holder_ref: "Holder reference", case_filed_height: "Filed at height",
     case_deadline_date: "Promised deadline", case_legal_deadline_date: "Legal deadline",
     case_working_days_left: "Working days left", case_overdue: "Overdue", case_decision: "Decision",
-    case_decision_reason: "Reason of the decision",
+    case_decision_reason: "Reason of the decision", case_time: "As of block time",
   },
 };
 
