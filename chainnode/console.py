@@ -34,6 +34,10 @@ PAGE_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+WASM_PAGES: Final = frozenset({"staff.html", "audit.html", "supervision.html"})
+"""Pages that open encrypted key files: Argon2id runs as WebAssembly, so their policy adds 'wasm-unsafe-eval',
+which lets the page compile WebAssembly and nothing more (no eval of script text)."""
+WASM_PAGE_POLICY: Final = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", 1)
 COMMON_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -152,7 +156,8 @@ def load_assets(web_dir: Path = WEB_DIR) -> dict[str, Asset]:
     for path in sorted(web_dir.rglob("*")):
         content_type = CONTENT_TYPES.get(path.suffix)
         if path.is_file() and content_type is not None:
-            add(path.relative_to(web_dir).as_posix(), path.read_bytes(), content_type, PAGE_POLICY)
+            name = path.relative_to(web_dir).as_posix()
+            add(name, path.read_bytes(), content_type, WASM_PAGE_POLICY if name in WASM_PAGES else PAGE_POLICY)
     page, policy = build_standalone(web_dir)
     add(STANDALONE, page.encode(), CONTENT_TYPES[".html"], policy)
     assets[""] = assets["index.html"]

@@ -10,6 +10,7 @@ import {
 } from "./audit-model.js";
 import { clear, el, readFileBytes, shortHex } from "./dom.js";
 import { initLanguage, t } from "./i18n.js";
+import { mountMemberPanel } from "./member/panel.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -244,9 +245,11 @@ function reportHtml(doc) {
 async function start() {
   card = genesisCard({ info: "genesis-info", input: "genesis-input", pin: "genesis-pin", forget: "genesis-forget" },
     () => verifyAll());
+  const panel = mountMemberPanel($("member-panel"));  // an auditor's key signs the reads of the history
   initLanguage(() => {
     card.render();
     render();
+    panel.render();
   });
   await card.start(showError);
   $("entity-form").addEventListener("submit", loadFromNode);

@@ -58,7 +58,7 @@ const TEXTS = {
     not_signed: "未签名", signed: "已签名", close: "关闭", round: "轮次", loading: "正在载入…",
     load_failed: "载入失败：", block_txs: "区块内交易",
     // audit timeline and supervision
-    nav_audit: "审计", nav_supervision: "电子监察",
+    nav_audit: "审计", nav_supervision: "电子监察", nav_staff: "办事窗口",
     audit_title: "审计", audit_intro: "按办件、证照、公文、部门等对象查看其全部上链事件（时间、签名人、角色、部门、结果）。"
       + "每条事件都在本浏览器内依据其历史页证明与创世文件核验，不信任提供数据的节点。",
     audit_source: "2. 审计对象", audit_entity: "对象（类型:编号）", audit_load: "从本节点载入",
@@ -158,7 +158,7 @@ const TEXTS = {
     signatures: "Signatures", needs_member_key: "requires a member key (signed read)", no_txs: "no transactions yet",
     back: "Back", not_signed: "did not sign", signed: "signed", close: "Close", round: "Round", loading: "Loading…",
     load_failed: "Could not load: ", block_txs: "Transactions in this block",
-    nav_audit: "Audit", nav_supervision: "Supervision",
+    nav_audit: "Audit", nav_supervision: "Supervision", nav_staff: "Staff desk",
     audit_title: "Audit timeline", audit_intro: "Every event of a case, certificate, document, department or other "
       + "record, in chain order, with time, signer, role, department and outcome. Each event is verified in this "
       + "browser from its history page's proof against the genesis file; the node that sent it is not trusted.",

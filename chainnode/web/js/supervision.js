@@ -7,6 +7,7 @@ import { AccessError, getJson } from "./audit-fetch.js";
 import { barChart, columnChart } from "./charts.js";
 import { clear, el, shortHex } from "./dom.js";
 import { initLanguage, t } from "./i18n.js";
+import { mountMemberPanel } from "./member/panel.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_PERIODS = 31;
@@ -216,7 +217,11 @@ async function loadDepartments() {
 }
 
 async function start() {
-  initLanguage(render);
+  const panel = mountMemberPanel($("member-panel"));  // the department's or an auditor's key signs the reads
+  initLanguage(() => {
+    render();
+    panel.render();
+  });
   const params = new URLSearchParams(location.hash.slice(1));
   const today = iso(new Date());
   $("to-date").value = DATE.test(params.get("to") ?? "") ? params.get("to") : today;
