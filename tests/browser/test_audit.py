@@ -167,6 +167,27 @@ def test_the_timeline_of_the_case_shows_every_event_verified(browser: Any, story
             context.close()
 
 
+def test_an_auditor_key_loaded_in_the_page_signs_its_live_reads(browser: Any, story: Story4) -> None:
+    """No interception: the page's own member key panel loads the officer's key (an auditor), the history is
+    read from the node with the page's signed requests, and every event is verified."""
+    context, page, errors = open_page(browser, story.cluster.urls[1] + "/console/audit.html", DESKTOP)
+    try:
+        signed: list[str] = []
+        page.on("request", lambda request: signed.append(request.url) if "/v1/history/" in request.url
+                and (request.headers.get("authorization") or "").startswith("Chainnode-Signed ") else None)
+        page.set_input_files("#member-file", str(story.key_file))
+        page.wait_for_selector("#member-info[data-department='SAMR']")
+        page.set_input_files("#genesis-input", str(story.genesis_file))
+        page.wait_for_selector("#genesis-info-chain")
+        page.fill("#entity", f"case:{story.case_id}")
+        page.click("#load-button")
+        page.wait_for_selector("#verdict[data-verdict='verified']", timeout=20000)
+        assert signed and len(timeline_marks(page)) >= 4 and set(timeline_marks(page)) == {"1"}
+        assert real_errors(errors) == []
+    finally:
+        context.close()
+
+
 def test_without_a_member_key_the_page_says_which_key_it_needs(browser: Any, story: Story4) -> None:
     context, page, errors = open_page(browser, story.cluster.urls[1] + "/console/audit.html", DESKTOP)
     try:
