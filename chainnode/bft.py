@@ -168,6 +168,8 @@ class BftDriver:
             ),
         )
         self.last_commit_ms = 0
+        self._names_of: tuple[bytes, tuple[str, ...]] | None = None
+        """(validator set hash, department per validator) for the status page's votes."""
         self._sync_lock = asyncio.Lock()
         self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved)
         self.sync.state_sync = StateSync(node, self.network, peer_heights=lambda: dict(self.sync.peer_heights))
@@ -250,21 +252,28 @@ class BftDriver:
             "votes": self._round_votes_json(),
         }
 
+    def _validator_names(self, validators: ValidatorSet) -> tuple[str, ...]:
+        """Each validator's department code (its key's first 16 hex digits if it has none), read from the store
+        once per validator set, so the status page reads memory only while the set stays."""
+        key = validators.compute_hash()
+        if self._names_of is None or self._names_of[0] != key:
+            height = self.node.head_height() + 1
+            self._names_of = (key, tuple(
+                get_node_department(self.node.store, v.public_key, height) or v.public_key.hex()[:16]
+                for v in validators.validators))
+        return self._names_of[1]
+
     def _round_votes_json(self) -> dict[str, Any] | None:
         """Who has voted in the round in progress, for an operator asking why the height does not move: the
         power behind prevotes and precommits, what a decision needs, and the validators not heard from."""
         state = self.engine.state
         if state is None:
             return None
-        validators = state.validators.validators
+        names = self._validator_names(state.validators)
         prevotes = state.get_votes(state.round, VOTE_PREVOTE)
         precommits = state.get_votes(state.round, VOTE_PRECOMMIT)
         heard = set(prevotes.votes) | set(precommits.votes)
-        silent = []
-        for index, validator in enumerate(validators):
-            if index not in heard:
-                department = get_node_department(self.node.store, validator.public_key, self.node.head_height() + 1)
-                silent.append(department or validator.public_key.hex()[:16])
+        silent = [name for index, name in enumerate(names) if index not in heard]
         return {
             "round": state.round,
             "total_power": state.validators.total_power,
