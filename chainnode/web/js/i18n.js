@@ -57,6 +57,23 @@ const TEXTS = {
     needs_member_key: "需要成员密钥（签名读取）", no_txs: "暂无交易", back: "返回",
     not_signed: "未签名", signed: "已签名", close: "关闭", round: "轮次", loading: "正在载入…",
     load_failed: "载入失败：", block_txs: "区块内交易",
+    // explorer: a transaction, as of a height, older blocks
+    tx_detail: "交易", member_detail: "成员", tx_id: "交易编号", tx_status: "状态", tx_index: "块内序号",
+    tx_message: "结果说明", tx_call: "调用", tx_contract: "合约.方法", tx_signer: "签名人",
+    tx_events: "事件", tx_no_events: "无事件", tx_arguments: "参数",
+    tx_needs_key: "参数与事件需要成员密钥：请载入签名人所在部门工作人员或审计人员的密钥。",
+    tx_wrong_key: "已载入的密钥无权读取：参数与事件只向签名人所在部门的工作人员和审计人员提供。",
+    tx_not_in_proof: "节点给出的证明中没有这笔交易", tx_proof_too_large: "证明过大",
+    load_failed_not_json: "节点的回答不是 JSON", more_items: "另有 {n} 项未显示",
+    member_audit_link: "查看此密钥签名的全部交易（审计）",
+    validators_at_height: "查看此高度的验证节点与部门",
+    asof_heading: "按高度查看验证节点与部门", asof_label: "高度", asof_placeholder: "留空为最新",
+    asof_show: "查看", asof_head: "最新", asof_invalid: "高度须为正整数",
+    asof_out_of_range: "高度须在 1 到 {head} 之间",
+    asof_validators_answered: "为第 {height} 块签名的验证节点（区块时间 {time}）",
+    asof_departments_answered: "第 {height} 块之后的状态（区块时间 {time}）", asof_next_block: "下一块，尚未产生",
+    asof_answered: "读取高度", older_blocks: "更早的区块", older_button: "更早的 20 个区块",
+    older_none: "已到第 1 块", older_limit: "最多显示 {n} 个更早的区块",
     // audit timeline and supervision
     nav_audit: "审计", nav_supervision: "电子监察", nav_staff: "办事窗口",
     audit_title: "审计", audit_intro: "按办件、证照、公文、部门等对象查看其全部上链事件（时间、签名人、角色、部门、结果）。"
@@ -158,6 +175,24 @@ const TEXTS = {
     signatures: "Signatures", needs_member_key: "requires a member key (signed read)", no_txs: "no transactions yet",
     back: "Back", not_signed: "did not sign", signed: "signed", close: "Close", round: "Round", loading: "Loading…",
     load_failed: "Could not load: ", block_txs: "Transactions in this block",
+    tx_detail: "Transaction", member_detail: "Member", tx_id: "Transaction ID", tx_status: "Status",
+    tx_index: "Index in block", tx_message: "Message", tx_call: "Call", tx_contract: "Contract.method",
+    tx_signer: "Signer", tx_events: "Events", tx_no_events: "no events", tx_arguments: "Arguments",
+    tx_needs_key: "The arguments and events require a member key: load a key of the signer's department's staff "
+      + "or of an auditor.",
+    tx_wrong_key: "The loaded key may not read them: the arguments and events are given to the signer's "
+      + "department's staff and to auditors.",
+    tx_not_in_proof: "the node's proof does not hold this transaction", tx_proof_too_large: "the proof is too large",
+    load_failed_not_json: "the node's answer is not JSON", more_items: "{n} more not shown",
+    member_audit_link: "Everything this key signed (audit timeline)",
+    validators_at_height: "Validators and departments at this height",
+    asof_heading: "Validators and departments as of a height", asof_label: "Height",
+    asof_placeholder: "empty: the head", asof_show: "Show", asof_head: "Head",
+    asof_invalid: "a height is a positive whole number", asof_out_of_range: "a height from 1 to {head}",
+    asof_validators_answered: "The validators that sign block {height} (block time {time})",
+    asof_departments_answered: "State after block {height} (block time {time})", asof_next_block: "the next block, not yet made",
+    asof_answered: "Read at height", older_blocks: "Older blocks", older_button: "20 older blocks",
+    older_none: "block 1 reached", older_limit: "at most {n} older blocks are shown",
     nav_audit: "Audit", nav_supervision: "Supervision", nav_staff: "Staff desk",
     audit_title: "Audit timeline", audit_intro: "Every event of a case, certificate, document, department or other "
       + "record, in chain order, with time, signer, role, department and outcome. Each event is verified in this "
