@@ -280,8 +280,8 @@ function setAsOf(height) {
 }
 
 function answeredText(kind, height, timeMs) {
-  const time = Number.isSafeInteger(timeMs) ? formatTime(timeMs) : t("asof_next_block");
-  return t(kind, { height: String(height), time });
+  if (!Number.isSafeInteger(timeMs)) return t("asof_validators_next", { height: String(height) });
+  return t(kind, { height: String(height), time: formatTime(timeMs) });
 }
 
 async function loadValidators() {
