@@ -54,11 +54,36 @@ async function getSignedBytes(path) {
     const answer = await fetchSigned(path, { signal, cache: "no-store", headers: { Accept: "application/msgpack" } });
     if (answer.status === 401 || answer.status === 403) throw new AccessRefused(answer.status);
     if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
-    if (Number(answer.headers.get("Content-Length") ?? "0") > MAX_PROOF_BYTES) throw new Error(t("tx_proof_too_large"));
-    const bytes = new Uint8Array(await answer.arrayBuffer());
-    if (bytes.length > MAX_PROOF_BYTES) throw new Error(t("tx_proof_too_large"));
-    return bytes;
+    if (Number(answer.headers.get("Content-Length") ?? "0") > MAX_PROOF_BYTES) {
+      await answer.body?.cancel();
+      throw new Error(t("tx_proof_too_large"));
+    }
+    return readBounded(answer, MAX_PROOF_BYTES);
   });
+}
+
+/** The answer's bytes, read as they arrive and given up past `max` (a missing or false length is no help). */
+async function readBounded(answer, max) {
+  const reader = answer.body.getReader();
+  const parts = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel();
+      throw new Error(t("tx_proof_too_large"));
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /** What a refusal means in this place: no key loaded, or a key the node does not accept for this record (not
