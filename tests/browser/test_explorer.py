@@ -56,7 +56,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         cluster.stop_all()
 
 
-def open_explorer(browser: Any, url: str, viewport: dict[str, int], locale: str = "en-US") -> tuple[Any, Any, PageErrors]:
+def open_explorer(browser: Any, url: str, viewport: dict[str, int],
+                  locale: str = "en-US") -> tuple[Any, Any, PageErrors]:
     context = browser.new_context(viewport=viewport, locale=locale)
     page = context.new_page()
     errors = PageErrors(page)
@@ -65,7 +66,8 @@ def open_explorer(browser: Any, url: str, viewport: dict[str, int], locale: str 
     return context, page, errors
 
 
-def test_a_transaction_shows_its_result_without_a_key_and_its_arguments_only_with_one(chain: Chain, browser: Any) -> None:
+def test_a_transaction_shows_its_result_without_a_key_and_its_arguments_only_with_one(chain: Chain,
+                                                                                     browser: Any) -> None:
     base = chain.cluster.urls[1] + "/console/"
     context, page, errors = open_explorer(browser, base, DESKTOP)
     signed: list[str] = []
@@ -137,7 +139,8 @@ def test_validators_as_of_height_one_are_the_genesis_set(chain: Chain, browser: 
         page.click("#block-validators-link")
         page.wait_for_selector("#validators[data-height='1']")
         page.wait_for_selector("#departments[data-height='1']")
-        keys = sorted(str(k) for k in page.eval_on_selector_all("#validators td.mono", "cells => cells.map(c => c.title)"))
+        titles = page.eval_on_selector_all("#validators td.mono", "cells => cells.map(c => c.title)")
+        keys = sorted(str(k) for k in titles)
         assert keys == expected
         assert "block 1" in page.inner_text("#validators-answered")
         assert "block 1" in page.inner_text("#departments-answered")
@@ -174,7 +177,8 @@ def test_paging_back_reaches_block_one(chain: Chain, browser: Any) -> None:
         page.wait_for_selector("#older-blocks tr[data-height='1']")
         assert page.is_disabled("#older-button") and clicks >= 2
         assert "block 1 reached" in page.inner_text("#older-note")
-        heights = [int(h) for h in page.eval_on_selector_all("#older-blocks tbody tr", "rows => rows.map(r => r.dataset.height)")]
+        rows = page.eval_on_selector_all("#older-blocks tbody tr", "rows => rows.map(r => r.dataset.height)")
+        heights = [int(h) for h in rows]
         assert heights == sorted(heights, reverse=True) and len(heights) == len(set(heights))
         assert 1 < len(requests) <= heights[0] + 5
         shoot(page, "explorer-older-desktop")
