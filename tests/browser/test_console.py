@@ -272,7 +272,7 @@ def test_console_answers_carry_a_content_security_policy(network: Network) -> No
     for path in ("/console/", "/console/verify.html", "/console/js/verifier.js", "/console/verify-standalone.html"):
         with urllib.request.urlopen(url + path, timeout=5) as answer:
             policy = answer.headers["Content-Security-Policy"]
-            assert "default-src 'none'" in policy and "'unsafe-inline'" not in policy and "unsafe-eval" not in policy
+            assert "default-src 'none'" in policy and "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
             assert answer.headers["X-Content-Type-Options"] == "nosniff"
     status, body = http_json(url + "/console/../genesis.json", timeout=5)
     assert status == 404

@@ -1,10 +1,15 @@
 // The explorer page: chain status, the latest blocks and transactions live from the /v1/events WebSocket,
-// a block with its commit signatures and the departments that signed, validators, departments and their
-// members' roles. It reads the public /v1 routes; where a route asks for a member's signed read (401/403)
-// the page says so instead of failing.
+// a block with its commit signatures and the departments that signed, a transaction with its result (and,
+// with a member key loaded in the page, its events and arguments), validators, departments and their members'
+// roles as of any height, and older blocks paged back by height. It reads the public /v1 routes; where a route
+// asks for a member's signed read (401/403) the page says so instead of failing.
 
 import { clear, el, formatShortTime, formatTime, shortHex } from "./dom.js";
 import { initLanguage, t } from "./i18n.js";
+import { HEX64, renderMember, renderTx } from "./explorer-tx.js";
+import { olderBlocks } from "./explorer-older.js";
+import { mountMemberPanel } from "./member/panel.js";
+import { onMemberChange } from "./session.js";
 
 const MAX_ROWS = 12;
 const MAX_TX_ROWS = 15;
@@ -100,6 +105,7 @@ function renderBlocks(fresh = null) {
       el("td", { class: "mono hide-narrow", title: e.hash }, shortHex(e.hash, 14))));
   }
   renderTxs(heights);
+  older?.render();
 }
 
 function renderTxs(heights) {
@@ -112,7 +118,8 @@ function renderTxs(heights) {
     for (const r of Array.isArray(e.results) ? e.results : []) {
       if (shown >= MAX_TX_ROWS || typeof r?.tx_id !== "string") continue;
       const ok = r.code === "ok";
-      body.append(el("tr", {}, el("td", { class: "mono", title: r.tx_id }, shortHex(r.tx_id, 16)),
+      const txLink = HEX64.test(r.tx_id) ? el("a", { href: `#tx=${r.tx_id}` }, shortHex(r.tx_id, 16)) : shortHex(r.tx_id, 16);
+      body.append(el("tr", {}, el("td", { class: "mono", title: r.tx_id }, txLink),
         el("td", { class: "num" }, el("a", { href: `#block=${h}` }, String(h))),
         el("td", {}, el("span", { class: `badge ${ok ? "ok" : "bad"}` }, String(r.code)))));
       shown += 1;
@@ -170,6 +177,7 @@ async function showBlock(height) {
   } catch (exc) {
     error = exc;
   }
+  if (location.hash !== `#block=${height}` && location.hash !== "") return; // another view was asked for meanwhile
   clear(body);
   const event = blocks.get(height);
   if (block === null) {
@@ -198,6 +206,7 @@ async function showBlock(height) {
     el("td", {}, el("span", { class: `badge ${signedIndexes.has(v.index) ? "ok" : "bad"}` },
       signedIndexes.has(v.index) ? `✓ ${t("signed")}` : `– ${t("not_signed")}`))));
   const signers = (validators?.validators ?? []).filter((v) => signedIndexes.has(v.index)).map((v) => v.department);
+  body.append(el("p", {}, el("a", { href: `#asof=${height}`, id: "block-validators-link" }, t("validators_at_height"))));
   body.append(el("h3", {}, `${t("commit")} (${t("round")} ${commit.round ?? "?"})`),
     el("p", { id: "block-signers" }, `${t("signed_by")}: ${signers.join(", ") || "—"}`),
     el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, t("col_department")),
@@ -206,7 +215,9 @@ async function showBlock(height) {
   if (Array.isArray(block.txs)) {
     body.append(el("h3", {}, t("block_txs")), block.txs.length === 0 ? el("p", { class: "muted" }, t("no_txs"))
       : el("div", { class: "scroll" }, el("table", {}, el("tbody", {}, block.txs.map((tx) => el("tr", {},
-        el("td", { class: "mono", title: tx.tx_id }, shortHex(tx.tx_id, 16)), el("td", {}, `${tx.contract}.${tx.method}`),
+        el("td", { class: "mono", title: tx.tx_id }, HEX64.test(tx.tx_id ?? "")
+          ? el("a", { href: `#tx=${tx.tx_id}` }, shortHex(tx.tx_id, 16)) : shortHex(tx.tx_id, 16)),
+        el("td", {}, `${tx.contract}.${tx.method}`),
         el("td", {}, el("span", { class: `badge ${tx.code === "ok" ? "ok" : "bad"}` }, String(tx.code)))))))));
   } else if ((h.tx_count ?? 0) > 0) {
     body.append(el("p", { class: "muted" }, t("needs_member_key")));
@@ -214,28 +225,91 @@ async function showBlock(height) {
   section.focus();
 }
 
+let shown = ""; // the hash the detail section answers
+
+function showDetail(heading) {
+  const section = $("block-detail");
+  section.hidden = false;
+  $("block-h").textContent = heading;
+  section.focus();
+  const current = location.hash;
+  shown = current;
+  return { body: $("block-body"), isCurrent: () => shown === current && location.hash === current };
+}
+
 function onHash() {
-  const match = /^#block=(\d{1,15})$/.exec(location.hash);
-  if (match) showBlock(Number(match[1]));
-  else $("block-detail").hidden = true;
+  const hash = location.hash;
+  const block = /^#block=(\d{1,15})$/.exec(hash);
+  const tx = /^#tx=([0-9a-f]{64})$/.exec(hash);
+  const member = /^#member=([0-9a-f]{64})$/.exec(hash);
+  const asof = /^#asof=(\d{1,15})$/.exec(hash);
+  if (block) {
+    shown = hash;
+    showBlock(Number(block[1]));
+  } else if (tx) {
+    const view = showDetail(`${t("tx_detail")} ${shortHex(tx[1], 16)}`);
+    renderTx(view.body, tx[1], view.isCurrent);
+  } else if (member) {
+    const view = showDetail(`${t("member_detail")} ${shortHex(member[1], 16)}`);
+    renderMember(view.body, member[1], view.isCurrent);
+  } else {
+    shown = "";
+    $("block-detail").hidden = true;
+    if (asof) {
+      setAsOf(Number(asof[1]));
+      $("asof-card").scrollIntoView();
+    }
+  }
 }
 
 // --- validators and departments -----------------------------------------------------------------------
 
+let asOf = null; // null: the head
+
+function heightQuery(prefix = "?") {
+  return asOf === null ? "" : `${prefix}height=${asOf}`;
+}
+
+function setAsOf(height) {
+  const head = Math.max(status?.height ?? 0, ...blocks.keys());
+  asOf = Number.isSafeInteger(height) && height >= 1 && (head === 0 || height <= head) ? height : null;
+  $("asof-height").value = asOf === null ? "" : String(asOf);
+  $("asof-error").textContent = Number.isSafeInteger(height) && asOf === null ? t("asof_out_of_range", { head }) : "";
+  loadValidators();
+  loadDepartments();
+}
+
+function answeredText(kind, height, timeMs) {
+  if (!Number.isSafeInteger(timeMs)) return t("asof_validators_next", { height: String(height) });
+  return t(kind, { height: String(height), time: formatTime(timeMs) });
+}
+
 async function loadValidators() {
   const box = $("validators");
+  const wanted = asOf;
   try {
-    const answer = await getJson("/v1/validators");
+    const answer = await getJson(`/v1/validators${heightQuery()}`);
+    if (wanted !== asOf) return;
+    // the set that signs block H: its time is block H's (none yet for the next block)
+    let timeMs = null;
+    const head = status?.height ?? 0;
+    if (Number.isSafeInteger(answer.height) && answer.height <= Math.max(head, ...blocks.keys())) {
+      timeMs = blocks.get(answer.height)?.time_ms ?? (await getJson(`/v1/blocks/${answer.height}`).catch(() => null))?.header?.time_ms;
+    }
+    if (wanted !== asOf) return;
+    $("validators-answered").textContent = answeredText("asof_validators_answered", answer.height, timeMs);
+    $("validators").dataset.height = String(answer.height);
     clear(box).append(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, t("col_department")),
       el("th", {}, t("col_key")), el("th", { class: "num" }, t("col_power")))),
     el("tbody", {}, (answer.validators ?? []).map((v) => el("tr", {}, el("td", {}, v.department),
       el("td", { class: "mono", title: v.public_key }, shortHex(v.public_key, 16)), el("td", { class: "num" }, String(v.power)))))));
   } catch (exc) {
-    clear(box).append(failure(exc));
+    if (wanted === asOf) clear(box).append(failure(exc));
   }
 }
 
 async function toggleMembers(code, button, row) {
+  const wanted = asOf;
   const existing = row.nextElementSibling;
   if (existing && existing.dataset.membersOf === code) {
     existing.remove();
@@ -246,7 +320,8 @@ async function toggleMembers(code, button, row) {
   const cell = el("td", { colspan: 4 }, t("loading"));
   row.after(el("tr", { "data-members-of": code }, cell));
   try {
-    const answer = await getJson(`/v1/departments/${encodeURIComponent(code)}/members`);
+    const answer = await getJson(`/v1/departments/${encodeURIComponent(code)}/members${heightQuery()}`);
+    if (wanted !== asOf) return;
     const members = answer.members ?? [];
     clear(cell).append(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, t("col_member")), el("th", {}, t("col_key")),
       el("th", {}, t("col_roles")))), el("tbody", {}, members.map((m) => el("tr", {}, el("td", {}, m.name),
@@ -258,8 +333,12 @@ async function toggleMembers(code, button, row) {
 
 async function loadDepartments() {
   const box = $("departments");
+  const wanted = asOf;
   try {
-    const answer = await getJson("/v1/departments");
+    const answer = await getJson(`/v1/departments${heightQuery()}`);
+    if (wanted !== asOf) return;
+    $("departments-answered").textContent = answeredText("asof_departments_answered", answer.height, answer.time_ms);
+    box.dataset.height = String(answer.height);
     const rows = (answer.departments ?? []).map((d) => {
       const button = el("button", { type: "button", class: "quiet", "aria-expanded": "false" }, t("show_members"));
       const row = el("tr", {}, el("td", {}, d.code), el("td", {}, d.name),
@@ -276,16 +355,40 @@ async function loadDepartments() {
 
 // --- start --------------------------------------------------------------------------------------------
 
+let older = null;
+
 async function start() {
+  const panel = mountMemberPanel($("member-panel")); // a member's key signs the reads of a transaction's detail
+  older = olderBlocks({ table: $("older-blocks"), button: $("older-button"), note: $("older-note"),
+    lowestLive: () => {
+      const heights = [...blocks.keys()].sort((a, b) => b - a).slice(0, MAX_ROWS);
+      return heights.length > 0 ? heights[heights.length - 1] : null;
+    } });
   initLanguage(() => {
+    panel.render();
     renderStatus();
     renderBlocks();
+    older.render();
     loadValidators();
     loadDepartments();
     onHash();
   });
+  onMemberChange(() => {
+    if (/^#tx=/.test(location.hash)) onHash();
+  });
+  $("asof-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("asof-height").value.trim();
+    if (text !== "" && !/^\d{1,15}$/.test(text)) {
+      $("asof-error").textContent = t("asof_invalid");
+      return;
+    }
+    setAsOf(text === "" ? null : Number(text));
+  });
+  $("asof-head").addEventListener("click", () => setAsOf(null));
   $("close-block").addEventListener("click", () => {
     history.replaceState(null, "", location.pathname);
+    shown = "";
     $("block-detail").hidden = true;
   });
   window.addEventListener("hashchange", onHash);

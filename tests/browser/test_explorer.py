@@ -1,0 +1,198 @@
+"""The explorer's transaction page, heights and paging back, in a real Chromium against a real 4-node cluster:
+a transaction shows its result code without a key and its arguments and events only with a member key loaded
+in the page (the reads carry the signed header; a key the node refuses is told which key it needs); the
+validators as of height 1 are the genesis set; "older blocks" pages back to block 1. Screenshots at 1280x800
+and 390x844 go to test-screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainnode import crypto
+from tests.browser.conftest import DESKTOP, PHONE, shoot
+from tests.browser.test_console import PageErrors
+from tests.cluster import DEPARTMENTS, Cluster
+from tests.nodeproc import http_json
+
+LABEL = "explorer-tx-page"
+
+
+@dataclass
+class Chain:
+    cluster: Cluster
+    tx_id: str
+    height: int
+    signer_key: Path
+    other_key: Path
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """Four departments; an anchor signed by node 1's officer, committed; that officer's key file and a key on
+    no roster; the chain grown to 36 blocks, so paging back takes two pages of 20."""
+    root = tmp_path_factory.mktemp("explorer")
+    cluster = Cluster(root / "c")
+    cluster.start_all()
+    try:
+        tx_ids = cluster.submit(1, [LABEL])
+        cluster.wait_committed(1, tx_ids)
+        _, answer = http_json(f"{cluster.urls[1]}/v1/txs/{tx_ids[0]}", timeout=5)
+        # blocks are made only for transactions: one at a time, until paging back needs two pages
+        for n in range(60):
+            if cluster.height(0) >= 36:
+                break
+            cluster.wait_committed(0, cluster.submit(0, [f"{LABEL}-{n}"]))
+        signer_key, other_key = root / "signer.key", root / "other.key"
+        crypto.write_key_file(signer_key, cluster.keys[1], label="officer of node 1")
+        crypto.write_key_file(other_key, crypto.PrivateKey.generate(), label="a key on no roster")
+        yield Chain(cluster=cluster, tx_id=tx_ids[0], height=int(answer["height"]), signer_key=signer_key,
+                    other_key=other_key)
+    finally:
+        cluster.stop_all()
+
+
+def open_explorer(browser: Any, url: str, viewport: dict[str, int],
+                  locale: str = "en-US") -> tuple[Any, Any, PageErrors]:
+    context = browser.new_context(viewport=viewport, locale=locale)
+    page = context.new_page()
+    errors = PageErrors(page)
+    page.goto(url)
+    page.wait_for_selector("html[data-ready='1']")
+    return context, page, errors
+
+
+def test_a_transaction_shows_its_result_without_a_key_and_its_arguments_only_with_one(chain: Chain,
+                                                                                     browser: Any) -> None:
+    base = chain.cluster.urls[1] + "/console/"
+    context, page, errors = open_explorer(browser, base, DESKTOP)
+    signed: list[str] = []
+    page.on("request", lambda r: signed.append(r.url) if (r.headers.get("authorization") or "").startswith(
+        "Chainnode-Signed") else None)
+    try:
+        # reached by a click, from the block's list of transactions
+        page.goto(f"{base}#block={chain.height}")
+        page.click(f"#block-body a[href='#tx={chain.tx_id}']")
+        page.wait_for_selector("#tx-code")
+        assert "ok" in page.inner_text("#tx-code")
+        assert page.inner_text("#tx-status") == "committed"
+        assert page.inner_text("#tx-height") == str(chain.height)
+        assert "anchor.put" in page.inner_text("#tx-call")
+        assert page.get_attribute("#tx-signer", "href") == f"#member={chain.cluster.keys[1].public_key.hex()}"
+        page.wait_for_selector("#tx-needs-key")
+        assert page.locator("#tx-args").count() == 0 and page.locator("#tx-events").count() == 0
+        assert signed == []
+        shoot(page, "explorer-tx-no-key-desktop")
+
+        # a key on no roster: the node refuses the detail, the page says which key it needs
+        page.set_input_files("#member-file", str(chain.other_key))
+        page.wait_for_selector("#member-info")
+        page.wait_for_selector("#tx-detail-signed[data-refused='1']")
+        assert "signer's department" in page.inner_text("#tx-needs-key")
+        assert page.locator("#tx-args").count() == 0 and page.locator("#tx-events").count() == 0
+        shoot(page, "explorer-tx-wrong-key-desktop")
+        # the roster has no such key (404) and the node refuses its signed read (401 or 403): nothing else
+        assert all("status of 40" in e for e in errors.errors), errors.errors
+        errors.errors.clear()
+        page.click("#member-unload")
+
+        # the signer's department's key: events and arguments, read signed
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#member-info")
+        page.wait_for_selector("#tx-args[data-loaded='1']")
+        args = page.inner_text("#tx-args")
+        assert crypto.sha256(LABEL.encode()).hex() in args and "test" in args, args
+        assert "anchor" in page.inner_text("#tx-events")
+        assert any(f"/v1/txs/{chain.tx_id}/proof" in u for u in signed), signed
+        assert any(u.endswith(f"/v1/txs/{chain.tx_id}") for u in signed), signed
+        shoot(page, "explorer-tx-key-desktop")
+
+        # the signer links to their roster record
+        page.click("#tx-signer")
+        page.wait_for_selector("#member-record")
+        assert page.inner_text("#member-record-department") == DEPARTMENTS[1][0]
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+    context, page, errors = open_explorer(browser, f"{base}#tx={chain.tx_id}", PHONE, locale="zh-CN")
+    try:
+        page.wait_for_selector("#tx-code")
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-args[data-loaded='1']")
+        shoot(page, "explorer-tx-key-phone")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+
+
+def test_validators_as_of_height_one_are_the_genesis_set(chain: Chain, browser: Any) -> None:
+    genesis = chain.cluster.genesis
+    expected = sorted(d.node_key.hex() for d in genesis.departments if d.power > 0)
+    context, page, errors = open_explorer(browser, chain.cluster.urls[0] + "/console/", DESKTOP)
+    try:
+        # from a block page's link
+        page.goto(chain.cluster.urls[0] + "/console/#block=1")
+        page.click("#block-validators-link")
+        page.wait_for_selector("#validators[data-height='1']")
+        page.wait_for_selector("#departments[data-height='1']")
+        titles = page.eval_on_selector_all("#validators td.mono", "cells => cells.map(c => c.title)")
+        keys = sorted(str(k) for k in titles)
+        assert keys == expected
+        assert "block 1" in page.inner_text("#validators-answered")
+        assert "block 1" in page.inner_text("#departments-answered")
+        page.click("#departments tr:has-text('SAMR') button")
+        page.wait_for_selector("#departments tr[data-members-of='SAMR'] td:has-text('issuer')")
+        shoot(page, "explorer-asof-desktop")
+        # typed heights: a hostile one is refused in place, the head comes back
+        page.fill("#asof-height", "1e3<script>")
+        page.click("#asof-show")
+        page.wait_for_selector("#asof-error:has-text('whole number')")
+        page.fill("#asof-height", "999999999")
+        page.click("#asof-show")
+        page.wait_for_selector("#asof-error:has-text('from 1 to')")
+        page.click("#asof-head")
+        page.wait_for_selector("#validators:not([data-height='1'])")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+
+
+def test_paging_back_reaches_block_one(chain: Chain, browser: Any) -> None:
+    context, page, errors = open_explorer(browser, chain.cluster.urls[2] + "/console/", DESKTOP)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/v1/blocks/" in r.url else None)
+    try:
+        page.wait_for_selector("#blocks tbody tr")
+        clicks = 0
+        for _ in range(10):
+            if page.locator("#older-blocks tr[data-height='1']").count():
+                break
+            page.click("#older-button")
+            clicks += 1
+            page.wait_for_selector("#older-button:enabled, #older-blocks tr[data-height='1']")
+        page.wait_for_selector("#older-blocks tr[data-height='1']")
+        assert page.is_disabled("#older-button") and clicks >= 2
+        assert "block 1 reached" in page.inner_text("#older-note")
+        rows = page.eval_on_selector_all("#older-blocks tbody tr", "rows => rows.map(r => r.dataset.height)")
+        heights = [int(h) for h in rows]
+        assert heights == sorted(heights, reverse=True) and len(heights) == len(set(heights))
+        assert 1 < len(requests) <= heights[0] + 5
+        shoot(page, "explorer-older-desktop")
+        page.click("#older-blocks tr[data-height='1'] a")
+        page.wait_for_selector("#block-signers")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+    context, page, errors = open_explorer(browser, chain.cluster.urls[2] + "/console/", PHONE, locale="zh-CN")
+    try:
+        page.wait_for_selector("#blocks tbody tr")
+        page.click("#older-button")
+        page.wait_for_selector("#older-blocks tbody tr")
+        shoot(page, "explorer-older-phone")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
