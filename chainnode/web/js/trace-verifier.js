@@ -6,14 +6,12 @@
 
 import { DecodeError, concatBytes, decode, encode, toHex } from "./msgpack.js";
 import {
-  MAX_BUNDLE_BYTES, ProofError, checkHeader, checkValidators, computeHash, isBytes, isUint, need, sha256,
-  verifyEd25519, verifyLinks,
+  MAX_BUNDLE_BYTES, ProofError, computeHash, decodeLink, isBytes, isUint, need, sha256, verifyEd25519, verifyLinks,
 } from "./verifier.js";
 
 const TAG_TX_BUNDLE = 11;
 const TX_BUNDLE_VERSION = 3;
 const MAX_LINKS = 20000;
-const MAX_VALIDATORS = 256;
 const MAX_TXS_PER_LINK = 100000;
 const MAX_ENTRY_BYTES = 1 << 20;
 const MAX_TX_BYTES = 64 * 1024;
@@ -59,25 +57,6 @@ function decodeTxPayload(value) {
   return { entries, txProof: hashes(value[1], "tx_proof", bound), resultProof: hashes(value[2], "result_proof", bound) };
 }
 
-function decodeTxLink(item) {
-  need(Array.isArray(item) && item.length === 5, "format", "a link is [header, round, signatures, validators, payload]");
-  const header = checkHeader(item[0]);
-  need(isUint(item[1], 2 ** 31), "format", "a link's round");
-  need(Array.isArray(item[2]) && item[2].length <= MAX_VALIDATORS, "format", "a link's signatures");
-  const signatures = item[2].map((pair) => {
-    need(Array.isArray(pair) && pair.length === 2 && isUint(pair[0], 1023) && isBytes(pair[1], 64), "format",
-      "a commit signature is [validator_index, signature]");
-    return { index: pair[0], signature: pair[1] };
-  });
-  const validators = item[3] === null ? null : checkValidators(item[3]);
-  if (signatures.length === 0) {
-    need(item[1] === 0 && validators === null && item[4] !== null, "format",
-      `block ${header.height} carries no commit; such a link is [header, 0, [], nil, payload]`);
-  }
-  const payload = item[4] === null ? null : decodeTxPayload(item[4]);
-  return { header, round: item[1], signatures, validators, payload };
-}
-
 /** Decode a transaction bundle (tag 11, version 3). Throws ProofError("format", ...). */
 export function decodeTxBundle(data) {
   const value = decodeStrict(data, MAX_BUNDLE_BYTES, "format", "proof");
@@ -92,7 +71,7 @@ export function decodeTxBundle(data) {
   need(isUint(value[2]) || (typeof value[2] === "bigint" && value[2] >= 0n && value[2] <= MAX_INT64), "format",
     "the bundle's from_height");
   need(Array.isArray(value[3]) && value[3].length <= MAX_LINKS, "format", "the bundle's links");
-  const links = value[3].map(decodeTxLink);
+  const links = value[3].map((item) => decodeLink(item, decodeTxPayload));
   need(links.length >= 1 && links[links.length - 1].payload !== null, "format",
     "a bundle ends with the link whose block holds what it proves");
   return { fromHeight: value[2], links };

@@ -287,7 +287,9 @@ function decodeStateProof(item) {
   return { key, value, leaf, siblings };
 }
 
-function decodeLink(item) {
+/** Decode one link `[header, round, signatures, validators, payload]`; `decodePayload` reads the payload kind
+ * of its bundle (state proofs here, transactions in trace-verifier.js). Throws ProofError("format", ...). */
+export function decodeLink(item, decodePayload) {
   need(Array.isArray(item) && item.length === 5, "format", "a link is [header, round, signatures, validators, payload]");
   const header = checkHeader(item[0]);
   need(isUint(item[1], 2 ** 31), "format", "a link's round");
@@ -302,13 +304,14 @@ function decodeLink(item) {
     need(item[1] === 0 && validators === null && item[4] !== null, "format",
       `block ${header.height} carries no commit; such a link is [header, 0, [], nil, payload]`);
   }
-  let payload = null;
-  if (item[4] !== null) {
-    need(Array.isArray(item[4]) && item[4].length <= MAX_STATE_PROOFS, "format", "a state payload holds 1 to 16 keys");
-    need(item[4].length >= 1, "format", "a state payload proves at least one key");
-    payload = item[4].map(decodeStateProof);
-  }
+  const payload = item[4] === null ? null : decodePayload(item[4]);
   return { header, round: item[1], signatures, validators, payload };
+}
+
+function decodeStatePayload(value) {
+  need(Array.isArray(value) && value.length <= MAX_STATE_PROOFS, "format", "a state payload holds 1 to 16 keys");
+  need(value.length >= 1, "format", "a state payload proves at least one key");
+  return value.map(decodeStateProof);
 }
 
 /** Decode a state bundle (tag 10, version 4). Throws ProofError("format", ...). */
@@ -329,7 +332,7 @@ export function decodeStateBundle(data) {
   need(version === STATE_BUNDLE_VERSION && value.length === 4, "format", "a state bundle is [10, 4, from_height, links]");
   need(isUint(value[2]), "format", "the bundle's from_height");
   need(Array.isArray(value[3]) && value[3].length <= MAX_LINKS, "format", "the bundle's links");
-  const links = value[3].map(decodeLink);
+  const links = value[3].map((item) => decodeLink(item, decodeStatePayload));
   need(links.length >= 1 && links[links.length - 1].payload !== null, "format",
     "a bundle ends with the link whose block holds what it proves");
   need(links.slice(0, -1).every((l) => l.payload === null), "format",
