@@ -213,6 +213,7 @@ class BftDriver:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.network.stop()
+            self.sync_server.close()
             self.wal.close()
 
     async def stop(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -106,6 +107,9 @@ class SyncServer:
     def __init__(self, node: Node) -> None:
         self.node = node
         self._slots = asyncio.Semaphore(SERVE_SLOTS)
+        self._pool = ThreadPoolExecutor(max_workers=SERVE_SLOTS, thread_name_prefix="sync-serve")
+        """Threads of their own: serving peers never takes the default executor's threads, which run consensus's
+        block work."""
         self._manifests: dict[int, bytes] = {}
         self._lock = threading.Lock()
         """Guards `_manifests`: requests are served in worker threads."""
@@ -118,7 +122,10 @@ class SyncServer:
         }
         handler = handlers[kind]
         async with self._slots:
-            return await asyncio.to_thread(handler, payload)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, handler, payload)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _served_height(self, height: int) -> int:
         head, base = self.node.head_height(), self.node.store.base_height()
