@@ -15,7 +15,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from chainnode import crypto, records
-from chainnode.read_auth import ReplayCache, SignedRead, authenticate, reader_member
+from chainnode.read_auth import ReplayCache, SignedRead, reader_member, verify_read
 from contracts import governance
 
 REPLAYS: Final = web.AppKey("replays", ReplayCache)
@@ -50,19 +50,27 @@ def _other_node_keys(node: Any) -> Iterator[bytes]:
         yield department.node_key
 
 
-def verify_signed(node: Any, replays: ReplayCache, facts: ReadRequest) -> SignedRead:
-    """Check the header's form, window, signature for this node and nonce. Runs on the read pool.
+def _check(node: Any, replays: ReplayCache, facts: ReadRequest) -> tuple[SignedRead, governance.MemberRecord]:
+    """The header's form, window and signature for this node, then the signer's registration at the head, and
+    only then its nonce: a key off the roster (which anyone can make) never takes a place in the replay cache,
+    so it cannot fill the cache and turn members away. Runs on the read pool."""
+    signed = verify_read(facts.header, chain_id=node.genesis.chain_id, node_key=node.node_key.public_key,
+                         method=facts.method, target=facts.target, body_sha256=facts.body_sha256,
+                         now_ms=facts.now_ms, other_node_keys=_other_node_keys(node))
+    head = records.view(node.reader)
+    member = reader_member(head, signed, head.height)
+    replays.record(signed, facts.now_ms)
+    return signed, member
 
-    Raises ReadUnauthenticated (401: signature_required, malformed_signature, read_request_expired, wrong_node,
-    bad_signature, read_replayed) or Busy (503, the replay cache is full)."""
-    return authenticate(facts.header, chain_id=node.genesis.chain_id, node_key=node.node_key.public_key,
-                        method=facts.method, target=facts.target, body_sha256=facts.body_sha256,
-                        now_ms=facts.now_ms, replays=replays, other_node_keys=_other_node_keys(node))
+
+def verify_signed(node: Any, replays: ReplayCache, facts: ReadRequest) -> SignedRead:
+    """A signed request of a registered member (`_check`). Raises ReadUnauthenticated (401:
+    signature_required, malformed_signature, read_request_expired, wrong_node, bad_signature, read_replayed),
+    ReadForbidden (403, the roster's code: a key revoked since cannot read, not even past heights) or Busy (503,
+    the replay cache is full)."""
+    return _check(node, replays, facts)[0]
 
 
 def signed_member(node: Any, replays: ReplayCache, facts: ReadRequest) -> governance.MemberRecord:
-    """`verify_signed`, then the signer's registration at the head: a key revoked since cannot read, not even
-    past heights. Raises ReadForbidden (403) with the roster's code too."""
-    signed = verify_signed(node, replays, facts)
-    head = records.view(node.reader)
-    return reader_member(head, signed, head.height)
+    """`verify_signed`, answering the signer's registration at the head."""
+    return _check(node, replays, facts)[1]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from chainnode import crypto
+from chainnode.api_auth import REPLAYS
 from chainnode.read_auth import NONCE_SIZE, WINDOW_MS, sign_read
 from contracts import case_queries
 from tests.kit import signed_headers
@@ -99,7 +100,11 @@ async def test_a_revoked_key_reads_nothing(chain: Chain) -> None:
     refused = await chain.get(f"/v1/cases/{case_id}", 403, key=clerk)
     assert refused["code"] == "key_revoked"
     stranger = crypto.PrivateKey.generate()
+    replays = chain.client.server.app[REPLAYS]
+    held = len(replays)
     assert (await chain.get(f"/v1/cases/{case_id}", 403, key=stranger))["code"] == "not_a_member"
+    # a key off the roster (anyone can make one) takes no place in the replay cache: it cannot fill it
+    assert len(replays) == held
 
 
 async def test_department_records_and_holders_are_scoped_by_department(chain: Chain) -> None:
