@@ -24,16 +24,16 @@ from chainnode import api_documents, api_records, codec, console, history, read_
 from chainnode.api_auth import REPLAYS, ReadRequest, read_request, signed_member
 from chainnode.api_params import MAX_HEIGHT, parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
-from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, NotFound
+from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, InvalidInput, NotFound
 from chainnode.health import compute_readiness
 from chainnode.light import StateValueBundle
 from chainnode.mempool import Admission
 from chainnode.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from chainnode.node import Node
-from chainnode.read_auth import ReadForbidden, ReplayCache
+from chainnode.read_auth import ReadForbidden, ReadUnauthenticated, ReplayCache
 from chainnode.read_pool import ReadPool
 from chainnode.reader import Reader, TxStatus
-from chainnode.results import decode_result, jsonable
+from chainnode.results import TxResult, decode_result, jsonable
 from chainnode.tx import decode_transaction
 from contracts import governance
 
@@ -416,18 +416,21 @@ ALL_EVENTS: Final = "*"
 
 def block_event(reader: Reader, height: int, scope: str | None = ALL_EVENTS) -> dict[str, Any]:
     """A block's event. `scope`: ALL_EVENTS (an auditor) gives every result's events; a department code, the
-    events of the transactions its staff signed; None (anyone), no events: each result's tx_id, code and
-    message only, as GET /v1/blocks lists them."""
+    events of the transactions its staff signed; None, no events: each result's tx_id, code and message only,
+    as GET /v1/blocks lists them (the stored events are then not even turned into JSON)."""
     block, _ = reader.get_block(height)
-    results = [decode_result(r).to_json() for r in reader.get_results(height)]
-    if scope != ALL_EVENTS:
+    decoded = [decode_result(r) for r in reader.get_results(height)]
+    if scope is None:
+        results: list[dict[str, Any]] = [_result_summary(r) for r in decoded]
+    elif scope == ALL_EVENTS:
+        results = [r.to_json() for r in decoded]
+    else:
         view = records.view(reader, height)
-        for i, (raw, result) in enumerate(zip(block.txs, results, strict=False)):
-            if scope is not None:
-                member = governance.member_record(view, decode_transaction(raw).signer)
-                if member is not None and member["department"] == scope:
-                    continue
-            results[i] = {"tx_id": result["tx_id"], "code": result["code"], "message": result["message"]}
+        results = []
+        for raw, result in zip(block.txs, decoded, strict=False):
+            member = governance.member_record(view, decode_transaction(raw).signer)
+            in_scope = member is not None and member["department"] == scope
+            results.append(result.to_json() if in_scope else _result_summary(result))
     return {
         "type": "block",
         "height": height,
@@ -436,6 +439,10 @@ def block_event(reader: Reader, height: int, scope: str | None = ALL_EVENTS) -> 
         "tx_count": block.header.tx_count,
         "results": results,
     }
+
+
+def _result_summary(result: TxResult) -> dict[str, Any]:
+    return {"tx_id": result.tx_id.hex(), "code": result.code, "message": result.message}
 
 
 async def event_text(app: web.Application, height: int, scope: str | None = ALL_EVENTS) -> str | None:
@@ -453,12 +460,28 @@ async def event_text(app: web.Application, height: int, scope: str | None = ALL_
     return text
 
 
+EVENT_DETAIL: Final = ("codes", "events")
+"""`detail` of the event stream: `codes` (the default) gives each result's code and message; `events` also
+its events, to a signed upgrade request within the signer's scope."""
+
+
 async def event_scope(request: web.Request, facts: ReadRequest) -> str | None:
-    """The scope of a subscriber's stream: None (no Authorization header), an auditor's, or a department's.
-    Raises ReadUnauthenticated or ReadForbidden for a header that does not hold (before the upgrade)."""
+    """The scope of a subscriber's stream: None (codes only: the default, and every unsigned request), an
+    auditor's, or a department's (`detail=events` on a signed request). Raises InvalidInput for another
+    `detail`, ReadUnauthenticated for `detail=events` unsigned, and ReadUnauthenticated or ReadForbidden for
+    a header that does not hold (before the upgrade)."""
+    detail = request.query.get("detail", "codes")
+    if detail not in EVENT_DETAIL:
+        raise InvalidInput(f"detail must be one of {', '.join(EVENT_DETAIL)}, not {detail[:32]!r}", field="detail")
     if not facts.is_signed:
+        if detail == "events":
+            raise ReadUnauthenticated(
+                "detail=events needs a signed request (an auditor, or the staff of the signers' department)",
+                code="signature_required")
         return None
     member = await request.app[READS].run(signed_member, request.app[NODE], request.app[REPLAYS], facts)
+    if detail == "codes":
+        return None
     return ALL_EVENTS if read_scope.is_auditor(member) else member.department
 
 

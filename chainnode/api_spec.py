@@ -152,9 +152,11 @@ OPENAPI: Final[dict[str, Any]] = {
         "/v1/events": {
             "get": _op(
                 "WebSocket: one JSON message per committed block with its results' codes, resumable from a height; "
-                "a signed upgrade request also gets the results' events (an auditor: all; staff: their "
-                "department's)",
-                [_query("from_height", {"type": "integer", "minimum": 1})],
+                "with detail=events, a signed upgrade request also gets the results' events (an auditor: all; "
+                "staff: those of transactions their department's staff signed)",
+                [_query("from_height", {"type": "integer", "minimum": 1}),
+                 _query("detail", {"type": "string", "enum": ["codes", "events"]},
+                        "codes (default): each result's code and message; events: also its events (signed only)")],
                 ok="101",
             )
         },

@@ -164,9 +164,16 @@ async def test_the_event_stream_gives_tx_detail_only_on_a_signed_upgrade(chain: 
     signed = await chain.client.ws_connect(target, headers=signed_headers(chain.node, CAB_AUDITOR, target))
     event = json.loads((await signed.receive()).data)
     await signed.close()
-    assert all("events" in r for r in event["results"])
+    assert all("events" not in r for r in event["results"])  # detail is opt-in, signed or not
+    detailed = f"{target}&detail=events"
+    signed = await chain.client.ws_connect(detailed, headers=signed_headers(chain.node, CAB_AUDITOR, detailed))
+    event = json.loads((await signed.receive()).data)
+    await signed.close()
+    assert event["results"] and all("events" in r for r in event["results"])
     refused = await chain.client.get(target, headers=signed_headers(chain.node, crypto.PrivateKey.generate(), target))
     assert refused.status == 403
+    _problem(*await _status(chain, detailed), 401, "signature_required")
+    _problem(*await _status(chain, f"{target}&detail=all"), 400, "invalid_input")
 
 
 async def test_public_routes_answer_without_a_key(chain: Chain) -> None:
