@@ -63,14 +63,28 @@ def get_method(tx_contract: str, tx_method: str, registry: Registry = REGISTRY) 
     return method
 
 
+def parse_call(tx: Transaction, registry: Registry = REGISTRY) -> tuple[Method, Value]:
+    """The method a transaction calls and its parsed arguments, parsed once per Transaction object: the
+    parse is kept on the transaction (`parsed_args`) when the registry is the chain's own.
+
+    Raises UnknownContract, UnknownMethod, or the parser's ContractError.
+    """
+    method = get_method(tx.body.contract, tx.body.method, registry)
+    if registry is REGISTRY and tx.parsed_args is not None:
+        return method, tx.parsed_args
+    args: Value = method.parse(tx.body.args)
+    if registry is REGISTRY:
+        object.__setattr__(tx, "parsed_args", args)
+    return method, args
+
+
 def validate_call(tx: Transaction, registry: Registry = REGISTRY) -> None:
     """The stateless admission check of a call: known contract and method, well-formed arguments.
 
     Raises UnknownContract, UnknownMethod or InvalidArguments.
     """
-    method = get_method(tx.body.contract, tx.body.method, registry)
     try:
-        method.parse(tx.body.args)
+        parse_call(tx, registry)
     except ContractError as exc:
         raise InvalidArguments(exc.message, field=exc.field or "args") from exc
 
@@ -95,8 +109,7 @@ def compute_call_entities(tx: Transaction, registry: Registry = REGISTRY) -> tup
     arguments name when the contract and method exist and the arguments parse."""
     signer_entity = f"signer:{tx.signer.hex()}"
     try:
-        method = get_method(tx.body.contract, tx.body.method, registry)
-        args: Value = method.parse(tx.body.args)
+        method, args = parse_call(tx, registry)
     except (ContractError, UnknownContract, UnknownMethod):
         return (signer_entity,)
     return _entities(signer_entity, compute_targets(method, args))
@@ -119,8 +132,7 @@ def execute_transaction(
     overlay = block_overlay.child()
     targets: tuple[str, ...] = ()
     try:
-        method = get_method(tx.body.contract, tx.body.method, registry)
-        args: Value = method.parse(tx.body.args)
+        method, args = parse_call(tx, registry)
         targets = compute_targets(method, args)
         outcome: Outcome = method.handler(overlay, args, call)
     except (ContractError, UnknownContract, UnknownMethod) as exc:

@@ -67,6 +67,10 @@ class Transaction:
     raw: bytes = field(default=b"", compare=False, repr=False)
     tx_id: TxId = field(default=TxId(b""), compare=False)
     body_bytes: bytes = field(default=b"", compare=False, repr=False)
+    parsed_args: object = field(default=None, compare=False, repr=False)
+    """The contract's parse of `body.args`, set once by `chainnode.execution.parse_call` (at admission), so
+    execution does not parse the same arguments again. Parsed arguments are frozen dataclasses that handlers
+    only read. None until then."""
 
     def __post_init__(self) -> None:
         if not self.raw:

@@ -10,7 +10,7 @@ from typing import Any
 
 from chainnode import codec, crypto
 from chainnode.codec import Value
-from chainnode.execution import BlockContext, compute_genesis_changes, execute_block
+from chainnode.execution import BlockContext, compute_genesis_changes, execute_block, get_method
 from chainnode.genesis import Genesis, parse_genesis
 from chainnode.results import TxResult
 from chainnode.tx import Transaction, TxBody, sign_transaction
@@ -137,6 +137,10 @@ class Chain:
                                                                 time_ms=self.time_ms))
         self.state.apply(execution.changes)
         self.last_entities = execution.entities
+        for tx in txs:  # execution reuses a transaction's parsed arguments: no handler may change them
+            if tx.parsed_args is not None:
+                assert tx.parsed_args == get_method(tx.body.contract, tx.body.method).parse(tx.body.args), (
+                    f"{tx.body.contract}.{tx.body.method} changed its parsed arguments")
         return list(execution.results)
 
     def call(self, key: crypto.PrivateKey, contract: str, method: str, args: Value, **kw: Any) -> TxResult:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from chainnode import crypto
-from chainnode.execution import compute_call_entities
+from chainnode.execution import compute_call_entities, validate_call
+from chainnode.tx import Transaction
 from contracts.registry import REGISTRY
 from tests.contract_kit import Chain
 
@@ -72,3 +73,16 @@ def test_every_method_on_a_record_names_its_targets() -> None:
     for contract, methods in REGISTRY.items():
         for name, method in methods.items():
             assert (method.targets is None) == ((contract, name) in untargeted), f"{contract}.{name}"
+
+
+def test_a_call_is_parsed_once_and_execution_reuses_the_parse() -> None:
+    chain = Chain()
+    tx = chain.tx(chain.staff["PSB", "clerk"], "anchor", "put", {"content_hash": b"\x01" * 32, "kind": "doc"})
+    assert tx.parsed_args is None
+    validate_call(tx)  # admission
+    parsed = tx.parsed_args
+    assert parsed is not None
+    assert chain.block([tx])[0].code == "ok"
+    assert tx.parsed_args is parsed  # execution did not parse again
+    other = Transaction(tx.body, tx.signature)  # the same bytes decoded anew: parsed on its own
+    assert other.parsed_args is None and other == tx
