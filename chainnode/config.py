@@ -36,6 +36,9 @@ class NodeConfig:
     max_request_bytes: int = 32 * 1024 * 1024
     max_batch_txs: int = 10_000
     verify_threads: int = 2
+    admission_processes: int = -1
+    """Worker processes that check submitted batches (decoding, shape, signatures: chainnode/admission.py);
+    0 checks them in the node's own process; -1 (the default) picks one per core beyond two, at most 4."""
     read_threads: int = 2
     """Threads of the API's read pool (chainnode/read_pool.py): client reads never run on the event loop."""
     read_queue: int = 16
@@ -87,7 +90,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "create_empty_blocks",
         "empty_block_interval_ms",
     ),
-    "mempool": ("mempool_max_txs", "mempool_max_bytes", "verify_threads"),
+    "mempool": ("mempool_max_txs", "mempool_max_bytes", "verify_threads", "admission_processes"),
     "consensus": (
         "timeout_propose_ms", "timeout_propose_delta_ms", "timeout_prevote_ms", "timeout_prevote_delta_ms",
         "timeout_precommit_ms", "timeout_precommit_delta_ms", "timeout_max_ms", "time_precision_ms",
@@ -112,14 +115,26 @@ COMMENTS = {
     "api_tls_cert": "HTTPS for the API: a PEM certificate chain and its key (paths relative to this home).",
     "api_tls_client_ca": "Mutual TLS: when set, API clients must present a certificate signed by this CA.",
     "api_plain_http": "Plain HTTP instead of HTTPS: for a node whose API listens on loopback only (devnets).",
+    "admission_processes": "Processes that check submitted transactions: -1 = one per core beyond two (at most 4), "
+                           "0 = none (in the node's process).",
 }
 """Comments `render_config` writes above a setting."""
 
 
 SYNC_MODES = ("auto", "state", "replay")
 
+AUTOMATIC_INTS = frozenset({"admission_processes"})
+"""Integer settings where -1 asks the node to choose."""
+
 MIN_STORE_BYTES = 1024 * 1024
 """The smallest `[documents] max_store_bytes`: room for at least one 1 MiB chunk."""
+
+
+def admission_process_count(config: NodeConfig, cores: int | None) -> int:
+    """How many admission worker processes `config` asks for on a machine with `cores` cores."""
+    if config.admission_processes >= 0:
+        return config.admission_processes
+    return min(4, max(0, (cores or 1) - 2))
 
 
 def parse_listen(value: str, *, field: str) -> tuple[str, int]:
@@ -134,8 +149,10 @@ def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false", field=where)
     elif isinstance(default, int):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"{where} must be a non-negative integer", field=where)
+        lowest = -1 if name in AUTOMATIC_INTS else 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
+            kind = "an integer, -1 for automatic" if lowest < 0 else "a non-negative integer"
+            raise ConfigError(f"{where} must be {kind}", field=where)
     elif isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings", field=where)
@@ -177,6 +194,9 @@ def load_config(path: Path) -> NodeConfig:
         raise ConfigError('node.log_format must be "text" or "json"', field="node.log_format")
     if config.verify_threads < 1 or config.max_block_txs < 1 or config.read_threads < 1:
         raise ConfigError("mempool.verify_threads, api.read_threads and producer.max_block_txs must be at least 1")
+    if not -1 <= config.admission_processes <= 64:
+        raise ConfigError("mempool.admission_processes must be -1 (automatic), 0 (none) or up to 64, "
+                          f"got {config.admission_processes}", field="mempool.admission_processes")
     if config.max_store_bytes < MIN_STORE_BYTES:
         raise ConfigError(
             f"documents.max_store_bytes must be at least {MIN_STORE_BYTES} (1 MiB), got {config.max_store_bytes}; "

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from chainnode.admission import ScreenRules, check_stateless, decode_for_admission
 from chainnode.errors import (
     ChainError,
-    InputTooLarge,
     InvalidInput,
     InvalidSignature,
     MempoolFull,
@@ -30,11 +30,8 @@ from chainnode.errors import (
     TxAlreadyCommitted,
     TxAlreadyPending,
     TxExpired,
-    TxExpiryTooFar,
-    WrongChain,
 )
-from chainnode.execution import validate_call
-from chainnode.tx import Transaction, decode_transaction
+from chainnode.tx import Transaction
 from contracts import governance
 from contracts.base import ContractError, StateReader
 
@@ -146,40 +143,41 @@ class Mempool:
 
     # --- admission ---------------------------------------------------------------------------------
 
+    def rules(self, next_height: int) -> ScreenRules:
+        """What the stateless checks of a transaction for block `next_height` depend on."""
+        return ScreenRules(chain_id=self.chain_id, next_height=next_height, max_ttl=self.max_ttl,
+                           max_tx_bytes=self.max_tx_bytes)
+
     def screen(self, raw: bytes, *, next_height: int) -> Transaction:
         """Every admission check except the signature. Raises the InvalidInput subclass that applies."""
-        if len(raw) > self.max_tx_bytes:
-            raise InputTooLarge(f"transaction of {len(raw)} bytes exceeds the limit of {self.max_tx_bytes}")
-        tx = decode_transaction(raw, max_size=self.max_tx_bytes)
+        rules = self.rules(next_height)
+        tx = decode_for_admission(raw, rules)
         try:
-            self.validate_stateless(tx, next_height=next_height)
-            if self._validate_signer is not None:
-                self._validate_signer(tx.signer, next_height)
+            check_stateless(tx, rules)
         except InvalidInput as exc:
             self._remember_rejection(tx.tx_id, exc)
             raise
+        self.screen_stateful(tx, next_height=next_height)
+        return tx
+
+    def screen_stateful(self, tx: Transaction, *, next_height: int) -> None:
+        """The checks that need the node's state, for a transaction that passed the stateless ones (here or in
+        an admission worker): the signer's roster entry, already pending or committed. Raises
+        SignerNotAuthorised, TxAlreadyPending or TxAlreadyCommitted."""
+        if self._validate_signer is not None:
+            try:
+                self._validate_signer(tx.signer, next_height)
+            except InvalidInput as exc:
+                self._remember_rejection(tx.tx_id, exc)
+                raise
         if tx.tx_id in self._pending:
             raise TxAlreadyPending(f"transaction {tx.tx_id.hex()} is already pending", field="tx")
         if self._is_committed(tx.tx_id):
             raise TxAlreadyCommitted(f"transaction {tx.tx_id.hex()} is already committed", field="tx")
-        return tx
 
-    def validate_stateless(self, tx: Transaction, *, next_height: int) -> None:
-        """Chain ID, expiry window and call shape. Raises WrongChain, TxExpired, TxExpiryTooFar, ..."""
-        body = tx.body
-        if body.chain_id != self.chain_id:
-            raise WrongChain(f"transaction is for chain {body.chain_id!r}, this is {self.chain_id!r}", field="chain_id")
-        if body.expiry_height < next_height:
-            raise TxExpired(
-                f"transaction expired at height {body.expiry_height}; the next block is {next_height}",
-                field="expiry_height",
-            )
-        if body.expiry_height > next_height + self.max_ttl:
-            raise TxExpiryTooFar(
-                f"expiry height {body.expiry_height} is more than {self.max_ttl} blocks ahead of {next_height}",
-                field="expiry_height",
-            )
-        validate_call(tx)
+    def remember_refusal(self, tx_id: bytes, error: ChainError) -> None:
+        """Keep why a transaction was refused (an admission worker's verdict), for GET /v1/txs/{id}."""
+        self._remember_rejection(tx_id, error)
 
     def cached_signature_verdict(self, tx: Transaction) -> bool | None:
         return self._verified.get(self._verdict_key(tx))

@@ -25,11 +25,22 @@ from pathlib import Path
 from typing import Any
 
 from chainnode import crypto, faults, keyfile
+from chainnode.admission import CHUNK as ADMISSION_CHUNK
+from chainnode.admission import (
+    AdmissionPool,
+    BrokenProcessPool,
+    Passed,
+    Refused,
+    Verdict,
+    from_wire,
+    screen_batch,
+    trusted_transaction,
+)
 from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import BlobStore
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
-from chainnode.config import HomeLayout, NodeConfig, load_config
+from chainnode.config import HomeLayout, NodeConfig, admission_process_count, load_config
 from chainnode.doc_keys import DocumentKeys
 from chainnode.errors import (
     ChainError,
@@ -38,6 +49,7 @@ from chainnode.errors import (
     InvalidInput,
     InvalidSignature,
     StoreError,
+    TxAlreadyPending,
 )
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
@@ -58,6 +70,8 @@ from contracts import proposals
 log = logging.getLogger("chainnode.node")
 
 VERIFY_CHUNK = 256
+MIN_POOL_BATCH = 64
+"""Smaller batches are checked in the node's process: handing them to a worker would cost more than it saves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +156,8 @@ class Node:
                                    mempool_size=lambda: (len(self.mempool), self.mempool.size_bytes))
         """Prometheus metrics (chainnode/metrics.py): counted here per block and per batch, levels at scrape."""
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
+        self.admission = AdmissionPool(admission_process_count(config, os.cpu_count()))
+        """Worker processes for the stateless checks of submitted batches (chainnode/admission.py)."""
         self._work = asyncio.Event()
         self._new_head = asyncio.Condition()
         self._stopping = False
@@ -489,6 +505,7 @@ class Node:
         self._work.set()
 
     def close(self) -> None:
+        self.admission.close()
         self._pool.shutdown(wait=True)
         with self._commit_lock:
             self.store.close()
@@ -501,6 +518,8 @@ class Node:
         Screening (decode and stateless checks) runs here; each chunk of screened transactions goes to
         the verification pool at once, so signature checks on the pool overlap with screening.
         """
+        if self.admission.processes and len(raws) >= MIN_POOL_BATCH:
+            return await self._submit_through_workers(raws, relay=relay)
         outcomes: list[Admission | None] = [None] * len(raws)
         loop = asyncio.get_running_loop()
         pending: list[tuple[list[tuple[int, Transaction]], asyncio.Future[list[bool]]]] = []
@@ -529,6 +548,10 @@ class Node:
             for (i, tx), valid in zip(items, await future, strict=True):
                 self.mempool.record_signature_verdict(tx, valid)
                 outcomes[i] = self._admit(tx, valid)
+        return self._finish_submit(raws, outcomes, relay=relay)
+
+    def _finish_submit(self, raws: Sequence[bytes], outcomes: list[Admission | None], *,
+                       relay: bool) -> list[Admission]:
         self.metrics.count_admissions((o for o in outcomes if o is not None), source="api" if relay else "peer")
         if len(self.mempool):
             self._work.set()
@@ -537,6 +560,64 @@ class Node:
             if accepted:
                 self.on_admitted(accepted)
         return [o if o is not None else Admission(tx_id=None) for o in outcomes]
+
+    async def _submit_through_workers(self, raws: Sequence[bytes], *, relay: bool) -> list[Admission]:
+        """`submit` with the stateless checks and signatures in the admission workers; the roster, pending
+        and committed checks and the mempool insert here, on the loop, in the batch's order."""
+        outcomes: list[Admission | None] = [None] * len(raws)
+        next_height = self.tip.height + 1
+        rules = self.mempool.rules(next_height)
+        todo: list[int] = []
+        for i, raw in enumerate(raws):
+            known = self.mempool.get_by_raw(raw)  # the same bytes already pending: no worker needed
+            if known is not None:
+                outcomes[i] = Admission(tx_id=None, error=TxAlreadyPending(
+                    f"transaction {known.tx_id.hex()} is already pending", field="tx"))
+            else:
+                todo.append(i)
+        chunks = [todo[k : k + ADMISSION_CHUNK] for k in range(0, len(todo), ADMISSION_CHUNK)]
+        futures = self.admission.submit_chunks([raws[i] for i in todo], rules)
+        admitted: set[bytes] = set()
+        for chunk, future in zip(chunks, futures, strict=True):
+            try:
+                verdicts = [from_wire(item) for item in await asyncio.wrap_future(future)]
+            except BrokenProcessPool:
+                log.error("an admission worker process died; checking this batch in the node's process and "
+                          "starting new workers")
+                self.admission.replace_broken()
+                verdicts = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, screen_batch, [raws[i] for i in chunk], rules)
+            for i, verdict in zip(chunk, verdicts, strict=True):
+                outcomes[i] = self._admit_verdict(raws[i], verdict, next_height, relay=relay, batch=admitted)
+        return self._finish_submit(raws, outcomes, relay=relay)
+
+    def _admit_verdict(self, raw: bytes, verdict: Verdict, next_height: int, *, relay: bool,
+                       batch: set[bytes]) -> Admission:
+        """The verdict `submit` gives in the node's process: refusals of the stateful checks as of the batch's
+        start carry no ID; a repeat within the batch is refused by the insert, with its ID."""
+        signature_holds = isinstance(verdict, Passed)
+        if isinstance(verdict, Refused):
+            if verdict.code != InvalidSignature.code or verdict.tx_id is None:
+                error = verdict.error()
+                if verdict.tx_id is not None:
+                    self.mempool.remember_refusal(verdict.tx_id, error)
+                return Admission(tx_id=None, error=error)
+            verdict = Passed(verdict.tx_id)  # decoded and shaped: the checks below come first, as inline
+        tx = trusted_transaction(raw, verdict)
+        if tx.tx_id in batch:
+            return self._admit(tx, signature_holds)
+        try:
+            self.mempool.screen_stateful(tx, next_height=next_height)
+            if relay:
+                for check in self.client_checks.values():
+                    check(tx)
+        except InvalidInput as exc:
+            return Admission(tx_id=None, error=exc)
+        self.mempool.record_signature_verdict(tx, signature_holds)
+        admission = self._admit(tx, signature_holds)
+        if admission.accepted:
+            batch.add(tx.tx_id)
+        return admission
 
     def _admit(self, tx: Transaction, valid: bool) -> Admission:
         if not valid:

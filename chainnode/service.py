@@ -75,6 +75,9 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         node.head_height(),
         " requiring client certificates" if node.config.api_tls_client_ca else "",
     )
+    if node.admission.processes:
+        await asyncio.to_thread(node.admission.start)
+        log.info("admission: %d worker processes check submitted batches", node.admission.processes)
     if ready is not None:
         ready.set()
     validators = node.validators_at(node.head_height() + 1)

@@ -36,8 +36,16 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of a process and its live child processes (a node's admission workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def dir_bytes(path: Path) -> int:
@@ -161,7 +169,8 @@ def one_run(args: argparse.Namespace, run: int) -> dict[str, float]:
         name="Bench",
         api_port=port,
         p2p_port=free_port(),
-        config_overrides={"block_interval_ms": args.interval_ms, "max_block_txs": args.block_txs},
+        config_overrides={"block_interval_ms": args.interval_ms, "max_block_txs": args.block_txs,
+                          "admission_processes": args.admission_processes},
     )
     key = crypto.load_key_file(created.officer_key).key
     from chainnode.tx import decode_transaction
@@ -224,6 +233,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--interval-ms", type=int, default=100)
     parser.add_argument("--block-txs", type=int, default=5000)
+    parser.add_argument("--admission-processes", type=int, default=-1,
+                        help="the node's [mempool] admission_processes (-1: its automatic choice; 0: none)")
     args = parser.parse_args()
     runs = []
     floors = []

@@ -1,0 +1,144 @@
+"""Admission through worker processes gives the same verdicts as admission in the node's process.
+
+Two nodes of one chain, one checking submitted batches in its own process (`admission_processes = 0`) and
+one in two worker processes, receive the same random batches: valid transactions, and ones with a flipped
+byte, a bad signature, another chain, an expiry too far ahead, an unknown method, bad arguments, a
+non-canonical encoding, a signer off the roster, garbage, oversize bytes, repeats within the batch and
+repeats of what is already pending. Every verdict (accepted or not, the code, the ID) and the pending
+set must be the same on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chainnode import crypto
+from chainnode.home import init_home
+from chainnode.mempool import Admission
+from chainnode.node import MIN_POOL_BATCH, Node
+from chainnode.tx import TxBody, sign_transaction
+
+KINDS = ("valid", "flip", "bad_signature", "wrong_chain", "too_far", "unknown_method", "bad_args",
+         "non_canonical", "stranger", "garbage", "oversize", "repeat", "repeat_pending")
+
+
+@dataclass(repr=False)
+class Pair:
+    inline: Node
+    workers: Node
+    key: crypto.PrivateKey
+    chain_id: str
+    submitted: list[bytes]
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, crypto.PrivateKey]]:
+    root = tmp_path_factory.mktemp("admission")
+    _, created = init_home(root / "inline", chain_id="adm", department="PSB", name="Admission", api_port=1,
+                           p2p_port=2, config_overrides={"admission_processes": 0})
+    shutil.copytree(root / "inline", root / "workers")
+    config = root / "workers" / "config.toml"
+    config.write_text(config.read_text().replace("admission_processes = 0", "admission_processes = 2"))
+    yield root / "inline", root / "workers", crypto.load_key_file(created.officer_key).key
+
+
+@pytest.fixture
+async def pair(homes: tuple[Path, Path, crypto.PrivateKey]) -> AsyncIterator[Pair]:
+    inline_home, workers_home, key = homes
+    inline, workers = Node.from_home(inline_home), Node.from_home(workers_home)
+    assert inline.admission.processes == 0 and workers.admission.processes == 2
+    await asyncio.to_thread(workers.admission.start)
+    try:
+        yield Pair(inline, workers, key, inline.genesis.chain_id, [])
+    finally:
+        inline.close()
+        workers.close()
+
+
+def _body(pair: Pair, seed: int, **changes: Any) -> TxBody:
+    fields: dict[str, Any] = {
+        "chain_id": pair.chain_id, "contract": "anchor", "method": "put",
+        "args": {"content_hash": crypto.sha256(seed.to_bytes(8, "big") + os.urandom(8)), "kind": "prop"},
+        "signer": pair.key.public_key, "nonce": os.urandom(16), "expiry_height": 50,
+    }
+    fields.update(changes)
+    return TxBody(**fields)
+
+
+def make_raw(pair: Pair, kind: str, seed: int, batch: list[bytes]) -> bytes:
+    if kind == "repeat" and batch:
+        return batch[seed % len(batch)]
+    if kind == "repeat_pending" and pair.submitted:
+        return pair.submitted[seed % len(pair.submitted)]
+    if kind == "garbage":
+        return seed.to_bytes(8, "big") * (1 + seed % 7)
+    if kind == "oversize":
+        return b"\x93" + bytes(70_000)
+    if kind == "stranger":
+        stranger = crypto.PrivateKey(crypto.sha256(b"stranger"))
+        return sign_transaction(stranger, _body(pair, seed, signer=stranger.public_key)).raw
+    changes: dict[str, Any] = {
+        "wrong_chain": {"chain_id": "another"},
+        "too_far": {"expiry_height": 10**9},
+        "unknown_method": {"method": "take"},
+        "bad_args": {"args": {"content_hash": b"short", "kind": "prop"}},
+    }.get(kind, {})
+    tx = sign_transaction(pair.key, _body(pair, seed, **changes))
+    raw = tx.raw
+    if kind == "flip":
+        index = seed % len(raw)
+        return raw[:index] + bytes([raw[index] ^ (1 << (seed % 8))]) + raw[index + 1:]
+    if kind == "bad_signature":
+        return raw[:-1] + bytes([raw[-1] ^ 1])
+    if kind == "non_canonical":  # the same fields with the args map's keys out of order
+        items = msgpack.unpackb(raw, raw=False)
+        items[5] = dict(sorted(items[5].items(), reverse=True))
+        return bytes(msgpack.packb(items, use_bin_type=True))
+    return raw
+
+
+def summary(admissions: list[Admission]) -> list[tuple[bool, str | None, bytes | None]]:
+    return [(a.accepted, a.error.code if a.error else None, a.tx_id) for a in admissions]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=st.lists(st.tuples(st.sampled_from(KINDS), st.integers(min_value=0, max_value=2**31)),
+                     min_size=1, max_size=80))
+async def test_worker_processes_give_the_in_process_verdicts(pair: Pair, plan: list[tuple[str, int]]) -> None:
+    batch: list[bytes] = []
+    for kind, seed in plan:
+        batch.append(make_raw(pair, kind, seed, batch))
+    while len(batch) < MIN_POOL_BATCH:  # small batches never reach the workers
+        batch.append(make_raw(pair, "valid", len(batch), batch))
+    inline = await pair.inline.submit(batch)
+    through_workers = await pair.workers.submit(batch)
+    assert summary(through_workers) == summary(inline)
+    assert [tx.tx_id for tx in pair.workers.mempool.pending()] == [tx.tx_id for tx in pair.inline.mempool.pending()]
+    for admission in inline:
+        if admission.tx_id is not None:
+            assert pair.workers.mempool.get_rejection(admission.tx_id) == pair.inline.mempool.get_rejection(
+                admission.tx_id)
+    pair.submitted.extend(raw for raw, a in zip(batch, inline, strict=True) if a.accepted)
+
+
+async def test_a_killed_worker_costs_no_verdict(pair: Pair) -> None:
+    batch = [make_raw(pair, "valid", i, []) for i in range(300)]
+    pids = pair.workers.admission.worker_pids()
+    assert len(pids) == 2
+    os.kill(pids[0], 9)
+    admissions = await pair.workers.submit(batch)
+    assert all(a.accepted for a in admissions)
+    again = await pair.workers.submit([make_raw(pair, "valid", 1000 + i, []) for i in range(100)])
+    assert all(a.accepted for a in again)  # a new pool took over
+    assert set(pair.workers.admission.worker_pids()).isdisjoint(pids)
