@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -176,6 +178,18 @@ def _warm_up() -> bool:
     return True
 
 
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit as soon as the node that started it is gone (killed with no chance to stop us)."""
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-node", daemon=True).start()
+
+
 class AdmissionPool:
     """Worker processes that run `screen_batch`. `processes = 0` runs it in the calling thread instead.
 
@@ -188,11 +202,17 @@ class AdmissionPool:
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
+        self._lock = threading.Lock()
 
     def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            return self._executor_locked()
+
+    def _executor_locked(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.processes,
-                                             mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch_parent, initargs=(os.getpid(),))
         return self._pool
 
     def start(self) -> None:
@@ -207,7 +227,10 @@ class AdmissionPool:
         except (OSError, BrokenProcessPool, TimeoutError) as exc:
             log.error("admission worker processes could not start (%s); checking transactions in the node's "
                       "process", exc)
-            self.replace_broken()
+            with self._lock:
+                failed, self._pool = self._pool, None
+            if failed is not None:
+                failed.shutdown(wait=False, cancel_futures=True)
             self.processes = 0
 
     def worker_pids(self) -> list[int]:
@@ -222,10 +245,13 @@ class AdmissionPool:
         return [pool.submit(screen_batch_wire, raws[i : i + CHUNK], rules) for i in range(0, len(raws), CHUNK)]
 
     def replace_broken(self) -> None:
-        """Drop a pool whose worker died; the next batch starts a new one."""
-        broken, self._pool = self._pool, None
-        if broken is not None:
-            broken.shutdown(wait=False, cancel_futures=True)
+        """Drop the pool if a worker of it died; the next batch starts a new one. Several batches may see one
+        pool break: only the first replaces it, and never a healthy successor."""
+        with self._lock:
+            if self._pool is None or not getattr(self._pool, "_broken", False):
+                return
+            broken, self._pool = self._pool, None
+        broken.shutdown(wait=False)
 
     def close(self) -> None:
         self._closed = True

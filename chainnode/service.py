@@ -42,6 +42,10 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         node.close()
         raise
     scheme = "http" if ssl_context is None else "https"
+    if node.admission.processes:  # before the API serves, so no batch waits for workers to start
+        await asyncio.to_thread(node.admission.start)
+        if node.admission.processes:
+            log.info("admission: %d worker processes check submitted batches", node.admission.processes)
     runner = web.AppRunner(create_app(node), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
@@ -75,9 +79,6 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         node.head_height(),
         " requiring client certificates" if node.config.api_tls_client_ca else "",
     )
-    if node.admission.processes:
-        await asyncio.to_thread(node.admission.start)
-        log.info("admission: %d worker processes check submitted batches", node.admission.processes)
     if ready is not None:
         ready.set()
     validators = node.validators_at(node.head_height() + 1)
