@@ -24,12 +24,15 @@ million keys) and the set of committed transaction IDs are the only things held 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from chainnode import codec, crypto
+from chainnode import codec
 from chainnode.block import (
     Block,
     compute_results_root,
@@ -85,6 +88,7 @@ MAX_PROBLEMS: Final = 20
 MAX_FAULTS_PER_HEIGHT: Final = 5
 """Index entries named one by one per height; the rest are counted, so one bad block cannot fill the report."""
 PROGRESS_EVERY: Final = 1000
+VERIFY_CHUNK: Final = 256
 ZERO_DIGEST: Final = bytes(32)
 
 INDEX_COLUMNS: Final = (COL_BLOCK_HASH, COL_ENTITY, COL_TX, COL_NODE, COL_ROOT, COL_HISTORY)
@@ -159,6 +163,7 @@ def check_home(
             raise CorruptStore(f"the store {layout.data} cannot be read: {exc}") from exc
         raise
     finally:
+        checker.verify_pool.shutdown(wait=True, cancel_futures=True)
         store.close()
     return CheckReport(
         ok=not checker.problems, head=checker.head, blocks_checked=checker.blocks_checked,
@@ -204,7 +209,11 @@ class _Enough(Exception):
 
 def compute_entry_digest(digest: bytes, key: bytes, value: bytes) -> bytes:
     """Fold one (key, value) entry into a running digest: SHA-256(digest || len || key || len || value)."""
-    return crypto.sha256(digest + U32.pack(len(key)) + key + U32.pack(len(value)) + value)
+    return hashlib.sha256(b"".join((digest, U32.pack(len(key)), key, U32.pack(len(value)), value))).digest()
+
+
+def _verify_chunk(txs: Sequence[Transaction]) -> list[bool]:
+    return [tx.is_signature_valid() for tx in txs]
 
 
 def compute_index_digest(entries: Mapping[bytes, bytes]) -> bytes:
@@ -444,6 +453,8 @@ class _Checker:
         """Heights whose index entries mismatch -> the keys the replay expects there."""
         self.base = store.base_height()
         """The height a state-synced store starts its state at (0: replayed from genesis)."""
+        self.verify_pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="verify")
+        """Signatures verify here (the library releases the interpreter) while the block re-executes."""
 
     def add(self, height: int | None, column: bytes | str, message: str) -> None:
         name = column if isinstance(column, str) else column.decode("ascii", "replace")
@@ -589,13 +600,27 @@ class _Checker:
         self.check_header(height, block, parent)
         self.check_commits(height, block, block_hash, parent)
         txs = self.check_txs(height, block)
+        signatures = self.verify_signatures(txs or [])
         if txs is None or block.header.height != height:
             self.stop_replay(height)  # another height's block, or one that cannot run: all would differ
         if self.replay is None or txs is None:
             self.check_results(height, block, None)
         else:
             self.execute(height, block, block_hash, txs, self.replay)
+        self.report_signatures(height, txs or [], signatures)
         return _Parent(block_hash, block.header.time_ms)
+
+    def verify_signatures(self, txs: Sequence[Transaction]) -> list[Future[list[bool]]]:
+        """Start checking the signatures of `txs` on the pool, in chunks; `report_signatures` collects them."""
+        return [self.verify_pool.submit(_verify_chunk, txs[i : i + VERIFY_CHUNK])
+                for i in range(0, len(txs), VERIFY_CHUNK)]
+
+    def report_signatures(self, height: int, txs: Sequence[Transaction], signatures: list[Future[list[bool]]]) -> None:
+        verdicts = [ok for future in signatures for ok in future.result()]
+        for index, (tx, ok) in enumerate(zip(txs, verdicts, strict=True)):
+            if not ok:
+                self.add(height, COL_BLOCK, f"block {height}: transaction #{index} ({_short(tx.tx_id)}): the "
+                         "signature does not verify")
 
     def check_synced_height(self, height: int, parent: _Parent | None) -> _Parent | None:
         """Check block `height` of a state-synced store at or below its base, without executing it: its chain
@@ -732,8 +757,6 @@ class _Checker:
                 self.add(height, COL_BLOCK, f"{where} is for chain {tx.body.chain_id!r}")
             if tx.body.expiry_height < height:
                 self.add(height, COL_BLOCK, f"{where} expired at height {tx.body.expiry_height}")
-            if not tx.is_signature_valid():
-                self.add(height, COL_BLOCK, f"{where}: the signature does not verify")
             first = self.committed.get(tx.tx_id)
             if first is None:
                 self.committed[tx.tx_id] = height
