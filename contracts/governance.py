@@ -19,6 +19,7 @@ document stays openable by the key it was sealed to and a verifier can tell whic
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -90,6 +91,19 @@ def encryption_key_key(code: str) -> bytes:
 def _decode(reader: StateReader, key: bytes) -> Value | None:
     raw = reader.get(key)
     return None if raw is None else decode_state(raw)
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode_shared(raw: bytes) -> Value:
+    """`decode_state`, remembered by the bytes: for the roster lookups every call makes, which only read the
+    value and hand out nothing of it but strings, numbers and tuples. Never give its value to a caller that
+    could change it."""
+    return decode_state(raw)
+
+
+def _read_only(reader: StateReader, key: bytes) -> Value | None:
+    raw = reader.get(key)
+    return None if raw is None else _decode_shared(raw)
 
 
 # --- genesis -----------------------------------------------------------------------------------------
@@ -184,7 +198,7 @@ def put_encryption_key(overlay: StateOverlay, department: str, public_key: bytes
 
 
 def get_department(reader: StateReader, code: str) -> DepartmentRecord | None:
-    value = _decode(reader, department_key(code))
+    value = _read_only(reader, department_key(code))
     if value is None:
         return None
     return DepartmentRecord(
@@ -261,7 +275,7 @@ def require_member(
     Raises ContractError: not_a_member, key_not_yet_effective, key_revoked, department_removed,
     role_required or wrong_department, each naming what the roster says.
     """
-    value = _decode(reader, member_key(signer))
+    value = _read_only(reader, member_key(signer))
     if value is None:
         raise ContractError("not_a_member", "the signing key is not registered to any department", field="signer")
     held = roles_at(value["periods"], height)
