@@ -176,8 +176,9 @@ function equalBytes(a, b) {
   return a instanceof Uint8Array && b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Checks that span fields (the contracts' own cross-field rules); adds to `errors`. */
-function crossChecks(name, parsed, errors) {
+/** Checks that span fields (the contracts' own cross-field rules); adds to `errors`. A certificate's start
+ * must not be before the block that issues it, so with `nowMs` a start date already begun is refused. */
+function crossChecks(name, parsed, errors, nowMs) {
   for (const [from, until] of [["valid_from_ms", "valid_until_ms"], ["cert_valid_from_ms", "cert_valid_until_ms"]]) {
     if (parsed[from] !== undefined && parsed[until] !== undefined && parsed[until] <= parsed[from]) {
       errors[until] = ["v_window", {}];
@@ -190,6 +191,9 @@ function crossChecks(name, parsed, errors) {
       errors[parsed.certificate_hash !== undefined ? "certificate_hash" : extras[0]] = ["v_cert_only_approve", {}];
     } else if (parsed.certificate_hash === undefined && extras.length) {
       errors.certificate_hash = ["v_cert_hash_needed", {}];
+    }
+    if (nowMs !== undefined && parsed.cert_valid_from_ms !== undefined && parsed.cert_valid_from_ms <= nowMs) {
+      errors.cert_valid_from_ms = ["v_from_past", {}];
     }
   }
   if (name.startsWith("item_") && name !== "item_retire") {
@@ -205,9 +209,10 @@ function crossChecks(name, parsed, errors) {
 
 /**
  * `{method, args}` for task `name` from the typed `values` (field name to string, or a list for a multiple
- * choice), or `{errors}` (field name to [textKey, params]) when one is not what the contract takes.
+ * choice), or `{errors}` (field name to [textKey, params]) when one is not what the contract takes. `nowMs`
+ * (the page's clock) refuses a certificate start that has already begun.
  */
-export function buildCall(name, values) {
+export function buildCall(name, values, { nowMs } = {}) {
   const task = TASKS[name];
   const parsed = {};
   const errors = {};
@@ -216,7 +221,7 @@ export function buildCall(name, values) {
     if (result.error) errors[field.name] = result.error;
     else if (result.value !== undefined) parsed[field.name] = result.value;
   }
-  crossChecks(name, parsed, errors);
+  crossChecks(name, parsed, errors, nowMs);
   if (Object.keys(errors).length) return { errors };
   return { method: task.method ?? parsed.action, args: argsOf(name, parsed) };
 }

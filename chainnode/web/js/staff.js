@@ -172,7 +172,7 @@ function renderOutcome(outcome) {
       outcome.message ? el("p", { id: "tx-message" }, outcome.message) : null));
   const pairs = el("dl", { class: "pairs" },
     el("dt", {}, mt("r_tx")), el("dd", { class: "mono", id: "tx-id" }, outcome.txId),
-    outcome.height !== null ? [el("dt", {}, mt("r_height")), el("dd", {}, String(outcome.height))] : null,
+    outcome.height !== null ? [el("dt", {}, mt("r_height")), el("dd", { id: "tx-height" }, String(outcome.height))] : null,
     outcome.field ? [el("dt", {}, "field"), el("dd", { class: "mono" }, outcome.field)] : null);
   const records = recordsOf(outcome.events);
   if (records.length) {
@@ -206,7 +206,7 @@ async function onSubmit(event) {
   taskError.textContent = "";
   for (const node of form.querySelectorAll(".field-error")) node.textContent = "";
   const values = formValues(form);
-  const call = buildCall(task, values);
+  const call = buildCall(task, values, { nowMs: Date.now() });
   if (call.errors) {
     showFieldErrors(form, call.errors);
     return;
