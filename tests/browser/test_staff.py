@@ -433,6 +433,22 @@ def test_the_task_groups_at_desktop_width(desk: Desk, browser: Any) -> None:
         assert "line 2" in page.inner_text("#f-materials-error")
         assert page.inner_text("#f-promised_limit_days-error") != ""
         shoot(page, "staff-items-desktop")
+        # an amendment starts from the definition in force, read from the node
+        page.click("#task-item_amend")
+        page.fill("#f-code", desk.item_code)
+        page.click("#item-load")
+        page.wait_for_function("() => document.getElementById('f-promised_limit_days').value === '3'")
+        assert page.input_value("#f-materials").splitlines() == ["identity original PSB", "address_proof copy CAB"]
+        page.fill("#f-promised_limit_days", "2")
+        page.fill("#f-reason", "faster processing")
+        assert sign_and_wait(page) == ("committed", "ok")
+
+        def amended() -> None:
+            with Client(desk.url, timeout=30) as client:
+                item = client.item(desk.item_code)["item"]
+                assert item["version"] == 2 and item["promised_limit_days"] == 2 and item["legal_limit_days"] == 15
+
+        in_thread(amended)
         page.click("#group-roster")
         shoot(page, "staff-roster-desktop")
         assert errors.errors == []

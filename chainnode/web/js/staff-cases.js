@@ -136,10 +136,11 @@ export function createCaseView({ onAction }) {
     }
     if (Number.isSafeInteger(body.time_ms)) pairs.append(el("dt", {}, mt("case_time")), el("dd", {}, formatTime(body.time_ms)));
     const rest = Object.fromEntries(Object.entries(record).filter(([k]) => !CASE_FIELDS.includes(k) && k !== "steps"));
-    clear(detail).append(el("h3", {}, `${mt("case_detail")} `, el("span", { class: "mono" }, id)), pairs,
+    const parts = [el("h3", {}, `${mt("case_detail")} `, el("span", { class: "mono" }, id)), pairs,
       actionsOf(id, record), problemsOf(record), stepsOf(record),
       el("details", {}, el("summary", {}, mt("case_all_fields")),
-        el("pre", { class: "mono" }, JSON.stringify(rest, null, 1).slice(0, 20000))));
+        el("pre", { class: "mono" }, JSON.stringify(rest, null, 1).slice(0, 20000)))];
+    clear(detail).append(...parts.filter(Boolean));
     detail.dataset.caseId = id;
     detail.dataset.status = String(record.status ?? "");
     detail.dataset.steps = String(Array.isArray(record.steps) ? record.steps.length : 0);

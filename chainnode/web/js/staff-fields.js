@@ -19,7 +19,7 @@ export const MAX_METADATA_KEY = 64;
 const FORMS = ["original", "copy"];
 
 /** Field kinds (`kind` of a TASKS field), and whether the page shows them as a multi-line box. */
-export const MULTILINE = new Set(["ids", "lines", "problems", "metadata", "requirements", "departments", "longtext"]);
+export const MULTILINE = new Set(["ids", "lines", "problems", "metadata", "requirements", "longtext"]);
 
 function length(text) {
   return [...text].length;

@@ -139,7 +139,8 @@ export const TASKS = {
   item_publish: { contract: "items", method: "publish", title: "task_item_publish", fields: definition },
   item_amend: {
     contract: "items", method: "amend", title: "task_item_amend",
-    fields: [...definition, { name: "reason", kind: "text", label: "f_amend_reason" }],
+    fields: [{ ...definition[0], loader: "item" }, ...definition.slice(1),
+      { name: "reason", kind: "text", label: "f_amend_reason" }],
   },
   item_retire: {
     contract: "items", method: "retire", title: "task_item_retire",
@@ -166,6 +167,22 @@ export const TASKS = {
       effective],
   },
 };
+
+/** The form values (field name to string) that restate an item version as the API shows it (`GET
+ * /v1/items/{code}`), so an amendment starts from the definition in force. */
+export function definitionValues(item) {
+  const list = (value) => (Array.isArray(value) ? value.map(String) : []);
+  const materials = Array.isArray(item?.materials) ? item.materials : [];
+  return {
+    code: String(item?.code ?? ""), name: String(item?.name ?? ""), legal_basis: String(item?.legal_basis ?? ""),
+    department: String(item?.department ?? ""), kind: String(item?.kind ?? "licensing"),
+    conditions: list(item?.conditions).join("\n"),
+    materials: materials.map((m) => [String(m?.material_type ?? ""), m?.form === "copy" ? "copy" : "original",
+      m?.optional === true ? "optional" : null, ...list(m?.issuers)].filter(Boolean).join(" ")).join("\n"),
+    legal_limit_days: String(item?.legal_limit_days ?? ""), promised_limit_days: String(item?.promised_limit_days ?? ""),
+    cert_type: item?.cert_type ? String(item.cert_type) : "", parallel_departments: list(item?.parallel_departments).join(" "),
+  };
+}
 
 /** The group a task belongs to. */
 export function groupOf(task) {

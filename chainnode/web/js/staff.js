@@ -7,12 +7,12 @@
 import { el, clear, readFileBytes } from "./dom.js";
 import { initLanguage } from "./i18n.js";
 import { toHex } from "./msgpack.js";
-import { currentMember, onMemberChange, submitTx } from "./session.js";
+import { currentMember, fetchSigned, onMemberChange, readJson, submitTx } from "./session.js";
 import { mountMemberPanel } from "./member/panel.js";
 import { sha256 } from "./member/ed25519.js";
 import { mt, applyMemberTexts, errorText, codeText } from "./member/texts.js";
-import { TASKS, GROUPS, buildCall, groupOf } from "./staff-forms.js";
-import { MULTILINE } from "./staff-fields.js";
+import { TASKS, GROUPS, buildCall, definitionValues, groupOf } from "./staff-forms.js";
+import { CODE, MULTILINE } from "./staff-fields.js";
 import { createCaseView } from "./staff-cases.js";
 
 const MAX_HASHED_FILE = 256 * 1024 * 1024;
@@ -34,6 +34,37 @@ function hashPicker(id, control) {
     }
   });
   return el("div", {}, el("label", { class: "file-button" }, el("span", {}, mt("f_content_file")), picker));
+}
+
+/** "Load the definition in force": fills an amendment's form from GET /v1/items/{code}. */
+function itemLoader(id, control) {
+  const button = el("button", { type: "button", id: "item-load", class: "quiet" }, mt("item_load"));
+  button.addEventListener("click", async () => {
+    const error = document.getElementById(`${id}-error`);
+    const code = control.value.trim();
+    if (!CODE.test(code)) {
+      error.textContent = mt("v_code");
+      return;
+    }
+    const response = await fetchSigned(`/v1/items/${encodeURIComponent(code)}`, { headers: { Accept: "application/json" } });
+    const body = await readJson(response);
+    if (!response.ok || !body?.item) {
+      error.textContent = `${body?.code ?? `http_${response.status}`}: ${body?.detail ?? response.statusText}`;
+      return;
+    }
+    const form = document.getElementById("task-form");
+    for (const [name, value] of Object.entries(definitionValues(body.item))) {
+      const input = form.elements.namedItem(name);
+      if (input instanceof RadioNodeList) {
+        for (const radio of input) radio.checked = radio.value === value;
+      } else if (input) input.value = value;
+    }
+    error.textContent = "";
+    const note = document.getElementById("task-prefilled");
+    note.textContent = mt("item_loaded", { code, version: String(body.item.version ?? "") });
+    note.hidden = false;
+  });
+  return el("div", {}, button);
 }
 
 function choiceInput(field, id) {
@@ -58,10 +89,11 @@ function fieldInput(field) {
     ? el("textarea", { ...common, rows: field.kind === "longtext" ? "4" : "3" })
     : el("input", { ...common, autocomplete: "off", type: field.kind === "date" ? "date" : "text",
       inputmode: field.kind === "int" ? "numeric" : null,
-      maxlength: field.kind === "text" ? "512" : field.kind === "date" ? null : field.kind === "int" ? "16" : "64" });
+      maxlength: { text: "512", date: null, int: "16", departments: "600" }[field.kind] ?? "64" });
   const parts = [el("label", { for: id }, mt(field.label)),
     field.hint ? el("p", { id: `${id}-hint`, class: "hint" }, mt(field.hint)) : null, control];
   if (field.kind === "hash") parts.push(hashPicker(id, control));
+  if (field.loader === "item") parts.push(itemLoader(id, control));
   parts.push(el("p", { id: `${id}-error`, class: "field-error", "aria-live": "polite" }));
   return el("div", { class: "field" }, ...parts);
 }
@@ -264,7 +296,14 @@ function rerender() {
 function start() {
   panel = mountMemberPanel(document.getElementById("member-panel"));
   cases = createCaseView({ onAction: startTask });
-  document.getElementById("task-form").addEventListener("submit", onSubmit);
+  const form = document.getElementById("task-form");
+  form.addEventListener("submit", onSubmit);
+  // An error said in place goes once its field is edited.
+  form.addEventListener("input", (event) => {
+    const field = event.target.closest(".field, fieldset");
+    const error = field?.querySelector(".field-error");
+    if (error) error.textContent = "";
+  });
   document.getElementById("cases-form").addEventListener("submit", (event) => {
     event.preventDefault();
     cases.listCases(document.getElementById("cases-department").value.trim());

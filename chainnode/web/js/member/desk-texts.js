@@ -52,7 +52,7 @@ export const DESK_TEXTS = {
     step_hand_over: "移交", step_decide: "办结",
     prefilled: "已填入编号 {id}，请填写其余各项。",
     explain_contract: "合约拒绝了此调用，记录未作任何改变。", explain_node: "节点未受理此交易，没有写入区块。",
-    r_explain: "说明",
+    r_explain: "说明", item_load: "载入现行定义", item_loaded: "已载入事项 {code} 第 {version} 版的定义；修改后签名提交即为新版本。",
   },
   en: {
     task_groups: "Task groups", task_list: "Tasks in this group",
@@ -119,6 +119,7 @@ export const DESK_TEXTS = {
     prefilled: "ID {id} filled in; complete the other fields.",
     explain_contract: "The contract refused the call and changed nothing.",
     explain_node: "The node did not take the transaction: nothing was written to a block.",
-    r_explain: "What it means",
+    r_explain: "What it means", item_load: "Load the definition in force",
+    item_loaded: "Item {code} version {version} loaded; what you sign becomes its next version.",
   },
 };
