@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from chainnode import crypto
+from chainnode import codec, crypto
 from chainnode.client import Client
 from chainnode.demo import ADDRESS_PROOF, Office, Story, attribute
 from tests.browser.conftest import DESKTOP, PHONE, shoot
 from tests.browser.test_console import PageErrors
 from tests.cluster import DEPARTMENTS, Cluster
+from tests.unit.test_web_member import NODE, run_js
 
 PASSPHRASE = "correct horse battery staple 办件"
 
@@ -270,8 +271,8 @@ def sign_and_wait(page: Any) -> tuple[str, str]:
     before = page.get_attribute("#tx-result", "data-tx-id") or ""
     page.click("#sign-submit")
     page.wait_for_function(
-        "(before) => { const r = document.getElementById('tx-result');"
-        f" return !r.hidden && (r.dataset.status === 'error' || (r.dataset.txId && r.dataset.txId !== before && {FINAL})); }}",
+        "(before) => { const r = document.getElementById('tx-result'); return !r.hidden && (r.dataset.status === "
+        f"'error' || (r.dataset.txId && r.dataset.txId !== before && {FINAL})); }}",
         arg=before, timeout=60_000)
     return page.get_attribute("#tx-result", "data-status") or "", page.get_attribute("#tx-result", "data-code") or ""
 
@@ -337,9 +338,11 @@ def test_a_case_goes_from_correction_to_a_certificate_with_the_steps_its_state_o
             with Client(desk.url, timeout=30, key=desk.key) as client:
                 case = client.case(case_id)["case"]
                 assert case["status"] == "approved" and case["certificate_id"] == cert_id
-                assert [s["kind"] for s in case["steps"]] == ["file", "request_correction", "resubmit", "review", "decide"]
+                kinds = ["file", "request_correction", "resubmit", "review", "decide"]
+                assert [s["kind"] for s in case["steps"]] == kinds
                 assert all(s["signer"] == desk.key.public_key.hex() for s in case["steps"])
-                assert case["steps"][1]["problems"] == [{"material_type": "address_proof", "reason": "租赁合同缺签字页"}]
+                problem = {"material_type": "address_proof", "reason": "租赁合同缺签字页"}
+                assert case["steps"][1]["problems"] == [problem]
                 cert = client.certificate(cert_id)["certificate"]
                 start = datetime.datetime.fromisoformat(utc_date(1)).replace(tzinfo=datetime.UTC)
                 end = datetime.datetime.fromisoformat(utc_date(3 * 365)).replace(tzinfo=datetime.UTC)
@@ -384,7 +387,8 @@ def test_an_admin_changes_the_roster_and_a_key_without_the_role_is_refused_by_th
             with Client(desk.url, timeout=30, key=desk.key) as client:
                 answer = client.member(new_key, height=changed_at)
                 assert answer["member"]["department"] == "SAMR" and answer["member"]["name"] == "窗口 李明"
-                assert answer["member"]["periods"] == [[registered_at + 1, ["clerk"]], [changed_at + 1, ["clerk", "reviewer"]]]
+                periods = [[registered_at + 1, ["clerk"]], [changed_at + 1, ["clerk", "reviewer"]]]
+                assert answer["member"]["periods"] == periods
                 assert answer["roles"] == ["clerk"]
 
         in_thread(registered)
@@ -454,3 +458,75 @@ def test_the_task_groups_at_desktop_width(desk: Desk, browser: Any) -> None:
         assert errors.errors == []
     finally:
         context.close()
+
+
+HOLDER = "ab" * 32
+OTHER_KEY = "cd" * 32
+RECORD = "0123456789abcdef0123456789abcdef"
+DEFINITION = {"code": "SAMR-9", "name": "n", "legal_basis": "art. 1", "department": "", "kind": "other",
+              "conditions": "adult\nresident", "materials": "identity original PSB\nlease copy optional CAB TAX",
+              "legal_limit_days": "15", "promised_limit_days": "3", "cert_type": "",
+              "parallel_departments": "TAX, HRSS"}
+NEW_FORMS: list[tuple[str, dict[str, Any], str]] = [
+    ("resubmit", {"case_id": RECORD, "materials": RECORD, "note": ""}, "cases"),
+    ("request_correction", {"case_id": RECORD, "problems": "address_proof：缺签字页\nlease: missing", "note": "补正"},
+     "cases"),
+    ("review", {"case_id": RECORD, "opinion": "note", "comment": "ok"}, "cases"),
+    ("opinion", {"case_id": RECORD, "opinion": "disagree", "comment": "tax arrears"}, "cases"),
+    ("hand_over", {"case_id": RECORD, "to": HOLDER, "reason": "on leave"}, "cases"),
+    ("decide", {"case_id": RECORD, "decision": "approve", "reason": "ok", "certificate_hash": HOLDER,
+                "cert_valid_from_ms": "2026-01-01", "cert_valid_until_ms": "2036-01-01",
+                "cert_metadata": "企业名称 = 某某公司\nlegal_rep=Wang", "issuer_officer": OTHER_KEY}, "cases"),
+    ("material_revoke", {"material_id": RECORD, "reason": "forged"}, "materials"),
+    ("cert_amend", {"cert_id": RECORD, "content_hash": HOLDER, "reason": "moved", "valid_until_ms": "2040-01-01"},
+     "certificates"),
+    ("cert_renew", {"cert_id": RECORD, "valid_until_ms": "2040-01-01", "reason": "renewed"}, "certificates"),
+    ("item_publish", DEFINITION, "items"),
+    ("item_amend", {**DEFINITION, "department": "SAMR", "materials": "", "parallel_departments": "",
+                    "cert_type": "business_licence", "reason": "faster"}, "items"),
+    ("item_retire", {"code": "SAMR-9", "reason": "merged"}, "items"),
+    ("member_register", {"public_key": HOLDER, "name": "Clerk Li", "roles": ["clerk", "reviewer"]}, "governance"),
+    ("member_roles", {"public_key": HOLDER, "roles": ["issuer"], "effective_height": "120"}, "governance"),
+    ("member_rotate", {"public_key": HOLDER, "new_public_key": OTHER_KEY, "reason": ""}, "governance"),
+    ("member_revoke", {"public_key": HOLDER, "reason": "left"}, "governance"),
+    ("encryption_key", {"public_key": HOLDER, "effective_height": ""}, "governance"),
+]
+BAD_FORMS: list[tuple[str, dict[str, Any], str]] = [
+    ("resubmit", {"case_id": RECORD, "materials": ""}, "materials"),
+    ("request_correction", {"case_id": RECORD, "problems": "no colon here", "note": "x"}, "problems"),
+    ("request_correction", {"case_id": RECORD, "problems": f"a: {'x' * 257}", "note": "x"}, "problems"),
+    ("request_correction", {"case_id": RECORD, "problems": "a: b", "note": ""}, "note"),
+    ("review", {"case_id": RECORD, "opinion": "maybe", "comment": "x"}, "opinion"),
+    ("decide", {"case_id": RECORD, "decision": "approve", "reason": "x", "cert_metadata": "a=b"}, "certificate_hash"),
+    ("decide", {"case_id": RECORD, "decision": "deny", "reason": "x", "issuer_officer": HOLDER}, "issuer_officer"),
+    ("decide", {"case_id": RECORD, "decision": "approve", "reason": "x", "certificate_hash": HOLDER,
+                "cert_metadata": "a=1\na=2"}, "cert_metadata"),
+    ("decide", {"case_id": RECORD, "decision": "approve", "reason": "x", "certificate_hash": HOLDER,
+                "cert_metadata": "\n".join(f"k{i}=v" for i in range(17))}, "cert_metadata"),
+    ("decide", {"case_id": RECORD, "decision": "approve", "reason": "x", "certificate_hash": HOLDER,
+                "cert_valid_from_ms": "2030-01-01", "cert_valid_until_ms": "2029-01-01"}, "cert_valid_until_ms"),
+    ("item_publish", {**DEFINITION, "materials": "id copy psb"}, "materials"),
+    ("item_publish", {**DEFINITION, "materials": "id copy\nid original"}, "materials"),
+    ("item_publish", {**DEFINITION, "promised_limit_days": "16"}, "promised_limit_days"),
+    ("item_publish", {**DEFINITION, "department": "TAX"}, "parallel_departments"),
+    ("item_publish", {**DEFINITION, "legal_limit_days": "0"}, "legal_limit_days"),
+    ("item_publish", {**DEFINITION, "parallel_departments": "tax"}, "parallel_departments"),
+    ("member_register", {"public_key": HOLDER, "name": "x", "roles": []}, "roles"),
+    ("member_register", {"public_key": HOLDER, "name": "x", "roles": ["root"]}, "roles"),
+    ("member_rotate", {"public_key": HOLDER, "new_public_key": HOLDER}, "new_public_key"),
+    ("member_roles", {"public_key": HOLDER, "roles": ["clerk"], "effective_height": "-1"}, "effective_height"),
+    ("cert_renew", {"cert_id": RECORD, "valid_until_ms": "", "reason": "x"}, "valid_until_ms"),
+]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed: the desk's forms are not cross-checked")
+def test_the_new_tasks_give_arguments_the_contracts_parse_and_refuse_bad_values_before_signing() -> None:
+    from contracts.registry import REGISTRY
+
+    results = run_js([{"op": "call", "task": task, "values": values} for task, values, _ in NEW_FORMS])
+    for (task, _, contract), result in zip(NEW_FORMS, results, strict=True):
+        assert result["ok"] and "errors" not in result, (task, result)
+        REGISTRY[contract][result["method"]].parse(codec.decode(bytes.fromhex(result["args"]), max_size=1 << 16))
+    results = run_js([{"op": "call", "task": task, "values": values} for task, values, _ in BAD_FORMS])
+    for (task, values, field), result in zip(BAD_FORMS, results, strict=True):
+        assert result["ok"] and field in result.get("errors", {}), (task, values, result)
