@@ -437,6 +437,11 @@ def test_the_task_groups_at_desktop_width(desk: Desk, browser: Any) -> None:
         assert "line 2" in page.inner_text("#f-materials-error")
         assert page.inner_text("#f-promised_limit_days-error") != ""
         shoot(page, "staff-items-desktop")
+        # switching the language redraws the form with what was typed
+        page.click("#lang-switch")
+        assert page.inner_text("#task-item_publish") == "发布事项"
+        assert page.input_value("#f-legal_limit_days") == "10"
+        assert page.is_checked("#f-kind input[value='licensing']")
         # an amendment starts from the definition in force, read from the node
         page.click("#task-item_amend")
         page.fill("#f-code", desk.item_code)

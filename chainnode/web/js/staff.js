@@ -283,11 +283,28 @@ function onMember(member) {
   if (member?.department && !department.value) department.value = member.department;
 }
 
+/** Put typed values back into the open form (after the language changed, which redraws it). */
+function restoreValues(form, values) {
+  for (const field of TASKS[task].fields) {
+    const value = values[field.name];
+    if (field.kind === "choice" || field.kind === "multi") {
+      const picked = Array.isArray(value) ? value : [value];
+      for (const input of form.querySelectorAll(`input[name="${field.name}"]`)) input.checked = picked.includes(input.value);
+    } else if (typeof value === "string") {
+      const input = form.elements.namedItem(field.name);
+      if (input) input.value = value;
+    }
+  }
+}
+
 function rerender() {
   applyMemberTexts();
   document.title = `${mt("staff_title")} · ${document.querySelector(".brand span:last-child")?.textContent ?? ""}`;
+  const form = document.getElementById("task-form");
+  const typed = form.dataset.task === task ? formValues(form) : null;
   renderTasks();
   renderForm();
+  if (typed) restoreValues(form, typed);
   panel?.render();
   const open = cases.openCaseId();
   if (open) cases.openCase(open, { focus: false });
