@@ -323,6 +323,10 @@ def test_a_case_goes_from_correction_to_a_certificate_with_the_steps_its_state_o
         page.fill("#f-cert_valid_from_ms", utc_date(0))
         page.fill("#f-cert_valid_until_ms", utc_date(3 * 365))
         page.fill("#f-cert_metadata", "企业名称 = 示例商贸有限公司\nlegal_representative = Wang Fang")
+        # the department's keys are suggested where a member is named
+        assert page.get_attribute("#f-issuer_officer", "list") == "roster-keys"
+        suggested = page.eval_on_selector_all("#roster-keys option", "os => os.map(o => o.value)")
+        assert desk.key.public_key.hex() in suggested
         page.fill("#f-issuer_officer", desk.key.public_key.hex())
         page.click("#sign-submit")
         assert page.inner_text("#f-cert_valid_from_ms-error") != ""  # a start already begun: refused before signing

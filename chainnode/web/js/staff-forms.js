@@ -14,7 +14,9 @@ export const STAFF_ROLES = ["admin", "approver", "auditor", "clerk", "document_o
 const caseId = { name: "case_id", kind: "id", label: "f_case_id", required: true };
 const certId = { name: "cert_id", kind: "id", label: "f_cert_id", required: true };
 const reason = { name: "reason", kind: "text", label: "f_reason", required: true };
-const memberKey = { name: "public_key", kind: "hex64", label: "f_member_key", required: true };
+const newMemberKey = { name: "public_key", kind: "hex64", label: "f_member_key", required: true };
+/** `roster`: the page suggests the keys of the loaded member's department. */
+const memberKey = { ...newMemberKey, roster: true };
 const roles = { name: "roles", kind: "multi", label: "f_roles", choices: STAFF_ROLES, texts: "role_", required: true };
 const effective = { name: "effective_height", kind: "int", label: "f_effective_height", hint: "h_effective_height",
   min: 1, max: MAX_EFFECTIVE };
@@ -78,7 +80,7 @@ export const TASKS = {
   },
   hand_over: {
     contract: "cases", method: "hand_over", title: "task_hand_over",
-    fields: [caseId, { name: "to", kind: "hex64", label: "f_hand_to", required: true }, reason],
+    fields: [caseId, { name: "to", kind: "hex64", label: "f_hand_to", required: true, roster: true }, reason],
   },
   decide: {
     contract: "cases", method: "decide", title: "task_decide",
@@ -90,7 +92,7 @@ export const TASKS = {
       { name: "cert_valid_from_ms", kind: "date", label: "f_cert_valid_from", pair: "cert" },
       { name: "cert_valid_until_ms", kind: "date", label: "f_cert_valid_until", pair: "cert" },
       { name: "cert_metadata", kind: "metadata", label: "f_cert_metadata", hint: "h_metadata" },
-      { name: "issuer_officer", kind: "hex64", label: "f_issuer_officer", hint: "h_issuer_officer" },
+      { name: "issuer_officer", kind: "hex64", label: "f_issuer_officer", hint: "h_issuer_officer", roster: true },
     ],
   },
   attest: {
@@ -148,7 +150,7 @@ export const TASKS = {
   },
   member_register: {
     contract: "governance", method: "register_member", title: "task_member_register",
-    fields: [memberKey, { name: "name", kind: "text", label: "f_member_name", required: true }, roles, effective],
+    fields: [newMemberKey, { name: "name", kind: "text", label: "f_member_name", required: true }, roles, effective],
   },
   member_roles: {
     contract: "governance", method: "set_roles", title: "task_member_roles", fields: [memberKey, roles, effective],

@@ -88,7 +88,7 @@ function fieldInput(field) {
   const control = MULTILINE.has(field.kind)
     ? el("textarea", { ...common, rows: field.kind === "longtext" ? "4" : "3" })
     : el("input", { ...common, autocomplete: "off", type: field.kind === "date" ? "date" : "text",
-      inputmode: field.kind === "int" ? "numeric" : null,
+      inputmode: field.kind === "int" ? "numeric" : null, list: field.roster ? "roster-keys" : null,
       maxlength: { text: "512", date: null, int: "16", departments: "600" }[field.kind] ?? "64" });
   const parts = [el("label", { for: id }, mt(field.label)),
     field.hint ? el("p", { id: `${id}-hint`, class: "hint" }, mt(field.hint)) : null, control];
@@ -263,6 +263,7 @@ async function onSubmit(event) {
     // The open case changed: show its new state and the steps that now apply.
     const open = cases.openCaseId();
     if (outcome.status === "committed" && open && (call.args.case_id === open)) await cases.openCase(open, { focus: false });
+    if (outcome.code === "ok" && spec.contract === "governance") await loadRosterKeys(currentMember()?.department ?? null);
   } catch (e) {
     showResult([el("div", { class: "verdict bad" }, el("span", { class: "mark", "aria-hidden": "true" }, "✗"),
       el("div", {}, el("strong", {}, mt("r_error")), el("p", { id: "tx-message" }, errorText(e))))],
@@ -277,10 +278,29 @@ async function onSubmit(event) {
   }
 }
 
+/** Suggest the department's keys (the public roster) in the fields that name a member, so none is retyped. */
+async function loadRosterKeys(department) {
+  const list = clear(document.getElementById("roster-keys"));
+  if (!department) return;
+  try {
+    const response = await fetch(`/v1/departments/${encodeURIComponent(department)}/members`, { headers: { Accept: "application/json" } });
+    const body = response.ok ? await readJson(response) : null;
+    const members = Array.isArray(body?.members) ? body.members.slice(0, 1000) : [];
+    for (const m of members) {
+      if (typeof m?.public_key !== "string" || !/^[0-9a-f]{64}$/.test(m.public_key)) continue;
+      const roles = Array.isArray(m.roles) ? m.roles.map(String).join(", ") : "";
+      list.append(el("option", { value: m.public_key, label: `${String(m.name ?? "")} · ${roles}` }));
+    }
+  } catch {
+    // only suggestions: the fields still take a typed key
+  }
+}
+
 function onMember(member) {
   document.getElementById("need-key").hidden = member !== null;
   const department = document.getElementById("cases-department");
   if (member?.department && !department.value) department.value = member.department;
+  loadRosterKeys(member?.department ?? null);
 }
 
 /** Put typed values back into the open form (after the language changed, which redraws it). */
