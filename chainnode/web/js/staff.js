@@ -1,71 +1,126 @@
-// The staff desk (staff.html): the forms that sign contract calls with the member key loaded in this page
-// (file a case, attest a material, decide a case, issue a certificate, change a certificate's status), the
-// transaction's fate (its ID at once, then the commit's result code and message: a contract's refusal is
-// shown as the node states it), and the department's cases read with signed requests.
+// The staff desk (staff.html): the forms that sign contract calls with the member key loaded in this page,
+// grouped as a department's staff take them (cases, materials, certificates, items, roster); the
+// transaction's fate (its ID at once, then the commit's result code, a sentence saying what it means, and the
+// node's message: a contract's refusal is shown as the node states it); and the department's cases read with
+// signed requests (staff-cases.js), each offering the steps its state takes.
 
-import { el, clear, shortHex, formatTime, readFileBytes } from "./dom.js";
+import { el, clear, readFileBytes } from "./dom.js";
 import { initLanguage } from "./i18n.js";
 import { toHex } from "./msgpack.js";
 import { currentMember, fetchSigned, onMemberChange, readJson, submitTx } from "./session.js";
 import { mountMemberPanel } from "./member/panel.js";
 import { sha256 } from "./member/ed25519.js";
-import { mt, applyMemberTexts, errorText } from "./member/texts.js";
-import { TASKS, buildCall } from "./staff-forms.js";
+import { mt, applyMemberTexts, errorText, codeText } from "./member/texts.js";
+import { TASKS, GROUPS, buildCall, definitionValues, groupOf } from "./staff-forms.js";
+import { CODE, MULTILINE } from "./staff-fields.js";
+import { createCaseView } from "./staff-cases.js";
 
 const MAX_HASHED_FILE = 256 * 1024 * 1024;
-const CASE_FIELDS = ["case_id", "item_code", "department", "status", "officer_name", "holder_ref", "filed_height",
-  "deadline_date", "legal_deadline_date", "working_days_left", "overdue", "decision", "decision_reason"];
+const MONO_KINDS = new Set(["code", "department", "hex64", "hash", "id", "ids", "departments", "int", "requirements"]);
 let task = "file";
 let busy = false;
 let panel = null;
+let cases = null;
+
+function hashPicker(id, control) {
+  const picker = el("input", { type: "file", id: `${id}-file` });
+  picker.addEventListener("change", async () => {
+    const file = picker.files?.[0];
+    if (!file) return;
+    try {
+      control.value = toHex(await sha256(await readFileBytes(file, MAX_HASHED_FILE)));
+    } catch (e) {
+      document.getElementById(`${id}-error`).textContent = errorText(e);
+    }
+  });
+  return el("div", {}, el("label", { class: "file-button" }, el("span", {}, mt("f_content_file")), picker));
+}
+
+/** "Load the definition in force": fills an amendment's form from GET /v1/items/{code}. */
+function itemLoader(id, control) {
+  const button = el("button", { type: "button", id: "item-load", class: "quiet" }, mt("item_load"));
+  button.addEventListener("click", async () => {
+    const error = document.getElementById(`${id}-error`);
+    const code = control.value.trim();
+    if (!CODE.test(code)) {
+      error.textContent = mt("v_code");
+      return;
+    }
+    const response = await fetchSigned(`/v1/items/${encodeURIComponent(code)}`, { headers: { Accept: "application/json" } });
+    const body = await readJson(response);
+    if (!response.ok || !body?.item) {
+      error.textContent = `${body?.code ?? `http_${response.status}`}: ${body?.detail ?? response.statusText}`;
+      return;
+    }
+    const form = document.getElementById("task-form");
+    for (const [name, value] of Object.entries(definitionValues(body.item))) {
+      const input = form.elements.namedItem(name);
+      if (input instanceof RadioNodeList) {
+        for (const radio of input) radio.checked = radio.value === value;
+      } else if (input) input.value = value;
+    }
+    error.textContent = "";
+    const note = document.getElementById("task-prefilled");
+    note.textContent = mt("item_loaded", { code, version: String(body.item.version ?? "") });
+    note.hidden = false;
+  });
+  return el("div", {}, button);
+}
+
+function choiceInput(field, id) {
+  const multiple = field.kind === "multi";
+  return el("fieldset", { id, class: multiple ? "choices" : null, "aria-describedby": `${id}-error` },
+    el("legend", {}, mt(field.label)),
+    field.choices.map((choice, i) => {
+      const input = el("input", { type: multiple ? "checkbox" : "radio", name: field.name, value: choice });
+      input.checked = !multiple && i === 0;
+      return el("label", {}, input, mt(`${field.texts}${choice}`));
+    }),
+    el("p", { id: `${id}-error`, class: "field-error", "aria-live": "polite" }));
+}
 
 function fieldInput(field) {
   const id = `f-${field.name}`;
-  if (field.kind === "choice") {
-    return el("fieldset", { id },
-      el("legend", {}, mt(field.label)),
-      field.choices.map((choice, i) => {
-        const radio = el("input", { type: "radio", name: field.name, value: choice });
-        radio.checked = i === 0;
-        return el("label", {}, radio, mt(`${field.texts}${choice}`));
-      }));
-  }
-  const multi = field.kind === "ids";
-  const control = multi
-    ? el("textarea", { id, name: field.name, spellcheck: "false", rows: "3" })
-    : el("input", { id, name: field.name, autocomplete: "off", spellcheck: field.kind === "text" ? null : "false",
-      type: field.kind === "date" ? "date" : "text",
-      class: ["code", "hex64", "hash", "id"].includes(field.kind) ? "mono" : null,
-      maxlength: field.kind === "text" ? "512" : field.kind === "date" ? null : "64" });
-  const parts = [el("label", { for: id }, mt(field.label)), control];
-  if (field.kind === "hash") {
-    const picker = el("input", { type: "file", id: `${id}-file` });
-    picker.addEventListener("change", async () => {
-      const file = picker.files?.[0];
-      if (!file) return;
-      try {
-        control.value = toHex(await sha256(await readFileBytes(file, MAX_HASHED_FILE)));
-      } catch (e) {
-        document.getElementById(`${id}-error`).textContent = errorText(e);
-      }
-    });
-    parts.push(el("div", {}, el("label", { class: "file-button" }, el("span", {}, mt("f_content_file")), picker)));
-  }
+  if (field.kind === "choice" || field.kind === "multi") return choiceInput(field, id);
+  const described = [field.hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(" ");
+  const common = { id, name: field.name, spellcheck: ["text", "longtext", "lines", "problems", "metadata"].includes(field.kind) ? null : "false",
+    class: MONO_KINDS.has(field.kind) ? "mono" : null, "aria-describedby": described, "aria-required": field.required ? "true" : null };
+  const control = MULTILINE.has(field.kind)
+    ? el("textarea", { ...common, rows: field.kind === "longtext" ? "4" : "3" })
+    : el("input", { ...common, autocomplete: "off", type: field.kind === "date" ? "date" : "text",
+      inputmode: field.kind === "int" ? "numeric" : null, list: field.roster ? "roster-keys" : null,
+      maxlength: { text: "512", date: null, int: "16", departments: "600" }[field.kind] ?? "64" });
+  const parts = [el("label", { for: id }, mt(field.label)),
+    field.hint ? el("p", { id: `${id}-hint`, class: "hint" }, mt(field.hint)) : null, control];
+  if (field.kind === "hash") parts.push(hashPicker(id, control));
+  if (field.loader === "item") parts.push(itemLoader(id, control));
   parts.push(el("p", { id: `${id}-error`, class: "field-error", "aria-live": "polite" }));
   return el("div", { class: "field" }, ...parts);
 }
 
+function selectTask(name) {
+  task = name;
+  renderTasks();
+  renderForm();
+}
+
 function renderTasks() {
+  const group = GROUPS.find((g) => g.name === groupOf(task));
+  const groups = clear(document.getElementById("task-groups"));
+  groups.setAttribute("aria-label", mt("task_groups"));
+  for (const g of GROUPS) {
+    const button = el("button", { type: "button", id: `group-${g.name}`, "aria-pressed": String(g === group) }, mt(g.title));
+    button.addEventListener("click", () => selectTask(g.tasks[0]));
+    groups.append(button);
+  }
   const nav = clear(document.getElementById("tasks"));
-  for (const [name, spec] of Object.entries(TASKS)) {
-    const button = el("button", { type: "button", id: `task-${name}`, "aria-pressed": String(name === task) }, mt(spec.title));
-    button.addEventListener("click", () => {
-      task = name;
-      renderTasks();
-      renderForm();
-    });
+  nav.setAttribute("aria-label", `${mt(group.title)}: ${mt("task_list")}`);
+  for (const name of group.tasks) {
+    const button = el("button", { type: "button", id: `task-${name}`, "aria-pressed": String(name === task) }, mt(TASKS[name].title));
+    button.addEventListener("click", () => selectTask(name));
     nav.append(button);
   }
+  document.getElementById("group-note").textContent = mt(group.note);
 }
 
 function renderForm() {
@@ -73,16 +128,36 @@ function renderForm() {
   document.getElementById("task-h").textContent = mt(spec.title);
   const form = clear(document.getElementById("task-form"));
   form.dataset.task = task;
+  form.dataset.method = `${spec.contract}.${spec.method ?? "…"}`;
+  form.append(el("p", { id: "task-prefilled", class: "info", "aria-live": "polite", hidden: "" }));
   for (const field of spec.fields) form.append(fieldInput(field));
   const submit = el("button", { type: "submit", id: "sign-submit", class: "primary" }, busy ? mt("signing") : mt("sign_submit"));
   submit.disabled = busy;
-  form.append(el("div", { class: "actions" }, submit), el("p", { id: "task-error", class: "field-error", role: "alert" }));
+  form.append(el("div", { class: "actions" }, submit, el("span", { class: "muted mono method" }, form.dataset.method)),
+    el("p", { id: "task-error", class: "field-error", role: "alert" }));
+}
+
+/** Open `name`'s form with `values` filled in (from the case view), and bring it into view. */
+function startTask(name, values) {
+  selectTask(name);
+  const form = document.getElementById("task-form");
+  for (const [field, value] of Object.entries(values)) {
+    const input = form.elements.namedItem(field);
+    if (input) input.value = value;
+  }
+  const note = document.getElementById("task-prefilled");
+  note.textContent = mt("prefilled", { id: Object.values(values).join(", ") });
+  note.hidden = false;
+  document.getElementById("task-card").scrollIntoView({ block: "start" });
+  const next = TASKS[name].fields.find((f) => !(f.name in values) && f.kind !== "choice");
+  (next ? form.querySelector(`#f-${next.name}`) : document.getElementById("sign-submit"))?.focus({ preventScroll: true });
 }
 
 function formValues(form) {
   const values = {};
   for (const field of TASKS[task].fields) {
     if (field.kind === "choice") values[field.name] = form.querySelector(`input[name="${field.name}"]:checked`)?.value ?? "";
+    else if (field.kind === "multi") values[field.name] = [...form.querySelectorAll(`input[name="${field.name}"]:checked`)].map((i) => i.value);
     else values[field.name] = form.elements.namedItem(field.name)?.value ?? "";
   }
   return values;
@@ -100,27 +175,36 @@ function recordsOf(events) {
   for (const event of events.slice(0, 64)) {
     const attributes = event?.attributes;
     if (!attributes || typeof attributes !== "object") continue;
-    for (const name of ["case_id", "material_id", "cert_id"]) {
+    for (const name of ["case_id", "material_id", "cert_id", "certificate_id"]) {
       const value = attributes[name];
       if (typeof value === "string" && /^[0-9a-f]{32}$/.test(value) && !found.some((f) => f.value === value)) {
-        found.push({ name, value });
+        found.push({ name: name === "certificate_id" ? "cert_id" : name, value });
       }
     }
   }
   return found;
 }
 
+function explanation(outcome, ok) {
+  const known = codeText(outcome.code);
+  if (known) return known;
+  if (ok || outcome.status === "pending") return null;
+  return mt(outcome.status === "committed" ? "explain_contract" : "explain_node");
+}
+
 function renderOutcome(outcome) {
   const ok = outcome.status === "committed" && outcome.code === "ok";
   const title = outcome.status === "committed" ? (ok ? "r_committed_ok" : "r_committed_refused")
     : outcome.status === "refused" ? "r_refused" : outcome.status === "rejected" ? "r_rejected" : "r_pending";
+  const sentence = explanation(outcome, ok);
   const verdict = el("div", { class: `verdict ${ok ? "ok" : outcome.status === "pending" ? "wait" : "bad"}`, id: "tx-verdict" },
     el("span", { class: "mark", "aria-hidden": "true" }, ok ? "✓" : outcome.status === "pending" ? "…" : "✗"),
     el("div", {}, el("strong", {}, mt(title)), el("span", { class: "code mono", id: "tx-code" }, outcome.code),
+      sentence ? el("p", { id: "tx-explain", class: "explain" }, sentence) : null,
       outcome.message ? el("p", { id: "tx-message" }, outcome.message) : null));
   const pairs = el("dl", { class: "pairs" },
     el("dt", {}, mt("r_tx")), el("dd", { class: "mono", id: "tx-id" }, outcome.txId),
-    outcome.height !== null ? [el("dt", {}, mt("r_height")), el("dd", {}, String(outcome.height))] : null,
+    outcome.height !== null ? [el("dt", {}, mt("r_height")), el("dd", { id: "tx-height" }, String(outcome.height))] : null,
     outcome.field ? [el("dt", {}, "field"), el("dd", { class: "mono" }, outcome.field)] : null);
   const records = recordsOf(outcome.events);
   if (records.length) {
@@ -128,13 +212,22 @@ function renderOutcome(outcome) {
       const line = el("div", { class: "mono", "data-record": r.name }, `${r.name}: ${r.value} `);
       if (r.name === "case_id") {
         const open = el("button", { type: "button", class: "link", id: "open-filed-case" }, mt("r_open_case"));
-        open.addEventListener("click", () => openCase(r.value));
+        open.addEventListener("click", () => cases.openCase(r.value));
         line.append(open);
       }
       return line;
     })));
   }
   showResult([verdict, pairs], { status: outcome.status, code: outcome.code, txId: outcome.txId });
+}
+
+function showFieldErrors(form, errors) {
+  for (const [name, [key, params]] of Object.entries(errors)) {
+    const node = document.getElementById(`f-${name}-error`);
+    if (node) node.textContent = mt(key, params);
+  }
+  const first = form.querySelector(`#f-${Object.keys(errors)[0]}`);
+  (first?.tagName === "FIELDSET" ? first.querySelector("input") : first)?.focus();
 }
 
 async function onSubmit(event) {
@@ -144,13 +237,10 @@ async function onSubmit(event) {
   const taskError = document.getElementById("task-error");
   taskError.textContent = "";
   for (const node of form.querySelectorAll(".field-error")) node.textContent = "";
-  const call = buildCall(task, formValues(form));
+  const values = formValues(form);
+  const call = buildCall(task, values, { nowMs: Date.now() });
   if (call.errors) {
-    for (const [name, [key, params]] of Object.entries(call.errors)) {
-      const node = document.getElementById(`f-${name}-error`);
-      if (node) node.textContent = mt(key, params);
-    }
-    form.querySelector(`#f-${Object.keys(call.errors)[0]}`)?.focus();
+    showFieldErrors(form, call.errors);
     return;
   }
   if (!currentMember()) {
@@ -170,6 +260,10 @@ async function onSubmit(event) {
       ], { status: "waiting", code: "", txId }),
     });
     renderOutcome(outcome);
+    // The open case changed: show its new state and the steps that now apply.
+    const open = cases.openCaseId();
+    if (outcome.status === "committed" && open && (call.args.case_id === open)) await cases.openCase(open, { focus: false });
+    if (outcome.code === "ok" && spec.contract === "governance") await loadRosterKeys(currentMember()?.department ?? null);
   } catch (e) {
     showResult([el("div", { class: "verdict bad" }, el("span", { class: "mark", "aria-hidden": "true" }, "✗"),
       el("div", {}, el("strong", {}, mt("r_error")), el("p", { id: "tx-message" }, errorText(e))))],
@@ -184,110 +278,76 @@ async function onSubmit(event) {
   }
 }
 
-// --- signed reads: the department's cases and one case ------------------------------------------------------
-
-function readMessage(text, code) {
-  const node = document.getElementById("cases-message");
-  node.hidden = !text;
-  node.textContent = text;
-  node.dataset.code = code ?? "";
-}
-
-/** The answer's JSON, or null after showing why there is none (a 401 says a member key is needed). */
-async function signedJson(path) {
-  const response = await fetchSigned(path, { headers: { Accept: "application/json" } });
-  const body = await readJson(response);
-  if (response.ok && body) return body;
-  const code = typeof body?.code === "string" ? body.code : `http_${response.status}`;
-  const detail = typeof body?.detail === "string" ? body.detail : response.statusText;
-  if (response.status === 401) readMessage(`${mt("requires_member_key")} (${code})`, code);
-  else if (response.status === 403) readMessage(mt("not_authorised_read", { message: detail }), code);
-  else readMessage(`${code}: ${detail}`, code);
-  return null;
-}
-
-async function listCases(department) {
-  readMessage("", "");
-  const list = clear(document.getElementById("cases-list"));
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/.test(department)) {
-    readMessage(`${mt("cases_department")}: ${mt("v_code")}`, "invalid_field");
-    return;
+/** Suggest the department's keys (the public roster) in the fields that name a member, so none is retyped. */
+async function loadRosterKeys(department) {
+  const list = clear(document.getElementById("roster-keys"));
+  if (!department) return;
+  try {
+    const response = await fetch(`/v1/departments/${encodeURIComponent(department)}/members`, { headers: { Accept: "application/json" } });
+    const body = response.ok ? await readJson(response) : null;
+    const members = Array.isArray(body?.members) ? body.members.slice(0, 1000) : [];
+    for (const m of members) {
+      if (typeof m?.public_key !== "string" || !/^[0-9a-f]{64}$/.test(m.public_key)) continue;
+      const roles = Array.isArray(m.roles) ? m.roles.map(String).join(", ") : "";
+      list.append(el("option", { value: m.public_key, label: `${String(m.name ?? "")} · ${roles}` }));
+    }
+  } catch {
+    // only suggestions: the fields still take a typed key
   }
-  const body = await signedJson(`/v1/cases?department=${encodeURIComponent(department)}&limit=50`);
-  if (!body) return;
-  const cases = Array.isArray(body.cases) ? body.cases.slice(0, 1000) : [];
-  if (!cases.length) {
-    list.append(el("p", { class: "muted" }, mt("cases_empty")));
-    return;
-  }
-  const rows = cases.map((c) => {
-    const id = String(c.case_id ?? "");
-    const open = el("button", { type: "button", class: "link mono", "data-case": id }, shortHex(id, 12));
-    open.addEventListener("click", () => openCase(id));
-    return el("tr", { "data-case-id": id }, el("td", {}, open), el("td", { class: "mono" }, String(c.item_code ?? "")),
-      el("td", {}, String(c.status ?? ""), c.overdue === true ? el("span", { class: "badge bad" }, ` ${mt("overdue")}`) : null),
-      el("td", { class: "hide-narrow" }, String(c.officer_name ?? "")), el("td", { class: "nowrap" }, String(c.deadline_date ?? "")),
-      el("td", { class: "num hide-narrow" }, c.working_days_left ?? ""));
-  });
-  list.append(el("table", { id: "cases-table" },
-    el("thead", {}, el("tr", {}, el("th", {}, mt("col_case")), el("th", {}, mt("col_item")), el("th", {}, mt("col_status")),
-      el("th", { class: "hide-narrow" }, mt("col_officer")), el("th", {}, mt("col_deadline")),
-      el("th", { class: "num hide-narrow" }, mt("col_days_left")))),
-    el("tbody", {}, rows)));
-}
-
-async function openCase(caseId) {
-  readMessage("", "");
-  const detail = document.getElementById("case-detail");
-  detail.hidden = true;
-  const id = String(caseId).trim().toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(id)) {
-    readMessage(`${mt("f_case_id")}: ${mt("v_hex32")}`, "invalid_field");
-    return;
-  }
-  const body = await signedJson(`/v1/cases/${id}`);
-  if (!body) return;
-  const record = body.case && typeof body.case === "object" ? body.case : body;
-  const pairs = el("dl", { class: "pairs" });
-  for (const name of CASE_FIELDS) {
-    if (!(name in record) || record[name] === null || typeof record[name] === "object") continue;
-    pairs.append(el("dt", {}, mt(`case_${name}`) === `case_${name}` ? name : mt(`case_${name}`)), el("dd", { class: name.endsWith("_id") || name === "holder_ref" ? "mono" : null },
-      typeof record[name] === "boolean" ? mt(record[name] ? "yes" : "no") : String(record[name])));
-  }
-  if (Number.isSafeInteger(body.time_ms)) pairs.append(el("dt", {}, mt("case_time")), el("dd", {}, formatTime(body.time_ms)));
-  const rest = Object.fromEntries(Object.entries(record).filter(([k]) => !CASE_FIELDS.includes(k)));
-  clear(detail).append(el("h3", {}, `${mt("case_detail")} ${id}`), pairs,
-    el("pre", { class: "mono" }, JSON.stringify(rest, null, 1).slice(0, 20000)));
-  detail.dataset.caseId = id;
-  detail.dataset.status = String(record.status ?? "");
-  detail.hidden = false;
-  detail.focus();
 }
 
 function onMember(member) {
   document.getElementById("need-key").hidden = member !== null;
   const department = document.getElementById("cases-department");
   if (member?.department && !department.value) department.value = member.department;
+  loadRosterKeys(member?.department ?? null);
+}
+
+/** Put typed values back into the open form (after the language changed, which redraws it). */
+function restoreValues(form, values) {
+  for (const field of TASKS[task].fields) {
+    const value = values[field.name];
+    if (field.kind === "choice" || field.kind === "multi") {
+      const picked = Array.isArray(value) ? value : [value];
+      for (const input of form.querySelectorAll(`input[name="${field.name}"]`)) input.checked = picked.includes(input.value);
+    } else if (typeof value === "string") {
+      const input = form.elements.namedItem(field.name);
+      if (input) input.value = value;
+    }
+  }
 }
 
 function rerender() {
   applyMemberTexts();
   document.title = `${mt("staff_title")} · ${document.querySelector(".brand span:last-child")?.textContent ?? ""}`;
+  const form = document.getElementById("task-form");
+  const typed = form.dataset.task === task ? formValues(form) : null;
   renderTasks();
   renderForm();
+  if (typed) restoreValues(form, typed);
   panel?.render();
+  const open = cases.openCaseId();
+  if (open) cases.openCase(open, { focus: false });
 }
 
 function start() {
   panel = mountMemberPanel(document.getElementById("member-panel"));
-  document.getElementById("task-form").addEventListener("submit", onSubmit);
+  cases = createCaseView({ onAction: startTask });
+  const form = document.getElementById("task-form");
+  form.addEventListener("submit", onSubmit);
+  // An error said in place goes once its field is edited.
+  form.addEventListener("input", (event) => {
+    const field = event.target.closest(".field, fieldset");
+    const error = field?.querySelector(".field-error");
+    if (error) error.textContent = "";
+  });
   document.getElementById("cases-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    listCases(document.getElementById("cases-department").value.trim());
+    cases.listCases(document.getElementById("cases-department").value.trim());
   });
   document.getElementById("case-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    openCase(document.getElementById("case-id-input").value);
+    cases.openCase(document.getElementById("case-id-input").value);
   });
   onMemberChange(onMember);
   initLanguage(rerender);

@@ -3,6 +3,8 @@
 // data-mt-aria (attributes).
 
 import { getLang } from "../i18n.js";
+import { DESK_TEXTS } from "./desk-texts.js";
+import { CODE_TEXTS } from "./code-texts.js";
 
 const TEXTS = {
   zh: {
@@ -92,10 +94,20 @@ const TEXTS = {
   },
 };
 
+for (const lang of Object.keys(TEXTS)) Object.assign(TEXTS[lang], DESK_TEXTS[lang]);
+
+function language() {
+  return getLang() in TEXTS ? getLang() : "zh";
+}
+
+/** The sentence that explains result code `code` in the console's language, or null for a code it does not know. */
+export function codeText(code) {
+  return CODE_TEXTS[language()][code] ?? CODE_TEXTS.en[code] ?? null;
+}
+
 /** The text for `key` in the console's language, with {name} placeholders filled from `params`. */
 export function mt(key, params = {}) {
-  const lang = getLang() in TEXTS ? getLang() : "zh";
-  const text = TEXTS[lang][key] ?? TEXTS.en[key] ?? key;
+  const text = TEXTS[language()][key] ?? TEXTS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
 }
 
