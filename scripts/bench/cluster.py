@@ -51,6 +51,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def start_spy(pid: int) -> subprocess.Popen[bytes]:
+    """BENCH_SPY=1: sample node0's Python stacks (all threads) into /tmp/bench-cluster-spy.txt (raw format)."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-o", "/tmp/bench-cluster-spy.txt",
+                             "-f", "raw", "-p", str(pid), "-t", "-r", "200"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def verify_floor(n: int = 5000) -> float:
     key = crypto.PrivateKey(b"\x07" * 32)
     message = os.urandom(180)
@@ -139,6 +146,7 @@ async def drive(net: Net, per_node: list[list[bytes]], *, clients: int, batch: i
 
         listener = asyncio.create_task(listen())
         cpu0 = [cpu_seconds(p.pid) for p in net.procs if p is not None]
+        spy = start_spy(net.procs[0].pid) if os.environ.get("BENCH_SPY") and net.procs[0] is not None else None
         wire0 = await wire_bytes(session, net)
         t0 = time.perf_counter()
         deadline = t0 + seconds
@@ -166,6 +174,9 @@ async def drive(net: Net, per_node: list[list[bytes]], *, clients: int, batch: i
             await asyncio.sleep(0.05)
         elapsed = max(committed.values(), default=t0) - t0
         cpu = [cpu_seconds(p.pid) - c for p, c in zip([p for p in net.procs if p], cpu0, strict=True)]
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         wire = await wire_bytes(session, net) - wire0
         listener.cancel()
         await ws.close()
