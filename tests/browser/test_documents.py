@@ -228,7 +228,7 @@ def test_a_document_sent_from_the_page_commits_and_opens_in_python(exchange: Exc
         uploads: list[Any] = []
         page.on("request", lambda r: uploads.append(r) if "/v1/blobs/" in r.url else None)
         page.click("#send-submit")
-        page.wait_for_selector("#result-card[data-status='ok']", timeout=90_000)
+        page.wait_for_selector("#result-card[data-action='send'][data-status='ok']", timeout=90_000)
         assert page.get_attribute("#result-card", "data-code") == "ok"
         doc_id = page.get_attribute("#result-card", "data-doc-id")
         tx_id = page.get_attribute("#result-card", "data-tx-id")
@@ -314,7 +314,7 @@ def test_a_document_from_python_is_opened_and_signed_for_in_the_page(exchange: E
         # the receipt, signed in the page with the opened plaintext's hash, commits
         page.wait_for_selector(f"#doc-card[data-doc-id='{doc_id}'] #act-receipt-submit")
         page.click("#act-receipt-submit")
-        page.wait_for_selector("#result-card[data-status='ok']", timeout=60_000)
+        page.wait_for_selector("#result-card[data-action='receipt'][data-status='ok']", timeout=60_000)
 
         def received() -> dict[str, Any]:
             with Client(cluster.urls[SAMR], timeout=30) as client:

@@ -20,6 +20,7 @@ let panel = null;
 let encPanel = null;
 let depts = null; // Map code -> department entry of GET /v1/departments
 let busy = false;
+let action = ""; // what the result card reports on: send, open, receipt, return, withdraw, forward
 let shown = null; // the record on display: {document, height, time_ms, access_count}
 const opened = new Map(); // doc_id -> {plaintextSha256, url}
 
@@ -28,8 +29,9 @@ const opened = new Map(); // doc_id -> {plaintextSha256, url}
 function showResult(nodes, state) {
   const card = document.getElementById("result-card");
   card.hidden = false;
-  for (const [name, value] of Object.entries(state)) card.dataset[name] = value ?? "";
-  clear(document.getElementById("result-body")).append(...nodes);
+  for (const name of Object.keys(card.dataset)) delete card.dataset[name];
+  for (const [name, value] of Object.entries({ ...state, action })) card.dataset[name] = value ?? "";
+  clear(document.getElementById("result-body")).append(...nodes.filter((node) => node !== null && node !== undefined));
 }
 
 function waiting(stepKey, txId = null) {
@@ -85,9 +87,10 @@ function renderProblem(error) {
   }
 }
 
-async function run(task) {
+async function run(name, task) {
   if (busy) return;
   busy = true;
+  action = name;
   for (const button of document.querySelectorAll("button[data-busy]")) button.disabled = true;
   try {
     await task();
@@ -124,12 +127,12 @@ function renderDepartments() {
     const fingerprint = typeof d.encryption_key_fingerprint === "string" ? d.encryption_key_fingerprint : null;
     const usable = fingerprint !== null && d.active !== false;
     return el("tr", { "data-code": d.code },
-      el("td", { class: "mono" }, d.code), el("td", {}, String(d.name ?? "")),
+      el("td", { class: "mono" }, d.code), el("td", { class: "hide-narrow" }, String(d.name ?? "")),
       el("td", { class: "mono", title: fingerprint ?? "" }, fingerprint ? shortHex(fingerprint, 16) : "–"),
       el("td", { class: usable ? "ok-text" : "bad-text" }, dt(usable ? "key_yes" : "key_no")));
   });
   list.append(el("table", { id: "depts-table" },
-    el("thead", {}, el("tr", {}, el("th", {}, dt("col_code")), el("th", {}, dt("col_name")),
+    el("thead", {}, el("tr", {}, el("th", {}, dt("col_code")), el("th", { class: "hide-narrow" }, dt("col_name")),
       el("th", {}, dt("col_fingerprint")), el("th", {}, dt("col_key_state")))),
     el("tbody", {}, rows)));
 }
@@ -221,7 +224,7 @@ function onSend(event) {
     for (const [id, text] of Object.entries(checked.errors)) document.getElementById(`${id}-error`).textContent = `✗ ${text}`;
     return;
   }
-  run(async () => {
+  run("send", async () => {
     const plaintext = await readFileBytes(checked.file, MAX_FILE_BYTES);
     const outcome = await sendDocument(plaintext, checked.fields, (step, detail) => {
       waiting(step, step === "submitted" ? detail : null);
@@ -380,7 +383,7 @@ function renderActions(d) {
   const box = clear(document.getElementById("doc-actions"));
   const docId = d.doc_id;
   const openedHere = opened.get(docId);
-  box.append(actionBox("act-open", "act_open", [textInput("act-purpose", "act_purpose")], "act_open", (form) => run(async () => {
+  box.append(actionBox("act-open", "act_open", [textInput("act-purpose", "act_purpose")], "act_open", (form) => run("open", async () => {
     const purpose = form.querySelector("#act-purpose").value.trim();
     const result = await openDocument(docId, currentEncryptionKey(), { purpose: purpose || null },
       (step, detail) => waiting(step, step === "access_submitted" ? detail : null));
@@ -400,7 +403,7 @@ function renderActions(d) {
     showDocument(docId);
   })));
   const receiptBox = actionBox("act-receipt", "act_receipt", [el("p", { class: "muted" }, openedHere ? toHex(openedHere.plaintextSha256) : dt("act_need_open"))],
-    "act_receipt", () => run(async () => {
+    "act_receipt", () => run("receipt", async () => {
       const hash = opened.get(docId)?.plaintextSha256;
       if (!hash) throw new Refusal("invalid_field", dt("act_need_open"), "fields");
       const outcome = await receipt(docId, hash, (txId) => waiting("submitted", txId));
@@ -413,7 +416,7 @@ function renderActions(d) {
   box.append(actionBox("act-withdraw", "act_withdraw", [textInput("act-withdraw-reason", "act_reason")], "act_withdraw",
     (form) => reasonAction("withdraw", docId, form.querySelector("#act-withdraw-reason").value.trim(), "act-withdraw-reason")));
   box.append(actionBox("act-forward", "act_forward", [textInput("act-forward-to", "act_forward_to", { class: "mono", maxlength: "1000" }),
-    textInput("act-forward-note", "act_note")], "act_forward", (form) => run(async () => {
+    textInput("act-forward-note", "act_note")], "act_forward", (form) => run("forward", async () => {
     const recipients = form.querySelector("#act-forward-to").value.split(/[\s,，]+/).filter(Boolean);
     if (!recipients.length || recipients.some((c) => !CODE.test(c))) throw new Refusal("invalid_field", `${dt("act_forward_to")}: ${dt("v_recipients")}`, "fields");
     const note = form.querySelector("#act-forward-note").value.trim();
@@ -425,7 +428,7 @@ function renderActions(d) {
 }
 
 function reasonAction(method, docId, reason, inputId) {
-  run(async () => {
+  run(method, async () => {
     if (!reason || [...reason].length > 512) {
       document.getElementById(inputId)?.focus();
       throw new Refusal("invalid_field", `${dt("act_reason")}: ${dt("v_text", { max: 512 })}`, "fields");
