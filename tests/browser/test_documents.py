@@ -72,7 +72,8 @@ def in_thread(fn: Callable[..., T], *args: Any) -> T:
         return pool.submit(fn, *args).result()
 
 
-def open_documents(browser: Any, url: str, viewport: dict[str, int], locale: str = "zh-CN") -> tuple[Any, Any, PageErrors]:
+def open_documents(browser: Any, url: str, viewport: dict[str, int],
+                   locale: str = "zh-CN") -> tuple[Any, Any, PageErrors]:
     context = browser.new_context(viewport=viewport, locale=locale, accept_downloads=True)
     page = context.new_page()
     errors = PageErrors(page)
@@ -114,37 +115,7 @@ def wait_delivered(url: str, key: crypto.PrivateKey, doc_id: str, department: st
 
 # --- the envelope, byte for byte ------------------------------------------------------------------------------
 
-CROSS_CHECK = """async ([plainB64, secretHex, pythonCipherB64, pythonSealedHex]) => {
-  const m = await import(new URL("js/documents-crypto.js", location.href).href);
-  const { toHex, fromHex } = await import(new URL("js/msgpack.js", location.href).href);
-  const b64 = (bytes) => { let s = ""; for (let i = 0; i < bytes.length; i += 32768) s += String.fromCharCode(...bytes.subarray(i, i + 32768)); return btoa(s); };
-  const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  const sodium = await m.sodiumLib();
-  const secret = fromHex(secretHex);
-  const publicKey = sodium.crypto_scalarmult_base(secret);
-  const key = { publicKey, secret, fingerprint: await m.computeFingerprint(publicKey) };
-  // the page encrypts and seals; Python opens
-  const contentKey = await m.newContentKey();
-  const sent = await m.encryptDocument(unb64(plainB64), contentKey);
-  const [sealed] = await m.sealContentKey(contentKey, { SAMR: publicKey });
-  // Python's envelope opens in the page; one altered byte is refused
-  const pythonKey = await m.openContentKey({ fingerprint: key.fingerprint, sealed: fromHex(pythonSealedHex) }, key);
-  const cipher = unb64(pythonCipherB64);
-  const opened = await m.decryptDocument(cipher, pythonKey);
-  const refusals = [];
-  for (const at of [0, 7, 29, 31, 40, cipher.length - 1]) {
-    const altered = cipher.slice();
-    altered[at] ^= 0x01;
-    try { await m.decryptDocument(altered, pythonKey); refusals.push("accepted"); } catch (e) { refusals.push(e.code); }
-  }
-  try { await m.decryptDocument(cipher.subarray(0, cipher.length - 1), pythonKey); refusals.push("accepted"); } catch (e) { refusals.push(e.code); }
-  const wrong = { ...key, fingerprint: new Uint8Array(32) };
-  let wrongKey = "accepted";
-  try { await m.openContentKey({ fingerprint: key.fingerprint, sealed: fromHex(pythonSealedHex) }, wrong); } catch (e) { wrongKey = e.code; }
-  return { cipher: b64(sent.ciphertext), size: sent.ciphertextSize, plainSha: toHex(sent.plaintextSha256), cipherSha: toHex(sent.ciphertextSha256),
-    fingerprint: toHex(sealed.fingerprint), sealed: toHex(sealed.sealed), opened: b64(opened.plaintext), openedSha: toHex(opened.plaintextSha256),
-    refusals, wrongKey };
-}"""
+CROSS_CHECK = (ROOT / "tests" / "js" / "documents_envelope_check.js").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("size", [0, 1000, envelope.CHUNK_SIZE, envelope.CHUNK_SIZE + 3])
@@ -192,7 +163,8 @@ def test_the_browsers_envelope_and_pythons_open_each_other(exchange: Exchange, b
 
 def test_the_vendored_libsodium_is_the_pinned_one() -> None:
     build = (ROOT / "scripts" / "build-web").read_text(encoding="utf-8")
-    for variable, file in (("LIBSODIUM_SHA256", "libsodium.js"), ("LIBSODIUM_WRAPPERS_SHA256", "libsodium-wrappers.js")):
+    for variable, file in (("LIBSODIUM_SHA256", "libsodium.js"),
+                           ("LIBSODIUM_WRAPPERS_SHA256", "libsodium-wrappers.js")):
         match = re.search(rf'^{variable}="([0-9a-f]{{64}})"$', build, re.M)
         assert match, variable
         assert hashlib.sha256((WEB_DIR / "vendor" / file).read_bytes()).hexdigest() == match.group(1)
@@ -210,6 +182,14 @@ def test_a_document_sent_from_the_page_commits_and_opens_in_python(exchange: Exc
         assert page.get_attribute("nav a[aria-current='page']", "href") == "documents.html"
         page.wait_for_selector("#depts-table tr[data-code='SAMR']")
         load_member(page, exchange.member_keys[PSB], "PSB")
+        sent_requests: list[Any] = []
+        page.on("request", lambda r: sent_requests.append(r))
+        page.set_input_files("#enc-file", str(exchange.encrypted_psb_key))
+        page.fill("#enc-passphrase", "not the passphrase")
+        page.click("#enc-open")
+        page.wait_for_selector("#enc-error[data-code='key_passphrase_wrong']", timeout=30_000)
+        assert "口令错误" in page.inner_text("#enc-error")
+        page.click("#enc-cancel")
         load_encryption_key(page, exchange.encrypted_psb_key, PASSPHRASE)
         assert page.get_attribute("#enc-info", "data-fingerprint") == fingerprint_of(exchange.encryption_keys[PSB])
         assert page.get_attribute("#enc-verdict", "data-matches") == "true"
@@ -259,6 +239,16 @@ def test_a_document_sent_from_the_page_commits_and_opens_in_python(exchange: Exc
         page.wait_for_selector(f"#doc-card[data-doc-id='{doc_id}']")
         assert page.query_selector("#doc-history tr[data-action='sent']")
         shoot(page, "documents-record-desktop")
+        # SAMR has not signed for it: PSB withdraws it in the page
+        page.fill("#act-withdraw-reason", "sent by mistake")
+        page.click("#act-withdraw-submit")
+        page.wait_for_selector("#result-card[data-action='withdraw'][data-status='ok']", timeout=60_000)
+        page.wait_for_selector("#doc-history tr[data-action='withdrawn']")
+        # neither key's secret left the page
+        secrets = (crypto.load_encryption_key_file(exchange.encryption_keys[PSB]).secret, cluster.keys[PSB].seed)
+        for request in sent_requests:
+            carried = (request.post_data_buffer or b"") + request.url.encode() + repr(request.headers).encode()
+            assert not any(s in carried or s.hex().encode() in carried for s in secrets), request.url
         assert errors.errors == []
     finally:
         context.close()
@@ -270,14 +260,16 @@ def test_a_document_from_python_is_opened_and_signed_for_in_the_page(exchange: E
     source = exchange.root / "notice-from-python.bin"
     source.write_bytes(plaintext)
 
-    def send() -> str:
+    def send() -> tuple[str, str]:
         with Client(cluster.urls[PSB], timeout=30) as client:
-            sent = doc_client.send(client, cluster.keys[PSB], source, recipients=["SAMR"], number="PSB-2026-PY-1",
-                                   title="Sent by the Python client", classification="internal", max_bytes=64 << 20)
-        wait_delivered(cluster.urls[PSB], cluster.keys[PSB], sent.doc_id, "SAMR")
-        return sent.doc_id
+            sent, other = (doc_client.send(client, cluster.keys[PSB], source, recipients=["SAMR"],
+                                           number=f"PSB-2026-PY-{n}", title=f"Sent by the Python client ({n})",
+                                           classification="internal", max_bytes=64 << 20) for n in (1, 2))
+        for doc in (sent, other):
+            wait_delivered(cluster.urls[PSB], cluster.keys[PSB], doc.doc_id, "SAMR")
+        return sent.doc_id, other.doc_id
 
-    doc_id = in_thread(send)
+    doc_id, to_return = in_thread(send)
     context, page, errors = open_documents(browser, cluster.urls[SAMR], PHONE)
     try:
         load_member(page, exchange.member_keys[SAMR], "SAMR")
@@ -318,7 +310,7 @@ def test_a_document_from_python_is_opened_and_signed_for_in_the_page(exchange: E
 
         def received() -> dict[str, Any]:
             with Client(cluster.urls[SAMR], timeout=30) as client:
-                return doc_client.record(client, cluster.keys[SAMR], doc_id)["document"]["recipient_status"]["SAMR"]
+                return dict(doc_client.record(client, cluster.keys[SAMR], doc_id)["document"]["recipient_status"]["SAMR"])
 
         status = in_thread(received)
         assert status["state"] == "received" and status["plaintext_sha256"] == hashlib.sha256(plaintext).hexdigest()
@@ -330,6 +322,28 @@ def test_a_document_from_python_is_opened_and_signed_for_in_the_page(exchange: E
         assert "Already received." in page.inner_text("#result-sentence")
         assert page.inner_text("#result-message")
         shoot(page, "documents-refused-phone")
+        # received, so SAMR may forward it: to TAX, sealed in the page
+        page.fill("#act-forward-to", "TAX")
+        page.fill("#act-forward-note", "for your information")
+        page.click("#act-forward-submit")
+        page.wait_for_selector("#result-card[data-action='forward'][data-status='ok']", timeout=60_000)
+        forward_id = page.get_attribute("#result-card", "data-doc-id")
+
+        def forwarded() -> dict[str, Any]:
+            with Client(cluster.urls[SAMR], timeout=30) as client:
+                return dict(doc_client.record(client, cluster.keys[SAMR], str(forward_id))["document"])
+
+        forward = in_thread(forwarded)
+        assert forward["forwarded_from"] == doc_id and forward["recipients"] == ["TAX"]
+        assert [k["department"] for k in forward["sealed_keys"]] == ["SAMR", "TAX"]
+        # the other one goes back with a reason
+        page.fill("#doc-id-input", to_return)
+        page.click("#doc-show")
+        page.wait_for_selector(f"#doc-card[data-doc-id='{to_return}']")
+        page.fill("#act-return-reason", "not our department's matter")
+        page.click("#act-return-submit")
+        page.wait_for_selector("#result-card[data-action='return'][data-status='ok']", timeout=60_000)
+        page.wait_for_selector("#doc-recipients li[data-code='SAMR'][data-state='returned']")
         assert errors.errors == []
     finally:
         context.close()
