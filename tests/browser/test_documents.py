@@ -310,7 +310,8 @@ def test_a_document_from_python_is_opened_and_signed_for_in_the_page(exchange: E
 
         def received() -> dict[str, Any]:
             with Client(cluster.urls[SAMR], timeout=30) as client:
-                return dict(doc_client.record(client, cluster.keys[SAMR], doc_id)["document"]["recipient_status"]["SAMR"])
+                record = doc_client.record(client, cluster.keys[SAMR], doc_id)["document"]
+                return dict(record["recipient_status"]["SAMR"])
 
         status = in_thread(received)
         assert status["state"] == "received" and status["plaintext_sha256"] == hashlib.sha256(plaintext).hexdigest()
