@@ -379,10 +379,16 @@ function refreshAfter(outcome) {
   if (outcome.status === "committed" && shown) showDocument(shown.document.doc_id);
 }
 
+/** The actions the member's department may take on the record: the sender opens and withdraws; a recipient
+ * opens, signs for, returns and forwards (the contract has the last word: its refusal is shown). */
 function renderActions(d) {
   const box = clear(document.getElementById("doc-actions"));
   const docId = d.doc_id;
   const openedHere = opened.get(docId);
+  const own = currentMember()?.department ?? null;
+  const isSender = own !== null && own === d.sender;
+  const isRecipient = own !== null && Object.hasOwn(d.recipient_status ?? {}, own);
+  if (!isSender && !isRecipient) return;
   box.append(actionBox("act-open", "act_open", [textInput("act-purpose", "act_purpose")], "act_open", (form) => run("open", async () => {
     const purpose = form.querySelector("#act-purpose").value.trim();
     const result = await openDocument(docId, currentEncryptionKey(), { purpose: purpose || null },
@@ -402,29 +408,33 @@ function renderActions(d) {
     document.getElementById("result-card").dataset.opened = docId;
     showDocument(docId);
   })));
-  const receiptBox = actionBox("act-receipt", "act_receipt", [el("p", { class: "muted" }, openedHere ? toHex(openedHere.plaintextSha256) : dt("act_need_open"))],
-    "act_receipt", () => run("receipt", async () => {
-      const hash = opened.get(docId)?.plaintextSha256;
-      if (!hash) throw new Refusal("invalid_field", dt("act_need_open"), "fields");
-      const outcome = await receipt(docId, hash, (txId) => waiting("submitted", txId));
+  if (isRecipient) {
+    const receiptBox = actionBox("act-receipt", "act_receipt", [el("p", { class: "muted" }, openedHere ? toHex(openedHere.plaintextSha256) : dt("act_need_open"))],
+      "act_receipt", () => run("receipt", async () => {
+        const hash = opened.get(docId)?.plaintextSha256;
+        if (!hash) throw new Refusal("invalid_field", dt("act_need_open"), "fields");
+        const outcome = await receipt(docId, hash, (txId) => waiting("submitted", txId));
+        renderOutcome(outcome);
+        refreshAfter(outcome);
+      }));
+    box.append(receiptBox);
+    box.append(actionBox("act-return", "act_return", [textInput("act-return-reason", "act_reason")], "act_return",
+      (form) => reasonAction("return", docId, form.querySelector("#act-return-reason").value.trim(), "act-return-reason")));
+    box.append(actionBox("act-forward", "act_forward", [textInput("act-forward-to", "act_forward_to", { class: "mono", maxlength: "1000" }),
+      textInput("act-forward-note", "act_note")], "act_forward", (form) => run("forward", async () => {
+      const recipients = form.querySelector("#act-forward-to").value.split(/[\s,，]+/).filter(Boolean);
+      if (!recipients.length || recipients.some((c) => !CODE.test(c))) throw new Refusal("invalid_field", `${dt("act_forward_to")}: ${dt("v_recipients")}`, "fields");
+      const note = form.querySelector("#act-forward-note").value.trim();
+      const outcome = await forwardDocument(docId, recipients, note || null, currentEncryptionKey(),
+        (step, detail) => waiting(step, step.endsWith("submitted") ? detail : null));
       renderOutcome(outcome);
       refreshAfter(outcome);
-    }));
-  box.append(receiptBox);
-  box.append(actionBox("act-return", "act_return", [textInput("act-return-reason", "act_reason")], "act_return",
-    (form) => reasonAction("return", docId, form.querySelector("#act-return-reason").value.trim(), "act-return-reason")));
-  box.append(actionBox("act-withdraw", "act_withdraw", [textInput("act-withdraw-reason", "act_reason")], "act_withdraw",
-    (form) => reasonAction("withdraw", docId, form.querySelector("#act-withdraw-reason").value.trim(), "act-withdraw-reason")));
-  box.append(actionBox("act-forward", "act_forward", [textInput("act-forward-to", "act_forward_to", { class: "mono", maxlength: "1000" }),
-    textInput("act-forward-note", "act_note")], "act_forward", (form) => run("forward", async () => {
-    const recipients = form.querySelector("#act-forward-to").value.split(/[\s,，]+/).filter(Boolean);
-    if (!recipients.length || recipients.some((c) => !CODE.test(c))) throw new Refusal("invalid_field", `${dt("act_forward_to")}: ${dt("v_recipients")}`, "fields");
-    const note = form.querySelector("#act-forward-note").value.trim();
-    const outcome = await forwardDocument(docId, recipients, note || null, currentEncryptionKey(),
-      (step, detail) => waiting(step, step.endsWith("submitted") ? detail : null));
-    renderOutcome(outcome);
-    refreshAfter(outcome);
-  })));
+    })));
+  }
+  if (isSender) {
+    box.append(actionBox("act-withdraw", "act_withdraw", [textInput("act-withdraw-reason", "act_reason")], "act_withdraw",
+      (form) => reasonAction("withdraw", docId, form.querySelector("#act-withdraw-reason").value.trim(), "act-withdraw-reason")));
+  }
 }
 
 function reasonAction(method, docId, reason, inputId) {
@@ -448,11 +458,19 @@ function renderBoxSelect() {
   select.value = value;
 }
 
+/** Forget every plaintext opened in this page (its download link stops working). */
+function forgetOpened() {
+  for (const entry of opened.values()) URL.revokeObjectURL(entry.url);
+  opened.clear();
+  document.getElementById("open-save")?.remove();
+}
+
 function onMember(member) {
   document.getElementById("need-key").hidden = member !== null && currentEncryptionKey() !== null;
   const department = document.getElementById("box-department");
   if (member?.department && !department.value) department.value = member.department;
   renderRecipients();
+  renderDocument();
 }
 
 function rerender() {
@@ -478,8 +496,14 @@ function start() {
     event.preventDefault();
     showDocument(document.getElementById("doc-id-input").value);
   });
-  onMemberChange(onMember);
-  onEncryptionKeyChange(() => onMember(currentMember()));
+  onMemberChange((member) => {
+    forgetOpened();
+    onMember(member);
+  });
+  onEncryptionKeyChange((key) => {
+    if (key === null) forgetOpened();
+    onMember(currentMember());
+  });
   initLanguage(rerender);
   rerender();
   onMember(currentMember());
