@@ -278,6 +278,9 @@ def test_a_document_from_python_is_opened_and_signed_for_in_the_page(exchange: E
         page.wait_for_selector(f"#box-table tr[data-doc-id='{doc_id}']")
         page.click(f"#box-table button[data-doc='{doc_id}']")
         page.wait_for_selector(f"#doc-card[data-doc-id='{doc_id}']")
+        # a member's signing key is no encryption key
+        page.set_input_files("#enc-file", str(exchange.member_keys[SAMR]))
+        page.wait_for_selector("#enc-error[data-code='encryption_key_file_kind']")
         # another department's encryption key: refused before anything is recorded, naming both fingerprints
         load_encryption_key(page, exchange.encryption_keys[PSB])
         assert page.get_attribute("#enc-verdict", "data-matches") == "false"
