@@ -3,7 +3,7 @@
 // with the node are documents-flow.js's; the envelope is documents-crypto.js's; this module draws the page and
 // shows every outcome with its code, a sentence in the page's language, and the node's own message.
 
-import { el, clear, shortHex, formatTime, readFileBytes } from "./dom.js";
+import { el, clear, shortHex, formatTime, formatShortTime, readFileBytes } from "./dom.js";
 import { initLanguage } from "./i18n.js";
 import { toHex } from "./msgpack.js";
 import { currentMember, onMemberChange } from "./session.js";
@@ -280,7 +280,7 @@ async function listBox() {
       el("td", { class: "wrap" }, String(d.title ?? "")),
       el("td", { class: "mono" }, box === "sent" ? (d.recipients ?? []).join(", ") : String(d.sender ?? "")),
       el("td", {}, d.withdrawn ? `✗ ${dt("doc_withdrawn")}` : state),
-      el("td", { class: "nowrap hide-narrow" }, Number.isSafeInteger(d.sent_ms) ? formatTime(d.sent_ms) : ""));
+      el("td", { class: "nowrap hide-narrow", title: formatTime(d.sent_ms) }, Number.isSafeInteger(d.sent_ms) ? formatShortTime(d.sent_ms) : ""));
   });
   list.append(el("table", { id: "box-table", "data-box": box },
     el("thead", {}, el("tr", {}, el("th", {}, dt("col_doc")), el("th", {}, dt("col_number")), el("th", {}, dt("col_title")),
@@ -349,10 +349,10 @@ function renderDocument() {
     pair("d_as_of", `${dt("col_height")} ${shown.height} · ${formatTime(shown.time_ms)}`));
   const history = el("table", { id: "doc-history" },
     el("thead", {}, el("tr", {}, el("th", {}, dt("col_action")), el("th", {}, dt("col_dept")), el("th", { class: "hide-narrow" }, dt("col_signer")),
-      el("th", {}, dt("col_time")), el("th", {}, dt("col_detail")))),
+      el("th", {}, dt("col_time_utc")), el("th", {}, dt("col_detail")))),
     el("tbody", {}, (d.history ?? []).slice(0, 256).map((h) => el("tr", { "data-action": h.action },
       el("td", {}, dt(`h_${h.action}`)), el("td", { class: "mono" }, h.department), el("td", { class: "hide-narrow" }, h.signer_name ?? ""),
-      el("td", { class: "nowrap" }, formatTime(h.time_ms)), el("td", { class: "wrap" }, h.detail ?? "")))));
+      el("td", { class: "nowrap", title: formatTime(h.time_ms) }, formatShortTime(h.time_ms)), el("td", { class: "wrap" }, h.detail ?? "")))));
   clear(document.getElementById("doc-detail")).append(el("h3", {}, dt("doc_record")), details,
     el("h3", {}, dt("doc_history")), el("div", { class: "scroll" }, history));
   renderActions(d);
