@@ -34,9 +34,10 @@ PAGE_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-WASM_PAGES: Final = frozenset({"index.html", "staff.html", "audit.html", "supervision.html"})
-"""Pages that open encrypted key files: Argon2id runs as WebAssembly, so their policy adds 'wasm-unsafe-eval',
-which lets the page compile WebAssembly and nothing more (no eval of script text)."""
+WASM_PAGES: Final = frozenset({"index.html", "staff.html", "audit.html", "supervision.html", "documents.html"})
+"""Pages that open encrypted key files: Argon2id runs as WebAssembly (as does the documents page's libsodium), so
+their policy adds 'wasm-unsafe-eval', which lets the page compile WebAssembly and nothing more (no eval of script
+text)."""
 WASM_PAGE_POLICY: Final = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", 1)
 COMMON_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",

@@ -76,7 +76,7 @@ const TEXTS = {
     asof_answered: "读取高度", older_blocks: "更早的区块", older_button: "更早的 20 个区块",
     older_none: "已到第 1 块", older_limit: "最多显示 {n} 个更早的区块",
     // audit timeline and supervision
-    nav_audit: "审计", nav_supervision: "电子监察", nav_staff: "办事窗口",
+    nav_audit: "审计", nav_supervision: "电子监察", nav_staff: "办事窗口", nav_documents: "收发文",
     audit_title: "审计", audit_intro: "按办件、证照、公文、部门等对象查看其全部上链事件（时间、签名人、角色、部门、结果）。"
       + "每条事件都在本浏览器内依据其历史页证明与创世文件核验，不信任提供数据的节点。",
     audit_source: "2. 审计对象", audit_entity: "对象（类型:编号）", audit_load: "从本节点载入",
@@ -195,7 +195,7 @@ const TEXTS = {
     asof_validators_next: "The validators that sign the next block, {height} (not yet made)",
     asof_answered: "Read at height", older_blocks: "Older blocks", older_button: "20 older blocks",
     older_none: "block 1 reached", older_limit: "at most {n} older blocks are shown",
-    nav_audit: "Audit", nav_supervision: "Supervision", nav_staff: "Staff desk",
+    nav_audit: "Audit", nav_supervision: "Supervision", nav_staff: "Staff desk", nav_documents: "Documents",
     audit_title: "Audit timeline", audit_intro: "Every event of a case, certificate, document, department or other "
       + "record, in chain order, with time, signer, role, department and outcome. Each event is verified in this "
       + "browser from its history page's proof against the genesis file; the node that sent it is not trusted.",
