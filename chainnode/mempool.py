@@ -127,6 +127,7 @@ class Mempool:
         self._bytes = 0
         self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
         self._verified: OrderedDict[bytes, bool] = OrderedDict()
+        self._rules: ScreenRules | None = None
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -144,9 +145,12 @@ class Mempool:
     # --- admission ---------------------------------------------------------------------------------
 
     def rules(self, next_height: int) -> ScreenRules:
-        """What the stateless checks of a transaction for block `next_height` depend on."""
-        return ScreenRules(chain_id=self.chain_id, next_height=next_height, max_ttl=self.max_ttl,
-                           max_tx_bytes=self.max_tx_bytes)
+        """What the stateless checks of a transaction for block `next_height` depend on (made once a height)."""
+        rules = self._rules
+        if rules is None or rules.next_height != next_height or rules.max_tx_bytes != self.max_tx_bytes:
+            rules = self._rules = ScreenRules(chain_id=self.chain_id, next_height=next_height,
+                                              max_ttl=self.max_ttl, max_tx_bytes=self.max_tx_bytes)
+        return rules
 
     def screen(self, raw: bytes, *, next_height: int) -> Transaction:
         """Every admission check except the signature. Raises the InvalidInput subclass that applies."""
