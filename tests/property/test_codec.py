@@ -13,10 +13,11 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from chainnode import block, codec, results, tx
+from chainnode import block, codec, crypto, results, tx
 from chainnode.errors import InvalidField, InvalidInput
 from tests.vectors import generate
 
@@ -363,3 +364,15 @@ def test_decoders_refuse_extension_values_in_free_form_fields(frame: bytes, wher
     except InvalidInput:
         return
     raise AssertionError(f"{name} decoder accepted an extension value: {decoded!r}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(domain=st.binary(max_size=64), chain_id=st.text(max_size=64), payload=st.binary(max_size=70_000))
+def test_signing_bytes_are_the_canonical_encoding(domain: bytes, chain_id: str, payload: bytes) -> None:
+    try:
+        expected = codec.encode([domain, chain_id, payload])
+    except InvalidField:  # a lone surrogate in the chain ID: refused by both
+        with pytest.raises(InvalidField):
+            crypto.compute_signing_bytes(domain, chain_id, payload)
+        return
+    assert crypto.compute_signing_bytes(domain, chain_id, payload) == expected
