@@ -6,6 +6,8 @@ and 390x844 go to test-screenshots/."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +195,58 @@ def test_paging_back_reaches_block_one(chain: Chain, browser: Any) -> None:
         page.click("#older-button")
         page.wait_for_selector("#older-blocks tbody tr")
         shoot(page, "explorer-older-phone")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+
+
+def test_a_transaction_proof_is_verified_against_the_pinned_genesis(chain: Chain, browser: Any) -> None:
+    """With the signer's key loaded: no pinned genesis, no verdict; the pinned genesis verifies the node's
+    bundle (links, inclusion, signature, result) and names its fingerprint; one altered byte of the bundle, or
+    another chain's genesis, is never green and says why."""
+    base = chain.cluster.urls[1] + "/console/"
+    text = json.dumps(chain.cluster.genesis.document)
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()
+    context, page, errors = open_explorer(browser, f"{base}#tx={chain.tx_id}", DESKTOP)
+    try:
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof-none")
+        assert "pin" in page.inner_text("#tx-proof-none")
+
+        page.evaluate("text => localStorage.setItem('chainnode.console.genesis', text)", text)
+        page.reload()
+        page.wait_for_selector("html[data-ready='1']")
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof[data-verified='1']")
+        verdict = page.inner_text("#tx-proof-verdict")
+        assert f"verified against genesis {fingerprint[:16]}" in verdict, verdict
+        assert "ok" in page.inner_text("#tx-proof")
+        shoot(page, "explorer-tx-proof-verified-desktop")
+
+        def alter(route: Any) -> None:
+            answer = route.fetch()
+            body = bytearray(answer.body())
+            body[len(body) // 2] ^= 0x01
+            route.fulfill(response=answer, body=bytes(body))
+
+        page.route("**/v1/txs/*/proof*", alter)
+        page.reload()
+        page.wait_for_selector("html[data-ready='1']")
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof[data-verified='0']")
+        assert "not verified" in page.inner_text("#tx-proof-verdict")
+        assert page.inner_text("#tx-proof-reason").strip()
+        assert page.locator("#tx-proof .badge.ok").count() == 0
+        shoot(page, "explorer-tx-proof-altered-desktop")
+        page.unroute("**/v1/txs/*/proof*")
+
+        other = dict(chain.cluster.genesis.document, chain_id="another-chain")
+        page.evaluate("text => localStorage.setItem('chainnode.console.genesis', text)", json.dumps(other))
+        page.reload()
+        page.wait_for_selector("html[data-ready='1']")
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof[data-verified='0']")
+        assert "another-chain" in page.inner_text("#tx-proof-reason")
         assert not errors.errors, errors.errors
     finally:
         context.close()

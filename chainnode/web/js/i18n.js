@@ -116,6 +116,11 @@ const TEXTS = {
     sup_cases: "办件数", sup_on_time: "按期", sup_steps: "环节数", sup_wd: "{n} 个工作日", sup_hours: "{n} 小时",
     step_file: "受理", step_resubmit: "补正后重新提交", step_request_correction: "要求补正", step_review: "审查",
     step_opinion: "会签意见", step_hand_over: "移交", step_decide: "办结",
+
+    tx_proof_heading: "证明核验", tx_proof_verified: "已对照创世文件 {root}… 核验",
+    tx_proof_failed: "未通过对照创世文件 {root}… 的核验", tx_proof_differs: "节点列出的 {what} 与证明不符",
+    tx_proof_no_genesis: "未核验：本浏览器尚未固定创世文件。请在证照核验页选择并固定创世文件：",
+    tx_proof_not_read: "未核验：未能读取证明。", tx_proof_time: "核验用时",
   },
   en: {
     title_console: "Ledger console",
@@ -246,6 +251,11 @@ const TEXTS = {
     sup_cases: "Cases", sup_on_time: "On time", sup_steps: "Steps", sup_wd: "{n} working days", sup_hours: "{n} h",
     step_file: "filing", step_resubmit: "resubmission", step_request_correction: "correction requested",
     step_review: "review", step_opinion: "opinion", step_hand_over: "hand-over", step_decide: "decision",
+
+    tx_proof_heading: "Proof", tx_proof_verified: "verified against genesis {root}…",
+    tx_proof_failed: "not verified against genesis {root}…", tx_proof_differs: "the node's {what} differs from the proven one",
+    tx_proof_no_genesis: "Not verified: no genesis file is pinned in this browser. Choose and pin one on the page",
+    tx_proof_not_read: "Not verified: the proof could not be read.", tx_proof_time: "Checked in",
   },
 };
 

@@ -95,8 +95,7 @@ function decodeTransaction(raw, where) {
   need(isBytes(signature, 64), "transactions", `malformed transaction in ${where}: signature`);
   // the body is the same field bytes under [9, 1, ...] (chainnode.tx.compute_body_bytes)
   const body = concatBytes(Uint8Array.of(0x99, 0x09), raw.subarray(2, raw.length - 66));
-  void args;
-  return { chainId, contract, method, signer, signature, body };
+  return { chainId, contract, method, args, signer, signature, body };
 }
 
 function decodeResult(raw, where) {
@@ -193,7 +192,7 @@ async function checkPayload(header, payload) {
 
 /**
  * Verify a transaction bundle against `genesis` (from parseGenesis) alone. Returns every proven transaction
- * in chain order: `{height, timeMs, index, txId, contract, method, signer, code, message, kinds}`, with
+ * in chain order: `{height, timeMs, index, txId, contract, method, args, signer, code, message, kinds}`, with
  * `blocks` and `links`. Throws ProofError naming the stage and the check that failed.
  */
 export async function verifyTxBundle(genesis, data) {
@@ -210,10 +209,24 @@ export async function verifyTxBundle(genesis, data) {
   }
   const txs = proven.map((p) => ({
     height: p.height, timeMs: p.timeMs, index: p.index, txId: p.txId, contract: p.tx.contract,
-    method: p.tx.method, signer: toHex(p.tx.signer), code: p.result.code, message: p.result.message,
-    kinds: p.result.kinds,
+    method: p.tx.method, args: p.tx.args, signer: toHex(p.tx.signer), code: p.result.code,
+    message: p.result.message, kinds: p.result.kinds,
   }));
   return { txs, blocks: bundle.links.filter((l) => l.payload !== null).length, links: bundle.links.length };
+}
+
+/**
+ * Verify one transaction's bundle (GET /v1/txs/{id}/proof) as `chainnode tx proof` does
+ * (chainnode.light.verify_tx_bundle): the bundle, that it proves exactly one transaction, and that this is
+ * `txIdHex`. Returns that transaction (as verifyTxBundle lists it). Throws ProofError.
+ */
+export async function verifyTxProof(genesis, data, txIdHex) {
+  const checked = await verifyTxBundle(genesis, data);
+  need(checked.txs.length === 1, "transactions",
+    `expected a proof of one transaction, this one proves ${checked.txs.length}`);
+  const [tx] = checked.txs;
+  need(tx.txId === txIdHex, "transactions", `the proof is for transaction ${tx.txId}, not ${txIdHex}`);
+  return tx;
 }
 
 function mismatch(event, what) {
