@@ -250,3 +250,52 @@ def test_a_transaction_proof_is_verified_against_the_pinned_genesis(chain: Chain
         assert not errors.errors, errors.errors
     finally:
         context.close()
+
+
+def test_the_search_box_opens_what_it_is_given(chain: Chain, browser: Any) -> None:
+    """A height, a transaction ID and a member key open their views here; a certificate ID (the node knows it)
+    opens the certificate check with the ID filled in; another record ID opens the case's audit timeline;
+    anything else, an unknown ID or a height above the head is refused in place."""
+    base = chain.cluster.urls[1] + "/console/"
+    member = chain.cluster.keys[1].public_key.hex()
+    cert_id, case_id = "ab" * 16, "cd" * 16
+
+    def search(page: Any, text: str) -> None:
+        page.fill("#search-text", text)
+        page.click("#search-go")
+
+    context, page, errors = open_explorer(browser, base, DESKTOP)
+    try:
+        search(page, str(chain.height))
+        page.wait_for_function(f"location.hash === '#block={chain.height}'")
+        page.wait_for_selector(f"#block-body a[href='#tx={chain.tx_id}']")
+        search(page, f"  {chain.tx_id.upper()} ")
+        page.wait_for_selector("#tx-code")
+        assert page.evaluate("location.hash") == f"#tx={chain.tx_id}"
+        search(page, member)
+        page.wait_for_selector("#member-record")
+        assert page.inner_text("#member-record-department") == DEPARTMENTS[1][0]
+        for text, needle in [("block 7", "Not recognised"), ("12ab", "Not recognised"), ("99999999", "no block"),
+                             ("ef" * 32, "knows no transaction or member")]:
+            search(page, text)
+            page.wait_for_function("document.getElementById('search-error').textContent !== ''")
+            assert needle in page.inner_text("#search-error"), (text, page.inner_text("#search-error"))
+            page.fill("#search-text", "")
+            page.evaluate("document.getElementById('search-error').textContent = ''")
+        shoot(page, "explorer-search-refused-desktop")
+        # the node's answer for a certificate is stood in for: this chain issued none
+        page.route(f"**/v1/certs/{cert_id}", lambda route: route.fulfill(status=200, json={"cert_id": cert_id}))
+        search(page, cert_id)
+        page.wait_for_url(f"**/verify.html#cert={cert_id}")
+        page.wait_for_selector("html[data-ready='1']")
+        assert page.input_value("#cert-id") == cert_id
+        page.goto(base)
+        page.wait_for_selector("html[data-ready='1']")
+        search(page, case_id)
+        page.wait_for_url(f"**/audit.html#entity=case:{case_id}")
+        page.wait_for_selector("#entity")
+        assert page.input_value("#entity") == f"case:{case_id}"
+        # unknown IDs answer 404: nothing else may fail
+        assert all("status of 404" in e for e in errors.errors), errors.errors
+    finally:
+        context.close()

@@ -121,6 +121,10 @@ const TEXTS = {
     tx_proof_failed: "未通过对照创世文件 {root}… 的核验", tx_proof_differs: "节点列出的 {what} 与证明不符",
     tx_proof_no_genesis: "未核验：本浏览器尚未固定创世文件。请在证照核验页选择并固定创世文件：",
     tx_proof_not_read: "未核验：未能读取证明。", tx_proof_time: "核验用时",
+
+    search_label: "查找", search_placeholder: "区块高度、交易 ID、证照 ID、办件 ID 或成员公钥", search_go: "查找",
+    search_invalid: "无法识别：请输入区块高度（数字）、交易 ID 或成员公钥（64 位十六进制）、证照或办件 ID（32 位十六进制）。",
+    search_no_height: "该高度尚无区块。", search_not_found: "本节点没有这个交易 ID 或成员公钥。",
   },
   en: {
     title_console: "Ledger console",
@@ -256,6 +260,12 @@ const TEXTS = {
     tx_proof_failed: "not verified against genesis {root}…", tx_proof_differs: "the node's {what} differs from the proven one",
     tx_proof_no_genesis: "Not verified: no genesis file is pinned in this browser. Choose and pin one on the page",
     tx_proof_not_read: "Not verified: the proof could not be read.", tx_proof_time: "Checked in",
+
+    search_label: "Search", search_placeholder: "height, transaction ID, certificate ID, case ID or member key",
+    search_go: "Go", search_invalid: "Not recognised: type a block height (digits), a transaction ID or member key "
+      + "(64 hex digits), or a certificate or case ID (32 hex digits).",
+    search_no_height: "There is no block at that height yet.",
+    search_not_found: "This node knows no transaction or member with that ID or key.",
   },
 };
 
