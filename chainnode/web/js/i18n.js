@@ -125,6 +125,13 @@ const TEXTS = {
     search_label: "查找", search_placeholder: "区块高度、交易 ID、证照 ID、办件 ID 或成员公钥", search_go: "查找",
     search_invalid: "无法识别：请输入区块高度（数字）、交易 ID 或成员公钥（64 位十六进制）、证照或办件 ID（32 位十六进制）。",
     search_no_height: "该高度尚无区块。", search_not_found: "本节点没有这个交易 ID 或成员公钥。",
+
+    trust_file: "信任文件（可选）", trust_forget: "移除信任文件",
+    trust_none: "未加载信任文件：证明从创世开始核验。",
+    trust_loaded: "信任文件：高度 {height}，区块 {hash}，验证者 {sets}。从该高度开始的证明以它为根核验，其余从创世核验；信任文件只保存在本页内存中。",
+    trust_needs_genesis: "请先加载创世文件：信任文件要对照创世文件检查。", stage_trust: "信任文件",
+    root_heading: "核验根", root_genesis: "创世文件 {hash}", root_trust: "高度 {height} 的信任文件（区块 {hash}）",
+    root_held: "持有：创世文件 {genesis}；{trust}", root_no_trust: "无信任文件",
   },
   en: {
     title_console: "Ledger console",
@@ -266,6 +273,14 @@ const TEXTS = {
       + "(64 hex digits), or a certificate or case ID (32 hex digits).",
     search_no_height: "There is no block at that height yet.",
     search_not_found: "This node knows no transaction or member with that ID or key.",
+
+    trust_file: "Trust file (optional)", trust_forget: "Remove trust file",
+    trust_none: "No trust file: proofs are checked from genesis.",
+    trust_loaded: "Trust file: height {height}, block {hash}, validators {sets}. Proofs from this height are "
+      + "checked from it, others from genesis; the trust file is kept in this page's memory only.",
+    trust_needs_genesis: "Load the genesis file first: a trust file is checked against it.", stage_trust: "Trust file",
+    root_heading: "Checked against", root_genesis: "genesis {hash}", root_trust: "the trust file of height {height} "
+      + "(block {hash})", root_held: "held: genesis {genesis}; {trust}", root_no_trust: "no trust file",
   },
 };
 
