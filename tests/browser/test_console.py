@@ -388,3 +388,72 @@ def test_a_trust_file_is_a_root_beside_genesis(network: Network, browser: Any, t
         assert not errors.errors, errors.errors
     finally:
         context.close()
+
+
+def write_y4m(path: Path, png: Path, side: int = 800) -> None:
+    """A camera's video of the QR image: `png` centred on a white square, as raw 4:2:0 frames (Y4M), the
+    format Chromium's fake capture device plays in a loop."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        code = image.convert("L")
+        frame = Image.new("L", (side, side), 255)
+        frame.paste(code, ((side - code.width) // 2, (side - code.height) // 2))
+    luma = bytes(16 + value * 219 // 255 for value in frame.tobytes())  # video range
+    chroma = bytes([128]) * (side // 2) * (side // 2)
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{side} H{side} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(2):
+            out.write(b"FRAME\n" + luma + chroma + chroma)
+
+
+def test_the_camera_reads_the_qr_proof_or_says_why_it_cannot(network: Network, browser: Any, tmp_path: Path) -> None:
+    """A genuine QR code shown to Chromium's fake camera is read in the page and verifies; a refused permission
+    and a page with no camera are each said in place, and the photo upload is still there."""
+    from tests.browser.conftest import find_chromium
+
+    url = network.cluster.urls[0] + "/console/verify.html"
+    video = tmp_path / "qr.y4m"
+    write_y4m(video, network.qr)
+    camera = browser.browser_type.launch(
+        executable_path=find_chromium(), headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--use-fake-device-for-media-stream",
+              "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context, page, errors = open_page(camera, url, PHONE, permissions=["camera"])
+        try:
+            load_genesis_file(page, network.genesis_file)
+            started = time.perf_counter()
+            page.click("#camera-button")
+            verdict = page.wait_for_selector("#verdict", timeout=30000)
+            print(f"camera: QR read and verified in {(time.perf_counter() - started) * 1000:.0f} ms")
+            assert verdict.get_attribute("data-verdict") == "VALID"
+            assert page.is_hidden("#camera-video") and page.is_visible("#camera-button")
+            assert "摄像头" in page.inner_text("#proof-info")
+            shoot(page, "verify-camera-phone")
+            assert not errors.errors, errors.errors
+        finally:
+            context.close()
+    finally:
+        camera.close()
+
+    refuse = ("navigator.mediaDevices.getUserMedia = () => "
+              "Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));")
+    absent = "Object.defineProperty(Navigator.prototype, 'mediaDevices', { get: () => undefined });"
+    for script, needle in ((refuse, "refused"), (absent, "cannot use a camera")):
+        context = browser.new_context(viewport=DESKTOP, locale="en-US")
+        context.add_init_script(script)
+        page = context.new_page()
+        errors = PageErrors(page)
+        try:
+            page.goto(url)
+            page.wait_for_selector("html[data-ready='1']")
+            page.click("#camera-button")
+            page.wait_for_function(f"document.getElementById('camera-info').textContent.includes({needle!r})")
+            assert page.is_visible("#camera-button") and page.is_hidden("#camera-video")
+            assert page.is_visible("label:has(#qr-input)")
+            if needle == "refused":
+                shoot(page, "verify-camera-refused-desktop")
+            assert not errors.errors, errors.errors
+        finally:
+            context.close()

@@ -132,6 +132,13 @@ const TEXTS = {
     trust_needs_genesis: "请先加载创世文件：信任文件要对照创世文件检查。", stage_trust: "信任文件",
     root_heading: "核验根", root_genesis: "创世文件 {hash}", root_trust: "高度 {height} 的信任文件（区块 {hash}）",
     root_held: "持有：创世文件 {genesis}；{trust}", root_no_trust: "无信任文件",
+
+    camera_scan: "用摄像头扫描二维码", camera_stop: "停止扫描", camera_video: "摄像头画面",
+    camera_starting: "正在打开摄像头…", camera_looking: "请将二维码对准摄像头，整个二维码需在画面内。",
+    camera_stopped: "已停止扫描。", camera_read: "已从摄像头读取二维码（{n} 字节）。", camera_source: "摄像头扫描的二维码",
+    camera_unavailable: "本页面无法使用摄像头（需要 https 或本机地址）。请改用二维码照片。",
+    camera_no_camera: "未找到可用的摄像头，或摄像头无法打开。请改用二维码照片。",
+    camera_refused: "摄像头权限被拒绝。可在浏览器设置中允许，或改用二维码照片。",
   },
   en: {
     title_console: "Ledger console",
@@ -281,6 +288,16 @@ const TEXTS = {
     trust_needs_genesis: "Load the genesis file first: a trust file is checked against it.", stage_trust: "Trust file",
     root_heading: "Checked against", root_genesis: "genesis {hash}", root_trust: "the trust file of height {height} "
       + "(block {hash})", root_held: "held: genesis {genesis}; {trust}", root_no_trust: "no trust file",
+
+    camera_scan: "Scan the QR code with the camera", camera_stop: "Stop scanning", camera_video: "Camera view",
+    camera_starting: "Opening the camera…", camera_looking: "Hold the QR code in front of the camera, the whole "
+      + "code in view.", camera_stopped: "Scanning stopped.", camera_read: "QR code read from the camera ({n} bytes).",
+    camera_source: "QR code from the camera",
+    camera_unavailable: "This page cannot use a camera (it needs https or a local address). Use a photo of the QR "
+      + "code instead.",
+    camera_no_camera: "No camera was found, or it could not be opened. Use a photo of the QR code instead.",
+    camera_refused: "Permission to use the camera was refused. Allow it in the browser's settings, or use a photo "
+      + "of the QR code instead.",
   },
 };
 

@@ -7,7 +7,7 @@ import { checkCertificate, isCertId } from "./certificate.js";
 import { clear, el, formatTime, readFileBytes, shortHex } from "./dom.js";
 import { initLanguage, t } from "./i18n.js";
 import { toHex } from "./msgpack.js";
-import { readQrImage } from "./qr.js";
+import { QrError, readQrImage, scanCamera } from "./qr.js";
 import { rootText, trustCard } from "./trust-root.js";
 import { ProofError, parseGenesis, sha256 } from "./verifier.js";
 
@@ -121,6 +121,49 @@ async function onQrFile(file) {
     setProof(await readQrImage(file), `QR ${file.name}`);
   } catch (exc) {
     showError(exc, t("err_qr"));
+  }
+}
+
+// --- the camera ---------------------------------------------------------------------------------------
+
+let scanning = null; // the AbortController of the scan in progress
+
+function stopCamera() {
+  scanning?.abort();
+}
+
+/** Scan the QR proof with the camera, in the page; the proof read is verified at once when a genesis is
+ * loaded. No camera, or a refused permission, is said in place; the photo upload stays. */
+async function startCamera() {
+  if (scanning !== null) return;
+  const controller = new AbortController();
+  scanning = controller;
+  const video = $("camera-video");
+  $("camera-info").textContent = t("camera_starting");
+  $("camera-button").hidden = true;
+  $("camera-stop").hidden = false;
+  video.hidden = false;
+  try {
+    const scanned = scanCamera(video, controller.signal);
+    video.addEventListener("playing", () => {
+      if (scanning === controller) $("camera-info").textContent = t("camera_looking");
+    }, { once: true });
+    const bytes = await scanned;
+    if (bytes === null) {
+      $("camera-info").textContent = t("camera_stopped");
+      return;
+    }
+    $("camera-info").textContent = t("camera_read", { n: bytes.length });
+    setProof(bytes, t("camera_source"));
+    if (state.genesis !== null) await verify();
+  } catch (exc) {
+    const key = exc instanceof QrError && exc.code ? `camera_${exc.code}` : null;
+    $("camera-info").textContent = key ? t(key) : `${t("err_qr")}${exc.message}`;
+  } finally {
+    scanning = null;
+    video.hidden = true;
+    $("camera-button").hidden = false;
+    $("camera-stop").hidden = true;
   }
 }
 
@@ -333,6 +376,8 @@ async function start() {
   $("fetch-form").addEventListener("submit", fetchProof);
   $("proof-input").addEventListener("change", once(onProofFile));
   $("qr-input").addEventListener("change", once(onQrFile));
+  $("camera-button").addEventListener("click", startCamera);
+  $("camera-stop").addEventListener("click", stopCamera);
   $("cert-file-input").addEventListener("change", (e) => e.target.files?.[0] && onCertFile(e.target.files[0]));
   $("verify-button").addEventListener("click", verify);
   $("clear-button").addEventListener("click", resetAll);
