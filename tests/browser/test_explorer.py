@@ -340,3 +340,49 @@ def test_an_encrypted_key_opens_in_a_worker_and_the_page_keeps_running(chain: Ch
         assert not errors.errors, errors.errors
     finally:
         context.close()
+
+
+SKEWED_CLOCK = """(() => {
+  const skew = %d;
+  const RealDate = Date;
+  class SkewedDate extends RealDate {
+    constructor(...args) { if (args.length === 0) super(RealDate.now() + skew); else super(...args); }
+    static now() { return RealDate.now() + skew; }
+  }
+  globalThis.Date = SkewedDate;
+})();"""
+
+
+def test_a_browser_clock_ten_minutes_off_is_corrected_and_said(chain: Chain, browser: Any) -> None:
+    """The page's clock is ten minutes behind: the node refuses the first signed read (read_request_expired),
+    the page learns the node's time from the answer and signs again, the signed reads then succeed at once, and
+    the page says that the computer's clock is off. A clock a few seconds off is left as it is and not said."""
+    base = chain.cluster.urls[1] + "/console/"
+    for skew_ms, noticed in ((-600_000, True), (-5_000, False)):
+        context = browser.new_context(viewport=DESKTOP, locale="en-US")
+        context.add_init_script(SKEWED_CLOCK % skew_ms)
+        page = context.new_page()
+        errors = PageErrors(page)
+        statuses: list[int] = []
+        page.on("response", lambda r: statuses.append(r.status) if "/v1/txs/" in r.url else None)
+        try:
+            page.goto(f"{base}#tx={chain.tx_id}")
+            page.wait_for_selector("html[data-ready='1']")
+            assert page.evaluate("Math.round((Date.now() - performance.timeOrigin - performance.now()) / 1000)") \
+                == round(skew_ms / 1000)
+            page.set_input_files("#member-file", str(chain.signer_key))
+            page.wait_for_selector("#tx-args[data-loaded='1']")
+            assert crypto.sha256(LABEL.encode()).hex() in page.inner_text("#tx-args")
+            if noticed:
+                notice = page.wait_for_selector("#clock-skew")
+                assert "behind" in notice.inner_text() and "10 min" in notice.inner_text()
+                assert abs(int(notice.get_attribute("data-offset-s") or "0") - 600) <= 3
+                assert statuses.count(401) == 1, statuses  # refused once, then every read passes
+                shoot(page, "explorer-clock-skew-desktop")
+                # the refusal the page recovered from is the only console error
+                assert [e for e in errors.errors if "401" not in e] == [], errors.errors
+            else:
+                assert page.locator("#clock-skew").count() == 0
+                assert 401 not in statuses and not errors.errors, (statuses, errors.errors)
+        finally:
+            context.close()

@@ -139,6 +139,9 @@ const TEXTS = {
     camera_unavailable: "本页面无法使用摄像头（需要 https 或本机地址）。请改用二维码照片。",
     camera_no_camera: "未找到可用的摄像头，或摄像头无法打开。请改用二维码照片。",
     camera_refused: "摄像头权限被拒绝。可在浏览器设置中允许，或改用二维码照片。",
+
+    clock_behind: "本机时钟比节点慢约 {s} 秒（约 {m} 分钟）：签名请求已按节点时间校正。请校准本机时钟。",
+    clock_ahead: "本机时钟比节点快约 {s} 秒（约 {m} 分钟）：签名请求已按节点时间校正。请校准本机时钟。",
   },
   en: {
     title_console: "Ledger console",
@@ -272,7 +275,7 @@ const TEXTS = {
 
     tx_proof_heading: "Proof", tx_proof_verified: "verified against genesis {root}…",
     tx_proof_failed: "not verified against genesis {root}…", tx_proof_differs: "the node's {what} differs from the proven one",
-    tx_proof_no_genesis: "Not verified: no genesis file is pinned in this browser. Choose and pin one on the page",
+    tx_proof_no_genesis: "Not verified: no genesis file is pinned in this browser; choose and pin one on this page:",
     tx_proof_not_read: "Not verified: the proof could not be read.", tx_proof_time: "Checked in",
 
     search_label: "Search", search_placeholder: "height, transaction ID, certificate ID, case ID or member key",
@@ -298,6 +301,11 @@ const TEXTS = {
     camera_no_camera: "No camera was found, or it could not be opened. Use a photo of the QR code instead.",
     camera_refused: "Permission to use the camera was refused. Allow it in the browser's settings, or use a photo "
       + "of the QR code instead.",
+
+    clock_behind: "This computer's clock is about {s} s ({m} min) behind the node's: signed requests now use the "
+      + "node's time. Please set the computer's clock right.",
+    clock_ahead: "This computer's clock is about {s} s ({m} min) ahead of the node's: signed requests now use the "
+      + "node's time. Please set the computer's clock right.",
   },
 };
 
