@@ -7,6 +7,7 @@ and 390x844 go to test-screenshots/."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -321,7 +322,10 @@ def test_an_encrypted_key_opens_in_a_worker_and_the_page_keeps_running(chain: Ch
         page.fill("#member-passphrase", "correct horse")
         page.evaluate("""() => {
             window.ticks = [];
-            const tick = () => { window.ticks.push(performance.now()); if (window.ticks.length < 2000) setTimeout(tick, 20); };
+            const tick = () => {
+                window.ticks.push(performance.now());
+                if (window.ticks.length < 2000) setTimeout(tick, 20);
+            };
             tick();
         }""")
         started = time.perf_counter()
@@ -331,7 +335,7 @@ def test_an_encrypted_key_opens_in_a_worker_and_the_page_keeps_running(chain: Ch
         page.wait_for_selector("#member-info", timeout=60_000)
         took_ms = (time.perf_counter() - started) * 1000
         ticks = page.evaluate("window.ticks")
-        longest = max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+        longest = max(b - a for a, b in itertools.pairwise(ticks))
         print(f"encrypted key (Argon2id 3 x 256 MiB) opened in a worker in {took_ms:.0f} ms; longest pause of the "
               f"page's timer {longest:.0f} ms")
         assert any(u.endswith("/console/js/member/argon2-worker.js") for u in workers), workers
@@ -364,7 +368,7 @@ def test_a_browser_clock_ten_minutes_off_is_corrected_and_said(chain: Chain, bro
         page = context.new_page()
         errors = PageErrors(page)
         statuses: list[int] = []
-        page.on("response", lambda r: statuses.append(r.status) if "/v1/txs/" in r.url else None)
+        page.on("response", lambda r, statuses=statuses: statuses.append(r.status) if "/v1/txs/" in r.url else None)
         try:
             page.goto(f"{base}#tx={chain.tx_id}")
             page.wait_for_selector("html[data-ready='1']")

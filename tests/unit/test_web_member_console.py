@@ -1,7 +1,7 @@
 """How the node serves the staff desk: staff.html and the member modules come from the console's fixed table;
 the desk's policy adds only `worker-src 'self'` to the console's, and only the Argon2id worker's adds
-'wasm-unsafe-eval' (Argon2id is WebAssembly, run off the page's thread); every other file keeps the console's; the page runs no inline script; the vendored Argon2id and SecretBox are the bytes
-scripts/build-web pins."""
+'wasm-unsafe-eval' (Argon2id is WebAssembly, run off the page's thread); every other file keeps the console's;
+the page runs no inline script; the vendored Argon2id and SecretBox are the bytes scripts/build-web pins."""
 
 from __future__ import annotations
 

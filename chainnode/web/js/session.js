@@ -185,15 +185,18 @@ export function clockOffset() {
   return clockOffsetMs;
 }
 
-/** The node's time from an answer's Date header (whole seconds: the middle of that second), or from its
- * status (`time_ms`, else the head block's time), or null. */
+/** The node's time from an answer's Date header (whole seconds: the middle of that second), else from the
+ * Date of a fresh GET /v1/status (the head block's time is no clock: blocks are made only for transactions),
+ * or null. */
 async function nodeTimeOf(response) {
-  const date = Date.parse(response.headers.get("Date") ?? "");
-  if (Number.isFinite(date)) return date + 500;
-  const answer = await fetch("/v1/status", { cache: "no-store", headers: { Accept: "application/json" } });
-  const status = answer.ok ? await readJson(answer) : null;
-  const ms = Number.isSafeInteger(status?.time_ms) ? status.time_ms : status?.block_time_ms;
-  return Number.isSafeInteger(ms) ? ms : null;
+  const dateOf = (answer) => Date.parse(answer.headers.get("Date") ?? "");
+  let date = dateOf(response);
+  if (!Number.isFinite(date)) {
+    const answer = await fetch("/v1/status", { cache: "no-store", headers: { Accept: "application/json" } });
+    await answer.body?.cancel();
+    date = dateOf(answer);
+  }
+  return Number.isFinite(date) ? date + 500 : null;
 }
 
 /** Say in the page (once, kept up to date) that this computer's clock is off by more than 60 s. */
