@@ -449,7 +449,7 @@ def test_the_camera_reads_the_qr_proof_or_says_why_it_cannot(network: Network, b
             page.goto(url)
             page.wait_for_selector("html[data-ready='1']")
             page.click("#camera-button")
-            page.wait_for_function(f"document.getElementById('camera-info').textContent.includes({needle!r})")
+            page.wait_for_selector(f"#camera-info:has-text('{needle}')")
             assert page.is_visible("#camera-button") and page.is_hidden("#camera-video")
             assert page.is_visible("label:has(#qr-input)")
             if needle == "refused":

@@ -269,8 +269,9 @@ def test_the_search_box_opens_what_it_is_given(chain: Chain, browser: Any) -> No
     context, page, errors = open_explorer(browser, base, DESKTOP)
     try:
         search(page, str(chain.height))
-        page.wait_for_function(f"location.hash === '#block={chain.height}'")
+        # the pages' policy forbids evaluating strings (wait_for_function): wait on elements instead
         page.wait_for_selector(f"#block-body a[href='#tx={chain.tx_id}']")
+        assert page.evaluate("location.hash") == f"#block={chain.height}"
         search(page, f"  {chain.tx_id.upper()} ")
         page.wait_for_selector("#tx-code")
         assert page.evaluate("location.hash") == f"#tx={chain.tx_id}"
@@ -280,7 +281,7 @@ def test_the_search_box_opens_what_it_is_given(chain: Chain, browser: Any) -> No
         for text, needle in [("block 7", "Not recognised"), ("12ab", "Not recognised"), ("99999999", "no block"),
                              ("ef" * 32, "knows no transaction or member")]:
             search(page, text)
-            page.wait_for_function("document.getElementById('search-error').textContent !== ''")
+            page.wait_for_selector("#search-error:not(:empty)")
             assert needle in page.inner_text("#search-error"), (text, page.inner_text("#search-error"))
             page.fill("#search-text", "")
             page.evaluate("document.getElementById('search-error').textContent = ''")
