@@ -35,10 +35,17 @@ PAGE_POLICY: Final = (
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 WASM_PAGES: Final = frozenset({"index.html", "staff.html", "audit.html", "supervision.html", "documents.html"})
-"""Pages that open encrypted key files: Argon2id runs as WebAssembly (as does the documents page's libsodium), so
-their policy adds 'wasm-unsafe-eval', which lets the page compile WebAssembly and nothing more (no eval of script
-text)."""
+"""Pages that open encrypted key files. Argon2id runs as WebAssembly in a worker of their own origin
+(WASM_WORKERS), so their policy adds only `worker-src 'self'`: the pages themselves compile no WebAssembly."""
+KEY_PAGE_POLICY: Final = PAGE_POLICY + "; worker-src 'self'"
+WASM_WORKERS: Final = frozenset({"js/member/argon2-worker.js"})
+"""Worker scripts that run Argon2id: a worker's own policy comes with its script, and theirs adds
+'wasm-unsafe-eval', which lets the worker compile WebAssembly and nothing more (no eval of script text)."""
+SODIUM_PAGES: Final = frozenset({"documents.html"})
+"""Key pages that also run libsodium (sealed boxes, secretstream) as WebAssembly on the page itself: their policy
+adds 'wasm-unsafe-eval' as well."""
 WASM_PAGE_POLICY: Final = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", 1)
+SODIUM_PAGE_POLICY: Final = WASM_PAGE_POLICY + "; worker-src 'self'"
 COMMON_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -158,7 +165,14 @@ def load_assets(web_dir: Path = WEB_DIR) -> dict[str, Asset]:
         content_type = CONTENT_TYPES.get(path.suffix)
         if path.is_file() and content_type is not None:
             name = path.relative_to(web_dir).as_posix()
-            add(name, path.read_bytes(), content_type, WASM_PAGE_POLICY if name in WASM_PAGES else PAGE_POLICY)
+            policy = PAGE_POLICY
+            if name in SODIUM_PAGES:
+                policy = SODIUM_PAGE_POLICY
+            elif name in WASM_PAGES:
+                policy = KEY_PAGE_POLICY
+            elif name in WASM_WORKERS:
+                policy = WASM_PAGE_POLICY
+            add(name, path.read_bytes(), content_type, policy)
     page, policy = build_standalone(web_dir)
     add(STANDALONE, page.encode(), CONTENT_TYPES[".html"], policy)
     assets[""] = assets["index.html"]

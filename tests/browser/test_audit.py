@@ -20,8 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from chainnode import light
 from chainnode.client import Client
 from chainnode.demo import Office, Story
+from chainnode.genesis import load_genesis
 from tests.browser.conftest import DESKTOP, PHONE, shoot
 from tests.browser.test_console import PageErrors
 from tests.cluster import DEPARTMENTS, Cluster
@@ -115,8 +117,10 @@ def sign_reads(page: Any, story: Story4, served: list[dict[str, Any]]) -> None:
         parts = urlsplit(route.request.url)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         entity = parts.path.removeprefix("/v1/history/")
+        trusted = int(query["trusted_height"]) if "trusted_height" in query else None
         answer = story.pool.submit(story.client.history_page, entity, limit=int(query["limit"]),
-                                   cursor=query.get("cursor"), proof=query.get("proof") == "1").result()
+                                   cursor=query.get("cursor"), proof=query.get("proof") == "1",
+                                   trusted_height=trusted).result()
         served.append(answer)
         route.fulfill(status=200, content_type="application/json", body=json.dumps(answer))
 
@@ -274,3 +278,44 @@ def test_the_dashboard_shows_the_figures_the_api_gives(browser: Any, story: Stor
             assert real_errors(errors) == []
         finally:
             context.close()
+
+
+def test_a_trust_file_below_the_case_is_the_root_of_its_pages(browser: Any, story: Story4, tmp_path: Path) -> None:
+    """A trust file of a block before the case was filed (saved from a verified transaction proof, as
+    `--trust-out` saves one): the page asks for proofs from its height, every event verifies from it and the
+    summary says so; a trust file of another genesis is refused with the reason."""
+    first = story.pool.submit(story.client.history_page, f"case:{story.case_id}", limit=1).result()["events"][0]
+    below = story.pool.submit(story.client.block, first["height"] - 1).result()
+    proof = story.pool.submit(story.client.tx_proof, below["txs"][0]["tx_id"]).result()
+    genesis = load_genesis(story.genesis_file)
+    bundle = light.decode_bundle(proof)
+    assert isinstance(bundle, light.TxBundle)
+    _, trust = light.verify_txs(genesis, bundle)
+    trust_file, other = tmp_path / "trust.json", tmp_path / "other-trust.json"
+    trust_file.write_text(json.dumps(trust.to_json()))
+    other.write_text(json.dumps({**trust.to_json(), "genesis_hash": "00" * 32}))
+    context, page, errors = open_page(browser, story.cluster.urls[1] + "/console/audit.html", DESKTOP)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/v1/history/" in r.url else None)
+    try:
+        served: list[dict[str, Any]] = []
+        sign_reads(page, story, served)
+        page.set_input_files("#genesis-input", str(story.genesis_file))
+        page.wait_for_selector("#genesis-info-chain")
+        page.set_input_files("#trust-input", str(other))
+        page.wait_for_selector("#verdict[data-verdict='error']")
+        assert "another genesis" in page.inner_text("#verdict")
+        page.set_input_files("#trust-input", str(trust_file))
+        page.wait_for_selector("#trust-info-loaded")
+        page.fill("#entity", f"case:{story.case_id}")
+        page.click("#load-button")
+        page.wait_for_selector("#verdict[data-verdict='verified']", timeout=20000)
+        assert asked and all(f"trusted_height={trust.height}" in u for u in asked), asked
+        assert all(light.decode_bundle(base64.b64decode(a["proof"])).from_height == trust.height for a in served)
+        events = [e for answer in served for e in answer["events"]]
+        assert timeline_marks(page) == ["1"] * len(events)
+        assert f"trust file of height {trust.height}" in page.inner_text("#proof-root")
+        shoot(page, "audit-trust-root-desktop")
+        assert real_errors(errors) == []
+    finally:
+        context.close()

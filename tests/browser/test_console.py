@@ -18,6 +18,7 @@ import pytest
 
 from chainnode import crypto
 from chainnode.cert_verify import CertificateNotFound, verify_certificate
+from chainnode.console import build_standalone
 from chainnode.demo import Office, Story
 from chainnode.errors import InvalidProof
 from chainnode.genesis import Genesis, load_genesis
@@ -301,3 +302,158 @@ def test_explorer_says_when_a_route_needs_a_member_key(network: Network, browser
         shoot(page, "explorer-member-key-desktop")
     finally:
         context.close()
+
+
+def test_a_trust_file_is_a_root_beside_genesis(network: Network, browser: Any, tmp_path: Path) -> None:
+    """The trust file `cert verify --trust-out` writes: with it loaded, a proof fetched by ID starts at its height
+    and verifies from it, and the page says so; the QR proof (from genesis) is still checked from genesis; a
+    trust file of another height is refused, and a proof from the trusted height without the trust file is
+    INVALID PROOF. The single file takes the same trust file from disk."""
+    cluster = network.cluster
+    genesis = load_genesis(network.genesis_file)
+    checked = verify_certificate(genesis, network.cert_id, network.proof)
+    assert checked.trust is not None and checked.trust.height > 0
+    document = checked.trust.to_json()
+    trust_file, bad_trust = tmp_path / "trust.json", tmp_path / "bad-trust.json"
+    trust_file.write_text(json.dumps(document, indent=2))
+    bad_trust.write_text(json.dumps({**document, "height": document["height"] + 1}))
+    while cluster.height(0) <= checked.trust.height + 1:  # the next proofs are of later blocks
+        cluster.wait_committed(0, cluster.submit(0, [f"after-trust-{cluster.height(0)}"]))
+    import urllib.request
+
+    target = f"{cluster.urls[0]}/v1/certs/{network.cert_id}/proof?format=binary&trusted_height={checked.trust.height}"
+    with urllib.request.urlopen(target, timeout=10) as answer:
+        from_trust = bytes(answer.read())
+    proof_file = tmp_path / "from-trust.proof"
+    proof_file.write_bytes(from_trust)
+    verify_certificate(genesis, network.cert_id, from_trust, trust=checked.trust)
+    trust_root = f"trust file of height {checked.trust.height}"
+
+    context, page, errors = open_page(browser, cluster.urls[1] + "/console/verify.html", DESKTOP)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/proof" in r.url else None)
+    try:
+        page.click("#lang-switch")  # English
+        page.set_input_files("#trust-input", str(trust_file))
+        page.wait_for_selector("#input-error")
+        assert "genesis" in page.inner_text("#input-error")  # a trust file needs its genesis first
+        load_genesis_file(page, network.genesis_file)
+        page.set_input_files("#trust-input", str(trust_file))
+        page.wait_for_selector("#trust-info-loaded")
+        assert f"height {checked.trust.height}" in page.inner_text("#trust-info")
+        page.fill("#cert-id", network.cert_id)
+        page.click("#fetch-button")
+        page.wait_for_selector("#proof-info:has-text('/v1/certs/')")
+        assert any(f"trusted_height={checked.trust.height}" in u for u in asked), asked
+        assert run_verify(page)[0] == "VALID"
+        assert trust_root in page.inner_text("#proof-root")
+        shoot(page, "verify-trust-root-desktop")
+
+        page.set_input_files("#qr-input", str(network.qr))
+        page.wait_for_selector("#proof-info:has-text('QR')")
+        assert run_verify(page)[0] == "VALID"
+        assert page.inner_text("#proof-root").startswith("genesis ")
+
+        page.click("#trust-forget")
+        page.wait_for_selector("#trust-info-none")
+        page.set_input_files("#proof-input", str(proof_file))
+        page.wait_for_selector("#proof-info:has-text('from-trust.proof')")
+        assert run_verify(page)[0] == "INVALID PROOF"
+        assert "trust root at height" in page.inner_text("#invalid-reason")
+
+        page.set_input_files("#trust-input", str(bad_trust))
+        page.wait_for_selector("#input-error")
+        assert "did not sign its header" in page.inner_text("#input-error")
+        assert page.locator("#trust-info-none").count() == 1
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+
+    page_file = tmp_path / "verify-standalone.html"
+    page_file.write_text(build_standalone()[0], encoding="utf-8")
+    context = browser.new_context(viewport=PHONE, locale="en-US")
+    page = context.new_page()
+    errors = PageErrors(page)
+    try:
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("html[data-ready='1']")
+        load_genesis_file(page, network.genesis_file)
+        page.set_input_files("#trust-input", str(trust_file))
+        page.wait_for_selector("#trust-info-loaded")
+        page.set_input_files("#proof-input", str(proof_file))
+        page.wait_for_selector("#proof-info:has-text('from-trust.proof')")
+        assert run_verify(page)[0] == "VALID"
+        assert trust_root in page.inner_text("#proof-root")
+        shoot(page, "verify-standalone-trust-root-phone")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+
+
+def write_y4m(path: Path, png: Path, side: int = 800) -> None:
+    """A camera's video of the QR image: `png` centred on a white square, as raw 4:2:0 frames (Y4M), the
+    format Chromium's fake capture device plays in a loop."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        code = image.convert("L")
+        frame = Image.new("L", (side, side), 255)
+        frame.paste(code, ((side - code.width) // 2, (side - code.height) // 2))
+    luma = bytes(16 + value * 219 // 255 for value in frame.tobytes())  # video range
+    chroma = bytes([128]) * (side // 2) * (side // 2)
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{side} H{side} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(2):
+            out.write(b"FRAME\n" + luma + chroma + chroma)
+
+
+def test_the_camera_reads_the_qr_proof_or_says_why_it_cannot(network: Network, browser: Any, tmp_path: Path) -> None:
+    """A genuine QR code shown to Chromium's fake camera is read in the page and verifies; a refused permission
+    and a page with no camera are each said in place, and the photo upload is still there."""
+    from tests.browser.conftest import find_chromium
+
+    url = network.cluster.urls[0] + "/console/verify.html"
+    video = tmp_path / "qr.y4m"
+    write_y4m(video, network.qr)
+    camera = browser.browser_type.launch(
+        executable_path=find_chromium(), headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--use-fake-device-for-media-stream",
+              "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context, page, errors = open_page(camera, url, PHONE, permissions=["camera"])
+        try:
+            load_genesis_file(page, network.genesis_file)
+            started = time.perf_counter()
+            page.click("#camera-button")
+            verdict = page.wait_for_selector("#verdict", timeout=30000)
+            print(f"camera: QR read and verified in {(time.perf_counter() - started) * 1000:.0f} ms")
+            assert verdict.get_attribute("data-verdict") == "VALID"
+            assert page.is_hidden("#camera-video") and page.is_visible("#camera-button")
+            assert "摄像头" in page.inner_text("#proof-info")
+            shoot(page, "verify-camera-phone")
+            assert not errors.errors, errors.errors
+        finally:
+            context.close()
+    finally:
+        camera.close()
+
+    refuse = ("navigator.mediaDevices.getUserMedia = () => "
+              "Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));")
+    absent = "Object.defineProperty(Navigator.prototype, 'mediaDevices', { get: () => undefined });"
+    for script, needle in ((refuse, "refused"), (absent, "cannot use a camera")):
+        context = browser.new_context(viewport=DESKTOP, locale="en-US")
+        context.add_init_script(script)
+        page = context.new_page()
+        errors = PageErrors(page)
+        try:
+            page.goto(url)
+            page.wait_for_selector("html[data-ready='1']")
+            page.click("#camera-button")
+            page.wait_for_selector(f"#camera-info:has-text('{needle}')")
+            assert page.is_visible("#camera-button") and page.is_hidden("#camera-video")
+            assert page.is_visible("label:has(#qr-input)")
+            if needle == "refused":
+                shoot(page, "verify-camera-refused-desktop")
+            assert not errors.errors, errors.errors
+        finally:
+            context.close()

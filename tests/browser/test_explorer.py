@@ -6,6 +6,10 @@ and 390x844 go to test-screenshots/."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +200,194 @@ def test_paging_back_reaches_block_one(chain: Chain, browser: Any) -> None:
         assert not errors.errors, errors.errors
     finally:
         context.close()
+
+
+def test_a_transaction_proof_is_verified_against_the_pinned_genesis(chain: Chain, browser: Any) -> None:
+    """With the signer's key loaded: no pinned genesis, no verdict; the pinned genesis verifies the node's
+    bundle (links, inclusion, signature, result) and names its fingerprint; one altered byte of the bundle, or
+    another chain's genesis, is never green and says why."""
+    base = chain.cluster.urls[1] + "/console/"
+    text = json.dumps(chain.cluster.genesis.document)
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()
+    context, page, errors = open_explorer(browser, f"{base}#tx={chain.tx_id}", DESKTOP)
+    try:
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof-none")
+        assert "pin" in page.inner_text("#tx-proof-none")
+
+        page.evaluate("text => localStorage.setItem('chainnode.console.genesis', text)", text)
+        page.reload()
+        page.wait_for_selector("html[data-ready='1']")
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof[data-verified='1']")
+        verdict = page.inner_text("#tx-proof-verdict")
+        assert f"verified against genesis {fingerprint[:16]}" in verdict, verdict
+        assert "ok" in page.inner_text("#tx-proof")
+        shoot(page, "explorer-tx-proof-verified-desktop")
+
+        def alter(route: Any) -> None:
+            answer = route.fetch()
+            body = bytearray(answer.body())
+            body[len(body) // 2] ^= 0x01
+            route.fulfill(response=answer, body=bytes(body))
+
+        page.route("**/v1/txs/*/proof*", alter)
+        page.reload()
+        page.wait_for_selector("html[data-ready='1']")
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof[data-verified='0']")
+        assert "not verified" in page.inner_text("#tx-proof-verdict")
+        assert page.inner_text("#tx-proof-reason").strip()
+        assert page.locator("#tx-proof .badge.ok").count() == 0
+        shoot(page, "explorer-tx-proof-altered-desktop")
+        page.unroute("**/v1/txs/*/proof*")
+
+        other = dict(chain.cluster.genesis.document, chain_id="another-chain")
+        page.evaluate("text => localStorage.setItem('chainnode.console.genesis', text)", json.dumps(other))
+        page.reload()
+        page.wait_for_selector("html[data-ready='1']")
+        page.set_input_files("#member-file", str(chain.signer_key))
+        page.wait_for_selector("#tx-proof[data-verified='0']")
+        assert "another-chain" in page.inner_text("#tx-proof-reason")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+
+
+def test_the_search_box_opens_what_it_is_given(chain: Chain, browser: Any) -> None:
+    """A height, a transaction ID and a member key open their views here; a certificate ID (the node knows it)
+    opens the certificate check with the ID filled in; another record ID opens the case's audit timeline;
+    anything else, an unknown ID or a height above the head is refused in place."""
+    base = chain.cluster.urls[1] + "/console/"
+    member = chain.cluster.keys[1].public_key.hex()
+    cert_id, case_id = "ab" * 16, "cd" * 16
+
+    def search(page: Any, text: str) -> None:
+        page.fill("#search-text", text)
+        page.click("#search-go")
+
+    context, page, errors = open_explorer(browser, base, DESKTOP)
+    try:
+        search(page, str(chain.height))
+        # the pages' policy forbids evaluating strings (wait_for_function): wait on elements instead
+        page.wait_for_selector(f"#block-body a[href='#tx={chain.tx_id}']")
+        assert page.evaluate("location.hash") == f"#block={chain.height}"
+        search(page, f"  {chain.tx_id.upper()} ")
+        page.wait_for_selector("#tx-code")
+        assert page.evaluate("location.hash") == f"#tx={chain.tx_id}"
+        search(page, member)
+        page.wait_for_selector("#member-record")
+        assert page.inner_text("#member-record-department") == DEPARTMENTS[1][0]
+        for text, needle in [("block 7", "Not recognised"), ("12ab", "Not recognised"), ("99999999", "no block"),
+                             ("ef" * 32, "knows no transaction or member")]:
+            search(page, text)
+            page.wait_for_selector("#search-error:not(:empty)")
+            assert needle in page.inner_text("#search-error"), (text, page.inner_text("#search-error"))
+            page.fill("#search-text", "")
+            page.evaluate("document.getElementById('search-error').textContent = ''")
+        shoot(page, "explorer-search-refused-desktop")
+        # the node's answer for a certificate is stood in for: this chain issued none
+        page.route(f"**/v1/certs/{cert_id}", lambda route: route.fulfill(status=200, json={"cert_id": cert_id}))
+        search(page, cert_id)
+        page.wait_for_url(f"**/verify.html#cert={cert_id}")
+        page.wait_for_selector("html[data-ready='1']")
+        assert page.input_value("#cert-id") == cert_id
+        page.goto(base)
+        page.wait_for_selector("html[data-ready='1']")
+        search(page, case_id)
+        page.wait_for_url(f"**/audit.html#entity=case:{case_id}")
+        page.wait_for_selector("#entity")
+        assert page.input_value("#entity") == f"case:{case_id}"
+        # unknown IDs answer 404: nothing else may fail
+        assert all("status of 404" in e for e in errors.errors), errors.errors
+    finally:
+        context.close()
+
+
+def test_an_encrypted_key_opens_in_a_worker_and_the_page_keeps_running(chain: Chain, browser: Any,
+                                                                      tmp_path: Path) -> None:
+    """Argon2id runs in the console's worker: the page shows that it is opening the key and keeps painting
+    (its timers run) meanwhile, the worker is the only place WebAssembly compiles, and the key it opens is
+    the one a plain file gives (the signed reads then show the arguments)."""
+    encrypted = tmp_path / "signer-encrypted.key"
+    document = crypto.encrypt_key_document(crypto.read_key_document(chain.signer_key), b"correct horse",
+                                           crypto.KDF_PROFILES["moderate"])
+    crypto.write_key_document(encrypted, document)
+    base = chain.cluster.urls[1] + "/console/"
+    context, page, errors = open_explorer(browser, f"{base}#tx={chain.tx_id}", DESKTOP)
+    workers: list[str] = []
+    page.on("worker", lambda w: workers.append(w.url))
+    try:
+        page.set_input_files("#member-file", str(encrypted))
+        page.wait_for_selector("#member-passphrase")
+        page.fill("#member-passphrase", "correct horse")
+        page.evaluate("""() => {
+            window.ticks = [];
+            const tick = () => {
+                window.ticks.push(performance.now());
+                if (window.ticks.length < 2000) setTimeout(tick, 20);
+            };
+            tick();
+        }""")
+        started = time.perf_counter()
+        page.click("#member-open")
+        page.wait_for_selector("#member-open:has-text('Argon2id')")
+        shoot(page, "explorer-key-opening-desktop")
+        page.wait_for_selector("#member-info", timeout=60_000)
+        took_ms = (time.perf_counter() - started) * 1000
+        ticks = page.evaluate("window.ticks")
+        longest = max(b - a for a, b in itertools.pairwise(ticks))
+        print(f"encrypted key (Argon2id 3 x 256 MiB) opened in a worker in {took_ms:.0f} ms; longest pause of the "
+              f"page's timer {longest:.0f} ms")
+        assert any(u.endswith("/console/js/member/argon2-worker.js") for u in workers), workers
+        assert longest < max(250.0, took_ms / 3), (longest, took_ms)
+        page.wait_for_selector("#tx-args[data-loaded='1']")
+        assert not errors.errors, errors.errors
+    finally:
+        context.close()
+
+
+SKEWED_CLOCK = """(() => {
+  const skew = %d;
+  const RealDate = Date;
+  class SkewedDate extends RealDate {
+    constructor(...args) { if (args.length === 0) super(RealDate.now() + skew); else super(...args); }
+    static now() { return RealDate.now() + skew; }
+  }
+  globalThis.Date = SkewedDate;
+})();"""
+
+
+def test_a_browser_clock_ten_minutes_off_is_corrected_and_said(chain: Chain, browser: Any) -> None:
+    """The page's clock is ten minutes behind: the node refuses the first signed read (read_request_expired),
+    the page learns the node's time from the answer and signs again, the signed reads then succeed at once, and
+    the page says that the computer's clock is off. A clock a few seconds off is left as it is and not said."""
+    base = chain.cluster.urls[1] + "/console/"
+    for skew_ms, noticed in ((-600_000, True), (-5_000, False)):
+        context = browser.new_context(viewport=DESKTOP, locale="en-US")
+        context.add_init_script(SKEWED_CLOCK % skew_ms)
+        page = context.new_page()
+        errors = PageErrors(page)
+        statuses: list[int] = []
+        page.on("response", lambda r, statuses=statuses: statuses.append(r.status) if "/v1/txs/" in r.url else None)
+        try:
+            page.goto(f"{base}#tx={chain.tx_id}")
+            page.wait_for_selector("html[data-ready='1']")
+            assert page.evaluate("Math.round((Date.now() - performance.timeOrigin - performance.now()) / 1000)") \
+                == round(skew_ms / 1000)
+            page.set_input_files("#member-file", str(chain.signer_key))
+            page.wait_for_selector("#tx-args[data-loaded='1']")
+            assert crypto.sha256(LABEL.encode()).hex() in page.inner_text("#tx-args")
+            if noticed:
+                notice = page.wait_for_selector("#clock-skew")
+                assert "behind" in notice.inner_text() and "10 min" in notice.inner_text()
+                assert abs(int(notice.get_attribute("data-offset-s") or "0") - 600) <= 3
+                assert statuses.count(401) == 1, statuses  # refused once, then every read passes
+                shoot(page, "explorer-clock-skew-desktop")
+                # the refusal the page recovered from is the only console error
+                assert [e for e in errors.errors if "401" not in e] == [], errors.errors
+            else:
+                assert page.locator("#clock-skew").count() == 0
+                assert 401 not in statuses and not errors.errors, (statuses, errors.errors)
+        finally:
+            context.close()

@@ -1,7 +1,7 @@
 """How the node serves the staff desk: staff.html and the member modules come from the console's fixed table;
-the desk's policy adds only 'wasm-unsafe-eval' (Argon2id is WebAssembly) to the console's, every other page
-keeps the console's; the page runs no inline script; the vendored Argon2id and SecretBox are the bytes
-scripts/build-web pins."""
+the desk's policy adds only `worker-src 'self'` to the console's, and only the Argon2id worker's adds
+'wasm-unsafe-eval' (Argon2id is WebAssembly, run off the page's thread); every other file keeps the console's;
+the page runs no inline script; the vendored Argon2id and SecretBox are the bytes scripts/build-web pins."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from chainnode import console
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_the_staff_desk_is_served_with_the_console_policy_and_webassembly_only() -> None:
+async def test_the_staff_desk_is_served_with_the_console_policy_and_only_its_worker_compiles_webassembly() -> None:
     app = web.Application()
     console.add_routes(app)
     client = TestClient(TestServer(app, host="127.0.0.1"))
@@ -26,8 +26,12 @@ async def test_the_staff_desk_is_served_with_the_console_policy_and_webassembly_
         answer = await client.get("/console/staff.html")
         assert answer.status == 200 and answer.content_type == "text/html"
         policy = answer.headers["Content-Security-Policy"]
-        assert policy == console.PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
-        assert "'unsafe-eval'" not in policy and "'unsafe-inline'" not in policy
+        assert policy == console.PAGE_POLICY + "; worker-src 'self'"
+        assert "'unsafe-eval'" not in policy and "'unsafe-inline'" not in policy and "wasm" not in policy
+        worker = await client.get("/console/js/member/argon2-worker.js")
+        assert worker.status == 200 and worker.content_type == "text/javascript"
+        assert worker.headers["Content-Security-Policy"] == console.PAGE_POLICY.replace(
+            "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
         for path in ("js/session.js", "js/staff.js", "js/staff-forms.js", "js/member/codec.js", "js/member/keyfile.js",
                      "js/member/tx.js", "js/member/read-auth.js", "js/member/panel.js", "js/member/texts.js",
                      "js/member/ed25519.js", "css/member.css", "vendor/hash-wasm-argon2.js", "vendor/tweetnacl.js"):
@@ -35,7 +39,7 @@ async def test_the_staff_desk_is_served_with_the_console_policy_and_webassembly_
             assert answer.status == 200, path
             assert answer.headers["Content-Security-Policy"] == console.PAGE_POLICY, path
         # the explorer opens key files too (its transaction detail is a signed read); the certificate check does not
-        assert (await client.get("/console/")).headers["Content-Security-Policy"] == console.WASM_PAGE_POLICY
+        assert (await client.get("/console/")).headers["Content-Security-Policy"] == console.KEY_PAGE_POLICY
         assert "wasm" not in (await client.get("/console/verify.html")).headers["Content-Security-Policy"]
     finally:
         await client.close()

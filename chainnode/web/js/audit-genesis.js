@@ -28,6 +28,19 @@ function utcOffset(text) {
   }
 }
 
+/** The genesis pinned in this browser, as a card holds it ({genesis, text, hash, pinned, utcOffsetMinutes}),
+ * or null when none is pinned or the pinned text no longer parses. */
+export async function pinnedGenesis() {
+  const text = storage()?.getItem(PIN_KEY) ?? null;
+  if (text === null) return null;
+  try {
+    return { genesis: parseGenesis(text), text, hash: toHex(await sha256(new TextEncoder().encode(text))), pinned: true,
+      utcOffsetMinutes: utcOffset(text) };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Wire a genesis card: `ids` names its elements {info, input, pin, forget}; `onChange(g)` is called with
  * {genesis, text, hash, pinned, utcOffsetMinutes} or null. Returns {current(), render()}.

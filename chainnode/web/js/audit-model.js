@@ -66,19 +66,22 @@ export function checkNodePage(answer) {
 }
 
 /**
- * Verify every page against `genesis` and mark its events: returns [{event, verified, stage, reason}] in
- * page order. A page whose proof fails marks each of its events not verified, with the reason.
+ * Verify every page against `genesis`, or against `trust` (a trust root, parseTrust) for a page whose proof
+ * starts at its height, and mark its events: returns [{event, verified, stage, reason, fromHeight}] in page
+ * order (`fromHeight`: the root a verified page was checked from, 0 for genesis). A page whose proof fails
+ * marks each of its events not verified, with the reason.
  */
-export async function verifyPages(genesis, pages) {
+export async function verifyPages(genesis, pages, trust = null) {
   const rows = [];
   for (const page of pages) {
-    let verdict = { verified: true, stage: null, reason: null };
+    let verdict = { verified: true, stage: null, reason: null, fromHeight: null };
     if (page.events.length > 0) {
       try {
-        await verifyHistoryPage(genesis, page.events, decodeBase64(page.proof));
+        const checked = await verifyHistoryPage(genesis, page.events, decodeBase64(page.proof), trust);
+        verdict.fromHeight = checked.fromHeight;
       } catch (exc) {
         if (!(exc instanceof ProofError)) throw exc;
-        verdict = { verified: false, stage: exc.stage, reason: exc.message };
+        verdict = { verified: false, stage: exc.stage, reason: exc.message, fromHeight: null };
       }
     }
     for (const event of page.events) rows.push({ event, ...verdict });

@@ -1,9 +1,11 @@
 // The audit timeline page (审计): every event of an entity in chain order, each marked verified in this
-// browser from its history page's proof against the genesis file (pinned as on the certificate page). The
+// browser from its history page's proof against the genesis file (pinned as on the certificate page), or a
+// trust file loaded beside it for pages the node proves from its height. The
 // pages come from the node (a signed read, through audit-fetch.js) or from an export file that needs no node.
 
 import { AccessError, getJson } from "./audit-fetch.js";
 import { genesisCard } from "./audit-genesis.js";
+import { rootText, trustCard } from "./trust-root.js";
 import {
   ENTITY_FORM, MAX_EXPORT_BYTES, MAX_PAGES, NOT_PROVEN, buildReport, checkNodePage, filterRows, localTime,
   parseExport, verifyPages,
@@ -17,6 +19,7 @@ const state = {
   entity: "", source: "", pages: [], rows: [], truncated: false, error: null, access: false, busy: false, ms: 0,
 };
 let card;
+let trust = null; // the trust file loaded beside genesis (trust-root.js), or null
 
 const offset = () => card.current()?.utcOffsetMinutes ?? 480;
 
@@ -35,7 +38,7 @@ async function verifyAll() {
     return;
   }
   const started = performance.now();
-  state.rows = await verifyPages(g.genesis, state.pages);
+  state.rows = await verifyPages(g.genesis, state.pages, trust?.current() ?? null);
   state.ms = performance.now() - started;
   render();
 }
@@ -55,6 +58,7 @@ async function loadFromNode(event) {
     let cursor = null;
     do {
       const query = new URLSearchParams({ limit: "1000", proof: "1" });
+      if (trust.current() !== null) query.set("trusted_height", String(trust.current().height));
       if (cursor !== null) query.set("cursor", cursor);
       const page = checkNodePage(await getJson(`/v1/history/${entity}?${query}`));
       state.pages.push(page);
@@ -103,13 +107,20 @@ function summary(rows) {
     return el("div", { class: "verdict ok", id: "verdict", "data-verdict": "verified", role: "status" },
       el("span", { class: "mark", "aria-hidden": "true" }, "✓"),
       el("strong", {}, t("audit_all_verified", { n: rows.length })),
-      el("p", {}, t("audit_verified_note", { chain: g?.genesis.chainId ?? "" })));
+      el("p", {}, t("audit_verified_note", { chain: g?.genesis.chainId ?? "" })),
+      el("p", { id: "proof-root" }, `${t("root_heading")}: ${rootsText(rows, g)}`));
   }
   const reasons = [...new Set(bad.map((r) => r.reason))].slice(0, 5);
   return el("div", { class: "verdict invalid", id: "verdict", "data-verdict": "not-verified", role: "status" },
     el("span", { class: "mark", "aria-hidden": "true" }, "✗"),
     el("strong", {}, t("audit_not_verified", { bad: bad.length, n: rows.length })),
     el("ul", { class: "reasons", id: "reasons" }, reasons.map((r) => el("li", {}, r))));
+}
+
+/** The roots the shown events' pages were checked against, each once. */
+function rootsText(rows, g) {
+  const heights = [...new Set(rows.map((r) => r.fromHeight).filter((h) => h !== null && h !== undefined))];
+  return heights.map((h) => rootText(h, g?.hash ?? "", trust.current())).join("; ") || "—";
 }
 
 function signerCell(e) {
@@ -244,14 +255,21 @@ function reportHtml(doc) {
 
 async function start() {
   card = genesisCard({ info: "genesis-info", input: "genesis-input", pin: "genesis-pin", forget: "genesis-forget" },
-    () => verifyAll());
+    async () => {
+      await trust?.genesisChanged();
+      await verifyAll();
+    });
+  trust = trustCard({ info: "trust-info", input: "trust-input", forget: "trust-forget" },
+    () => card.current(), () => verifyAll(), showError);
   const panel = mountMemberPanel($("member-panel"));  // an auditor's key signs the reads of the history
   initLanguage(() => {
     card.render();
+    trust.render();
     render();
     panel.render();
   });
   await card.start(showError);
+  trust.start();
   $("entity-form").addEventListener("submit", loadFromNode);
   $("export-input").addEventListener("change", (e) => {
     const file = e.target.files?.[0];

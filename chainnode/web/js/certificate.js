@@ -127,12 +127,14 @@ function verdictOf(result) {
 /**
  * Check a certificate bundle against `genesis` (from parseGenesis). `certId` is the ID asked about (32 hex
  * digits) or null to take it from the proof's first key; `fileHash` the SHA-256 of a presented file, or null.
- * Returns {ok, verdict, ...details}; `ok` is true only for VALID. A proof that fails gives verdict
- * "INVALID PROOF" with `stage` and `reason`; nothing in such a result comes from the proof.
+ * `trust` is a trust root (parseTrust of verifier.js) for a bundle that starts at its height, or null.
+ * Returns {ok, verdict, ...details}; `ok` is true only for VALID; `fromHeight` says which root the proof was
+ * checked from (0: genesis). A proof that fails gives verdict "INVALID PROOF" with `stage` and `reason`;
+ * nothing in such a result comes from the proof.
  */
-export async function checkCertificate(genesis, certId, data, fileHash = null) {
+export async function checkCertificate(genesis, certId, data, fileHash = null, trust = null) {
   try {
-    return await checkCertificateOrThrow(genesis, certId, data, fileHash);
+    return await checkCertificateOrThrow(genesis, certId, data, fileHash, trust);
   } catch (exc) {
     if (exc instanceof ProofError) {
       return { ok: false, verdict: "INVALID PROOF", stage: exc.stage, reason: exc.message, proofBytes: data.length };
@@ -141,8 +143,8 @@ export async function checkCertificate(genesis, certId, data, fileHash = null) {
   }
 }
 
-async function checkCertificateOrThrow(genesis, askedId, data, fileHash) {
-  const proven = await verifyStateBundle(genesis, data);
+async function checkCertificateOrThrow(genesis, askedId, data, fileHash, trust) {
+  const proven = await verifyStateBundle(genesis, data, trust);
   const first = proven.values[0];
   const id = askedId ?? certIdOfKey(first.key);
   if (id === null || !equalBytes(first.key, certKey(id))) {
@@ -150,7 +152,7 @@ async function checkCertificateOrThrow(genesis, askedId, data, fileHash) {
   }
   const base = {
     certId: id, provenHeight: proven.height, provenTimeMs: proven.timeMs, blockHash: toHex(proven.blockHash),
-    signedBy: proven.signedBy, links: proven.links, proofBytes: data.length,
+    signedBy: proven.signedBy, links: proven.links, proofBytes: data.length, fromHeight: proven.fromHeight,
   };
   if (first.value === null) {
     return { ...base, ok: false, verdict: "NOT FOUND", reasons: [] };

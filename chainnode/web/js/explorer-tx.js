@@ -2,14 +2,18 @@
 // public (GET /v1/txs/{id}, GET /v1/blocks/{h}); its events and arguments are read with the member key loaded
 // in the page (session.js fetchSigned): the events from the signed GET /v1/txs/{id}, the arguments from the
 // transaction itself, carried by its proof bundle (GET /v1/txs/{id}/proof?format=msgpack). The node answers
-// both to its signer's department's staff and to auditors; a 401 or 403 is said in place.
+// both to its signer's department's staff and to auditors; a 401 or 403 is said in place. The proof bundle is
+// verified in full against the genesis pinned in this browser (trace-verifier.js verifyTxProof: the links from
+// genesis, the transaction and its result under the block's roots, its signature), and the proven place and
+// result must be the ones the node listed; the page says against which genesis, or why it does not verify.
 
 import { clear, el, formatTime } from "./dom.js";
 import { t } from "./i18n.js";
 import { DecodeError, decode, toHex } from "./msgpack.js";
+import { pinnedGenesis } from "./audit-genesis.js";
 import { currentMember, fetchSigned, readJson } from "./session.js";
-import { decodeTxBundle } from "./trace-verifier.js";
-import { computeHash } from "./verifier.js";
+import { decodeTxBundle, verifyTxProof } from "./trace-verifier.js";
+import { ProofError, computeHash } from "./verifier.js";
 
 const FETCH_TIMEOUT_MS = 15000;
 const MAX_PROOF_BYTES = 32 * 1024 * 1024;
@@ -219,9 +223,11 @@ export async function renderTx(body, txIdHex, isCurrent) {
     : el("ol", { class: "events", id: "tx-events" }, events.slice(0, MAX_ITEMS).map((e) => el("li", {},
       el("strong", { class: "mono" }, bounded(String(e?.kind ?? "?"))), valueNode(e?.attributes ?? {})))));
   const argsBox = el("div", { id: "tx-args" }, el("p", { class: "muted" }, t("loading")));
-  detail.append(el("h3", {}, t("tx_arguments")), argsBox);
+  const proofBox = el("div", { id: "tx-proof", "aria-live": "polite" });
+  detail.append(el("h3", {}, t("tx_arguments")), argsBox, el("h3", {}, t("tx_proof_heading")), proofBox);
+  let data;
   try {
-    const data = await getSignedBytes(`/v1/txs/${txIdHex}/proof?format=msgpack`);
+    data = await getSignedBytes(`/v1/txs/${txIdHex}/proof?format=msgpack`);
     const call2 = await argumentsFromBundle(data, txIdHex, height, index);
     if (!isCurrent()) return;
     clear(argsBox).append(valueNode(call2.args));
@@ -229,7 +235,49 @@ export async function renderTx(body, txIdHex, isCurrent) {
   } catch (exc) {
     if (!isCurrent()) return;
     clear(argsBox).append(el("p", { class: "note" }, exc instanceof AccessRefused ? accessText(exc) : `${t("load_failed")}${exc.message}`));
+    clear(proofBox).append(el("p", { class: "note", id: "tx-proof-none" }, t("tx_proof_not_read")));
+    return;
   }
+  await renderTxProof(proofBox, data, { txIdHex, height, index, code, message }, isCurrent);
+}
+
+/** Verify the bundle `data` of the transaction the node listed as `listed` ({txIdHex, height, index, code,
+ * message}) against the pinned genesis and say the verdict in `box`: green only when every link held. */
+async function renderTxProof(box, data, listed, isCurrent) {
+  const pinned = await pinnedGenesis();
+  if (!isCurrent()) return;
+  if (pinned === null) {
+    clear(box).append(el("p", { class: "note", id: "tx-proof-none" }, t("tx_proof_no_genesis"), " ",
+      el("a", { href: "verify.html" }, t("nav_verify"))));
+    return;
+  }
+  const started = performance.now();
+  let proven;
+  let failure = null;
+  try {
+    proven = await verifyTxProof(pinned.genesis, data, listed.txIdHex);
+    const checks = [["height", proven.height, listed.height], ["index", proven.index, listed.index],
+      ["code", proven.code, listed.code], ["message", proven.message, listed.message]];
+    const differs = checks.find(([, p, l]) => p !== l);
+    if (differs) failure = t("tx_proof_differs", { what: differs[0] });
+  } catch (exc) {
+    if (!(exc instanceof ProofError)) throw exc;
+    failure = `${exc.stage}: ${exc.message}`;
+  }
+  if (!isCurrent()) return;
+  const root = pinned.hash.slice(0, 16);
+  if (failure !== null) {
+    box.dataset.verified = "0";
+    clear(box).append(el("p", { class: "badge bad", id: "tx-proof-verdict" }, `✗ ${t("tx_proof_failed", { root })}`),
+      el("p", { class: "mono", id: "tx-proof-reason" }, bounded(failure)));
+    return;
+  }
+  box.dataset.verified = "1";
+  clear(box).append(el("p", { class: "badge ok", id: "tx-proof-verdict" }, `✓ ${t("tx_proof_verified", { root })}`),
+    el("dl", { class: "pairs" },
+      ...pair(t("col_height"), `${proven.height} · ${formatTime(proven.timeMs)}`),
+      ...pair(t("col_result"), `${proven.code}${proven.message ? ` (${bounded(proven.message)})` : ""}`),
+      ...pair(t("tx_proof_time"), `${Math.round(performance.now() - started)} ms`)));
 }
 
 async function publicJson(path) {

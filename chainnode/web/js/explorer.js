@@ -8,6 +8,7 @@ import { clear, el, formatShortTime, formatTime, shortHex } from "./dom.js";
 import { initLanguage, t } from "./i18n.js";
 import { HEX64, renderMember, renderTx } from "./explorer-tx.js";
 import { olderBlocks } from "./explorer-older.js";
+import { resolveSearch } from "./explorer-search.js";
 import { mountMemberPanel } from "./member/panel.js";
 import { onMemberChange } from "./session.js";
 
@@ -353,6 +354,27 @@ async function loadDepartments() {
   }
 }
 
+// --- search -------------------------------------------------------------------------------------------
+
+async function onSearch(event) {
+  event.preventDefault();
+  const error = $("search-error");
+  error.textContent = "";
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
+  try {
+    const head = status === null ? null : Math.max(status.height ?? 0, ...blocks.keys());
+    const found = await resolveSearch($("search-text").value, head, controller.signal);
+    if (found.error) error.textContent = t(found.error);
+    else if (found.href.startsWith("#")) location.hash = found.href;
+    else location.assign(found.href);
+  } catch (exc) {
+    error.textContent = `${t("load_failed")}${exc.message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // --- start --------------------------------------------------------------------------------------------
 
 let older = null;
@@ -386,6 +408,7 @@ async function start() {
     setAsOf(text === "" ? null : Number(text));
   });
   $("asof-head").addEventListener("click", () => setAsOf(null));
+  $("search-form").addEventListener("submit", onSearch);
   $("close-block").addEventListener("click", () => {
     history.replaceState(null, "", location.pathname);
     shown = "";

@@ -116,6 +116,32 @@ const TEXTS = {
     sup_cases: "办件数", sup_on_time: "按期", sup_steps: "环节数", sup_wd: "{n} 个工作日", sup_hours: "{n} 小时",
     step_file: "受理", step_resubmit: "补正后重新提交", step_request_correction: "要求补正", step_review: "审查",
     step_opinion: "会签意见", step_hand_over: "移交", step_decide: "办结",
+
+    tx_proof_heading: "证明核验", tx_proof_verified: "已对照创世文件 {root}… 核验",
+    tx_proof_failed: "未通过对照创世文件 {root}… 的核验", tx_proof_differs: "节点列出的 {what} 与证明不符",
+    tx_proof_no_genesis: "未核验：本浏览器尚未固定创世文件。请在证照核验页选择并固定创世文件：",
+    tx_proof_not_read: "未核验：未能读取证明。", tx_proof_time: "核验用时",
+
+    search_label: "查找", search_placeholder: "区块高度、交易 ID、证照 ID、办件 ID 或成员公钥", search_go: "查找",
+    search_invalid: "无法识别：请输入区块高度（数字）、交易 ID 或成员公钥（64 位十六进制）、证照或办件 ID（32 位十六进制）。",
+    search_no_height: "该高度尚无区块。", search_not_found: "本节点没有这个交易 ID 或成员公钥。",
+
+    trust_file: "信任文件（可选）", trust_forget: "移除信任文件",
+    trust_none: "未加载信任文件：证明从创世开始核验。",
+    trust_loaded: "信任文件：高度 {height}，区块 {hash}，验证者 {sets}。从该高度开始的证明以它为根核验，其余从创世核验；信任文件只保存在本页内存中。",
+    trust_needs_genesis: "请先加载创世文件：信任文件要对照创世文件检查。", stage_trust: "信任文件",
+    root_heading: "核验根", root_genesis: "创世文件 {hash}", root_trust: "高度 {height} 的信任文件（区块 {hash}）",
+    root_held: "持有：创世文件 {genesis}；{trust}", root_no_trust: "无信任文件",
+
+    camera_scan: "用摄像头扫描二维码", camera_stop: "停止扫描", camera_video: "摄像头画面",
+    camera_starting: "正在打开摄像头…", camera_looking: "请将二维码对准摄像头，整个二维码需在画面内。",
+    camera_stopped: "已停止扫描。", camera_read: "已从摄像头读取二维码（{n} 字节）。", camera_source: "摄像头扫描的二维码",
+    camera_unavailable: "本页面无法使用摄像头（需要 https 或本机地址）。请改用二维码照片。",
+    camera_no_camera: "未找到可用的摄像头，或摄像头无法打开。请改用二维码照片。",
+    camera_refused: "摄像头权限被拒绝。可在浏览器设置中允许，或改用二维码照片。",
+
+    clock_behind: "本机时钟比节点慢约 {s} 秒（约 {m} 分钟）：签名请求已按节点时间校正。请校准本机时钟。",
+    clock_ahead: "本机时钟比节点快约 {s} 秒（约 {m} 分钟）：签名请求已按节点时间校正。请校准本机时钟。",
   },
   en: {
     title_console: "Ledger console",
@@ -246,6 +272,40 @@ const TEXTS = {
     sup_cases: "Cases", sup_on_time: "On time", sup_steps: "Steps", sup_wd: "{n} working days", sup_hours: "{n} h",
     step_file: "filing", step_resubmit: "resubmission", step_request_correction: "correction requested",
     step_review: "review", step_opinion: "opinion", step_hand_over: "hand-over", step_decide: "decision",
+
+    tx_proof_heading: "Proof", tx_proof_verified: "verified against genesis {root}…",
+    tx_proof_failed: "not verified against genesis {root}…", tx_proof_differs: "the node's {what} differs from the proven one",
+    tx_proof_no_genesis: "Not verified: no genesis file is pinned in this browser; choose and pin one on this page:",
+    tx_proof_not_read: "Not verified: the proof could not be read.", tx_proof_time: "Checked in",
+
+    search_label: "Search", search_placeholder: "height, transaction ID, certificate ID, case ID or member key",
+    search_go: "Go", search_invalid: "Not recognised: type a block height (digits), a transaction ID or member key "
+      + "(64 hex digits), or a certificate or case ID (32 hex digits).",
+    search_no_height: "There is no block at that height yet.",
+    search_not_found: "This node knows no transaction or member with that ID or key.",
+
+    trust_file: "Trust file (optional)", trust_forget: "Remove trust file",
+    trust_none: "No trust file: proofs are checked from genesis.",
+    trust_loaded: "Trust file: height {height}, block {hash}, validators {sets}. Proofs from this height are "
+      + "checked from it, others from genesis; the trust file is kept in this page's memory only.",
+    trust_needs_genesis: "Load the genesis file first: a trust file is checked against it.", stage_trust: "Trust file",
+    root_heading: "Checked against", root_genesis: "genesis {hash}", root_trust: "the trust file of height {height} "
+      + "(block {hash})", root_held: "held: genesis {genesis}; {trust}", root_no_trust: "no trust file",
+
+    camera_scan: "Scan the QR code with the camera", camera_stop: "Stop scanning", camera_video: "Camera view",
+    camera_starting: "Opening the camera…", camera_looking: "Hold the QR code in front of the camera, the whole "
+      + "code in view.", camera_stopped: "Scanning stopped.", camera_read: "QR code read from the camera ({n} bytes).",
+    camera_source: "QR code from the camera",
+    camera_unavailable: "This page cannot use a camera (it needs https or a local address). Use a photo of the QR "
+      + "code instead.",
+    camera_no_camera: "No camera was found, or it could not be opened. Use a photo of the QR code instead.",
+    camera_refused: "Permission to use the camera was refused. Allow it in the browser's settings, or use a photo "
+      + "of the QR code instead.",
+
+    clock_behind: "This computer's clock is about {s} s ({m} min) behind the node's: signed requests now use the "
+      + "node's time. Please set the computer's clock right.",
+    clock_ahead: "This computer's clock is about {s} s ({m} min) ahead of the node's: signed requests now use the "
+      + "node's time. Please set the computer's clock right.",
   },
 };
 

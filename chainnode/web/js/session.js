@@ -7,10 +7,14 @@
 //   onMemberChange(callback)   called with currentMember() whenever a key is loaded or unloaded
 //   submitTx(contract, method, args, options)   sign, submit and wait for commit (see below)
 // Nothing that signs leaves the page unsigned: a transaction is built, signed and encoded here, and the node
-// gets its bytes only.
+// gets its bytes only. A signed read carries a time that the node holds to its own clock (60 s): when the node
+// answers read_request_expired, the offset of its clock is learnt from its answer's Date header (or its
+// status's time) and the read is signed once more with the corrected time; an offset above 60 s is said in the
+// page (a notice at the top of its main part), so the user can fix the computer's clock.
 
 import { toHex, fromHex } from "./msgpack.js";
 import { readFileBytes } from "./dom.js";
+import { t } from "./i18n.js";
 import { parseKeyFile, openEnvelope, importKeyFile, MAX_KEY_FILE_BYTES } from "./member/keyfile.js";
 import { KeyError } from "./member/ed25519.js";
 import { signReadHeader } from "./member/read-auth.js";
@@ -24,6 +28,8 @@ const STORAGE_KEY = "chainnode.console.member";
 let key = null; // {privateKey, publicKey, publicKeyHex, label}
 let member = null; // what currentMember() answers
 let identity = null; // {chainId, nodeKey} from GET /v1/status
+let clockOffsetMs = 0; // the node's clock minus this browser's, learnt from a read_request_expired answer
+const SKEW_NOTICE_MS = 60 * 1000;
 const listeners = new Set();
 
 /** The member whose key is loaded, or null. */
@@ -174,25 +180,77 @@ function bodyBytes(body) {
   throw new TypeError("fetchSigned signs a string, Uint8Array or ArrayBuffer body only");
 }
 
+/** The node's clock minus this browser's in ms, as last learnt (0 until a node refused a read's time). */
+export function clockOffset() {
+  return clockOffsetMs;
+}
+
+/** The node's time from an answer's Date header (whole seconds: the middle of that second), else from the
+ * Date of a fresh GET /v1/status (the head block's time is no clock: blocks are made only for transactions),
+ * or null. */
+async function nodeTimeOf(response) {
+  const dateOf = (answer) => Date.parse(answer.headers.get("Date") ?? "");
+  let date = dateOf(response);
+  if (!Number.isFinite(date)) {
+    const answer = await fetch("/v1/status", { cache: "no-store", headers: { Accept: "application/json" } });
+    await answer.body?.cancel();
+    date = dateOf(answer);
+  }
+  return Number.isFinite(date) ? date + 500 : null;
+}
+
+/** Say in the page (once, kept up to date) that this computer's clock is off by more than 60 s. */
+function showSkew() {
+  const doc = globalThis.document;
+  if (!doc) return;
+  let notice = doc.getElementById("clock-skew");
+  if (Math.abs(clockOffsetMs) <= SKEW_NOTICE_MS) {
+    notice?.remove();
+    return;
+  }
+  if (!notice) {
+    notice = doc.createElement("p");
+    notice.id = "clock-skew";
+    notice.className = "note";
+    notice.setAttribute("role", "status");
+    const main = doc.querySelector("main") ?? doc.body;
+    main.prepend(notice);
+  }
+  const seconds = Math.round(clockOffsetMs / 1000);
+  notice.dataset.offsetS = String(seconds);
+  notice.textContent = t(seconds > 0 ? "clock_behind" : "clock_ahead", { s: Math.abs(seconds),
+    m: Math.round(Math.abs(seconds) / 60) });
+}
+
 /**
  * `fetch(path, init)` to this node, with `Authorization: Chainnode-Signed ...` over the method, path and query,
  * body, chain and node when a key is loaded; a plain fetch when none is. A 401 `wrong_node` (the node was
- * replaced behind the same address) refreshes the node's key and signs once more.
+ * replaced behind the same address) refreshes the node's key and signs once more; a 401
+ * `read_request_expired` (this browser's clock is off) learns the node's clock and signs once more.
  */
 export async function fetchSigned(path, init = {}) {
   const target = sameOriginTarget(path);
   if (key === null) return fetch(target, init);
   const method = (init.method ?? "GET").toUpperCase();
   const body = bodyBytes(init.body);
-  for (let attempt = 0; ; attempt++) {
-    const { chainId, nodeKey } = await nodeIdentity(attempt > 0);
+  const retried = new Set();
+  for (let refresh = false; ; ) {
+    const { chainId, nodeKey } = await nodeIdentity(refresh);
     const headers = new Headers(init.headers ?? {});
     headers.set("Authorization", await signReadHeader(key.privateKey, key.publicKeyHex,
-      { chainId, method, target, nodeKey, body }));
+      { chainId, method, target, nodeKey, body, timeMs: Date.now() + clockOffsetMs }));
     const response = await fetch(target, { ...init, method, headers });
-    if (response.status !== 401 || attempt > 0) return response;
-    const problem = await readJson(response.clone());
-    if (problem?.code !== "wrong_node") return response;
+    if (response.status !== 401) return response;
+    const code = (await readJson(response.clone()))?.code;
+    if ((code !== "wrong_node" && code !== "read_request_expired") || retried.has(code)) return response;
+    retried.add(code);
+    refresh = code === "wrong_node";
+    if (code === "read_request_expired") {
+      const nodeMs = await nodeTimeOf(response);
+      if (nodeMs === null) return response;
+      clockOffsetMs = Math.round(nodeMs - Date.now());
+      showSkew();
+    }
   }
 }
 

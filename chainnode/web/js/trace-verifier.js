@@ -1,4 +1,4 @@
-// Transaction bundles (tag 11) and history pages, verified in the browser against genesis alone, as
+// Transaction bundles (tag 11) and history pages, verified in the browser against genesis (or a trust file), as
 // docs/proofs.md says (steps 1 and 2b, "A history page") and as chainnode.light.verify_txs and
 // chainnode.trace_verify.verify_trace do: the links, then per block its transactions and results under the
 // header's tx_root and results_root (multiproofs), each transaction's own signature, and last that every
@@ -95,8 +95,7 @@ function decodeTransaction(raw, where) {
   need(isBytes(signature, 64), "transactions", `malformed transaction in ${where}: signature`);
   // the body is the same field bytes under [9, 1, ...] (chainnode.tx.compute_body_bytes)
   const body = concatBytes(Uint8Array.of(0x99, 0x09), raw.subarray(2, raw.length - 66));
-  void args;
-  return { chainId, contract, method, signer, signature, body };
+  return { chainId, contract, method, args, signer, signature, body };
 }
 
 function decodeResult(raw, where) {
@@ -192,13 +191,14 @@ async function checkPayload(header, payload) {
 }
 
 /**
- * Verify a transaction bundle against `genesis` (from parseGenesis) alone. Returns every proven transaction
- * in chain order: `{height, timeMs, index, txId, contract, method, signer, code, message, kinds}`, with
- * `blocks` and `links`. Throws ProofError naming the stage and the check that failed.
+ * Verify a transaction bundle against `genesis` (from parseGenesis), or against `trust` (parseTrust) when the
+ * bundle starts at its height. Returns every proven transaction in chain order: `{height, timeMs, index, txId,
+ * contract, method, args, signer, code, message, kinds}`, with `blocks`, `links` and `fromHeight` (the root's
+ * height, 0 for genesis). Throws ProofError naming the stage and the check that failed.
  */
-export async function verifyTxBundle(genesis, data) {
+export async function verifyTxBundle(genesis, data, trust = null) {
   const bundle = decodeTxBundle(data);
-  await verifyLinks(genesis, bundle);
+  await verifyLinks(genesis, bundle, trust);
   const proven = [];
   for (const link of bundle.links) {
     if (link.payload !== null) proven.push(...await checkPayload(link.header, link.payload));
@@ -210,10 +210,25 @@ export async function verifyTxBundle(genesis, data) {
   }
   const txs = proven.map((p) => ({
     height: p.height, timeMs: p.timeMs, index: p.index, txId: p.txId, contract: p.tx.contract,
-    method: p.tx.method, signer: toHex(p.tx.signer), code: p.result.code, message: p.result.message,
-    kinds: p.result.kinds,
+    method: p.tx.method, args: p.tx.args, signer: toHex(p.tx.signer), code: p.result.code,
+    message: p.result.message, kinds: p.result.kinds,
   }));
-  return { txs, blocks: bundle.links.filter((l) => l.payload !== null).length, links: bundle.links.length };
+  return { txs, blocks: bundle.links.filter((l) => l.payload !== null).length, links: bundle.links.length,
+    fromHeight: bundle.fromHeight };
+}
+
+/**
+ * Verify one transaction's bundle (GET /v1/txs/{id}/proof) as `chainnode tx proof` does
+ * (chainnode.light.verify_tx_bundle): the bundle, that it proves exactly one transaction, and that this is
+ * `txIdHex`. Returns that transaction (as verifyTxBundle lists it). Throws ProofError.
+ */
+export async function verifyTxProof(genesis, data, txIdHex, trust = null) {
+  const checked = await verifyTxBundle(genesis, data, trust);
+  need(checked.txs.length === 1, "transactions",
+    `expected a proof of one transaction, this one proves ${checked.txs.length}`);
+  const [tx] = checked.txs;
+  need(tx.txId === txIdHex, "transactions", `the proof is for transaction ${tx.txId}, not ${txIdHex}`);
+  return tx;
 }
 
 function mismatch(event, what) {
@@ -228,9 +243,9 @@ const positionKey = (height, index) => `${String(height)}/${String(index)}`;
  * `bundleBytes` and that the bundle proves nothing else (chainnode.trace_verify.verify_trace). Returns
  * `{events, blocks, links}`; throws ProofError naming the first event or check that fails.
  */
-export async function verifyHistoryPage(genesis, events, bundleBytes) {
+export async function verifyHistoryPage(genesis, events, bundleBytes, trust = null) {
   need(Array.isArray(events), "events", "the page's events are not a list");
-  const checked = await verifyTxBundle(genesis, bundleBytes);
+  const checked = await verifyTxBundle(genesis, bundleBytes, trust);
   const byPosition = new Map(checked.txs.map((p) => [positionKey(p.height, p.index), p]));
   need(byPosition.size === events.length, "events",
     `the proof holds ${byPosition.size} transactions and the page lists ${events.length} events`);
@@ -250,5 +265,5 @@ export async function verifyHistoryPage(genesis, events, bundleBytes) {
     const kinds = listedEvents.map((e) => (e !== null && typeof e === "object" ? e.kind : undefined));
     if (kinds.length !== p.kinds.length || kinds.some((k, i) => k !== p.kinds[i])) throw mismatch(event, "events");
   }
-  return { events: events.length, blocks: checked.blocks, links: checked.links };
+  return { events: events.length, blocks: checked.blocks, links: checked.links, fromHeight: checked.fromHeight };
 }

@@ -1,6 +1,7 @@
-// A light client for the browser: verifies a state proof bundle (tag 10) against genesis alone, exactly as
-// docs/proofs.md says (steps 0, 1 and 2a), with WebCrypto's SHA-256 and Ed25519. It trusts nothing but the
-// genesis document it is given; every failure is a ProofError naming the stage and the check.
+// A light client for the browser: verifies a state proof bundle (tag 10) against genesis, or a trust file
+// checked against that genesis, exactly as docs/proofs.md says (steps 0, 1 and 2a), with WebCrypto's SHA-256
+// and Ed25519. It trusts nothing but the genesis document (and trust file) it is given; every failure is a
+// ProofError naming the stage and the check.
 //
 // Stages: "format" (the bundle's encoding), "links" (headers, validator sets, commits), "state" (the
 // state paths under the last header's state_root). The certificate rules on top live in certificate.js.
@@ -165,6 +166,90 @@ export function parseGenesis(text) {
     need(compareBytes(validators[i - 1][1], validators[i][1]) < 0, "genesis", "two departments share a node key");
   }
   return { chainId, validators, names };
+}
+
+/** The network's genesis hash (chainnode.genesis.compute_genesis_hash): the canonical msgpack of the parsed
+ * genesis.json under the genesis domain. A trust file names it. Throws ProofError("genesis", ...). */
+export async function computeGenesisHash(text) {
+  const canonical = (v) => {
+    if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+    if (typeof v === "number") {
+      need(Number.isSafeInteger(v), "genesis", "the genesis file holds a number that is not a whole number of at "
+        + "most 2^53");
+      return v;
+    }
+    if (Array.isArray(v)) return v.map(canonical);
+    return new Map(Object.entries(v).map(([k, item]) => [k, canonical(item)]));
+  };
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new ProofError("genesis", "the genesis file is not JSON");
+  }
+  return computeHash("chainnode/v1/genesis", encode(canonical(doc)));
+}
+
+const TRUST_FILE_KIND = "chainnode-trust";
+const TRUST_FILE_VERSION = 1;
+
+function trustBytes(text, field, maxSize) {
+  let value;
+  try {
+    value = decode(fromHex(String(text).toLowerCase()), maxSize);
+  } catch (exc) {
+    // not hex, or not canonical msgpack (DecodeError)
+    throw new ProofError("trust", `the trust file's ${field} is malformed: ${exc.message}`);
+  }
+  return value;
+}
+
+/**
+ * A trust root from a trust file's text (`chainnode cert verify --trust-out`; chainnode.light.load_trust):
+ * `{kind, version, chain_id, genesis_hash, height, block_hash, header, validators}`, accepted only for this
+ * `genesis` (from parseGenesis) whose hash is `genesisHash` (computeGenesisHash), when its validator set is the
+ * one its header names and the height is the header's. Returns `{height, header, validators, blockHash}`.
+ * Throws ProofError("trust", ...) naming the problem.
+ */
+export async function parseTrust(text, genesis, genesisHash) {
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new ProofError("trust", "the trust file is not JSON");
+  }
+  need(doc !== null && typeof doc === "object" && !Array.isArray(doc) && doc.kind === TRUST_FILE_KIND, "trust",
+    `not a trust file (expected kind "${TRUST_FILE_KIND}")`);
+  need(doc.version === TRUST_FILE_VERSION, "trust", `trust file version ${JSON.stringify(doc.version)} is not `
+    + `${TRUST_FILE_VERSION}`);
+  need(doc.chain_id === genesis.chainId && doc.genesis_hash === toHex(genesisHash), "trust", `the trust file is for `
+    + `chain ${JSON.stringify(doc.chain_id)} with another genesis, not ${JSON.stringify(genesis.chainId)} of this `
+    + "genesis file");
+  let header;
+  let validators;
+  try {
+    const h = trustBytes(doc.header, "header", 4096);
+    need(Array.isArray(h) && h.length === 14 && h[0] === 2 && h[1] === 1, "trust", "the trust file's header is "
+      + "not a block header");
+    // a trusted header's time is not used, and Python takes any up to 2^63 - 1: so does this reader
+    const fields = h.slice(2);
+    const bigTime = typeof fields[2] === "bigint" && fields[2] >= 0n && fields[2] <= 2n ** 63n - 1n;
+    header = checkHeader(bigTime ? [...fields.slice(0, 2), 0, ...fields.slice(3)] : fields);
+    if (bigTime) Object.assign(header, { fields, timeMs: fields[2] });
+    const v = trustBytes(doc.validators, "validator set", 1 << 20);
+    need(Array.isArray(v) && v.length === 3 && v[0] === 8 && v[1] === 1, "trust", "the trust file's validator set "
+      + "is not a validator set");
+    validators = checkValidators(v[2]);
+  } catch (exc) {
+    if (exc instanceof ProofError && exc.stage !== "trust") {
+      throw new ProofError("trust", `the trust file's header or validator set is malformed: ${exc.message}`);
+    }
+    throw exc;
+  }
+  need(header.chainId === genesis.chainId && header.height === doc.height
+    && equalBytes(await setHash(validators), header.validatorsHash), "trust", "the trust file's validator set did "
+    + "not sign its header, or its height is not the header's");
+  return { height: header.height, header, validators, blockHash: await blockHash(header) };
 }
 
 // --- decoding the bundle ------------------------------------------------------------------------------
@@ -419,14 +504,20 @@ function isChained(links, i) {
     && after.header.height === link.header.height + 1 && after.validators === null;
 }
 
-/** Step 1 over a decoded bundle (either tag); returns the last link's header, hash and signers. */
-export async function verifyLinks(genesis, bundle) {
-  need(bundle.fromHeight === 0, "links", `the proof starts from a trust root at height ${bundle.fromHeight}, and this `
-    + "verifier holds genesis only (height 0); ask for a proof from genesis");
+/**
+ * Step 1 over a decoded bundle (either tag), from genesis (from_height 0) or from `trust` (parseTrust) when the
+ * bundle starts at its height (chainnode.light.trust_root). Returns the last link's header, hash and signers,
+ * and `fromHeight`, the root it was checked from.
+ */
+export async function verifyLinks(genesis, bundle, trust = null) {
+  const fromTrust = bundle.fromHeight !== 0 && trust !== null && trust.height === bundle.fromHeight;
+  need(bundle.fromHeight === 0 || fromTrust, "links", `the proof starts from a trust root at height `
+    + `${bundle.fromHeight}, and this verifier holds ${trust === null ? "genesis only" : `a trust root at height `
+    + `${trust.height}`}; ask for a proof from genesis or from the height you trust (trusted_height)`);
   const links = bundle.links;
-  let trusted = genesis.validators;
-  let previous = null;
-  let last = 0;
+  let trusted = fromTrust ? trust.validators : genesis.validators;
+  let previous = fromTrust ? trust.header : null;
+  let last = fromTrust ? trust.height : 0;
   let chained = [];
   let final = null;
   for (let i = 0; i < links.length; i++) {
@@ -464,7 +555,8 @@ export async function verifyLinks(genesis, bundle) {
     trusted = checked.signers;
     previous = h;
     last = h.height;
-    final = { header: h, hash: checked.hash, signers: checked.signers, signed: checked.signed };
+    final = { header: h, hash: checked.hash, signers: checked.signers, signed: checked.signed,
+      fromHeight: bundle.fromHeight };
   }
   return final;
 }
@@ -494,13 +586,14 @@ async function checkStateProof(root, proof) {
 }
 
 /**
- * Verify a state bundle against `genesis` (from parseGenesis) alone. Returns
- * `{height, timeMs, blockHash, proposer, signers, values: [{key, value}]}`; `value` is null for a proven
- * absence. Throws ProofError naming the stage and the check that failed.
+ * Verify a state bundle against `genesis` (from parseGenesis), or against `trust` (parseTrust) when the bundle
+ * starts at its height. Returns `{height, timeMs, blockHash, links, signedBy, fromHeight, values: [{key,
+ * value}]}`; `value` is null for a proven absence; `fromHeight` is the root's height (0: genesis). Throws
+ * ProofError naming the stage and the check that failed.
  */
-export async function verifyStateBundle(genesis, data) {
+export async function verifyStateBundle(genesis, data, trust = null) {
   const bundle = decodeStateBundle(data);
-  const final = await verifyLinks(genesis, bundle);
+  const final = await verifyLinks(genesis, bundle, trust);
   const last = bundle.links[bundle.links.length - 1];
   const values = [];
   for (const proof of last.payload) {
@@ -509,6 +602,6 @@ export async function verifyStateBundle(genesis, data) {
   }
   return {
     height: final.header.height, timeMs: final.header.timeMs, blockHash: final.hash, links: bundle.links.length,
-    signedBy: final.signed, values,
+    signedBy: final.signed, fromHeight: bundle.fromHeight, values,
   };
 }

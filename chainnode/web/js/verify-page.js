@@ -1,12 +1,14 @@
 // The certificate check page (证照核验): gathers a genesis file (pinned or given), a proof (fetched from the
 // node by ID, a proof file or a QR image) and optionally the certificate's file, runs certificate.js and
-// shows the verdict with its reasons. The same code runs in the single-file page, where no node is asked.
+// shows the verdict with its reasons and the root it was checked against (genesis, or a trust file loaded
+// beside it). The same code runs in the single-file page, where no node is asked.
 
 import { checkCertificate, isCertId } from "./certificate.js";
 import { clear, el, formatTime, readFileBytes, shortHex } from "./dom.js";
 import { initLanguage, t } from "./i18n.js";
 import { toHex } from "./msgpack.js";
-import { readQrImage } from "./qr.js";
+import { QrError, readQrImage, scanCamera } from "./qr.js";
+import { rootText, trustCard } from "./trust-root.js";
 import { ProofError, parseGenesis, sha256 } from "./verifier.js";
 
 const MAX_GENESIS_BYTES = 4 * 1024 * 1024;
@@ -20,6 +22,12 @@ const state = {
   result: null, ms: 0,
 };
 const $ = (id) => document.getElementById(id);
+const trust = trustCard({ info: "trust-info", input: "trust-input", forget: "trust-forget" },
+  () => (state.genesis === null ? null : { genesis: state.genesis, text: state.genesisText }),
+  () => {
+    state.result = null;
+    clear($("result"));
+  }, (exc) => showError(exc));
 const standalone = document.documentElement.dataset.standalone === "1" || location.protocol === "file:";
 
 function storage() {
@@ -64,6 +72,7 @@ async function onGenesisFile(file) {
     await useGenesis(text, pin);
     state.genesisText = text;
     if (pin) storage()?.setItem(PIN_KEY, text);
+    await trust.genesisChanged();
   } catch (exc) {
     showError(exc);
   }
@@ -115,6 +124,49 @@ async function onQrFile(file) {
   }
 }
 
+// --- the camera ---------------------------------------------------------------------------------------
+
+let scanning = null; // the AbortController of the scan in progress
+
+function stopCamera() {
+  scanning?.abort();
+}
+
+/** Scan the QR proof with the camera, in the page; the proof read is verified at once when a genesis is
+ * loaded. No camera, or a refused permission, is said in place; the photo upload stays. */
+async function startCamera() {
+  if (scanning !== null) return;
+  const controller = new AbortController();
+  scanning = controller;
+  const video = $("camera-video");
+  $("camera-info").textContent = t("camera_starting");
+  $("camera-button").hidden = true;
+  $("camera-stop").hidden = false;
+  video.hidden = false;
+  try {
+    const scanned = scanCamera(video, controller.signal);
+    video.addEventListener("playing", () => {
+      if (scanning === controller) $("camera-info").textContent = t("camera_looking");
+    }, { once: true });
+    const bytes = await scanned;
+    if (bytes === null) {
+      $("camera-info").textContent = t("camera_stopped");
+      return;
+    }
+    $("camera-info").textContent = t("camera_read", { n: bytes.length });
+    setProof(bytes, t("camera_source"));
+    if (state.genesis !== null) await verify();
+  } catch (exc) {
+    const key = exc instanceof QrError && exc.code ? `camera_${exc.code}` : null;
+    $("camera-info").textContent = key ? t(key) : `${t("err_qr")}${exc.message}`;
+  } finally {
+    scanning = null;
+    video.hidden = true;
+    $("camera-button").hidden = false;
+    $("camera-stop").hidden = true;
+  }
+}
+
 async function onCertFile(file) {
   try {
     state.fileHash = await sha256(await readFileBytes(file, MAX_CERT_FILE_BYTES));
@@ -145,6 +197,7 @@ async function fetchProof(event) {
   }
   const params = new URLSearchParams({ format: "binary" });
   if (state.fileHash !== null) params.set("content_hash", toHex(state.fileHash));
+  if (trust.current() !== null) params.set("trusted_height", String(trust.current().height));
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
   try {
@@ -179,7 +232,8 @@ async function verify() {
     button.disabled = true;
     button.textContent = t("verifying");
     const started = performance.now();
-    const result = await checkCertificate(state.genesis, id, state.proof, state.fileHash);
+    const result = await checkCertificate(state.genesis, id, state.proof, state.fileHash, trust.current());
+    result.root = result.fromHeight === undefined ? null : rootText(result.fromHeight, state.genesisHash, trust.current());
     state.ms = performance.now() - started;
     state.result = result;
     renderResult();
@@ -215,7 +269,9 @@ function renderResult() {
       el("span", { class: "code" }, r.verdict), el("p", {}, note))));
   const details = el("dl", { class: "details" });
   if (kind === "invalid") {
-    details.append(...row(t(`stage_${r.stage}`), el("span", { id: "invalid-reason" }, r.reason)));
+    details.append(...row(t(`stage_${r.stage}`), el("span", { id: "invalid-reason" }, r.reason)),
+      ...row(t("root_heading"), el("span", { id: "proof-root" }, t("root_held", { genesis: shortHex(state.genesisHash, 16),
+        trust: trust.current() === null ? t("root_no_trust") : rootText(trust.current().height, "", trust.current()) }))));
     box.append(details, el("p", { class: "timing" }, t("timing", { ms: state.ms.toFixed(1) })));
     return;
   }
@@ -241,7 +297,8 @@ function renderResult() {
     details.append(...row(t("d_status"), `${t("at_height")} ${r.provenHeight}, ${formatTime(r.provenTimeMs)}`));
   }
   details.append(...row(t("d_proof"), t("proof_summary", { bytes: r.proofBytes, links: r.links,
-    signers: r.signedBy.join(", "), hash: shortHex(r.blockHash, 16) })));
+    signers: r.signedBy.join(", "), hash: shortHex(r.blockHash, 16) })),
+  ...row(t("root_heading"), el("span", { id: "proof-root" }, r.root ?? "—")));
   box.append(details, el("p", { class: "timing" }, t("timing", { ms: state.ms.toFixed(1) })));
 }
 
@@ -287,6 +344,10 @@ function onDrop(event) {
 async function start() {
   initLanguage(() => {
     renderGenesis();
+    trust.render();
+    if (state.result !== null && state.result.fromHeight !== undefined) {
+      state.result.root = rootText(state.result.fromHeight, state.genesisHash, trust.current());
+    }
     renderResult();
   });
   if (standalone) {
@@ -303,6 +364,7 @@ async function start() {
     }
   }
   renderGenesis();
+  trust.start();
   $("genesis-input").addEventListener("change", once(onGenesisFile));
   $("genesis-pin").addEventListener("change", onPinChange);
   $("genesis-forget").addEventListener("click", () => {
@@ -314,6 +376,8 @@ async function start() {
   $("fetch-form").addEventListener("submit", fetchProof);
   $("proof-input").addEventListener("change", once(onProofFile));
   $("qr-input").addEventListener("change", once(onQrFile));
+  $("camera-button").addEventListener("click", startCamera);
+  $("camera-stop").addEventListener("click", stopCamera);
   $("cert-file-input").addEventListener("change", (e) => e.target.files?.[0] && onCertFile(e.target.files[0]));
   $("verify-button").addEventListener("click", verify);
   $("clear-button").addEventListener("click", resetAll);

@@ -3,7 +3,9 @@
 // crypto_pwhash_argon2id, then crypto_secretbox XSalsa20-Poly1305). Every field is checked before it is used,
 // and the Argon2id cost a file asks for is held to chainnode.crypto's bounds (opslimit 1..16, memlimit 8 KiB to
 // 1 GiB), so a hostile file cannot make the page run for minutes or take all memory. Argon2id is hash-wasm's
-// and SecretBox tweetnacl-js's (chainnode/web/vendor, loaded as classic scripts before the modules).
+// and SecretBox tweetnacl-js's (chainnode/web/vendor, loaded as classic scripts before the modules). In a
+// browser Argon2id runs in a worker (argon2-worker.js), so the page does not freeze while it works; where
+// there is no worker (node, in the tests) it runs in place with the same library and the same result.
 
 import { fromHex, toHex, equalBytes } from "../msgpack.js";
 import { KeyError, importSeed } from "./ed25519.js";
@@ -131,15 +133,40 @@ function libraries() {
   return { argon2id, secretbox };
 }
 
+const WORKER_URL = new URL("./argon2-worker.js", import.meta.url);
+
+/** Run one Argon2id in a fresh worker (ended as soon as it answers: it holds the passphrase's bytes). */
+function argon2idInWorker(request) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_URL);
+    const done = () => worker.terminate();
+    worker.addEventListener("message", (event) => {
+      done();
+      if (event.data?.hash instanceof Uint8Array) resolve(event.data.hash);
+      else reject(new Error(event.data?.error ?? "no answer"));
+    });
+    worker.addEventListener("error", (event) => {
+      done();
+      event.preventDefault();
+      reject(new Error(event.message || "the Argon2id worker did not start"));
+    });
+    const password = request.password.slice();
+    worker.postMessage({ id: 1, ...request, password }, [password.buffer]);
+  });
+}
+
 /** Argon2id(passphrase, salt, opslimit, memlimit) as libsodium's crypto_pwhash_argon2id: 32 bytes. */
 export async function deriveKey(passphrase, envelope) {
-  const { argon2id } = libraries();
+  const request = { password: passphrase, salt: envelope.salt, iterations: envelope.opslimit,
+    memorySize: Math.floor(envelope.memlimit / 1024) };
   try {
-    return await argon2id({
-      password: passphrase, salt: envelope.salt, parallelism: 1, iterations: envelope.opslimit,
-      memorySize: Math.floor(envelope.memlimit / 1024), hashLength: 32, outputType: "binary",
-    });
+    if (typeof globalThis.Worker === "function" && typeof globalThis.document === "object") {
+      return await argon2idInWorker(request);
+    }
+    const { argon2id } = libraries();
+    return await argon2id({ ...request, parallelism: 1, hashLength: 32, outputType: "binary" });
   } catch (error) {
+    if (error instanceof KeyError) throw error;
     throw new KeyError(`Argon2id failed in this browser (${error?.message ?? "error"}); the file may ask for more memory `
       + "than the browser gives a page", "key_kdf_failed");
   }
