@@ -73,3 +73,18 @@ def test_a_module_form_the_bundler_does_not_take_is_refused(tmp_path: Path) -> N
     (tmp_path / "js" / "f.js").write_text("export const f = 3;\n")
     bundled = console.bundle_modules("e.js", tmp_path)
     assert "const { f: g } = __module_f;" in bundled and "return { e };" in bundled
+
+
+def test_every_page_has_the_same_navigation_and_marks_itself() -> None:
+    link = re.compile(r'<a href="([^"]+)"([^>]*)>')
+    pages = sorted(p for p in console.WEB_DIR.glob("*.html"))
+    navs = {}
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        nav = text[text.index('<nav class="nav"'):text.index("</nav>", text.index('<nav class="nav"'))]
+        links = link.findall(nav)
+        navs[page.name] = [href for href, _ in links]
+        current = [href for href, attributes in links if 'aria-current="page"' in attributes]
+        assert current == ["./" if page.name == "index.html" else page.name], page.name
+    assert len(set(map(tuple, navs.values()))) == 1, navs
+    assert {("./" if p.name == "index.html" else p.name) for p in pages} == set(next(iter(navs.values())))
