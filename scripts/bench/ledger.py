@@ -178,8 +178,10 @@ def one_run(args: argparse.Namespace, run: int) -> dict[str, float]:
     txs = make_txs(key, "bench", args.txs, run)
     tx_ids = [decode_transaction(t).tx_id.hex() for t in txs]
     log = (work / "node.log").open("wb")
+    pin = ["taskset", "-c", args.cpus] if args.cpus else []
     proc = subprocess.Popen(
         [
+            *pin,
             sys.executable,
             "-c",
             "import sys; from pathlib import Path; from chainnode.service import run_home; run_home(Path(sys.argv[1]))",
@@ -233,6 +235,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--interval-ms", type=int, default=100)
     parser.add_argument("--block-txs", type=int, default=5000)
+    parser.add_argument("--cpus", default="", help="run the node on these CPUs only (taskset -c LIST, e.g. 0 or 0,1)")
     parser.add_argument("--admission-processes", type=int, default=-1,
                         help="the node's [mempool] admission_processes (-1: its automatic choice; 0: none)")
     args = parser.parse_args()

@@ -55,7 +55,6 @@ def test_a_node_with_admission_workers_commits_batches_and_its_workers_die_with_
 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            _, last = http_json(url + "/v1/status")
             _, first_tx = http_json(url + f"/v1/txs/{answer['results'][0]['tx_id']}")
             _, last_tx = http_json(url + f"/v1/txs/{answer['results'][199]['tx_id']}")
             if first_tx["status"] == last_tx["status"] == "committed":
