@@ -24,6 +24,7 @@ from chainnode import api_documents, api_records, codec, console, history, read_
 from chainnode.api_auth import REPLAYS, ReadRequest, read_request, signed_member
 from chainnode.api_params import MAX_HEIGHT, parse_hex, parse_int, parse_json_body, parse_wait
 from chainnode.api_spec import OPENAPI
+from chainnode.block import Block
 from chainnode.errors import Busy, ChainError, InputTooLarge, InvalidField, InvalidInput, NotFound
 from chainnode.health import compute_readiness
 from chainnode.light import StateValueBundle
@@ -33,7 +34,7 @@ from chainnode.node import Node
 from chainnode.read_auth import ReadForbidden, ReadUnauthenticated, ReplayCache
 from chainnode.read_pool import ReadPool
 from chainnode.reader import Reader, TxStatus
-from chainnode.results import TxResult, decode_result, jsonable
+from chainnode.results import TxResult, decode_result, jsonable, read_result_summary
 from chainnode.tx import decode_transaction
 from contracts import governance
 
@@ -419,10 +420,13 @@ def block_event(reader: Reader, height: int, scope: str | None = ALL_EVENTS) -> 
     events of the transactions its staff signed; None, no events: each result's tx_id, code and message only,
     as GET /v1/blocks lists them (the stored events are then not even turned into JSON)."""
     block, _ = reader.get_block(height)
-    decoded = [decode_result(r) for r in reader.get_results(height)]
     if scope is None:
-        results: list[dict[str, Any]] = [_result_summary(r) for r in decoded]
-    elif scope == ALL_EVENTS:
+        summaries = (read_result_summary(r) for r in reader.get_results(height))
+        results: list[dict[str, Any]] = [{"tx_id": tx_id.hex(), "code": code, "message": message}
+                                         for tx_id, code, message in summaries]
+        return _block_event(block, height, results)
+    decoded = [decode_result(r) for r in reader.get_results(height)]
+    if scope == ALL_EVENTS:
         results = [r.to_json() for r in decoded]
     else:
         view = records.view(reader, height)
@@ -431,6 +435,10 @@ def block_event(reader: Reader, height: int, scope: str | None = ALL_EVENTS) -> 
             member = governance.member_record(view, decode_transaction(raw).signer)
             in_scope = member is not None and member["department"] == scope
             results.append(result.to_json() if in_scope else _result_summary(result))
+    return _block_event(block, height, results)
+
+
+def _block_event(block: Block, height: int, results: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "type": "block",
         "height": height,

@@ -116,7 +116,11 @@ def compute_call_entities(tx: Transaction, registry: Registry = REGISTRY) -> tup
 
 
 def _entities(signer_entity: str, *groups: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((signer_entity, *(entity for group in groups for entity in group))))
+    """The signer's entity, then each group's, each once, in that order."""
+    seen = {signer_entity: None}
+    for group in groups:
+        seen.update(dict.fromkeys(group))
+    return tuple(seen)
 
 
 def execute_transaction(

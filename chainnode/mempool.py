@@ -109,7 +109,7 @@ class Mempool:
         max_bytes: int,
         max_tx_bytes: int,
         max_ttl: int,
-        is_committed: Callable[[bytes], bool],
+        is_committed: Callable[[Transaction], bool],
         validate_signer: Callable[[bytes, int], None] | None = None,
     ) -> None:
         """`validate_signer(public_key, height)` raises SignerNotAuthorised unless the key may sign a
@@ -176,7 +176,7 @@ class Mempool:
                 raise
         if tx.tx_id in self._pending:
             raise TxAlreadyPending(f"transaction {tx.tx_id.hex()} is already pending", field="tx")
-        if self._is_committed(tx.tx_id):
+        if self._is_committed(tx):
             raise TxAlreadyCommitted(f"transaction {tx.tx_id.hex()} is already committed", field="tx")
 
     def remember_refusal(self, tx_id: bytes, error: ChainError) -> None:
@@ -201,7 +201,7 @@ class Mempool:
         """Add a screened transaction whose signature held. Raises MempoolFull, TxAlreadyPending/Committed."""
         if tx.tx_id in self._pending:
             raise TxAlreadyPending(f"transaction {tx.tx_id.hex()} is already pending", field="tx")
-        if self._is_committed(tx.tx_id):
+        if self._is_committed(tx):
             raise TxAlreadyCommitted(f"transaction {tx.tx_id.hex()} is already committed", field="tx")
         if len(self._pending) >= self.max_txs or self._bytes + len(tx.raw) > self.max_bytes:
             raise MempoolFull(

@@ -40,6 +40,7 @@ from chainnode.blob_transfer import get_max_document_bytes
 from chainnode.blobs import BlobStore
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
+from chainnode.committed import CommittedWindow
 from chainnode.config import HomeLayout, NodeConfig, admission_process_count, load_config
 from chainnode.doc_keys import DocumentKeys
 from chainnode.errors import (
@@ -143,13 +144,15 @@ class Node:
         self._head = self._compute_head()
         self.reader = Reader(self.store, genesis, head=lambda: self._head)
         """Every client read: never takes `_commit_lock`; the API runs it on its read pool."""
+        self.committed = CommittedWindow(self.store.has_tx, head=self.tip.height, max_ttl=genesis.params.max_tx_ttl)
+        """Whether a transaction is already committed, from memory for all that could still be admitted."""
         self.mempool = Mempool(
             chain_id=genesis.chain_id,
             max_txs=config.mempool_max_txs,
             max_bytes=config.mempool_max_bytes,
             max_tx_bytes=genesis.params.max_tx_bytes,
             max_ttl=genesis.params.max_tx_ttl,
-            is_committed=self.store.has_tx,
+            is_committed=self.committed.contains,
             validate_signer=RosterCheck(self.store),
         )
         self.metrics = NodeMetrics(head_height=self.head_height,
@@ -293,6 +296,7 @@ class Node:
                     validator_sets=new_sets,
                 )
             )
+        self.committed.add_block(height, proposed.txs)
         self.tree = proposed.update.tree
         header = proposed.block.header
         parent = self.tip
@@ -409,7 +413,7 @@ class Node:
                     next_validators=self.validators_at(height + 1),
                     last_validators=self.validators_at(height - 1) if height > 1 else None,
                     max_tx_bytes=limits.max_tx_bytes,
-                    is_committed=self.store.has_tx,
+                    is_committed=self.committed.contains,
                     check_signatures=self.check_signatures,
                     known=self.mempool.get_by_raw,
                 )
@@ -470,6 +474,7 @@ class Node:
             self.tree = self.store.load_tree()
             self.tip = self._load_tip()
             self._validate_tip_state()
+            self.committed.reset(self.tip.height)
             self._head = self._compute_head()
             self.is_producer = self.validators_at(self.tip.height + 1).index_of(self.node_key.public_key) is not None
 

@@ -56,6 +56,16 @@ class TxResult:
         }
 
 
+def read_result_summary(data: bytes) -> tuple[bytes, str, str]:
+    """The transaction ID, code and message of a result this node stored (its own results column, written
+    canonically by execution and covered by the block's results root): read without checking its events.
+    Raises the codec's errors for bytes that are not a result at all."""
+    fields = codec.decode_trusted(data)
+    if type(fields) is not list or len(fields) != 6 or fields[0] != TAG_RESULT:
+        raise InvalidField("not a stored result", field="result")
+    return fields[2], fields[3], fields[4]
+
+
 def decode_result(data: bytes) -> TxResult:
     """Raises the codec's errors or InvalidField."""
     tx_id, code, message, events = codec.decode_object(

@@ -65,7 +65,7 @@ def decode_block_txs(
     block: Block,
     *,
     max_tx_bytes: int,
-    is_committed: Callable[[bytes], bool],
+    is_committed: Callable[[Transaction], bool],
     check_signatures: SignatureCheck,
     known: Callable[[bytes], Transaction | None] | None = None,
 ) -> list[Transaction]:
@@ -84,7 +84,7 @@ def decode_block_txs(
             raise InvalidBlock(f"block {height} tx {index} is for another chain", field="txs")
         if tx.body.expiry_height < height:
             raise InvalidBlock(f"block {height} tx {index} expired at height {tx.body.expiry_height}", field="txs")
-        if tx.tx_id in seen or is_committed(tx.tx_id):
+        if tx.tx_id in seen or is_committed(tx):
             raise InvalidBlock(f"block {height} tx {index} ({tx.tx_id.hex()}) was already committed", field="txs")
         seen.add(tx.tx_id)
         txs.append(tx)
@@ -106,7 +106,7 @@ def validate_proposed_block(
     next_validators: ValidatorSet,
     last_validators: ValidatorSet | None,
     max_tx_bytes: int,
-    is_committed: Callable[[bytes], bool],
+    is_committed: Callable[[Transaction], bool],
     check_signatures: SignatureCheck,
     known: Callable[[bytes], Transaction | None] | None = None,
 ) -> ProposedBlock:

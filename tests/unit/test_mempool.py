@@ -33,7 +33,7 @@ def tx(label: str, *, chain_id: str = "c", expiry: int = 50, contract: str = "an
 def make_pool(committed: set[bytes] | None = None, **limits: int) -> Mempool:
     done = committed if committed is not None else set()
     return Mempool(chain_id="c", max_txs=limits.get("max_txs", 100), max_bytes=limits.get("max_bytes", 10**6),
-                   max_tx_bytes=4096, max_ttl=100, is_committed=done.__contains__)
+                   max_tx_bytes=4096, max_ttl=100, is_committed=lambda tx: tx.tx_id in done)
 
 
 def test_screen_then_admit_and_take_in_arrival_order() -> None:
