@@ -196,7 +196,8 @@ def one_run(args: argparse.Namespace, run: int) -> dict[str, float]:
         cpu0 = cpu_seconds(proc.pid)
         spy = (
             subprocess.Popen(
-                ["py-spy", "record", "-o", "/tmp/spy.txt", "-f", "raw", "-p", str(proc.pid), "-t", "-r", "250", *os.environ.get("BENCH_SPY_ARGS", "").split()],
+                ["py-spy", "record", "-o", "/tmp/spy.txt", "-f", "raw", "-p", str(proc.pid), "-t", "-r", "250",
+                 *os.environ.get("BENCH_SPY_ARGS", "").split()],  # e.g. BENCH_SPY_ARGS=--gil
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
