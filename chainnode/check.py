@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from chainnode import codec
+from chainnode import codec, crypto
 from chainnode.block import (
     Block,
     compute_results_root,
@@ -212,8 +213,13 @@ def compute_entry_digest(digest: bytes, key: bytes, value: bytes) -> bytes:
     return hashlib.sha256(b"".join((digest, U32.pack(len(key)), key, U32.pack(len(value)), value))).digest()
 
 
-def _verify_chunk(txs: Sequence[Transaction]) -> list[bool]:
-    return [tx.is_signature_valid() for tx in txs]
+def _verification_pool() -> Executor:
+    """Worker processes for signatures, one per core (started with `spawn`); one thread on a single core. In
+    processes, the checks run beside re-execution instead of taking turns with it for the interpreter lock."""
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
+    return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn"))
 
 
 def compute_index_digest(entries: Mapping[bytes, bytes]) -> bytes:
@@ -453,8 +459,8 @@ class _Checker:
         """Heights whose index entries mismatch -> the keys the replay expects there."""
         self.base = store.base_height()
         """The height a state-synced store starts its state at (0: replayed from genesis)."""
-        self.verify_pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="verify")
-        """Signatures verify here (the library releases the interpreter) while the block re-executes."""
+        self.verify_pool: Executor = _verification_pool()
+        """Signatures verify here, in other processes, while this one re-executes the block."""
 
     def add(self, height: int | None, column: bytes | str, message: str) -> None:
         name = column if isinstance(column, str) else column.decode("ascii", "replace")
@@ -612,8 +618,9 @@ class _Checker:
 
     def verify_signatures(self, txs: Sequence[Transaction]) -> list[Future[list[bool]]]:
         """Start checking the signatures of `txs` on the pool, in chunks; `report_signatures` collects them."""
-        return [self.verify_pool.submit(_verify_chunk, txs[i : i + VERIFY_CHUNK])
-                for i in range(0, len(txs), VERIFY_CHUNK)]
+        items = [(tx.signer, tx.compute_signing_bytes(), tx.signature) for tx in txs]
+        return [self.verify_pool.submit(crypto.verify_many, items[i : i + VERIFY_CHUNK])
+                for i in range(0, len(items), VERIFY_CHUNK)]
 
     def report_signatures(self, height: int, txs: Sequence[Transaction], signatures: list[Future[list[bool]]]) -> None:
         verdicts = [ok for future in signatures for ok in future.result()]

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -88,6 +88,11 @@ def compute_signing_bytes(domain: bytes, chain_id: str, payload: bytes) -> bytes
         except UnicodeEncodeError:
             pass  # a lone surrogate: codec.encode names it
     return codec.encode([domain, chain_id, payload])
+
+
+def verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """`verify_signature` of each (public key, message, signature): what a verification worker process runs."""
+    return [verify_signature(public_key, message, signature) for public_key, message, signature in items]
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
