@@ -164,7 +164,7 @@ def check_home(
             raise CorruptStore(f"the store {layout.data} cannot be read: {exc}") from exc
         raise
     finally:
-        checker.verify_pool.shutdown(wait=True, cancel_futures=True)
+        checker.close()
         store.close()
     return CheckReport(
         ok=not checker.problems, head=checker.head, blocks_checked=checker.blocks_checked,
@@ -459,8 +459,9 @@ class _Checker:
         """Heights whose index entries mismatch -> the keys the replay expects there."""
         self.base = store.base_height()
         """The height a state-synced store starts its state at (0: replayed from genesis)."""
-        self.verify_pool: Executor = _verification_pool()
-        """Signatures verify here, in other processes, while this one re-executes the block."""
+        self._verify_pool: Executor | None = None
+        """Signatures of large blocks verify here, in other processes, while this one re-executes the block
+        (started on the first such block: a small store is checked sooner without)."""
 
     def add(self, height: int | None, column: bytes | str, message: str) -> None:
         name = column if isinstance(column, str) else column.decode("ascii", "replace")
@@ -619,8 +620,18 @@ class _Checker:
     def verify_signatures(self, txs: Sequence[Transaction]) -> list[Future[list[bool]]]:
         """Start checking the signatures of `txs` on the pool, in chunks; `report_signatures` collects them."""
         items = [(tx.signer, tx.compute_signing_bytes(), tx.signature) for tx in txs]
-        return [self.verify_pool.submit(crypto.verify_many, items[i : i + VERIFY_CHUNK])
+        if len(items) < VERIFY_CHUNK:
+            done: Future[list[bool]] = Future()
+            done.set_result(crypto.verify_many(items))
+            return [done]
+        if self._verify_pool is None:
+            self._verify_pool = _verification_pool()
+        return [self._verify_pool.submit(crypto.verify_many, items[i : i + VERIFY_CHUNK])
                 for i in range(0, len(items), VERIFY_CHUNK)]
+
+    def close(self) -> None:
+        if self._verify_pool is not None:
+            self._verify_pool.shutdown(wait=True, cancel_futures=True)
 
     def report_signatures(self, height: int, txs: Sequence[Transaction], signatures: list[Future[list[bool]]]) -> None:
         verdicts = [ok for future in signatures for ok in future.result()]
