@@ -233,6 +233,10 @@ class AdmissionPool:
                 failed.shutdown(wait=False, cancel_futures=True)
             self.processes = 0
 
+    def is_broken(self) -> bool:
+        """Whether a worker of the current pool died (the next hand-over starts new workers)."""
+        return bool(getattr(self._pool, "_broken", False))
+
     def worker_pids(self) -> list[int]:
         """The process IDs of the running workers (for operators and tests)."""
         processes = getattr(self._pool, "_processes", None) or {}
@@ -242,15 +246,25 @@ class AdmissionPool:
         """Futures (concurrent.futures) of the verdicts of `raws` (`from_wire` reads them), one per chunk of
         CHUNK, in order."""
         pool = self._executor()
-        return [pool.submit(screen_batch_wire, raws[i : i + CHUNK], rules) for i in range(0, len(raws), CHUNK)]
+        futures = []
+        for i in range(0, len(raws), CHUNK):
+            try:
+                futures.append(pool.submit(screen_batch_wire, raws[i : i + CHUNK], rules))
+            except BrokenProcessPool:  # a worker died between batches: start new ones (raises if they cannot)
+                log.error("an admission worker process died; starting new workers")
+                self.replace_broken()
+                pool = self._executor()
+                futures.append(pool.submit(screen_batch_wire, raws[i : i + CHUNK], rules))
+        return futures
 
     def replace_broken(self) -> None:
         """Drop the pool if a worker of it died; the next batch starts a new one. Several batches may see one
         pool break: only the first replaces it, and never a healthy successor."""
         with self._lock:
-            if self._pool is None or not getattr(self._pool, "_broken", False):
+            broken = self._pool
+            if broken is None or not self.is_broken():
                 return
-            broken, self._pool = self._pool, None
+            self._pool = None
         broken.shutdown(wait=False)
 
     def close(self) -> None:

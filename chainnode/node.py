@@ -19,7 +19,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from chainnode.admission import (
     Passed,
     Refused,
     Verdict,
+    WireVerdict,
     from_wire,
     screen_batch,
     trusted_transaction,
@@ -581,7 +582,15 @@ class Node:
             else:
                 todo.append(i)
         chunks = [todo[k : k + ADMISSION_CHUNK] for k in range(0, len(todo), ADMISSION_CHUNK)]
-        futures = self.admission.submit_chunks([raws[i] for i in todo], rules)
+        try:
+            futures = self.admission.submit_chunks([raws[i] for i in todo], rules)
+        except BrokenProcessPool:  # new workers could not start either: check here, no verdict lost
+            log.error("admission workers cannot start; checking this batch in the node's process")
+            futures = []
+            for _ in range(0, len(todo), ADMISSION_CHUNK):
+                failed: Future[list[WireVerdict]] = Future()
+                failed.set_exception(BrokenProcessPool("admission workers cannot start"))
+                futures.append(failed)
         admitted: set[bytes] = set()
         for chunk, future in zip(chunks, futures, strict=True):
             try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,12 +134,25 @@ async def test_worker_processes_give_the_in_process_verdicts(pair: Pair, plan: l
 
 
 async def test_a_killed_worker_costs_no_verdict(pair: Pair) -> None:
-    batch = [make_raw(pair, "valid", i, []) for i in range(300)]
+    # killed while a batch is handed over: the batch's futures break
     pids = pair.workers.admission.worker_pids()
     assert len(pids) == 2
     os.kill(pids[0], 9)
-    admissions = await pair.workers.submit(batch)
+    admissions = await pair.workers.submit([make_raw(pair, "valid", i, []) for i in range(300)])
     assert all(a.accepted for a in admissions)
     again = await pair.workers.submit([make_raw(pair, "valid", 1000 + i, []) for i in range(100)])
     assert all(a.accepted for a in again)  # a new pool took over
-    assert set(pair.workers.admission.worker_pids()).isdisjoint(pids)
+    fresh = pair.workers.admission.worker_pids()
+    assert len(fresh) == 2 and set(fresh).isdisjoint(pids)
+
+    # killed between batches, the pool already known broken: handing over fails at once, new workers start
+    pids = pair.workers.admission.worker_pids()
+    os.kill(pids[0], 9)
+    deadline = time.monotonic() + 30
+    while not pair.workers.admission.is_broken() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert pair.workers.admission.is_broken()
+    admissions = await pair.workers.submit([make_raw(pair, "valid", 2000 + i, []) for i in range(300)])
+    assert all(a.accepted for a in admissions)
+    fresh = pair.workers.admission.worker_pids()
+    assert len(fresh) == 2 and set(fresh).isdisjoint(pids) and not pair.workers.admission.is_broken()
