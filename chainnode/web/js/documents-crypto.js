@@ -175,15 +175,12 @@ export async function sealContentKey(contentKey, publicKeys) {
 }
 
 /**
- * The content key from a sealed key of the record (`{fingerprint, sealed}` as bytes or hex) and the loaded
- * encryption key (`{publicKey, secret, fingerprint}`). The fingerprint is checked first, so a wrong key is named
- * as such (DocumentError wrong_encryption_key, naming both fingerprints); a box that does not open is
- * sealed_key_broken.
+ * Whether a sealed key of the record (`{fingerprint, sealed}` as bytes or hex) was sealed to the loaded
+ * encryption key (`{publicKey, secret, fingerprint}`), by fingerprint alone, nothing decrypted: a wrong key is
+ * named as such (DocumentError wrong_encryption_key, naming both fingerprints).
  */
-export async function openContentKey(sealedKey, encryptionKey) {
-  const sodium = await sodiumLib();
+export function checkSealedTo(sealedKey, encryptionKey) {
   const fingerprint = typeof sealedKey.fingerprint === "string" ? fromHex(sealedKey.fingerprint) : sealedKey.fingerprint;
-  const sealed = typeof sealedKey.sealed === "string" ? fromHex(sealedKey.sealed) : sealedKey.sealed;
   if (!equalBytes(fingerprint, encryptionKey.fingerprint)) {
     const error = new DocumentError(`the content key was sealed to the encryption key ${toHex(fingerprint).slice(0, 16)}…, `
       + `not to the loaded key ${toHex(encryptionKey.fingerprint).slice(0, 16)}… (another department's key, or an older key of `
@@ -192,6 +189,14 @@ export async function openContentKey(sealedKey, encryptionKey) {
     error.loaded = toHex(encryptionKey.fingerprint);
     throw error;
   }
+}
+
+/** The content key from a sealed key and the loaded encryption key: `checkSealedTo`, then the sealed box opened
+ * (one that does not open is sealed_key_broken). */
+export async function openContentKey(sealedKey, encryptionKey) {
+  const sodium = await sodiumLib();
+  checkSealedTo(sealedKey, encryptionKey);
+  const sealed = typeof sealedKey.sealed === "string" ? fromHex(sealedKey.sealed) : sealedKey.sealed;
   let key = null;
   try {
     key = sodium.crypto_box_seal_open(sealed, encryptionKey.publicKey, encryptionKey.secret);

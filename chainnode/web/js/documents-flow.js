@@ -9,7 +9,7 @@
 import { fromHex, toHex } from "./msgpack.js";
 import { currentMember, fetchSigned, readJson, submitTx } from "./session.js";
 import { sha256 } from "./member/ed25519.js";
-import { DocumentError, encryptDocument, decryptDocument, newContentKey, sealContentKey, openContentKey,
+import { DocumentError, encryptDocument, decryptDocument, newContentKey, sealContentKey, openContentKey, checkSealedTo,
   oneTimePublicKey } from "./documents-crypto.js";
 
 export const BOXES = ["inbox", "sent", "pending_receipt", "overdue"];
@@ -155,10 +155,13 @@ function sealedFor(document, department) {
   return entry;
 }
 
-/** The content key of a record for the loaded encryption key, the fingerprint checked before anything else. */
-async function contentKeyOf(document, department, encryptionKey) {
+/** The department's sealed key of a record, checked by fingerprint against the loaded encryption key; nothing
+ * is decrypted (that waits until the opening is on the ledger). */
+function sealedKeyFor(document, department, encryptionKey) {
   if (!encryptionKey) throw new Refusal("no_encryption_key_loaded", "load the department's encryption key file first", "key");
-  return openContentKey(sealedFor(document, department), encryptionKey);
+  const sealed = sealedFor(document, department);
+  checkSealedTo(sealed, encryptionKey);
+  return sealed;
 }
 
 /**
@@ -172,7 +175,7 @@ export async function openDocument(docId, encryptionKey, options = {}, onStep = 
   const department = memberDepartment();
   onStep("record");
   const document = (await documentRecord(docId)).document;
-  const contentKey = await contentKeyOf(document, department, encryptionKey);
+  const sealed = sealedKeyFor(document, department, encryptionKey);
   const status = document.recipient_status?.[department];
   if (status && status.delivered_height === null && department !== document.sender) {
     throw new Refusal("not_delivered", `${department}'s node has not reported the ciphertext of ${docId} yet; nothing was opened `
@@ -188,6 +191,7 @@ export async function openDocument(docId, encryptionKey, options = {}, onStep = 
     refusal.outcome = access;
     throw refusal;
   }
+  const contentKey = await openContentKey(sealed, encryptionKey);
   onStep("download");
   const response = await fetchSigned(`/v1/documents/${docId}/ciphertext`);
   if (!response.ok) throw await problem(response, "download");
@@ -224,7 +228,7 @@ export function withReason(method, docId, reason, onSubmitted) {
 export async function forwardDocument(docId, recipients, note, encryptionKey, onStep = () => {}) {
   const forwarder = memberDepartment();
   const document = (await documentRecord(docId)).document;
-  const contentKey = await contentKeyOf(document, forwarder, encryptionKey);
+  const sealed = sealedKeyFor(document, forwarder, encryptionKey);
   const keys = keysInForce(await departments(), [...recipients, forwarder]);
   onStep("access");
   const access = await call("access", { doc_id: docId, reply_key: await oneTimePublicKey(), purpose: "forward" },
@@ -234,6 +238,7 @@ export async function forwardDocument(docId, recipients, note, encryptionKey, on
     refusal.outcome = access;
     throw refusal;
   }
+  const contentKey = await openContentKey(sealed, encryptionKey);
   const args = { doc_id: docId, recipients: [...recipients], sealed_keys: await sealContentKey(contentKey, keys) };
   contentKey.fill(0);
   if (note) args.note = note;
