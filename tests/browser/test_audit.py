@@ -60,6 +60,7 @@ def run_story(cluster: Cluster, root: Path) -> tuple[str, Path, Path]:
     finally:
         for office in offices.values():
             office.client.close()
+    cluster.wait_height(max(cluster.height(i) for i in range(4)))  # steps committed at every node's own pace
     export = root / "case-trace.json"
     genesis_file = cluster.homes[1].home / "genesis.json"
     code, _, err = run_cli("history", f"case:{case_id}", "--node", cluster.urls[1], "--key",

@@ -65,6 +65,7 @@ def issue_certificate(cluster: Cluster, root: Path) -> Network:
         for office in offices.values():
             office.client.close()
     cert_id = compute_cert_id(bytes.fromhex(status["tx_id"]))
+    cluster.wait_height(int(status["height"]), nodes=[0])  # committed at SAMR's node; the pages ask node0
     proof = fetch_proof(cluster.urls[0], cert_id)
     qr = root / "licence-qr.png"
     write_qr(qr, proof)
