@@ -31,6 +31,7 @@ from typing import Any
 
 import aiohttp
 import msgpack
+from ledger import verify_floor
 
 from chainnode import crypto
 from chainnode.home import DepartmentSpec, init_network
@@ -56,16 +57,6 @@ def start_spy(pid: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-o", "/tmp/bench-cluster-spy.txt",
                              "-f", "raw", "-p", str(pid), "-t", "-r", "200"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def verify_floor(n: int = 5000) -> float:
-    key = crypto.PrivateKey(b"\x07" * 32)
-    message = os.urandom(180)
-    signature = key.sign(message)
-    start = time.process_time()
-    for _ in range(n):
-        crypto.verify_signature(key.public_key, message, signature)
-    return n / (time.process_time() - start)
 
 
 class Net:

@@ -52,6 +52,17 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def verify_floor(n: int = 5000) -> float:
+    """Ed25519 verifications per second on one core (the cluster and state sync benchmarks' floor)."""
+    key = crypto.PrivateKey(b"\x07" * 32)
+    message = os.urandom(180)
+    signature = key.sign(message)
+    start = time.process_time()
+    for _ in range(n):
+        crypto.verify_signature(key.public_key, message, signature)
+    return n / (time.process_time() - start)
+
+
 def measure_floor(n: int = 20_000) -> float:
     """Microseconds per transaction for the unavoidable work: verify + hash + one LevelDB write."""
     import plyvel
