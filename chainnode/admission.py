@@ -203,6 +203,8 @@ class AdmissionPool:
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self.chunks_sent = 0
+        """Chunks handed to workers so far (for tests and operators)."""
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -255,6 +257,7 @@ class AdmissionPool:
                 self.replace_broken()
                 pool = self._executor()
                 futures.append(pool.submit(screen_batch_wire, raws[i : i + CHUNK], rules))
+        self.chunks_sent += len(futures)
         return futures
 
     def replace_broken(self) -> None:

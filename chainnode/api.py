@@ -34,7 +34,7 @@ from chainnode.node import Node
 from chainnode.read_auth import ReadForbidden, ReadUnauthenticated, ReplayCache
 from chainnode.read_pool import ReadPool
 from chainnode.reader import Reader, TxStatus
-from chainnode.results import TxResult, decode_result, jsonable, read_result_summary
+from chainnode.results import decode_result, jsonable, read_result_summary
 from chainnode.tx import decode_transaction
 from contracts import governance
 
@@ -421,9 +421,7 @@ def block_event(reader: Reader, height: int, scope: str | None = ALL_EVENTS) -> 
     as GET /v1/blocks lists them (the stored events are then not even turned into JSON)."""
     block, _ = reader.get_block(height)
     if scope is None:
-        summaries = (read_result_summary(r) for r in reader.get_results(height))
-        results: list[dict[str, Any]] = [{"tx_id": tx_id.hex(), "code": code, "message": message}
-                                         for tx_id, code, message in summaries]
+        results: list[dict[str, Any]] = [_summary(*read_result_summary(r)) for r in reader.get_results(height)]
         return _block_event(block, height, results)
     decoded = [decode_result(r) for r in reader.get_results(height)]
     if scope == ALL_EVENTS:
@@ -434,7 +432,7 @@ def block_event(reader: Reader, height: int, scope: str | None = ALL_EVENTS) -> 
         for raw, result in zip(block.txs, decoded, strict=False):
             member = governance.member_record(view, decode_transaction(raw).signer)
             in_scope = member is not None and member["department"] == scope
-            results.append(result.to_json() if in_scope else _result_summary(result))
+            results.append(result.to_json() if in_scope else _summary(result.tx_id, result.code, result.message))
     return _block_event(block, height, results)
 
 
@@ -449,8 +447,9 @@ def _block_event(block: Block, height: int, results: list[dict[str, Any]]) -> di
     }
 
 
-def _result_summary(result: TxResult) -> dict[str, Any]:
-    return {"tx_id": result.tx_id.hex(), "code": result.code, "message": result.message}
+def _summary(tx_id: bytes, code: str, message: str) -> dict[str, Any]:
+    """A result as anyone may see it: no events."""
+    return {"tx_id": tx_id.hex(), "code": code, "message": message}
 
 
 async def event_text(app: web.Application, height: int, scope: str | None = ALL_EVENTS) -> str | None:

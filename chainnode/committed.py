@@ -58,16 +58,13 @@ class CommittedWindow:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def is_committed(self, tx_id: bytes, expiry_height: int) -> bool:
-        """Whether the transaction with this ID and expiry height is committed."""
-        if tx_id in self._ids:
-            return True
-        if expiry_height <= self._ask_store_through:
-            return self._has_tx(tx_id)
-        return False
-
     def contains(self, tx: Transaction) -> bool:
-        return self.is_committed(tx.tx_id, tx.body.expiry_height)
+        """Whether `tx` is committed (for one that could still be admitted: expiry at least the next height)."""
+        if tx.tx_id in self._ids:
+            return True
+        if tx.body.expiry_height <= self._ask_store_through:
+            return self._has_tx(tx.tx_id)
+        return False
 
     def add_block(self, height: int, txs: Iterable[Transaction]) -> None:
         """Block `height` was committed with `txs`; forget what expires before the next height."""

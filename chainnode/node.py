@@ -31,6 +31,7 @@ from chainnode.admission import (
     BrokenProcessPool,
     Passed,
     Refused,
+    ScreenRules,
     Verdict,
     WireVerdict,
     from_wire,
@@ -582,28 +583,31 @@ class Node:
             else:
                 todo.append(i)
         chunks = [todo[k : k + ADMISSION_CHUNK] for k in range(0, len(todo), ADMISSION_CHUNK)]
+        futures: list[Future[list[WireVerdict]] | None]
         try:
-            futures = self.admission.submit_chunks([raws[i] for i in todo], rules)
+            futures = list(self.admission.submit_chunks([raws[i] for i in todo], rules))
         except BrokenProcessPool:  # new workers could not start either: check here, no verdict lost
             log.error("admission workers cannot start; checking this batch in the node's process")
-            futures = []
-            for _ in range(0, len(todo), ADMISSION_CHUNK):
-                failed: Future[list[WireVerdict]] = Future()
-                failed.set_exception(BrokenProcessPool("admission workers cannot start"))
-                futures.append(failed)
+            futures = [None] * len(chunks)
         admitted: set[bytes] = set()
         for chunk, future in zip(chunks, futures, strict=True):
+            verdicts = await self._chunk_verdicts(future, [raws[i] for i in chunk], rules)
+            for i, verdict in zip(chunk, verdicts, strict=True):
+                outcomes[i] = self._admit_verdict(raws[i], verdict, next_height, relay=relay, batch=admitted)
+        return self._finish_submit(raws, outcomes, relay=relay)
+
+    async def _chunk_verdicts(self, future: Future[list[WireVerdict]] | None, raws: list[bytes],
+                              rules: ScreenRules) -> list[Verdict]:
+        """A worker's verdicts on `raws`; if there is no worker (`future` None) or it died, the same checks on
+        the verify threads (a broken pool is replaced for the next batch)."""
+        if future is not None:
             try:
-                verdicts = [from_wire(item) for item in await asyncio.wrap_future(future)]
+                return [from_wire(item) for item in await asyncio.wrap_future(future)]
             except BrokenProcessPool:
                 log.error("an admission worker process died; checking this batch in the node's process and "
                           "starting new workers")
                 self.admission.replace_broken()
-                verdicts = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, screen_batch, [raws[i] for i in chunk], rules)
-            for i, verdict in zip(chunk, verdicts, strict=True):
-                outcomes[i] = self._admit_verdict(raws[i], verdict, next_height, relay=relay, batch=admitted)
-        return self._finish_submit(raws, outcomes, relay=relay)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, screen_batch, raws, rules)
 
     def _admit_verdict(self, raw: bytes, verdict: Verdict, next_height: int, *, relay: bool,
                        batch: set[bytes]) -> Admission:
