@@ -12,7 +12,7 @@ expiry.
 It is exact, not a guess:
 - Transactions committed before the node started (or before a state sync, or a reset) have an expiry
   height of at most that head plus `max_tx_ttl`; for a transaction with an expiry height up to that bound,
-  the window asks the store.
+  the window asks the store. A store at genesis (head 0) holds none, so it is never asked.
 - When the window holds more than `capacity` IDs, it forgets those that expire first and asks the store
   for every expiry height up to the last one forgotten.
 - Every committed block is added (`Node._commit`, the only way a node commits a block it executed) before
@@ -50,7 +50,8 @@ class CommittedWindow:
     def reset(self, head: int) -> None:
         """Forget everything: the store's head is now `head` (start, state sync, a store put back)."""
         with self._lock:
-            self._ask_store_through = head + self._max_ttl  # first: readers never see a gap
+            # first: readers never see a gap; a store at genesis holds no transaction to ask about
+            self._ask_store_through = head + self._max_ttl if head > 0 else 0
             self._ids = {}
             self._by_expiry = {}
             self._next_height = head + 1

@@ -38,6 +38,8 @@ from contracts.base import ContractError, StateReader
 REJECTED_CACHE: Final = 100_000
 VERIFIED_CACHE: Final = 200_000
 SIGNER_CACHE: Final = 4096
+RECENT_COMMITTED: Final = 50_000
+"""Signed bytes of the last committed transactions kept, so gossip's late copies are refused undecoded."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +126,10 @@ class Mempool:
         self._pending: OrderedDict[bytes, Transaction] = OrderedDict()
         self._by_raw: dict[bytes, Transaction] = {}
         """Pending transactions by their signed bytes, so a proposed block's copy is not decoded again."""
+        self._recent: OrderedDict[bytes, bytes] = OrderedDict()
+        """The signed bytes of recently committed transactions, with their IDs (`note_committed`)."""
+        self._signers: dict[bytes, int] = {}
+        """How many pending transactions each signer has (`drop_unauthorised` asks once per signer)."""
         self._bytes = 0
         self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
         self._verified: OrderedDict[bytes, bool] = OrderedDict()
@@ -151,6 +157,29 @@ class Mempool:
             rules = self._rules = ScreenRules(chain_id=self.chain_id, next_height=next_height,
                                               max_ttl=self.max_ttl, max_tx_bytes=self.max_tx_bytes)
         return rules
+
+    def refuse_known(self, raw: bytes) -> ChainError | None:
+        """The refusal of bytes already pending or recently committed, found without decoding them; None if
+        they are not known. Each transaction reaches a node once per link it has (gossip relays every new
+        one), so most copies are known ones: this keeps them from costing a decode each."""
+        known = self._by_raw.get(raw)
+        if known is not None:
+            return TxAlreadyPending(f"transaction {known.tx_id.hex()} is already pending", field="tx")
+        tx_id = self._recent.get(raw)
+        if tx_id is not None:
+            return TxAlreadyCommitted(f"transaction {tx_id.hex()} is already committed", field="tx")
+        return None
+
+    def note_committed(self, txs: Iterable[Transaction]) -> None:
+        """A block committed `txs`: drop them from the pending queue and remember their bytes (bounded). A
+        commit is final, so nothing here is ever forgotten for any reason but room (a state sync that fails
+        and replays from genesis commits the same transactions again)."""
+        recent = self._recent
+        for tx in txs:
+            self._drop(tx.tx_id)
+            recent[tx.raw] = tx.tx_id
+        while len(recent) > RECENT_COMMITTED:
+            recent.popitem(last=False)
 
     def screen(self, raw: bytes, *, next_height: int) -> Transaction:
         """Every admission check except the signature. Raises the InvalidInput subclass that applies."""
@@ -210,6 +239,7 @@ class Mempool:
         self._pending[tx.tx_id] = tx
         self._by_raw[tx.raw] = tx
         self._bytes += len(tx.raw)
+        self._signers[tx.signer] = self._signers.get(tx.signer, 0) + 1
         self._rejected.pop(tx.tx_id, None)
 
     def _remember_rejection(self, tx_id: bytes, error: ChainError) -> None:
@@ -249,12 +279,14 @@ class Mempool:
         if validate is None:
             return 0
         verdicts: dict[bytes, SignerNotAuthorised | None] = {}
-        for signer in {tx.signer for tx in self._pending.values()}:
+        for signer in self._signers:
             try:
                 validate(signer, next_height)
                 verdicts[signer] = None
             except SignerNotAuthorised as exc:
                 verdicts[signer] = exc
+        if not any(verdicts.values()):
+            return 0
         dropped = 0
         for tx in list(self._pending.values()):
             error = verdicts[tx.signer]
@@ -273,6 +305,11 @@ class Mempool:
         if tx is not None:
             self._by_raw.pop(tx.raw, None)
             self._bytes -= len(tx.raw)
+            left = self._signers[tx.signer] - 1
+            if left:
+                self._signers[tx.signer] = left
+            else:
+                del self._signers[tx.signer]
 
     def get_by_raw(self, raw: bytes) -> Transaction | None:
         """The pending transaction with exactly these signed bytes (already decoded and screened)."""

@@ -52,7 +52,6 @@ from chainnode.errors import (
     InvalidInput,
     InvalidSignature,
     StoreError,
-    TxAlreadyPending,
 )
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
@@ -500,7 +499,7 @@ class Node:
     async def announce_commit(self, proposed: ProposedBlock) -> None:
         """After a commit, on the event loop: drop its transactions from the mempool, and those of keys the
         new head no longer lists (revoked, department removed), and wake waiters."""
-        self.mempool.remove(tx.tx_id for tx in proposed.txs)
+        self.mempool.note_committed(proposed.txs)
         dropped = self.mempool.drop_unauthorised(next_height=self.tip.height + 1)
         if dropped:
             log.info("dropped %d pending transactions of keys no longer on the roster", dropped)
@@ -533,6 +532,10 @@ class Node:
         chunk: list[tuple[int, Transaction]] = []
         next_height = self.tip.height + 1
         for i, raw in enumerate(raws):
+            known = self.mempool.refuse_known(raw)
+            if known is not None:
+                outcomes[i] = Admission(tx_id=None, error=known)
+                continue
             try:
                 tx = self.mempool.screen(raw, next_height=next_height)
                 if relay:
@@ -576,10 +579,9 @@ class Node:
         rules = self.mempool.rules(next_height)
         todo: list[int] = []
         for i, raw in enumerate(raws):
-            known = self.mempool.get_by_raw(raw)  # the same bytes already pending: no worker needed
+            known = self.mempool.refuse_known(raw)  # bytes already pending or just committed: no worker needed
             if known is not None:
-                outcomes[i] = Admission(tx_id=None, error=TxAlreadyPending(
-                    f"transaction {known.tx_id.hex()} is already pending", field="tx"))
+                outcomes[i] = Admission(tx_id=None, error=known)
             else:
                 todo.append(i)
         chunks = [todo[k : k + ADMISSION_CHUNK] for k in range(0, len(todo), ADMISSION_CHUNK)]

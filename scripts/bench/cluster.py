@@ -55,7 +55,8 @@ def cpu_seconds(pid: int) -> float:
 def start_spy(pid: int) -> subprocess.Popen[bytes]:
     """BENCH_SPY=1: sample node0's Python stacks (all threads) into /tmp/bench-cluster-spy.txt (raw format)."""
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-o", "/tmp/bench-cluster-spy.txt",
-                             "-f", "raw", "-p", str(pid), "-t", "-r", "200"],
+                             "-f", "raw", "-p", str(pid), "-t", "-r", "200",
+                             *os.environ.get("BENCH_SPY_ARGS", "").split()],  # e.g. BENCH_SPY_ARGS=--gil
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -151,3 +151,61 @@ def test_a_signer_off_the_roster_is_refused_at_screening_and_dropped_when_revoke
     assert all(pool.get_rejection(t.tx_id) == pool.get_rejection(pending[0].tx_id) for t in pending)
     dropped = pool.get_rejection(pending[0].tx_id)
     assert dropped is not None and dropped.code == "key_revoked"
+
+
+def test_known_bytes_are_refused_without_decoding() -> None:
+    pool = make_pool()
+    fresh = tx("k")
+    assert pool.refuse_known(fresh) is None  # unknown: it must be decoded and screened
+    first = pool.screen(fresh, next_height=1)
+    pool.admit(first)
+    pending = pool.refuse_known(fresh)
+    assert isinstance(pending, TxAlreadyPending) and first.tx_id.hex() in pending.message
+    pool.note_committed([first])
+    assert not pool.is_pending(first.tx_id) and len(pool) == 0 and pool.size_bytes == 0
+    committed = pool.refuse_known(fresh)
+    assert isinstance(committed, TxAlreadyCommitted) and first.tx_id.hex() in committed.message
+    assert pool.refuse_known(tx("other")) is None
+    assert pool.refuse_known(fresh[:-1] + bytes([fresh[-1] ^ 1])) is None  # other bytes: screened in full
+
+
+def test_remembered_committed_bytes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainnode import mempool
+
+    monkeypatch.setattr(mempool, "RECENT_COMMITTED", 3)
+    pool = make_pool()
+    txs = [pool.screen(tx(f"r{i}"), next_height=1) for i in range(5)]
+    pool.note_committed(txs)
+    assert [pool.refuse_known(t.raw) is None for t in txs] == [True, True, False, False, False]
+
+
+def test_drop_unauthorised_keeps_each_signers_count() -> None:
+    from chainnode.errors import SignerNotAuthorised
+
+    other = crypto.PrivateKey(b"\x03" * 32)
+    revoked: set[bytes] = set()
+    asked: list[bytes] = []
+
+    def validate_signer(public_key: bytes, height: int) -> None:
+        asked.append(public_key)
+        if public_key in revoked:
+            raise SignerNotAuthorised("the signing key is revoked", code="key_revoked")
+
+    pool = Mempool(chain_id="c", max_txs=100, max_bytes=10**6, max_tx_bytes=4096, max_ttl=100,
+                   is_committed=lambda _: False, validate_signer=validate_signer)
+    mine = [pool.screen(tx(f"m{i}"), next_height=1) for i in range(3)]
+    body = TxBody(chain_id="c", contract="anchor", method="put",
+                  args={"content_hash": crypto.sha256(b"o"), "kind": "k"}, signer=other.public_key,
+                  nonce=b"o" * 16, expiry_height=50)
+    theirs = pool.screen(sign_transaction(other, body).raw, next_height=1)
+    for t in [*mine, theirs]:
+        pool.admit(t)
+    asked.clear()
+    assert pool.drop_unauthorised(next_height=2) == 0
+    assert sorted(asked) == sorted([KEY.public_key, other.public_key])  # once per signer, not per transaction
+    pool.note_committed(mine)
+    asked.clear()
+    pool.drop_unauthorised(next_height=2)
+    assert asked == [other.public_key]  # a signer with nothing pending is not asked about
+    revoked.add(other.public_key)
+    assert pool.drop_unauthorised(next_height=2) == 1 and len(pool) == 0
