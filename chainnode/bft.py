@@ -378,7 +378,7 @@ class BftDriver:
         self._spawn(self._report(evidence))
 
     def request_sync(self) -> None:
-        self.sync.wanted.set()
+        self.sync.request()
 
     # --- jobs --------------------------------------------------------------------------------------
 
@@ -412,7 +412,7 @@ class BftDriver:
                 # from the others'. Never commit it; fetch the chain from peers, whose commits it verifies.
                 log.error("the network decided block %d, which this node finds invalid: %s", decision.height,
                           exc.message)
-                self.sync.wanted.set()
+                self.sync.request()
                 return
         async with self._sync_lock:
             if self.node.head_height() + 1 != decision.height:

@@ -40,6 +40,12 @@ MAX_ANSWER_BYTES: Final = BLOCK_SYNC_LIMIT
 REQUEST_TIMEOUT_S: Final = 30.0
 MAX_HEIGHT: Final = 2**63 - 1
 """The largest height a request may name (heights are stored as 8-byte unsigned integers)."""
+LAG_GRACE_S: Final = 2.0
+"""How long a node one block behind its peers leaves that block to its own consensus before fetching it.
+Under load a validator is often one block behind: the others decided while it was still executing the
+block, which it holds and will commit as soon as it has the precommits. Fetching the block then would
+execute it a second time. A peer two or more blocks ahead, or consensus asking (a decided block not at
+hand), fetches at once."""
 MAX_REQUEST_BLOCKS: Final = 1 << 20
 """The largest batch a request may ask for; answers are capped at SYNC_BATCH_BLOCKS whatever it asks."""
 
@@ -94,6 +100,8 @@ class BlockSync:
         self.on_advanced = on_advanced
         self.peer_heights: dict[bytes, int] = {}
         self.wanted = asyncio.Event()
+        self.urgent = False
+        """Set by `request`: fetch without leaving a block's lag to consensus (LAG_GRACE_S)."""
         self.stopping = False
         self.fetching = False
         """True while `catch_up` is fetching blocks (readiness and the `chainnode_syncing` metric)."""
@@ -104,6 +112,11 @@ class BlockSync:
         self.peer_heights[peer] = height
         if height > self.node.head_height():
             self.wanted.set()
+
+    def request(self) -> None:
+        """Fetch what peers have beyond this node's head now (consensus cannot finish the height itself)."""
+        self.urgent = True
+        self.wanted.set()
 
     def target_height(self) -> int | None:
         """The highest head a linked peer announced (None before any did); safe from another thread."""
@@ -122,12 +135,23 @@ class BlockSync:
         while not self.stopping:
             await self.wanted.wait()
             self.wanted.clear()
+            if not self.urgent and await self._consensus_catches_up():
+                continue
+            self.urgent = False
             if not self.stopping:
                 self.fetching = True
                 try:
                     await self.catch_up()
                 finally:
                     self.fetching = False
+
+    async def _consensus_catches_up(self) -> bool:
+        """True if no peer is more than one block ahead and this node's own consensus commits that block
+        within LAG_GRACE_S (so there is nothing to fetch)."""
+        head = self.node.head_height()
+        if self.stopping or self.target_height() != head + 1:
+            return False
+        return await self.node.wait_for_height(head + 1, LAG_GRACE_S)
 
     async def catch_up(self) -> None:
         """Fetch and apply blocks from the highest peer while one is ahead of this node (after a state sync,

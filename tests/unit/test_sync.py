@@ -110,3 +110,86 @@ async def test_the_peers_own_failure_is_no_false_status() -> None:
 async def test_a_timeout_is_no_offence() -> None:
     network = await run_sync(RequestTimedOut("slow"))
     assert network.reports == []
+
+
+@dataclass
+class LaggingNode(FakeNode):
+    """A node whose own consensus commits its next block when `commit_next` is set."""
+
+    new_head: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for_height(self, height: int, timeout_s: float) -> bool:
+        try:
+            await asyncio.wait_for(self.new_head.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        self.head = height
+        return True
+
+
+@dataclass
+class RecordingNetwork:
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+    requests: list[bytes] = field(default_factory=list)
+
+    async def request(self, peer: bytes, kind: str, payload: bytes, *, timeout: float) -> bytes:
+        self.requests.append(payload)
+        self.asked.set()
+        raise RequestTimedOut("no answer")  # dropped as a source: the loop ends
+
+    def report_peer(self, peer: bytes, offence: Offence, reason: str) -> None:
+        raise AssertionError("no offence here")
+
+
+async def lagging_sync(grace_s: float, monkeypatch: pytest.MonkeyPatch) -> tuple[BlockSync, LaggingNode,
+                                                                                    RecordingNetwork]:
+    from chainnode import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "LAG_GRACE_S", grace_s)
+    node, network = LaggingNode(head=4), RecordingNetwork()
+    return BlockSync(node, network, lock=asyncio.Lock(), on_advanced=lambda: None), node, network  # type: ignore[arg-type]
+
+
+async def stop(sync: BlockSync, task: asyncio.Task[None]) -> None:
+    sync.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_one_block_behind_is_left_to_consensus_that_commits_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    sync, node, network = await lagging_sync(30.0, monkeypatch)
+    task = asyncio.create_task(sync.run())
+    sync.note_peer_height(PEER, 5)
+    await asyncio.sleep(0)
+    node.new_head.set()  # this node's consensus commits block 5 itself
+    sync.note_peer_height(PEER, 5)
+    await asyncio.wait_for(until(lambda: node.head == 5 and not sync.wanted.is_set()), 5)
+    await stop(sync, task)
+    assert network.requests == []  # the block was not fetched (and so not executed twice)
+
+
+async def until(condition: Any) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
+
+
+async def test_one_block_behind_is_fetched_when_consensus_does_not_commit_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    sync, _node, network = await lagging_sync(0.05, monkeypatch)
+    task = asyncio.create_task(sync.run())
+    sync.note_peer_height(PEER, 5)
+    await asyncio.wait_for(network.asked.wait(), 5)
+    await stop(sync, task)
+    assert network.requests[0] == codec.encode([5, SYNC_BATCH_BLOCKS])
+
+
+@pytest.mark.parametrize("how", ["two ahead", "consensus asks"])
+async def test_further_behind_or_asked_by_consensus_fetches_at_once(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sync, _node, network = await lagging_sync(3600.0, monkeypatch)  # a grace no test would outlive
+    task = asyncio.create_task(sync.run())
+    if how == "two ahead":
+        sync.note_peer_height(PEER, 6)
+    else:
+        sync.peer_heights[PEER] = 5
+        sync.request()
+    await asyncio.wait_for(network.asked.wait(), 5)
+    await stop(sync, task)
+    assert network.requests[0] == codec.encode([5, SYNC_BATCH_BLOCKS])
