@@ -52,6 +52,7 @@ from chainnode.errors import (
     InvalidInput,
     InvalidSignature,
     StoreError,
+    TxAlreadyPending,
 )
 from chainnode.execution import compute_genesis_changes
 from chainnode.genesis import Genesis, load_genesis
@@ -85,6 +86,15 @@ class ConsensusLimits:
 
 def _verify_chunk(txs: Sequence[Transaction]) -> list[bool]:
     return [tx.is_signature_valid() for tx in txs]
+
+
+def _as_repeat(first: Admission) -> Admission:
+    """The verdict on a second copy of bytes whose first copy got `first`: refused the same way, or, if the
+    first was admitted, refused as already pending (with its ID, as a repeat within one batch is)."""
+    if not first.accepted or first.tx_id is None:
+        return first
+    return Admission(tx_id=first.tx_id, error=TxAlreadyPending(
+        f"transaction {first.tx_id.hex()} is already pending", field="tx"))
 
 
 def open_store(layout: HomeLayout, genesis: Genesis) -> Store:
@@ -176,6 +186,8 @@ class Node:
         """Document ciphertexts (HOME/blobs): uploaded by clients, fetched and served by the BFT driver."""
         self.document_keys = DocumentKeys(layout.keys)
         """The department's encryption keys, for opening documents through this node."""
+        self._admitting: dict[tuple[bytes, bool], asyncio.Future[Admission]] = {}
+        """The verdicts to come of the bytes batches are checking now, by (bytes, from a client)."""
         self.client_checks: dict[str, Callable[[Transaction], None]] = {}
         """Extra admission rules, by name, for transactions clients submit (not gossip): raise InvalidInput."""
         self.is_producer = self.validators_at(self.tip.height + 1).index_of(node_key.public_key) is not None
@@ -521,23 +533,59 @@ class Node:
     async def submit(self, raws: Sequence[bytes], *, relay: bool = True) -> list[Admission]:
         """Admit a batch of encoded transactions; one verdict per input, in order.
 
-        Screening (decode and stateless checks) runs here; each chunk of screened transactions goes to
-        the verification pool at once, so signature checks on the pool overlap with screening.
+        Bytes already pending or just committed are refused undecoded. Bytes another batch is checking at this
+        moment (gossip brings each transaction once per link, often at once) are not checked twice: they get
+        that batch's verdict, as a repeat. The rest are checked here (`_check_here`) or in the admission
+        workers (`_check_in_workers`).
         """
-        if self.admission.processes and len(raws) >= MIN_POOL_BATCH:
-            return await self._submit_through_workers(raws, relay=relay)
-        outcomes: list[Admission | None] = [None] * len(raws)
         loop = asyncio.get_running_loop()
-        pending: list[tuple[list[tuple[int, Transaction]], asyncio.Future[list[bool]]]] = []
-        chunk: list[tuple[int, Transaction]] = []
-        next_height = self.tip.height + 1
+        outcomes: list[Admission | None] = [None] * len(raws)
+        mine: list[int] = []
+        repeats: list[tuple[int, asyncio.Future[Admission]]] = []
         for i, raw in enumerate(raws):
             known = self.mempool.refuse_known(raw)
             if known is not None:
                 outcomes[i] = Admission(tx_id=None, error=known)
                 continue
+            key = (raw, relay)  # client batches run extra checks: they share verdicts only with each other
+            other = self._admitting.get(key)
+            if other is not None:
+                repeats.append((i, other))
+                continue
+            self._admitting[key] = loop.create_future()
+            mine.append(i)
+        try:
+            if self.admission.processes and len(mine) >= MIN_POOL_BATCH:
+                await self._check_in_workers(raws, mine, outcomes, relay=relay)
+            else:
+                await self._check_here(raws, mine, outcomes, relay=relay)
+        finally:
+            for i in mine:
+                settled = self._admitting.pop((raws[i], relay))
+                outcome = outcomes[i]
+                if outcome is None:
+                    settled.cancel()  # this batch failed: whoever waits checks the bytes itself
+                else:
+                    settled.set_result(outcome)
+        for i, other in repeats:
+            await asyncio.wait([other])
+            if other.cancelled():
+                outcomes[i] = (await self.submit([raws[i]], relay=relay))[0]
+            else:
+                outcomes[i] = _as_repeat(other.result())
+        return self._finish_submit(raws, outcomes, relay=relay)
+
+    async def _check_here(self, raws: Sequence[bytes], todo: list[int], outcomes: list[Admission | None], *,
+                          relay: bool) -> None:
+        """Screening (decode and stateless checks) on the event loop; each chunk of screened transactions goes
+        to the verification threads at once, so signature checks overlap with screening."""
+        loop = asyncio.get_running_loop()
+        pending: list[tuple[list[tuple[int, Transaction]], asyncio.Future[list[bool]]]] = []
+        chunk: list[tuple[int, Transaction]] = []
+        next_height = self.tip.height + 1
+        for i in todo:
             try:
-                tx = self.mempool.screen(raw, next_height=next_height)
+                tx = self.mempool.screen(raws[i], next_height=next_height)
                 if relay:
                     for check in self.client_checks.values():
                         check(tx)
@@ -558,7 +606,6 @@ class Node:
             for (i, tx), valid in zip(items, await future, strict=True):
                 self.mempool.record_signature_verdict(tx, valid)
                 outcomes[i] = self._admit(tx, valid)
-        return self._finish_submit(raws, outcomes, relay=relay)
 
     def _finish_submit(self, raws: Sequence[bytes], outcomes: list[Admission | None], *,
                        relay: bool) -> list[Admission]:
@@ -571,19 +618,12 @@ class Node:
                 self.on_admitted(accepted)
         return [o if o is not None else Admission(tx_id=None) for o in outcomes]
 
-    async def _submit_through_workers(self, raws: Sequence[bytes], *, relay: bool) -> list[Admission]:
-        """`submit` with the stateless checks and signatures in the admission workers; the roster, pending
-        and committed checks and the mempool insert here, on the loop, in the batch's order."""
-        outcomes: list[Admission | None] = [None] * len(raws)
+    async def _check_in_workers(self, raws: Sequence[bytes], todo: list[int], outcomes: list[Admission | None], *,
+                                relay: bool) -> None:
+        """The stateless checks and signatures in the admission workers; the roster, pending and committed
+        checks and the mempool insert here, on the loop, in the batch's order."""
         next_height = self.tip.height + 1
         rules = self.mempool.rules(next_height)
-        todo: list[int] = []
-        for i, raw in enumerate(raws):
-            known = self.mempool.refuse_known(raw)  # bytes already pending or just committed: no worker needed
-            if known is not None:
-                outcomes[i] = Admission(tx_id=None, error=known)
-            else:
-                todo.append(i)
         chunks = [todo[k : k + ADMISSION_CHUNK] for k in range(0, len(todo), ADMISSION_CHUNK)]
         futures: list[Future[list[WireVerdict]] | None]
         try:
@@ -596,7 +636,6 @@ class Node:
             verdicts = await self._chunk_verdicts(future, [raws[i] for i in chunk], rules)
             for i, verdict in zip(chunk, verdicts, strict=True):
                 outcomes[i] = self._admit_verdict(raws[i], verdict, next_height, relay=relay, batch=admitted)
-        return self._finish_submit(raws, outcomes, relay=relay)
 
     async def _chunk_verdicts(self, future: Future[list[WireVerdict]] | None, raws: list[bytes],
                               rules: ScreenRules) -> list[Verdict]:

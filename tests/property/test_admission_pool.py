@@ -120,13 +120,15 @@ async def test_worker_processes_give_the_in_process_verdicts(pair: Pair, plan: l
     batch: list[bytes] = []
     for kind, seed in plan:
         batch.append(make_raw(pair, kind, seed, batch))
-    while len(batch) < MIN_POOL_BATCH:  # small batches never reach the workers
-        batch.append(make_raw(pair, "valid", len(batch), batch))
+    seed = 2**31
+    # fewer than MIN_POOL_BATCH new distinct bytes never reach the workers (repeats and known bytes do not count)
+    while len({raw for raw in batch if pair.workers.mempool.refuse_known(raw) is None}) < MIN_POOL_BATCH:
+        seed += 1
+        batch.append(make_raw(pair, "valid", seed, batch))
     inline = await pair.inline.submit(batch)
     sent = pair.workers.admission.chunks_sent
-    unknown = any(pair.workers.mempool.get_by_raw(raw) is None for raw in batch)  # not all already pending
     through_workers = await pair.workers.submit(batch)
-    assert pair.workers.admission.chunks_sent > sent or not unknown  # the workers checked it, not the node
+    assert pair.workers.admission.chunks_sent > sent  # the workers checked it, not the node
     assert summary(through_workers) == summary(inline)
     assert [tx.tx_id for tx in pair.workers.mempool.pending()] == [tx.tx_id for tx in pair.inline.mempool.pending()]
     for admission in inline:
@@ -159,3 +161,62 @@ async def test_a_killed_worker_costs_no_verdict(pair: Pair) -> None:
     assert all(a.accepted for a in admissions)
     fresh = pair.workers.admission.worker_pids()
     assert len(fresh) == 2 and set(fresh).isdisjoint(pids) and not pair.workers.admission.is_broken()
+
+
+@pytest.mark.parametrize("node", ["inline", "workers"])
+async def test_copies_arriving_together_are_checked_once(pair: Pair, node: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gossip brings a transaction once per link, often at the same moment: a copy that arrives while another
+    batch checks the same bytes gets that batch's verdict instead of a second decode and signature check."""
+    import chainnode.node as node_module
+
+    target: Node = getattr(pair, node)
+    verified: list[int] = []
+    real_verify = node_module._verify_chunk
+
+    def counting_verify(txs: Any) -> list[bool]:
+        verified.append(len(txs))
+        return real_verify(txs)
+
+    monkeypatch.setattr(node_module, "_verify_chunk", counting_verify)
+    good = [make_raw(pair, "valid", seed, []) for seed in range(MIN_POOL_BATCH)]
+    bad = make_raw(pair, "bad_signature", 1, [])
+    batch = [*good, bad]
+    sent = target.admission.chunks_sent
+    first, second = await asyncio.gather(target.submit(batch, relay=False), target.submit(batch, relay=False))
+    assert [a.error.code if a.error else None for a in first] == [None] * len(good) + ["invalid_signature"]
+    assert [a.error.code if a.error else None for a in second] == ["tx_already_pending"] * len(good) + [
+        "invalid_signature"]
+    assert [a.tx_id for a in second] == [a.tx_id for a in first]  # a repeat's verdict names the transaction
+    if node == "inline":
+        assert sum(verified) == len(batch)  # each signature checked once, not once per copy
+    else:
+        assert target.admission.chunks_sent - sent == 1 and verified == []
+
+
+async def test_a_copy_whose_first_batch_failed_is_checked_by_its_own(pair: Pair,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    node = pair.inline
+    release = asyncio.Event()
+    real_check = node._check_here
+    calls = 0
+
+    async def failing_first(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await release.wait()
+            raise RuntimeError("the first batch failed")
+        await real_check(*args, **kwargs)
+
+    monkeypatch.setattr(node, "_check_here", failing_first)
+    batch = [make_raw(pair, "valid", seed, []) for seed in range(3)]
+    first = asyncio.create_task(node.submit(batch, relay=False))
+    await asyncio.sleep(0)  # the first batch now holds the bytes
+    second = asyncio.create_task(node.submit(batch, relay=False))
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(RuntimeError):
+        await first
+    assert all(a.accepted for a in await second)  # no verdict lost: checked again, and admitted
+    assert node._admitting == {}
