@@ -41,6 +41,7 @@ from chainnode.driver.gossip import (
     encode_status,
     split_txs,
 )
+from chainnode.driver.relay import TxRelay
 from chainnode.driver.signer import WalSigner
 from chainnode.errors import ChainError, InvalidBlock, InvalidCommit, InvalidInput
 from chainnode.limits import MAX_ENCODED_BLOCK
@@ -172,6 +173,9 @@ class BftDriver:
         """(validator set hash, department per validator) for the status page's votes."""
         self._sync_lock = asyncio.Lock()
         self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved)
+        self.tx_relay = TxRelay(is_pending=lambda raw: node.mempool.get_by_raw(raw) is not None,
+                                send=self._relay_from_peer)
+        """Peers' transactions, relayed at a later status tick if still pending (driver/relay.py)."""
         self.sync.state_sync = StateSync(node, self.network, peer_heights=lambda: dict(self.sync.peer_heights))
         self.sync_server = SyncServer(node)
         self._init_blobs(documents or NoDocuments(), blobs)
@@ -298,17 +302,19 @@ class BftDriver:
 
     def _enter_height(self) -> None:
         """Prepare the next height; start it now if there is work, else when work arrives."""
+        previous_start_ms = self.engine.round_started_ms
         reason = self.engine.prepare_height()
         height = self.engine.height
         self.membership.refresh(height)  # after each commit or sync, follow the roster
         self.wal.compact(height)
         self.deliveries.notify()  # the inbox may have new documents, or delivered reports committed
-        if len(self.node.mempool):
-            reason = f"{len(self.node.mempool)} transactions are pending"
+        pending = len(self.node.mempool)
+        if reason is None and pending >= min(self.config.max_block_txs, self.node.limits().max_block_txs):
+            reason = f"{pending} transactions are pending, a full block"
         if reason is not None:
             self.engine.start(reason)
         else:
-            self._wait_for_work(height)
+            self._wait_for_work(height, previous_start_ms)
         self._broadcast_status()  # the new head, and the height if it started
 
     def _on_head_moved(self) -> None:
@@ -316,10 +322,13 @@ class BftDriver:
         if self.engine.height != self.node.head_height() + 1:
             self._enter_height()
 
-    def _wait_for_work(self, height: int) -> None:
-        """Start `height` once transactions are pending (after a block interval to gather more), or after
-        the empty-block interval if empty blocks are configured. A peer's message for the height starts it
-        earlier (see ConsensusEngine.receive_*)."""
+    def _wait_for_work(self, height: int, previous_start_ms: int) -> None:
+        """Start `height` once transactions are pending, at most one block interval after the previous height
+        started (so under a steady load that fills no block, blocks come every `block_interval_ms` and each
+        gathers that interval's transactions, instead of many small blocks each paying a block's fixed
+        cost), or after the empty-block interval if empty blocks are configured. A full block's worth pending
+        starts a height at once (`_enter_height`), and a peer's message for the height starts it earlier
+        (see ConsensusEngine.receive_*)."""
 
         def waiting() -> bool:
             return self.engine.height == height and self.engine.is_waiting() and not self._stopping
@@ -328,7 +337,11 @@ class BftDriver:
             waited_ms = 0
             while waiting():
                 if len(self.node.mempool):
-                    await asyncio.sleep(self.config.block_interval_ms / 1000)
+                    interval = self.config.block_interval_ms
+                    # pending at the commit: what is left of the interval since the previous height started;
+                    # arrived while idle: one interval, to gather a block's worth
+                    left = interval - (self.node.clock.now_ms() - previous_start_ms) if waited_ms == 0 else interval
+                    await asyncio.sleep(min(interval, max(0, left)) / 1000)
                     if waiting():
                         self.engine.start(f"{len(self.node.mempool)} transactions are pending")
                         self._broadcast_status()
@@ -460,6 +473,10 @@ class BftDriver:
         for payload in split_txs(raws):
             self.broadcast(KIND_TXS, payload)
 
+    def _relay_from_peer(self, raws: list[bytes], source: bytes) -> None:
+        for payload in split_txs(raws):
+            self.broadcast(KIND_TXS, payload, exclude=source)
+
     def _broadcast_status(self) -> None:
         self.broadcast(KIND_STATUS, encode_status(self.engine.status()))
 
@@ -467,6 +484,7 @@ class BftDriver:
         while not self._stopping:
             self._broadcast_status()
             self.engine.tick()
+            self.tx_relay.tick()
             await asyncio.sleep(self.config.status_interval_ms / 1000)
 
     async def on_message(self, peer: bytes, kind: str, payload: bytes) -> Verdict:
@@ -478,10 +496,10 @@ class BftDriver:
             raws = decode_txs_message(payload)
             admissions = await self.node.submit(raws, relay=False)
             # relay what was new here (the mempool admits a transaction once), so a transaction reaches
-            # every node that any path of links leads to, not only the submitting node's neighbours
-            fresh = [raw for raw, admission in zip(raws, admissions, strict=True) if admission.accepted]
-            for message in split_txs(fresh):
-                self.broadcast(KIND_TXS, message, exclude=peer)
+            # every node that any path of links leads to, not only the submitting node's neighbours; later,
+            # and only if still pending, since in a full mesh every node has it from the submitter already
+            self.tx_relay.add([raw for raw, admission in zip(raws, admissions, strict=True) if admission.accepted],
+                              peer)
             return Verdict.ACCEPT
         if kind == KIND_STATUS:
             status = decode_status(payload)

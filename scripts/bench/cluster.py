@@ -10,6 +10,7 @@ same run so the ratio means something on another day.
     .venv/bin/python scripts/bench/cluster.py --validators 4 --clients 4 --seconds 20
     .venv/bin/python scripts/bench/cluster.py --validators 7 --seconds 20 --no-curve
     .venv/bin/python scripts/bench/cluster.py --validators 4 --catchup 100000 --no-curve
+    .venv/bin/python scripts/bench/cluster.py --validators 4 --rate 1000 --seconds 20
 """
 
 from __future__ import annotations
@@ -238,6 +239,12 @@ async def main_async(args: argparse.Namespace) -> None:
         if args.catchup:
             await catchup(net, args.catchup)
             return
+        if args.rate:  # one sustained offered load only (profiling a steady state; latency at a given load)
+            txs = make_txs(net, int(args.rate * args.seconds * 1.2) + 100, "rate")
+            report(f"offered {args.rate:6.0f} tx/s", await drive(
+                net, txs, clients=args.clients, batch=max(10, int(args.rate / 20 / args.clients)), rate=args.rate,
+                seconds=args.seconds))
+            return
         runs = []
         for run in range(args.runs):
             txs = make_txs(net, args.max_txs, f"sat-{run}")
@@ -268,6 +275,8 @@ def main() -> None:
     parser.add_argument("--max-txs", type=int, default=60_000)
     parser.add_argument("--no-curve", dest="curve", action="store_false")
     parser.add_argument("--catchup", type=int, default=0, metavar="N")
+    parser.add_argument("--rate", type=float, default=0, metavar="TX_S",
+                        help="only offer this sustained load for --seconds (no saturation runs, no curve)")
     parser.add_argument("--block-txs", type=int, default=2000, help="max_block_txs of every node")
     asyncio.run(main_async(parser.parse_args()))
 
