@@ -376,19 +376,35 @@ def _merge_differences(
 
 
 class MemoryState:
-    """The replayed state: a dict that also iterates a prefix in key order (a contracts StateReader)."""
+    """The replayed state: a dict that also iterates a prefix in key order (a contracts StateReader).
+
+    Keys are kept sorted per namespace (the key up to its first "/": `anchor/`, `gov/`, `case/`, ...), each
+    sorted again only when it changed since it was last iterated. Sorting every key whenever any was added
+    made a replay quadratic: each block adds keys, and each block's start iterates the governance proposals,
+    so a chain of thousands of blocks sorted its whole state thousands of times.
+    """
 
     def __init__(self) -> None:
         self.values: dict[bytes, bytes] = {}
-        self._sorted: list[bytes] | None = None
+        self._namespaces: dict[bytes, set[bytes]] = {}
+        self._sorted: dict[bytes, list[bytes]] = {}
+
+    @staticmethod
+    def _namespace(key: bytes) -> bytes:
+        cut = key.find(b"/")
+        return key[:cut + 1] if cut >= 0 else b""
 
     def get(self, key: bytes) -> bytes | None:
         return self.values.get(key)
 
     def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        if self._sorted is None:
-            self._sorted = sorted(self.values)
-        keys = self._sorted
+        if b"/" in prefix:  # every key under the prefix is in the prefix's namespace
+            namespace = self._namespace(prefix)
+            keys = self._sorted.get(namespace)
+            if keys is None:
+                keys = self._sorted[namespace] = sorted(self._namespaces.get(namespace, ()))
+        else:
+            keys = sorted(self.values)
         for i in range(bisect.bisect_left(keys, prefix), len(keys)):
             if not keys[i].startswith(prefix):
                 break
@@ -398,10 +414,14 @@ class MemoryState:
         for key, value in changes.items():
             if value is None:
                 if self.values.pop(key, None) is not None:
-                    self._sorted = None
+                    namespace = self._namespace(key)
+                    self._namespaces[namespace].discard(key)
+                    self._sorted.pop(namespace, None)
             else:
                 if key not in self.values:
-                    self._sorted = None
+                    namespace = self._namespace(key)
+                    self._namespaces.setdefault(namespace, set()).add(key)
+                    self._sorted.pop(namespace, None)
                 self.values[key] = value
 
 
@@ -694,6 +714,7 @@ class _Checker:
         base = self.base
         self.progress(f"rebuilding the state of the base height {base}")
         state = MemoryState()
+        changes: dict[bytes, bytes | None] = {}
         for key, value in self.store.iter_column(COL_HISTORY):
             if len(key) == 41 and key[33:] == h8(base):
                 try:
@@ -701,8 +722,8 @@ class _Checker:
                 except InvalidInput:
                     pair = None  # reported by the index comparison below
                 if type(pair) is list and len(pair) == 2 and type(pair[0]) is bytes and type(pair[1]) is bytes:
-                    state.values[pair[0]] = pair[1]
-        changes: dict[bytes, bytes | None] = dict(state.values)
+                    changes[pair[0]] = pair[1]
+        state.apply(changes)
         update = compute_state_update(StateTree(base - 1, b"\x00"), changes, lambda key: b"")
         if update.root != block.header.state_root:
             self.add(base, COL_HISTORY, f"the state of the base height {base} does not rebuild to block {base}'s "

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import plyvel
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chainnode import codec, crypto
 from chainnode.block import decode_block
@@ -287,6 +289,31 @@ def test_memory_state_iterates_a_prefix_in_key_order() -> None:
     state.apply({b"a/3": None, b"a/0": b"0"})
     assert list(state.iter_prefix(b"a/")) == [(b"a/0", b"0"), (b"a/1", b"1"), (b"a/2", b"2")]
     assert state.get(b"a/3") is None and state.get(b"b/1") == b"x"
+
+
+_KEYS = st.builds(bytes.__add__, st.sampled_from([b"", b"a", b"a/", b"ab/", b"a/b/", b"gov/", b"gov/p/"]),
+                  st.binary(max_size=3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.dictionaries(_KEYS, st.one_of(st.none(), st.binary(min_size=1, max_size=2)), max_size=6),
+                      max_size=8),
+       prefixes=st.lists(_KEYS, min_size=1, max_size=4))
+def test_memory_state_iterates_every_prefix_like_a_sorted_dict(steps: list[dict[bytes, bytes | None]],
+                                                               prefixes: list[bytes]) -> None:
+    """Sorted per namespace and only when changed: the same answers as sorting everything, after any mix of
+    additions, deletions, re-additions and iterations, for prefixes with and without a "/"."""
+    state, reference = MemoryState(), {}
+    for changes in steps:
+        state.apply(changes)
+        for key, value in changes.items():
+            if value is None:
+                reference.pop(key, None)
+            else:
+                reference[key] = value
+        for prefix in prefixes:
+            assert list(state.iter_prefix(prefix)) == [(k, reference[k]) for k in sorted(reference)
+                                                       if k.startswith(prefix)]
 
 
 def test_show_key_keeps_text_and_shows_binary_as_hex() -> None:
