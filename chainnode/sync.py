@@ -151,6 +151,7 @@ class BlockSync:
         head = self.node.head_height()
         if self.stopping or self.target_height() != head + 1:
             return False
+        log.debug("one block behind the peers: leaving block %d to consensus for %.0f s", head + 1, LAG_GRACE_S)
         return await self.node.wait_for_height(head + 1, LAG_GRACE_S)
 
     async def catch_up(self) -> None:
