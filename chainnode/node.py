@@ -570,7 +570,7 @@ class Node:
         for i, other in repeats:
             await asyncio.wait([other])
             if other.cancelled():
-                outcomes[i] = (await self.submit([raws[i]], relay=relay))[0]
+                await self._check_here(raws, [i], outcomes, relay=relay)
             else:
                 outcomes[i] = _as_repeat(other.result())
         return self._finish_submit(raws, outcomes, relay=relay)
