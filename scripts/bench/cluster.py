@@ -62,15 +62,15 @@ def start_spy(pid: int) -> subprocess.Popen[bytes]:
 
 
 class Net:
-    def __init__(self, root: Path, validators: int, block_txs: int) -> None:
+    def __init__(self, root: Path, validators: int, block_txs: int, block_interval_ms: int = 100) -> None:
         self.api = [free_port() for _ in range(validators)]
         p2p = [free_port() for _ in range(validators)]
         _, self.homes = init_network(
             [root / f"node{i}" for i in range(validators)], chain_id="bench",
             departments=[DepartmentSpec(code=c, name=c) for c in CODES[:validators]],
             api_ports=self.api, p2p_ports=p2p,
-            config_overrides={"block_interval_ms": 100, "log_level": "warning", "timeout_propose_ms": 2000,
-                              "max_block_txs": block_txs},
+            config_overrides={"block_interval_ms": block_interval_ms, "log_level": "warning",
+                              "timeout_propose_ms": 2000, "max_block_txs": block_txs},
         )
         self.root = root
         self.urls = [h.api_url for h in self.homes]
@@ -226,7 +226,7 @@ async def catchup(net: Net, n: int) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    net = Net(work, args.validators, args.block_txs)
+    net = Net(work, args.validators, args.block_txs, args.block_interval_ms)
     floor = verify_floor()
     print(f"{args.validators} validators on 127.0.0.1, {os.cpu_count()} cores; floor: {floor:.0f} Ed25519 "
           f"verifications/s on one core", flush=True)
@@ -278,6 +278,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, metavar="TX_S",
                         help="only offer this sustained load for --seconds (no saturation runs, no curve)")
     parser.add_argument("--block-txs", type=int, default=2000, help="max_block_txs of every node")
+    parser.add_argument("--block-interval-ms", type=int, default=100,
+                        help="block_interval_ms of every node: the block cadence under a steady load")
     asyncio.run(main_async(parser.parse_args()))
 
 
