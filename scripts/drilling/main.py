@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scripts.bench.cluster import verify_floor
+from scripts.bench.ledger import verify_floor
 from scripts.drilling.load import Load
 from scripts.drilling.nemeses import NEMESES, Nemesis, faketime_missing, select
 from scripts.drilling.net import DrillError, DrillNet
