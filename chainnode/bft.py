@@ -15,9 +15,10 @@ by consensus or by sync, the engine is prepared for the next height.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from chainnode import faults
@@ -172,7 +173,10 @@ class BftDriver:
         self._names_of: tuple[bytes, tuple[str, ...]] | None = None
         """(validator set hash, department per validator) for the status page's votes."""
         self._sync_lock = asyncio.Lock()
-        self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved)
+        self._executing: dict[int, int] = {}
+        """Heights whose block this node is executing now (validations in flight), with how many."""
+        self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved,
+                              is_executing=self.is_executing)
         self.tx_relay = TxRelay(is_pending=lambda raw: node.mempool.get_by_raw(raw) is not None,
                                 send=self._relay_from_peer)
         """Peers' transactions, relayed at a later status tick if still pending (driver/relay.py)."""
@@ -405,7 +409,8 @@ class BftDriver:
         if self.node.head_height() + 1 != height:
             return  # the head moved on: the engine has left this height
         try:
-            proposed = await asyncio.to_thread(self.node.validate_block, block)
+            with self._executing_block(height):
+                proposed = await asyncio.to_thread(self.node.validate_block, block)
         except (InvalidBlock, InvalidCommit) as exc:
             if self.node.head_height() + 1 == height:
                 log.warning("proposed block %d %s is invalid: %s", height, block_hash.hex()[:16], exc.message)
@@ -413,13 +418,30 @@ class BftDriver:
             return
         self.engine.on_verdict(height, block_hash, proposed)
 
+    @contextlib.contextmanager
+    def _executing_block(self, height: int) -> Iterator[None]:
+        """Mark block `height` as being executed here (block sync then leaves a one-block lag to consensus)."""
+        self._executing[height] = self._executing.get(height, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._executing[height] - 1
+            if left:
+                self._executing[height] = left
+            else:
+                del self._executing[height]
+
+    def is_executing(self, height: int) -> bool:
+        return height in self._executing
+
     async def _commit(self, decision: Decide, block: Block, executed_or_none: Any | None) -> None:
         executed: ProposedBlock
         if executed_or_none is not None:
             executed = executed_or_none
         else:
             try:
-                executed = await asyncio.to_thread(self.node.validate_block, block)
+                with self._executing_block(decision.height):
+                    executed = await asyncio.to_thread(self.node.validate_block, block)
             except (InvalidBlock, InvalidCommit) as exc:
                 # More than 2/3 precommitted a block this node finds invalid: its state or code differs
                 # from the others'. Never commit it; fetch the chain from peers, whose commits it verifies.

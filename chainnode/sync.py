@@ -41,11 +41,14 @@ REQUEST_TIMEOUT_S: Final = 30.0
 MAX_HEIGHT: Final = 2**63 - 1
 """The largest height a request may name (heights are stored as 8-byte unsigned integers)."""
 LAG_GRACE_S: Final = 2.0
-"""How long a node one block behind its peers leaves that block to its own consensus before fetching it.
-Under load a validator is often one block behind: the others decided while it was still executing the
-block, which it holds and will commit as soon as it has the precommits. Fetching the block then would
-execute it a second time. A peer two or more blocks ahead, or consensus asking (a decided block not at
-hand), fetches at once."""
+"""How long a node one block behind its peers, and executing that block, leaves it to its own consensus
+before fetching it. Under load a validator is often one block behind: the others decided while it was still
+executing the block, which it holds and will commit as soon as it has the precommits. Fetching the block
+then would execute it a second time. A node not executing it, a peer two or more blocks ahead, or consensus
+asking (a decided block not at hand) fetches at once."""
+EXECUTION_POLL_S: Final = 0.05
+AFTER_EXECUTION_S: Final = 0.2
+"""After this node's execution of the block ends, how long its consensus has to apply the precommits it holds."""
 MAX_REQUEST_BLOCKS: Final = 1 << 20
 """The largest batch a request may ask for; answers are capped at SYNC_BATCH_BLOCKS whatever it asks."""
 
@@ -92,12 +95,15 @@ def decode_answer(answer: bytes) -> list[tuple[bytes, bytes]]:
 class BlockSync:
     """Tracks peers' heights and catches this node up when one is ahead."""
 
-    def __init__(self, node: Node, network: Network, *, lock: asyncio.Lock, on_advanced: Callable[[], None]) -> None:
+    def __init__(self, node: Node, network: Network, *, lock: asyncio.Lock, on_advanced: Callable[[], None],
+                 is_executing: Callable[[int], bool] = lambda height: False) -> None:
         self.node = node
         self.network = network
         self.lock = lock
         """Held while a block is applied, so consensus never commits the same height at once."""
         self.on_advanced = on_advanced
+        self.is_executing = is_executing
+        """Whether this node's consensus is executing the block of a height right now (LAG_GRACE_S)."""
         self.peer_heights: dict[bytes, int] = {}
         self.wanted = asyncio.Event()
         self.urgent = False
@@ -146,13 +152,20 @@ class BlockSync:
                     self.fetching = False
 
     async def _consensus_catches_up(self) -> bool:
-        """True if no peer is more than one block ahead and this node's own consensus commits that block
-        within LAG_GRACE_S (so there is nothing to fetch)."""
+        """True if no peer is more than one block ahead, this node is executing that block, and its own consensus
+        commits it within LAG_GRACE_S (so there is nothing to fetch). A node that is not executing it (it missed
+        the end of the height, and the peers have moved on) fetches at once."""
         head = self.node.head_height()
-        if self.stopping or self.target_height() != head + 1:
+        if self.stopping or self.target_height() != head + 1 or not self.is_executing(head + 1):
             return False
         log.debug("one block behind the peers: leaving block %d to consensus for %.0f s", head + 1, LAG_GRACE_S)
-        return await self.node.wait_for_height(head + 1, LAG_GRACE_S)
+        deadline = asyncio.get_running_loop().time() + LAG_GRACE_S
+        while self.is_executing(head + 1):  # then a little longer: the precommits may wait in the engine
+            if await self.node.wait_for_height(head + 1, min(EXECUTION_POLL_S, LAG_GRACE_S)):
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+        return await self.node.wait_for_height(head + 1, AFTER_EXECUTION_S)
 
     async def catch_up(self) -> None:
         """Fetch and apply blocks from the highest peer while one is ahead of this node (after a state sync,

@@ -53,7 +53,8 @@ def dir_bytes(path: Path) -> int:
 
 
 def verify_floor(n: int = 5000) -> float:
-    """Ed25519 verifications per second on one core (the cluster and state sync benchmarks' floor)."""
+    """Ed25519 verifications per second on one core (the cluster, state sync and check benchmarks' floor, and
+    the drill's)."""
     key = crypto.PrivateKey(b"\x07" * 32)
     message = os.urandom(180)
     signature = key.sign(message)

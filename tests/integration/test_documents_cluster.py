@@ -71,6 +71,10 @@ def test_a_document_reaches_only_its_recipients_and_its_history_verifies(tmp_pat
         cluster.start(TAX)
         wait_for("delivery to TAX", lambda: delivered(clients[PSB], cluster.keys[PSB], sent.doc_id, "TAX"))
         wait_for("delivery to SAMR", lambda: delivered(clients[PSB], cluster.keys[PSB], sent.doc_id, "SAMR"))
+        record = doc_client.record(clients[PSB], cluster.keys[PSB], sent.doc_id)["document"]
+        at = record["recipient_status"]["TAX"]["delivered_height"]
+        # PSB's node answered: TAX's own node, which is asked next, may be a block behind it
+        wait_for("TAX's node to reach its delivery", lambda: clients[TAX].status()["height"] >= at)
 
         # TAX's staff open it through TAX's node: the exact content, and the opening is on the ledger
         opened = doc_client.open_to(clients[TAX], cluster.keys[TAX], sent.doc_id, tmp_path / "opened.bin",

@@ -141,13 +141,16 @@ class RecordingNetwork:
         raise AssertionError("no offence here")
 
 
-async def lagging_sync(grace_s: float, monkeypatch: pytest.MonkeyPatch) -> tuple[BlockSync, LaggingNode,
-                                                                                    RecordingNetwork]:
+async def lagging_sync(grace_s: float, monkeypatch: pytest.MonkeyPatch, *, executing: bool = True,
+                       ) -> tuple[BlockSync, LaggingNode, RecordingNetwork]:
+    """A node at head 4; `executing`: its consensus is executing block 5 (and keeps at it)."""
     from chainnode import sync as sync_module
 
     monkeypatch.setattr(sync_module, "LAG_GRACE_S", grace_s)
     node, network = LaggingNode(head=4), RecordingNetwork()
-    return BlockSync(node, network, lock=asyncio.Lock(), on_advanced=lambda: None), node, network  # type: ignore[arg-type]
+    sync = BlockSync(node, network, lock=asyncio.Lock(), on_advanced=lambda: None,  # type: ignore[arg-type]
+                     is_executing=lambda height: executing and height == node.head + 1)
+    return sync, node, network
 
 
 async def stop(sync: BlockSync, task: asyncio.Task[None]) -> None:
@@ -181,12 +184,18 @@ async def test_one_block_behind_is_fetched_when_consensus_does_not_commit_it(mon
     assert network.requests[0] == codec.encode([5, SYNC_BATCH_BLOCKS])
 
 
-@pytest.mark.parametrize("how", ["two ahead", "consensus asks"])
-async def test_further_behind_or_asked_by_consensus_fetches_at_once(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    sync, _node, network = await lagging_sync(3600.0, monkeypatch)  # a grace no test would outlive
+@pytest.mark.parametrize("how", ["two ahead", "consensus asks", "not executing it"])
+async def test_further_behind_or_asked_by_consensus_or_idle_fetches_at_once(how: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two blocks behind, consensus asking, or one behind without executing that block (the end of the height was
+    missed and the peers have moved on): no grace."""
+    # a grace no test would outlive
+    sync, _node, network = await lagging_sync(3600.0, monkeypatch, executing=how != "not executing it")
     task = asyncio.create_task(sync.run())
     if how == "two ahead":
         sync.note_peer_height(PEER, 6)
+    elif how == "not executing it":
+        sync.note_peer_height(PEER, 5)
     else:
         sync.peer_heights[PEER] = 5
         sync.request()
