@@ -352,7 +352,9 @@ async def test_a_partial_still_wanted_is_kept(world: World, listed: bool) -> Non
             passes = len(documents.pages)
             fetcher.notify()
             await wait_until(lambda n=passes: len(documents.pages) > n, "a pass")  # the one before it ended
-    assert world.store.partial_hashes() == {HASH} and world.store.used_bytes() == 1000
+    # the partial's bytes are kept (the store's claim is not asserted: a retry in progress claims the full size)
+    assert world.store.partial_hashes() == {HASH}
+    assert (world.root / "own" / "partial" / f"{HASH.hex()}.part").stat().st_size == 1000
     assert fetcher.stats.partials_dropped == 0
 
 
