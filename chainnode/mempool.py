@@ -4,8 +4,9 @@ Admission runs in two halves around the signature check, which the node runs on 
 `screen` decodes and checks everything that needs no signature (size, canonical form, chain ID, expiry,
 known contract and method, argument shapes, the signer on the roster of the next height, already
 committed or pending); `admit` inserts the
-candidates whose signatures held. Every verdict is cached by transaction ID, so no signature is checked
-twice and a client can ask why a transaction was rejected.
+candidates whose signatures held. Before both, `refuse_known` answers bytes already pending or recently
+committed without decoding them (gossip brings each transaction once per link). Every verdict is cached by
+transaction ID, so no signature is checked twice and a client can ask why a transaction was rejected.
 
 The roster check makes the API no open door: a key that was never registered, or is revoked, cannot fill
 blocks with failed transactions. Execution still checks the roster itself (a key revoked between

@@ -47,6 +47,7 @@ executing the block, which it holds and will commit as soon as it has the precom
 then would execute it a second time. A node not executing it, a peer two or more blocks ahead, or consensus
 asking (a decided block not at hand) fetches at once."""
 EXECUTION_POLL_S: Final = 0.05
+"""How often a node waiting out LAG_GRACE_S looks whether its execution of the block has ended."""
 AFTER_EXECUTION_S: Final = 0.2
 """After this node's execution of the block ends, how long its consensus has to apply the precommits it holds."""
 MAX_REQUEST_BLOCKS: Final = 1 << 20
@@ -161,7 +162,7 @@ class BlockSync:
         log.debug("one block behind the peers: leaving block %d to consensus for %.0f s", head + 1, LAG_GRACE_S)
         deadline = asyncio.get_running_loop().time() + LAG_GRACE_S
         while self.is_executing(head + 1):  # then a little longer: the precommits may wait in the engine
-            if await self.node.wait_for_height(head + 1, min(EXECUTION_POLL_S, LAG_GRACE_S)):
+            if await self.node.wait_for_height(head + 1, EXECUTION_POLL_S):
                 return True
             if asyncio.get_running_loop().time() >= deadline:
                 return False
