@@ -12,7 +12,6 @@ import contextlib
 import errno
 import logging
 import signal
-import sys
 from pathlib import Path
 
 from aiohttp import web
@@ -24,9 +23,9 @@ from chainnode.bft import BftDriver
 from chainnode.config import parse_listen
 from chainnode.crypto import PassphraseProvider
 from chainnode.errors import ChainError, ConfigError
+from chainnode.interpreter import tune_node_process
 from chainnode.logs import HEIGHT_SOURCE
 from chainnode.node import Node
-from chainnode.read_pool import SWITCH_INTERVAL_S
 from contracts import documents
 
 log = logging.getLogger("chainnode.service")
@@ -115,6 +114,6 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
 def run_home(home: Path, *, passphrase: PassphraseProvider | None = None, sync_mode: str | None = None) -> None:
     """`passphrase` opens encrypted key files; without it an encrypted key is a KeyFileEncrypted error.
     `sync_mode` overrides `[sync] mode` of config.toml."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the event loop gets the GIL back quickly from read threads
     node = Node.from_home(home, passphrase=passphrase, sync_mode=sync_mode)
+    tune_node_process()  # once the home is open: what is alive now lives as long as the process
     asyncio.run(serve(node))
