@@ -45,7 +45,6 @@ from chainnode.client_settings import (
 from chainnode.config import HomeLayout, load_config, parse_listen
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
 from chainnode.genesis import DEPARTMENT_CODE, load_genesis
-from chainnode.interpreter import tune_collector
 from chainnode.progress import ProgressLine
 from chainnode.results import jsonable
 from chainnode.version import VersionAction
@@ -585,7 +584,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         check = importlib.import_module("chainnode.check")
     except ImportError as exc:
         raise UsageError("this build has no integrity checker (chainnode.check is missing)") from exc
-    tune_collector()  # the replay keeps a block's worth of objects alive; see chainnode/interpreter.py
     line = ProgressLine.for_stream(sys.stderr)  # in place on a terminal, plain lines in a log or a pipe
     try:
         report = check.check_home(args.home, progress=line.note, count=line.update)

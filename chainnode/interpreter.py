@@ -1,4 +1,4 @@
-"""Interpreter settings for the long-running node process and the store check.
+"""Interpreter settings for the long-running node process.
 
 Python's cyclic garbage collector is tuned for small scripts: a young collection every 700 new container
 objects, and a full collection of every tracked object once enough survivors have piled up. A loaded
