@@ -55,6 +55,13 @@ class Admission:
         return self.error is None
 
 
+COPY_PENDING: Final = Admission(tx_id=None, error=TxAlreadyPending("these bytes are already pending", field="tx"))
+"""The verdict on a peer's copy of pending bytes (`refuse_known`); returned, never raised."""
+COPY_COMMITTED: Final = Admission(
+    tx_id=None, error=TxAlreadyCommitted("these bytes are already committed", field="tx"))
+"""The verdict on a peer's copy of recently committed bytes (`refuse_known`); returned, never raised."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejection:
     code: str
@@ -159,16 +166,25 @@ class Mempool:
                                               max_ttl=self.max_ttl, max_tx_bytes=self.max_tx_bytes)
         return rules
 
-    def refuse_known(self, raw: bytes) -> ChainError | None:
+    def refuse_known(self, raw: bytes, *, name_id: bool = True) -> Admission | None:
         """The refusal of bytes already pending or recently committed, found without decoding them; None if
         they are not known. Each transaction reaches a node once per link it has (gossip relays every new
-        one), so most copies are known ones: this keeps them from costing a decode each."""
+        one), so most copies are known ones: this keeps them from costing a decode each.
+
+        `name_id` False (a peer's copy, whose verdict only metrics and the relay read): one shared refusal
+        per kind, which names no transaction, so a copy costs two lookups and allocates nothing."""
         known = self._by_raw.get(raw)
         if known is not None:
-            return TxAlreadyPending(f"transaction {known.tx_id.hex()} is already pending", field="tx")
+            if not name_id:
+                return COPY_PENDING
+            return Admission(tx_id=None, error=TxAlreadyPending(
+                f"transaction {known.tx_id.hex()} is already pending", field="tx"))
         tx_id = self._recent.get(raw)
         if tx_id is not None:
-            return TxAlreadyCommitted(f"transaction {tx_id.hex()} is already committed", field="tx")
+            if not name_id:
+                return COPY_COMMITTED
+            return Admission(tx_id=None, error=TxAlreadyCommitted(
+                f"transaction {tx_id.hex()} is already committed", field="tx"))
         return None
 
     def note_committed(self, txs: Iterable[Transaction]) -> None:

@@ -543,9 +543,9 @@ class Node:
         mine: list[int] = []
         repeats: list[tuple[int, asyncio.Future[Admission]]] = []
         for i, raw in enumerate(raws):
-            known = self.mempool.refuse_known(raw)
+            known = self.mempool.refuse_known(raw, name_id=relay)  # a client is told which transaction
             if known is not None:
-                outcomes[i] = Admission(tx_id=None, error=known)
+                outcomes[i] = known
                 continue
             key = (raw, relay)  # client batches run extra checks: they share verdicts only with each other
             other = self._admitting.get(key)

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainnode import crypto
+from chainnode import crypto, mempool
 from chainnode.home import init_home
 from chainnode.mempool import Admission
 from chainnode.node import MIN_POOL_BATCH, Node
@@ -220,3 +220,17 @@ async def test_a_copy_whose_first_batch_failed_is_checked_by_its_own(pair: Pair,
         await first
     assert all(a.accepted for a in await second)  # no verdict lost: checked again, and admitted
     assert node._admitting == {}
+
+
+async def test_a_known_copy_names_its_transaction_to_a_client_only(pair: Pair) -> None:
+    """A peer's copy of pending or committed bytes gets one shared refusal (its verdict feeds only metrics
+    and the relay); a client submitting the same bytes is told which transaction they are."""
+    node = pair.inline
+    raw = make_raw(pair, "valid", 4242, [])
+    [first] = await node.submit([raw], relay=False)
+    assert first.accepted and first.tx_id is not None
+    [from_peer] = await node.submit([raw], relay=False)
+    [from_client] = await node.submit([raw], relay=True)
+    assert from_peer is mempool.COPY_PENDING
+    assert from_client.error is not None and from_client.error.code == "tx_already_pending"
+    assert first.tx_id.hex() in from_client.error.message

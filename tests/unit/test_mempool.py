@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chainnode import crypto
+from chainnode import crypto, mempool
 from chainnode.errors import (
     InvalidArguments,
     MempoolFull,
@@ -160,17 +160,22 @@ def test_known_bytes_are_refused_without_decoding() -> None:
     first = pool.screen(fresh, next_height=1)
     pool.admit(first)
     pending = pool.refuse_known(fresh)
-    assert isinstance(pending, TxAlreadyPending) and first.tx_id.hex() in pending.message
+    assert pending is not None and isinstance(pending.error, TxAlreadyPending)
+    assert first.tx_id.hex() in pending.error.message  # a client is told which transaction
+    copy = pool.refuse_known(fresh, name_id=False)  # a peer's copy: the shared refusal
+    assert copy is mempool.COPY_PENDING and copy.error is not None and copy.error.code == "tx_already_pending"
     pool.note_committed([first])
     assert not pool.is_pending(first.tx_id) and len(pool) == 0 and pool.size_bytes == 0
     committed = pool.refuse_known(fresh)
-    assert isinstance(committed, TxAlreadyCommitted) and first.tx_id.hex() in committed.message
+    assert committed is not None and isinstance(committed.error, TxAlreadyCommitted)
+    assert first.tx_id.hex() in committed.error.message
+    copy = pool.refuse_known(fresh, name_id=False)
+    assert copy is mempool.COPY_COMMITTED and copy.error is not None and copy.error.code == "tx_already_committed"
     assert pool.refuse_known(tx("other")) is None
     assert pool.refuse_known(fresh[:-1] + bytes([fresh[-1] ^ 1])) is None  # other bytes: screened in full
 
 
 def test_remembered_committed_bytes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chainnode import mempool
 
     monkeypatch.setattr(mempool, "RECENT_COMMITTED", 3)
     pool = make_pool()
