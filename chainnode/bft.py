@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Coroutine, Iterator
+from dataclasses import replace
 from typing import Any
 
 from chainnode import faults
@@ -40,6 +42,7 @@ from chainnode.driver.gossip import (
     decode_status,
     decode_txs_message,
     encode_status,
+    has_from_origin,
     split_txs,
 )
 from chainnode.driver.relay import TxRelay
@@ -180,6 +183,9 @@ class BftDriver:
         self.tx_relay = TxRelay(is_pending=lambda raw: node.mempool.get_by_raw(raw) is not None,
                                 send=self._relay_from_peer)
         """Peers' transactions, relayed at a later status tick if still pending (driver/relay.py)."""
+        self.peer_links: dict[bytes, frozenset[bytes]] = {}
+        """The linked peers each connected peer's last status listed; relays skip what a peer has from its own
+        links (docs/consensus.md, "Relaying")."""
         self.sync.state_sync = StateSync(node, self.network, peer_heights=lambda: dict(self.sync.peer_heights))
         self.sync_server = SyncServer(node)
         self._init_blobs(documents or NoDocuments(), blobs)
@@ -361,9 +367,13 @@ class BftDriver:
 
     # --- the engine's host -------------------------------------------------------------------------
 
-    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> None:
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None,
+                  origin: bytes | None = None) -> None:
+        """Send to every peer but `exclude`; with `origin`, not to `origin` itself nor to a peer whose last
+        status lists a link with it (the origin sent the message to all its peers)."""
+        skip = None if origin is None else functools.partial(has_from_origin, origin=origin, links=self.peer_links)
         try:
-            self.network.broadcast(kind, payload, exclude=exclude)
+            self.network.broadcast(kind, payload, exclude=exclude, skip=skip)
         except InvalidOutgoingMessage as exc:  # sizes are derived so that this cannot happen: a bug
             log.error("not sending a %s message: %s", kind, exc)
 
@@ -496,11 +506,18 @@ class BftDriver:
             self.broadcast(KIND_TXS, payload)
 
     def _relay_from_peer(self, raws: list[bytes], source: bytes) -> None:
+        # the source sent them to every peer not linked to where it had them from, and so on back to the node
+        # that admitted them from a client, which sent them to all its peers: a peer linked to the source has
+        # them or gets them on that path (docs/consensus.md, "Relaying")
         for payload in split_txs(raws):
-            self.broadcast(KIND_TXS, payload, exclude=source)
+            self.broadcast(KIND_TXS, payload, exclude=source, origin=source)
+
+    def _status_payload(self) -> bytes:
+        links = frozenset(peer.key for peer in self.network.peers())
+        return encode_status(replace(self.engine.status(), links=links))
 
     def _broadcast_status(self) -> None:
-        self.broadcast(KIND_STATUS, encode_status(self.engine.status()))
+        self.broadcast(KIND_STATUS, self._status_payload())
 
     async def _status_loop(self) -> None:
         while not self._stopping:
@@ -525,6 +542,10 @@ class BftDriver:
             return Verdict.ACCEPT
         if kind == KIND_STATUS:
             status = decode_status(payload)
+            if status.links is None:
+                self.peer_links.pop(peer, None)  # links not announced: relay it everything
+            else:
+                self.peer_links[peer] = status.links
             self.sync.note_peer_height(peer, status.head)
             self.engine.note_status(peer, status)
             head = self.node.head_height()
@@ -543,10 +564,12 @@ class BftDriver:
         return serve_blocks(self.node, payload)
 
     def on_peer_connected(self, peer: bytes) -> None:
-        self.send(peer, KIND_STATUS, encode_status(self.engine.status()))
+        self._broadcast_status()  # the new peer learns where we are; the others, that our links changed
         self.engine.on_peer_connected(peer)
 
     def on_peer_disconnected(self, peer: bytes) -> None:
+        self.peer_links.pop(peer, None)
         self.sync.forget_peer(peer)
         self.engine.forget_peer(peer)
+        self._broadcast_status()  # at once: a peer that thinks us linked to `peer` would skip relaying its messages
 

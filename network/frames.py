@@ -24,7 +24,7 @@ TAG_REQUEST: Final = 23
 TAG_RESPONSE: Final = 24
 TAG_PING: Final = 25
 TAG_PONG: Final = 26
-VERSION: Final = 1
+VERSION: Final = 2
 
 CONTROL_TAGS: Final = frozenset({TAG_HELLO, TAG_AUTH, TAG_PING, TAG_PONG})
 KIND_TAGS: Final = frozenset({TAG_MESSAGE, TAG_REQUEST, TAG_RESPONSE})
@@ -175,6 +175,10 @@ def decode_frame(data: bytes, limits: Mapping[str, int]) -> Frame:
 
 def _decode_fields(value: codec.Value, limits: Mapping[str, int]) -> Frame:
     tag = value[0]  # compute_frame_limit saw an array of at least two items
+    if tag == TAG_HELLO and value[1] != VERSION and type(value[1]) is int:
+        raise MalformedFrame(
+            f"the peer speaks wire version {value[1]}, this node {VERSION}: every node of a network runs the same "
+            "wire version (compare `chainnode --version`; docs/operations.md, Upgrade)", field="version")
     if tag == TAG_HELLO:
         chain_id, genesis_hash, public_key, nonce, ephemeral_key = codec.check_object(
             value, tag=tag, version=VERSION, n_fields=5, what="hello"

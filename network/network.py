@@ -239,14 +239,17 @@ class Network:
 
     # --- sending -------------------------------------------------------------------------------------
 
-    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> int:
-        """Queue a message for every connected peer but `exclude`; return how many peers.
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None,
+                  skip: Callable[[bytes], bool] | None = None) -> int:
+        """Queue a message for every connected peer but `exclude` and those `skip` names; return how many.
 
         Never blocks. Raises InvalidOutgoingMessage for an unknown kind or an oversize payload.
         """
         validate_outgoing(self._config.limits, kind, payload)
         frame = encode_frame(Message(kind, payload))
-        return sum(1 for link in self._registry.links() if link.peer_key != exclude and link.enqueue_gossip(frame))
+        return sum(1 for link in self._registry.links()
+                   if link.peer_key != exclude and (skip is None or not skip(link.peer_key))
+                   and link.enqueue_gossip(frame))
 
     def send(self, peer: bytes, kind: str, payload: bytes) -> bool:
         """Queue a message for one peer; return False if it is not connected. Never blocks."""

@@ -95,7 +95,12 @@ class EngineApp(Protocol):
 class EngineHost(Protocol):
     """What the engine asks of the world. Every call returns at once; jobs answer through the engine."""
 
-    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> None: ...
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None,
+                  origin: bytes | None = None) -> None:
+        """Send to every peer but `exclude`. `origin`: the key of the node that sent this message to all its
+        peers first (a vote's signer, a proposal's proposer); peers whose status lists a link with it have it
+        from there and may be skipped (docs/consensus.md, "Relaying")."""
+        ...
 
     def send(self, peer: bytes, kind: str, payload: bytes) -> None: ...
 
@@ -224,8 +229,10 @@ class ConsensusEngine:
         signed = self.screen.screen_vote(payload, deciding=self._deciding())
         if signed is None:
             return Verdict.IGNORE
-        self.host.broadcast(KIND_VOTE, payload, exclude=peer)
-        return self._deliver(signed.vote.height, VoteEvent(signed))
+        height = signed.vote.height
+        signer = self._validator_key(height, signed.validator_index)
+        self.host.broadcast(KIND_VOTE, payload, exclude=peer, origin=signer)
+        return self._deliver(height, VoteEvent(signed))
 
     def receive_proposal(self, peer: bytes, payload: bytes) -> Verdict:
         """Screen (the block is decoded only after every cheaper check), keep, relay and use a peer's
@@ -235,7 +242,8 @@ class ConsensusEngine:
             return Verdict.IGNORE
         proposal = screened.signed.proposal
         self.regossip.remember_proposal(proposal.height, proposal.round, payload)
-        self.host.broadcast(KIND_PROPOSAL, payload, exclude=peer)
+        self.host.broadcast(KIND_PROPOSAL, payload, exclude=peer,
+                            origin=self._validator_key(proposal.height, screened.proposer))
         return self._deliver(proposal.height, ProposalEvent(screened.signed, timely=screened.timely))
 
     def note_status(self, peer: bytes, status: PeerStatus) -> None:
@@ -248,6 +256,10 @@ class ConsensusEngine:
         """A new link: send what this node signed at the current height."""
         for kind, payload in self._own:
             self.host.send(peer, kind, payload)
+
+    def _validator_key(self, height: int, index: int) -> bytes:
+        """The key of validator `index` of `height`'s set (the screen checked that the index is in it)."""
+        return self.app.validators_at(height).validators[index].public_key
 
     # --- internal input ------------------------------------------------------------------------------
 

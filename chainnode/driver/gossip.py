@@ -8,7 +8,7 @@ rule (the network scores it down); [IGNORE] means not useful now (no penalty).
 Wire formats (each a canonical msgpack value, docs/consensus.md):
   vote      SignedVote bytes
   proposal  [SignedProposal bytes, block bytes]
-  status    [committed height, consensus height or 0, round or -1]
+  status    [committed height, consensus height or 0, round or -1, [linked peer key, ...]]
   txs       [transaction bytes, ...]
 """
 
@@ -61,34 +61,72 @@ LIMITS: Final[Mapping[str, int]] = MappingProxyType(
 """Payload limits per message kind, all derived from the protocol ceilings (chainnode/limits.py)."""
 
 HEIGHT_WINDOW: Final = 2
+MAX_STATUS_LINKS: Final = 64
+"""Linked peers a status lists at most (the network's default `max_links`); a node with more lists the first
+64 by key, and its peers relay to it what it may lack from the others, as to a node whose links are unknown."""
 """Messages for heights head+1 .. head+HEIGHT_WINDOW are used (or stashed); others are ignored."""
 
 
 @dataclass(frozen=True, slots=True)
 class PeerStatus:
-    """What a peer last announced: its committed height, the height and round it is deciding."""
+    """What a peer last announced: its committed height, the height and round it is deciding, and the peers
+    it has links with."""
 
     head: int
     height: int
     """0 while the peer waits for work at head + 1."""
     round: int
     """-1 while the peer waits for work."""
+    links: frozenset[bytes] | None = None
+    """Keys of the peers the sender had links with (at most MAX_STATUS_LINKS); None if it did not say. What a
+    linked peer sends it, it has: relays skip it (driver/relay.py, docs/consensus.md "Relaying")."""
 
 
 def encode_status(status: PeerStatus) -> bytes:
-    return codec.encode([status.head, status.height, status.round])
+    fields: list[codec.Value] = [status.head, status.height, status.round]
+    if status.links is not None:
+        fields.append(sorted(status.links)[:MAX_STATUS_LINKS])
+    return codec.encode(fields)
 
 
 def decode_status(payload: bytes) -> PeerStatus:
-    """[REJECT] anything but [head >= 0, height >= 0, round >= -1] (a 2-element form omits the round)."""
+    """[REJECT] anything but [head >= 0, height >= 0, round >= -1, links]: `links` an array of at most
+    MAX_STATUS_LINKS 32-byte keys in ascending order without repeats (an older form omits the links, or the
+    links and the round)."""
     value = codec.decode(payload, max_size=LIMITS[KIND_STATUS])
-    if type(value) is not list or len(value) not in (2, 3) or not all(type(v) is int for v in value):
-        raise InvalidInput("a status message is [committed height, consensus height, round]")
+    if type(value) is not list or len(value) not in (2, 3, 4) or not all(type(v) is int for v in value[:3]):
+        raise InvalidInput("a status message is [committed height, consensus height, round, linked peers]")
     head, height = value[0], value[1]
-    round_ = value[2] if len(value) == 3 else -1
+    round_ = value[2] if len(value) >= 3 else -1
     if head < 0 or height < 0 or round_ < -1 or head >= 2**63 or height >= 2**63 or round_ >= 2**31:
         raise InvalidInput("a status message's heights and round are out of range")
-    return PeerStatus(head, height, round_)
+    links = None if len(value) < 4 else _decode_links(value[3])
+    return PeerStatus(head, height, round_, links)
+
+
+def _decode_links(value: codec.Value) -> frozenset[bytes]:
+    if type(value) is not list or len(value) > MAX_STATUS_LINKS:
+        raise InvalidInput(f"a status message's linked peers are an array of at most {MAX_STATUS_LINKS} keys")
+    for i, key in enumerate(value):
+        if type(key) is not bytes or len(key) != 32 or (i and key <= value[i - 1]):
+            raise InvalidInput("a status message's linked peers are 32-byte keys in ascending order, each once")
+    return frozenset(value)
+
+
+def has_from_origin(peer: bytes, origin: bytes, links: Mapping[bytes, frozenset[bytes]]) -> bool:
+    """Whether `peer` has, or gets without our relay, a message that started at `origin`: it is the origin, or
+    its last status lists a link with the origin (`links`: each peer's announced links; a peer that announced
+    none is assumed to lack it).
+
+    Relaying to every other peer except these reaches every node that any path of links joins to the origin,
+    if the origin sent the message to all its peers: on a shortest path from the origin each node's successor
+    is not linked to the origin, so it gets the relay (tests/property/test_relay_reach.py). Transactions use the
+    same rule with the peer they came from as `origin`: that peer relayed them by the same rule, back to the
+    node that admitted them from a client and sent them to all its peers."""
+    if peer == origin:
+        return True
+    linked = links.get(peer)
+    return linked is not None and origin in linked
 
 
 def decode_vote_message(payload: bytes) -> SignedVote:

@@ -6,7 +6,8 @@ but not at once: in a full mesh every node already has it from the submitter, an
 each node receive every transaction once per link (three copies on 4 validators, six on 7), each copy a
 message to seal, send, open and refuse. So a peer's transaction is relayed after one to two status intervals,
 and only if it is still pending here: by then a healthy network has usually committed it, while a node cut off
-from its submitter still gets it, a little later.
+from its submitter still gets it, a little later. Nor to every peer: not to a peer whose status lists a link
+with the one the transaction came from, which relayed it by the same rule (`gossip.has_from_origin`).
 
 Nothing is dropped: the held transactions are those admitted since the last tick or the one before, and if
 more than `capacity` are held, the oldest go out at once instead of waiting.

@@ -61,7 +61,9 @@ class SimHost:
     def is_live(self) -> bool:
         return self.node.up and self.node.incarnation == self.incarnation
 
-    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> None:
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None,
+                  origin: bytes | None = None) -> None:
+        # simulated statuses list no links, so a relay goes to every peer but its sender, whatever `origin`
         if self.is_live():
             skip = None if exclude is None else self.sim.node_of_key[exclude]
             self.sim.send_out(self.node, kind, payload, None, skip)

@@ -65,6 +65,7 @@ class FakeApp:
 @dataclass
 class FakeHost:
     broadcasts: list[tuple[str, bytes, bytes | None]] = field(default_factory=list)
+    origins: list[bytes | None] = field(default_factory=list)
     sends: list[tuple[bytes, str, bytes]] = field(default_factory=list)
     timers: list[tuple[int, TimeoutEvent]] = field(default_factory=list)
     builds: list[tuple[int, int]] = field(default_factory=list)
@@ -72,8 +73,10 @@ class FakeHost:
     commits: list[Decide] = field(default_factory=list)
     syncs: int = 0
 
-    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None) -> None:
+    def broadcast(self, kind: str, payload: bytes, *, exclude: bytes | None = None,
+                  origin: bytes | None = None) -> None:
         self.broadcasts.append((kind, payload, exclude))
+        self.origins.append(origin)
 
     def send(self, peer: bytes, kind: str, payload: bytes) -> None:
         self.sends.append((peer, kind, payload))
@@ -252,8 +255,10 @@ def test_a_new_vote_is_relayed_once_to_every_peer_but_its_sender(tmp_path: Path)
     payload = vote_payload(OTHERS[0], VOTE_PREVOTE, 1, 0, b"")
     assert engine.receive_vote(PEER, payload) is Verdict.ACCEPT
     assert engine.receive_vote(b"\xdd" * 32, payload) is Verdict.IGNORE  # the same vote relayed back
-    relays = [(kind, exclude) for kind, p, exclude in host.broadcasts if p == payload]
-    assert relays == [(KIND_VOTE, PEER)]
+    relays = [(kind, exclude, origin) for (kind, p, exclude), origin in zip(host.broadcasts, host.origins, strict=True)
+              if p == payload]
+    # the signer's key goes along: peers linked to the signer have the vote from it and are skipped
+    assert relays == [(KIND_VOTE, PEER, KEYS[OTHERS[0]].public_key)]
 
 
 def test_a_forged_copy_of_a_known_vote_is_rejected(tmp_path: Path) -> None:

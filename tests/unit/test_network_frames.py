@@ -45,15 +45,15 @@ FRAMES: list[Frame] = [
 def test_round_trip(frame: Frame) -> None:
     data = encode_frame(frame)
     assert decode_frame(data, LIMITS) == frame
-    assert data == codec.encode_object(frame.tag, 1, frame.fields())
+    assert data == codec.encode_object(frame.tag, 2, frame.fields())
 
 
 def test_golden_bytes() -> None:
-    # [22, 1, "vote", b"v"], [23, 1, "block", 1, b"h"], [25, 1, 7]: what another implementation must send
-    assert encode_frame(Message("vote", b"v")).hex() == "941601a4766f7465c40176"
-    assert encode_frame(Request("block", 1, b"h")).hex() == "951701a5626c6f636b01c40168"
-    assert encode_frame(Response("block", 1, "ok", b"")).hex() == "961801a5626c6f636b01a26f6bc400"
-    assert encode_frame(Ping(7)).hex() == "93190107"
+    # [22, 2, "vote", b"v"], [23, 2, "block", 1, b"h"], [25, 2, 7]: what another implementation must send
+    assert encode_frame(Message("vote", b"v")).hex() == "941602a4766f7465c40176"
+    assert encode_frame(Request("block", 1, b"h")).hex() == "951702a5626c6f636b01c40168"
+    assert encode_frame(Response("block", 1, "ok", b"")).hex() == "961802a5626c6f636b01a26f6bc400"
+    assert encode_frame(Ping(7)).hex() == "93190207"
 
 
 def test_limit_is_read_from_the_first_bytes() -> None:
@@ -79,22 +79,22 @@ def test_payload_over_its_kind_limit_within_the_overhead() -> None:
         (b"", MalformedFrame),
         (b"\x91\x16", MalformedFrame),  # too short
         (codec.encode({"tag": 22}), MalformedFrame),  # a map, not an array
-        (codec.encode([99, 1, "vote", b""]), MalformedFrame),  # unknown tag
-        (codec.encode([22, 2, "vote", b""]), MalformedFrame),  # unknown version
-        (codec.encode([22, 1, "vote", b"", b""]), MalformedFrame),  # wrong field count
-        (codec.encode([22, 1, "gossip", b""]), UnknownKind),
-        (codec.encode([22, 1, "vote", "not bytes"]), MalformedFrame),
-        (codec.encode([23, 1, "vote", 0, b""]), MalformedFrame),  # request ids start at 1
-        (codec.encode([24, 1, "vote", 1, "Not OK!", b""]), MalformedFrame),  # code pattern
-        (codec.encode([20, 1, "c", bytes(31), bytes(32), bytes(32)]), MalformedFrame),  # short genesis hash
-        (codec.encode([21, 1, bytes(63)]), MalformedFrame),  # short signature
-        (codec.encode([25, 1, -1]), MalformedFrame),
-        (codec.encode([25, 1, 1]) + b"\x00", MalformedFrame),  # trailing bytes
+        (codec.encode([99, 2, "vote", b""]), MalformedFrame),  # unknown tag
+        (codec.encode([22, 1, "vote", b""]), MalformedFrame),  # version 1: an older build
+        (codec.encode([22, 2, "vote", b"", b""]), MalformedFrame),  # wrong field count
+        (codec.encode([22, 2, "gossip", b""]), UnknownKind),
+        (codec.encode([22, 2, "vote", "not bytes"]), MalformedFrame),
+        (codec.encode([23, 2, "vote", 0, b""]), MalformedFrame),  # request ids start at 1
+        (codec.encode([24, 2, "vote", 1, "Not OK!", b""]), MalformedFrame),  # code pattern
+        (codec.encode([20, 2, "c", bytes(31), bytes(32), bytes(32)]), MalformedFrame),  # short genesis hash
+        (codec.encode([21, 2, bytes(63)]), MalformedFrame),  # short signature
+        (codec.encode([25, 2, -1]), MalformedFrame),
+        (codec.encode([25, 2, 1]) + b"\x00", MalformedFrame),  # trailing bytes
         (bytes.fromhex("93190 1cc05".replace(" ", "")), MalformedFrame),  # 5 as uint8: not canonical
         (bytes.fromhex("9416 01 d904766f7465 c400".replace(" ", "")), MalformedFrame),  # kind as str8
         (bytes.fromhex("9416 01 a4766f7465 c0".replace(" ", "")), MalformedFrame),  # nil payload
         (bytes.fromhex("9416 01 a4ff6f7465 c400".replace(" ", "")), UnknownKind),  # not UTF-8
-        (codec.encode([21, 1, b"x" * 64])[:-1], MalformedFrame),  # truncated
+        (codec.encode([21, 2, b"x" * 64])[:-1], MalformedFrame),  # truncated
     ],
 )
 def test_bad_frames_raise_typed_errors(data: bytes, error: type[ProtocolViolation]) -> None:
@@ -104,7 +104,7 @@ def test_bad_frames_raise_typed_errors(data: bytes, error: type[ProtocolViolatio
 
 def test_codec_errors_keep_their_cause() -> None:
     with pytest.raises(MalformedFrame) as raised:
-        decode_frame(codec.encode([25, 1, 1]) + b"\x00", LIMITS)
+        decode_frame(codec.encode([25, 2, 1]) + b"\x00", LIMITS)
     assert "trailing_bytes" in raised.value.message and raised.value.__cause__ is not None
 
 
@@ -128,7 +128,7 @@ def test_fuzz_arbitrary_bytes(data: bytes) -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=40), st.sampled_from(range(20, 27)), st.sampled_from(["vote", "block", "x"]))
 def test_fuzz_plausible_prefixes(tail: bytes, tag: int, kind: str) -> None:
-    _decode_or_violation(bytes([0x94, tag, 1, 0xA0 + len(kind)]) + kind.encode() + tail)
+    _decode_or_violation(bytes([0x94, tag, 2, 0xA0 + len(kind)]) + kind.encode() + tail)
 
 
 @settings(max_examples=400, deadline=None)
@@ -159,7 +159,7 @@ values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(range(18, 29)), st.lists(values, max_size=6))
 def test_fuzz_canonical_arrays_with_frame_tags(tag: int, fields: list[object]) -> None:
-    _decode_or_violation(codec.encode([tag, 1, *fields]))
+    _decode_or_violation(codec.encode([tag, 2, *fields]))
 
 
 @settings(max_examples=200, deadline=None)
@@ -172,3 +172,9 @@ def test_fuzz_canonical_arrays_with_frame_tags(tag: int, fields: list[object]) -
 def test_valid_frames_round_trip(message: Message, request: Request, response: Response) -> None:
     for frame in (message, request, response):
         assert decode_frame(encode_frame(frame), LIMITS) == frame
+
+
+def test_a_hello_of_another_wire_version_names_both_versions() -> None:
+    older = codec.encode([20, 1, "c", bytes(32), bytes(32), bytes(32), bytes(32)])
+    with pytest.raises(MalformedFrame, match="peer speaks wire version 1, this node 2"):
+        decode_frame(older, LIMITS)

@@ -122,7 +122,7 @@ def test_worked_example_in_docs_network_md() -> None:
     hello_a = Hello("example", b"\x47" * 32, a.public_key, b"\x11" * 32, ea.public_key)
     hello_b = Hello("example", b"\x47" * 32, b.public_key, b"\x22" * 32, eb.public_key)
     assert encode_frame(hello_a).hex() == (
-        "971401a76578616d706c65c420" + "47" * 32 + "c420" + a.public_key.hex() + "c420" + "11" * 32
+        "971402a76578616d706c65c420" + "47" * 32 + "c420" + a.public_key.hex() + "c420" + "11" * 32
         + "c420" + ea.public_key.hex()
     )
     # a dialed b: a is the initiator
@@ -136,10 +136,10 @@ def test_worked_example_in_docs_network_md() -> None:
     assert transcript == session_b.transcript_hash == sha256(
         codec.encode([b"chainnode/v1/p2p/transcript", encode_frame(hello_a), encode_frame(hello_b)])
     )
-    assert transcript.hex() == "4c0a23ad1789ba7a098417807222401bb7329be0090276afb30dc6b72caa2f03"
+    assert transcript.hex() == "da9e652e1547b84401bf846a7fcf99f38aa9812a4abebda1f053189ba6e479af"
     keys = compute_session_keys(shared, transcript)
-    assert keys.initiator_to_responder.hex() == "ec409d2ee93d674962fbf1ccef953217e427fb80df7356202ad7f960839c2966"
-    assert keys.responder_to_initiator.hex() == "de57292cd1ed5550deb187dfbba213b99d9571f4e7b04be24030d31d322be071"
+    assert keys.initiator_to_responder.hex() == "9afebee1714eb57e2f14773bcf4b12f1a13b7ee8af1b1ef0aa728f3adcbddde1"
+    assert keys.responder_to_initiator.hex() == "4d09111db08c47918cd1bf3d87312308b48f7c966090d2320348d8b2e51ce1e0"
     signing = compute_handshake_signing_bytes(
         chain_id="example", genesis_hash=b"\x47" * 32, signer_nonce=b"\x11" * 32, verifier_nonce=b"\x22" * 32,
         signer_key=a.public_key, verifier_key=b.public_key, transcript_hash=transcript,
@@ -151,13 +151,13 @@ def test_worked_example_in_docs_network_md() -> None:
     )
     auth = encode_frame(sign_handshake(a, own=hello_a, peer=hello_b, transcript_hash=transcript))
     assert auth.hex() == (
-        "931501c440ff477bb7f5b945ff076f50e4c43fba08211bae67f1e0d5c16fd82bf7a1dc3eb8c3e84c0e21135b205f36dbd6d0da"
-        "138b82bf262358e604131e87673259bdf60a"
+        "931502c4403086c991333fed54338d087da57ccd639adbe6dd7a8dd22f4fcb7d5cbc7941170ce89e5ad697630328e19f1f2641"
+        "9824e3c86f45e923105f4f7c274c4fd37107"
     )
     sealed = session_a.sealer.seal(auth)  # a's first sealed frame: counter 0
     assert sealed.hex() == (
-        "39f86fbaf6150eb63f5626d352af2a550c5ce194be94ed61ba0b7c057c3e958c948c73b38d03d0f0cc1fb5f94e1ada9dabd1e6c8"
-        "aac562e692dbba8fa19b8c5695693a92809221a0201b2f662195ec50aa7fb3b458"
+        "02beaabdf4bacaa5c584a962cc96172f879c0877d342bb2036bb874f3d208539f2612d426055aacceae6261f05100b853827b10a"
+        "f33042bcfdd68e771a412283e300d1c406d4e610a8fcdd494f7ce89fe2bc5b25ef"
     )
     assert session_b.opener.open(sealed) == auth
     validate_auth(Auth(auth[5:]), own=hello_b, peer=hello_a, transcript_hash=transcript)
