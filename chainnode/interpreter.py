@@ -5,8 +5,10 @@ objects, and a full collection of every tracked object once enough survivors hav
 node keeps many containers alive for seconds (each pending transaction is several: the transaction, its
 body, its arguments, their parse), so at the default settings most of them are scanned by every
 generation before they die, and a full collection of a node holding tens of thousands of pending
-transactions stops every thread for a quarter of a second. Measured on 4 validators under a burst
-(docs/performance.md, "Garbage collection"), collections took about 2 s of each node's 7 s of CPU.
+transactions stops every thread for up to a tenth of a second of CPU (a quarter to half a second of wall
+time where nodes share cores). Measured on 4 validators under a burst of 40,000 transactions
+(docs/performance.md, "part 3: the garbage collector"), collections took 0.77 s of each node's CPU; 0.25 s
+with the settings below.
 
 What the node does about it, at startup once its home is open:
 - `gc.freeze()`: everything alive then (modules, the genesis, the configuration, about 55,000 objects)
