@@ -513,8 +513,7 @@ class BftDriver:
             self.broadcast(KIND_TXS, payload, exclude=source, origin=source)
 
     def _status_payload(self) -> bytes:
-        links = frozenset(peer.key for peer in self.network.peers())
-        return encode_status(replace(self.engine.status(), links=links))
+        return encode_status(replace(self.engine.status(), links=self.network.connected_keys()))
 
     def _broadcast_status(self) -> None:
         self.broadcast(KIND_STATUS, self._status_payload())

@@ -318,6 +318,10 @@ class Network:
         """The connected peers, sorted by key."""
         return self._registry.peers()
 
+    def connected_keys(self) -> frozenset[bytes]:
+        """The keys of the connected peers (cheap: no statistics are gathered)."""
+        return frozenset(link.peer_key for link in self._registry.links())
+
     def peer_traffic(self) -> list[tuple[bytes, int, int, bool]]:
         """(key, bytes in, bytes out, connected) per peer key since the start; safe from any thread."""
         return self._registry.peer_traffic()

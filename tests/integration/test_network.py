@@ -73,13 +73,15 @@ async def test_broadcast_reaches_every_peer_and_send_one() -> None:
         await wait_until(lambda: len(a.network.peers()) == 3, "three peers at a")
         assert a.network.broadcast("vote", b"all") == 3
         assert a.network.broadcast("vote", b"not c", exclude=C.public_key) == 2
+        assert a.network.broadcast("vote", b"only c", skip=lambda key: key != C.public_key) == 1
         assert a.network.send(D.public_key, "block", b"only d")
         assert not a.network.send(E.public_key, "block", b"nobody")
-        await wait_until(lambda: sum(len(n.handler.messages) for n in others) == 6, "six deliveries")
+        await wait_until(lambda: sum(len(n.handler.messages) for n in others) == 7, "seven deliveries")
         b, c, d = (n.handler.messages for n in others)
         assert [m[2] for m in b] == [b"all", b"not c"]
-        assert [m[2] for m in c] == [b"all"]
+        assert [m[2] for m in c] == [b"all", b"only c"]
         assert [m[2] for m in d] == [b"all", b"not c", b"only d"]
+        assert a.network.connected_keys() == {B.public_key, C.public_key, D.public_key}
         with pytest.raises(InvalidOutgoingMessage):
             a.network.broadcast("gossip", b"unknown kind")
         with pytest.raises(InvalidOutgoingMessage):

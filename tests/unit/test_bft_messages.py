@@ -145,3 +145,29 @@ async def test_blob_requests_are_answered_and_garbage_refused(driver: BftDriver)
         assert driver.blobs.root == driver.node.layout.root / "blobs" and driver.blobs.root.is_dir()
     finally:
         other.close()
+
+
+async def test_relays_skip_peers_whose_status_lists_a_link_with_the_origin(driver: BftDriver,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver keeps each peer's announced links and hands the network the rule: a relay skips the origin
+    and every peer linked to it; a peer that announced no links gets everything."""
+    origin, linked, unlinked, silent = (bytes([i]) * 32 for i in (0x21, 0x22, 0x23, 0x24))
+    status_with = codec.encode([0, 0, -1, sorted([origin, unlinked])])  # `linked` lists a link with the origin
+    assert await driver.on_message(linked, KIND_STATUS, status_with) is Verdict.ACCEPT
+    assert await driver.on_message(unlinked, KIND_STATUS, codec.encode([0, 0, -1, [linked]])) is Verdict.ACCEPT
+    assert await driver.on_message(silent, KIND_STATUS, codec.encode([0, 0, -1])) is Verdict.ACCEPT
+    sent: list[tuple[str, bytes | None, list[bytes]]] = []
+
+    def record(kind: str, payload: bytes, *, exclude: bytes | None = None, skip: object = None) -> int:
+        peers = [origin, linked, unlinked, silent]
+        sent.append((kind, exclude, [p for p in peers if p != exclude and not (callable(skip) and skip(p))]))
+        return len(sent[-1][2])
+
+    monkeypatch.setattr(driver.network, "broadcast", record)
+    driver.broadcast(KIND_VOTE, b"v", exclude=unlinked, origin=origin)
+    driver._relay_from_peer([b"tx"], unlinked)  # a transaction: the peer it came from is the origin
+    driver.broadcast(KIND_VOTE, b"own")  # no origin: every peer
+    assert sent == [(KIND_VOTE, unlinked, [silent]), (KIND_TXS, unlinked, [origin, silent]),
+                    (KIND_VOTE, None, [origin, linked, unlinked, silent])]
+    driver.on_peer_disconnected(linked)
+    assert linked not in driver.peer_links and set(driver.peer_links) == {unlinked}
