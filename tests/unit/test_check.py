@@ -20,6 +20,7 @@ from chainnode.check import (
     MemoryState,
     Problem,
     check_home,
+    compute_entry_digest,
     compute_entry_height,
     compute_index_digest,
     show_key,
@@ -206,6 +207,28 @@ def test_a_changed_state_history_value_is_named_with_its_key(home: Path) -> None
     assert report.first_bad_height == 2
 
 
+def test_stored_results_that_differ_from_re_execution_are_named(home: Path) -> None:
+    results_key = b"r" + (2).to_bytes(8, "big")
+    stored = codec.decode(dict(items(home))[results_key], max_size=1 << 20)
+    mutate(home, put={results_key: codec.encode([stored[1], stored[0], *stored[2:]])})  # two results swapped
+    report = check_home(home)
+    assert Problem(2, "r", "the results of block 2 are wrong: they do not match the header's results_root") \
+        in report.problems
+
+
+def test_stored_results_that_are_not_a_list_of_results_are_named(home: Path) -> None:
+    mutate(home, put={b"r" + (3).to_bytes(8, "big"): codec.encode(7)})
+    report = check_home(home)
+    message = "the results of block 3 are wrong: they are not a list of encoded results"
+    assert report.problems == [Problem(3, "r", message)]
+
+
+def test_missing_stored_results_are_named(home: Path) -> None:
+    mutate(home, delete=(b"r" + (1).to_bytes(8, "big"),))
+    report = check_home(home)
+    assert report.problems == [Problem(1, "r", "the results of block 1 are missing")]
+
+
 def test_a_changed_current_state_value_is_named(home: Path) -> None:
     state_key = anchor.anchor_key(crypto.sha256(b"doc-4-0"), "PSB")
     mutate(home, put={b"s" + state_key: b"\x01"})
@@ -267,6 +290,14 @@ def test_index_digest_ignores_insertion_order_but_not_one_byte() -> None:
     changed[b"t" + bytes(32)] = b"\x01" + bytes(11)
     assert compute_index_digest(changed) != compute_index_digest(entries)
     assert compute_index_digest({}) == bytes(32)
+
+
+def test_index_digest_folds_each_entry_in_key_order() -> None:
+    entries = {b"y" + bytes([i]) * 40: bytes([i]) * (i + 1) for i in (3, 1, 2)}
+    digest = bytes(32)
+    for key in sorted(entries):
+        digest = compute_entry_digest(digest, key, entries[key])
+    assert compute_index_digest(entries) == digest
 
 
 def test_entry_heights_are_read_from_key_or_value() -> None:
