@@ -45,6 +45,7 @@ from chainnode.client_settings import (
 from chainnode.config import HomeLayout, load_config, parse_listen
 from chainnode.errors import ChainError, ConfigError, InvalidProof, KeyFileError, NotFound, StoreLocked
 from chainnode.genesis import DEPARTMENT_CODE, load_genesis
+from chainnode.interpreter import tune_collector
 from chainnode.progress import ProgressLine
 from chainnode.results import jsonable
 from chainnode.version import VersionAction
@@ -585,6 +586,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError("this build has no integrity checker (chainnode.check is missing)") from exc
     line = ProgressLine.for_stream(sys.stderr)  # in place on a terminal, plain lines in a log or a pipe
+    tune_collector()  # the replay holds the whole state: fewer scans of it (chainnode/interpreter.py)
     try:
         report = check.check_home(args.home, progress=line.note, count=line.update)
     finally:

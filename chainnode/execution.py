@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from chainnode import codec
 from chainnode.codec import Value
@@ -151,6 +152,10 @@ def execute_transaction(
     return TxResult(tx_id=tx.tx_id, code=CODE_OK, message="", events=outcome.events), entities
 
 
+_UNREAD: Final = object()
+"""CachedReader's mark of a key not read yet (None is a read that found nothing)."""
+
+
 class CachedReader:
     """Remembers what a block read from the committed state, which does not change during the block."""
 
@@ -159,11 +164,10 @@ class CachedReader:
         self._cache: dict[bytes, bytes | None] = {}
 
     def get(self, key: bytes) -> bytes | None:
-        try:
-            return self._cache[key]
-        except KeyError:
+        value = self._cache.get(key, _UNREAD)
+        if value is _UNREAD:  # a sentinel, not KeyError: most keys a block writes were never there to read
             value = self._cache[key] = self._base.get(key)
-            return value
+        return value  # type: ignore[return-value]
 
     def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         return self._base.iter_prefix(prefix)

