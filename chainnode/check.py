@@ -10,7 +10,9 @@ Theory of operation: three passes.
 1. SCAN every key of the database once, in key order. Meta keys and unknown columns are judged here.
    Each entry of the per-height index columns (H, t, e, y, n, R) is assigned the height it belongs to (read
    from its key or value) and folded into that height's digest, a SHA-256 chain over the height's
-   entries in key order. Entries that claim a height beyond the head are reported.
+   entries in key order. A height's tree nodes (n) are adjacent in key order, so they are folded as one
+   entry: the SHA-256 of all of them (`compute_index_digest` defines it). Entries that claim a height
+   beyond the head are reported.
 2. REPLAY heights 0 (genesis state) to head in order: check the block and its commits, execute it on
    the in-memory state, and compare the digest of the index entries the replay implies with the
    scanned one. Only on a mismatch are the expected entries looked up one by one, to name the fault.
@@ -91,6 +93,7 @@ MAX_FAULTS_PER_HEIGHT: Final = 5
 PROGRESS_EVERY: Final = 1000
 VERIFY_CHUNK: Final = 256
 ZERO_DIGEST: Final = bytes(32)
+NODE_COLUMN_END: Final = bytes([COL_NODE[0] + 1])
 
 INDEX_COLUMNS: Final = (COL_BLOCK_HASH, COL_ENTITY, COL_TX, COL_NODE, COL_ROOT, COL_HISTORY)
 """Columns with entries for many keys per height, compared through the per-height digests."""
@@ -223,12 +226,27 @@ def _verification_pool() -> Executor:
 
 
 def compute_index_digest(entries: Mapping[bytes, bytes]) -> bytes:
-    """The digest of a height's index entries: every entry folded in key order, from 32 zero bytes."""
+    """The digest of a height's index entries: each entry folded in key order (`compute_entry_digest`),
+    from 32 zero bytes, except that the height's tree nodes, adjacent in key order, are folded as one
+    entry: key "n" (shorter than any node key), value `compute_run_digest` of the nodes."""
     digest, sha256, join, pack = ZERO_DIGEST, hashlib.sha256, b"".join, U32.pack
-    for key in sorted(entries):
+    keys = sorted(entries)
+    first, end = bisect.bisect_left(keys, COL_NODE), bisect.bisect_left(keys, NODE_COLUMN_END)
+    for at, key in enumerate(keys):
+        if first <= at < end:
+            if at == first:
+                nodes = compute_run_digest((key, entries[key]) for key in keys[first:end])
+                digest = compute_entry_digest(digest, COL_NODE, nodes)
+            continue
         value = entries[key]  # compute_entry_digest, inline: this runs for every index entry of the store
         digest = sha256(join((digest, pack(len(key)), key, pack(len(value)), value))).digest()
     return digest
+
+
+def compute_run_digest(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """SHA-256 over `len(key) || key || len(value) || value` of each entry in turn (lengths: 4 bytes)."""
+    pack = U32.pack
+    return hashlib.sha256(b"".join([pack(len(k)) + k + pack(len(v)) + v for k, v in entries])).digest()
 
 
 def compute_entry_height(column: bytes, key: bytes, value: bytes) -> int | None:
@@ -567,9 +585,14 @@ class _Checker:
         sha256, join, pack = hashlib.sha256, b"".join, U32.pack
         beyond: dict[bytes, list[int]] = {}
         n_keys = 0
+        run: hashlib._Hash | None = None  # the tree nodes of run_height so far (a hashlib object), adjacent in key order
+        run_height = -1
         for key, value in self.store.iter_column(b""):
             n_keys += 1
             column = key[:1]
+            if run is not None and column != COL_NODE:
+                digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
+                run = None
             if column == b"m":
                 if key not in META_KEYS:
                     self.add(None, "m", f"unknown meta key {show_key(key)}")
@@ -582,11 +605,19 @@ class _Checker:
                     seen = beyond.setdefault(column, [0, height, height, lowest])
                     seen[0] += 1
                     seen[1], seen[2] = min(seen[1], height), max(seen[2], height)
+                elif column == COL_NODE:  # folded as one entry per height: compute_index_digest
+                    if run is None or height != run_height:
+                        if run is not None:
+                            digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
+                        run, run_height = sha256(), height
+                    run.update(join((pack(len(key)), key, pack(len(value)), value)))
                 elif column in INDEX_COLUMNS:  # compute_entry_digest, inline: this runs for every index entry
                     digests[height] = sha256(join((digests[height], pack(len(key)), key, pack(len(value)),
                                                    value))).digest()
             elif column not in STATE_COLUMNS:
                 self.add(None, "?", f"key {show_key(key)} belongs to no known column")
+        if run is not None:
+            digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
         self.progress(f"scanned {n_keys} keys")
         for column, (count, low, high, lowest) in beyond.items():
             where = f"height {low}" if low == high else f"heights {low}..{high}"

@@ -23,6 +23,7 @@ from chainnode.check import (
     compute_entry_digest,
     compute_entry_height,
     compute_index_digest,
+    compute_run_digest,
     show_key,
 )
 from chainnode.errors import CorruptStore, GenesisError, StoreError, StoreLocked
@@ -229,6 +230,21 @@ def test_missing_stored_results_are_named(home: Path) -> None:
     assert report.problems == [Problem(1, "r", "the results of block 1 are missing")]
 
 
+def test_a_changed_or_extra_state_tree_node_is_named(home: Path) -> None:
+    stored = dict(items(home))
+    height3 = b"n" + (3).to_bytes(8, "big")
+    node_key = next(key for key in sorted(stored) if key.startswith(height3))
+    extra = height3 + bytes([40]) + bytes(5)  # a node at depth 40 that no block wrote
+    mutate(home, put={node_key: bytes(reversed(stored[node_key])), extra: stored[node_key]})
+    report = check_home(home)
+    where = f"depth {node_key[9]} path {node_key[10:].hex() or '(root)'}"
+    assert report.problems == [
+        Problem(3, "n", f"state tree nodes at height 3: value of the tree node at {where} differs"),
+        Problem(3, "n", f"state tree nodes at height 3: unexpected entry for the tree node at depth 40 path "
+                f"{bytes(5).hex()}"),
+    ]
+
+
 def test_a_changed_current_state_value_is_named(home: Path) -> None:
     state_key = anchor.anchor_key(crypto.sha256(b"doc-4-0"), "PSB")
     mutate(home, put={b"s" + state_key: b"\x01"})
@@ -292,12 +308,22 @@ def test_index_digest_ignores_insertion_order_but_not_one_byte() -> None:
     assert compute_index_digest({}) == bytes(32)
 
 
-def test_index_digest_folds_each_entry_in_key_order() -> None:
+def test_index_digest_folds_each_entry_in_key_order_and_the_tree_nodes_as_one() -> None:
     entries = {b"y" + bytes([i]) * 40: bytes([i]) * (i + 1) for i in (3, 1, 2)}
+    entries |= {b"e" + bytes([i]) * 20: bytes(32) for i in (5, 4)}
+    nodes = {b"n" + bytes(8) + bytes([i]) * 2: bytes([i]) * 82 for i in (9, 7, 8)}
     digest = bytes(32)
     for key in sorted(entries):
+        if key.startswith(b"y"):
+            break
         digest = compute_entry_digest(digest, key, entries[key])
-    assert compute_index_digest(entries) == digest
+    digest = compute_entry_digest(digest, b"n", compute_run_digest(sorted(nodes.items())))
+    for key in sorted(entries):
+        if key.startswith(b"y"):
+            digest = compute_entry_digest(digest, key, entries[key])
+    assert compute_index_digest(entries | nodes) == digest
+    run = b"".join(len(k).to_bytes(4, "big") + k + len(v).to_bytes(4, "big") + v for k, v in sorted(nodes.items()))
+    assert compute_run_digest(sorted(nodes.items())) == crypto.sha256(run)
 
 
 def test_entry_heights_are_read_from_key_or_value() -> None:
