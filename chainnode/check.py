@@ -585,7 +585,7 @@ class _Checker:
         sha256, join, pack = hashlib.sha256, b"".join, U32.pack
         beyond: dict[bytes, list[int]] = {}
         n_keys = 0
-        run: hashlib._Hash | None = None  # the tree nodes of run_height so far (a hashlib object), adjacent in key order
+        run: hashlib._Hash | None = None  # the tree nodes of run_height so far, adjacent in key order
         run_height = -1
         for key, value in self.store.iter_column(b""):
             n_keys += 1
