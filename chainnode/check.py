@@ -16,6 +16,8 @@ Theory of operation: three passes.
 2. REPLAY heights 0 (genesis state) to head in order: check the block and its commits, execute it on
    the in-memory state, and compare the digest of the index entries the replay implies with the
    scanned one. Only on a mismatch are the expected entries looked up one by one, to name the fault.
+   Transaction signatures are verified by worker processes beside the replay: a large block's in chunks
+   of VERIFY_CHUNK, small blocks' gathered across blocks into chunks of that size.
 3. STATE: compare the current-state columns (s, w) with the replayed state key by key, then name
    the entries that mismatched heights hold but the replay did not expect (one more scan).
 The chained digests make the comparison exact with one 32-byte digest per height and no lookup per
@@ -29,6 +31,7 @@ import bisect
 import hashlib
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -92,6 +95,7 @@ MAX_FAULTS_PER_HEIGHT: Final = 5
 """Index entries named one by one per height; the rest are counted, so one bad block cannot fill the report."""
 PROGRESS_EVERY: Final = 1000
 VERIFY_CHUNK: Final = 256
+MAX_BATCHES_IN_FLIGHT: Final = 8
 ZERO_DIGEST: Final = bytes(32)
 NODE_COLUMN_END: Final = bytes([COL_NODE[0] + 1])
 
@@ -463,6 +467,14 @@ class _Replay:
 
 
 @dataclass(frozen=True, slots=True)
+class _SignatureBatch:
+    """One chunk of small blocks' signatures on the verification pool."""
+
+    blocks: list[tuple[int, Sequence[Transaction]]]
+    future: Future[list[bool]]
+
+
+@dataclass(frozen=True, slots=True)
 class _Parent:
     """What block h needs of block h - 1 (or of genesis, for block 1)."""
 
@@ -500,6 +512,11 @@ class _Checker:
         self.base = store.base_height()
         """The height a state-synced store starts its state at (0: replayed from genesis)."""
         self._verify_pool: Executor | None = None
+        self._gathered: list[tuple[int, Sequence[Transaction]]] = []
+        """Small blocks whose signatures wait to fill a chunk: (height, transactions)."""
+        self._gathered_items: list[tuple[bytes, bytes, bytes]] = []
+        self._batches: deque[_SignatureBatch] = deque()
+        """Chunks of small blocks' signatures on the pool, oldest first."""
         """Signatures of large blocks verify here, in other processes, while this one re-executes the block
         (started on the first such block: a small store is checked sooner without)."""
 
@@ -524,6 +541,8 @@ class _Checker:
                 self.count("checking blocks", height, self.end)
             elif height % PROGRESS_EVERY == 0:
                 self.progress(f"checked block {height} of {self.end}")
+        self.send_gathered()
+        self.collect_batches(wait=True)
         self.progress(f"checked {self.blocks_checked} blocks and {self.txs_checked} transactions")
         if self.replay is not None:
             self.check_state_columns(self.replay)
@@ -661,34 +680,65 @@ class _Checker:
         self.check_header(height, block, parent)
         self.check_commits(height, block, block_hash, parent)
         txs = self.check_txs(height, block)
-        signatures = self.verify_signatures(txs or [])
+        signatures = self.verify_signatures(height, txs or [])
         if txs is None or block.header.height != height:
             self.stop_replay(height)  # another height's block, or one that cannot run: all would differ
         if self.replay is None or txs is None:
             self.check_results(height, block, None)
         else:
             self.execute(height, block, block_hash, txs, self.replay)
-        self.report_signatures(height, txs or [], signatures)
+        if signatures is not None:
+            self.report_signatures(height, txs or [], [ok for future in signatures for ok in future.result()])
+        self.collect_batches(wait=False)
         return _Parent(block_hash, block.header.time_ms)
 
-    def verify_signatures(self, txs: Sequence[Transaction]) -> list[Future[list[bool]]]:
-        """Start checking the signatures of `txs` on the pool, in chunks; `report_signatures` collects them."""
+    def verify_signatures(self, height: int, txs: Sequence[Transaction]) -> list[Future[list[bool]]] | None:
+        """Start checking the signatures of `txs`. A block of at least VERIFY_CHUNK transactions goes to the
+        pool in chunks, and its futures are returned for the caller to report at the end of the height. A
+        smaller block's signatures are gathered with the next blocks' into chunks of that size (None is
+        returned; `collect_batches` reports them later): one small block is not worth a hand-over."""
         items = [(tx.signer, tx.compute_signing_bytes(), tx.signature) for tx in txs]
         if len(items) < VERIFY_CHUNK:
-            done: Future[list[bool]] = Future()
-            done.set_result(crypto.verify_many(items))
-            return [done]
+            if items:
+                self._gathered.append((height, txs))
+                self._gathered_items.extend(items)
+                if len(self._gathered_items) >= VERIFY_CHUNK:
+                    self.send_gathered()
+            return None
+        pool = self._pool()
+        chunks = range(0, len(items), VERIFY_CHUNK)
+        return [pool.submit(crypto.verify_many, items[i : i + VERIFY_CHUNK]) for i in chunks]
+
+    def _pool(self) -> Executor:
         if self._verify_pool is None:
             self._verify_pool = _verification_pool()
-        return [self._verify_pool.submit(crypto.verify_many, items[i : i + VERIFY_CHUNK])
-                for i in range(0, len(items), VERIFY_CHUNK)]
+        return self._verify_pool
+
+    def send_gathered(self) -> None:
+        """Hand the gathered small blocks' signatures to the pool as one chunk."""
+        if not self._gathered:
+            return
+        future = self._pool().submit(crypto.verify_many, self._gathered_items)
+        self._batches.append(_SignatureBatch(self._gathered, future))
+        self._gathered, self._gathered_items = [], []
+
+    def collect_batches(self, *, wait: bool) -> None:
+        """Report the chunks of small blocks that are done, oldest first; with `wait`, all of them. At most
+        MAX_BATCHES_IN_FLIGHT stay on the pool, so the replay never runs far ahead of the checks."""
+        while self._batches and (wait or self._batches[0].future.done()
+                                 or len(self._batches) > MAX_BATCHES_IN_FLIGHT):
+            batch = self._batches.popleft()
+            verdicts = batch.future.result()
+            at = 0
+            for height, txs in batch.blocks:
+                self.report_signatures(height, txs, verdicts[at : at + len(txs)])
+                at += len(txs)
 
     def close(self) -> None:
         if self._verify_pool is not None:
             self._verify_pool.shutdown(wait=True, cancel_futures=True)
 
-    def report_signatures(self, height: int, txs: Sequence[Transaction], signatures: list[Future[list[bool]]]) -> None:
-        verdicts = [ok for future in signatures for ok in future.result()]
+    def report_signatures(self, height: int, txs: Sequence[Transaction], verdicts: Sequence[bool]) -> None:
         for index, (tx, ok) in enumerate(zip(txs, verdicts, strict=True)):
             if not ok:
                 self.add(height, COL_BLOCK, f"block {height}: transaction #{index} ({_short(tx.tx_id)}): the "

@@ -16,6 +16,7 @@ from chainnode import codec, crypto
 from chainnode.block import decode_block
 from chainnode.check import (
     MAX_PROBLEMS,
+    VERIFY_CHUNK,
     CheckReport,
     MemoryState,
     Problem,
@@ -29,8 +30,9 @@ from chainnode.check import (
 from chainnode.errors import CorruptStore, GenesisError, StoreError, StoreLocked
 from chainnode.home import init_home
 from chainnode.node import Node
+from chainnode.producer import commit_alone
 from chainnode.state_tree import compute_key_hash
-from chainnode.tx import TxBody, decode_transaction, sign_transaction
+from chainnode.tx import Transaction, TxBody, decode_transaction, sign_transaction
 from contracts import anchor
 
 CHAIN = "check-unit"
@@ -243,6 +245,55 @@ def test_a_changed_or_extra_state_tree_node_is_named(home: Path) -> None:
         Problem(3, "n", f"state tree nodes at height 3: unexpected entry for the tree node at depth 40 path "
                 f"{bytes(5).hex()}"),
     ]
+
+
+def commit_unverified(home: Path, blocks: list[list[bytes]]) -> None:
+    """Commit each list of raw transactions as one block, their signatures taken on trust (as a node whose
+    verification was bypassed would), so the store is consistent but for the signatures."""
+    node = Node.from_home(home)
+    try:
+        for raws in blocks:
+            height = node.tip.height + 1
+            for raw in raws:
+                tx = node.mempool.screen(raw, next_height=height)
+                node.mempool.record_signature_verdict(tx, True)
+                node.mempool.admit(tx)
+            taken = node.mempool.take(max_txs=len(raws), max_bytes=1 << 30, next_height=height)
+            proposed = node.build_proposal(taken, node.clock.now_ms())
+            node._commit(proposed, commit_alone(node.node_key, proposed, node.validators_at(height)))
+            node.mempool.note_committed(taken)
+    finally:
+        node.close()
+
+
+def test_bad_transaction_signatures_are_named_in_small_and_large_blocks(tmp_path: Path) -> None:
+    """Small blocks' signatures are checked in chunks gathered across blocks, a large block's in its own
+    chunks: each bad one is named with its height and position, whichever chunk it was in."""
+    home = tmp_path / "home"
+    _, created = init_home(home, chain_id=CHAIN, department="PSB", name="Police",
+                           config_overrides={"max_block_txs": 2 * VERIFY_CHUNK})
+    key = crypto.load_key_file(created.officer_key).key
+
+    def forged(label: str) -> bytes:
+        body = decode_transaction(anchor_tx(key, label)).body
+        return Transaction(body, bytes(crypto.SIGNATURE_SIZE)).raw
+
+    small = [[anchor_tx(key, f"small-{b}-{i}") for i in range(7)] for b in range(90)]  # 630: 3 chunks
+    small[3][2] = forged("small-3-2")
+    small[60][6] = forged("small-60-6")
+    large = [anchor_tx(key, f"large-{i}") for i in range(VERIFY_CHUNK + 10)]
+    large[VERIFY_CHUNK + 4] = forged("large")
+    commit_unverified(home, [*small[:50], large, *small[50:]])
+    report = check_home(home)
+    named = sorted((p.height, p.message) for p in report.problems)
+
+    def bad(height: int, index: int, raw: bytes) -> tuple[int, str]:
+        tx_id = decode_transaction(raw).tx_id.hex()[:16]
+        return height, f"block {height}: transaction #{index} ({tx_id}…): the signature does not verify"
+
+    assert named == [bad(4, 2, small[3][2]), bad(51, VERIFY_CHUNK + 4, large[VERIFY_CHUNK + 4]),
+                     bad(62, 6, small[60][6])]
+    assert report.txs_checked == 90 * 7 + VERIFY_CHUNK + 10
 
 
 def test_a_changed_current_state_value_is_named(home: Path) -> None:
