@@ -179,7 +179,7 @@ class BftDriver:
         self._executing: dict[int, int] = {}
         """Heights whose block this node is executing now (validations in flight), with how many."""
         self.sync = BlockSync(node, self.network, lock=self._sync_lock, on_advanced=self._on_head_moved,
-                              is_executing=self.is_executing)
+                              is_executing=self.is_executing, executed=self.executed_block)
         self.tx_relay = TxRelay(is_pending=lambda raw: node.mempool.get_by_raw(raw) is not None,
                                 send=self._relay_from_peer)
         """Peers' transactions, relayed at a later status tick if still pending (driver/relay.py)."""
@@ -443,6 +443,12 @@ class BftDriver:
 
     def is_executing(self, height: int) -> bool:
         return height in self._executing
+
+    def executed_block(self, height: int, block_hash: bytes) -> ProposedBlock | None:
+        """The executed form of a block this node's consensus validated or built (block sync commits it
+        without executing it again). Safe from a worker thread: one dictionary read."""
+        executed = self.engine.blocks.get_executed(height, block_hash)
+        return executed if isinstance(executed, ProposedBlock) else None
 
     async def _commit(self, decision: Decide, block: Block, executed_or_none: Any | None) -> None:
         executed: ProposedBlock

@@ -113,6 +113,12 @@ class NodeMetrics:
             "or validate (a peer's proposal or a synced block, signatures and re-execution).", ["phase"],
             buckets=DURATION_BUCKETS, registry=registry)
         self._build, self._validate = execution.labels(phase="build"), execution.labels(phase="validate")
+        synced = Counter(
+            PREFIX + "synced_blocks", "Blocks committed from block sync, by execution: executed (validated and "
+            "executed here), known (this node had validated the same block as a proposal, and executed it then).",
+            ["execution"], registry=registry)
+        self._synced_executed = synced.labels(execution="executed")
+        self._synced_known = synced.labels(execution="known")
         self._store_write = Histogram(
             PREFIX + "store_write_seconds", "Time to write one committed block to LevelDB (one synced batch).",
             buckets=DURATION_BUCKETS, registry=registry)
@@ -138,6 +144,10 @@ class NodeMetrics:
             self._txs_failed.inc(failed)
         if interval_ms is not None:
             self.block_interval.observe(interval_ms / 1000)
+
+    def on_synced_block(self, *, known: bool) -> None:
+        """One block committed from block sync; `known`: its executed form came from this node's consensus."""
+        (self._synced_known if known else self._synced_executed).inc()
 
     def on_decided(self, round_: int) -> None:
         """Consensus decided a height in round `round_` (0 is the first)."""

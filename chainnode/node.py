@@ -462,19 +462,32 @@ class Node:
             out.append((block, commit))
         return out
 
-    def apply_synced_block(self, block_bytes: bytes, commit_bytes: bytes) -> ProposedBlock:
+    def apply_synced_block(
+        self, block_bytes: bytes, commit_bytes: bytes,
+        executed: Callable[[int, bytes], ProposedBlock | None] = lambda height, block_hash: None,
+    ) -> ProposedBlock:
         """Verify a block fetched from a peer (its commit against the validators of its height, then
-        every validity rule with re-execution) and commit it. Raises InvalidBlock or InvalidCommit."""
+        every validity rule with re-execution) and commit it. Raises InvalidBlock or InvalidCommit.
+
+        `executed(height, block_hash)` gives this node's consensus's executed form of that block, if it
+        validated the same block as a proposal on the same head: then the block is not executed again (the
+        hash names the same header, and the header the same transactions; the commit is still checked)."""
         block = decode_block(block_bytes, max_size=MAX_ENCODED_BLOCK)
         commit = decode_commit(commit_bytes)
         height = block.header.height
         if height != self.tip.height + 1:
             raise InvalidBlock(f"synced block {height} does not follow the head {self.tip.height}", field="height")
+        block_hash = block.compute_hash()
         validate_commit(
-            commit, chain_id=self.genesis.chain_id, height=height, block_hash=block.compute_hash(),
+            commit, chain_id=self.genesis.chain_id, height=height, block_hash=block_hash,
             validators=self.validators_at(height),
         )
-        proposed = self.validate_block(block)
+        known = executed(height, block_hash)
+        if known is not None and known.block_hash == block_hash and known.block.header.height == height:
+            proposed = known
+        else:
+            known, proposed = None, self.validate_block(block)
+        self.metrics.on_synced_block(known=known is not None)
         with self._commit_lock:
             self._commit(proposed, commit)
         return proposed

@@ -4,7 +4,8 @@ A node learns from peers' status messages that it is behind (it restarted, was p
 late). It then asks the highest peer for `[block, commit]` pairs from its next height on, in batches of
 at most SYNC_BATCH_BLOCKS blocks or SYNC_BATCH_BYTES, and applies each through
 `Node.apply_synced_block`: the commit is checked against the validator set of its height and the block
-against every validity rule, with re-execution, before it is written. A peer that answers with anything
+against every validity rule, with re-execution, before it is written (a block this node's consensus already
+validated as a proposal is not executed again: its executed form is committed once the commit checks). A peer that answers with anything
 invalid is dropped as a sync source and scored down (`Offence.INVALID_SYNC_DATA`); one that announced a
 height and then answers an error (`not_found`, ...) for it lied in its status (`Offence.FALSE_STATUS`); so a repeat
 offender gets banned by the network's scoring. A timeout or a lost link only drops the peer as a source.
@@ -24,6 +25,7 @@ from chainnode import codec
 from chainnode.errors import ChainError, InvalidInput, NotFound, StoreError
 from chainnode.limits import BLOCK_SYNC_LIMIT
 from chainnode.node import Node
+from chainnode.producer import ProposedBlock
 from chainnode.progress import format_progress
 from chainnode.state_sync import StateSync, StateSyncFailed
 from network.errors import RemoteError
@@ -97,7 +99,8 @@ class BlockSync:
     """Tracks peers' heights and catches this node up when one is ahead."""
 
     def __init__(self, node: Node, network: Network, *, lock: asyncio.Lock, on_advanced: Callable[[], None],
-                 is_executing: Callable[[int], bool] = lambda height: False) -> None:
+                 is_executing: Callable[[int], bool] = lambda height: False,
+                 executed: Callable[[int, bytes], ProposedBlock | None] = lambda height, block_hash: None) -> None:
         self.node = node
         self.network = network
         self.lock = lock
@@ -105,6 +108,10 @@ class BlockSync:
         self.on_advanced = on_advanced
         self.is_executing = is_executing
         """Whether this node's consensus is executing the block of a height right now (LAG_GRACE_S)."""
+        self.executed = executed
+        """This node's consensus's executed form of a block (height, hash), if it validated it as a proposal:
+        a fetched block it names is committed without executing it again (`Node.apply_synced_block`). Called
+        from a worker thread; a dictionary read."""
         self.peer_heights: dict[bytes, int] = {}
         self.wanted = asyncio.Event()
         self.urgent = False
@@ -196,7 +203,8 @@ class BlockSync:
                     if self.node.head_height() != head:
                         break  # consensus committed meanwhile: ask again from the new head
                     try:
-                        proposed = await asyncio.to_thread(self.node.apply_synced_block, block_bytes, commit_bytes)
+                        proposed = await asyncio.to_thread(self.node.apply_synced_block, block_bytes, commit_bytes,
+                                                           self.executed)
                     except ChainError as exc:
                         log.warning("peer %s sent an invalid block %d: %s", peer.hex()[:16], head + 1, exc)
                         self.network.report_peer(peer, Offence.INVALID_SYNC_DATA, f"invalid block {head + 1}: {exc}")

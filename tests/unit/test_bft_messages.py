@@ -171,3 +171,13 @@ async def test_relays_skip_peers_whose_status_lists_a_link_with_the_origin(drive
                     (KIND_VOTE, None, [origin, linked, unlinked, silent])]
     driver.on_peer_disconnected(linked)
     assert linked not in driver.peer_links and set(driver.peer_links) == {unlinked}
+
+
+async def test_block_sync_is_given_the_executed_blocks_consensus_keeps(driver: BftDriver) -> None:
+    """Block sync commits a fetched block that consensus already validated without executing it again: the
+    driver hands it the engine's executed forms, and only those (by height and hash)."""
+    proposed = driver.node.build_proposal([], driver.node.clock.now_ms())
+    driver.engine.blocks.set_executed(1, proposed.block_hash, proposed)
+    assert driver.sync.executed(1, proposed.block_hash) is proposed
+    assert driver.sync.executed(1, bytes(32)) is None
+    assert driver.sync.executed(2, proposed.block_hash) is None

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from chainnode import crypto
-from chainnode.block import VOTE_PRECOMMIT, Block, Commit, CommitSignature, Vote
+from chainnode.block import VOTE_PRECOMMIT, Block, Commit, CommitSignature, Vote, decode_block
 from chainnode.errors import InvalidBlock, InvalidCommit
 from chainnode.home import DepartmentSpec, init_network
 from chainnode.node import Node
+from chainnode.producer import ProposedBlock
 from tests.nodeproc import anchor_tx
 
 
@@ -123,3 +124,37 @@ async def test_block_sync_verifies_and_applies(pair: tuple[Node, Node, crypto.Pr
     for block_bytes, commit_bytes in batch:
         b.apply_synced_block(block_bytes, commit_bytes)
     assert b.head_height() == 3 and b.tree.root() == a.tree.root()
+
+
+async def test_a_synced_block_validated_as_a_proposal_is_not_executed_again(
+    pair: tuple[Node, Node, crypto.PrivateKey], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b, key = pair
+    roots = []
+    for i in range(2):
+        await a.submit([anchor_tx(key, "v", f"k{i}-{j}") for j in range(4)])
+        proposed = a.build_proposal(a.take_proposal_txs(), now_ms=a.clock.now_ms())
+        a.commit_decided(proposed, quorum_commit([a, b], proposed.block_hash, i + 1))
+        await a.announce_commit(proposed)
+        roots.append(a.tree.root())
+    (block1, commit1), (block2, commit2) = a.blocks_for_sync(1, max_blocks=10, max_bytes=1 << 20)
+    validated = b.validate_block(decode_block(block1))  # as b's consensus would, from the proposal
+    kept = {(1, validated.block_hash): validated}
+
+    def executed(height: int, block_hash: bytes) -> ProposedBlock | None:
+        return kept.get((height, block_hash))
+
+    def no_execution(block: Block) -> ProposedBlock:
+        raise AssertionError("the block was executed again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(b, "validate_block", no_execution)
+        with pytest.raises(InvalidCommit):  # the commit is checked all the same
+            b.apply_synced_block(block1, quorum_commit([a], validated.block_hash, 1).encode(), executed)
+        assert b.apply_synced_block(block1, commit1, executed) is validated
+    assert b.head_height() == 1 and b.tree.root() == roots[0]
+    b.apply_synced_block(block2, commit2, lambda height, block_hash: validated)  # another block's form: not used
+    assert b.head_height() == 2 and b.tree.root() == a.tree.root()
+    samples = {(s.name, s.labels.get("execution")): s.value for m in b.metrics.registry.collect() for s in m.samples}
+    assert samples[("chainnode_synced_blocks_total", "known")] == 1
+    assert samples[("chainnode_synced_blocks_total", "executed")] == 1
