@@ -3,12 +3,13 @@
 A node learns from peers' status messages that it is behind (it restarted, was partitioned, or joined
 late). It then asks the highest peer for `[block, commit]` pairs from its next height on, in batches of
 at most SYNC_BATCH_BLOCKS blocks or SYNC_BATCH_BYTES, and applies each through
-`Node.apply_synced_block`: the commit is checked against the validator set of its height and the block
-against every validity rule, with re-execution, before it is written (a block this node's consensus already
-validated as a proposal is not executed again: its executed form is committed once the commit checks). A peer that answers with anything
-invalid is dropped as a sync source and scored down (`Offence.INVALID_SYNC_DATA`); one that announced a
-height and then answers an error (`not_found`, ...) for it lied in its status (`Offence.FALSE_STATUS`); so a repeat
-offender gets banned by the network's scoring. A timeout or a lost link only drops the peer as a source.
+`Node.apply_synced_block`: the commit is checked against the validator set of its height and the block against
+every validity rule, with re-execution, before it is written (a block this node's consensus already validated
+as a proposal is not executed again: its executed form is committed once the commit checks). A peer that
+answers with anything invalid is dropped as a sync source and scored down (`Offence.INVALID_SYNC_DATA`); one
+that announced a height and then answers an error (`not_found`, ...) for it lied in its status
+(`Offence.FALSE_STATUS`); so a repeat offender gets banned by the network's scoring. A timeout or a lost link
+only drops the peer as a source.
 Progress goes to the log with the percentage, the time left, and blocks and transactions per second.
 A node whose store holds only the genesis state may first join by state sync (chainnode/state_sync.py,
 docs/sync.md) and replay only from there.

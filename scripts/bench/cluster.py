@@ -198,6 +198,21 @@ async def wire_bytes(session: aiohttp.ClientSession, net: Net) -> int:
     return total
 
 
+async def synced_blocks(session: aiohttp.ClientSession, net: Net) -> dict[str, float]:
+    """Blocks the nodes committed from block sync, summed, by execution (known: validated before as a proposal)."""
+    totals: dict[str, float] = {}
+    for i, proc in enumerate(net.procs):
+        if proc is None:
+            continue
+        async with session.get(net.urls[i] + "/metrics") as r:
+            text = await r.text()
+        for kind in ("executed", "known"):
+            for line in text.splitlines():
+                if line.startswith(f'chainnode_synced_blocks_total{{execution="{kind}"}}'):
+                    totals[kind] = totals.get(kind, 0.0) + float(line.split()[-1])
+    return totals
+
+
 def report(label: str, r: dict[str, float]) -> None:
     print(f"{label}: {r['tps']:7.0f} tx/s  p50 {r['p50']:6.0f} ms  p95 {r['p95']:6.0f} ms  p99 {r['p99']:6.0f} ms  "
           f"{r['blocks_s']:5.2f} blocks/s  {r['wire_b']:6.0f} B/tx on the wire  {r['cpu_us']:5.0f} us CPU/tx/node"
@@ -224,6 +239,24 @@ async def catchup(net: Net, n: int) -> None:
           f"{target / took:.1f} blocks/s), including process start", flush=True)
 
 
+async def saturate_and_curve(net: Net, args: argparse.Namespace) -> None:
+    """--runs saturating bursts, then (unless --no-curve) the latency curve at shares of their median rate."""
+    runs = []
+    for run in range(args.runs):
+        txs = make_txs(net, args.max_txs, f"sat-{run}")
+        runs.append(await drive(net, txs, clients=args.clients, batch=args.batch, rate=None, seconds=args.seconds))
+        report(f"saturation run {run + 1}", runs[-1])
+    sat = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    report(f"saturation (median of {args.runs})", sat)
+    if args.curve:
+        for share in (0.25, 0.5, 0.75, 1.0):
+            offered = sat["tps"] * share
+            txs = make_txs(net, int(offered * args.seconds * 1.2) + 100, f"curve-{share}")
+            result = await drive(net, txs, clients=args.clients, batch=max(10, int(offered / 20 / args.clients)),
+                                 rate=offered, seconds=args.seconds)
+            report(f"offered {share:4.0%} = {offered:6.0f} tx/s", result)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     net = Net(work, args.validators, args.block_txs, args.block_interval_ms)
@@ -244,21 +277,14 @@ async def main_async(args: argparse.Namespace) -> None:
             report(f"offered {args.rate:6.0f} tx/s", await drive(
                 net, txs, clients=args.clients, batch=max(10, int(args.rate / 20 / args.clients)), rate=args.rate,
                 seconds=args.seconds))
-            return
-        runs = []
-        for run in range(args.runs):
-            txs = make_txs(net, args.max_txs, f"sat-{run}")
-            runs.append(await drive(net, txs, clients=args.clients, batch=args.batch, rate=None, seconds=args.seconds))
-            report(f"saturation run {run + 1}", runs[-1])
-        sat = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        report(f"saturation (median of {args.runs})", sat)
-        if args.curve:
-            for share in (0.25, 0.5, 0.75, 1.0):
-                offered = sat["tps"] * share
-                txs = make_txs(net, int(offered * args.seconds * 1.2) + 100, f"curve-{share}")
-                result = await drive(net, txs, clients=args.clients, batch=max(10, int(offered / 20 / args.clients)),
-                                     rate=offered, seconds=args.seconds)
-                report(f"offered {share:4.0%} = {offered:6.0f} tx/s", result)
+        else:
+            await saturate_and_curve(net, args)
+
+        async with aiohttp.ClientSession() as session:
+            synced = await synced_blocks(session, net)
+        if synced:
+            print(f"blocks committed from block sync, all nodes: {synced.get('executed', 0):.0f} executed on arrival, "
+                  f"{synced.get('known', 0):.0f} already validated as proposals", flush=True)
     finally:
         for i in range(args.validators):
             net.stop(i)
