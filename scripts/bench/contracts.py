@@ -68,6 +68,7 @@ from chainnode.errors import InvalidProof
 from chainnode.execution import BlockContext, compute_genesis_changes, execute_block
 from chainnode.genesis import Genesis, load_genesis, parse_genesis, write_genesis
 from chainnode.home import DEFAULT_OFFICER_ROLES, init_home
+from chainnode.read_auth import NONCE_SIZE, sign_read
 from chainnode.tx import Transaction, TxBody, sign_transaction
 from contracts import certificates
 from contracts.case_queries import compute_case_id
@@ -205,8 +206,11 @@ def filed_accepted(result: dict[str, Any]) -> str | None:
 
 
 async def submit_and_wait(url: str, signed: Signed, batch: int, clients: int, what: str,
-                          check: Callable[[dict[str, Any]], str | None] | None = None) -> float:
+                          check: Callable[[dict[str, Any]], str | None] | None = None,
+                          sign: Callable[[str], str] | None = None) -> float:
     """Submit every transaction and wait until all are committed; seconds from first submit to last commit.
+    With `check`, the event stream carries each result's events (`detail=events`, a request signed by
+    `sign(target)`, which returns the Authorization header); otherwise codes only, as most subscribers ask.
 
     Raises SystemExit if a submission is rejected, a result is not ok (or fails `check`), or commits stop
     for 60 s.
@@ -216,7 +220,11 @@ async def submit_and_wait(url: str, signed: Signed, batch: int, clients: int, wh
     failed: list[str] = []
     done = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        ws = await session.ws_connect(url + "/v1/events", max_msg_size=0)
+        if check is None or sign is None:
+            ws = await session.ws_connect(url + "/v1/events", max_msg_size=0)
+        else:
+            target = "/v1/events?detail=events"
+            ws = await session.ws_connect(url + target, max_msg_size=0, headers={"Authorization": sign(target)})
 
         async def listen() -> None:
             async for message in ws:
@@ -465,6 +473,11 @@ def one_run(args: argparse.Namespace, run: int, pool: ProcessPoolExecutor) -> di
             checks.append((certificates.compute_cert_id(issues.tx_ids[j]), issue_args[j][2]["content_hash"]))
 
     url = f"http://127.0.0.1:{port}"
+    node_key = crypto.load_key_file(home / "keys" / "node.key").key.public_key
+
+    def sign(target: str) -> str:
+        return sign_read(key, chain_id, "GET", target, int(time.time() * 1000), os.urandom(NONCE_SIZE), node_key)
+
     proc = start_node(home, work / "node.log")
     out: dict[str, float] = {}
     try:
@@ -475,7 +488,7 @@ def one_run(args: argparse.Namespace, run: int, pool: ProcessPoolExecutor) -> di
             threads0 = thread_cpu(proc.pid)
             cpu0 = cpu_seconds(proc.pid)
             check = filed_accepted if name == "cases.file" else None
-            elapsed = asyncio.run(submit_and_wait(url, signed, args.batch, args.clients, name, check))
+            elapsed = asyncio.run(submit_and_wait(url, signed, args.batch, args.clients, name, check, sign))
             if spy is not None:
                 print(stop_spy(spy, name, args.profile_lines), flush=True)
             settle(proc.pid)
