@@ -63,6 +63,7 @@ from chainnode.producer import ChainTip, ProposedBlock, build_block, commit_alon
 from chainnode.reader import Head, Reader, TxStatus, load_validator_set
 from chainnode.rollback import StoreRollback, detect_store_rollback
 from chainnode.state import compute_state_update
+from chainnode.state_cache import StateCache
 from chainnode.state_tree import StateTree
 from chainnode.store import BlockWrite, Store
 from chainnode.tx import Transaction
@@ -148,6 +149,8 @@ class Node:
         self._validator_sets: OrderedDict[int, ValidatorSet] = OrderedDict()
         self._commit_lock = threading.RLock()
         self.tree = self.store.load_tree()
+        self.state = StateCache(self.store)
+        """The current state as execution reads it (under `_commit_lock`), kept in step by `_commit`."""
         self._limits: tuple[int, ConsensusLimits] | None = None
         self.tip = self._load_tip()
         self._validate_tip_state()
@@ -309,6 +312,7 @@ class Node:
                     validator_sets=new_sets,
                 )
             )
+        self.state.apply(proposed.execution.changes)
         self.committed.add_block(height, proposed.txs)
         self.tree = proposed.update.tree
         header = proposed.block.header
@@ -381,7 +385,7 @@ class Node:
                     tip=self.tip,
                     txs=txs,
                     now_ms=now_ms,
-                    state=self.store,
+                    state=self.state,
                     tree=self.tree,
                     load_node=self.store.load_node,
                     validators=self.validators_at(height),
@@ -419,7 +423,7 @@ class Node:
                 return validate_proposed_block(
                     block,
                     tip=self.tip,
-                    state=self.store,
+                    state=self.state,
                     tree=self.tree,
                     load_node=self.store.load_node,
                     validators=self.validators_at(height),
@@ -497,6 +501,7 @@ class Node:
         with self._commit_lock:
             self._validator_sets.clear()
             self._limits = None
+            self.state.clear()  # the sync replaced the current state outside _commit
             self.tree = self.store.load_tree()
             self.tip = self._load_tip()
             self._validate_tip_state()
