@@ -175,7 +175,10 @@ def test_a_network_reports_peers_traffic_rounds_and_readiness_in_json_logs(tmp_p
         assert peers == {"SAMR", "CAB", "TAX"}
         assert all(value(first, "chainnode_peer_sent_bytes_total", peer=p) > 0 for p in peers)
         assert value(first, "chainnode_admission_verdicts_total", code="accepted", source="api") == 5
-        assert value(second, "chainnode_admission_verdicts_total", code="accepted", source="peer") >= 5
+        # node1 judged each gossiped copy: accepted, or (if node0's block got there first) refused as committed
+        from_peers = sum(v for (name, labels), v in second.items()
+                         if name == "chainnode_admission_verdicts_total" and ("source", "peer") in labels)
+        assert from_peers >= 5, {k: v for k, v in second.items() if k[0] == "chainnode_admission_verdicts_total"}
         for samples in (first, second):
             assert value(samples, "chainnode_head_height") >= head
             assert value(samples, "chainnode_transactions_committed_total", outcome="ok") == 5

@@ -53,7 +53,7 @@ class FakeNode:
     def head_height(self) -> int:
         return self.head
 
-    def apply_synced_block(self, block: bytes, commit: bytes) -> Any:
+    def apply_synced_block(self, block: bytes, commit: bytes, executed: Any = None) -> Any:
         raise InvalidBlock("the commit does not verify")
 
 
