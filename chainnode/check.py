@@ -512,13 +512,13 @@ class _Checker:
         self.base = store.base_height()
         """The height a state-synced store starts its state at (0: replayed from genesis)."""
         self._verify_pool: Executor | None = None
+        """Signatures verify here, in other processes, while this one re-executes the blocks (started with the
+        first chunk of VERIFY_CHUNK signatures: a store of fewer is checked sooner without)."""
         self._gathered: list[tuple[int, Sequence[Transaction]]] = []
         """Small blocks whose signatures wait to fill a chunk: (height, transactions)."""
         self._gathered_items: list[tuple[bytes, bytes, bytes]] = []
         self._batches: deque[_SignatureBatch] = deque()
         """Chunks of small blocks' signatures on the pool, oldest first."""
-        """Signatures of large blocks verify here, in other processes, while this one re-executes the block
-        (started on the first such block: a small store is checked sooner without)."""
 
     def add(self, height: int | None, column: bytes | str, message: str) -> None:
         name = column if isinstance(column, str) else column.decode("ascii", "replace")
@@ -715,10 +715,16 @@ class _Checker:
         return self._verify_pool
 
     def send_gathered(self) -> None:
-        """Hand the gathered small blocks' signatures to the pool as one chunk."""
+        """Hand the gathered small blocks' signatures to the pool as one chunk (the last, partial chunk of a
+        store too small to have started the pool is verified here)."""
         if not self._gathered:
             return
-        future = self._pool().submit(crypto.verify_many, self._gathered_items)
+        future: Future[list[bool]]
+        if len(self._gathered_items) < VERIFY_CHUNK and self._verify_pool is None:
+            future = Future()
+            future.set_result(crypto.verify_many(self._gathered_items))
+        else:
+            future = self._pool().submit(crypto.verify_many, self._gathered_items)
         self._batches.append(_SignatureBatch(self._gathered, future))
         self._gathered, self._gathered_items = [], []
 
