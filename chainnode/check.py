@@ -7,7 +7,8 @@ and value with what the replay implies, so any altered, missing or extra byte is
 writes to the store and refuses to run beside a node that holds the store open.
 
 Theory of operation: three passes.
-1. SCAN every key of the database once, in key order. Meta keys and unknown columns are judged here.
+1. SCAN every key of the database once, in key order, but those of the current state (s, w: pass 3 reads
+   them), each known column as its own key range. Meta keys and keys of no known column are judged here.
    Each entry of the per-height index columns (H, t, e, y, n, R) is assigned the height it belongs to (read
    from its key or value) and folded into that height's digest, a SHA-256 chain over the height's
    entries in key order. A height's tree nodes (n) are adjacent in key order, so they are folded as one
@@ -106,6 +107,8 @@ BLOCK_COLUMNS: Final = (COL_BLOCK, COL_COMMIT, COL_RESULTS)
 STATE_COLUMNS: Final = (COL_STATE, COL_VALIDATORS)
 """Columns that hold the current state, compared with the replayed state at the end."""
 META_KEYS: Final = (META_FORMAT, META_GENESIS, META_HEAD, META_BASE, META_SYNCING)
+SCANNED_COLUMNS: Final = tuple(sorted({*INDEX_COLUMNS, *BLOCK_COLUMNS, *STATE_COLUMNS, b"m"}))
+"""Every known column's first byte, in key order: the scan reads each as a key range, and what lies between."""
 
 LABELS: Final[Mapping[bytes, str]] = {
     COL_BLOCK: "block", COL_COMMIT: "commit", COL_RESULTS: "results", COL_BLOCK_HASH: "block hash index",
@@ -599,49 +602,100 @@ class _Checker:
             self.add(None, "m/head", f"block {self.end + 1} is stored, beyond the head {self.end}")
 
     def scan(self) -> None:
-        """Pass 1 over every key: unknown columns, misplaced entries, and each height's index digest."""
-        digests = self.digests = [ZERO_DIGEST] * (self.end + 1)
-        sha256, join, pack = hashlib.sha256, b"".join, U32.pack
+        """Pass 1 over every key but the current state's, column by column in key order: unknown columns and
+        meta keys, misplaced entries, and each height's index digest. Each known column is read as its own
+        key range, with a loop made for it; the keys between those ranges belong to no known column."""
+        self.digests = [ZERO_DIGEST] * (self.end + 1)
         beyond: dict[bytes, list[int]] = {}
         n_keys = 0
-        run: hashlib._Hash | None = None  # the tree nodes of run_height so far, adjacent in key order
-        run_height = -1
-        for key, value in self.store.iter_column(b""):
-            n_keys += 1
-            column = key[:1]
-            if run is not None and column != COL_NODE:
-                digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
-                run = None
+        start = b""
+        for column in SCANNED_COLUMNS:
+            stop = bytes([column[0] + 1])
+            n_keys += self.scan_unknown(start, column)
             if column == b"m":
-                if key not in META_KEYS:
-                    self.add(None, "m", f"unknown meta key {show_key(key)}")
-            elif column in INDEX_COLUMNS or column in BLOCK_COLUMNS:
-                height = compute_entry_height(column, key, value)
-                lowest = 0 if column in (COL_HISTORY, COL_NODE, COL_ROOT) else 1
-                if height is None:
-                    self.add(None, column, f"{LABELS[column]}: malformed entry {show_key(key)}")
-                elif not lowest <= height <= self.end:
-                    seen = beyond.setdefault(column, [0, height, height, lowest])
-                    seen[0] += 1
-                    seen[1], seen[2] = min(seen[1], height), max(seen[2], height)
-                elif column == COL_NODE:  # folded as one entry per height: compute_index_digest
-                    if run is None or height != run_height:
-                        if run is not None:
-                            digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
-                        run, run_height = sha256(), height
-                    run.update(join((pack(len(key)), key, pack(len(value)), value)))
-                elif column in INDEX_COLUMNS:  # compute_entry_digest, inline: this runs for every index entry
-                    digests[height] = sha256(join((digests[height], pack(len(key)), key, pack(len(value)),
-                                                   value))).digest()
-            elif column not in STATE_COLUMNS:
-                self.add(None, "?", f"key {show_key(key)} belongs to no known column")
-        if run is not None:
-            digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
-        self.progress(f"scanned {n_keys} keys")
+                n_keys += self.scan_meta()
+            elif column == COL_NODE:
+                n_keys += self.scan_nodes(beyond)
+            elif column not in STATE_COLUMNS:  # the current state is compared in pass 3
+                n_keys += self.scan_column(column, beyond)
+            start = stop
+        n_keys += self.scan_unknown(start, None)
+        self.progress(f"scanned {n_keys} keys outside the current state")
         for column, (count, low, high, lowest) in beyond.items():
             where = f"height {low}" if low == high else f"heights {low}..{high}"
             self.add(low, column, f"{LABELS[column]}: {count} entr{'y' if count == 1 else 'ies'} at {where}, "
                      f"outside the stored heights {lowest}..{self.end}")
+
+    def scan_unknown(self, start: bytes, stop: bytes | None) -> int:
+        """Report every key in [start, stop): no known column begins there."""
+        count = 0
+        for key in self.store.iter_keys(start, stop):
+            count += 1
+            self.add(None, "?", f"key {show_key(key)} belongs to no known column")
+        return count
+
+    def scan_meta(self) -> int:
+        count = 0
+        for key in self.store.iter_keys(b"m", b"n"):
+            count += 1
+            if key not in META_KEYS:
+                self.add(None, "m", f"unknown meta key {show_key(key)}")
+        return count
+
+    def note_out_of_place(self, beyond: dict[bytes, list[int]], column: bytes, key: bytes, height: int | None,
+                          lowest: int) -> None:
+        """A malformed entry is reported now; entries outside the stored heights are counted for one report."""
+        if height is None:
+            self.add(None, column, f"{LABELS[column]}: malformed entry {show_key(key)}")
+            return
+        seen = beyond.setdefault(column, [0, height, height, lowest])
+        seen[0] += 1
+        seen[1], seen[2] = min(seen[1], height), max(seen[2], height)
+
+    def scan_column(self, column: bytes, beyond: dict[bytes, list[int]]) -> int:
+        """The entries of a per-height column: each assigned its height, and folded into that height's digest
+        if it is an index column (compute_entry_digest, inline: this runs for every index entry)."""
+        digests, end, count = self.digests, self.end, 0
+        lowest = 0 if column in (COL_HISTORY, COL_ROOT) else 1
+        fold = column in INDEX_COLUMNS
+        sha256, join, pack, unpack = hashlib.sha256, b"".join, U32.pack, U64.unpack_from
+        for key, value in self.store.iter_range(column, bytes([column[0] + 1])):
+            count += 1
+            if column == COL_HISTORY:  # compute_entry_height, inline for the two largest columns
+                height = unpack(key, 33)[0] if len(key) == 41 else None
+            elif column == COL_ENTITY:
+                ok = len(key) >= 14 and key[-13] == 0 and len(value) == 32
+                height = unpack(key, len(key) - 12)[0] if ok else None
+            else:
+                height = compute_entry_height(column, key, value)
+            if height is None or not lowest <= height <= end:
+                self.note_out_of_place(beyond, column, key, height, lowest)
+            elif fold:
+                digests[height] = sha256(join((digests[height], pack(len(key)), key, pack(len(value)),
+                                               value))).digest()
+        return count
+
+    def scan_nodes(self, beyond: dict[bytes, list[int]]) -> int:
+        """The state tree nodes: a height's are adjacent in key order and fold into its digest as one entry
+        (compute_index_digest)."""
+        digests, end, count = self.digests, self.end, 0
+        sha256, join, pack, unpack = hashlib.sha256, b"".join, U32.pack, U64.unpack_from
+        run: hashlib._Hash | None = None  # the nodes of run_height so far
+        run_height = -1
+        for key, value in self.store.iter_range(COL_NODE, NODE_COLUMN_END):
+            count += 1
+            height = unpack(key, 1)[0] if 10 <= len(key) <= 42 else None
+            if height is None or height > end:
+                self.note_out_of_place(beyond, COL_NODE, key, height, 0)
+                continue
+            if height != run_height or run is None:
+                if run is not None:
+                    digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
+                run, run_height = sha256(), height
+            run.update(join((pack(len(key)), key, pack(len(value)), value)))
+        if run is not None:
+            digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
+        return count
 
     # --- 2. the replay -------------------------------------------------------------------------------
 

@@ -432,6 +432,16 @@ class StoreView:
     def iter_column(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield from self._db.iterator(prefix=prefix)
 
+    def iter_range(self, start: bytes, stop: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) from `start` (included) to `stop` (excluded; None: to the end), in key order."""
+        iterator: Iterator[tuple[bytes, bytes]] = self._db.iterator(start=start, stop=stop)
+        return iterator
+
+    def iter_keys(self, start: bytes, stop: bytes | None) -> Iterator[bytes]:
+        """Every key from `start` (included) to `stop` (excluded; None: to the end), in key order."""
+        iterator: Iterator[bytes] = self._db.iterator(start=start, stop=stop, include_value=False)
+        return iterator
+
 class StoreSnapshot(StoreView):
     """The store frozen at one instant (a LevelDB snapshot): every getter answers as of that commit.
 

@@ -247,6 +247,39 @@ def test_a_changed_or_extra_state_tree_node_is_named(home: Path) -> None:
     ]
 
 
+def test_the_scan_names_misplaced_entries_in_every_column_and_keys_of_no_column(home: Path) -> None:
+    """Malformed and out-of-range entries of each per-height column, unknown meta keys, and keys before,
+    between and after the known columns: each is named, in key order, and nothing else is."""
+    beyond = (BLOCKS + 5).to_bytes(8, "big")
+    mutate(home, put={
+        b"!first": b"x",                                  # before every column
+        b"H" + bytes(32): beyond,                         # block hash index: a height beyond the head
+        b"e" + b"doc" + bytes(3): bytes(32),              # entity index: too short
+        b"m/unknown": b"x",
+        b"n" + beyond + bytes([1, 0x80]): bytes(8),       # a tree node beyond the head
+        b"n" + bytes(5): b"x",                            # a tree node key too short
+        b"p-between": b"x",                               # between n and r
+        b"t" + bytes(32): bytes(3),                       # tx index: a value too short
+        b"y" + bytes(10): b"x",                           # history: a key too short
+        b"~last": b"x",                                   # after every column
+    })
+    report = check_home(home)
+    assert report.problems == [
+        Problem(None, "?", "key !first belongs to no known column"),
+        Problem(None, "e", f"entity index: malformed entry {show_key(b'e' + b'doc' + bytes(3))}"),
+        Problem(None, "m", "unknown meta key m/unknown"),
+        Problem(None, "n", f"state tree nodes: malformed entry {show_key(b'n' + bytes(5))}"),
+        Problem(None, "?", "key p-between belongs to no known column"),
+        Problem(None, "t", f"transaction index: malformed entry {show_key(b't' + bytes(32))}"),
+        Problem(None, "y", f"state history: malformed entry {show_key(b'y' + bytes(10))}"),
+        Problem(None, "?", "key ~last belongs to no known column"),
+        Problem(BLOCKS + 5, "H", f"block hash index: 1 entry at height {BLOCKS + 5}, outside the stored heights "
+                f"1..{BLOCKS}"),
+        Problem(BLOCKS + 5, "n", f"state tree nodes: 1 entry at height {BLOCKS + 5}, outside the stored heights "
+                f"0..{BLOCKS}"),
+    ]
+
+
 def commit_unverified(home: Path, blocks: list[list[bytes]]) -> None:
     """Commit each list of raw transactions as one block, their signatures taken on trust (as a node whose
     verification was bypassed would), so the store is consistent but for the signatures."""
