@@ -99,6 +99,7 @@ VERIFY_CHUNK: Final = 256
 MAX_BATCHES_IN_FLIGHT: Final = 8
 ZERO_DIGEST: Final = bytes(32)
 NODE_COLUMN_END: Final = bytes([COL_NODE[0] + 1])
+_unpack_u64 = U64.unpack_from
 
 INDEX_COLUMNS: Final = (COL_BLOCK_HASH, COL_ENTITY, COL_TX, COL_NODE, COL_ROOT, COL_HISTORY)
 """Columns with entries for many keys per height, compared through the per-height digests."""
@@ -236,17 +237,15 @@ def compute_index_digest(entries: Mapping[bytes, bytes]) -> bytes:
     """The digest of a height's index entries: each entry folded in key order (`compute_entry_digest`),
     from 32 zero bytes, except that the height's tree nodes, adjacent in key order, are folded as one
     entry: key "n" (shorter than any node key), value `compute_run_digest` of the nodes."""
-    digest, sha256, join, pack = ZERO_DIGEST, hashlib.sha256, b"".join, U32.pack
     keys = sorted(entries)
     first, end = bisect.bisect_left(keys, COL_NODE), bisect.bisect_left(keys, NODE_COLUMN_END)
-    for at, key in enumerate(keys):
-        if first <= at < end:
-            if at == first:
-                nodes = compute_run_digest((key, entries[key]) for key in keys[first:end])
-                digest = compute_entry_digest(digest, COL_NODE, nodes)
-            continue
-        value = entries[key]  # compute_entry_digest, inline: this runs for every index entry of the store
-        digest = sha256(join((digest, pack(len(key)), key, pack(len(value)), value))).digest()
+    digest = ZERO_DIGEST
+    for key in keys[:first]:
+        digest = compute_entry_digest(digest, key, entries[key])
+    if first < end:
+        digest = compute_entry_digest(digest, COL_NODE, compute_run_digest((k, entries[k]) for k in keys[first:end]))
+    for key in keys[end:]:
+        digest = compute_entry_digest(digest, key, entries[key])
     return digest
 
 
@@ -256,24 +255,49 @@ def compute_run_digest(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
     return hashlib.sha256(b"".join([pack(len(k)) + k + pack(len(v)) + v for k, v in entries])).digest()
 
 
+def _height_in_key(key: bytes, value: bytes) -> int | None:
+    """b, c, r and R: `column || h8(height)`."""
+    return int(_unpack_u64(key, 1)[0]) if len(key) == 9 else None
+
+
+def _height_of_block_hash(key: bytes, value: bytes) -> int | None:
+    """H: `H || block_hash` -> h8(height)."""
+    return int(_unpack_u64(value)[0]) if len(key) == 33 and len(value) == 8 else None
+
+
+def _height_of_tx(key: bytes, value: bytes) -> int | None:
+    """t: `t || tx_id` -> h8(height) || u32(index)."""
+    return int(_unpack_u64(value)[0]) if len(key) == 33 and len(value) == 12 else None
+
+
+def _height_of_entity(key: bytes, value: bytes) -> int | None:
+    """e: `e || entity || 0x00 || h8(height) || u32(index)` -> tx_id."""
+    ok = len(key) >= 14 and key[-13] == 0 and len(value) == 32
+    return int(_unpack_u64(key, len(key) - 12)[0]) if ok else None
+
+
+def _height_of_history(key: bytes, value: bytes) -> int | None:
+    """y: `y || key_hash || h8(height)`."""
+    return int(_unpack_u64(key, 33)[0]) if len(key) == 41 else None
+
+
+def _height_of_node(key: bytes, value: bytes) -> int | None:
+    """n: `n || h8(version) || depth || path` (path: at most 32 bytes)."""
+    return int(_unpack_u64(key, 1)[0]) if 10 <= len(key) <= 42 else None
+
+
+ENTRY_HEIGHT: Final[Mapping[bytes, Callable[[bytes, bytes], int | None]]] = {
+    COL_BLOCK: _height_in_key, COL_COMMIT: _height_in_key, COL_RESULTS: _height_in_key, COL_ROOT: _height_in_key,
+    COL_BLOCK_HASH: _height_of_block_hash, COL_TX: _height_of_tx, COL_ENTITY: _height_of_entity,
+    COL_HISTORY: _height_of_history, COL_NODE: _height_of_node,
+}
+"""Per-height column -> the height of one of its entries, read from its key or value (None if malformed)."""
+
+
 def compute_entry_height(column: bytes, key: bytes, value: bytes) -> int | None:
     """The height a per-height entry belongs to, from its key or value; None if they are malformed."""
-    if column in BLOCK_COLUMNS:
-        return int(U64.unpack(key[1:])[0]) if len(key) == 9 else None
-    if column == COL_BLOCK_HASH:
-        return int(U64.unpack(value)[0]) if len(key) == 33 and len(value) == 8 else None
-    if column == COL_TX:
-        return int(U64.unpack(value[:8])[0]) if len(key) == 33 and len(value) == 12 else None
-    if column == COL_ENTITY:
-        ok = len(key) >= 14 and key[-13] == 0 and len(value) == 32
-        return int(U64.unpack(key[-12:-4])[0]) if ok else None
-    if column == COL_HISTORY:
-        return int(U64.unpack(key[33:])[0]) if len(key) == 41 else None
-    if column == COL_NODE:
-        return int(U64.unpack(key[1:9])[0]) if 10 <= len(key) <= 42 else None
-    if column == COL_ROOT:
-        return int(U64.unpack(key[1:])[0]) if len(key) == 9 else None
-    return None
+    height_of = ENTRY_HEIGHT.get(column)
+    return None if height_of is None else height_of(key, value)
 
 
 def compute_index_entries(
@@ -654,44 +678,36 @@ class _Checker:
 
     def scan_column(self, column: bytes, beyond: dict[bytes, list[int]]) -> int:
         """The entries of a per-height column: each assigned its height, and folded into that height's digest
-        if it is an index column (compute_entry_digest, inline: this runs for every index entry)."""
-        digests, end, count = self.digests, self.end, 0
+        if it is an index column."""
+        digests, end, count, height_of = self.digests, self.end, 0, ENTRY_HEIGHT[column]
         lowest = 0 if column in (COL_HISTORY, COL_ROOT) else 1
         fold = column in INDEX_COLUMNS
-        sha256, join, pack, unpack = hashlib.sha256, b"".join, U32.pack, U64.unpack_from
         for key, value in self.store.iter_range(column, bytes([column[0] + 1])):
             count += 1
-            if column == COL_HISTORY:  # compute_entry_height, inline for the two largest columns
-                height = unpack(key, 33)[0] if len(key) == 41 else None
-            elif column == COL_ENTITY:
-                ok = len(key) >= 14 and key[-13] == 0 and len(value) == 32
-                height = unpack(key, len(key) - 12)[0] if ok else None
-            else:
-                height = compute_entry_height(column, key, value)
+            height = height_of(key, value)
             if height is None or not lowest <= height <= end:
                 self.note_out_of_place(beyond, column, key, height, lowest)
             elif fold:
-                digests[height] = sha256(join((digests[height], pack(len(key)), key, pack(len(value)),
-                                               value))).digest()
+                digests[height] = compute_entry_digest(digests[height], key, value)
         return count
 
     def scan_nodes(self, beyond: dict[bytes, list[int]]) -> int:
         """The state tree nodes: a height's are adjacent in key order and fold into its digest as one entry
         (compute_index_digest)."""
         digests, end, count = self.digests, self.end, 0
-        sha256, join, pack, unpack = hashlib.sha256, b"".join, U32.pack, U64.unpack_from
+        join, pack = b"".join, U32.pack
         run: hashlib._Hash | None = None  # the nodes of run_height so far
         run_height = -1
         for key, value in self.store.iter_range(COL_NODE, NODE_COLUMN_END):
             count += 1
-            height = unpack(key, 1)[0] if 10 <= len(key) <= 42 else None
+            height = _height_of_node(key, value)
             if height is None or height > end:
                 self.note_out_of_place(beyond, COL_NODE, key, height, 0)
                 continue
             if height != run_height or run is None:
                 if run is not None:
                     digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())
-                run, run_height = sha256(), height
+                run, run_height = hashlib.sha256(), height
             run.update(join((pack(len(key)), key, pack(len(value)), value)))
         if run is not None:
             digests[run_height] = compute_entry_digest(digests[run_height], COL_NODE, run.digest())

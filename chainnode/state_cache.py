@@ -47,20 +47,14 @@ class StateCache:
         self._young: dict[bytes, bytes | None] = {}
         self._old: dict[bytes, bytes | None] = {}
         self._young_bytes = 0
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: bytes) -> bytes | None:
         value = self._young.get(key, _MISSING)
         if value is not _MISSING:
-            self.hits += 1
             return value  # type: ignore[return-value]
         value = self._old.get(key, _MISSING)
         if value is _MISSING:
-            self.misses += 1
             value = self._state.get(key)
-        else:
-            self.hits += 1
         self._remember(key, value)  # type: ignore[arg-type]
         return value  # type: ignore[return-value]
 

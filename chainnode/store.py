@@ -442,6 +442,7 @@ class StoreView:
         iterator: Iterator[bytes] = self._db.iterator(start=start, stop=stop, include_value=False)
         return iterator
 
+
 class StoreSnapshot(StoreView):
     """The store frozen at one instant (a LevelDB snapshot): every getter answers as of that commit.
 

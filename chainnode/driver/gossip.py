@@ -61,10 +61,10 @@ LIMITS: Final[Mapping[str, int]] = MappingProxyType(
 """Payload limits per message kind, all derived from the protocol ceilings (chainnode/limits.py)."""
 
 HEIGHT_WINDOW: Final = 2
+"""Messages for heights head+1 .. head+HEIGHT_WINDOW are used (or stashed); others are ignored."""
 MAX_STATUS_LINKS: Final = 64
 """Linked peers a status lists at most (the network's default `max_links`); a node with more lists the first
 64 by key, and its peers relay to it what it may lack from the others, as to a node whose links are unknown."""
-"""Messages for heights head+1 .. head+HEIGHT_WINDOW are used (or stashed); others are ignored."""
 
 
 @dataclass(frozen=True, slots=True)
