@@ -7,6 +7,7 @@ ignored.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,7 +39,8 @@ class NodeConfig:
     verify_threads: int = 2
     admission_processes: int = -1
     """Worker processes that check submitted batches (decoding, shape, signatures: chainnode/admission.py);
-    0 checks them in the node's own process; -1 (the default) picks one per core beyond two, at most 4."""
+    0 checks them in the node's own process; -1 (the default) picks by the cores the node may run on
+    (`admission_process_count`)."""
     read_threads: int = 2
     """Threads of the API's read pool (chainnode/read_pool.py): client reads never run on the event loop."""
     read_queue: int = 16
@@ -115,8 +117,8 @@ COMMENTS = {
     "api_tls_cert": "HTTPS for the API: a PEM certificate chain and its key (paths relative to this home).",
     "api_tls_client_ca": "Mutual TLS: when set, API clients must present a certificate signed by this CA.",
     "api_plain_http": "Plain HTTP instead of HTTPS: for a node whose API listens on loopback only (devnets).",
-    "admission_processes": "Processes that check submitted transactions: -1 = one per core beyond two (at most 4), "
-                           "0 = none (in the node's process).",
+    "admission_processes": "Processes that check submitted transactions: -1 = by cores (none on one core, one on "
+                           "two, one per core beyond two, at most 4), 0 = none (in the node's process).",
 }
 """Comments `render_config` writes above a setting."""
 
@@ -131,10 +133,25 @@ MIN_STORE_BYTES = 1024 * 1024
 
 
 def admission_process_count(config: NodeConfig, cores: int | None) -> int:
-    """How many admission worker processes `config` asks for on a machine with `cores` cores."""
+    """How many admission worker processes `config` asks for on a machine with `cores` cores.
+
+    Automatic (-1): none on one core; otherwise one per core beyond two, at least one and at most 4. On two
+    cores one worker takes decoding and signatures off the node's interpreter, which then runs consensus,
+    the API and execution with less contention for its lock (docs/admission.md has the figures).
+    """
     if config.admission_processes >= 0:
         return config.admission_processes
-    return min(4, max(0, (cores or 1) - 2))
+    cores = cores or 1
+    return 0 if cores < 2 else min(4, max(1, cores - 2))
+
+
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (taskset, a service's CPUAffinity) where the
+    system has one, else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def parse_listen(value: str, *, field: str) -> tuple[str, int]:

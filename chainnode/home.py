@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chainnode import crypto
-from chainnode.config import HomeLayout, NodeConfig, render_config
+from chainnode.config import HomeLayout, NodeConfig, admission_process_count, available_cores, render_config
 from chainnode.errors import ConfigError
 from chainnode.genesis import Genesis, load_genesis, write_genesis
 
@@ -102,6 +102,12 @@ def init_network(
             )
         ],
     }
+    # Nodes on loopback share this machine's cores: each gets the worker processes of its share of them (none
+    # for 4 nodes on 2 cores, where a worker would only compete with the other nodes).
+    shared_admission_processes = (
+        admission_process_count(NodeConfig(), available_cores() // len(homes))
+        if host in LOOPBACK_HOSTS and len(homes) > 1 else NodeConfig().admission_processes
+    )
     created = []
     genesis: Genesis | None = None
     for layout, spec, nk, ok, ek, api, p2p in zip(
@@ -115,7 +121,7 @@ def init_network(
         peers = tuple(f"{host}:{p}" for p in p2p_ports if p != p2p)
         config = NodeConfig(
             moniker=spec.code.lower(), api_listen=f"{host}:{api}", p2p_listen=f"{host}:{p2p}", peers=peers,
-            api_plain_http=host in LOOPBACK_HOSTS,
+            api_plain_http=host in LOOPBACK_HOSTS, admission_processes=shared_admission_processes,
         )
         if config_overrides:
             config = dataclasses.replace(config, **config_overrides)

@@ -43,7 +43,7 @@ from chainnode.blobs import BlobStore
 from chainnode.block import Block, Commit, decode_block, decode_commit, validate_commit
 from chainnode.clock import Clock, SystemClock
 from chainnode.committed import CommittedWindow
-from chainnode.config import HomeLayout, NodeConfig, admission_process_count, load_config
+from chainnode.config import HomeLayout, NodeConfig, admission_process_count, available_cores, load_config
 from chainnode.doc_keys import DocumentKeys
 from chainnode.errors import (
     ChainError,
@@ -173,7 +173,7 @@ class Node:
                                    mempool_size=lambda: (len(self.mempool), self.mempool.size_bytes))
         """Prometheus metrics (chainnode/metrics.py): counted here per block and per batch, levels at scrape."""
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
-        self.admission = AdmissionPool(admission_process_count(config, os.cpu_count()))
+        self.admission = AdmissionPool(admission_process_count(config, available_cores()))
         """Worker processes for the stateless checks of submitted batches (chainnode/admission.py)."""
         self._work = asyncio.Event()
         self._new_head = asyncio.Condition()

@@ -32,7 +32,7 @@ from typing import Any
 
 import aiohttp
 import msgpack
-from ledger import verify_floor
+from ledger import cpu_seconds, verify_floor
 
 from chainnode import crypto
 from chainnode.home import DepartmentSpec, init_network
@@ -48,11 +48,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def start_spy(pid: int) -> subprocess.Popen[bytes]:
     """BENCH_SPY=1: sample node0's Python stacks (all threads) into /tmp/bench-cluster-spy.txt (raw format)."""
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-o", "/tmp/bench-cluster-spy.txt",
@@ -62,7 +57,8 @@ def start_spy(pid: int) -> subprocess.Popen[bytes]:
 
 
 class Net:
-    def __init__(self, root: Path, validators: int, block_txs: int, block_interval_ms: int = 100) -> None:
+    def __init__(self, root: Path, validators: int, block_txs: int, block_interval_ms: int = 100,
+                 admission_processes: int = -1) -> None:
         self.api = [free_port() for _ in range(validators)]
         p2p = [free_port() for _ in range(validators)]
         _, self.homes = init_network(
@@ -70,7 +66,8 @@ class Net:
             departments=[DepartmentSpec(code=c, name=c) for c in CODES[:validators]],
             api_ports=self.api, p2p_ports=p2p,
             config_overrides={"block_interval_ms": block_interval_ms, "log_level": "warning",
-                              "timeout_propose_ms": 2000, "max_block_txs": block_txs},
+                              "timeout_propose_ms": 2000, "max_block_txs": block_txs,
+                              "admission_processes": admission_processes},
         )
         self.root = root
         self.urls = [h.api_url for h in self.homes]
@@ -259,7 +256,7 @@ async def saturate_and_curve(net: Net, args: argparse.Namespace) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    net = Net(work, args.validators, args.block_txs, args.block_interval_ms)
+    net = Net(work, args.validators, args.block_txs, args.block_interval_ms, args.admission_processes)
     floor = verify_floor()
     print(f"{args.validators} validators on 127.0.0.1, {os.cpu_count()} cores; floor: {floor:.0f} Ed25519 "
           f"verifications/s on one core", flush=True)
@@ -306,6 +303,8 @@ def main() -> None:
     parser.add_argument("--block-txs", type=int, default=2000, help="max_block_txs of every node")
     parser.add_argument("--block-interval-ms", type=int, default=100,
                         help="block_interval_ms of every node: the block cadence under a steady load")
+    parser.add_argument("--admission-processes", type=int, default=-1,
+                        help="[mempool] admission_processes of every node (-1: the node's automatic choice; 0: none)")
     asyncio.run(main_async(parser.parse_args()))
 
 

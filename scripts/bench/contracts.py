@@ -437,7 +437,8 @@ def make_home(work: Path, args: argparse.Namespace) -> tuple[Path, int, crypto.P
     port = free_port()
     _, created = init_home(
         home, chain_id="bench-contracts", department=DEPARTMENT, name="Bench", api_port=port, p2p_port=free_port(),
-        config_overrides={"block_interval_ms": args.interval_ms, "max_block_txs": args.block_txs},
+        config_overrides={"block_interval_ms": args.interval_ms, "max_block_txs": args.block_txs,
+                          "admission_processes": args.admission_processes},
     )
     genesis_path = home / "genesis.json"
     document = json.loads(genesis_path.read_text(encoding="utf-8"))
@@ -646,6 +647,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--interval-ms", type=int, default=100)
     parser.add_argument("--block-txs", type=int, default=5_000)
+    parser.add_argument("--admission-processes", type=int, default=-1,
+                        help="the node's [mempool] admission_processes (-1: its automatic choice; 0: none)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3,000 cases, 300 holders, one run")
     parser.add_argument("--profile", action="store_true", help="profile the executor in-process and exit")
     parser.add_argument("--block", type=int, default=1_000, help="--profile: transactions per block")

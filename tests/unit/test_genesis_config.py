@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chainnode.config import NodeConfig, load_config, render_config
+from chainnode import home as home_module
+from chainnode.config import (
+    HomeLayout,
+    NodeConfig,
+    admission_process_count,
+    available_cores,
+    load_config,
+    render_config,
+)
 from chainnode.errors import ConfigError, GenesisError
 from chainnode.genesis import compute_genesis_hash, load_genesis, parse_genesis
+from chainnode.home import DepartmentSpec, init_network
 
 KEY = "11" * 32
 DOC: dict[str, Any] = {
@@ -119,3 +129,37 @@ def test_blob_store_quota_setting(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as caught:
             load_config(path)
         assert words in caught.value.message, text
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(None, 0), (1, 0), (2, 1), (3, 1), (4, 2), (5, 3), (6, 4), (64, 4)])
+def test_automatic_admission_processes_by_cores(cores: int | None, expected: int) -> None:
+    assert admission_process_count(NodeConfig(), cores) == expected
+    assert admission_process_count(NodeConfig(admission_processes=0), cores) == 0
+    assert admission_process_count(NodeConfig(admission_processes=3), cores) == 3
+
+
+def test_available_cores_follow_the_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert available_cores() == 1
+
+    def unsupported(pid: int) -> set[int]:
+        raise OSError("not supported")
+
+    monkeypatch.setattr(os, "sched_getaffinity", unsupported, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert available_cores() == 6
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(2, 0), (8, 1), (16, 2)])
+def test_a_local_network_shares_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int,
+                                          expected: int) -> None:
+    """Four nodes on loopback get the admission workers of a quarter of the machine each, written out; nodes
+    on a real address keep the automatic choice, which their own machines make."""
+    monkeypatch.setattr(home_module, "available_cores", lambda: cores)
+    specs = [DepartmentSpec(code=c, name=c) for c in ("PSB", "SAMR", "CAB", "TAX")]
+    _, local = init_network([tmp_path / "local" / str(i) for i in range(4)], chain_id="c", departments=specs,
+                            api_ports=[1, 2, 3, 4], p2p_ports=[5, 6, 7, 8])
+    assert {load_config(HomeLayout(h.home).config).admission_processes for h in local} == {expected}
+    _, spread = init_network([tmp_path / "spread" / str(i) for i in range(4)], chain_id="c", departments=specs,
+                             api_ports=[1, 2, 3, 4], p2p_ports=[5, 6, 7, 8], host="10.0.0.1")
+    assert {load_config(HomeLayout(h.home).config).admission_processes for h in spread} == {-1}
