@@ -98,19 +98,19 @@ def _as_repeat(first: Admission) -> Admission:
         f"transaction {first.tx_id.hex()} is already pending", field="tx"))
 
 
-def open_store(layout: HomeLayout, genesis: Genesis) -> Store:
-    """Open the home's store, initialising it from genesis on first use.
+def open_store(layout: HomeLayout, genesis: Genesis, *, compression: str = "none") -> Store:
+    """Open the home's store, initialising it from genesis on first use. `compression`: `[storage] compression`.
 
     Raises StoreLocked, CorruptStore or StoreError, including when the store belongs to another genesis.
     """
-    store = Store(layout.data)
+    store = Store(layout.data, compression=compression)
     abandoned = store.syncing_height()
     if abandoned is not None and store.head_height() <= 0:
         # a state sync that did not finish: nothing in the store is the node's own, so start afresh
         log.warning("the store holds an unfinished state sync to height %d; clearing it to sync again", abandoned)
         store.close()
         shutil.rmtree(layout.data)
-        store = Store(layout.data)
+        store = Store(layout.data, compression=compression)
     try:
         stored = store.genesis_hash()
         if stored is None:
@@ -145,7 +145,7 @@ class Node:
         self.genesis = genesis
         self.node_key = node_key
         self.clock = clock or SystemClock()
-        self.store = open_store(layout, genesis)
+        self.store = open_store(layout, genesis, compression=config.storage_compression)
         self._validator_sets: OrderedDict[int, ValidatorSet] = OrderedDict()
         self._commit_lock = threading.RLock()
         self.tree = self.store.load_tree()

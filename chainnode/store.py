@@ -42,6 +42,8 @@ refuses the store instead of answering reads below the base as if the keys were 
 UPGRADABLE_FORMAT: Final = b"chainnode-store/3"
 """The one older format a store is upgraded from when opened (`Store.upgrade_entity_index`)."""
 UPGRADE_BATCH_BLOCKS: Final = 1000
+COMPRESSIONS: Final[dict[str, str | None]] = {"none": None, "snappy": "snappy"}
+"""`[storage] compression` -> plyvel's `compression` argument."""
 
 META_FORMAT: Final = b"m/format"
 META_GENESIS: Final = b"m/genesis"
@@ -462,7 +464,12 @@ class StoreSnapshot(StoreView):
 class Store(StoreView):
     """A node's LevelDB store. Reads are safe from any thread; writes come from the one committer."""
 
-    def __init__(self, path: Path, *, header_cache: int = 1024, upgrade: bool = True) -> None:
+    def __init__(self, path: Path, *, header_cache: int = 1024, upgrade: bool = True,
+                 compression: str = "none") -> None:
+        """`compression`: "none" or "snappy", for the table blocks LevelDB writes from now on (each block
+        records how it was written, so a store opens with either)."""
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"unknown store compression {compression!r}")
         path.mkdir(parents=True, exist_ok=True)
         try:
             db = plyvel.DB(
@@ -472,6 +479,7 @@ class Store(StoreView):
                 bloom_filter_bits=10,
                 lru_cache_size=64 * 1024 * 1024,
                 write_buffer_size=32 * 1024 * 1024,
+                compression=COMPRESSIONS[compression],
             )
         except plyvel.IOError as exc:
             if "lock" in str(exc).lower():

@@ -163,3 +163,15 @@ def test_a_local_network_shares_the_cores(tmp_path: Path, monkeypatch: pytest.Mo
     _, spread = init_network([tmp_path / "spread" / str(i) for i in range(4)], chain_id="c", departments=specs,
                              api_ports=[1, 2, 3, 4], p2p_ports=[5, 6, 7, 8], host="10.0.0.1")
     assert {load_config(HomeLayout(h.home).config).admission_processes for h in spread} == {-1}
+
+
+def test_storage_compression_setting(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[storage]\ncompression = "snappy"\n', encoding="utf-8")
+    assert load_config(path).storage_compression == "snappy"
+    assert "compression = \"none\"" in render_config(NodeConfig())
+    path.write_text('[storage]\ncompression = "zstd"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message == 'storage.compression must be "none" or "snappy", got \'zstd\''
+    assert caught.value.field == "storage.compression"

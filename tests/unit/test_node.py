@@ -280,3 +280,54 @@ def test_a_store_of_the_bucket_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         Node.from_home(created.home)
     assert "chainnode-store/2" in caught.value.message and "Re-create the node home" in caught.value.message
+
+
+def _table_bytes(data: Path) -> int:
+    return sum(p.stat().st_size for p in data.glob("*.ldb"))
+
+
+def test_storage_compression_reaches_leveldb_and_a_store_opens_under_either(tmp_path: Path) -> None:
+    """The setting is what LevelDB writes tables with (compressible values take far less room with snappy),
+    and a store written under one setting keeps every value when opened under the other."""
+    from chainnode.store import Store
+
+    value = b"department record " * 200
+    sizes = {}
+    for compression in ("none", "snappy"):
+        store = Store(tmp_path / compression, compression=compression)
+        for i in range(200):
+            store._db.put(b"x/%04d" % i, value)
+        store._db.compact_range()
+        sizes[compression] = _table_bytes(tmp_path / compression)
+        store.close()
+    assert sizes["snappy"] * 5 < sizes["none"]
+    for written, reopened in (("none", "snappy"), ("snappy", "none")):
+        store = Store(tmp_path / written, compression=reopened)
+        try:
+            assert all(store._db.get(b"x/%04d" % i) == value for i in range(200))
+        finally:
+            store.close()
+    with pytest.raises(ValueError, match="unknown store compression 'lz4'"):
+        Store(tmp_path / "other", compression="lz4")
+
+
+async def test_a_node_keeps_its_chain_when_its_compression_setting_changes(tmp_path: Path) -> None:
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    config = created.home / "config.toml"
+    roots = []
+    for round_, compression in enumerate(("snappy", "none", "snappy")):
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace('compression = "none"', f'compression = "{compression}"')
+                          .replace('compression = "snappy"', f'compression = "{compression}"'), encoding="utf-8")
+        node = Node.from_home(created.home)
+        try:
+            assert node.config.storage_compression == compression
+            assert node.head_height() == round_ and [node.store.get_header(h).state_root  # type: ignore[union-attr]
+                                                     for h in range(1, round_ + 1)] == roots
+            await node.submit([anchor_tx(key, "n", f"doc-{round_}")])
+            proposed = await node.produce_block()
+            assert proposed is not None
+            roots.append(proposed.block.header.state_root)
+        finally:
+            node.close()
