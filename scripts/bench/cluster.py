@@ -58,7 +58,8 @@ def start_spy(pid: int) -> subprocess.Popen[bytes]:
 
 class Net:
     def __init__(self, root: Path, validators: int, block_txs: int, block_interval_ms: int = 100,
-                 admission_processes: int = -1) -> None:
+                 admission_processes: int | None = None) -> None:
+        overrides: dict[str, Any] = {} if admission_processes is None else {"admission_processes": admission_processes}
         self.api = [free_port() for _ in range(validators)]
         p2p = [free_port() for _ in range(validators)]
         _, self.homes = init_network(
@@ -66,8 +67,7 @@ class Net:
             departments=[DepartmentSpec(code=c, name=c) for c in CODES[:validators]],
             api_ports=self.api, p2p_ports=p2p,
             config_overrides={"block_interval_ms": block_interval_ms, "log_level": "warning",
-                              "timeout_propose_ms": 2000, "max_block_txs": block_txs,
-                              "admission_processes": admission_processes},
+                              "timeout_propose_ms": 2000, "max_block_txs": block_txs, **overrides},
         )
         self.root = root
         self.urls = [h.api_url for h in self.homes]
@@ -303,8 +303,9 @@ def main() -> None:
     parser.add_argument("--block-txs", type=int, default=2000, help="max_block_txs of every node")
     parser.add_argument("--block-interval-ms", type=int, default=100,
                         help="block_interval_ms of every node: the block cadence under a steady load")
-    parser.add_argument("--admission-processes", type=int, default=-1,
-                        help="[mempool] admission_processes of every node (-1: the node's automatic choice; 0: none)")
+    parser.add_argument("--admission-processes", type=int, default=None,
+                        help="[mempool] admission_processes of every node (-1: each node's automatic choice; 0: none); "
+                             "by default what `chainnode testnet` writes: the workers of each node's share of cores")
     asyncio.run(main_async(parser.parse_args()))
 
 
