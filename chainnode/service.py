@@ -44,7 +44,9 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
     if node.admission.processes:  # before the API serves, so no batch waits for workers to start
         await asyncio.to_thread(node.admission.start)
         if node.admission.processes:
-            log.info("admission: %d worker processes check submitted batches", node.admission.processes)
+            count = node.admission.processes
+            log.info("admission: %d worker process%s check%s submitted batches", count, "es" if count > 1 else "",
+                     "" if count > 1 else "s")
     runner = web.AppRunner(create_app(node), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
