@@ -3,9 +3,12 @@
 
 Prints committed tx/s, p50/p99 submit-to-commit latency, node CPU microseconds per transaction, stored
 bytes per transaction and, measured in the same run, the floor: Ed25519 verify + SHA-256 + a LevelDB
-write per transaction. Each figure is the median over --runs runs.
+write per transaction. Each figure is the median over --runs runs. With --fill N, each run first commits N
+other anchors to its node (printing each chunk's figures), so the measured transactions meet a grown state
+tree and store: a node's throughput falls as they grow.
 
     .venv/bin/python scripts/bench/ledger.py --txs 50000 --batch 1000 --clients 4 --runs 3
+    .venv/bin/python scripts/bench/ledger.py --txs 30000 --fill 120000 --runs 1
 """
 
 from __future__ import annotations
@@ -205,6 +208,15 @@ def one_run(args: argparse.Namespace, run: int) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(wait_ready(url, proc))
+        for k in range(-(-args.fill // args.txs)):  # --fill: grow the state first, in chunks of --txs
+            chunk = make_txs(key, "bench", args.txs, 10_000 * (run + 1) + k)
+            chunk_ids = [decode_transaction(t).tx_id.hex() for t in chunk]
+            before = cpu_seconds(proc.pid)
+            chunk_s, chunk_latencies = asyncio.run(drive(url, chunk, chunk_ids, args.batch, args.clients))
+            print(f"  fill {(k + 1) * args.txs}: {args.txs / chunk_s:.0f} tx/s, "
+                  f"{(cpu_seconds(proc.pid) - before) / args.txs * 1e6:.0f} us CPU/tx, "
+                  f"p99 {chunk_latencies[int(len(chunk_latencies) * 0.99)] * 1000:.0f} ms, "
+                  f"store {dir_bytes(home / 'data') / 1e6:.0f} MB", flush=True)
         cpu0 = cpu_seconds(proc.pid)
         spy = (
             subprocess.Popen(
@@ -236,7 +248,7 @@ def one_run(args: argparse.Namespace, run: int) -> dict[str, float]:
         "p50_ms": latencies[len(latencies) // 2] * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
         "cpu_us": cpu / args.txs * 1e6,
-        "bytes": stored / args.txs,
+        "bytes": stored / (-(-args.fill // args.txs) * args.txs + args.txs),
     }
 
 
@@ -248,6 +260,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--interval-ms", type=int, default=100)
     parser.add_argument("--block-txs", type=int, default=5000)
+    parser.add_argument("--fill", type=int, default=0, metavar="N",
+                        help="first commit N other anchors to the node (in chunks of --txs, each printed), so the "
+                             "measured --txs run on a grown state")
     parser.add_argument("--cpus", default="", help="run the node on these CPUs only (taskset -c LIST, e.g. 0 or 0,1)")
     parser.add_argument("--admission-processes", type=int, default=-1,
                         help="the node's [mempool] admission_processes (-1: its automatic choice; 0: none)")
@@ -265,7 +280,9 @@ def main() -> None:
         )
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     floor = statistics.median(floors)
-    print(f"\nmedian of {args.runs} runs, {args.txs} txs in batches of {args.batch} from {args.clients} clients:")
+    grown = f", each on a node already holding {args.fill} anchors" if args.fill else ""
+    print(f"\nmedian of {args.runs} runs, {args.txs} txs in batches of {args.batch} from {args.clients} "
+          f"clients{grown}:")
     print(f"  committed throughput   {med['tps']:10.0f} tx/s")
     print(f"  submit-to-commit p50   {med['p50_ms']:10.0f} ms")
     print(f"  submit-to-commit p99   {med['p99_ms']:10.0f} ms")
