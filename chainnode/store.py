@@ -492,6 +492,7 @@ class Store(StoreView):
         super().__init__(db, headers=OrderedDict(), header_lock=threading.Lock(), header_cache=header_cache,
                          nodes=NodeCache())
         self.path = path
+        self.compression = compression
         self._check_format(path, upgrade=upgrade)
 
     def _check_format(self, path: Path, *, upgrade: bool) -> None:

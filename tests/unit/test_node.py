@@ -322,7 +322,7 @@ async def test_a_node_keeps_its_chain_when_its_compression_setting_changes(tmp_p
                           .replace('compression = "snappy"', f'compression = "{compression}"'), encoding="utf-8")
         node = Node.from_home(created.home)
         try:
-            assert node.config.storage_compression == compression
+            assert node.config.storage_compression == node.store.compression == compression
             assert node.head_height() == round_ and [node.store.get_header(h).state_root  # type: ignore[union-attr]
                                                      for h in range(1, round_ + 1)] == roots
             await node.submit([anchor_tx(key, "n", f"doc-{round_}")])
