@@ -133,6 +133,7 @@ COMMENTS = {
 
 SYNC_MODES = ("auto", "state", "replay")
 STORAGE_COMPRESSIONS = ("none", "snappy")
+"""`[storage] compression`: "none", or the name of a compression LevelDB (plyvel) knows."""
 
 AUTOMATIC_INTS = frozenset({"admission_processes"})
 """Integer settings where -1 asks the node to choose."""
@@ -217,7 +218,8 @@ def load_config(path: Path) -> NodeConfig:
     if config.sync_mode not in SYNC_MODES:
         raise ConfigError('sync.mode must be "auto", "state" or "replay"', field="sync.mode")
     if config.storage_compression not in STORAGE_COMPRESSIONS:
-        raise ConfigError(f'storage.compression must be "none" or "snappy", got {config.storage_compression!r}',
+        choices = " or ".join(f'"{name}"' for name in STORAGE_COMPRESSIONS)
+        raise ConfigError(f"storage.compression must be {choices}, got {config.storage_compression!r}",
                           field="storage.compression")
     if config.log_format not in ("text", "json"):
         raise ConfigError('node.log_format must be "text" or "json"', field="node.log_format")

@@ -45,8 +45,8 @@ async def serve(node: Node, *, ready: asyncio.Event | None = None) -> None:
         await asyncio.to_thread(node.admission.start)
         if node.admission.processes:
             count = node.admission.processes
-            log.info("admission: %d worker process%s check%s submitted batches", count, "es" if count > 1 else "",
-                     "" if count > 1 else "s")
+            workers = "1 worker process checks" if count == 1 else f"{count} worker processes check"
+            log.info("admission: %s submitted batches", workers)
     runner = web.AppRunner(create_app(node), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)

@@ -24,6 +24,7 @@ import plyvel
 
 from chainnode import codec
 from chainnode.block import Block, BlockHeader, Commit, decode_block, decode_commit
+from chainnode.config import STORAGE_COMPRESSIONS
 from chainnode.errors import CorruptStore, InvalidInput, StateNotKept, StoreError, StoreLocked
 from chainnode.execution import compute_call_entities
 from chainnode.state import StateUpdate
@@ -42,8 +43,6 @@ refuses the store instead of answering reads below the base as if the keys were 
 UPGRADABLE_FORMAT: Final = b"chainnode-store/3"
 """The one older format a store is upgraded from when opened (`Store.upgrade_entity_index`)."""
 UPGRADE_BATCH_BLOCKS: Final = 1000
-COMPRESSIONS: Final[dict[str, str | None]] = {"none": None, "snappy": "snappy"}
-"""`[storage] compression` -> plyvel's `compression` argument."""
 
 META_FORMAT: Final = b"m/format"
 META_GENESIS: Final = b"m/genesis"
@@ -468,7 +467,7 @@ class Store(StoreView):
                  compression: str = "none") -> None:
         """`compression`: "none" or "snappy", for the table blocks LevelDB writes from now on (each block
         records how it was written, so a store opens with either)."""
-        if compression not in COMPRESSIONS:
+        if compression not in STORAGE_COMPRESSIONS:
             raise ValueError(f"unknown store compression {compression!r}")
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -479,7 +478,7 @@ class Store(StoreView):
                 bloom_filter_bits=10,
                 lru_cache_size=64 * 1024 * 1024,
                 write_buffer_size=32 * 1024 * 1024,
-                compression=COMPRESSIONS[compression],
+                compression=None if compression == "none" else compression,  # plyvel's names otherwise
             )
         except plyvel.IOError as exc:
             if "lock" in str(exc).lower():
