@@ -87,6 +87,9 @@ class _NodeApp:
     def decode_block(self, raw: bytes) -> Block:
         return decode_block(raw, max_size=MAX_ENCODED_BLOCK)
 
+    def verify_signature(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        return self.node.consensus_signatures.verify(public_key, message, signature)
+
 
 class _MetricsProbe:
     """What scrapes and readiness checks read of the driver (chainnode.metrics.ConsensusProbe), from any thread."""

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,42 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> boo
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, nacl.exceptions.TypeError):
         return False
     return True
+
+
+class VerifiedSignatures:
+    """The last `capacity` signatures this process found valid, so that one seen again is not verified again.
+
+    Consensus checks most signatures twice: a precommit when it arrives as a vote, then the same precommit
+    inside the commit that decides its block, and again inside the next block's last commit. Only a
+    successful check is remembered (never a peer's claim, never a failure), keyed by the whole (public key,
+    message, signature), so a hit is exactly a check that passed before. Thread-safe: the vote screen fills
+    it on the event loop, commits read it on the building thread.
+    """
+
+    def __init__(self, capacity: int = 8192) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._valid: dict[tuple[bytes, bytes, bytes], None] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._valid)
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """`verify_signature`, answered from memory for a triple that verified before."""
+        entry = (public_key, message, signature)
+        if entry in self._valid:
+            self.hits += 1
+            return True
+        if not verify_signature(public_key, message, signature):
+            return False
+        with self._lock:
+            self._valid[entry] = None
+            if len(self._valid) > self._capacity:
+                del self._valid[next(iter(self._valid))]  # the oldest: dicts keep insertion order
+        return True
 
 
 def validate_signature(public_key: bytes, message: bytes, signature: bytes, *, what: str) -> None:

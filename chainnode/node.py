@@ -173,6 +173,9 @@ class Node:
                                    mempool_size=lambda: (len(self.mempool), self.mempool.size_bytes))
         """Prometheus metrics (chainnode/metrics.py): counted here per block and per batch, levels at scrape."""
         self._pool = ThreadPoolExecutor(max_workers=config.verify_threads, thread_name_prefix="verify")
+        self.consensus_signatures = crypto.VerifiedSignatures()
+        """Vote and commit signatures this node verified: a precommit checked as a vote is not checked again
+        in the commit that decides its block, nor in the next block's last commit."""
         self.admission = AdmissionPool(admission_process_count(config, available_cores()))
         """Worker processes for the stateless checks of submitted batches (chainnode/admission.py)."""
         self._work = asyncio.Event()
@@ -433,6 +436,7 @@ class Node:
                     is_committed=self.committed.contains,
                     check_signatures=self.check_signatures,
                     known=self.mempool.get_by_raw,
+                    verify_commit=self.consensus_signatures.verify,
                 )
 
     def commit_decided(self, proposed: ProposedBlock, commit: Commit) -> None:
@@ -447,6 +451,7 @@ class Node:
             height=header.height,
             block_hash=proposed.block_hash,
             validators=self.validators_at(header.height),
+            verify=self.consensus_signatures.verify,
         )
         with self._commit_lock:
             self._commit(proposed, commit)
@@ -484,7 +489,7 @@ class Node:
         block_hash = block.compute_hash()
         validate_commit(
             commit, chain_id=self.genesis.chain_id, height=height, block_hash=block_hash,
-            validators=self.validators_at(height),
+            validators=self.validators_at(height), verify=self.consensus_signatures.verify,
         )
         known = executed(height, block_hash)
         if known is not None and known.block_hash == block_hash and known.block.header.height == height:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from chainnode import crypto
 from chainnode.block import Block, validate_block_shape, validate_commit
 from chainnode.errors import InvalidBlock, InvalidCommit, InvalidInput
 from chainnode.producer import ChainTip, ProposedBlock, build_block
@@ -20,6 +21,7 @@ from chainnode.validators import ValidatorSet
 from contracts.base import StateReader
 
 SignatureCheck = Callable[[Sequence[Transaction]], list[bool]]
+VerifySignature = Callable[[bytes, bytes, bytes], bool]
 
 
 def validate_block_header_against_tip(
@@ -29,8 +31,10 @@ def validate_block_header_against_tip(
     validators: ValidatorSet,
     next_validators: ValidatorSet,
     last_validators: ValidatorSet | None,
+    verify_commit: VerifySignature = crypto.verify_signature,
 ) -> None:
-    """Header rules that need no execution. Raises InvalidBlock or InvalidCommit naming the rule."""
+    """Header rules that need no execution. Raises InvalidBlock or InvalidCommit naming the rule.
+    `verify_commit` checks each signature of the parent's commit (the node's cache of consensus signatures)."""
     header = block.header
     if header.chain_id != tip.chain_id:
         raise InvalidBlock(f"block is for chain {header.chain_id!r}, expected {tip.chain_id!r}", field="chain_id")
@@ -58,6 +62,7 @@ def validate_block_header_against_tip(
             height=tip.height,
             block_hash=tip.block_hash,
             validators=last_validators,
+            verify=verify_commit,
         )
 
 
@@ -109,10 +114,12 @@ def validate_proposed_block(
     is_committed: Callable[[Transaction], bool],
     check_signatures: SignatureCheck,
     known: Callable[[bytes], Transaction | None] | None = None,
+    verify_commit: VerifySignature = crypto.verify_signature,
 ) -> ProposedBlock:
     """Check every rule and re-execute; return the executed block. Raises InvalidBlock / InvalidCommit."""
     validate_block_header_against_tip(
-        block, tip=tip, validators=validators, next_validators=next_validators, last_validators=last_validators
+        block, tip=tip, validators=validators, next_validators=next_validators, last_validators=last_validators,
+        verify_commit=verify_commit,
     )
     txs = decode_block_txs(
         block, max_tx_bytes=max_tx_bytes, is_committed=is_committed, check_signatures=check_signatures, known=known

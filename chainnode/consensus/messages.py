@@ -10,6 +10,7 @@ Decoders check the size first and every field, and raise InvalidInput subclasses
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -203,12 +204,14 @@ def sign_vote(key: crypto.PrivateKey, chain_id: str, vote: Vote, index: int) -> 
     return SignedVote(vote=vote, validator_index=index, signature=key.sign(vote.compute_signing_bytes(chain_id)))
 
 
-def verify_signed_vote(chain_id: str, signed: SignedVote, validators: ValidatorSet) -> bool:
-    """Whether the vote is well formed and signed by the validator it names."""
+def verify_signed_vote(chain_id: str, signed: SignedVote, validators: ValidatorSet, *,
+                       verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature) -> bool:
+    """Whether the vote is well formed and signed by the validator it names. `verify` checks the signature
+    (public key, message, signature): the node passes its cache of verified consensus signatures."""
     if not 0 <= signed.validator_index < len(validators) or not is_well_formed_vote(signed.vote):
         return False
     public_key = validators.validators[signed.validator_index].public_key
-    return crypto.verify_signature(public_key, signed.vote.compute_signing_bytes(chain_id), signed.signature)
+    return verify(public_key, signed.vote.compute_signing_bytes(chain_id), signed.signature)
 
 
 # --- evidence -------------------------------------------------------------------------------------------

@@ -91,6 +91,11 @@ class EngineApp(Protocol):
         """Raises InvalidInput."""
         ...
 
+    def verify_signature(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """Ed25519 verification of a vote's signature; the node's answers from its cache of consensus
+        signatures it verified before (`crypto.VerifiedSignatures`)."""
+        ...
+
 
 class EngineHost(Protocol):
     """What the engine asks of the world. Every call returns at once; jobs answer through the engine."""
@@ -156,6 +161,7 @@ class ConsensusEngine:
             chain_id=settings.chain_id, head_height=app.head_height, validators_at=app.validators_at,
             now_ms=app.now_ms, decode_block=app.decode_block, blocks=self.blocks,
             time_precision_ms=settings.time_precision_ms, message_delay_ms=settings.message_delay_ms,
+            verify_signature=app.verify_signature,
         )
         self.regossip = Regossip()
         self.round_started_ms = 0

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chainnode import crypto
 from chainnode.block import Block
 from chainnode.consensus import MAX_ROUNDS_AHEAD
 from chainnode.consensus.errors import InvalidVote, WrongProposer
@@ -63,8 +64,10 @@ class MessageScreen:
         blocks: ProposalBlocks,
         time_precision_ms: int,
         message_delay_ms: int,
+        verify_signature: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature,
     ) -> None:
         self.chain_id = chain_id
+        self._verify_signature = verify_signature
         self._head_height, self._validators_at, self._now_ms = head_height, validators_at, now_ms
         self._decode_block = decode_block
         self.blocks = blocks
@@ -106,7 +109,7 @@ class MessageScreen:
         known_value = vote.block_hash == NIL or self.blocks.get(vote.height, vote.block_hash) is not None
         if self._values.get(slot, 0) > MAX_VALUES_PER_VALIDATOR and not known_value:
             return None  # [IGNORE] this validator's values for the round and type are kept already
-        if not verify_signed_vote(self.chain_id, signed, validators):
+        if not verify_signed_vote(self.chain_id, signed, validators, verify=self._verify_signature):
             raise InvalidSignature(f"vote for height {vote.height} does not verify", field="signature")  # [REJECT]
         seen.add(payload)
         self._values[slot] = self._values.get(slot, 0) + 1

@@ -202,3 +202,6 @@ class SimApp:
 
     def decode_block(self, raw: bytes) -> Block:
         return decode_block(raw, max_size=64 * 1024)
+
+    def verify_signature(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        return crypto.verify_signature(public_key, message, signature)

@@ -350,3 +350,55 @@ def test_encryption_key_file_with_a_foreign_public_key_is_refused(tmp_path: Path
     path.write_text(json.dumps(document))
     with pytest.raises(KeyFileMalformed, match="does not belong to the secret"):
         crypto.load_encryption_key_file(path)
+
+
+class _CountingVerify:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        self.calls += 1
+        return _REAL_VERIFY(public_key, message, signature)
+
+
+_REAL_VERIFY = crypto.verify_signature
+
+
+def test_a_verified_signature_is_answered_from_memory_and_only_the_exact_triple(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counting = _CountingVerify()
+    monkeypatch.setattr(crypto, "verify_signature", counting)
+    cache = crypto.VerifiedSignatures()
+    signature = KEY.sign(b"precommit")
+    assert cache.verify(KEY.public_key, b"precommit", signature) and counting.calls == 1
+    assert cache.verify(KEY.public_key, b"precommit", signature) and counting.calls == 1 and cache.hits == 1
+    # the same signature under another message or key is not the triple that passed: checked, and refused
+    assert not cache.verify(KEY.public_key, b"another vote", signature) and counting.calls == 2
+    other = crypto.PrivateKey(b"\x09" * 32).public_key
+    assert not cache.verify(other, b"precommit", signature) and counting.calls == 3
+    assert len(cache) == 1
+
+
+def test_a_failed_check_is_never_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = _CountingVerify()
+    monkeypatch.setattr(crypto, "verify_signature", counting)
+    cache = crypto.VerifiedSignatures()
+    forged = bytes(64)
+    assert not cache.verify(KEY.public_key, b"vote", forged)
+    assert not cache.verify(KEY.public_key, b"vote", forged)
+    assert counting.calls == 2 and cache.hits == 0 and len(cache) == 0
+
+
+def test_the_cache_keeps_its_newest_entries_within_its_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = _CountingVerify()
+    monkeypatch.setattr(crypto, "verify_signature", counting)
+    cache = crypto.VerifiedSignatures(capacity=2)
+    triples = [(KEY.public_key, m, KEY.sign(m)) for m in (b"a", b"b", b"c")]
+    for triple in triples:
+        assert cache.verify(*triple)
+    assert len(cache) == 2 and counting.calls == 3
+    assert cache.verify(*triples[2]) and counting.calls == 3  # kept
+    assert cache.verify(*triples[0]) and counting.calls == 4  # the oldest was forgotten, so checked again
+    with pytest.raises(ValueError, match="at least 1"):
+        crypto.VerifiedSignatures(capacity=0)

@@ -48,6 +48,8 @@ PEER = b"\xee" * 32
 class FakeApp:
     head: int = 0
     now: int = NOW
+    checked: list[bytes] = field(default_factory=list)
+    """The messages whose signatures the engine asked the app to check."""
 
     def head_height(self) -> int:
         return self.head
@@ -60,6 +62,10 @@ class FakeApp:
 
     def decode_block(self, raw: bytes) -> Block:
         return decode_block(raw)
+
+    def verify_signature(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        self.checked.append(message)
+        return crypto.verify_signature(public_key, message, signature)
 
 
 @dataclass
@@ -259,6 +265,15 @@ def test_a_new_vote_is_relayed_once_to_every_peer_but_its_sender(tmp_path: Path)
               if p == payload]
     # the signer's key goes along: peers linked to the signer have the vote from it and are skipped
     assert relays == [(KIND_VOTE, PEER, KEYS[OTHERS[0]].public_key)]
+
+
+def test_votes_are_checked_through_the_apps_verifier(tmp_path: Path) -> None:
+    """The node's verifier remembers what it verified, so the commit that carries a precommit costs nothing more."""
+    engine, app, _ = make_engine(tmp_path)
+    engine.start("test")
+    vote = Vote(vote_type=VOTE_PRECOMMIT, height=1, round=0, block_hash=b"")
+    assert engine.receive_vote(PEER, sign_vote(KEYS[OTHERS[0]], CHAIN, vote, OTHERS[0]).encode()) is Verdict.ACCEPT
+    assert app.checked == [vote.compute_signing_bytes(CHAIN)]
 
 
 def test_a_forged_copy_of_a_known_vote_is_rejected(tmp_path: Path) -> None:

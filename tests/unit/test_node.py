@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
+import nacl.bindings
 import pytest
 
 from chainnode import crypto
@@ -331,3 +333,49 @@ async def test_a_node_keeps_its_chain_when_its_compression_setting_changes(tmp_p
             roots.append(proposed.block.header.state_root)
         finally:
             node.close()
+
+
+async def test_a_precommit_checked_as_a_vote_is_not_checked_again_in_the_commits_that_carry_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainnode.block import VOTE_PRECOMMIT, Vote
+    from chainnode.errors import InvalidCommit
+    from chainnode.producer import commit_alone
+
+    _, created = init_home(tmp_path / "home", chain_id="n", department="PSB", name="Police")
+    key = crypto.load_key_file(created.officer_key).key
+    node = Node.from_home(created.home)
+    real, calls = nacl.bindings.crypto_sign_open, []
+
+    def counting(signed: bytes, public_key: bytes) -> bytes:  # every Ed25519 check of the node ends here
+        calls.append(signed[64:])
+        return real(signed, public_key)
+
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting)
+    try:
+        await node.submit([anchor_tx(key, "n", "doc-1")])
+        calls.clear()  # the transaction's own check
+        first = node.build_proposal(node.mempool.take(max_txs=10, max_bytes=1 << 20, next_height=1), 0)
+        commit = commit_alone(node.node_key, first, node.validators_at(1))
+        precommit = Vote(vote_type=VOTE_PRECOMMIT, height=1, round=0, block_hash=first.block_hash)
+        signing_bytes = precommit.compute_signing_bytes("n")
+        # the precommit arrives as a vote: the vote screen checks it through the node's cache
+        assert node.consensus_signatures.verify(node.node_key.public_key, signing_bytes, commit.signatures[0].signature)
+        assert calls == [signing_bytes]
+        node.commit_decided(first, commit)  # the commit that decides block 1: the same signature
+        second = node.build_proposal([], node.clock.now_ms())
+        assert second.block.last_commit == commit
+        node.validate_block(second.block)  # block 2 carries it again as its last commit
+        assert calls == [signing_bytes]
+
+        # a commit signature never seen as a vote is checked, and a forged one still refused
+        node.consensus_signatures = crypto.VerifiedSignatures()
+        node.validate_block(second.block)
+        assert calls == [signing_bytes, signing_bytes]
+        honest = commit_alone(node.node_key, second, node.validators_at(2))
+        forged = replace(honest, signatures=(replace(honest.signatures[0], signature=bytes(64)),))
+        with pytest.raises(InvalidCommit, match="does not verify"):
+            node.commit_decided(second, forged)
+        assert node.head_height() == 1
+    finally:
+        node.close()
