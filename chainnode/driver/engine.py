@@ -404,7 +404,11 @@ class ConsensusEngine:
             return
         if vote.vote_type == VOTE_PRECOMMIT and vote.block_hash:
             # a precommit locks the value: keep its block with the WAL, so that after a restart (which
-            # resumes the lock) this node can propose it again in a later round instead of nothing
+            # resumes the lock) this node can propose it again in a later round instead of nothing. Durable
+            # before the precommit leaves, not in the background: if locked nodes lose the block in crashes,
+            # no one can propose the value they are locked on, while they prevote nil on any other value
+            # without a newer proof of lock. Written in the background (tried), the simulator's
+            # flapping-crash scenario stalled so (test_simulation_long, seed 1085).
             held = self.blocks.get(vote.height, vote.block_hash)
             if held is not None:
                 self.signer.wal.save_block(vote.block_hash, held.raw)
