@@ -17,7 +17,7 @@ from chainnode.home import join_home
 from contracts.proposals import JOIN_DELAY_BLOCKS
 from tests.cluster import FAST, Cluster
 from tests.kit import wait_for
-from tests.nodeproc import free_port, http_json, kill, start_node, wait_ready
+from tests.nodeproc import free_port, http_json, kill, log_tail, start_node, wait_ready
 
 
 def test_a_department_joins_by_proposal_and_signs_commits(tmp_path: Path) -> None:
@@ -152,7 +152,12 @@ def test_a_removed_department_is_disconnected_and_refused(tmp_path: Path) -> Non
         wait_for("the removal to apply", applied)
         # every remaining node closes its link to the removed node and refuses it from then on
         for i in (0, 1, 2):
-            wait_for(f"node{i} to drop node3", lambda i=i: removed_key not in peers_of(i), timeout=20)
+            try:
+                wait_for(f"node{i} to drop node3", lambda i=i: removed_key not in peers_of(i), timeout=20)
+            except AssertionError as exc:
+                heads = [clients[j].status()["height"] for j in range(4)]
+                raise AssertionError(f"{exc}; heads {heads}; node{i}'s log ends:\n{log_tail(cluster.log(i))}\n"
+                                     f"node3's log ends:\n{log_tail(cluster.log(3))}") from None
         cluster.wait_committed(2, cluster.submit(2, ["after-removal"]))
         assert all(removed_key not in peers_of(i) for i in (0, 1, 2))
         assert "no longer allowed" in cluster.log(0).read_text()
