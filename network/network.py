@@ -409,6 +409,9 @@ class Network:
         try:
             try:
                 peer, sealed = await self._handshake(ws, exchange, direction)
+                # again, authenticated and about to register: the roster (a department removed) or a ban may
+                # have changed while the handshake ran, after `disconnect_disallowed` looked at the links
+                self._registry.check_peer(peer.public_key)
             except HandshakeRefused as exc:
                 self._refusals.warning("refused %s link %s (key %s): %s: %s", direction.value, address,
                                        exchange.claimed_key, exc.code, exc.message)

@@ -320,6 +320,31 @@ async def test_membership_change_closes_links_of_removed_members() -> None:
         await wait_until(lambda: a.peer_keys() == {B.public_key} and c.network.peers() == [], "c to be dropped")
 
 
+async def test_a_key_removed_while_its_handshake_runs_is_refused_before_it_links(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The roster can change between the handshake's check of a key and the link's registration (a department
+    removed at the block committed meanwhile); `disconnect_disallowed` then finds no link to close, so the new
+    link must not be registered either."""
+    asked: list[bytes] = []
+
+    def allowed_once(key: bytes) -> bool:  # C passes the handshake's check, and is removed right after it
+        asked.append(key)
+        return key != C.public_key or asked.count(key) == 1
+
+    async with Cluster() as cluster:
+        a = await cluster.add(A, allowed=allowed_once)
+        b = await cluster.add(B, peers=[a.address])
+        await wait_linked(a, b)
+        with caplog.at_level(logging.WARNING):
+            c = await cluster.add(C, peers=[a.address])
+            await wait_until(lambda: asked.count(C.public_key) >= 2, "c's handshake to be checked twice")
+            await wait_until(lambda: "peer_not_allowed" in caplog.text, "the refusal to be logged")
+        assert a.peer_keys() == {B.public_key}
+        await wait_until(lambda: c.network.peers() == [], "c's side of the refused link to close")
+        assert a.peer_keys() == {B.public_key}
+
+
 async def test_port_in_use_is_a_clear_error() -> None:
     async with Cluster() as cluster:
         a = await cluster.add(A)
