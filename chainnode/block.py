@@ -10,7 +10,7 @@ voting power. The same format carries one validator's commit and a BFT quorum's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, NewType
 
@@ -206,7 +206,7 @@ def sign_commit_vote(key: crypto.PrivateKey, chain_id: str, vote: Vote) -> bytes
 
 
 def validate_commit(commit: Commit, *, chain_id: str, height: int, block_hash: bytes, validators: ValidatorSet,
-                    verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature) -> None:
+                    verify: crypto.Verifier = crypto.verify_signature) -> None:
     """Check that `commit` is a quorum of valid precommits for `block_hash` at `height`. `verify` checks
     one signature (public key, message, signature): a caller that checked a batch in parallel passes a
     lookup of the results.

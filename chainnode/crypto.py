@@ -96,6 +96,10 @@ def verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
     return [verify_signature(public_key, message, signature) for public_key, message, signature in items]
 
 
+Verifier = Callable[[bytes, bytes, bytes], bool]
+"""Checks one Ed25519 signature: (public key, message, signature) -> valid. `verify_signature`, or a cache's."""
+
+
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """Return whether `signature` is a valid Ed25519 signature of `message` by `public_key`.
 
@@ -127,7 +131,6 @@ class VerifiedSignatures:
         self._capacity = capacity
         self._valid: dict[tuple[bytes, bytes, bytes], None] = {}
         self._lock = threading.Lock()
-        self.hits = 0
 
     def __len__(self) -> int:
         return len(self._valid)
@@ -136,7 +139,6 @@ class VerifiedSignatures:
         """`verify_signature`, answered from memory for a triple that verified before."""
         entry = (public_key, message, signature)
         if entry in self._valid:
-            self.hits += 1
             return True
         if not verify_signature(public_key, message, signature):
             return False

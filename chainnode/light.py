@@ -489,7 +489,7 @@ def is_trusting(trusted_power: int, total: int) -> bool:
 
 
 def check_link(trusted: ValidatorSet, previous: BlockHeader | None, link: Link, chain_id: str,
-               verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature) -> tuple[bytes, ValidatorSet]:
+               verify: crypto.Verifier = crypto.verify_signature) -> tuple[bytes, ValidatorSet]:
     """Check one link against the trusted set; return (block hash, the set that signed it).
 
     Raises InvalidProof naming the failed rule (docs/proofs.md, "Links")."""
@@ -540,7 +540,7 @@ class VerifiedLink:
     block_hash: bytes
 
 
-def _preverified(chain_id: str, root: ValidatorSet, links: Sequence[Link]) -> Callable[[bytes, bytes, bytes], bool]:
+def _preverified(chain_id: str, root: ValidatorSet, links: Sequence[Link]) -> crypto.Verifier:
     """For a bundle with many commit signatures: check them all at once on every core, before the walk, and
     return the lookup the walk's commit checks use (a signature not in the batch is checked there). Each
     link's signer set is the one it carries, else the one before it: the walk checks that later."""

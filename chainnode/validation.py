@@ -21,7 +21,6 @@ from chainnode.validators import ValidatorSet
 from contracts.base import StateReader
 
 SignatureCheck = Callable[[Sequence[Transaction]], list[bool]]
-VerifySignature = Callable[[bytes, bytes, bytes], bool]
 
 
 def validate_block_header_against_tip(
@@ -31,7 +30,7 @@ def validate_block_header_against_tip(
     validators: ValidatorSet,
     next_validators: ValidatorSet,
     last_validators: ValidatorSet | None,
-    verify_commit: VerifySignature = crypto.verify_signature,
+    verify_commit: crypto.Verifier = crypto.verify_signature,
 ) -> None:
     """Header rules that need no execution. Raises InvalidBlock or InvalidCommit naming the rule.
     `verify_commit` checks each signature of the parent's commit (the node's cache of consensus signatures)."""
@@ -114,7 +113,7 @@ def validate_proposed_block(
     is_committed: Callable[[Transaction], bool],
     check_signatures: SignatureCheck,
     known: Callable[[bytes], Transaction | None] | None = None,
-    verify_commit: VerifySignature = crypto.verify_signature,
+    verify_commit: crypto.Verifier = crypto.verify_signature,
 ) -> ProposedBlock:
     """Check every rule and re-execute; return the executed block. Raises InvalidBlock / InvalidCommit."""
     validate_block_header_against_tip(

@@ -10,7 +10,6 @@ Decoders check the size first and every field, and raise InvalidInput subclasses
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -205,7 +204,7 @@ def sign_vote(key: crypto.PrivateKey, chain_id: str, vote: Vote, index: int) -> 
 
 
 def verify_signed_vote(chain_id: str, signed: SignedVote, validators: ValidatorSet, *,
-                       verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature) -> bool:
+                       verify: crypto.Verifier = crypto.verify_signature) -> bool:
     """Whether the vote is well formed and signed by the validator it names. `verify` checks the signature
     (public key, message, signature): the node passes its cache of verified consensus signatures."""
     if not 0 <= signed.validator_index < len(validators) or not is_well_formed_vote(signed.vote):

@@ -64,7 +64,7 @@ class MessageScreen:
         blocks: ProposalBlocks,
         time_precision_ms: int,
         message_delay_ms: int,
-        verify_signature: Callable[[bytes, bytes, bytes], bool] = crypto.verify_signature,
+        verify_signature: crypto.Verifier = crypto.verify_signature,
     ) -> None:
         self.chain_id = chain_id
         self._verify_signature = verify_signature
